@@ -1,0 +1,275 @@
+"""Configuration: one TOML file, overridable by ``ANJUNGAN_<SECTION>_<KEY>`` environment variables.
+
+Settings are data (:data:`SETTINGS`): each has a section, a key, a default, a type and a help text. The
+commented file that ``anjungan init`` writes and docs/configuration.md are both checked against this list.
+Unknown sections and keys are errors that name them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+DEFAULT_PATH = Path("anjungan.toml")
+FIELD_PATH = Path("/etc/anjungan/gateway.toml")
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    default: Any
+    help: str
+    type: type = str
+
+    @property
+    def env_name(self) -> str:
+        return f"ANJUNGAN_{self.section.upper()}_{self.key.upper()}"
+
+
+# Sections listed in LIST_SECTIONS are TOML arrays of tables ([[serial]]): their settings describe one entry.
+LIST_SECTIONS = {"serial"}
+
+SETTINGS: list[Setting] = [
+    Setting("gateway", "id", "dmk-wonosalam", "Lower-case id of this kiosk; also the prefix of registration numbers."),
+    Setting("gateway", "name", "Kecamatan Wonosalam", "The office's name, shown on the kiosk."),
+    Setting("gateway", "data_dir", "./data", "Where the store (anjungan.db) and documents live."),
+    Setting(
+        "gateway",
+        "store_budget_mb",
+        1024,
+        "Size budget of the store in MiB. When reached, synced readings go first, then unsynced readings are "
+        "thinned oldest-first (the loss is recorded as an event). Citizens' submissions are never evicted.",
+        int,
+    ),
+    Setting("central", "url", "", "Base URL of the central (Dinas Kominfo). Empty = no sync."),
+    Setting("central", "gateway_id", "", "This gateway's id at the central (from `anjungan central add-gateway`)."),
+    Setting("central", "secret", "", "This gateway's secret at the central (from `anjungan central add-gateway`)."),
+    Setting("serial", "port", "/dev/ttyACM0", "Serial device of a node (one [[serial]] table per port).", str),
+    Setting("serial", "baud", 115200, "Baud rate of that port.", int),
+    Setting("mqtt", "host", "127.0.0.1", "MQTT broker for WiFi nodes. Empty = no MQTT ingest."),
+    Setting("mqtt", "port", 1883, "MQTT broker port.", int),
+    Setting("kiosk", "host", "127.0.0.1", "Address the kiosk web server listens on."),
+    Setting("kiosk", "port", 8080, "Port the kiosk web server listens on.", int),
+]
+
+_BY_NAME = {(s.section, s.key): s for s in SETTINGS}
+SECTIONS = list(dict.fromkeys(s.section for s in SETTINGS))
+
+
+def settings_of(section: str) -> list[Setting]:
+    return [s for s in SETTINGS if s.section == section]
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    """Turn a TOML or environment value into the setting's type, or raise ConfigError naming ``origin``."""
+    kind = setting.type
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                if text.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(text)
+                return text.lower() in {"1", "true", "yes", "on"}
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+class Section(Mapping[str, Any]):
+    """One section's values, readable as attributes (``cfg.gateway.id``) or items."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        self._name = name
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"no setting {self._name}.{key}") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Section({self._name!r}, {self._values!r})"
+
+
+class Config:
+    """The effective configuration: defaults, then the file, then ANJUNGAN_* variables."""
+
+    def __init__(self, sections: dict[str, Any], path: Path | None):
+        self._sections = sections
+        self.path = path
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise AttributeError(f"no section [{name}]") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in self._sections.items():
+            out[name] = [dict(v) for v in value] if name in LIST_SECTIONS else dict(value)
+        return out
+
+    @property
+    def data_dir(self) -> Path:
+        data_dir = Path(self.gateway.data_dir)
+        if not data_dir.is_absolute() and self.path is not None:
+            data_dir = self.path.parent / data_dir
+        return data_dir
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "anjungan.db"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+
+
+def _section_values(name: str, raw: Any, origin: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: [{name}] must be a table")
+    values = {s.key: s.default for s in settings_of(name)}
+    for key, value in raw.items():
+        setting = _BY_NAME.get((name, key))
+        if setting is None:
+            raise ConfigError(f"{origin}: unknown key {name}.{key}")
+        values[key] = _coerce(setting, value, f"{origin}: {name}.{key}")
+    return values
+
+
+def _apply_env(sections: dict[str, Any], env: Mapping[str, str]) -> None:
+    known = {s.env_name: s for s in SETTINGS}
+    for var, text in env.items():
+        if not var.startswith("ANJUNGAN_") or var in _ENV_NOT_SETTINGS:
+            continue
+        setting = known.get(var)
+        if setting is None:
+            if var.count("_") >= 2 and var.split("_")[1].lower() in SECTIONS:
+                raise ConfigError(f"environment: unknown setting {var}")
+            continue
+        if setting.section in LIST_SECTIONS:
+            _apply_list_env(sections, setting, text)
+        else:
+            sections[setting.section][setting.key] = _coerce(setting, text, f"environment: {var}")
+
+
+def _apply_list_env(sections: dict[str, Any], setting: Setting, text: str) -> None:
+    """``ANJUNGAN_SERIAL_PORT=/dev/ttyACM0,/dev/ttyACM1`` sets the list; ``..._BAUD`` applies to every entry."""
+    entries = sections[setting.section]
+    if setting.key == "port":
+        ports = [p.strip() for p in text.split(",") if p.strip()]
+        defaults = {s.key: s.default for s in settings_of(setting.section)}
+        entries[:] = [{**defaults, "port": port} for port in ports]
+    else:
+        value = _coerce(setting, text, f"environment: {setting.env_name}")
+        for entry in entries:
+            entry[setting.key] = value
+
+
+# ANJUNGAN_* variables that are not settings (used by other parts).
+_ENV_NOT_SETTINGS = {"ANJUNGAN_CONFIG", "ANJUNGAN_CENTRAL_DB"}
+
+
+def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration.
+
+    ``path`` None means ``./anjungan.toml`` if it exists (defaults otherwise); an explicit path must exist.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or "ANJUNGAN_CONFIG" in env
+    file_path = Path(path) if path is not None else Path(env.get("ANJUNGAN_CONFIG", DEFAULT_PATH))
+    raw: dict[str, Any] = {}
+    if file_path.exists():
+        raw = _read_file(file_path)
+    elif explicit:
+        raise ConfigError(f"{file_path}: no such configuration file (create one with `anjungan init`)")
+    origin = str(file_path)
+    for name in raw:
+        if name not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{name}]")
+    sections: dict[str, Any] = {}
+    for name in SECTIONS:
+        if name in LIST_SECTIONS:
+            items = raw.get(name, [])
+            if not isinstance(items, list):
+                raise ConfigError(f"{origin}: {name} must be an array of tables ([[{name}]])")
+            sections[name] = [_section_values(name, item, origin) for item in items]
+        else:
+            sections[name] = _section_values(name, raw.get(name, {}), origin)
+    _apply_env(sections, env)
+    _validate(sections)
+    result = Config({}, file_path.resolve() if file_path.exists() else None)
+    result._sections = {
+        name: [Section(name, v) for v in value] if name in LIST_SECTIONS else Section(name, value)
+        for name, value in sections.items()
+    }
+    return result
+
+
+def _validate(sections: dict[str, Any]) -> None:
+    import re
+
+    gid = sections["gateway"]["id"]
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", gid):
+        raise ConfigError(f"gateway.id must be lower-case letters, digits and '-' (1-32), got {gid!r}")
+    if sections["gateway"]["store_budget_mb"] < 16:
+        raise ConfigError("gateway.store_budget_mb must be at least 16")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def commented_toml(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The commented configuration file that ``anjungan init`` writes (every setting, with its help)."""
+    overrides = overrides or {}
+    lines = [
+        "# anjungan configuration. Every key can be overridden by ANJUNGAN_<SECTION>_<KEY>.",
+        "# See docs/configuration.md for what each setting does.",
+    ]
+    for name in SECTIONS:
+        lines.append("")
+        if name in LIST_SECTIONS:
+            lines.append(f"# [[{name}]]  (zero or more; uncomment to add one)")
+            for s in settings_of(name):
+                lines.append(f"# {s.key} = {_toml_value(s.default)}  # {s.help}")
+            continue
+        lines.append(f"[{name}]")
+        for s in settings_of(name):
+            value = overrides.get(name, {}).get(s.key, s.default)
+            lines.append(f"# {s.help}")
+            lines.append(f"{s.key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

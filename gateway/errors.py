@@ -1,0 +1,29 @@
+"""The one error hierarchy of anjungan.
+
+Every error the project raises on purpose derives from :class:`AnjunganError`; the edges translate it (the CLI
+prints its message as one line and exits 1, a view answers an HTTP status).
+"""
+
+
+class AnjunganError(Exception):
+    """Base of every error anjungan raises on purpose. Its message is meant for people."""
+
+
+class ConfigError(AnjunganError):
+    """The configuration file or an ANJUNGAN_* variable is wrong (unknown key, bad value, unreadable file)."""
+
+
+class StoreError(AnjunganError):
+    """The store cannot do what was asked."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or the store's size budget) is full: nothing new can be saved, nothing stored is damaged."""
+
+
+class FrameError(AnjunganError):
+    """A line is not a valid node frame; the message says why."""
+
+
+class NotYetAvailable(AnjunganError):
+    """A command whose capability is not built yet."""

@@ -1,0 +1,120 @@
+"""The node frame (contract): ``@<compact JSON>*<crc32 of the JSON bytes, 8 lowercase hex>`` on one line.
+
+:func:`parse_line` finds the frame at the last ``@{`` of a line, checks the CRC over the bytes exactly as
+sent, validates the fields and returns a :class:`Frame`; anything else raises :class:`FrameError` with the
+reason. :func:`encode` is the host-side encoder (the firmware has its own, for MicroPython).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.errors import FrameError
+
+MAX_LINE = 1024
+PROTOCOL_VERSION = 1
+KINDS = {"r": "reading", "h": "hello", "e": "error"}
+
+_NODE_RE = re.compile(r"[a-z0-9-]{1,32}")
+_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
+_CRC_RE = re.compile(rb"[0-9a-f]{8}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One valid frame. ``values`` holds the measurements of a reading (empty for hello and error)."""
+
+    kind: str  # "r", "h" or "e"
+    node: str
+    boot: int
+    seq: int
+    values: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # hello: fw, up_s, mem_free, rssi, bat_v; error: msg; t
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.node, self.boot, self.seq)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # no NaN
+
+
+def _strip_eol(line: bytes) -> bytes:
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line
+
+
+def parse_line(line: bytes) -> Frame:
+    """Parse one raw line (with or without its ``\\r\\n``). Raises FrameError saying why it is not a frame."""
+    body = _strip_eol(line)
+    if len(body) > MAX_LINE:
+        raise FrameError(f"line of {len(body)} bytes is over {MAX_LINE}")
+    start = body.rfind(b"@{")
+    if start < 0:
+        raise FrameError("no frame start '@{'")
+    star = body.rfind(b"*")
+    if star < start:
+        raise FrameError("no CRC")
+    payload, crc = body[start + 1 : star], body[star + 1 :]
+    if not _CRC_RE.fullmatch(crc):
+        raise FrameError("CRC is not 8 lower-case hex digits")
+    if zlib.crc32(payload) != int(crc, 16):
+        raise FrameError("CRC mismatch")
+    try:
+        obj = json.loads(payload.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise FrameError(f"not JSON: {err}") from None
+    return frame_from_object(obj)
+
+
+def frame_from_object(obj: Any) -> Frame:
+    """Validate a decoded frame object (the JSON between ``@`` and ``*``)."""
+    if not isinstance(obj, dict):
+        raise FrameError("JSON is not an object")
+    if obj.get("v") != PROTOCOL_VERSION or not _is_int(obj.get("v")):
+        raise FrameError(f"protocol version {obj.get('v')!r} is not understood")
+    kind, node, boot, seq = obj.get("k"), obj.get("n"), obj.get("b"), obj.get("q")
+    if kind not in KINDS:
+        raise FrameError(f"unknown kind {kind!r}")
+    if not isinstance(node, str) or not _NODE_RE.fullmatch(node):
+        raise FrameError(f"bad node id {node!r}")
+    if not _is_int(boot) or boot < 0 or not _is_int(seq) or seq < 0:
+        raise FrameError("boot and seq must be non-negative integers")
+    values: dict[str, float] = {}
+    if kind == "r":
+        measurements = obj.get("r")
+        if not isinstance(measurements, dict) or not measurements:
+            raise FrameError("a reading needs a non-empty 'r' object")
+        for name, value in measurements.items():
+            if not _NAME_RE.fullmatch(name):
+                raise FrameError(f"bad measurement name {name!r}")
+            if not _is_number(value):
+                raise FrameError(f"measurement {name} is not a number")
+            values[name] = float(value)
+    extra = {k: v for k, v in obj.items() if k not in {"v", "k", "n", "b", "q", "r"}}
+    if kind == "e" and not isinstance(extra.get("msg"), str):
+        raise FrameError("an error frame needs a 'msg' string")
+    return Frame(kind, node, boot, seq, values, extra)
+
+
+def encode(frame_obj: dict[str, Any]) -> bytes:
+    """Encode a frame object as one line (with ``\\n``): compact JSON, CRC-32 over exactly those bytes."""
+    payload = json.dumps(frame_obj, separators=(",", ":")).encode("ascii")
+    return b"@" + payload + b"*" + f"{zlib.crc32(payload):08x}".encode() + b"\n"
+
+
+def reading_line(node: str, boot: int, seq: int, values: dict[str, float], **extra: Any) -> bytes:
+    """A reading frame's line, for tests, benchmarks and simulations."""
+    return encode({"v": PROTOCOL_VERSION, "k": "r", "n": node, "b": boot, "q": seq, "r": values, **extra})
