@@ -1,0 +1,1 @@
+"""Reading nodes into the store: serial and MQTT."""

@@ -1,0 +1,1 @@
+"""The board simulator: the project firmware on CPython behind a pseudo-terminal."""
