@@ -15,7 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AppContext:
-    def __init__(self, config_path: Path | None):
+    def __init__(self, config_path: Path | None = None):
         self.config_path = config_path
         self._config: config_mod.Config | None = None
 
@@ -30,7 +30,7 @@ def app_context() -> AppContext:
     ctx = click.get_current_context()
     obj = ctx.find_object(AppContext)
     if obj is None:  # a command invoked on its own (tests)
-        obj = ctx.ensure_object(lambda: AppContext(None))  # type: ignore[arg-type,return-value]
+        obj = ctx.ensure_object(AppContext)
     return obj
 
 
