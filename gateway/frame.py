@@ -33,7 +33,9 @@ class Frame:
     boot: int
     seq: int
     values: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)  # hello: fw, up_s, mem_free, rssi, bat_v; error: msg; t
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # hello: fw, up_s, mem_free, rssi, bat_v; error: msg; t
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -90,7 +92,14 @@ def frame_from_object(obj: Any) -> Frame:
         raise FrameError(f"unknown kind {kind!r}")
     if not isinstance(node, str) or not _NODE_RE.fullmatch(node):
         raise FrameError(f"bad node id {node!r}")
-    if not _is_int(boot) or boot < 0 or not _is_int(seq) or seq < 0:
+    if not (
+        isinstance(boot, int)
+        and _is_int(boot)
+        and boot >= 0
+        and isinstance(seq, int)
+        and _is_int(seq)
+        and seq >= 0
+    ):
         raise FrameError("boot and seq must be non-negative integers")
     values: dict[str, float] = {}
     if kind == "r":

@@ -1,1 +1,431 @@
-"""anjungan."""
+"""The gateway's store: one SQLite file (WAL) shared by the ingest, the kiosk and the sync processes.
+
+- Readings and node state are written by ONE :class:`~gateway.store.writer.ReadingWriter` per file (group
+  commit, acknowledged after commit).
+- Citizens' submissions are written on their own connection with ``synchronous=FULL``: a receipt number
+  means saved, even through a power cut.
+- The sync side reads a batch of a stream after its acknowledged seq (a short read transaction, ended before
+  any network call), then marks the stream acknowledged through a seq.
+
+See docs/architecture.md for the tables and who writes what.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid as uuid_mod
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway import regno
+from gateway.errors import StoreError
+from gateway.store import db, retention
+from gateway.store.writer import ReadingWriter
+
+__all__ = ["Store", "ReadingWriter", "STREAMS", "iso_utc"]
+
+STREAMS = ("submissions", "events", "readings")
+
+
+def iso_utc(ms: int) -> str:
+    """ISO 8601 UTC with a Z, second precision unless the milliseconds matter."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    text = moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """Open with :meth:`open`; thread-safe (a connection per thread); :meth:`close` is idempotent."""
+
+    def __init__(self, path: Path, *, budget_bytes: int | None = None):
+        self.path = Path(path)
+        self.budget_bytes = budget_bytes
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writer: ReadingWriter | None = None
+
+    @classmethod
+    def open(cls, path: Path | str, *, budget_bytes: int | None = None) -> Store:
+        """Open (creating and migrating if needed) the store at ``path``."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create {path.parent}: {err.strerror}") from err
+        store = cls(path, budget_bytes=budget_bytes)
+        db.migrate(store.conn)
+        return store
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Store:
+        return cls.open(cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20)
+
+    # -- connections -----------------------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (synchronous=NORMAL)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._track(db.connect(self.path))
+        return conn
+
+    @property
+    def durable_conn(self) -> sqlite3.Connection:
+        """This thread's connection with synchronous=FULL, for citizens' submissions."""
+        conn = getattr(self._local, "durable", None)
+        if conn is None:
+            conn = self._local.durable = self._track(db.connect(self.path, synchronous="FULL"))
+        return conn
+
+    def _track(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    def writer(self) -> ReadingWriter:
+        """The (started) group-commit writer of readings; one per Store."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = ReadingWriter(self.path, budget_bytes=self.budget_bytes).start()
+            return self._writer
+
+    def close(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+            conns, self._conns = self._conns, []
+        if writer is not None:
+            writer.close()
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ------------------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with db.transaction(self.conn):
+            if value is None:
+                self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                self.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    def clock_offset(self) -> int | None:
+        """What the sync side learned the gateway clock to be off by (ms to add), None if not known good."""
+        value = self.get_meta("clock_offset_ms")
+        return int(value) if value is not None else None
+
+    # -- readings --------------------------------------------------------------------------------------------
+    _READINGS_SQL = (
+        "SELECT r.seq, n.node, f.boot, f.q, m.name, r.value, f.at, f.offset FROM readings r "
+        "JOIN frames f ON f.id = r.frame_id JOIN nodes n ON n.id = f.node_id JOIN names m ON m.id = r.name_id"
+    )
+
+    def readings(self, node: str | None = None, since_ms: int | None = None) -> Iterator[dict[str, Any]]:
+        """Stored readings in store order, as contract rows (node, boot, seq, name, value, received_at)."""
+        where, args = ["r.seq > ?"], [0]
+        if node is not None:
+            where.append("n.node = ?")
+            args.append(node)  # type: ignore[arg-type]
+        if since_ms is not None:
+            where.append("f.at >= ?")
+            args.append(since_ms)
+        last = 0
+        while True:  # pages, so that no read transaction stays open while the caller prints
+            args[0] = last
+            rows = self.conn.execute(
+                f"{self._READINGS_SQL} WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT 5000", args
+            ).fetchall()
+            for _seq, node_id, boot, q, name, value, at, _offset in rows:
+                yield {"node": node_id, "boot": boot, "seq": q, "name": name, "value": value,
+                       "received_at": iso_utc(at)}  # fmt: skip
+            if len(rows) < 5000:
+                return
+            last = rows[-1][0]
+
+    def latest(self) -> list[dict[str, Any]]:
+        """The latest value of every (node, measurement), with when it arrived (ms)."""
+        rows = self.conn.execute(
+            "SELECT n.node, m.name, l.value, l.at FROM latest l JOIN nodes n ON n.id = l.node_id "
+            "JOIN names m ON m.id = l.name_id ORDER BY n.node, m.name"
+        )
+        return [{"node": r[0], "name": r[1], "value": r[2], "at": r[3]} for r in rows]
+
+    def series(self, node: str, name: str, since_ms: int) -> list[dict[str, Any]]:
+        """5-minute aggregates (start ms, mean, low, high, count) of one measurement since ``since_ms``."""
+        from gateway.store.writer import SERIES_BUCKET_MS
+
+        rows = self.conn.execute(
+            "SELECT s.bucket, s.total / s.n, s.low, s.high, s.n FROM series s "
+            "JOIN nodes n ON n.id = s.node_id JOIN names m ON m.id = s.name_id "
+            "WHERE n.node = ? AND m.name = ? AND s.bucket >= ? ORDER BY s.bucket",
+            (node, name, since_ms // SERIES_BUCKET_MS),
+        )
+        return [
+            {"at": b * SERIES_BUCKET_MS, "mean": mean, "low": low, "high": high, "n": n}
+            for b, mean, low, high, n in rows
+        ]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM nodes ORDER BY node")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def console(self, source: str, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT at, line FROM console WHERE source = ? ORDER BY id DESC LIMIT ?", (source, limit)
+        ).fetchall()
+        return [{"at": at, "line": line} for at, line in reversed(rows)]
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def add_event(self, kind: str, data: Mapping[str, Any] | None = None, node: str | None = None) -> int:
+        """Record an event (it syncs to the central); returns its seq."""
+        with db.transaction(self.conn, "saving an event"):
+            cur = self.conn.execute(
+                "INSERT INTO events (at, offset, node, kind, data) VALUES (?, ?, ?, ?, ?)",
+                (db.now_ms(), self.clock_offset(), node, kind, _json(dict(data or {}))),
+            )
+        return int(cur.lastrowid or 0)
+
+    def events(self, after: int = 0, limit: int = 100, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT seq, at, offset, node, kind, data FROM events WHERE seq > ?"
+        args: list[Any] = [after]
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        rows = self.conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit))
+        return [
+            {"seq": s, "at": at, "offset": off, "node": n, "kind": k, "data": json.loads(d)}
+            for s, at, off, n, k, d in rows
+        ]
+
+    # -- submissions -----------------------------------------------------------------------------------------
+    def add_submission(
+        self,
+        kind: str,
+        public: Mapping[str, Any],
+        personal: Mapping[str, Any] | None,
+        *,
+        gateway_id: str,
+        due_date: date | None,
+        day: date | None = None,
+    ) -> dict[str, Any]:
+        """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
+
+        The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
+        threads or processes never hand out the same number. Returns the stored record (without personal data).
+        """
+        day = day or date.today()
+        conn = self.durable_conn
+        with db.transaction(conn, "saving the submission"):
+            ordinal = conn.execute(
+                "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
+            ).fetchone()
+            number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
+            cur = conn.execute(
+                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(uuid_mod.uuid4()),
+                    number,
+                    kind,
+                    day.isoformat(),
+                    db.now_ms(),
+                    self.clock_offset(),
+                    due_date.isoformat() if due_date else None,
+                    _json(dict(public)),
+                    _json(dict(personal)) if personal is not None else None,
+                ),
+            )
+            seq = int(cur.lastrowid or 0)
+        record = self.submission(number)
+        assert record is not None and record["seq"] == seq
+        return record
+
+    _SUBMISSION_COLUMNS = (
+        "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public"
+    )
+
+    def submission(self, number: str) -> dict[str, Any] | None:
+        """A submission by its registration number — never its personal data."""
+        cur = self.conn.execute(
+            f"SELECT {self._SUBMISSION_COLUMNS} FROM submissions WHERE number = ?", (number,)
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        record = dict(zip(self._SUBMISSION_COLUMNS.split(", "), row, strict=True))
+        record["public"] = json.loads(record["public"])
+        return record
+
+    def purge_personal(self, through_seq: int) -> int:
+        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``)."""
+        with db.transaction(self.durable_conn, "purging personal data"):
+            cur = self.durable_conn.execute(
+                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL",
+                (db.now_ms(), through_seq),
+            )
+        return cur.rowcount
+
+    # -- outbox (the sync side) ------------------------------------------------------------------------------
+    def acked(self, stream: str) -> int:
+        row = self.conn.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown stream {stream!r}")
+        return int(row[0])
+
+    def outbox(self, stream: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The next records of ``stream`` after its acknowledged seq (dead letters left out), oldest first.
+
+        The read transaction ends before this returns: do the network call afterwards.
+        """
+        with db.snapshot(self.conn) as conn:
+            after = self.acked(stream)
+            dead = "AND {col} NOT IN (SELECT seq FROM dead_letters WHERE stream = '{stream}')"
+            if stream == "readings":
+                rows = conn.execute(
+                    f"{self._READINGS_SQL} WHERE r.seq > ? {dead.format(col='r.seq', stream=stream)} "
+                    "ORDER BY r.seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+                return [
+                    {"seq": s, "node": n, "boot": b, "q": q, "name": m, "value": v, "at": at, "offset": off}
+                    for s, n, b, q, m, v, at, off in rows
+                ]
+            if stream == "events":
+                rows = conn.execute(
+                    "SELECT seq, at, offset, node, kind, data FROM events WHERE seq > ? "
+                    f"{dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+                return [
+                    {"seq": s, "at": at, "offset": off, "node": n, "kind": k, "data": json.loads(d)}
+                    for s, at, off, n, k, d in rows
+                ]
+            if stream == "submissions":
+                rows = conn.execute(
+                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal FROM submissions "
+                    f"WHERE seq > ? {dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+                return [
+                    {"seq": s, "uuid": u, "number": num, "kind": k, "at": at, "offset": off, "due_date": due,
+                     "public": json.loads(pub), "personal": json.loads(per) if per is not None else None}
+                    for s, u, num, k, at, off, due, pub, per in rows
+                ]  # fmt: skip
+        raise StoreError(f"unknown stream {stream!r}")
+
+    def mark_acked(self, stream: str, seq: int) -> None:
+        """The central has committed ``stream`` through ``seq``; never moves backwards."""
+        with db.transaction(self.conn, "recording the sync"):
+            self.conn.execute(
+                "UPDATE sync_state SET acked = max(acked, ?), last_success = ? WHERE stream = ?",
+                (seq, db.now_ms(), stream),
+            )
+
+    def record_sync_error(self, stream: str, message: str) -> None:
+        with db.transaction(self.conn, "recording a sync error"):
+            self.conn.execute(
+                "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",
+                (message, db.now_ms(), stream),
+            )
+
+    def dead_letter(self, stream: str, records: list[dict[str, Any]], reason: str) -> None:
+        """Set records the central refused aside with the reason; they no longer block their stream."""
+        with db.transaction(self.conn, "saving dead letters"):
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO dead_letters (stream, seq, at, reason, record) VALUES (?, ?, ?, ?, ?)",
+                [(stream, r["seq"], db.now_ms(), reason, _json(r)) for r in records],
+            )
+
+    def backlog(self) -> dict[str, dict[str, Any]]:
+        """Per stream: unsynced count, oldest unsynced record's time (ms), acked seq, last success, last error."""
+        table = {"readings": ("readings r JOIN frames f ON f.id = r.frame_id", "r.seq", "f.at"),
+                 "events": ("events", "seq", "at"), "submissions": ("submissions", "seq", "at")}  # fmt: skip
+        out = {}
+        with db.snapshot(self.conn) as conn:
+            for stream, acked, last_success, last_error, last_error_at in conn.execute(
+                "SELECT stream, acked, last_success, last_error, last_error_at FROM sync_state"
+            ).fetchall():
+                source, seq_col, at_col = table[stream]
+                count, oldest = conn.execute(
+                    f"SELECT count(*), min({at_col}) FROM {source} WHERE {seq_col} > ? "
+                    f"AND {seq_col} NOT IN (SELECT seq FROM dead_letters WHERE stream = ?)",
+                    (acked, stream),
+                ).fetchone()
+                dead = conn.execute(
+                    "SELECT count(*) FROM dead_letters WHERE stream = ?", (stream,)
+                ).fetchone()[0]
+                out[stream] = {"pending": count, "oldest_at": oldest, "acked": acked, "dead_letters": dead,
+                               "last_success": last_success, "last_error": last_error,
+                               "last_error_at": last_error_at}  # fmt: skip
+        return out
+
+    # -- content from the central (downlink) -----------------------------------------------------------------
+    def apply_changes(self, changes: list[Mapping[str, Any]], cursor: str) -> int:
+        """Apply one page of changes and store the new cursor, in one transaction; applying twice is harmless."""
+        now = db.now_ms()
+        with db.transaction(self.conn, "applying changes from the central"):
+            for change in changes:
+                kind, key, op = change["kind"], str(change["id"]), change.get("op", "upsert")
+                data = change.get("data") or {}
+                if kind == "submission":
+                    self.conn.execute(
+                        "UPDATE submissions SET status = coalesce(?, status), answer = coalesce(?, answer), "
+                        "answered_at = coalesce(?, answered_at), due_date = coalesce(?, due_date), "
+                        "updated_at = ? WHERE number = ?",
+                        (data.get("status"), data.get("answer"), data.get("answered_at"), data.get("due_date"),
+                         now, key),
+                    )  # fmt: skip
+                elif op == "delete":
+                    self.conn.execute("DELETE FROM content WHERE kind = ? AND id = ?", (kind, key))
+                else:
+                    self.conn.execute(
+                        "INSERT INTO content (kind, id, data, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                        (kind, key, _json(data), now),
+                    )
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('changes_cursor', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (cursor,),
+            )
+        return len(changes)
+
+    def content(self, kind: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, data, updated_at FROM content WHERE kind = ? ORDER BY id", (kind,)
+        )
+        return [{"id": i, **json.loads(d), "updated_at": u} for i, d, u in rows]
+
+    def content_item(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT data FROM content WHERE kind = ? AND id = ?", (kind, key)).fetchone()
+        return {"id": key, **json.loads(row[0])} if row else None
+
+    # -- size ------------------------------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        return retention.used_bytes(self.conn)
+
+    def enforce_budget(self) -> dict[str, int]:
+        if not self.budget_bytes:
+            return {"synced": 0, "thinned": 0}
+        return retention.enforce_budget(self.conn, self.budget_bytes)

@@ -1,0 +1,201 @@
+"""The ``anjungan`` command line: the root group and the gateway's own commands.
+
+kiosk and sync contribute their groups through the ``anjungan.commands`` entry-point group, so the gateway
+never imports them. Errors of ours print as one plain line and exit 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway import __version__
+from gateway import config as config_mod
+from gateway.clicontext import AppContext, app_context, pass_config
+from gateway.errors import AnjunganError, ConfigError
+from gateway.flash import flash_command
+from gateway.health import node_list_command
+from gateway.ingest.cli import ingest_command
+from gateway.monitor import monitor_command
+from gateway.simulator.cli import simulate_command
+
+
+class RootGroup(click.Group):
+    """Adds the commands other parts contribute through the ``anjungan.commands`` entry points."""
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group="anjungan.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in self._plugins():
+            command = self._plugins()[name].load()
+        return command
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ANJUNGAN_CONFIG",
+    help="Configuration file (default ./anjungan.toml; /etc/anjungan/gateway.toml in the field).",
+)
+@click.version_option(__version__, prog_name="anjungan")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """anjungan — the public-information kiosk gateway: kiosk, sensor nodes, store-and-forward sync."""
+    ctx.obj = AppContext(config_path)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.option(
+    "--sample-content", is_flag=True, help="Seed the store with realistic sample public information."
+)
+@click.option("--gateway-id", help="This kiosk's id (lower case, also the registration-number prefix).")
+@click.option("--name", "office_name", help="The office's name shown on the kiosk.")
+@click.option("--data-dir", help="Where the store lives (default ./data).")
+def init(
+    force: bool, sample_content: bool, gateway_id: str | None, office_name: str | None, data_dir: str | None
+) -> None:
+    """Write a commented configuration file and create the store."""
+    ctx = app_context()
+    path = ctx.config_path or config_mod.DEFAULT_PATH
+    overrides = {"gateway": {k: v for k, v in
+                             {"id": gateway_id, "name": office_name, "data_dir": data_dir}.items() if v}}  # fmt: skip
+    if path.exists() and not force:
+        click.echo(f"{path} exists; keeping it (use --force to overwrite)")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config_mod.commented_toml(overrides))
+        click.echo(f"wrote {path}")
+    cfg = config_mod.load(path)
+    from gateway.store import Store
+
+    with Store.from_config(cfg) as store:
+        click.echo(f"store ready at {store.path}")
+        if sample_content:
+            from gateway.sample_content import seed
+
+            count = seed(store, cfg)
+            click.echo(f"seeded {count} sample content items")
+
+
+def _parse_since(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--since: not an ISO 8601 date or time: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@cli.command()
+@click.option("--node", help="Only this node's readings.")
+@click.option("--since", help="Only readings received at or after this ISO 8601 time (UTC unless given).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@pass_config
+def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: str) -> None:
+    """Print stored readings, one per line (node, boot, seq, name, value, received_at)."""
+    from gateway.store import Store
+
+    since_ms = _parse_since(since)
+    if not cfg.store_path.exists():
+        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
+    with Store.open(cfg.store_path) as store:
+        out = sys.stdout
+        fields = ["node", "boot", "seq", "name", "value", "received_at"]
+        writer = csv.DictWriter(out, fields, lineterminator="\n") if fmt == "csv" else None
+        if writer:
+            writer.writeheader()
+        for row in store.readings(node=node, since_ms=since_ms):
+            if writer:
+                writer.writerow(row)
+            else:
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+
+@cli.group()
+def node() -> None:
+    """Sensor nodes: list them, flash one, watch one, simulate one."""
+
+
+node.add_command(node_list_command, "list")
+node.add_command(flash_command, "flash")
+node.add_command(monitor_command, "monitor")
+node.add_command(simulate_command, "simulate")
+cli.add_command(ingest_command, "ingest")
+
+
+@cli.command()
+@pass_config
+def run(cfg: config_mod.Config) -> None:
+    """Run ingest, kiosk and sync as child processes (the field uses one systemd unit each)."""
+    from gateway.supervise import Child, Supervisor, anjungan_argv
+
+    base = ["--config", str(cfg.path)] if cfg.path else []
+    children = [
+        Child("ingest", anjungan_argv(*base, "ingest")),
+        Child("kiosk", anjungan_argv(*base, "kiosk")),
+    ]
+    if cfg.central.url:
+        children.append(Child("sync", anjungan_argv(*base, "sync", "run")))
+    Supervisor(children, echo=click.echo).run()
+
+
+@cli.command()
+@click.option("--dir", "demo_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo"),
+              show_default=True, help="Where the demo keeps its configuration, store and logs.")  # fmt: skip
+@click.option("--kiosk-port", type=int, default=8080, show_default=True)
+@click.option("--central-port", type=int, default=8600, show_default=True)
+def demo(demo_dir: Path, kiosk_port: int, central_port: int) -> None:
+    """Everything on one machine: gateway, kiosk, three simulated nodes and a local central."""
+    from gateway.demo import run_demo
+
+    run_demo(demo_dir, kiosk_port=kiosk_port, central_port=central_port, echo=click.echo)
+
+
+@cli.command()
+@pass_config
+def doctor(cfg: config_mod.Config) -> None:
+    """Check configuration, store, ports, broker, clock and central; findings in plain words."""
+    from gateway.doctor import run_checks
+
+    problems = 0
+    for ok, text in run_checks(cfg):
+        click.echo(f"{'ok  ' if ok else 'FAIL'}  {text}")
+        problems += not ok
+    if problems:
+        raise AnjunganError(f"{problems} problem(s) found")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; our errors become one plain line on stderr and exit 1."""
+    try:
+        cli.main(args=argv, prog_name="anjungan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except AnjunganError as err:
+        click.echo(f"anjungan: {err}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)

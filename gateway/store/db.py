@@ -1,0 +1,115 @@
+"""Connections, transactions, migrations and the translation of SQLite's errors into ours."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.errors import StoreError, StoreFullError
+from gateway.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    except sqlite3.Error as err:
+        raise translate(err, f"cannot open the store {path}") from err
+    return conn
+
+
+def translate(err: sqlite3.Error, doing: str) -> StoreError:
+    """Our error for a SQLite error; a full disk gets its own class and a message a person can act on."""
+    text = str(err)
+    if isinstance(err, sqlite3.OperationalError) and ("full" in text or "SQLITE_FULL" in text):
+        return StoreFullError(
+            "the disk is full: nothing new can be saved until space is freed; everything already saved is intact"
+        )
+    return StoreError(f"{doing}: {text}")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, doing: str = "store write") -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error, SQLite errors translated."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as err:
+        raise translate(err, doing) from err
+    try:
+        yield conn
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise translate(exc, doing) from exc
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as err:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise translate(err, doing) from err
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A short read transaction (ended before the caller does any network I/O)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied."""
+    db = sqlite_utils.Database(conn)
+    if "migrations" not in db.table_names():
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+        )
+    done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(conn, f"migration {name}"):
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_ms()))
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit our transaction)."""
+    out, buf = [], ""
+    for part in sql.split(";"):
+        buf += part
+        if sqlite3.complete_statement(buf + ";"):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+        else:
+            buf += ";"
+    return out

@@ -1,0 +1,129 @@
+"""The store's schema, as recorded migrations (applied in order, each once, each in its own transaction).
+
+Readings are kept small: node and measurement names are interned (``nodes``, ``names``), the frame key
+(node, boot, q) and its receive time live once per frame in ``frames``, and ``readings`` holds only
+(seq, frame, name, value). ``seq`` of each outgoing stream comes from AUTOINCREMENT, so it never goes back
+even when retention deletes the newest rows.
+
+Times are integers: milliseconds since the epoch on the gateway's clock (``at``). ``offset`` is what the
+sync side learned the clock to be off by when the row was written (ms to add), NULL when not known good.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001-base",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE nodes (
+            id INTEGER PRIMARY KEY,
+            node TEXT NOT NULL UNIQUE,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            boot INTEGER,
+            fw TEXT,
+            up_s INTEGER,
+            mem_free INTEGER,
+            rssi INTEGER,
+            bat_v REAL,
+            kind TEXT,
+            port TEXT,
+            frames INTEGER NOT NULL DEFAULT 0,
+            bad_lines INTEGER NOT NULL DEFAULT 0,
+            online INTEGER NOT NULL DEFAULT 1,
+            interval_s INTEGER
+        );
+        CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE frames (
+            id INTEGER PRIMARY KEY,
+            node_id INTEGER NOT NULL,
+            boot INTEGER NOT NULL,
+            q INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            offset INTEGER
+        );
+        CREATE UNIQUE INDEX frames_key ON frames (node_id, boot, q);
+        CREATE TABLE readings (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            frame_id INTEGER NOT NULL,
+            name_id INTEGER NOT NULL,
+            value REAL NOT NULL
+        );
+        CREATE TABLE latest (
+            node_id INTEGER NOT NULL,
+            name_id INTEGER NOT NULL,
+            value REAL NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (node_id, name_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE series (
+            node_id INTEGER NOT NULL,
+            name_id INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            total REAL NOT NULL,
+            low REAL NOT NULL,
+            high REAL NOT NULL,
+            PRIMARY KEY (node_id, name_id, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE console (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            line TEXT NOT NULL
+        );
+        CREATE INDEX console_source ON console (source, id);
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            offset INTEGER,
+            node TEXT,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE submissions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            uuid TEXT NOT NULL UNIQUE,
+            number TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            day TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            offset INTEGER,
+            due_date TEXT,
+            status TEXT NOT NULL DEFAULT 'diterima',
+            answer TEXT,
+            answered_at TEXT,
+            updated_at INTEGER,
+            public TEXT NOT NULL DEFAULT '{}',
+            personal TEXT,
+            purged_at INTEGER
+        );
+        CREATE INDEX submissions_day ON submissions (day);
+        CREATE TABLE content (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE sync_state (
+            stream TEXT PRIMARY KEY,
+            acked INTEGER NOT NULL DEFAULT 0,
+            last_success INTEGER,
+            last_error TEXT,
+            last_error_at INTEGER
+        );
+        INSERT INTO sync_state (stream) VALUES ('readings'), ('events'), ('submissions');
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY,
+            stream TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            record TEXT NOT NULL,
+            UNIQUE (stream, seq)
+        );
+        """,
+    ),
+]
