@@ -55,7 +55,9 @@ def test_no_third_party_code_or_cdn_in_the_repository() -> None:
     texts = [
         p
         for p in REPO.rglob("*")
-        if p.suffix in {".html", ".js", ".css", ".py"} and ".venv" not in p.parts and p != Path(__file__).resolve()
+        if p.suffix in {".html", ".js", ".css", ".py"}
+        and ".venv" not in p.parts
+        and p != Path(__file__).resolve()
     ]
     for path in texts:
         text = path.read_text(errors="replace")
