@@ -65,7 +65,9 @@ def test_frames_are_stored_and_topics_checked(store: Store, mosquitto: Broker) -
         for q in range(50):
             publisher.publish("ws-01", reading_line("ws-01", 3, q, {"rain_mm": q / 10}))
         publisher.publish("ws-01", reading_line("ws-01", 3, 0, {"rain_mm": 0.0}))  # a duplicate: kept once
-        publisher.publish("ws-02", reading_line("ws-01", 3, 99, {"rain_mm": 9.9}))  # under another node's topic
+        publisher.publish(
+            "ws-02", reading_line("ws-01", 3, 99, {"rain_mm": 9.9})
+        )  # under another node's topic
         publisher.publish("ws-02", b"Traceback (most recent call last):")
         assert publisher.wait_accepted() == 53
         wait_for(lambda: count(store, "console") == 2, what="the two console lines")

@@ -39,14 +39,19 @@ def test_contract_vectors_through_a_pty(store: Store, pty_pair: tuple[int, str],
     master, path = pty_pair
     reader = reader_on(path)
     cases = vector_cases()
-    for i, case in enumerate(cases):  # after each vector a probe frame: an invalid line never swallows the next
+    for i, case in enumerate(
+        cases
+    ):  # after each vector a probe frame: an invalid line never swallows the next
         write_all(master, case["line"] + reading_line("probe", 1, i, {"x_c": i}))
     wait_for(lambda: len(frame_keys(store, "probe")) == len(cases), what="every probe frame")
     expected = {("dmk-wl-01", c["frame"]["b"], c["frame"]["q"]) for c in cases if c["valid"]}
     wait_for(lambda: set(frame_keys(store, "dmk-wl-01")) == expected, what="the valid vectors")
     assert frame_keys(store, "probe") == [("probe", 1, i) for i in range(len(cases))]
     rows = list(store.readings(node="dmk-wl-01"))
-    assert sorted((r["seq"], r["name"], r["value"]) for r in rows) == [(345, "temp_c", 27.9), (345, "water_cm", 131.5)]
+    assert sorted((r["seq"], r["name"], r["value"]) for r in rows) == [
+        (345, "temp_c", 27.9),
+        (345, "water_cm", 131.5),
+    ]
     invalid = [c for c in cases if not c["valid"] and c["line"].strip()]
     # each invalid line counts against the node last seen on the port: probe frames come between them
     wait_for(lambda: count(store, "console") == len(invalid), what="the console lines")
@@ -120,7 +125,9 @@ def test_a_port_that_disappears_and_comes_back(store: Store, tmp_path: Path, rea
             os.close(fd)
 
 
-def test_the_port_is_handed_over_on_request(store: Store, tmp_path: Path, pty_pair: tuple[int, str], reader_on) -> None:  # type: ignore[no-untyped-def]
+def test_the_port_is_handed_over_on_request(
+    store: Store, tmp_path: Path, pty_pair: tuple[int, str], reader_on
+) -> None:  # type: ignore[no-untyped-def]
     master, path = pty_pair
     reader = reader_on(path, data_dir=tmp_path)
     write_all(master, reading_line("wl", 1, 0, {"water_cm": 1}))
