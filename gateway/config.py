@@ -68,6 +68,20 @@ SETTINGS: list[Setting] = [
     Setting("mqtt", "port", 1883, "MQTT broker port.", int),
     Setting("kiosk", "host", "127.0.0.1", "Address the kiosk web server listens on."),
     Setting("kiosk", "port", 8080, "Port the kiosk web server listens on.", int),
+    Setting(
+        "mqtt",
+        "client_id",
+        "",
+        "MQTT client id of the ingest; its persistent session keeps messages while the ingest is down. "
+        "Empty = anjungan-<gateway id>.",
+    ),
+    Setting(
+        "gateway",
+        "offline_after_intervals",
+        3,
+        "A node that misses this many of its intervals is marked offline (an `offline` event).",
+        int,
+    ),
 ]
 
 _BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -1,11 +1,75 @@
-"""Node health list — not built yet (issue 3)."""
+"""``anjungan node list``: the known nodes and their health, as a plain table or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
 
 import click
 
-from gateway.errors import NotYetAvailable
+from gateway import config as config_mod
+from gateway.clicontext import pass_config
+from gateway.errors import AnjunganError
+
+COLUMNS = ["NODE", "STATUS", "LAST SEEN", "BOOT", "FW", "FRAMES/MIN", "BAD LINES", "RSSI", "BATTERY"]
 
 
-@click.command("list", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def node_list_command() -> None:
-    """Node health list (not built yet)."""
-    raise NotYetAvailable("`list` is not built yet: Node health list comes with issue 3")
+def ago(seconds: int) -> str:
+    """``12 s ago``, ``5 min ago``, ``3 h ago``, ``2 d ago``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size * (2 if unit != "min" else 1):
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _cell(value: Any, suffix: str = "") -> str:
+    return "-" if value is None else f"{value}{suffix}"
+
+
+def table_rows(nodes: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            n["node"],
+            n["status"],
+            ago(n["last_seen_s"]),
+            _cell(n["boot"]),
+            _cell(n["fw"]),
+            f"{n['frames_per_min']:.1f}",
+            str(n["bad_lines"]),
+            _cell(n["rssi"]),
+            _cell(n["bat_v"], " V"),
+        ]
+        for n in nodes
+    ]
+
+
+def format_table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    )
+
+
+@click.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_config
+def node_list_command(cfg: config_mod.Config, fmt: str) -> None:
+    """Known nodes and their health: status, last seen, boot, firmware, frames/min, bad lines, RSSI, battery.
+
+    A node is OFFLINE when it has missed [gateway] offline_after_intervals of its intervals.
+    """
+    from gateway.store import Store, iso_utc
+    from gateway.store.health import node_health
+
+    if not cfg.store_path.exists():
+        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
+    with Store.open(cfg.store_path) as store:
+        nodes = node_health(store, offline_after=cfg.gateway.offline_after_intervals)
+    if fmt == "json":
+        for n in nodes:
+            n["last_seen"] = iso_utc(n["last_seen"])
+        click.echo(json.dumps(nodes, indent=1))
+    elif not nodes:
+        click.echo("no nodes yet")
+    else:
+        click.echo(format_table(table_rows(nodes), COLUMNS))

@@ -1,11 +1,67 @@
-"""Serial and MQTT ingest — not built yet (issue 3)."""
+"""``anjungan ingest``: read nodes into the store until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
 
 import click
 
-from gateway.errors import NotYetAvailable
+from gateway import config as config_mod
+from gateway.clicontext import pass_config
+from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway.ingest")
 
 
-@click.command("ingest", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def ingest_command() -> None:
-    """Serial and MQTT ingest (not built yet)."""
-    raise NotYetAvailable("`ingest` is not built yet: Serial and MQTT ingest comes with issue 3")
+def parse_host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return text, 1883
+    try:
+        return host, int(port)
+    except ValueError:
+        raise ConfigError(f"--mqtt: expected HOST:PORT, got {text!r}") from None
+
+
+def setup_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command("ingest")
+@click.option("--serial", "serial_ports", multiple=True, metavar="PORT",
+              help="A serial port to read (repeatable); added to the [[serial]] ports of the configuration.")  # fmt: skip
+@click.option(
+    "--mqtt", "mqtt", metavar="HOST:PORT", help="MQTT broker to read (instead of [mqtt] host/port)."
+)
+@pass_config
+def ingest_command(cfg: config_mod.Config, serial_ports: tuple[str, ...], mqtt: str | None) -> None:
+    """Read nodes (serial ports and MQTT) into the store until SIGTERM or SIGINT."""
+    from gateway.ingest.service import Ingest
+    from gateway.store import Store
+
+    setup_logging()
+    broker = parse_host_port(mqtt) if mqtt else None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with (
+            Store.from_config(cfg) as store,
+            Ingest.from_config(store, cfg, extra_serial=serial_ports, mqtt=broker) as ingest,
+        ):
+            log.info("ingest: reading %s into %s", ingest.describe(), store.path)
+            while not stop.wait(1.0):
+                pass
+            log.info("ingest: stopping")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("ingest: stopped")

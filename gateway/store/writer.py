@@ -295,7 +295,7 @@ class ReadingWriter:
             hello = state.hello or {}
             self._conn.execute(
                 "UPDATE nodes SET boot = ?, frames = ?, last_seen = max(last_seen, ?), bad_lines = ?, port = ?, "
-                "online = 1, fw = coalesce(?, fw), up_s = coalesce(?, up_s), mem_free = coalesce(?, mem_free), "
+                "fw = coalesce(?, fw), up_s = coalesce(?, up_s), mem_free = coalesce(?, mem_free), "
                 "rssi = coalesce(?, rssi), bat_v = coalesce(?, bat_v) WHERE id = ?",
                 (
                     state.boot,

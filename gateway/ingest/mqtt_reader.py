@@ -1,0 +1,168 @@
+"""The MQTT side: ``anjungan/node/<id>/up`` at QoS 1, persistent session, acknowledged after commit.
+
+The client turns paho's automatic acknowledgement off (``manual_ack_set(True)``) and sends the PUBACK of a
+message only when the store's writer has committed what the message carried (or kept it in the console log
+when it is not a frame). Until then the broker keeps the message for our session (``clean_session=False``,
+a fixed client id), so a crash of the ingest at any moment loses nothing the broker had accepted: it
+delivers again whatever was not acknowledged, and the store keeps a frame once however often it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.errors import FrameError
+from gateway.frame import Frame, parse_line
+from gateway.ingest.backoff import QuietTrouble
+from gateway.store.writer import ReadingWriter
+
+log = logging.getLogger(__name__)
+
+TOPIC = "anjungan/node/+/up"
+_TOPIC_RE = re.compile(r"anjungan/node/([^/]+)/up")
+_NODE_RE = re.compile(r"[a-z0-9-]{1,32}")
+KEEPALIVE_S = 30
+
+
+class MqttReader:
+    """Subscribes node frames from a broker into the store's writer until :meth:`close`."""
+
+    def __init__(
+        self,
+        writer: ReadingWriter,
+        host: str,
+        port: int = 1883,
+        *,
+        client_id: str,
+        on_frames: Callable[[Sequence[Frame]], None] | None = None,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 30,
+    ):
+        self.writer = writer
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self.on_frames = on_frames
+        self.source = f"mqtt://{host}:{port}"
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.messages = 0
+        self.frames = 0
+        self.bad_messages = 0
+        self.trouble = QuietTrouble(log, f"mqtt {host}:{port}")
+        self._generation = 0  # counts connections; an ack is only sent on the connection its message came on
+        self._lock = threading.Lock()
+        self._started = False
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        client.manual_ack_set(True)
+        client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self.client = client
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> MqttReader:
+        if not self._started:
+            self._started = True
+            self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
+            self.client.loop_start()
+        return self
+
+    def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> MqttReader:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- callbacks (paho's network thread) -------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            self.trouble.failed(f"refused: {reason}")
+            return
+        with self._lock:
+            self._generation += 1
+        if self.trouble.failing:
+            self.trouble.recovered("connected again")
+        else:
+            log.info("mqtt %s:%s: connected as %s", self.host, self.port, self.client_id)
+        self.connected.set()
+        client.subscribe(TOPIC, qos=1)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.trouble.failed("cannot connect")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if self._started:
+            self.trouble.failed(f"disconnected: {reason}")
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("mqtt %s:%s: subscription to %s refused: %s", self.host, self.port, TOPIC, reasons)
+            return
+        log.info("mqtt %s:%s: subscribed to %s", self.host, self.port, TOPIC)
+        self.subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.messages += 1
+        generation = self._generation
+        future = self._store(message)
+        mid, qos = message.mid, message.qos
+        future.add_done_callback(lambda done: self._ack(done, mid, qos, generation))
+
+    # -- storing and acknowledging ---------------------------------------------------------------------------
+    def _store(self, message: mqtt.MQTTMessage) -> Future[int]:
+        """Submit the message's frame (or console line); the Future resolves after the commit."""
+        match = _TOPIC_RE.fullmatch(message.topic)
+        topic_node = match.group(1) if match else None
+        node = topic_node if topic_node and _NODE_RE.fullmatch(topic_node) else None
+        source = node or message.topic
+        payload = bytes(message.payload)
+        try:
+            frame = parse_line(payload)
+            if frame.node != topic_node:
+                raise FrameError(f"frame of node {frame.node!r} published under {message.topic}")
+        except FrameError as err:
+            self.bad_messages += 1
+            log.debug("mqtt %s: not a frame: %s", message.topic, err)
+            return self.writer.console(source, payload[:1100], node=node)
+        self.frames += 1
+        future = self.writer.submit([frame], source=self.source)
+        if self.on_frames is not None:
+            self.on_frames([frame])
+        return future
+
+    def _ack(self, done: Future[int], mid: int, qos: int, generation: int) -> None:
+        """Acknowledge to the broker only what the store committed, on the connection it arrived on."""
+        if done.exception() is not None:
+            log.error(
+                "mqtt: message %d not saved (%s): the broker will deliver it again", mid, done.exception()
+            )
+            return
+        if qos == 0 or generation != self._generation:
+            return  # a new connection: the broker delivers the message again, and the store keeps it once
+        self.client.ack(mid, qos)

@@ -1,0 +1,117 @@
+"""The ingest: serial readers, the MQTT reader and the node watch around the store's one writer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.ingest.mqtt_reader import MqttReader
+from gateway.ingest.serial_reader import SerialReader
+from gateway.ingest.sink import FrameSink
+from gateway.ingest.watch import IntervalLearner, NodeWatch
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SerialPort:
+    port: str
+    baud: int = 115200
+
+
+def mqtt_client_id(cfg: Any) -> str:
+    return str(cfg.mqtt.client_id or f"anjungan-{cfg.gateway.id}")
+
+
+class Ingest:
+    """Start with :meth:`start`; :meth:`close` (idempotent) stops the readers, then lets the writer finish."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        serial_ports: Sequence[SerialPort] = (),
+        mqtt: tuple[str, int] | None = None,
+        mqtt_client_id: str = "anjungan",
+        data_dir: Path | None = None,
+        offline_after: float = 3,
+        watch_every_s: float = 1.0,
+    ):
+        self.store = store
+        self.writer = store.writer()
+        self.learner = IntervalLearner()
+        self.sinks = [FrameSink(self.writer, p.port, on_frames=self.learner.saw) for p in serial_ports]
+        self.serial_readers = [
+            SerialReader(p.port, sink, baud=p.baud, data_dir=data_dir)
+            for p, sink in zip(serial_ports, self.sinks, strict=True)
+        ]
+        self.mqtt_reader = (
+            MqttReader(self.writer, mqtt[0], mqtt[1], client_id=mqtt_client_id, on_frames=self.learner.saw)
+            if mqtt
+            else None
+        )
+        self.watch = NodeWatch(store, self.learner, offline_after=offline_after, every_s=watch_every_s)
+        self._lock = threading.Lock()
+        self._state = "new"
+
+    @classmethod
+    def from_config(
+        cls, store: Store, cfg: Any, *, extra_serial: Sequence[str] = (), mqtt: tuple[str, int] | None = None
+    ) -> Ingest:
+        """Ports from the configuration plus ``extra_serial``; MQTT from ``mqtt`` or the configuration."""
+        ports = [SerialPort(s.port, s.baud) for s in cfg.serial]
+        known = {p.port for p in ports}
+        ports += [SerialPort(p) for p in dict.fromkeys(extra_serial) if p not in known]
+        if mqtt is None and cfg.mqtt.host:
+            mqtt = (cfg.mqtt.host, cfg.mqtt.port)
+        return cls(
+            store,
+            serial_ports=ports,
+            mqtt=mqtt,
+            mqtt_client_id=mqtt_client_id(cfg),
+            data_dir=cfg.data_dir,
+            offline_after=cfg.gateway.offline_after_intervals,
+        )
+
+    def describe(self) -> str:
+        parts = [f"serial {r.port}" for r in self.serial_readers]
+        if self.mqtt_reader:
+            parts.append(
+                f"mqtt {self.mqtt_reader.host}:{self.mqtt_reader.port} as {self.mqtt_reader.client_id}"
+            )
+        return ", ".join(parts) or "nothing (no serial port, no MQTT broker configured)"
+
+    def start(self) -> Ingest:
+        with self._lock:
+            if self._state != "new":
+                return self
+            self._state = "running"
+        for reader in self.serial_readers:
+            reader.start()
+        if self.mqtt_reader:
+            self.mqtt_reader.start()
+        self.watch.start()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._state == "closed":
+                return
+            self._state = "closed"
+        for reader in self.serial_readers:
+            reader.close()
+        if self.mqtt_reader:
+            self.mqtt_reader.close()
+        self.watch.close()
+        self.writer.close()  # commits whatever is queued before it returns
+
+    def __enter__(self) -> Ingest:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

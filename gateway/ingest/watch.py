@@ -1,0 +1,140 @@
+"""Node health inside the ingest: learn each node's interval, mark nodes offline and online.
+
+A node's interval comes from its hello when the hello carries ``interval_s``; otherwise it is learned from
+the spacing of its frames: the median of the last gaps between consecutive frames of one boot, divided by
+how many sequence numbers each gap spans (so a lost frame does not double the interval). The node clock
+``t`` (ms since boot) is used when frames carry it, so that frames delivered in a burst (an MQTT backlog)
+still give the right spacing; arrival gaps under 0.1 s are ignored for the same reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import statistics
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.frame import Frame
+from gateway.store import Store, db
+from gateway.store import health as store_health
+
+log = logging.getLogger(__name__)
+
+GAPS_KEPT = 15
+GAPS_NEEDED = 3
+MIN_ARRIVAL_GAP_S = 0.1
+MIN_INTERVAL_S = 1
+
+
+@dataclass
+class _Learner:
+    boot: int = -1
+    seq: int = -1
+    at_ms: int = 0
+    t_ms: int | None = None
+    hello_interval: float | None = None
+    gaps: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT))
+
+    def interval(self) -> float | None:
+        if self.hello_interval:
+            return self.hello_interval
+        if len(self.gaps) < GAPS_NEEDED:
+            return None
+        return statistics.median(self.gaps)
+
+
+class IntervalLearner:
+    """Fed with every frame the readers see (any thread); answers each node's interval in seconds."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, _Learner] = {}
+        self._lock = threading.Lock()
+
+    def saw(self, frames: Sequence[Frame], at_ms: int | None = None) -> None:
+        at_ms = db.now_ms() if at_ms is None else at_ms
+        with self._lock:
+            for frame in frames:
+                self._saw(frame, at_ms)
+
+    def _saw(self, frame: Frame, at_ms: int) -> None:
+        state = self._nodes.setdefault(frame.node, _Learner())
+        hello_interval = frame.extra.get("interval_s") if frame.kind == "h" else None
+        if (
+            isinstance(hello_interval, int | float)
+            and not isinstance(hello_interval, bool)
+            and hello_interval > 0
+        ):
+            state.hello_interval = float(hello_interval)
+        t_ms = frame.extra.get("t")
+        t_ms = t_ms if isinstance(t_ms, int) and not isinstance(t_ms, bool) else None
+        if frame.boot == state.boot and frame.seq > state.seq:
+            steps = frame.seq - state.seq
+            if t_ms is not None and state.t_ms is not None and t_ms > state.t_ms:
+                state.gaps.append((t_ms - state.t_ms) / 1000 / steps)
+            elif (at_ms - state.at_ms) / 1000 >= MIN_ARRIVAL_GAP_S:
+                state.gaps.append((at_ms - state.at_ms) / 1000 / steps)
+        if frame.boot != state.boot or frame.seq > state.seq:
+            state.boot, state.seq, state.at_ms, state.t_ms = frame.boot, frame.seq, at_ms, t_ms
+
+    def interval(self, node: str) -> int | None:
+        """The node's interval in whole seconds (at least 1), None while not known."""
+        with self._lock:
+            state = self._nodes.get(node)
+            seconds = state.interval() if state else None
+        return None if seconds is None else max(MIN_INTERVAL_S, math.ceil(seconds))
+
+
+class NodeWatch:
+    """A thread that every ``every_s`` saves learned intervals and marks nodes offline/online."""
+
+    def __init__(
+        self, store: Store, learner: IntervalLearner, *, offline_after: float = 3, every_s: float = 1.0
+    ):
+        self.store = store
+        self.learner = learner
+        self.offline_after = offline_after
+        self.every_s = every_s
+        self.started_ms = db.now_ms()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> NodeWatch:
+        if self._thread is None:
+            self.started_ms = db.now_ms()
+            self._thread = threading.Thread(target=self._run, name="anjungan-node-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.check()
+            except Exception:  # the watch must outlive a busy or failing store
+                log.exception("node health check failed")
+
+    def check(self, now_ms: int | None = None) -> None:
+        """One pass over the nodes (also callable directly, e.g. from tests)."""
+        now_ms = db.now_ms() if now_ms is None else now_ms
+        for node, last_seen, online, stored_interval in store_health.watched_nodes(self.store):
+            interval = self.learner.interval(node)
+            if interval is not None and interval != stored_interval:
+                store_health.set_interval(self.store, node, interval)
+            interval = interval or stored_interval
+            # a node cannot be heard while the ingest is down: count its silence from our start at the earliest
+            silent_since = max(last_seen, self.started_ms)
+            overdue = store_health.is_overdue(silent_since, interval, self.offline_after, now_ms)
+            if overdue and online:
+                silent_s = (now_ms - last_seen) // 1000
+                log.warning("node %s: OFFLINE (silent %d s, interval %s s)", node, silent_s, interval)
+                store_health.mark(self.store, node, False, {"last_seen": last_seen, "interval_s": interval})
+            elif not online and not store_health.is_overdue(last_seen, interval, self.offline_after, now_ms):
+                log.warning("node %s: online again", node)
+                store_health.mark(self.store, node, True, {"last_seen": last_seen, "interval_s": interval})

@@ -1,0 +1,141 @@
+"""The MQTT reader against a real Mosquitto: storing, topic checks, a broker restart, a SIGKILLed ingest."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.frame import reading_line
+from gateway.ingest.mqtt_reader import MqttReader
+from gateway.store import Store
+from tests.fixtures.mosquitto import Broker
+from tests.ingest.helpers import anjungan, count, frame_keys, stop, wait_for
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of this test alone (restarting the session's broker would disturb the others)."""
+    (tmp_path / "broker").mkdir()
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+class Publisher:
+    """A node-side client: publishes frames with QoS 1 and knows which ones the broker accepted."""
+
+    def __init__(self, broker: Broker):
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+        self.client.max_queued_messages_set(0)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        self.infos: list[mqtt.MQTTMessageInfo] = []
+
+    def publish(self, node: str, payload: bytes, topic: str | None = None) -> None:
+        self.infos.append(self.client.publish(topic or f"anjungan/node/{node}/up", payload, qos=1))
+
+    def wait_accepted(self, timeout: float = 30.0) -> int:
+        for info in self.infos:
+            info.wait_for_publish(timeout)
+        return sum(info.is_published() for info in self.infos)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _reader(store: Store, broker: Broker) -> MqttReader:
+    reader = MqttReader(store.writer(), broker.host, broker.port, client_id=f"test-{uuid.uuid4().hex[:8]}")
+    reader.start()
+    wait_for(reader.subscribed.is_set, what="the subscription")
+    return reader
+
+
+def test_frames_are_stored_and_topics_checked(store: Store, mosquitto: Broker) -> None:
+    reader = _reader(store, mosquitto)
+    publisher = Publisher(mosquitto)
+    try:
+        for q in range(50):
+            publisher.publish("ws-01", reading_line("ws-01", 3, q, {"rain_mm": q / 10}))
+        publisher.publish("ws-01", reading_line("ws-01", 3, 0, {"rain_mm": 0.0}))  # a duplicate: kept once
+        publisher.publish(
+            "ws-02", reading_line("ws-01", 3, 99, {"rain_mm": 9.9})
+        )  # under another node's topic
+        publisher.publish("ws-02", b"Traceback (most recent call last):")
+        assert publisher.wait_accepted() == 53
+        wait_for(lambda: count(store, "console") == 2, what="the two console lines")
+        wait_for(lambda: len(frame_keys(store, "ws-01")) == 50, what="the frames")
+        assert frame_keys(store, "ws-01") == [("ws-01", 3, q) for q in range(50)]
+        assert [c["line"][:30] for c in store.console("ws-02")] == [
+            '@{"v":1,"k":"r","n":"ws-01","b',
+            "Traceback (most recent call la",
+        ]
+        assert {n["node"]: n["bad_lines"] for n in store.nodes()} == {"ws-01": 0, "ws-02": 2}
+    finally:
+        publisher.close()
+        reader.close()
+
+
+def test_a_broker_restart_loses_nothing(store: Store, own_broker: Broker) -> None:
+    reader = _reader(store, own_broker)
+    try:
+        publisher = Publisher(own_broker)
+        for q in range(100):
+            publisher.publish("pw-01", reading_line("pw-01", 1, q, {"mains_v": 220.0}))
+        assert publisher.wait_accepted() == 100
+        publisher.close()
+        wait_for(lambda: len(frame_keys(store)) == 100, what="the frames before the restart")
+        own_broker.restart()
+        publisher = Publisher(own_broker)  # published at once: queued in our session until we are back
+        for q in range(100, 200):
+            publisher.publish("pw-01", reading_line("pw-01", 1, q, {"mains_v": 221.0}))
+        assert publisher.wait_accepted() == 100
+        publisher.close()
+        wait_for(lambda: len(frame_keys(store)) == 200, timeout=30, what="the frames after the restart")
+        assert frame_keys(store) == [("pw-01", 1, q) for q in range(200)]
+        assert reader.connected.is_set()
+    finally:
+        reader.close()
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_ingest_loses_nothing_the_broker_accepted(
+    tmp_path: Path, config_file: Path, store: Store, mosquitto: Broker
+) -> None:
+    """Frames are acknowledged to the broker only after their commit: a SIGKILL mid-stream loses none."""
+    log = tmp_path / "ingest.log"
+    env = {"ANJUNGAN_MQTT_CLIENT_ID": f"kill-{uuid.uuid4().hex[:8]}"}
+    args = ("--config", str(config_file), "ingest", "--mqtt", f"{mosquitto.host}:{mosquitto.port}")
+    first = anjungan(*args, log=log, env=env)
+    second = None
+    publisher = Publisher(mosquitto)
+    try:
+        wait_for(lambda: "subscribed" in log.read_text(), timeout=20, what="the ingest to subscribe")
+        total, killed_at = 3000, None
+        for q in range(total):
+            publisher.publish("wl-09", reading_line("wl-09", 5, q, {"water_cm": q}))
+            if q == 1500:
+                wait_for(lambda: len(frame_keys(store)) >= 200, timeout=20, what="the ingest to store some")
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+                killed_at = len(frame_keys(store))
+        assert publisher.wait_accepted() == total
+        assert killed_at is not None and 0 < killed_at < total
+        second = anjungan(*args, log=log, env=env)
+        wait_for(lambda: len(frame_keys(store)) >= total, timeout=60, what="every accepted message")
+        assert stop(second) == 0
+        assert frame_keys(store) == [("wl-09", 5, q) for q in range(total)]
+        assert count(store, "readings") == total  # no frame stored twice
+    finally:
+        publisher.close()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
