@@ -37,14 +37,16 @@ def _children() -> set[int]:
 
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
-    """Fail a test that leaves a thread or a child process running."""
+    """Fail a test that leaves a thread or a child process running (session services excepted)."""
+    from tests.fixtures.mosquitto import SERVICE_PIDS
+
     threads_before = set(threading.enumerate())
     children_before = _children()
     yield
     deadline = time.monotonic() + 3.0
     while True:
         threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
-        children = _children() - children_before
+        children = _children() - children_before - SERVICE_PIDS
         if not threads and not children:
             return
         if time.monotonic() > deadline:
