@@ -35,6 +35,18 @@ _ROWS_PER_STATEMENT = 1000  # rows per multi-row INSERT (bounded by SQLite's var
 _FRAMES_INTO = "frames (id, node_id, boot, q, at, offset)"
 
 
+_HELLO_FIELDS = ("fw", "up_s", "mem_free", "rssi", "bat_v")
+
+
+def _storable(value: object) -> str | int | float | None:
+    """A hello field as a value SQLite can hold; anything odd a node sends becomes NULL, never an error."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
+        return None
+    return value
+
+
 @lru_cache(maxsize=64)
 def _insert_sql(into: str, width: int, rows: int) -> str:
     row = "(" + ",".join("?" * width) + ")"
@@ -386,7 +398,7 @@ class ReadingWriter:
         state.last_seen = max(state.last_seen, at)
         state.port = source or state.port
         if frame.kind == "h":
-            state.hello = frame.extra
+            state.hello = {key: _storable(frame.extra.get(key)) for key in _HELLO_FIELDS}
             self._event(at, frame.node, "hello", {"boot": frame.boot, **frame.extra})
         elif frame.kind == "e":
             self._event(
