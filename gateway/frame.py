@@ -125,7 +125,7 @@ def frame_from_object(obj: Any) -> Frame:
     extra = {k: v for k, v in obj.items() if k not in {"v", "k", "n", "b", "q", "r"}}
     if kind == "e" and not isinstance(extra.get("msg"), str):
         raise FrameError("an error frame needs a 'msg' string")
-    return Frame(kind, node, int(boot), int(seq), values, extra)
+    return Frame(kind, node, obj["b"], obj["q"], values, extra)
 
 
 def encode(frame_obj: dict[str, Any]) -> bytes:
