@@ -17,7 +17,9 @@ VECTORS = Path(__file__).resolve().parents[2].parent / "shared/vectors/frames.js
 
 def _cases() -> list[dict[str, Any]]:
     if not VECTORS.exists():
-        pytest.fail(f"the frame test vectors are missing: expected {VECTORS} (../shared beside the repository)")
+        pytest.fail(
+            f"the frame test vectors are missing: expected {VECTORS} (../shared beside the repository)"
+        )
     return json.loads(VECTORS.read_text())["cases"]
 
 
