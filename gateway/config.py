@@ -193,7 +193,8 @@ def _section_values(name: str, raw: Any, origin: str) -> dict[str, Any]:
 
 def _apply_env(sections: dict[str, Any], env: Mapping[str, str]) -> None:
     known = {s.env_name: s for s in SETTINGS}
-    for var, text in env.items():
+    # a list's port variable (re)builds its entries: apply it before the variables that change every entry
+    for var, text in sorted(env.items(), key=lambda item: not item[0].endswith("_PORT")):
         if not var.startswith("ANJUNGAN_") or var in _ENV_NOT_SETTINGS:
             continue
         setting = known.get(var)

@@ -8,6 +8,7 @@ reason. :func:`encode` is the host-side encoder (the firmware has its own, for M
 from __future__ import annotations
 
 import json
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -42,12 +43,27 @@ class Frame:
         return (self.node, self.boot, self.seq)
 
 
+_INT_LIMIT = 1 << 63  # what SQLite's INTEGER holds
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # no NaN
+def _is_counter(value: Any) -> bool:
+    """A boot counter or sequence number: a non-negative integer that SQLite can store."""
+    return _is_int(value) and 0 <= value < _INT_LIMIT
+
+
+def _as_number(value: Any) -> float | None:
+    """The value as a finite float, or None (booleans, strings, NaN, infinities and huge integers)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _strip_eol(line: bytes) -> bytes:
@@ -92,15 +108,8 @@ def frame_from_object(obj: Any) -> Frame:
         raise FrameError(f"unknown kind {kind!r}")
     if not isinstance(node, str) or not _NODE_RE.fullmatch(node):
         raise FrameError(f"bad node id {node!r}")
-    if not (
-        isinstance(boot, int)
-        and _is_int(boot)
-        and boot >= 0
-        and isinstance(seq, int)
-        and _is_int(seq)
-        and seq >= 0
-    ):
-        raise FrameError("boot and seq must be non-negative integers")
+    if not (_is_counter(boot) and _is_counter(seq)):
+        raise FrameError("boot and seq must be non-negative integers (below 2**63)")
     values: dict[str, float] = {}
     if kind == "r":
         measurements = obj.get("r")
@@ -109,13 +118,14 @@ def frame_from_object(obj: Any) -> Frame:
         for name, value in measurements.items():
             if not _NAME_RE.fullmatch(name):
                 raise FrameError(f"bad measurement name {name!r}")
-            if not _is_number(value):
-                raise FrameError(f"measurement {name} is not a number")
-            values[name] = float(value)
+            number = _as_number(value)
+            if number is None:
+                raise FrameError(f"measurement {name} is not a finite number")
+            values[name] = number
     extra = {k: v for k, v in obj.items() if k not in {"v", "k", "n", "b", "q", "r"}}
     if kind == "e" and not isinstance(extra.get("msg"), str):
         raise FrameError("an error frame needs a 'msg' string")
-    return Frame(kind, node, boot, seq, values, extra)
+    return Frame(kind, node, obj["b"], obj["q"], values, extra)
 
 
 def encode(frame_obj: dict[str, Any]) -> bytes:

@@ -41,7 +41,8 @@ def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) 
 def translate(err: sqlite3.Error, doing: str) -> StoreError:
     """Our error for a SQLite error; a full disk gets its own class and a message a person can act on."""
     text = str(err)
-    if isinstance(err, sqlite3.OperationalError) and ("full" in text or "SQLITE_FULL" in text):
+    code = getattr(err, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or (isinstance(err, sqlite3.OperationalError) and "is full" in text):
         return StoreFullError(
             "the disk is full: nothing new can be saved until space is freed; everything already saved is intact"
         )
@@ -94,6 +95,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         if name in done:
             continue
         with transaction(conn, f"migration {name}"):
+            if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                continue  # another process applied it while we waited for the write lock
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_ms()))

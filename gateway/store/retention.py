@@ -1,8 +1,8 @@
 """Keeping the store within its size budget.
 
 Order of sacrifice: readings the central already acknowledged (oldest first), then unsynced readings,
-thinned oldest-first (every other frame of the oldest window goes), with the loss recorded as an event per
-node with counts. Events and citizens' submissions are never evicted. Freed pages are reused by SQLite, so
+thinned oldest-first (every other frame of the oldest window goes, its dedup key with it: a thinned frame
+that arrives again is stored again), with the loss recorded as an event per node with counts. Events and citizens' submissions are never evicted. Freed pages are reused by SQLite, so
 "size" here is the bytes in use (pages minus free pages), not the file's length.
 """
 
@@ -83,6 +83,7 @@ def _thin_unsynced(conn: sqlite3.Connection) -> int:
         ):
             per_node[node] = per_node.get(node, 0) + count
         removed += conn.execute(f"DELETE FROM readings WHERE frame_id IN ({marks})", chunk).rowcount
+        conn.execute(f"DELETE FROM frames WHERE id IN ({marks})", chunk)  # or the budget is never reached
     at = db.now_ms()
     for node, count in sorted(per_node.items()):
         conn.execute(

@@ -1,0 +1,317 @@
+"""The store: migrations, seqs, dedup, acknowledgement after commit, group commit, outbox, submissions."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gateway.store import Store, db
+from gateway.store.schema import MIGRATIONS
+from tests.gateway.helpers import reading, readings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _schema(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
+    before = _schema(store.conn)
+    assert db.migrate(store.conn) == []
+    assert _schema(store.conn) == before
+    names = [row[0] for row in store.conn.execute("SELECT name FROM migrations ORDER BY name")]
+    assert names == sorted(name for name, _ in MIGRATIONS)
+    store.close()
+    with Store.open(store.path) as again:
+        assert _schema(again.conn) == before
+
+
+def test_processes_opening_a_new_store_together(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    code = "import sys; from gateway.store import Store; Store.open(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO) for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    with Store.open(path) as opened:
+        assert opened.conn.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_dedup_by_node_boot_q(store: Store) -> None:
+    writer = store.writer()
+    assert writer.write(readings(10)) == 10
+    assert writer.write(readings(10)) == 0  # all seen before
+    assert writer.write(readings(10, start=5)) == 5
+    assert writer.write([reading(seq=20), reading(seq=20)]) == 1  # twice in one batch
+    assert writer.write(readings(3, boot=2)) == 3  # a new boot restarts q
+    keys = store.conn.execute(
+        "SELECT count(*), count(DISTINCT node_id || '/' || boot || '/' || q) FROM frames"
+    )
+    assert keys.fetchone() == (19, 19)
+    assert len(list(store.readings())) == 18 * 2 + 5
+
+
+def test_dedup_within_one_commit_group(store: Store) -> None:
+    writer = store.writer()
+    with _write_lock(store.path):
+        futures = [writer.submit(readings(5)) for _ in range(20)]
+        time.sleep(0.2)
+    assert [f.result(10) for f in futures].count(5) == 1
+    assert sum(f.result() for f in futures) == 5
+
+
+def test_readings_seq_strictly_increasing_and_never_reused(store: Store) -> None:
+    writer = store.writer()
+    writer.write(readings(50))
+    seqs = [r["seq"] for r in store.outbox("readings", limit=10_000)]
+    assert seqs == sorted(set(seqs)) and len(seqs) == 100
+    top = seqs[-1]
+    with db.transaction(store.conn):
+        store.conn.execute("DELETE FROM readings WHERE seq > ?", (top - 30,))
+    writer.write(readings(5, start=1000))
+    new = [r["seq"] for r in store.outbox("readings", limit=10_000) if r["q"] >= 1000]
+    assert min(new) > top
+
+
+def test_event_and_submission_seqs_never_reused(store: Store) -> None:
+    first = store.add_event("test", {"i": 1})
+    with db.transaction(store.conn):
+        store.conn.execute("DELETE FROM events WHERE seq = ?", (first,))
+    assert store.add_event("test", {"i": 2}) > first
+    sub = store.add_submission("pengaduan", {"judul": "x"}, None, gateway_id="kiosk", due_date=None)
+    with db.transaction(store.conn):
+        store.conn.execute("DELETE FROM submissions")
+    again = store.add_submission("pengaduan", {"judul": "y"}, None, gateway_id="kiosk", due_date=None)
+    assert again["seq"] > sub["seq"]
+
+
+class _write_lock:
+    """Hold the store's write lock from another connection (``BEGIN IMMEDIATE``) until the block ends."""
+
+    def __init__(self, path: Path):
+        self.conn = db.connect(path)
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+def test_acknowledged_only_after_commit(store: Store) -> None:
+    writer = store.writer()
+    writer.write(readings(1))  # the writer is up
+    with _write_lock(store.path):
+        future = writer.submit(readings(3, start=10))
+        time.sleep(0.5)
+        assert not future.done()  # cannot commit: not acknowledged
+        with Store.open(store.path) as other:
+            assert len(list(other.readings())) == 2  # and not visible
+    assert future.result(10) == 3
+    with Store.open(store.path) as other:
+        assert len(list(other.readings())) == 8
+
+
+def test_group_commit_many_submits_few_commits(store: Store) -> None:
+    writer = store.writer()
+    writer.write(readings(1))
+    before = writer.commits
+    with _write_lock(store.path):
+        futures = [writer.submit([reading(seq=q)]) for q in range(1, 2001)]
+        time.sleep(0.2)
+    assert sum(f.result(30) for f in futures) == 2000
+    assert writer.commits - before <= 3
+
+
+def test_idle_batch_is_committed_within_100_ms(store: Store) -> None:
+    writer = store.writer()
+    writer.write(readings(1))
+    latencies = []
+    for q in range(1, 12):
+        time.sleep(0.05)  # idle
+        start = time.perf_counter()
+        writer.submit([reading(seq=q)]).result(5)
+        latencies.append(time.perf_counter() - start)
+    assert statistics.median(latencies) < 0.1, latencies
+
+
+def test_writer_refuses_after_close(store: Store) -> None:
+    from gateway.errors import StoreError
+
+    writer = store.writer()
+    writer.close()
+    writer.close()  # idempotent
+    with pytest.raises(StoreError):
+        writer.submit(readings(1))
+
+
+def test_outbox_reads_after_acked_and_closes_its_read(store: Store) -> None:
+    store.writer().write(readings(30))
+    first = store.outbox("readings", limit=25)
+    assert [r["seq"] for r in first] == list(range(1, 26))
+    assert first[0] == {
+        **first[0],
+        "node": "dmk-wl-01",
+        "boot": 1,
+        "q": 0,
+        "name": "water_cm",
+        "value": 100.0,
+    }
+    assert not store.conn.in_transaction
+    with sqlite3.connect(store.path) as other:
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0  # no read transaction left open
+    store.mark_acked("readings", first[-1]["seq"])
+    store.mark_acked("readings", 3)  # never moves backwards
+    assert store.acked("readings") == 25
+    assert [r["seq"] for r in store.outbox("readings")] == list(range(26, 61))
+
+
+def test_outbox_of_events_and_dead_letters(store: Store) -> None:
+    seqs = [store.add_event("door_open", {"i": i}) for i in range(5)]
+    store.dead_letter("events", [{"seq": seqs[1]}], "refused: bad kind")
+    assert [e["seq"] for e in store.outbox("events")] == [s for s in seqs if s != seqs[1]]
+    backlog = store.backlog()["events"]
+    assert backlog["pending"] == 4 and backlog["dead_letters"] == 1
+
+
+def test_submissions_are_written_with_synchronous_full(store: Store) -> None:
+    assert store.durable_conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    record = store.add_submission(
+        "permohonan", {"rincian": "APBDes 2025"}, {"nama": "Siti", "nik": "3301"},
+        gateway_id="dmk-wonosalam", due_date=date(2026, 1, 20), day=date(2026, 1, 6),
+    )  # fmt: skip
+    assert record["number"].startswith("DMK-WONOSALAM-260106-0001")
+    assert "personal" not in record
+    assert store.outbox("submissions")[0]["personal"] == {"nama": "Siti", "nik": "3301"}
+
+
+def test_submission_numbers_unique_across_threads(store: Store) -> None:
+    numbers: list[str] = []
+    lock = threading.Lock()
+
+    def kiosk() -> None:
+        for _ in range(10):
+            rec = store.add_submission(
+                "pengaduan", {}, None, gateway_id="k", due_date=None, day=date(2026, 2, 2)
+            )
+            with lock:
+                numbers.append(rec["number"])
+
+    threads = [threading.Thread(target=kiosk) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(numbers)) == 60
+    assert sorted(int(n[-5:-1]) for n in numbers) == list(range(1, 61))
+
+
+def test_submission_numbers_unique_across_processes(store: Store) -> None:
+    code = (
+        "import sys; from datetime import date; from gateway.store import Store\n"
+        "with Store.open(sys.argv[1]) as s:\n"
+        "    for _ in range(15):\n"
+        "        print(s.add_submission('pengaduan', {}, None, gateway_id='k', due_date=None,"
+        " day=date(2026, 3, 3))['number'], flush=True)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(store.path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=60)[0].split() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    numbers = [n for out in outputs for n in out]
+    assert len(numbers) == len(set(numbers)) == 60
+    assert sorted(int(n[-5:-1]) for n in numbers) == list(range(1, 61))
+
+
+def test_purge_personal_data(store: Store) -> None:
+    for i in range(3):
+        store.add_submission("permohonan", {"i": i}, {"nik": f"33{i}"}, gateway_id="k", due_date=None)
+    assert store.purge_personal(2) == 2
+    outbox = store.conn.execute("SELECT seq, personal, purged_at IS NOT NULL FROM submissions ORDER BY seq")
+    assert [(seq, personal, purged) for seq, personal, purged in outbox] == [
+        (1, None, 1), (2, None, 1), (3, '{"nik":"332"}', 0)
+    ]  # fmt: skip
+    assert store.purge_personal(2) == 0
+
+
+def test_apply_changes_twice_is_harmless(store: Store) -> None:
+    sub = store.add_submission("permohonan", {}, None, gateway_id="k", due_date=None)
+    changes = [
+        {"kind": "dip", "id": "1", "op": "upsert", "data": {"judul": "APBDes"}},
+        {"kind": "dip", "id": "2", "op": "upsert", "data": {"judul": "RKPDes"}},
+        {"kind": "dip", "id": "2", "op": "delete"},
+        {"kind": "submission", "id": sub["number"], "data": {"status": "dijawab", "answer": "Terlampir"}},
+    ]
+    store.apply_changes(changes, "c1")
+    first = (store.content("dip"), store.submission(sub["number"]), store.get_meta("changes_cursor"))
+    store.apply_changes(changes, "c1")
+    second = (store.content("dip"), store.submission(sub["number"]), store.get_meta("changes_cursor"))
+    for a, b in zip(first, second, strict=True):
+        if isinstance(a, dict):
+            a, b = {**a, "updated_at": 0}, {**b, "updated_at": 0}  # type: ignore[dict-item]
+        elif isinstance(a, list):
+            a, b = [{**x, "updated_at": 0} for x in a], [{**x, "updated_at": 0} for x in b]  # type: ignore[union-attr]
+        assert a == b
+    assert [c["id"] for c in first[0]] == ["1"]  # type: ignore[index]
+    assert first[1]["status"] == "dijawab"  # type: ignore[index]
+
+
+def test_backlog(store: Store) -> None:
+    store.writer().write(readings(10))
+    store.add_submission("pengaduan", {}, None, gateway_id="k", due_date=None)
+    backlog = store.backlog()
+    assert backlog["readings"]["pending"] == 20
+    assert backlog["submissions"]["pending"] == 1
+    assert backlog["readings"]["oldest_at"] is not None
+    store.mark_acked("readings", 15)
+    store.record_sync_error("readings", "central unreachable")
+    backlog = store.backlog()["readings"]
+    assert backlog["pending"] == 5 and backlog["acked"] == 15
+    assert backlog["last_error"] == "central unreachable" and backlog["last_success"] is not None
+
+
+def test_latest_and_series_follow_the_readings(store: Store) -> None:
+    writer = store.writer()
+    at = 1_700_000_000_000 - 1_700_000_000_000 % 300_000
+    writer.write([reading(seq=0, water_cm=10.0), reading(seq=1, water_cm=30.0)], at=at)
+    writer.write([reading(seq=1, water_cm=99.0)], at=at + 1000)  # a duplicate changes nothing
+    writer.write([reading(seq=2, water_cm=20.0, temp_c=25.0)], at=at + 2000)
+    latest = {(x["node"], x["name"]): (x["value"], x["at"]) for x in store.latest()}
+    assert latest[("dmk-wl-01", "water_cm")] == (20.0, at + 2000)
+    assert latest[("dmk-wl-01", "temp_c")] == (25.0, at + 2000)
+    [bucket] = store.series("dmk-wl-01", "water_cm", at)
+    assert bucket == {"at": at, "mean": 20.0, "low": 10.0, "high": 30.0, "n": 3}
+
+
+def test_hello_error_and_reboot_become_node_state_and_events(store: Store) -> None:
+    from gateway.frame import Frame
+
+    writer = store.writer()
+    hello = Frame(
+        "h", "dmk-wl-01", 1, 0, {}, {"fw": "0.3.1", "up_s": 4, "mem_free": 81234, "rssi": {"odd": 1}}
+    )
+    writer.write([hello, reading(seq=1), Frame("e", "dmk-wl-01", 1, 2, {}, {"msg": "bme280: no ack"})])
+    writer.write([reading(boot=2, seq=0)])
+    [node] = store.nodes()
+    assert (node["fw"], node["mem_free"], node["rssi"], node["boot"], node["frames"]) == (
+        "0.3.1",
+        81234,
+        None,
+        2,
+        4,
+    )
+    kinds = [e["kind"] for e in store.events()]
+    assert kinds == ["node_new", "hello", "error", "reboot"]
