@@ -299,3 +299,25 @@ def commented_toml(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> 
             lines.append(f"# {s.help}")
             lines.append(f"{s.key} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+_SECTION_NOTES = {
+    "serial": "Zero or more tables, one per serial port with a node on it. From the environment,\n"
+    "`ANJUNGAN_SERIAL_PORT=/dev/ttyACM0,/dev/ttyACM1` replaces the whole list (comma-separated ports;\n"
+    "an empty value means no serial ports) and `ANJUNGAN_SERIAL_BAUD` sets the baud of every entry.\n",
+}
+
+
+def settings_markdown() -> str:
+    """The settings tables of docs/configuration.md, made from :data:`SETTINGS` (scripts/update-docs.py)."""
+    out = []
+    for name in SECTIONS:
+        title = f"[[{name}]]" if name in LIST_SECTIONS else f"[{name}]"
+        out += [f"## `{title}`", ""]
+        if name in _SECTION_NOTES:
+            out += [_SECTION_NOTES[name]]
+        out += ["| key | default | environment variable | what it does |", "|---|---|---|---|"]
+        for s in settings_of(name):
+            out.append(f"| `{s.key}` | `{_toml_value(s.default)}` | `{s.env_name}` | {s.help} |")
+        out.append("")
+    return "\n".join(out)

@@ -182,3 +182,16 @@ def test_every_setting_is_documented() -> None:
     assert not missing, (
         f"settings not documented (with default and env name) in docs/configuration.md: {missing}"
     )
+
+
+def test_settings_tables_in_the_docs_are_current() -> None:
+    """docs/configuration.md's tables are made from config.SETTINGS: run scripts/update-docs.py after a change."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_docs", REPO / "scripts" / "update-docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    assert module.BEGIN in doc and module.END in doc
+    assert module.generated_configuration(doc) == doc, "run: .venv/bin/python scripts/update-docs.py"
