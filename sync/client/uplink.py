@@ -1,0 +1,144 @@
+"""Uplink: the store's outbox to ``POST /api/v1/batches``, stream by stream, oldest first.
+
+- Priority: a citizen's submission goes before events, events before readings. The highest-priority stream
+  with pending records is asked again before every batch, so a submission made during a long readings drain
+  goes out with the next request.
+- Batch size per stream grows ×2 on success up to ``batch_max`` and shrinks ÷2 on failure down to 1.
+- Each batch declares ``after`` = the stream's acknowledged seq, so that the seqs the batch skips (dead
+  letters, records retention evicted) are known to be gone for good.
+- Records are marked acknowledged through what the central answered, never further (and never further than
+  what this batch carried).
+- A 422 naming rejected records: those go to the dead-letter table with the central's reason and the rest is
+  sent again. Another 4xx: the batch shrinks until the one record that causes it is found and set aside.
+- Once submissions are acknowledged their personal data is purged from the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gateway.store import Store
+from sync.client.errors import RejectedError, SyncError, TransientError
+from sync.client.transport import Central
+from sync.client.wire import protocol
+
+log = logging.getLogger(__name__)
+
+STREAMS: tuple[str, ...] = tuple(protocol.STREAMS)
+FIRST_BATCH = 100
+BATCHES_PATH = "/api/v1/batches"
+
+Progress = Callable[[str, int], object]
+
+
+class Uplink:
+    def __init__(
+        self,
+        store: Store,
+        central: Central,
+        *,
+        batch_max: int = 5000,
+        columnar: bool = True,
+        fixed_batch: int | None = None,
+        on_acked: Progress | None = None,
+    ):
+        self.store = store
+        self.central = central
+        self.batch_max = max(1, batch_max)
+        self.columnar = columnar
+        self.fixed_batch = fixed_batch
+        first = fixed_batch or min(FIRST_BATCH, self.batch_max)
+        self.sizes = dict.fromkeys(STREAMS, first)
+        self.on_acked = on_acked
+        self.sent_records = 0
+        self.dead_lettered = 0
+
+    def drain(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Send until every stream is empty (or ``should_stop``); returns records acknowledged.
+
+        Raises TransientError / CredentialError / ClockSkewRefused for the caller to handle.
+        """
+        total = 0
+        while not should_stop():
+            batch = self.next_batch()
+            if batch is None:
+                return total
+            total += self.send(*batch)
+        return total
+
+    def next_batch(self) -> tuple[str, list[dict[str, Any]]] | None:
+        for stream in STREAMS:
+            records = self.store.outbox(stream, self.sizes[stream])
+            if records:
+                return stream, records
+        return None
+
+    def send(self, stream: str, records: list[dict[str, Any]]) -> int:
+        """Send one batch; returns how many records became acknowledged."""
+        after = self.store.acked(stream)
+        body, headers = protocol.encode_batch(
+            stream, records, after=after, columnar=self.columnar and stream == "readings"
+        )
+        try:
+            answer = self.central.post_json(BATCHES_PATH, body, headers)
+        except RejectedError as err:
+            self._rejected(stream, records, err)
+            return 0
+        except SyncError as err:
+            self._shrink(stream)
+            self.store.record_sync_error(stream, str(err))
+            raise
+        acked = self._acked(stream, answer, records[-1]["seq"])
+        if acked <= after:
+            self._shrink(stream)
+            message = f"the central acknowledged nothing of a {stream} batch (acked {acked}, ours {after})"
+            self.store.record_sync_error(stream, message)
+            raise TransientError(message)
+        self.store.mark_acked(stream, acked)
+        if stream == "submissions":
+            self.store.purge_personal(acked)
+        self._grow(stream)
+        done = sum(1 for r in records if r["seq"] <= acked)
+        self.sent_records += done
+        if self.on_acked:
+            self.on_acked(stream, done)
+        return done
+
+    # -- answers ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _acked(stream: str, answer: dict[str, Any], top: int) -> int:
+        acked = answer.get("acked")
+        if answer.get("stream") != stream or not isinstance(acked, int) or isinstance(acked, bool):
+            raise TransientError(
+                f"the central's answer to a {stream} batch is not understood: {answer!r:.200}"
+            )
+        if acked > top:
+            log.warning("the central acknowledged %s through %d, beyond this batch (%d)", stream, acked, top)
+        return min(acked, top)
+
+    def _rejected(self, stream: str, records: list[dict[str, Any]], err: RejectedError) -> None:
+        by_seq = {r["seq"]: r for r in records}
+        named = [(by_seq[item["seq"]], str(item.get("reason") or err))
+                 for item in err.rejected if isinstance(item, dict) and item.get("seq") in by_seq]  # fmt: skip
+        if named:
+            for record, reason in named:
+                self.store.dead_letter(stream, [record], reason)
+        elif len(records) == 1:
+            named = [(records[0], str(err))]
+            self.store.dead_letter(stream, records, str(err))
+        else:
+            self._shrink(stream)  # find the record that causes it
+        self.dead_lettered += len(named)
+        self.store.record_sync_error(stream, f"{len(named)} record(s) set aside: {err}")
+        log.warning("%s: %d record(s) set aside as dead letters: %s", stream, len(named), err)
+
+    # -- batch size ------------------------------------------------------------------------------------------
+    def _grow(self, stream: str) -> None:
+        if self.fixed_batch is None:
+            self.sizes[stream] = min(self.batch_max, self.sizes[stream] * 2)
+
+    def _shrink(self, stream: str) -> None:
+        if self.fixed_batch is None:
+            self.sizes[stream] = max(1, self.sizes[stream] // 2)
