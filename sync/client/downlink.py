@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from gateway.store import Store, files
 from sync.client.errors import SyncError, TransientError
@@ -100,16 +101,19 @@ def fetch_file(central: Central, sha256: str, target: Path, size: int | None = N
 
 
 def _download(central: Central, sha256: str, part: Path, have: int) -> None:
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    headers = {"Accept-Encoding": "identity"}  # the bytes as stored: what the sha256 and Range refer to
+    if have:
+        headers["Range"] = f"bytes={have}-"
     response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers, stream=True)
     try:
         resumed = response.status_code == 206
         mode = "ab" if resumed else "wb"  # a 200 is the whole file again
         with part.open(mode) as out:
             try:
-                for chunk in response.iter_content(CHUNK):
+                # read1: whatever has arrived, so that a cut keeps every byte received before it
+                while chunk := response.raw.read1(CHUNK):
                     out.write(chunk)
-            except requests.RequestException as err:  # a cut connection: keep what arrived, resume next time
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
                 raise TransientError(f"file {sha256[:12]}… cut after {out.tell()} bytes: {err}") from err
     finally:
         response.close()

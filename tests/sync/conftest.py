@@ -78,7 +78,7 @@ def central(tmp_path: Path) -> Iterator[CentralHandle]:
 
 
 def write_config(tmp_path: Path, url: str, gateway_id: str, secret: str, **sync: Any) -> Path:
-    path = tmp_path / "anjungan.toml"
+    path = tmp_path / "gateway.toml"
     overrides = {
         "gateway": {"id": "test-kiosk", "data_dir": str(tmp_path / "data")},
         "mqtt": {"host": ""},
