@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from sync import protocol
 from sync.client.errors import ClockSkewRefused, CredentialError, RejectedError, TransientError
-from sync.client.wire import protocol
 
 CONNECT_TIMEOUT_S = 10.0
 CREDENTIALS_HINT = "the central refused our signature: check [central] gateway_id and secret"

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.store import Store
+from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
 from sync.client.transport import Central
-from sync.client.wire import protocol
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,10 @@ class Uplink:
     def send(self, stream: str, records: list[dict[str, Any]]) -> int:
         """Send one batch; returns how many records became acknowledged."""
         after = self.store.acked(stream)
-        body, headers = protocol.encode_batch(
-            stream, records, after=after, columnar=self.columnar and stream == "readings"
-        )
+        encoded = self._encode(stream, records, after)
+        if encoded is None:
+            return 0
+        body, headers = encoded
         try:
             answer = self.central.post_json(BATCHES_PATH, body, headers)
         except RejectedError as err:
@@ -105,6 +106,28 @@ class Uplink:
         if self.on_acked:
             self.on_acked(stream, done)
         return done
+
+    def _encode(
+        self, stream: str, records: list[dict[str, Any]], after: int
+    ) -> tuple[bytes, dict[str, str]] | None:
+        """The batch's body; records that cannot travel at all are set aside (None: nothing left to send)."""
+        if self.columnar and stream == "readings":
+            try:
+                return protocol.encode_batch(stream, records, after=after, columnar=True)
+            except protocol.ProtocolError:
+                pass  # a reading of an unusual shape: rows carry it (or say what is wrong with it)
+        try:
+            return protocol.encode_batch(stream, records, after=after, columnar=False)
+        except protocol.ProtocolError as err:
+            bad = [r for r in records if protocol.record_problem(stream, r) is not None]
+            if not bad:
+                raise TransientError(f"a {stream} batch cannot be encoded: {err}") from err
+            for record in bad:
+                reason = f"not sendable: {protocol.record_problem(stream, record)}"
+                self.store.dead_letter(stream, [record], reason)
+            self.dead_lettered += len(bad)
+            self.store.record_sync_error(stream, f"{len(bad)} record(s) set aside: {err}")
+            return None
 
     # -- answers ---------------------------------------------------------------------------------------------
     @staticmethod

@@ -126,7 +126,7 @@ def fill(store: Store, *, frames: int = 0, events: int = 0, submissions: int = 0
         store.add_event("test", {"i": start + i})
     for i in range(submissions):
         store.add_submission(
-            "permohonan",
+            "request",
             {"subject": f"request {start + i}"},
             {"name": "Siti", "nik": "3517000000000001", "phone": "0812000000"},
             gateway_id="test-kiosk",

@@ -6,7 +6,6 @@ changes by cursor, files with Range) on a SQLite file, and nothing more.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import sqlite3
@@ -16,9 +15,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from sync.client.wire import protocol
+from sync import protocol
 
-REJECT_KIND = "reject-me"  # an event of this kind is refused (422), to test dead letters
+REJECT_KIND = ""  # an event with an empty kind is refused (422) like any record the protocol finds bad
 
 
 class StandinCentral:
@@ -85,20 +84,13 @@ class StandinCentral:
             gateway = self._auth()
             if isinstance(gateway, Response):
                 return gateway
-            body = request.get_data()
-            if request.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            if hasattr(protocol, "decode_batch"):
+            try:
                 batch = protocol.decode_batch(request.get_data(), dict(request.headers))
-                stream, records, after = batch.stream, batch.records, batch.after
-            else:
-                doc = json.loads(body)
-                stream, records, after = doc["stream"], doc["records"], doc.get("after")
-            rejected = [
-                {"seq": r["seq"], "reason": "kind not accepted"}
-                for r in records
-                if stream == "events" and r.get("kind") == REJECT_KIND
-            ]
+            except protocol.ProtocolError as err:
+                return jsonify(error=str(err)), err.status
+            stream, records, after = batch.stream, batch.records, batch.after
+            problems = [(r["seq"], protocol.record_problem(stream, r)) for r in records]
+            rejected = [{"seq": seq, "reason": reason} for seq, reason in problems if reason]
             if rejected:
                 return jsonify(error="records rejected", rejected=rejected), 422
             return jsonify(stream=stream, acked=self._store(gateway, stream, records, after))

@@ -48,7 +48,7 @@ def test_rejected_record_is_dead_lettered_and_does_not_block(store: Store, centr
     assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != bad]
     assert store.acked("events") == store_seqs(store, "events")[-1]
     row = store.conn.execute("SELECT seq, reason FROM dead_letters WHERE stream = 'events'").fetchall()
-    assert row == [(bad, "kind not accepted")]
+    assert row == [(bad, "'kind' is not a short text")]
     backlog = store.backlog()["events"]
     assert backlog["pending"] == 0 and backlog["dead_letters"] == 1
 
