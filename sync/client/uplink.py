@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gateway.store import Store
+from gateway.store import Store, db
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
 from sync.client.transport import Central
@@ -58,14 +59,29 @@ class Uplink:
     def drain(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Send until every stream is empty (or ``should_stop``); returns records acknowledged.
 
-        Raises TransientError / CredentialError / ClockSkewRefused for the caller to handle.
+        While a full batch of readings is in flight, the next one is read and encoded in a helper thread, so
+        that the gateway's work overlaps the central's. Raises TransientError / CredentialError /
+        ClockSkewRefused for the caller to handle.
         """
         total = 0
-        while not should_stop():
-            batch = self.next_batch()
-            if batch is None:
-                return total
-            total += self.send(*batch)
+        with ThreadPoolExecutor(1, thread_name_prefix="anjungan-sync-prefetch") as pool:
+            while not should_stop():
+                batch = self.next_batch()
+                if batch is None:
+                    return total
+                stream, records = batch
+                encoded = self._encode(stream, records, self.store.acked(stream))
+                while encoded is not None and not should_stop():
+                    ahead = None
+                    if stream == "readings" and len(records) >= self.sizes[stream]:
+                        ahead = pool.submit(self._prepare_readings, records[-1]["seq"], self.sizes[stream])
+                    total += self._post(stream, records, encoded)
+                    if ahead is None:
+                        break
+                    prepared = ahead.result()
+                    if prepared is None or not self._may_continue(records[-1]["seq"]):
+                        break
+                    records, encoded = prepared
         return total
 
     def next_batch(self) -> tuple[str, list[dict[str, Any]]] | None:
@@ -77,10 +93,27 @@ class Uplink:
 
     def send(self, stream: str, records: list[dict[str, Any]]) -> int:
         """Send one batch; returns how many records became acknowledged."""
+        encoded = self._encode(stream, records, self.store.acked(stream))
+        return 0 if encoded is None else self._post(stream, records, encoded)
+
+    def _prepare_readings(
+        self, after: int, limit: int
+    ) -> tuple[list[dict[str, Any]], tuple[bytes, dict[str, str]]] | None:
+        """The readings batch that follows seq ``after``, encoded as if ``after`` were acknowledged."""
+        records = readings_after(self.store, after, limit)
+        if not records:
+            return None
+        encoded = self._encode("readings", records, after, set_aside=False)
+        return (records, encoded) if encoded is not None else None
+
+    def _may_continue(self, top: int) -> bool:
+        """The prefetched batch is still the right next one: all acked, nothing of higher priority waiting."""
+        if self.store.acked("readings") != top:
+            return False
+        return not any(self.store.outbox(stream, 1) for stream in STREAMS if stream != "readings")
+
+    def _post(self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]) -> int:
         after = self.store.acked(stream)
-        encoded = self._encode(stream, records, after)
-        if encoded is None:
-            return 0
         body, headers = encoded
         try:
             answer = self.central.post_json(BATCHES_PATH, body, headers)
@@ -108,7 +141,7 @@ class Uplink:
         return done
 
     def _encode(
-        self, stream: str, records: list[dict[str, Any]], after: int
+        self, stream: str, records: list[dict[str, Any]], after: int, *, set_aside: bool = True
     ) -> tuple[bytes, dict[str, str]] | None:
         """The batch's body; records that cannot travel at all are set aside (None: nothing left to send)."""
         if self.columnar and stream == "readings":
@@ -120,6 +153,8 @@ class Uplink:
             return protocol.encode_batch(stream, records, after=after, columnar=False)
         except protocol.ProtocolError as err:
             bad = [r for r in records if protocol.record_problem(stream, r) is not None]
+            if not set_aside:  # prefetching: the main path will set them aside
+                return None
             if not bad:
                 raise TransientError(f"a {stream} batch cannot be encoded: {err}") from err
             for record in bad:
@@ -165,3 +200,17 @@ class Uplink:
     def _shrink(self, stream: str) -> None:
         if self.fixed_batch is None:
             self.sizes[stream] = max(1, self.sizes[stream] // 2)
+
+
+_READING_KEYS = ("seq", "node", "boot", "q", "name", "value", "at", "offset")
+
+
+def readings_after(store: Store, after: int, limit: int) -> list[dict[str, Any]]:
+    """Like ``store.outbox("readings")`` but after a given seq (the batch in flight), dead letters left out."""
+    with db.snapshot(store.conn) as conn:
+        rows = conn.execute(
+            f"{store._READINGS_SQL} WHERE r.seq > ? AND r.seq NOT IN "
+            "(SELECT seq FROM dead_letters WHERE stream = 'readings') ORDER BY r.seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+    return [dict(zip(_READING_KEYS, row, strict=True)) for row in rows]
