@@ -3,7 +3,9 @@ for it (small backoff caps so that retries are quick), and helpers to fill the g
 
 from __future__ import annotations
 
+import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,15 +13,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from waitress import wasyncore
 from waitress.server import create_server
 
 from gateway import config as config_mod
 from gateway.frame import Frame
 from gateway.store import Store
+from sync.central import service
+from sync.central.app import Central, create_app
+from sync.central.db import STREAM_TABLES
 from sync.client import Settings, SyncClient
-from tests.sync.standin_central import StandinCentral
+from tests.fixtures.postgres import postgres_url  # noqa: F401  (the session's PostgreSQL server)
 
 
 @contextmanager
@@ -43,9 +51,22 @@ def serve_wsgi(app: Any, threads: int = 4) -> Iterator[tuple[str, int]]:
         thread.join(10)
 
 
+class SettableClock:
+    """The central's clock, shifted by ``skew_s`` (to play a gateway whose clock is wrong)."""
+
+    def __init__(self) -> None:
+        self.skew_s = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skew_s
+
+
 @dataclass
 class CentralHandle:
-    impl: StandinCentral
+    """The real central app (sync.central) served over HTTP, with one gateway registered."""
+
+    state: Central
+    clock: SettableClock
     host: str
     port: int
     gateway_id: str
@@ -56,25 +77,57 @@ class CentralHandle:
         return f"http://{self.host}:{self.port}"
 
     def seqs(self, stream: str) -> list[int]:
-        return self.impl.seqs(self.gateway_id, stream)
+        table = STREAM_TABLES[stream]
+        query = sa.select(table.c.seq).where(table.c.gateway_id == self.gateway_id).order_by(table.c.seq)
+        with self.state.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
 
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return self.impl.records(self.gateway_id, stream)
+    def submissions(self) -> list[dict[str, Any]]:
+        return [s for s in service.export_submissions(self.state.engine, include_personal=True)
+                if s.get("gateway") == self.gateway_id]  # fmt: skip
 
     def publish(self, kind: str, key: str, data: dict[str, Any], op: str = "upsert") -> None:
-        self.impl.publish(self.gateway_id, kind, key, data, op)
+        service.publish_content(
+            self.state.engine, kind, key, data, gateway_id=self.gateway_id, delete=op == "delete"
+        )
 
     def put_file(self, data: bytes) -> str:
-        return self.impl.put_file(data)
+        return service.store_file(self.state.files_dir, data)
+
+    def stored_file(self, sha256: str) -> Path:
+        path = service.file_path(self.state.files_dir, sha256)
+        assert path is not None
+        return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh central database: a SQLite file, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    name = "s_" + secrets.token_hex(6)
+    admin = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralHandle]:
-    impl = StandinCentral(str(tmp_path / "central.db"))
-    creds = impl.add_gateway("gw-test")
-    with serve_wsgi(impl.app) as (host, port):
-        yield CentralHandle(impl, host, port, creds["gateway_id"], creds["secret"])
-    impl.db.close()
+def central(central_db: str, tmp_path: Path) -> Iterator[CentralHandle]:
+    clock = SettableClock()
+    app = create_app(central_db, files_dir=tmp_path / "central-files", key_file=tmp_path / "central.key",
+                     clock=clock)  # fmt: skip
+    state: Central = app.extensions["anjungan.central"]
+    issued = service.add_gateway(state.engine, state.master_key, "gw-test")
+    try:
+        with serve_wsgi(app) as (host, port):
+            yield CentralHandle(state, clock, host, port, issued["gateway_id"], issued["secret"])
+    finally:
+        state.engine.dispose()
 
 
 def write_config(tmp_path: Path, url: str, gateway_id: str, secret: str, **sync: Any) -> Path:

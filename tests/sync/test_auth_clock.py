@@ -40,7 +40,7 @@ def test_stale_request_is_refused_with_the_central_time(central):
 
 
 def test_skew_refusal_corrects_the_clock_and_retries(store, central, make_client):
-    central.impl.skew_s = 1000.0
+    central.clock.skew_s = 1000.0
     store.set_meta("clock_offset_ms", "0")  # believed good, but wrong
     store.set_meta("clock_checked_at", str(int(time.time() * 1000)))
     fill(store, events=3)
@@ -50,7 +50,7 @@ def test_skew_refusal_corrects_the_clock_and_retries(store, central, make_client
 
 
 def test_clock_offset_learned_from_the_round_trip_midpoint(store, central, make_client):
-    central.impl.skew_s = -120.0
+    central.clock.skew_s = -120.0
     result = make_client().run_once()
     assert result.clock_offset_ms == pytest.approx(-120_000, abs=200)
     assert store.clock_offset() == result.clock_offset_ms

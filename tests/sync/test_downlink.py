@@ -13,30 +13,30 @@ from tests.sync.conftest import fill
 
 
 def test_changes_applied_page_by_page_and_twice_is_harmless(store, central, make_client):
-    for i in range(120):  # the central pages by 50
-        central.publish("announcement", f"a{i:03d}", {"title": f"Pengumuman {i}"})
+    for i in range(1100):  # the central pages by 500
+        central.publish("announcement", f"a{i:04d}", {"title": f"Pengumuman {i}"})
     client = make_client()
-    assert client.run_once().changes == 120
-    assert store.get_meta("changes_cursor") == "120"
-    assert len(store.content("announcement")) == 120
+    assert client.run_once().changes == 1100
+    assert store.get_meta("changes_cursor") == "c-001100"
+    assert len(store.content("announcement")) == 1100
     store.set_meta("changes_cursor", None)  # as if the cursor were lost: everything comes again
-    assert client.run_once().changes == 120
-    assert len(store.content("announcement")) == 120
+    assert client.run_once().changes == 1100
+    assert len(store.content("announcement")) == 1100
     assert client.run_once().changes == 0
 
 
 def test_delete_status_and_config_changes(store, central, make_client):
     fill(store, submissions=1)
     number = store.conn.execute("SELECT number FROM submissions").fetchone()[0]
-    central.publish("dip", "d1", {"title": "Daftar"})
+    central.publish("dip", "d1", {"title": "Daftar", "category": "berkala"})
     central.publish("dip", "d1", {}, op="delete")
     central.publish(
-        "submission", number, {"status": "dijawab", "answer": "Terlampir", "answered_at": "2030-01-02"}
+        "submission", number, {"status": "answered", "answer": "Terlampir", "answered_at": "2030-01-02"}
     )
     central.publish("config", "sync.interval_s", {"value": 30})
     make_client().run_once()
     assert store.content("dip") == []
-    assert store.submission(number)["status"] == "dijawab"
+    assert store.submission(number)["status"] == "answered"
     assert files.config_overrides(store) == {"sync": {"interval_s": 30}}
 
 
@@ -68,12 +68,13 @@ def test_cut_download_resumes_with_range_and_verifies(store, central, make_clien
 def test_mismatching_bytes_are_discarded_and_fetched_again(store, central, make_client):
     data = b"the real document " * 1000
     sha = publish_document(central, data)
-    central.impl.files[sha] = b"something else " * 1000
+    stored = central.stored_file(sha)
+    stored.write_bytes(b"something else " * 1000)
     client = make_client()
     client.run_once()
     target = files.file_path(client.settings.data_dir, sha)
     assert not target.exists() and not target.with_name(target.name + ".part").exists()
     assert "discarded" in files.summary(store)["last_error"]
-    central.impl.files[sha] = data
+    stored.write_bytes(data)
     assert client.run_once().files == 1
     assert target.read_bytes() == data

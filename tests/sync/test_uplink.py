@@ -5,7 +5,6 @@ from __future__ import annotations
 from gateway.store import Store
 from sync.client.uplink import STREAMS
 from tests.sync.conftest import fill, store_seqs
-from tests.sync.standin_central import REJECT_KIND
 
 
 def test_everything_arrives_exactly_once_in_priority_order(store, central, make_client):
@@ -40,7 +39,7 @@ def test_second_round_sends_nothing_again(store, central, make_client):
 
 def test_rejected_record_is_dead_lettered_and_does_not_block(store: Store, central, make_client):
     fill(store, events=3)
-    store.add_event(REJECT_KIND, {"why": "the central refuses it"})
+    store.add_event("", {"why": "the central refuses it"})
     fill(store, events=3, start=3)
     client = make_client()
     client.run_once()
@@ -59,8 +58,8 @@ def test_personal_data_purged_once_acknowledged(store: Store, central, make_clie
         store.conn.execute("SELECT count(*) FROM submissions WHERE personal IS NOT NULL").fetchone()[0] == 3
     )
     make_client().run_once()
-    arrived = central.records("submissions")
-    assert [r["personal"]["nik"] for r in arrived] == ["3517000000000001"] * 3
+    arrived = central.submissions()
+    assert len(arrived) == 3 and all("3517000000000001" in str(s["personal"]) for s in arrived)
     assert (
         store.conn.execute("SELECT count(*) FROM submissions WHERE personal IS NOT NULL").fetchone()[0] == 0
     )
