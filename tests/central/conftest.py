@@ -97,7 +97,9 @@ class Gateway:
             sign.get("signed_body", body),
             sign.get("now", self.clock()),
         )
-        return self.client.open(target, method=method, data=body, headers={**signed, **(headers or {})})
+        return self.client.open(
+            target, method=method, data=body, headers={**signed, **(headers or {})}, buffered=True
+        )
 
     def send(self, stream: str, records: list[dict], **options: Any) -> Any:
         body, headers = protocol.encode_batch(stream, records, **options)
