@@ -82,6 +82,22 @@ SETTINGS: list[Setting] = [
         "A node that misses this many of its intervals is marked offline (an `offline` event).",
         int,
     ),
+    Setting(
+        "sync",
+        "interval_s",
+        60,
+        "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog).",
+        int,
+    ),
+    Setting("sync", "batch_max", 5000, "Most records per upload batch (batches grow up to this).", int),
+    Setting(
+        "sync",
+        "backoff_cap_s",
+        900.0,
+        "Longest wait in seconds between retries after a failure (full-jitter exponential backoff).",
+        float,
+    ),
+    Setting("sync", "timeout_s", 60.0, "Seconds to wait for the central's answer to one request.", float),
 ]
 
 _BY_NAME = {(s.section, s.key): s for s in SETTINGS}

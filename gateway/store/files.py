@@ -1,0 +1,88 @@
+"""What the central sends besides records: documents' files and configuration overrides.
+
+Documents arrive as content (``kind = 'document'``, data with ``sha256`` and ``size``); their bytes are
+fetched separately by the sync side into ``<data_dir>/files/<sha256>``. The ``files`` table keeps each file's
+download state (fetched or not, attempts, last error) so that the kiosk can tell a document it can show from
+one still coming, and so that ``anjungan sync status`` can say what is missing.
+
+Configuration overrides arrive as content too (``kind = 'config'``, id ``"section.key"``, data
+``{"value": ...}``); :func:`config_overrides` reads them for whichever part applies them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from gateway.store import Store, db
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def file_path(data_dir: Path, sha256: str) -> Path:
+    """Where a document's bytes live once fetched (content-addressed)."""
+    if not SHA256.fullmatch(sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    return Path(data_dir) / "files" / sha256
+
+
+def wanted(store: Store) -> list[tuple[str, int | None]]:
+    """(sha256, size) of every file a current document needs that is not fetched yet, oldest document first."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT json_extract(c.data, '$.sha256'), json_extract(c.data, '$.size') FROM content c "
+        "LEFT JOIN files f ON f.sha256 = json_extract(c.data, '$.sha256') "
+        "WHERE c.kind = 'document' AND json_extract(c.data, '$.sha256') IS NOT NULL "
+        "AND f.fetched_at IS NULL ORDER BY c.updated_at, c.id"
+    ).fetchall()
+    return [(sha, int(size) if size is not None else None) for sha, size in rows if SHA256.fullmatch(sha)]
+
+
+def mark_fetched(store: Store, sha256: str, size: int) -> None:
+    now = db.now_ms()
+    with db.transaction(store.conn, "recording a fetched file"):
+        store.conn.execute(
+            "INSERT INTO files (sha256, size, fetched_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, fetched_at = excluded.fetched_at, "
+            "last_error = NULL, updated_at = excluded.updated_at",
+            (sha256, size, now, now),
+        )
+
+
+def mark_failed(store: Store, sha256: str, error: str) -> None:
+    now = db.now_ms()
+    with db.transaction(store.conn, "recording a failed file download"):
+        store.conn.execute(
+            "INSERT INTO files (sha256, attempts, last_error, updated_at) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET attempts = files.attempts + 1, last_error = excluded.last_error, "
+            "updated_at = excluded.updated_at",
+            (sha256, error, now),
+        )
+
+
+def is_fetched(store: Store, sha256: str) -> bool:
+    row = store.conn.execute("SELECT fetched_at FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+    return bool(row and row[0] is not None)
+
+
+def summary(store: Store) -> dict[str, Any]:
+    """Counts for status: documents' files fetched and missing, and the last download error."""
+    missing = wanted(store)
+    fetched = store.conn.execute("SELECT count(*) FROM files WHERE fetched_at IS NOT NULL").fetchone()[0]
+    error = store.conn.execute(
+        "SELECT last_error FROM files WHERE fetched_at IS NULL AND last_error IS NOT NULL "
+        "ORDER BY updated_at DESC LIMIT 1"
+    ).fetchone()
+    return {"fetched": fetched, "missing": len(missing), "last_error": error[0] if error else None}
+
+
+def config_overrides(store: Store) -> dict[str, dict[str, Any]]:
+    """Configuration the central set for this gateway: ``{section: {key: value}}`` (last applied wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, data in store.conn.execute("SELECT id, data FROM content WHERE kind = 'config' ORDER BY id"):
+        section, _, name = key.partition(".")
+        value = json.loads(data)
+        if section and name and isinstance(value, dict) and "value" in value:
+            out.setdefault(section, {})[name] = value["value"]
+    return out

@@ -1,0 +1,1 @@
+"""Alembic migrations of the central's database (run by :func:`sync.central.db.migrate`)."""

@@ -1,0 +1,12 @@
+"""Alembic environment: migrations run on the connection that :func:`sync.central.db.migrate` passes in."""
+
+import sqlalchemy as sa
+from alembic import context
+
+connection = context.config.attributes["connection"]
+if connection.dialect.name == "postgresql":
+    # several workers may start at once: one migrates, the others wait and then find nothing to do
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock(7020512)"))
+context.configure(connection=connection, target_metadata=None)
+with context.begin_transaction():
+    context.run_migrations()

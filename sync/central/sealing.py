@@ -1,0 +1,87 @@
+"""Gateway secrets sealed with a master key kept outside the database (standard library only).
+
+The central must know each gateway's secret to check its HMAC signatures, so a one-way hash will not do. The
+secret is encrypted instead: a keystream of HMAC-SHA256(enc_key, nonce || counter) blocks XORed with the secret,
+then HMAC-SHA256(mac_key, nonce || ciphertext) as a tag (encrypt-then-MAC). Both keys derive from the master key.
+A copy of the database alone reveals no secret; the master key lives in a file beside it or in
+``ANJUNGAN_CENTRAL_KEY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from gateway.errors import AnjunganError
+
+KEY_ENV = "ANJUNGAN_CENTRAL_KEY"
+_PREFIX = "v1:"
+_NONCE = 16
+_TAG = 32
+
+
+class SealError(AnjunganError):
+    """A sealed secret cannot be opened (wrong master key, or the stored value was altered)."""
+
+
+def load_master_key(path: Path | None) -> bytes:
+    """The master key from ``ANJUNGAN_CENTRAL_KEY``, else from ``path`` (created, mode 0600, when missing)."""
+    text = os.environ.get(KEY_ENV, "").strip()
+    if text:
+        return hashlib.sha256(text.encode()).digest()
+    if path is None:
+        raise AnjunganError(f"no master key: set {KEY_ENV} or give a key file")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    text = path.read_text().strip()
+    if not text:
+        raise AnjunganError(f"the master key file {path} is empty")
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _keys(master: bytes) -> tuple[bytes, bytes]:
+    return (
+        hmac.new(master, b"anjungan secret encryption", hashlib.sha256).digest(),
+        hmac.new(master, b"anjungan secret authentication", hashlib.sha256).digest(),
+    )
+
+
+def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
+    blocks = (length + 31) // 32
+    stream = b"".join(
+        hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks)
+    )
+    return stream[:length]
+
+
+def seal(master: bytes, secret: str) -> str:
+    enc_key, mac_key = _keys(master)
+    nonce = secrets.token_bytes(_NONCE)
+    plain = secret.encode()
+    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(enc_key, nonce, len(plain)), strict=True))
+    tag = hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()
+    return _PREFIX + base64.urlsafe_b64encode(nonce + cipher + tag).decode()
+
+
+def unseal(master: bytes, sealed: str) -> str:
+    if not sealed.startswith(_PREFIX):
+        raise SealError("unknown sealing format")
+    try:
+        raw = base64.urlsafe_b64decode(sealed[len(_PREFIX) :])
+    except ValueError as err:
+        raise SealError("the sealed secret is not base64") from err
+    if len(raw) < _NONCE + _TAG:
+        raise SealError("the sealed secret is too short")
+    nonce, cipher, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
+    enc_key, mac_key = _keys(master)
+    if not hmac.compare_digest(tag, hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()):
+        raise SealError("the sealed secret does not open with this master key")
+    plain = bytes(a ^ b for a, b in zip(cipher, _keystream(enc_key, nonce, len(cipher)), strict=True))
+    return plain.decode()

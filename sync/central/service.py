@@ -1,0 +1,493 @@
+"""What the central does, independent of HTTP: gateways, storing batches, downstream content, exports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from gateway.errors import AnjunganError
+from sync import protocol
+from sync.central import sealing
+from sync.central.db import STREAM_TABLES, content, gateways, stream_state, submissions
+
+CONTENT_KINDS = ("dip", "document", "announcement", "submission", "config")
+DIP_CATEGORIES = ("berkala", "serta-merta", "setiap-saat", "dikecualikan")
+SUBMISSION_STATUSES = ("received", "in-progress", "answered", "rejected", "extended", "closed")
+_GATEWAY_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
+_CURSOR_RE = re.compile(r"c-([0-9]{1,18})\Z")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
+_WALK_PAGE = 5000
+
+
+class CentralError(AnjunganError):
+    """Something the central was asked to do cannot be done; the message says why."""
+
+
+class RecordsRejected(CentralError):
+    """Some records of a batch cannot be stored; nothing of the batch was stored (answered with 422)."""
+
+    def __init__(self, stream: str, rejected: list[dict[str, Any]]):
+        super().__init__(f"{len(rejected)} record(s) of {stream} rejected")
+        self.stream = stream
+        self.rejected = rejected
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso_utc(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    text = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+# --- gateways ----------------------------------------------------------------------------------------------
+
+
+def gateway_id_for(name: str) -> str:
+    """A lower-case id from a gateway's name: the name itself when it already is one, else a slug of it."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")[:64].strip("-")
+    if not _GATEWAY_ID_RE.match(slug):
+        raise CentralError(f"cannot make a gateway id from {name!r}: use letters, digits and '-'")
+    return slug
+
+
+def add_gateway(engine: Engine, master_key: bytes, name: str) -> dict[str, str]:
+    """Register a gateway; answer ``{"gateway_id", "secret"}`` (the secret is shown this once)."""
+    gateway_id = gateway_id_for(name)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(gateways.c.id).where(gateways.c.id == gateway_id)).first():
+            raise CentralError(f"a gateway {gateway_id!r} already exists")
+        conn.execute(
+            gateways.insert().values(
+                id=gateway_id,
+                name=name,
+                secret_sealed=sealing.seal(master_key, secret),
+                created_ms=now_ms(),
+            )
+        )
+        for stream in protocol.STREAMS:
+            conn.execute(
+                stream_state.insert().values(gateway_id=gateway_id, stream=stream, acked=0, stored=0)
+            )
+    return {"gateway_id": gateway_id, "secret": secret}
+
+
+def gateway_secret(engine: Engine, master_key: bytes, gateway_id: str) -> str | None:
+    with engine.connect() as conn:
+        sealed = conn.execute(sa.select(gateways.c.secret_sealed).where(gateways.c.id == gateway_id)).scalar()
+    return None if sealed is None else sealing.unseal(master_key, sealed)
+
+
+def touch_gateway(conn: Connection, gateway_id: str, at_ms: int, batch: bool = False) -> None:
+    values = {"last_seen_ms": at_ms, **({"last_batch_ms": at_ms} if batch else {})}
+    conn.execute(gateways.update().where(gateways.c.id == gateway_id).values(**values))
+
+
+def overview(engine: Engine) -> list[dict[str, Any]]:
+    """Every gateway with its last contact, last batch and per-stream acked seq (for the index page)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(gateways).order_by(gateways.c.id)).mappings().all()
+        states = conn.execute(sa.select(stream_state)).mappings().all()
+    acked: dict[str, dict[str, int]] = {}
+    for state in states:
+        acked.setdefault(state["gateway_id"], {})[state["stream"]] = state["acked"]
+    return [
+        {
+            "gateway_id": row["id"],
+            "name": row["name"],
+            "last_seen": iso_utc(row["last_seen_ms"]),
+            "last_batch": iso_utc(row["last_batch_ms"]),
+            "acked": {stream: acked.get(row["id"], {}).get(stream, 0) for stream in protocol.STREAMS},
+        }
+        for row in rows
+    ]
+
+
+# --- batches -----------------------------------------------------------------------------------------------
+
+
+def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: int | None = None) -> dict:
+    """Store a batch at most once per (gateway, stream, seq) and answer ``{"stream", "acked"}`` after commit.
+
+    Raises :class:`RecordsRejected` (nothing stored) when any record is malformed.
+    """
+    rejected = [
+        {"seq": record["seq"], "reason": problem}
+        for record in batch.records
+        if (problem := protocol.record_problem(batch.stream, record)) is not None
+    ]
+    if rejected:
+        raise RecordsRejected(batch.stream, rejected)
+    table = STREAM_TABLES[batch.stream]
+    rows = [_ROW_BUILDERS[batch.stream](gateway_id, record) for record in batch.records]
+    with engine.begin() as conn:
+        acked = _lock_state(conn, gateway_id, batch.stream)
+        stored = _insert_rows(conn, table, rows)
+        top = batch.records[-1]["seq"] if batch.records else 0
+        if batch.after is not None and batch.after <= acked < top:
+            acked = top  # every seq in (after, top] missing from the batch is gone for good
+        acked = _walk(conn, table, gateway_id, acked)
+        conn.execute(
+            stream_state.update()
+            .where(stream_state.c.gateway_id == gateway_id, stream_state.c.stream == batch.stream)
+            .values(acked=acked, stored=stream_state.c.stored + stored)
+        )
+        touch_gateway(conn, gateway_id, at_ms or now_ms(), batch=True)
+    return {"stream": batch.stream, "acked": acked}
+
+
+def _lock_state(conn: Connection, gateway_id: str, stream: str) -> int:
+    """The stream's acked seq, its row locked until commit (one batch per gateway and stream at a time)."""
+    query = (
+        sa.select(stream_state.c.acked)
+        .where(stream_state.c.gateway_id == gateway_id, stream_state.c.stream == stream)
+        .with_for_update()
+    )
+    acked = conn.execute(query).scalar()
+    if acked is None:
+        conn.execute(stream_state.insert().values(gateway_id=gateway_id, stream=stream, acked=0, stored=0))
+        acked = conn.execute(query).scalar_one()
+    return int(acked)
+
+
+def _walk(conn: Connection, table: sa.Table, gateway_id: str, acked: int) -> int:
+    """The highest seq above ``acked`` reached with no gap."""
+    while True:
+        seqs = (
+            conn.execute(
+                sa.select(table.c.seq)
+                .where(table.c.gateway_id == gateway_id, table.c.seq > acked)
+                .order_by(table.c.seq)
+                .limit(_WALK_PAGE)
+            )
+            .scalars()
+            .all()
+        )
+        for seq in seqs:
+            if seq != acked + 1:
+                return acked
+            acked = seq
+        if len(seqs) < _WALK_PAGE:
+            return acked
+
+
+_PG_TYPES = {
+    sa.BigInteger: "bigint",
+    sa.String: "text",
+    sa.Text: "text",
+    sa.Float: "float8",
+    sa.Boolean: "boolean",
+}
+
+
+def _pg_type(column: sa.Column) -> str:
+    for kind, name in _PG_TYPES.items():
+        if isinstance(column.type, kind):
+            return name
+    raise TypeError(f"no array type for {column.type!r}")
+
+
+def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping those whose key is already stored; answer how many were new."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        names = [column.name for column in table.columns]
+        arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n])}[])" for n in names)
+        quoted = ", ".join(f'"{n}"' for n in names)
+        statement = sa.text(
+            f"INSERT INTO {table.name} ({quoted}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+        )
+        return conn.execute(statement, {n: [row[n] for row in rows] for n in names}).rowcount
+    return conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows).rowcount
+
+
+def _times(record: Mapping[str, Any]) -> dict[str, Any]:
+    offset = record["offset"]
+    return {
+        "at_ms": record["at"],
+        "offset_ms": offset,
+        "true_ms": None if offset is None else record["at"] + offset,
+        "clock_ok": offset is not None,
+    }
+
+
+def _reading_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "gateway_id": gateway_id,
+        "seq": r["seq"],
+        "node": r["node"],
+        "boot": r["boot"],
+        "q": r["q"],
+        "name": r["name"],
+        "value": float(r["value"]),
+        **_times(r),
+    }
+
+
+def _event_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "gateway_id": gateway_id,
+        "seq": r["seq"],
+        "node": r["node"],
+        "kind": r["kind"],
+        "data": _json(r["data"]),
+        **_times(r),
+    }
+
+
+def _submission_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "gateway_id": gateway_id,
+        "seq": r["seq"],
+        "uuid": r["uuid"],
+        "number": r["number"],
+        "kind": r["kind"],
+        "due_date": r["due_date"],
+        "public": _json(r["public"]),
+        "personal": None if r["personal"] is None else _json(r["personal"]),
+        **_times(r),
+    }
+
+
+_ROW_BUILDERS = {"readings": _reading_row, "events": _event_row, "submissions": _submission_row}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+# --- downstream content ------------------------------------------------------------------------------------
+
+
+def format_cursor(version: int) -> str:
+    return f"c-{version:06d}"
+
+
+def parse_cursor(cursor: str | None) -> int:
+    """The change number behind a cursor; no cursor (or an empty one) means from the beginning."""
+    if not cursor:
+        return 0
+    match = _CURSOR_RE.match(cursor)
+    if not match:
+        raise CentralError(f"not a cursor: {cursor!r}")
+    return int(match.group(1))
+
+
+def changes_since(engine: Engine, gateway_id: str, cursor: str | None, limit: int = 500) -> dict[str, Any]:
+    """One page of the changes for a gateway after ``cursor``: ``{"cursor", "changes", "more"}``."""
+    since = parse_cursor(cursor)
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.select(content)
+                .where(content.c.scope.in_(["", gateway_id]), content.c.version > since)
+                .order_by(content.c.version)
+                .limit(limit + 1)
+            )
+            .mappings()
+            .all()
+        )
+    page = rows[:limit]
+    changes = [
+        {
+            "kind": row["kind"],
+            "id": row["item_id"],
+            "op": row["op"],
+            "data": json.loads(row["data"]) if row["data"] else {},
+        }
+        for row in page
+    ]
+    last = page[-1]["version"] if page else since
+    return {"cursor": format_cursor(last), "changes": changes, "more": len(rows) > limit}
+
+
+def publish_content(
+    engine: Engine,
+    kind: str,
+    item_id: str,
+    data: Mapping[str, Any] | None,
+    *,
+    gateway_id: str | None = None,
+    delete: bool = False,
+) -> int:
+    """Upsert (or delete) one item for every gateway (``gateway_id`` None) or one; answer its change number."""
+    if kind not in CONTENT_KINDS:
+        raise CentralError(f"unknown content kind {kind!r}")
+    if not item_id or len(item_id) > 128:
+        raise CentralError("an item id is 1 to 128 characters")
+    if not delete:
+        _check_content(kind, data or {})
+    with engine.begin() as conn:
+        return _record_change(conn, gateway_id or "", kind, item_id, None if delete else dict(data or {}))
+
+
+def _record_change(conn: Connection, scope: str, kind: str, item_id: str, data: dict | None) -> int:
+    if conn.dialect.name == "postgresql":  # change numbers are handed out, and committed, in order
+        conn.execute(sa.text("LOCK TABLE content IN SHARE ROW EXCLUSIVE MODE"))
+    version = (
+        int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(content.c.version), 0))).scalar_one()) + 1
+    )
+    values = {
+        "version": version,
+        "op": "delete" if data is None else "upsert",
+        "data": None if data is None else _json(data),
+        "changed_ms": now_ms(),
+    }
+    key = (content.c.scope == scope, content.c.kind == kind, content.c.item_id == item_id)
+    if conn.execute(sa.select(content.c.version).where(*key)).first():
+        conn.execute(content.update().where(*key).values(**values))
+    else:
+        conn.execute(content.insert().values(scope=scope, kind=kind, item_id=item_id, **values))
+    return version
+
+
+def _check_content(kind: str, data: Mapping[str, Any]) -> None:
+    if kind == "dip" and data.get("category") not in DIP_CATEGORIES:
+        raise CentralError("a DIP entry's category is one of " + ", ".join(DIP_CATEGORIES))
+    if kind == "dip" and data.get("document") is not None and not _SHA256_RE.match(str(data["document"])):
+        raise CentralError("a DIP entry's document is a sha256 or null")
+    if kind in ("dip", "document", "announcement") and not str(data.get("title") or "").strip():
+        raise CentralError(f"a {kind} needs a title")
+    if kind == "submission" and data.get("status") not in SUBMISSION_STATUSES:
+        raise CentralError("a submission's status is one of " + ", ".join(SUBMISSION_STATUSES))
+    if kind == "config" and "value" not in data:
+        raise CentralError("a config change carries a value")
+
+
+def set_submission_status(
+    engine: Engine,
+    gateway_id: str,
+    number: str,
+    status: str,
+    *,
+    answer: str | None = None,
+    answered_at: str | None = None,
+    due_date: str | None = None,
+) -> int:
+    """An officer's decision on a citizen's submission, sent down to the gateway that took it."""
+    with engine.connect() as conn:
+        known = conn.execute(
+            sa.select(submissions.c.due_date)
+            .where(submissions.c.gateway_id == gateway_id, submissions.c.number == number)
+            .limit(1)
+        ).first()
+    if known is None:
+        raise CentralError(f"no submission {number!r} from gateway {gateway_id!r}")
+    if status == "answered" and answered_at is None:
+        answered_at = iso_utc(now_ms())
+    data = {"status": status, "answer": answer, "answered_at": answered_at, "due_date": due_date or known[0]}
+    return publish_content(engine, "submission", number, data, gateway_id=gateway_id)
+
+
+def set_config(engine: Engine, gateway_id: str, key: str, value: Any) -> int:
+    """A configuration value (``section.key``) for one gateway."""
+    if not re.fullmatch(r"[a-z_]+\.[a-z_]+", key):
+        raise CentralError(f"a config key is section.key, not {key!r}")
+    return publish_content(engine, "config", key, {"value": value}, gateway_id=gateway_id)
+
+
+# --- files -------------------------------------------------------------------------------------------------
+
+
+def file_path(files_dir: Path, sha256: str) -> Path | None:
+    """Where a stored file lives, or None when the sha256 is malformed or unknown."""
+    if not _SHA256_RE.match(sha256):
+        return None
+    path = files_dir / sha256[:2] / sha256
+    return path if path.is_file() else None
+
+
+def store_file(files_dir: Path, data: bytes) -> str:
+    sha256 = hashlib.sha256(data).hexdigest()
+    target = files_dir / sha256[:2] / sha256
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    return sha256
+
+
+def publish_document(
+    engine: Engine,
+    files_dir: Path,
+    data: bytes,
+    *,
+    title: str,
+    filename: str,
+    mime: str = "application/pdf",
+    gateway_id: str | None = None,
+) -> str:
+    """Store a document's bytes content-addressed and announce it; answer its sha256."""
+    sha256 = store_file(files_dir, data)
+    meta = {"title": title, "sha256": sha256, "size": len(data), "mime": mime, "filename": filename}
+    publish_content(engine, "document", sha256, meta, gateway_id=gateway_id)
+    return sha256
+
+
+# --- exports -----------------------------------------------------------------------------------------------
+
+
+def export_readings(engine: Engine) -> Iterator[dict[str, Any]]:
+    """Every stored reading as ``{"gateway", "node", "boot", "seq", "name", "value", "received_at"}``.
+
+    ``seq`` is the node frame's q; ``received_at`` is the corrected time when known, else the gateway's.
+    """
+    table = STREAM_TABLES["readings"]
+    query = sa.select(table).order_by(table.c.gateway_id, table.c.seq)
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=5000).execute(query).mappings():
+            yield {
+                "gateway": row["gateway_id"],
+                "node": row["node"],
+                "boot": row["boot"],
+                "seq": row["q"],
+                "name": row["name"],
+                "value": row["value"],
+                "received_at": iso_utc(row["true_ms"] if row["clock_ok"] else row["at_ms"]),
+            }
+
+
+def export_submissions(engine: Engine, include_personal: bool = False) -> Iterator[dict[str, Any]]:
+    """Every submission with its current status; personal data only when asked for."""
+    statuses: dict[tuple[str, str], dict[str, Any]] = {}
+    query = sa.select(submissions).order_by(submissions.c.gateway_id, submissions.c.seq)
+    with engine.connect() as conn:
+        for row in conn.execute(
+            sa.select(content).where(content.c.kind == "submission", content.c.op == "upsert")
+        ):
+            statuses[(row.scope, row.item_id)] = json.loads(row.data)
+        for sub in conn.execution_options(yield_per=2000).execute(query).mappings():
+            status = statuses.get((sub["gateway_id"], sub["number"]), {})
+            out = {
+                "gateway": sub["gateway_id"],
+                "seq": sub["seq"],
+                "uuid": sub["uuid"],
+                "number": sub["number"],
+                "kind": sub["kind"],
+                "submitted_at": iso_utc(sub["true_ms"] if sub["clock_ok"] else sub["at_ms"]),
+                "due_date": status.get("due_date") or sub["due_date"],
+                "status": status.get("status", "received"),
+                "answer": status.get("answer"),
+                "public": json.loads(sub["public"]),
+            }
+            if include_personal:
+                out["personal"] = None if sub["personal"] is None else json.loads(sub["personal"])
+            yield out

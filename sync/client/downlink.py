@@ -1,0 +1,133 @@
+"""Downlink: the central's changes, page by page, and the documents' files, resumably.
+
+- ``GET /api/v1/changes?since=<cursor>`` is applied one page at a time with
+  :meth:`~gateway.store.Store.apply_changes`, which stores the new cursor in the same transaction; paging stops
+  at an empty page. A crash between two pages repeats at most one page, and applying a page twice is harmless.
+- A document's file is fetched by sha256 into ``<data_dir>/files/<sha256>.part``, resumed with
+  ``Range: bytes=<have>-`` after a cut, verified against the sha256 before it is renamed into place; a file
+  whose bytes do not match is discarded and fetched again from the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+import urllib3
+
+from gateway.store import Store, files
+from sync.client.errors import SyncError, TransientError
+from sync.client.transport import Central
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 << 10
+MAX_PAGES = 10_000  # a central that never answers an empty page must not keep a kiosk busy forever
+
+
+def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Apply the central's changes since the stored cursor; returns how many were applied."""
+    applied = 0
+    for _ in range(MAX_PAGES):
+        if should_stop():
+            break
+        cursor = store.get_meta("changes_cursor") or ""
+        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}")
+        changes, new_cursor = answer.get("changes"), answer.get("cursor")
+        if not isinstance(changes, list) or not isinstance(new_cursor, str | int):
+            raise TransientError("the central's changes answer is not understood")
+        if not changes:
+            if str(new_cursor) != cursor:
+                store.apply_changes([], str(new_cursor))
+            break
+        store.apply_changes(changes, str(new_cursor))
+        applied += len(changes)
+    if applied:
+        store.set_meta("downlink_last_success", str(_now_ms()))
+    return applied
+
+
+def fetch_files(
+    store: Store, central: Central, data_dir: Path, should_stop: Callable[[], bool] = lambda: False
+) -> int:
+    """Fetch every document file not fetched yet; returns how many arrived. A network error stops the lot."""
+    fetched = 0
+    for sha256, size in files.wanted(store):
+        if should_stop():
+            break
+        target = files.file_path(data_dir, sha256)
+        if target.exists() and _sha256_of(target) == sha256:  # e.g. fetched before a crash
+            files.mark_fetched(store, sha256, target.stat().st_size)
+            continue
+        try:
+            fetch_file(central, sha256, target, size)
+        except SyncError as err:
+            files.mark_failed(store, sha256, str(err))
+            if isinstance(err, TransientError) and not isinstance(err, MismatchError):
+                raise
+            continue
+        files.mark_fetched(store, sha256, target.stat().st_size)
+        fetched += 1
+    return fetched
+
+
+class MismatchError(TransientError):
+    """The bytes fetched do not hash to the document's sha256 (discarded; fetched again later)."""
+
+
+def fetch_file(central: Central, sha256: str, target: Path, size: int | None = None) -> None:
+    """Fetch one file into ``target`` through ``target.part``, resuming what a previous attempt left."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    complete = have > 0 and (size is None or have >= size) and _sha256_of(part) == sha256
+    if not complete:
+        if size is not None and have >= size:
+            part.unlink()  # as long as the file and still wrong: start again
+            have = 0
+        _download(central, sha256, part, have)
+    actual = _sha256_of(part)
+    if actual != sha256:
+        part.unlink()
+        raise MismatchError(f"file {sha256[:12]}… arrived with sha256 {actual[:12]}…: discarded")
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(part, target)
+
+
+def _download(central: Central, sha256: str, part: Path, have: int) -> None:
+    headers = {"Accept-Encoding": "identity"}  # the bytes as stored: what the sha256 and Range refer to
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers, stream=True)
+    try:
+        resumed = response.status_code == 206
+        mode = "ab" if resumed else "wb"  # a 200 is the whole file again
+        with part.open(mode) as out:
+            try:
+                # read1: whatever has arrived, so that a cut keeps every byte received before it
+                while chunk := response.raw.read1(CHUNK):
+                    out.write(chunk)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                raise TransientError(f"file {sha256[:12]}… cut after {out.tell()} bytes: {err}") from err
+    finally:
+        response.close()
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)

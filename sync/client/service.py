@@ -1,0 +1,205 @@
+"""One sync round, and the loop of ``anjungan sync run``.
+
+A round: learn the clock if due, purge personal data already acknowledged, upload every stream (see
+:mod:`sync.client.uplink`), pull the central's changes and fetch missing documents' files (see
+:mod:`sync.client.downlink`). A skew refusal corrects the clock from the central's time and repeats the round
+once. Transient failures are retried with full-jitter exponential backoff (:mod:`sync.client.backoff`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.store import Store
+from sync.client import downlink
+from sync.client.backoff import Backoff
+from sync.client.clock import Clock
+from sync.client.errors import ClockSkewRefused, NotConfigured, SyncError, TransientError
+from sync.client.transport import Central
+from sync.client.uplink import STREAMS, Progress, Uplink
+
+log = logging.getLogger(__name__)
+
+POLL_S = 2.0  # how often an idle loop looks for new backlog
+READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
+
+
+@dataclass
+class Settings:
+    url: str
+    gateway_id: str
+    secret: str
+    data_dir: Path
+    interval_s: float = 60.0
+    batch_max: int = 5000
+    backoff_cap_s: float = 900.0
+    backoff_base_s: float = 1.0
+    timeout_s: float = 60.0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Settings:
+        if not cfg.central.url:
+            raise NotConfigured("no central configured: set [central] url (and gateway_id, secret)")
+        if not cfg.central.gateway_id or not cfg.central.secret:
+            raise NotConfigured("no credentials for the central: set [central] gateway_id and secret")
+        return cls(
+            url=cfg.central.url,
+            gateway_id=cfg.central.gateway_id,
+            secret=cfg.central.secret,
+            data_dir=cfg.data_dir,
+            interval_s=float(cfg.sync.interval_s),
+            batch_max=int(cfg.sync.batch_max),
+            backoff_cap_s=float(cfg.sync.backoff_cap_s),
+            timeout_s=float(cfg.sync.timeout_s),
+        )
+
+
+@dataclass
+class RoundResult:
+    uploaded: int = 0
+    changes: int = 0
+    files: int = 0
+    clock_offset_ms: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class SyncClient:
+    """The gateway's side of the sync; ``close()`` it (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        stop: threading.Event | None = None,
+        on_acked: Progress | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.clock = Clock(store)
+        self.central = Central(
+            settings.url,
+            settings.gateway_id,
+            settings.secret,
+            now=self.clock.now,
+            timeout_s=settings.timeout_s,
+        )
+        self.uplink = Uplink(store, self.central, batch_max=settings.batch_max, on_acked=on_acked)
+        self.backoff = Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
+        self._sleep = sleep or self.stop.wait
+
+    def close(self) -> None:
+        self.central.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one round -------------------------------------------------------------------------------------------
+    def round(self) -> RoundResult:
+        """One round; raises the client's errors (TransientError and CredentialError above all)."""
+        try:
+            return self._round()
+        except ClockSkewRefused as err:
+            if err.server_time is None:
+                raise
+            log.warning("%s; correcting the clock and trying again", err)
+            self.clock.correct_from(err.server_time)
+            return self._round()
+
+    def _round(self) -> RoundResult:
+        result = RoundResult()
+        stopping = self.stop.is_set
+        if self.clock.due():
+            try:
+                result.clock_offset_ms = self.clock.learn(self.central).offset_ms
+            except TransientError as err:
+                log.warning("clock not learned: %s", err)
+                result.errors.append(str(err))
+        # in case a crash came between an acknowledgement and its purge
+        self.store.purge_personal(self.store.acked("submissions"))
+        result.uploaded = self.uplink.drain(stopping)
+        try:
+            result.changes = downlink.pull_changes(self.store, self.central, stopping)
+            result.files = downlink.fetch_files(self.store, self.central, self.settings.data_dir, stopping)
+        except SyncError as err:
+            self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
+            raise
+        return result
+
+    def run_once(self, attempts: int = 5) -> RoundResult:
+        """A round, retried after transient failures (with backoff) up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                result = self.round()
+            except TransientError as err:
+                if attempt == attempts or self.stop.is_set():
+                    raise
+                delay = self.backoff.next_delay(err.retry_after)
+                log.warning("%s; retrying in %.1f s", err, delay)
+                self._sleep(delay)
+                continue
+            self.backoff.reset()
+            return result
+        raise AssertionError("unreachable")
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        """Rounds until :attr:`stop` is set: every ``interval_s``, earlier when there is backlog."""
+        while not self.stop.is_set():
+            try:
+                self.round()
+            except (TransientError, ClockSkewRefused) as err:
+                delay = self.backoff.next_delay(getattr(err, "retry_after", None))
+                log.warning("sync failed: %s; next attempt in %.0f s", err, delay)
+                self._sleep(delay)
+                continue
+            except SyncError as err:  # credentials: a person must act; keep trying slowly, say it plainly
+                delay = self.backoff.next_delay()
+                log.error("%s", err)
+                self._sleep(max(delay, min(self.settings.interval_s, self.settings.backoff_cap_s)))
+                continue
+            self.backoff.reset()
+            self._idle()
+
+    def _idle(self) -> None:
+        deadline = time.monotonic() + self.settings.interval_s
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.wants_round():
+                return
+            self._sleep(min(POLL_S, left))
+
+    def wants_round(self) -> bool:
+        """New submissions or events, or a batch's worth of readings, are waiting."""
+        pending = pending_estimate(self.store)
+        return bool(pending["submissions"] or pending["events"] or pending["readings"] >= READINGS_WAKE)
+
+
+def pending_estimate(store: Store) -> dict[str, int]:
+    """Records above each stream's acknowledged seq (cheap: AUTOINCREMENT's high-water mark, not a count)."""
+    conn = store.conn
+    tables = {"readings": "readings", "events": "events", "submissions": "submissions"}
+    out = {}
+    for stream in STREAMS:
+        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (tables[stream],)).fetchone()
+        acked = store.acked(stream)
+        dead = conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE stream = ? AND seq > ?", (stream, acked)
+        ).fetchone()[0]
+        out[stream] = max(0, (top[0] if top else 0) - acked - dead)
+    return out
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,485 @@
+"""The sync protocol shared by the gateway's sync client and the central: signing, batch bodies, errors.
+
+Standard library only (plus :mod:`gateway.errors`), so both ends import exactly the same rules.
+docs/protocol.md describes the wire formats.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeGuard
+
+from gateway.errors import AnjunganError
+
+API_PREFIX = "/api/v1"
+HEADER_GATEWAY = "X-Anjungan-Gateway"
+HEADER_TIMESTAMP = "X-Anjungan-Timestamp"
+HEADER_SIGNATURE = "X-Anjungan-Signature"
+MAX_SKEW_S = 300
+STREAMS = ("submissions", "events", "readings")  # upload priority order
+SUBMISSION_KINDS = ("request", "complaint", "objection")
+COLUMNAR_VERSION = 1
+CONTENT_TYPE = "application/json"
+
+_NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
+_NAME_RE = re.compile(r"[a-z0-9_]{1,32}\Z")
+_MAX_SCALE = 9
+_READING_KEYS = ("seq", "node", "boot", "q", "name", "value", "at", "offset")
+
+
+class ProtocolError(AnjunganError):
+    """A malformed batch or request body (answered with 400)."""
+
+    status = 400
+
+
+class BodyTooLargeError(ProtocolError):
+    """A request body that is, or inflates to, more than the receiver accepts (answered with 413)."""
+
+    status = 413
+
+
+class SignatureError(AnjunganError):
+    """A missing or wrong request signature (answered with 401, error ``bad signature``)."""
+
+    status = 401
+    error = "bad signature"
+
+
+class SkewError(SignatureError):
+    """A correctly signed request whose timestamp is more than :data:`MAX_SKEW_S` off the receiver's clock."""
+
+    error = "clock skew"
+
+    def __init__(self, message: str, server_time: int):
+        super().__init__(message)
+        self.server_time = server_time
+
+
+@dataclass
+class Batch:
+    stream: str
+    records: list[dict]
+    after: int | None = None
+
+
+# --- signing -----------------------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, method: str, target: str, body: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of ``"<timestamp>\\n<METHOD>\\n<target>\\n" + body`` keyed with the secret."""
+    message = f"{int(timestamp)}\n{method.upper()}\n{target}\n".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    gateway_id: str, secret: str, method: str, target: str, body: bytes, now: float
+) -> dict[str, str]:
+    """The three headers that sign one request made at ``now`` (unix seconds)."""
+    timestamp = int(math.floor(now))
+    return {
+        HEADER_GATEWAY: gateway_id,
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_SIGNATURE: sign(secret, timestamp, method, target, body),
+    }
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value from any mapping, looked up case-insensitively."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, item in headers.items():
+        if key.lower() == lowered:
+            return item
+    return None
+
+
+def verify(
+    secret: str, headers: Mapping[str, str], method: str, target: str, body: bytes, now: float
+) -> None:
+    """Check a request's signature, then its timestamp; raise :class:`SignatureError` or :class:`SkewError`.
+
+    The signature is checked first, so only a correctly signed request learns that its clock is off.
+    """
+    stamp = header(headers, HEADER_TIMESTAMP)
+    given = header(headers, HEADER_SIGNATURE)
+    if stamp is None or given is None:
+        raise SignatureError("the request is not signed")
+    if not re.fullmatch(r"-?[0-9]{1,15}", stamp.strip()):
+        raise SignatureError("the timestamp is not whole unix seconds")
+    timestamp = int(stamp)
+    expected = sign(secret, timestamp, method, target, body)
+    if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("ascii", "replace")):
+        raise SignatureError("the signature does not match")
+    if abs(now - timestamp) > MAX_SKEW_S:
+        raise SkewError(f"the timestamp is {int(timestamp - now)} s off the central's clock", int(now))
+
+
+# --- batch bodies ------------------------------------------------------------------------------------------
+
+
+def encode_batch(
+    stream: str,
+    records: list[dict],
+    *,
+    after: int | None = None,
+    columnar: bool | None = None,
+    compress: bool = True,
+) -> tuple[bytes, dict[str, str]]:
+    """The body of ``POST /api/v1/batches`` for these records and the headers that describe it.
+
+    ``columnar`` None (auto) sends readings of exactly the reading shape in whichever form is smaller; False
+    always sends rows; True always sends columns (a :class:`ProtocolError` for records that cannot travel so).
+    """
+    if stream not in STREAMS:
+        raise ProtocolError(f"unknown stream {stream!r}")
+    _check_increasing([r.get("seq") for r in records])
+    columnable = stream == "readings" and bool(records) and all(_columnable(r) for r in records)
+    if columnar and not columnable:
+        raise ProtocolError("only readings of the plain reading shape travel in columns")
+    if columnar is None and columnable:  # auto: whichever form is smaller on the wire
+        rows = _encode_doc(stream, records, after, False, compress)
+        columns = _encode_doc(stream, records, after, True, compress)
+        return min(rows, columns, key=lambda encoded: len(encoded[0]))
+    return _encode_doc(stream, records, after, bool(columnar), compress)
+
+
+def _encode_doc(
+    stream: str, records: list[dict], after: int | None, columnar: bool, compress: bool
+) -> tuple[bytes, dict[str, str]]:
+    doc: dict[str, Any] = {"stream": stream}
+    if after is not None:
+        doc["after"] = after
+    if columnar:
+        doc["columns"] = _to_columns(records)
+    else:
+        doc["records"] = records
+    try:
+        body = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as err:
+        raise ProtocolError(f"a record cannot be sent as JSON: {err}") from err
+    headers = {"Content-Type": CONTENT_TYPE}
+    if compress:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return body, headers
+
+
+def decode_batch(body: bytes, headers: Mapping[str, str], *, max_bytes: int = 64 << 20) -> Batch:
+    """Parse and check a batch body (gunzipped to at most ``max_bytes``); raise :class:`ProtocolError`."""
+    doc = parse_json(inflate(body, header(headers, "Content-Encoding"), max_bytes))
+    if not isinstance(doc, dict):
+        raise ProtocolError("the body is not a JSON object")
+    stream = doc.get("stream")
+    if stream not in STREAMS:
+        raise ProtocolError(f"unknown stream {stream!r}")
+    after = doc.get("after")
+    if after is not None and not _is_int(after):
+        raise ProtocolError("'after' is not an integer")
+    records: Any
+    if "columns" in doc and "records" not in doc:
+        if stream != "readings":
+            raise ProtocolError("only readings travel in columns")
+        records = _from_columns(doc["columns"])
+    else:
+        records = doc.get("records")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ProtocolError("'records' is not a list of objects")
+    _check_increasing([r.get("seq") for r in records])
+    return Batch(stream=stream, records=records, after=after)
+
+
+def inflate(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
+    """The body with its Content-Encoding (gzip or none) undone, refused when it grows beyond ``max_bytes``."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        if len(body) > max_bytes:
+            raise BodyTooLargeError(f"the body is larger than {max_bytes} bytes")
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise ProtocolError(f"unsupported Content-Encoding {encoding!r}")
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+        if len(data) > max_bytes or inflater.unconsumed_tail:
+            raise BodyTooLargeError(f"the body inflates to more than {max_bytes} bytes")
+        data += inflater.flush()
+    except zlib.error as err:
+        raise ProtocolError(f"the body is not valid gzip: {err}") from err
+    if len(data) > max_bytes:
+        raise BodyTooLargeError(f"the body inflates to more than {max_bytes} bytes")
+    if not inflater.eof:
+        raise ProtocolError("the gzip body is truncated")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ProtocolError(f"{name} is not a JSON number")
+
+
+def parse_json(data: bytes) -> Any:
+    """Strict JSON (no NaN or Infinity); any failure is a :class:`ProtocolError`."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as err:
+        raise ProtocolError(f"the body is not valid JSON: {err}") from err
+
+
+def record_problem(stream: str, record: Mapping[str, Any]) -> str | None:
+    """Why one record of a stream cannot be stored, or None when it can."""
+    checker = _CHECKERS[stream]
+    try:
+        checker(record)
+    except _Bad as bad:
+        return str(bad)
+    return None
+
+
+# --- record checks -----------------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    pass
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _need(record: Mapping[str, Any], key: str, test: Any, what: str) -> None:
+    if key not in record:
+        raise _Bad(f"'{key}' is missing")
+    if not test(record[key]):
+        raise _Bad(f"'{key}' is not {what}")
+
+
+def _check_time(record: Mapping[str, Any]) -> None:
+    _need(record, "at", _is_int, "an integer (ms since the epoch)")
+    _need(record, "offset", lambda v: v is None or _is_int(v), "an integer or null")
+
+
+def _check_reading(record: Mapping[str, Any]) -> None:
+    _need(record, "node", lambda v: isinstance(v, str) and _NODE_RE.match(v), "a node id")
+    _need(record, "boot", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    _need(record, "q", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    _need(record, "name", lambda v: isinstance(v, str) and _NAME_RE.match(v), "a measurement name")
+    _need(record, "value", _is_number, "a finite number")
+    _check_time(record)
+
+
+def _check_event(record: Mapping[str, Any]) -> None:
+    _check_time(record)
+    _need(
+        record, "node", lambda v: v is None or (isinstance(v, str) and 0 < len(v) <= 64), "a node id or null"
+    )
+    _need(record, "kind", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a short text")
+    _need(record, "data", lambda v: isinstance(v, dict), "an object")
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _check_submission(record: Mapping[str, Any]) -> None:
+    _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
+    _need(record, "number", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a registration number")
+    _need(record, "kind", lambda v: v in SUBMISSION_KINDS, "one of " + ", ".join(SUBMISSION_KINDS))
+    _check_time(record)
+    _need(record, "due_date", lambda v: v is None or _is_iso_date(v), "an ISO date or null")
+    _need(record, "public", lambda v: isinstance(v, dict), "an object")
+    _need(record, "personal", lambda v: v is None or isinstance(v, dict), "an object or null")
+
+
+_CHECKERS = {"readings": _check_reading, "events": _check_event, "submissions": _check_submission}
+
+
+def _check_increasing(seqs: list[Any]) -> None:
+    previous = 0
+    for seq in seqs:
+        if not _is_int(seq) or seq < 1:
+            raise ProtocolError(f"a record's 'seq' is not a positive integer: {seq!r}")
+        if seq <= previous:
+            raise ProtocolError(f"'seq' is not strictly increasing at {seq}")
+        previous = seq
+
+
+# --- the columnar form of readings -------------------------------------------------------------------------
+
+
+def _columnable(record: Mapping[str, Any]) -> bool:
+    return len(record) == len(_READING_KEYS) and record_problem("readings", record) is None
+
+
+def _deltas(values: list[int]) -> list[int]:
+    return [b - a for a, b in zip([0, *values], values, strict=False)]
+
+
+def _undeltas(deltas: list[Any], what: str) -> list[int]:
+    total, out = 0, []
+    for delta in deltas:
+        if not _is_int(delta):
+            raise ProtocolError(f"columns: '{what}' holds a non-integer")
+        total += delta
+        out.append(total)
+    return out
+
+
+def _runs(values: list[Any]) -> list[list[Any]]:
+    runs: list[list[Any]] = []
+    for value in values:
+        if runs and runs[-1][0] == value and type(runs[-1][0]) is type(value):
+            runs[-1][1] += 1
+        else:
+            runs.append([value, 1])
+    return runs
+
+
+def _unruns(runs: Any, what: str, allow_null: bool) -> list[Any]:
+    if not isinstance(runs, list):
+        raise ProtocolError(f"columns: '{what}' is not a list of runs")
+    out: list[Any] = []
+    for run in runs:
+        ok = isinstance(run, list) and len(run) == 2 and _is_int(run[1]) and 0 < run[1] <= 1 << 20
+        if not ok or not (_is_int(run[0]) or (allow_null and run[0] is None)):
+            raise ProtocolError(f"columns: '{what}' holds a bad run")
+        out.extend([run[0]] * run[1])
+    return out
+
+
+def _scale_of(values: list[float]) -> int | None:
+    """The smallest k with every value exactly ``int / 10**k``, or None (then the values travel raw)."""
+    if any(v == 0 and math.copysign(1.0, v) < 0 for v in values):
+        return None
+    for k in range(_MAX_SCALE + 1):
+        factor = 10**k
+        if all(abs(v) < 1e15 and round(v * factor) / factor == v for v in values):
+            return k
+    return None
+
+
+def _encode_values(values: list[Any]) -> dict[str, Any]:
+    if all(_is_int(v) for v in values):
+        return {"i": _deltas(values)}
+    if all(isinstance(v, float) for v in values):
+        k = _scale_of(values)
+        if k is not None:
+            return {"k": k, "d": _deltas([round(v * 10**k) for v in values])}
+    return {"raw": values}
+
+
+def _decode_values(column: Any, count: int) -> list[Any]:
+    if not isinstance(column, dict):
+        raise ProtocolError("columns: 'value' is not an object")
+    if "i" in column:
+        values: list[Any] = _undeltas(_list(column["i"], "value"), "value")
+    elif "d" in column:
+        k = column.get("k")
+        if not _is_int(k) or not 0 <= k <= _MAX_SCALE:
+            raise ProtocolError("columns: 'value' has a bad scale")
+        values = [m / 10**k for m in _undeltas(_list(column["d"], "value"), "value")]
+    else:
+        values = _list(column.get("raw"), "value")
+        if not all(_is_number(v) for v in values):
+            raise ProtocolError("columns: 'value' holds a non-number")
+    if len(values) != count:
+        raise ProtocolError("columns: 'value' has the wrong length")
+    return values
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"columns: '{what}' is not a list")
+    return value
+
+
+def _to_columns(records: list[dict]) -> dict[str, Any]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["node"], record["name"]), []).append(record)
+    nodes = sorted({node for node, _ in groups})
+    names = sorted({name for _, name in groups})
+    base = min(r["at"] for r in records)
+    out = []
+    for (node, name), rows in groups.items():
+        out.append(
+            {
+                "n": nodes.index(node),
+                "m": names.index(name),
+                "seq": _deltas([r["seq"] for r in rows]),
+                "boot": _runs([r["boot"] for r in rows]),
+                "q": _deltas([r["q"] for r in rows]),
+                "at": _deltas([r["at"] - base for r in rows]),
+                "offset": _runs([r["offset"] for r in rows]),
+                "value": _encode_values([r["value"] for r in rows]),
+            }
+        )
+    return {"v": COLUMNAR_VERSION, "t0": base, "nodes": nodes, "names": names, "groups": out}
+
+
+def _from_columns(columns: Any) -> list[dict]:
+    if not isinstance(columns, dict) or columns.get("v") != COLUMNAR_VERSION:
+        raise ProtocolError("'columns' is not columnar form version 1")
+    nodes = _list(columns.get("nodes"), "nodes")
+    names = _list(columns.get("names"), "names")
+    base = columns.get("t0")
+    if not _is_int(base):
+        raise ProtocolError("columns: 't0' is not an integer")
+    groups = _list(columns.get("groups"), "groups")
+    records = [r for group in groups for r in _group_records(group, nodes, names, base)]
+    records.sort(key=lambda r: r["seq"] if _is_int(r["seq"]) else 0)
+    return records
+
+
+def _group_records(group: Any, nodes: list[Any], names: list[Any], base: int) -> Iterator[dict]:
+    if not isinstance(group, dict):
+        raise ProtocolError("columns: a group is not an object")
+    node, name = _pick(nodes, group.get("n"), "n"), _pick(names, group.get("m"), "m")
+    seqs = _undeltas(_list(group.get("seq"), "seq"), "seq")
+    count = len(seqs)
+    columns = {
+        "boot": _unruns(group.get("boot"), "boot", allow_null=False),
+        "q": _undeltas(_list(group.get("q"), "q"), "q"),
+        "at": [base + at for at in _undeltas(_list(group.get("at"), "at"), "at")],
+        "offset": _unruns(group.get("offset"), "offset", allow_null=True),
+        "value": _decode_values(group.get("value"), count),
+    }
+    if any(len(column) != count for column in columns.values()):
+        raise ProtocolError("columns: a group's columns differ in length")
+    for i, seq in enumerate(seqs):
+        yield {
+            "seq": seq,
+            "node": node,
+            "boot": columns["boot"][i],
+            "q": columns["q"][i],
+            "name": name,
+            "value": columns["value"][i],
+            "at": columns["at"][i],
+            "offset": columns["offset"][i],
+        }
+
+
+def _pick(table: list[Any], index: Any, what: str) -> str:
+    if not _is_int(index) or not 0 <= index < len(table) or not isinstance(table[index], str):
+        raise ProtocolError(f"columns: '{what}' is not an index into its table")
+    return table[index]

@@ -1,0 +1,78 @@
+"""``anjungan sync now|status|run`` as a technician runs them (the real entry point, in subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.sync.conftest import fill, store_seqs, write_config
+
+ANJUNGAN = str(Path(sys.executable).parent / "anjungan")
+
+
+def anjungan(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ANJUNGAN, "--config", str(config), *args], capture_output=True, text=True, timeout=timeout,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ANJUNGAN_")},
+    )  # fmt: skip
+
+
+def test_now_then_status(store, central, gateway_config):
+    fill(store, frames=20, events=2, submissions=1)
+    done = anjungan(gateway_config, "sync", "now")
+    assert done.returncode == 0, done.stderr
+    assert "uploaded" in done.stdout
+    assert central.seqs("readings") == store_seqs(store, "readings")
+    text = anjungan(gateway_config, "sync", "status")
+    assert text.returncode == 0 and "readings" in text.stdout and "clock:" in text.stdout
+    report = json.loads(anjungan(gateway_config, "sync", "status", "--format", "json").stdout)
+    assert report["streams"]["readings"]["pending"] == 0
+    assert report["streams"]["submissions"]["last_success"] is not None
+    assert report["clock"]["offset_ms"] is not None
+
+
+def test_status_shows_backlog_and_age(store, tmp_path):
+    config = write_config(tmp_path, "", "", "")
+    fill(store, events=3)
+    report = json.loads(anjungan(config, "sync", "status", "--format", "json").stdout)
+    assert report["streams"]["events"]["pending"] == 3
+    assert report["streams"]["events"]["oldest_age_s"] >= 0
+
+
+def test_now_fails_with_one_plain_line(store, central, tmp_path):
+    config = write_config(tmp_path, central.url, central.gateway_id, "wrong-secret")
+    fill(store, events=1)
+    done = anjungan(config, "sync", "now")
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "uploading" not in line]
+    assert lines == [
+        "anjungan: sync failed: the central refused our signature: check [central] gateway_id and secret"
+    ]
+
+
+def test_now_without_central_says_so(store, tmp_path):
+    done = anjungan(write_config(tmp_path, "", "", ""), "sync", "now")
+    assert done.returncode == 1 and "set [central] url" in done.stderr
+
+
+def test_run_syncs_new_backlog_and_stops_on_sigterm(store, central, tmp_path):
+    config = write_config(tmp_path, central.url, central.gateway_id, central.secret, interval_s=3600)
+    proc = subprocess.Popen([ANJUNGAN, "--config", str(config), "sync", "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        fill(store, events=2)  # arrives while the loop idles: it wakes early, long before the interval
+        deadline = time.monotonic() + 30
+        while central.seqs("events") != store_seqs(store, "events") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert central.seqs("events") == store_seqs(store, "events")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -1,0 +1,82 @@
+"""Uplink against a real central over HTTP: order, exactly once, batch sizes, dead letters, personal data."""
+
+from __future__ import annotations
+
+from gateway.store import Store
+from sync.client.uplink import STREAMS
+from tests.sync.conftest import fill, store_seqs
+
+
+def test_everything_arrives_exactly_once_in_priority_order(store, central, make_client):
+    fill(store, frames=300, events=40, submissions=7)
+    order: list[str] = []
+    client = make_client(on_acked=lambda stream, n: order.append(stream))
+    result = client.run_once()
+    for stream in STREAMS:
+        assert central.seqs(stream) == store_seqs(store, stream), stream
+        assert store.acked(stream) == store_seqs(store, stream)[-1]
+    assert result.uploaded == sum(len(store_seqs(store, s)) for s in STREAMS)
+    first = {s: order.index(s) for s in STREAMS}
+    assert first["submissions"] < first["events"] < first["readings"]
+    assert order == sorted(order, key=STREAMS.index)  # submissions drained before events before readings
+
+
+def test_batches_grow_on_success(store, central, make_client):
+    fill(store, frames=2000)
+    client = make_client()
+    client.run_once()
+    assert client.uplink.sizes["readings"] == 5000
+    assert len(central.seqs("readings")) == 10_000
+
+
+def test_second_round_sends_nothing_again(store, central, make_client):
+    fill(store, events=5)
+    client = make_client()
+    client.run_once()
+    assert client.run_once().uploaded == 0
+    assert central.seqs("events") == store_seqs(store, "events")
+
+
+def test_rejected_record_is_dead_lettered_and_does_not_block(store: Store, central, make_client):
+    fill(store, events=3)
+    store.add_event("", {"why": "the central refuses it"})
+    fill(store, events=3, start=3)
+    client = make_client()
+    client.run_once()
+    bad = store_seqs(store, "events")[3]
+    assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != bad]
+    assert store.acked("events") == store_seqs(store, "events")[-1]
+    row = store.conn.execute("SELECT seq, reason FROM dead_letters WHERE stream = 'events'").fetchall()
+    assert row == [(bad, "'kind' is not a short text")]
+    backlog = store.backlog()["events"]
+    assert backlog["pending"] == 0 and backlog["dead_letters"] == 1
+
+
+def test_personal_data_purged_once_acknowledged(store: Store, central, make_client):
+    fill(store, submissions=3)
+    assert (
+        store.conn.execute("SELECT count(*) FROM submissions WHERE personal IS NOT NULL").fetchone()[0] == 3
+    )
+    make_client().run_once()
+    arrived = central.submissions()
+    assert len(arrived) == 3 and all("3517000000000001" in str(s["personal"]) for s in arrived)
+    assert (
+        store.conn.execute("SELECT count(*) FROM submissions WHERE personal IS NOT NULL").fetchone()[0] == 0
+    )
+
+
+def test_unsent_submission_keeps_its_personal_data(store: Store, central, make_client):
+    fill(store, submissions=1)
+    make_client().run_once()
+    fill(store, submissions=1, start=1)
+    rows = store.conn.execute("SELECT seq, personal IS NULL FROM submissions ORDER BY seq").fetchall()
+    assert [purged for _seq, purged in rows] == [1, 0]
+
+
+def test_acked_never_beyond_what_the_central_said(store: Store, central, make_client):
+    fill(store, events=10)
+    client = make_client()
+    records = store.outbox("events", 4)
+    client.uplink.send("events", records)
+    assert store.acked("events") == records[-1]["seq"]
+    assert central.seqs("events") == [r["seq"] for r in records]
