@@ -1,0 +1,76 @@
+"""`anjungan demo` end to end: simulated nodes on ptys -> ingest -> store -> kiosk and sync -> central."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.fixtures.mosquitto import free_port
+
+
+def _wait(what: str, check, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (requests.RequestException, OSError, ValueError) as err:
+            last = err
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {timeout} s (last error: {last})")
+
+
+def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
+    kiosk_port, central_port = free_port(), free_port()
+    demo_dir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--dir", str(demo_dir),
+         "--kiosk-port", str(kiosk_port), "--central-port", str(central_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait(
+            "the kiosk answering", lambda: requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2).ok, 90
+        )
+        _wait("the central answering", lambda: requests.get(f"http://127.0.0.1:{central_port}/api/v1/time",
+                                                            timeout=2).ok, 60)  # fmt: skip
+        config = demo_dir / "anjungan.toml"
+
+        def stored_nodes() -> set[str]:
+            out = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "readings"],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+            return {json.loads(line)["node"] for line in out.stdout.splitlines()}
+
+        _wait("readings of all three simulated nodes in the store", lambda: len(stored_nodes()) == 3, 90)
+
+        def central_nodes() -> set[str]:
+            out = subprocess.run(
+                [sys.executable, "-m", "gateway", "central", "--db",
+                 f"sqlite:///{demo_dir / 'central' / 'central.db'}", "export", "readings"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            return {json.loads(line)["node"] for line in out.stdout.splitlines()}
+
+        _wait("readings of all three nodes at the central", lambda: len(central_nodes()) == 3, 120)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, output
+    assert f"http://127.0.0.1:{kiosk_port}/" in output and f"http://127.0.0.1:{central_port}/" in output
+    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_demo_child(p, demo_dir)]
+    assert leftovers == [], "the demo left processes running"
+
+
+def _is_demo_child(pid: str, demo_dir: Path) -> bool:
+    try:
+        return str(demo_dir) in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return False
