@@ -1,0 +1,11 @@
+# Runs after boot.py on a hard reset: count the boot, then the app loop under the watchdog.
+import machine
+
+import app
+import wdtguard
+
+try:
+    app.main(machine)
+except KeyboardInterrupt:
+    wdtguard.keep_fed(machine)  # a technician stopped the loop: keep the board alive for the REPL
+    raise
