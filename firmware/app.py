@@ -38,7 +38,9 @@ def make_sensors(cfg, machine):
                 import rain
 
                 r = cfg["rain"]
-                out[name] = rain.RainGauge(Pin(pins["rain"], Pin.IN, Pin.PULL_UP), r["mm_per_tip"], r["debounce_ms"])
+                out[name] = rain.RainGauge(
+                    Pin(pins["rain"], Pin.IN, Pin.PULL_UP), r["mm_per_tip"], r["debounce_ms"]
+                )
             elif name == "pzem":
                 import pzem
 
@@ -69,6 +71,7 @@ class App:
         self.started = time.ticks_ms()
         self.last_hello = None
         self.failing = {}  # sensor name -> ticks of the last error frame sent for it
+        self.collect = gc.collect  # replaceable where a collection is unsafe (the WASI test VM)
 
     def send(self, line):
         if line is not None:
@@ -105,7 +108,7 @@ class App:
         self.send(self.framer.reading(values, time.ticks_ms()))
         if time.ticks_diff(time.ticks_ms(), self.last_hello) >= self.cfg["hello_min"] * 60000:
             self.hello()
-        gc.collect()
+        self.collect()
 
     def wait(self, ms, feed):
         """Sleep ``ms`` in slices, feeding the watchdog if the last cycle was good."""
@@ -149,7 +152,12 @@ def make_link(cfg):
 
     def client():
         return mqtt.MQTTClient(
-            "anjungan-" + cfg["node_id"], m["host"], m["port"], m["user"] or None, m["password"] or None, m["keepalive"]
+            "anjungan-" + cfg["node_id"],
+            m["host"],
+            m["port"],
+            m["user"] or None,
+            m["password"] or None,
+            m["keepalive"],
         )
 
     return transport.MqttLink(cfg["node_id"], client, m["buffer"], transport.SerialLink(), wlan)

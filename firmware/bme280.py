@@ -88,7 +88,8 @@ class BME280:
         if self.i2c.readfrom_mem(self.addr, _REG_ID, 1)[0] != _CHIP_ID:
             raise OSError(19)  # ENODEV: something else answers there
         self.cal = parse_calibration(
-            self.i2c.readfrom_mem(self.addr, _REG_CALIB0, 26), self.i2c.readfrom_mem(self.addr, _REG_CALIB1, 7)
+            self.i2c.readfrom_mem(self.addr, _REG_CALIB0, 26),
+            self.i2c.readfrom_mem(self.addr, _REG_CALIB1, 7),
         )
         self._write(_REG_CONFIG, 0)
 

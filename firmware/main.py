@@ -1,7 +1,6 @@
 # Runs after boot.py on a hard reset: count the boot, then the app loop under the watchdog.
-import machine
-
 import app
+import machine
 import wdtguard
 
 try:
