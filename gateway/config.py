@@ -37,7 +37,12 @@ class Setting:
 LIST_SECTIONS = {"serial"}
 
 SETTINGS: list[Setting] = [
-    Setting("gateway", "id", "dmk-wonosalam", "Lower-case id of this kiosk; also the prefix of registration numbers."),
+    Setting(
+        "gateway",
+        "id",
+        "dmk-wonosalam",
+        "Lower-case id of this kiosk; also the prefix of registration numbers.",
+    ),
     Setting("gateway", "name", "Kecamatan Wonosalam", "The office's name, shown on the kiosk."),
     Setting("gateway", "data_dir", "./data", "Where the store (anjungan.db) and documents live."),
     Setting(
@@ -49,9 +54,15 @@ SETTINGS: list[Setting] = [
         int,
     ),
     Setting("central", "url", "", "Base URL of the central (Dinas Kominfo). Empty = no sync."),
-    Setting("central", "gateway_id", "", "This gateway's id at the central (from `anjungan central add-gateway`)."),
-    Setting("central", "secret", "", "This gateway's secret at the central (from `anjungan central add-gateway`)."),
-    Setting("serial", "port", "/dev/ttyACM0", "Serial device of a node (one [[serial]] table per port).", str),
+    Setting(
+        "central", "gateway_id", "", "This gateway's id at the central (from `anjungan central add-gateway`)."
+    ),
+    Setting(
+        "central", "secret", "", "This gateway's secret at the central (from `anjungan central add-gateway`)."
+    ),
+    Setting(
+        "serial", "port", "/dev/ttyACM0", "Serial device of a node (one [[serial]] table per port).", str
+    ),
     Setting("serial", "baud", 115200, "Baud rate of that port.", int),
     Setting("mqtt", "host", "127.0.0.1", "MQTT broker for WiFi nodes. Empty = no MQTT ingest."),
     Setting("mqtt", "port", 1883, "MQTT broker port.", int),

@@ -33,7 +33,9 @@ class Frame:
     boot: int
     seq: int
     values: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)  # hello: fw, up_s, mem_free, rssi, bat_v; error: msg; t
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # hello: fw, up_s, mem_free, rssi, bat_v; error: msg; t
 
     @property
     def key(self) -> tuple[str, int, int]:

@@ -60,10 +60,15 @@ def open_pty_link(link: Path) -> tuple[int, int]:
               help="Seconds between readings (written to config.json on first start).")  # fmt: skip
 @click.option("--dir", "fs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The board's filesystem directory [default: ./run/sim/<node id>/fs].")  # fmt: skip
+@click.option(
+    "--blank",
+    is_flag=True,
+    help="Start with an empty filesystem (a board as MicroPython's installer leaves it).",
+)
 @click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to put the device symlink [default: beside the board directory, ttySIM-<node id>].")  # fmt: skip
 def simulate_command(
-    node_id: str, kind: str, interval_s: float, fs_dir: Path | None, link: Path | None
+    node_id: str, kind: str, interval_s: float, fs_dir: Path | None, blank: bool, link: Path | None
 ) -> None:
     """Run a simulated sensor board on a pseudo-terminal until stopped.
 
@@ -77,7 +82,10 @@ def simulate_command(
     fs_dir = (fs_dir or Path("run") / "sim" / node_id / "fs").resolve()
     link = (link or fs_dir.parent / f"ttySIM-{node_id}").absolute()
     try:
-        populate(fs_dir, node_id, kind, interval_s)
+        if blank:
+            fs_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            populate(fs_dir, node_id, kind, interval_s)
         master, slave = open_pty_link(link)
     except OSError as err:
         raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
