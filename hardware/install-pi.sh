@@ -3,7 +3,7 @@
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 apt-get update -qq
-apt-get install -y -qq python3-venv mosquitto chromium curl
+apt-get install -y -qq python3-venv mosquitto chromium curl rsync
 id anjungan >/dev/null 2>&1 || useradd --system --home /var/lib/anjungan --groups dialout anjungan
 install -d -o anjungan -g anjungan /var/lib/anjungan /etc/anjungan
 rsync -a --delete --exclude .venv --exclude .git "$SRC/" /opt/anjungan/
