@@ -1,13 +1,104 @@
-"""Simulated sensor board on a pseudo-terminal — not built yet (issue 3)."""
+"""``anjungan node simulate``: a simulated sensor board on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
-from gateway.errors import NotYetAvailable
+from gateway.errors import AnjunganError
+
+KINDS = ("water-level", "weather", "power")
+FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 
 
-@click.command("simulate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def simulate_command() -> None:
-    """Simulated sensor board on a pseudo-terminal (not built yet)."""
-    raise NotYetAvailable(
-        "`simulate` is not built yet: Simulated sensor board on a pseudo-terminal comes with issue 3"
-    )
+class SimulatorError(AnjunganError):
+    """The simulator cannot start (bad node id, unusable directory)."""
+
+
+def node_config(node_id: str, kind: str, interval_s: float, **extra: Any) -> dict[str, Any]:
+    """The config.json a serial node of ``kind`` gets (see docs/firmware.md)."""
+    cfg: dict[str, Any] = {"node_id": node_id, "kind": kind, "interval_s": interval_s, "transport": "serial"}
+    cfg.update(extra)
+    return cfg
+
+
+def populate(fs_dir: Path, node_id: str, kind: str, interval_s: float) -> bool:
+    """Put the project's firmware and a config.json on a fresh board; False if it was not fresh."""
+    if (fs_dir / "main.py").exists():
+        return False
+    fs_dir.mkdir(parents=True, exist_ok=True)
+    for source in sorted(FIRMWARE_DIR.glob("*.py")):
+        shutil.copyfile(source, fs_dir / source.name)
+    config = node_config(node_id, kind, interval_s)
+    (fs_dir / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    return True
+
+
+def open_pty_link(link: Path) -> tuple[int, int]:
+    master, slave = pty.openpty()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(link.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.ttyname(slave))
+    tmp.replace(link)
+    return master, slave
+
+
+@click.command("simulate")
+@click.option("--node-id", default="sim-wl-01", show_default=True, help="Node id (a-z, 0-9, -; up to 32).")
+@click.option("--kind", type=click.Choice(KINDS), default="water-level", show_default=True, help="Node kind.")
+@click.option("--interval", "interval_s", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds between readings (written to config.json on first start).")  # fmt: skip
+@click.option("--dir", "fs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The board's filesystem directory [default: ./run/sim/<node id>/fs].")  # fmt: skip
+@click.option(
+    "--blank",
+    is_flag=True,
+    help="Start with an empty filesystem (a board as MicroPython's installer leaves it).",
+)
+@click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to put the device symlink [default: beside the board directory, ttySIM-<node id>].")  # fmt: skip
+def simulate_command(
+    node_id: str, kind: str, interval_s: float, fs_dir: Path | None, blank: bool, link: Path | None
+) -> None:
+    """Run a simulated sensor board on a pseudo-terminal until stopped.
+
+    Prints the path of the board's device (a symlink to the pseudo-terminal) as the first line of stdout. The
+    board runs the firmware in its directory and answers the REPL, so `mpremote connect <path> ...` works.
+    """
+    from gateway.simulator.board import Board
+
+    if not re.fullmatch(r"[a-z0-9-]{1,32}", node_id):
+        raise SimulatorError(f"node id {node_id!r} must be 1-32 of a-z, 0-9 and '-'")
+    fs_dir = (fs_dir or Path("run") / "sim" / node_id / "fs").resolve()
+    link = (link or fs_dir.parent / f"ttySIM-{node_id}").absolute()
+    try:
+        if blank:
+            fs_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            populate(fs_dir, node_id, kind, interval_s)
+        master, slave = open_pty_link(link)
+    except OSError as err:
+        raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
+    board = Board(fs_dir, node_id, (master, slave))
+    previous = {sig: signal.signal(sig, lambda *_: board.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(str(link))
+    sys.stdout.flush()
+    try:
+        board.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if link.is_symlink() and os.readlink(link) == os.ttyname(slave):
+            link.unlink()
+        os.close(master)
+        os.close(slave)

@@ -1,0 +1,65 @@
+"""``node flash`` end to end against a simulated board, with the real mpremote transport."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.errors import AnjunganError
+from gateway.flash import flash_command
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+
+
+@pytest.fixture
+def config_env(tmp_path: Path) -> dict[str, str]:
+    toml = tmp_path / "anjungan.toml"
+    toml.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n')
+    return {"ANJUNGAN_CONFIG": str(toml)}
+
+
+def test_flash_a_blank_board_then_skip_unchanged_files(start_board, config_env):
+    board = start_board("sim-blank", "--blank")
+    assert list(board.fs.iterdir()) == []
+    args = ["--port", str(board.link), "--node-id", "dmk-pw-01", "--kind", "power", "--interval", "1"]
+    runner = CliRunner()
+    first = runner.invoke(flash_command, args, env=config_env)
+    assert first.exit_code == 0, first.output + repr(first.exception)
+    n_files = len(list(FIRMWARE.glob("*.py"))) + 1
+    assert f"copied {n_files} files, skipped 0 unchanged" in first.output
+    assert "dmk-pw-01 is alive: boot 1, firmware 0.1.0" in first.output
+    for source in FIRMWARE.glob("*.py"):
+        assert (board.fs / source.name).read_bytes() == source.read_bytes()
+    config = json.loads((board.fs / "config.json").read_text())
+    assert config == {"node_id": "dmk-pw-01", "kind": "power", "interval_s": 1.0, "transport": "serial"}
+    assert not list(board.fs.glob("*.tmp"))
+
+    second = runner.invoke(flash_command, args, env=config_env)
+    assert second.exit_code == 0, second.output
+    assert f"copied 0 files, skipped {n_files} unchanged" in second.output
+    assert "boot 2" in second.output
+
+    (board.fs / "rain.py").write_text("# damaged\n")
+    third = runner.invoke(flash_command, args, env=config_env)
+    assert f"copied 1 files, skipped {n_files - 1} unchanged" in third.output
+    assert (board.fs / "rain.py").read_bytes() == (FIRMWARE / "rain.py").read_bytes()
+    release_dir = Path(config_env["ANJUNGAN_CONFIG"]).parent / "data" / "run" / "release"
+    assert not list(release_dir.iterdir())  # the port was handed back to the ingest
+
+
+def test_flash_errors_are_plain(config_env, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        flash_command,
+        ["--port", str(tmp_path / "nothing"), "--node-id", "n1", "--kind", "weather"],
+        env=config_env,
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, AnjunganError)
+    assert "no MicroPython board answers" in str(result.exception)
+    bad = runner.invoke(
+        flash_command, ["--port", "x", "--node-id", "Bad", "--kind", "weather"], env=config_env
+    )
+    assert isinstance(bad.exception, AnjunganError) and "node id" in str(bad.exception)
