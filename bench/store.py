@@ -118,8 +118,13 @@ def peer_python() -> Path:
     return python
 
 
-def measure_thingsboard(frames: list[Frame], producers: int) -> dict[str, float]:
-    job = {"frames": [[f.node, f.boot, f.seq, f.values] for f in frames], "producers": producers}
+def measure_thingsboard(frames: list[Frame], producers: int, per_reading: bool = False) -> dict[str, float]:
+    """The peer fed the same readings: one telemetry message per frame, or (per_reading) one per reading."""
+    job = {
+        "frames": [[f.node, f.boot, f.seq, f.values] for f in frames],
+        "producers": producers,
+        "per_reading": per_reading,
+    }
     result = subprocess.run(
         [peer_python(), HERE / "thingsboard_peer.py"],
         input=json.dumps(job), capture_output=True, text=True, timeout=600, check=True,
@@ -139,12 +144,19 @@ def main() -> None:
     ours = measure_ours(frames, args.batch, args.producers)
     single = measure_ours(frames[: args.frames // 5], 1, args.producers)
     peer = None if args.no_thingsboard else measure_thingsboard(frames, args.producers)
+    peer1 = (
+        None if args.no_thingsboard else measure_thingsboard(frames[: args.frames // 5], args.producers, True)
+    )
 
     rows = [
         ("durable ingest (acked after commit)", f"{ours['readings_per_s']:,.0f} readings/s",
          f"{peer['stored_per_s']:,.0f} readings/s (in its file; put() acks before)" if peer else "-"),
         ("  same, one frame per submit", f"{single['readings_per_s']:,.0f} readings/s", "-"),
         ("  peer's put() (queued, not saved)", "-", f"{peer['put_per_s']:,.0f} readings/s" if peer else "-"),
+        ("  peer, one message per reading: saved", "-", f"{peer1['stored_per_s']:,.0f} readings/s" if peer1 else "-"),
+        ("  peer, one message per reading: put()", "-", f"{peer1['put_per_s']:,.0f} readings/s" if peer1 else "-"),
+        ("  peer, one message per reading: disk", "-",
+         f"{peer1['disk_bytes_per_reading']:.1f} B/reading" if peer1 else "-"),
         ("read + ack (outbox 1000 + mark_acked)", f"{ours['read_ack_per_s']:,.0f} readings/s",
          f"{peer['read_ack_per_s']:,.0f} readings/s" if peer else "-"),
         ("bytes on disk per reading", f"{ours['disk_bytes_per_reading']:.1f}",
@@ -167,6 +179,15 @@ def main() -> None:
         "thingsboard_disk_bytes_per_reading": round(peer["disk_bytes_per_reading"], 1) if peer else None,
         "thingsboard_write_bytes_per_reading": round(peer["write_bytes_per_reading"], 1) if peer else None,
         "ratio_vs_thingsboard": round(ours["readings_per_s"] / peer["stored_per_s"], 2) if peer else None,
+        "ratio_vs_thingsboard_put": round(ours["readings_per_s"] / peer["put_per_s"], 2) if peer else None,
+        "thingsboard_msg_per_reading_stored_per_s": round(peer1["stored_per_s"], 1) if peer1 else None,
+        "thingsboard_msg_per_reading_put_per_s": round(peer1["put_per_s"], 1) if peer1 else None,
+        "thingsboard_msg_per_reading_disk_bytes": round(peer1["disk_bytes_per_reading"], 1)
+        if peer1
+        else None,
+        "ratio_vs_thingsboard_msg_per_reading": (
+            round(ours["readings_per_s"] / peer1["stored_per_s"], 2) if peer1 else None
+        ),
     }
     print(json.dumps(summary))
 

@@ -1,7 +1,7 @@
 """Run by bench/store.py inside a venv with thingsboard-gateway==3.8.5: measure its SQLite event storage.
 
 Reads the benchmark's frames as JSON on stdin ({"frames": [[node, boot, q, {name: value}], ...],
-"producers": N}); prints one JSON object with its figures.
+"producers": N, "per_reading": bool}); prints one JSON object with its figures.
 """
 
 import json
@@ -30,10 +30,19 @@ def main():
     job = json.load(sys.stdin)
     frames, producers = job["frames"], job["producers"]
     readings = sum(len(values) for *_, values in frames)
-    messages = [
-        json.dumps({"deviceName": node, "telemetry": [{"ts": 1767225600000 + q, "values": values}]})
-        for node, _boot, q, values in frames
-    ]
+    if job.get("per_reading"):  # one telemetry message per reading (one key each)
+        messages = [
+            json.dumps(
+                {"deviceName": node, "telemetry": [{"ts": 1767225600000 + q, "values": {name: value}}]}
+            )
+            for node, _boot, q, values in frames
+            for name, value in values.items()
+        ]
+    else:  # one telemetry message per frame (all its readings as keys)
+        messages = [
+            json.dumps({"deviceName": node, "telemetry": [{"ts": 1767225600000 + q, "values": values}]})
+            for node, _boot, q, values in frames
+        ]
     log = logging.getLogger("storage")
     log.setLevel(logging.WARNING)
     directory = tempfile.mkdtemp(prefix="tb-bench-") + "/"
