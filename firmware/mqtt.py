@@ -87,17 +87,21 @@ class MQTTClient:
         return head, self._recv_exact(n) if n else b""
 
     def connect(self, timeout_s=3):
-        if self.sock is None:
-            import socket
+        try:
+            if self.sock is None:
+                import socket
 
-            addr = socket.getaddrinfo(self.host, self.port)[0][-1]
-            self.sock = socket.socket()
-            self.sock.settimeout(timeout_s)
-            self.sock.connect(addr)
-        self._send(connect_packet(self.client_id, self.keepalive, self.user, self.password))
-        head, body = self._read_packet()
-        if head != _CONNACK or len(body) != 2 or body[1] != 0:
-            raise OSError(111)  # ECONNREFUSED (bad credentials, unacceptable id, ...)
+                addr = socket.getaddrinfo(self.host, self.port)[0][-1]
+                self.sock = socket.socket()
+                self.sock.settimeout(timeout_s)
+                self.sock.connect(addr)
+            self._send(connect_packet(self.client_id, self.keepalive, self.user, self.password))
+            head, body = self._read_packet()
+            if head != _CONNACK or len(body) != 2 or body[1] != 0:
+                raise OSError(111)  # ECONNREFUSED (bad credentials, unacceptable id, ...)
+        except OSError:
+            self.close()  # a failed attempt must not leak its socket (a node has only a few)
+            raise
 
     def publish(self, topic, msg, qos=1):
         """Publish msg; with QoS 1 wait for the matching PUBACK (raises OSError on timeout or EOF)."""
