@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from waitress import wasyncore
 
 from sync import protocol
 from sync.central import service
@@ -149,3 +151,10 @@ def submission(seq: int, number: str = "dmk-wonosalam-2026-0001") -> dict:
 
 def event(seq: int) -> dict:
     return {"seq": seq, "at": 1_795_449_600_000, "offset": 5, "node": None, "kind": "boot", "data": {"v": 1}}
+
+
+def stop_waitress(server: Any, thread: threading.Thread) -> None:
+    """Stop a waitress server running in ``thread``: close its channels from its own loop, then its workers."""
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(30)
+    server.task_dispatcher.shutdown()
