@@ -5,19 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
+import time
 from pathlib import Path
 
 import pytest
 import requests
-import waitress.server
 from click.testing import CliRunner
 
 from sync import protocol
 from sync.central import service
 from sync.central.app import create_app
 from sync.central.cli import central_group
-from tests.central.conftest import Clock, Gateway, readings, stop_waitress, submission
+from tests.central.conftest import Clock, Gateway, LiveServer, readings, submission
 
 
 @pytest.fixture
@@ -90,23 +89,17 @@ def test_served_by_waitress_on_a_real_socket(db_url: str, tmp_path: Path) -> Non
     app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     state = app.extensions["anjungan.central"]
     issued = service.add_gateway(state.engine, state.master_key, "dmk-live")
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="central-test-server")
-    thread.start()
+    server = LiveServer(app)
     try:
-        base = f"http://127.0.0.1:{server.effective_port}"
         body, headers = protocol.encode_batch("readings", readings(1, 1000))
         target = "/api/v1/batches"
-        import time
-
-        headers.update(
-            protocol.signed_headers(issued["gateway_id"], issued["secret"], "POST", target, body, time.time())
+        signed = protocol.signed_headers(
+            issued["gateway_id"], issued["secret"], "POST", target, body, time.time()
         )
         with requests.Session() as session:
-            answer = session.post(base + target, data=body, headers=headers, timeout=30)
+            answer = session.post(server.url + target, data=body, headers={**headers, **signed}, timeout=30)
             assert answer.status_code == 200 and answer.json() == {"stream": "readings", "acked": 1000}
-            assert "dmk-live" in session.get(base + "/", timeout=30).text
+            assert "dmk-live" in session.get(server.url + "/", timeout=30).text
     finally:
-        stop_waitress(server, thread)
+        server.stop()
         state.engine.dispose()
-    assert not thread.is_alive()
