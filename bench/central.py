@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5, help="batches per gateway")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
