@@ -46,7 +46,9 @@ def central_group(ctx: click.Context, db_url: str, files_dir: Path | None) -> No
 
 
 def _open(ctx: click.Context) -> Central:
-    return open_central(ctx.obj["db_url"], files_dir=ctx.obj["files_dir"])
+    state = open_central(ctx.obj["db_url"], files_dir=ctx.obj["files_dir"])
+    ctx.call_on_close(state.engine.dispose)
+    return state
 
 
 @central_group.command("serve")
@@ -60,6 +62,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     import waitress
 
     app = create_app(ctx.obj["db_url"], files_dir=ctx.obj["files_dir"])
+    ctx.call_on_close(app.extensions["anjungan.central"].engine.dispose)
     click.echo(f"central on http://{host}:{port}/", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="anjungan-central")
 

@@ -135,14 +135,17 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
     if rejected:
         raise RecordsRejected(batch.stream, rejected)
     table = STREAM_TABLES[batch.stream]
-    rows = [_ROW_BUILDERS[batch.stream](gateway_id, record) for record in batch.records]
+    columns = {
+        "gateway_id": [gateway_id] * len(batch.records),
+        **_COLUMN_BUILDERS[batch.stream](batch.records),
+    }
     with engine.begin() as conn:
         acked = _lock_state(conn, gateway_id, batch.stream)
-        stored = _insert_rows(conn, table, rows)
+        stored = _insert_columns(conn, table, columns)
         top = batch.records[-1]["seq"] if batch.records else 0
         if batch.after is not None and batch.after <= acked < top:
             acked = top  # every seq in (after, top] missing from the batch is gone for good
-        acked = _walk(conn, table, gateway_id, acked)
+        acked = _walk(conn, table, gateway_id, acked, top)
         conn.execute(
             stream_state.update()
             .where(stream_state.c.gateway_id == gateway_id, stream_state.c.stream == batch.stream)
@@ -166,8 +169,16 @@ def _lock_state(conn: Connection, gateway_id: str, stream: str) -> int:
     return int(acked)
 
 
-def _walk(conn: Connection, table: sa.Table, gateway_id: str, acked: int) -> int:
-    """The highest seq above ``acked`` reached with no gap."""
+def _walk(conn: Connection, table: sa.Table, gateway_id: str, acked: int, top: int) -> int:
+    """The highest seq above ``acked`` reached with no gap (``top``: the batch's highest seq, a likely answer)."""
+    if top > acked:
+        count = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.gateway_id == gateway_id, table.c.seq > acked, table.c.seq <= top)
+        ).scalar_one()
+        if count == top - acked:
+            acked = top
     while True:
         seqs = (
             conn.execute(
@@ -203,9 +214,9 @@ def _pg_type(column: sa.Column) -> str:
     raise TypeError(f"no array type for {column.type!r}")
 
 
-def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping those whose key is already stored; answer how many were new."""
-    if not rows:
+def _insert_columns(conn: Connection, table: sa.Table, columns: dict[str, list[Any]]) -> int:
+    """Insert rows given as columns, skipping those whose key is already stored; answer how many were new."""
+    if not columns["gateway_id"]:
         return 0
     if conn.dialect.name == "postgresql":
         names = [column.name for column in table.columns]
@@ -214,59 +225,62 @@ def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         statement = sa.text(
             f"INSERT INTO {table.name} ({quoted}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
         )
-        return conn.execute(statement, {n: [row[n] for row in rows] for n in names}).rowcount
+        return conn.execute(statement, {n: columns[n] for n in names}).rowcount
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     return conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows).rowcount
 
 
-def _times(record: Mapping[str, Any]) -> dict[str, Any]:
-    offset = record["offset"]
+def _time_columns(records: list[dict]) -> dict[str, list[Any]]:
+    at = [r["at"] for r in records]
+    offset = [r["offset"] for r in records]
     return {
-        "at_ms": record["at"],
+        "at_ms": at,
         "offset_ms": offset,
-        "true_ms": None if offset is None else record["at"] + offset,
-        "clock_ok": offset is not None,
+        "true_ms": [None if o is None else a + o for a, o in zip(at, offset, strict=True)],
+        "clock_ok": [o is not None for o in offset],
     }
 
 
-def _reading_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+def _reading_columns(records: list[dict]) -> dict[str, list[Any]]:
     return {
-        "gateway_id": gateway_id,
-        "seq": r["seq"],
-        "node": r["node"],
-        "boot": r["boot"],
-        "q": r["q"],
-        "name": r["name"],
-        "value": float(r["value"]),
-        **_times(r),
+        "seq": [r["seq"] for r in records],
+        "node": [r["node"] for r in records],
+        "boot": [r["boot"] for r in records],
+        "q": [r["q"] for r in records],
+        "name": [r["name"] for r in records],
+        "value": [float(r["value"]) for r in records],
+        **_time_columns(records),
     }
 
 
-def _event_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+def _event_columns(records: list[dict]) -> dict[str, list[Any]]:
     return {
-        "gateway_id": gateway_id,
-        "seq": r["seq"],
-        "node": r["node"],
-        "kind": r["kind"],
-        "data": _json(r["data"]),
-        **_times(r),
+        "seq": [r["seq"] for r in records],
+        "node": [r["node"] for r in records],
+        "kind": [r["kind"] for r in records],
+        "data": [_json(r["data"]) for r in records],
+        **_time_columns(records),
     }
 
 
-def _submission_row(gateway_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
     return {
-        "gateway_id": gateway_id,
-        "seq": r["seq"],
-        "uuid": r["uuid"],
-        "number": r["number"],
-        "kind": r["kind"],
-        "due_date": r["due_date"],
-        "public": _json(r["public"]),
-        "personal": None if r["personal"] is None else _json(r["personal"]),
-        **_times(r),
+        "seq": [r["seq"] for r in records],
+        "uuid": [r["uuid"] for r in records],
+        "number": [r["number"] for r in records],
+        "kind": [r["kind"] for r in records],
+        "due_date": [r["due_date"] for r in records],
+        "public": [_json(r["public"]) for r in records],
+        "personal": [None if r["personal"] is None else _json(r["personal"]) for r in records],
+        **_time_columns(records),
     }
 
 
-_ROW_BUILDERS = {"readings": _reading_row, "events": _event_row, "submissions": _submission_row}
+_COLUMN_BUILDERS = {
+    "readings": _reading_columns,
+    "events": _event_columns,
+    "submissions": _submission_columns,
+}
 
 
 def _json(value: Any) -> str:

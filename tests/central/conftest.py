@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import psycopg
 import pytest
+import waitress.server
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from waitress import wasyncore
 
 from sync import protocol
 from sync.central import service
@@ -149,3 +152,25 @@ def submission(seq: int, number: str = "dmk-wonosalam-2026-0001") -> dict:
 
 def event(seq: int) -> dict:
     return {"seq": seq, "at": 1_795_449_600_000, "offset": 5, "node": None, "kind": "boot", "data": {"v": 1}}
+
+
+class LiveServer:
+    """A WSGI app served by waitress on a free loopback port, its loop in one named thread; ``stop()`` ends both."""
+
+    def __init__(self, app: Any, threads: int = 4):
+        self.server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="central-test-server")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=self.server._map, count=1)
+        wasyncore.close_all(self.server._map)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(30)
+        self.server.task_dispatcher.shutdown()
+        assert not self._thread.is_alive()

@@ -1,0 +1,105 @@
+"""``anjungan central`` commands: add-gateway, export (jsonl, csv), set-status, publish-sample, serve."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from sync import protocol
+from sync.central import service
+from sync.central.app import create_app
+from sync.central.cli import central_group
+from tests.central.conftest import Clock, Gateway, LiveServer, readings, submission
+
+
+@pytest.fixture
+def run(db_url: str, tmp_path: Path):
+    runner = CliRunner()
+    env = {"ANJUNGAN_CENTRAL_DB": db_url, "ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")}
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(central_group, ["--files-dir", str(tmp_path / "files"), *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
+def filled(run, db_url: str, tmp_path: Path) -> dict:
+    issued = json.loads(run("add-gateway", "Kecamatan Wonosalam"))
+    assert issued["gateway_id"] == "kecamatan-wonosalam" and len(issued["secret"]) >= 40
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key", clock=Clock())
+    gateway = Gateway(issued["gateway_id"], issued["secret"], app.test_client(), Clock())
+    assert gateway.send("readings", readings(1, 3)).json["acked"] == 3
+    assert gateway.send("submissions", [submission(1)]).json["acked"] == 1
+    app.extensions["anjungan.central"].engine.dispose()
+    return issued
+
+
+def test_add_gateway_twice_is_one_plain_error(run, filled: dict, db_url: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        central_group,
+        ["--db", db_url, "add-gateway", "kecamatan-wonosalam"],
+        env={"ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")},
+    )
+    assert result.exit_code == 1 and result.output.strip().endswith("already exists")
+
+
+def test_export_readings_jsonl_and_csv(run, filled: dict) -> None:
+    rows = [json.loads(line) for line in run("export", "readings").splitlines()]
+    assert len(rows) == 3 and list(rows[0]) == [
+        "gateway",
+        "node",
+        "boot",
+        "seq",
+        "name",
+        "value",
+        "received_at",
+    ]
+    assert rows[0]["gateway"] == "kecamatan-wonosalam" and rows[0]["seq"] == 101
+    table = list(csv.DictReader(io.StringIO(run("export", "readings", "--format", "csv"))))
+    assert len(table) == 3 and table[2]["received_at"] == rows[2]["received_at"]
+
+
+def test_export_submissions_leaves_personal_data_out_unless_asked(run, filled: dict) -> None:
+    plain = json.loads(run("export", "submissions"))
+    assert "personal" not in plain and plain["status"] == "received" and "3321" not in json.dumps(plain)
+    full = json.loads(run("export", "submissions", "--include-personal"))
+    assert full["personal"]["nik"] == "3321010101010001"
+    table = list(csv.DictReader(io.StringIO(run("export", "submissions", "--format", "csv"))))
+    assert json.loads(table[0]["public"]) == {"subject": "APBDes 2025"}
+
+
+def test_set_status_and_publish_sample(run, filled: dict) -> None:
+    run("set-status", filled["gateway_id"], "dmk-wonosalam-2026-0001", "answered", "--answer", "Terlampir.")
+    assert json.loads(run("export", "submissions"))["answer"] == "Terlampir."
+    output = run("publish-sample")
+    assert output.startswith("document ") and "dip dip-apbdes-2025" in output
+
+
+def test_served_by_waitress_on_a_real_socket(db_url: str, tmp_path: Path) -> None:
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = app.extensions["anjungan.central"]
+    issued = service.add_gateway(state.engine, state.master_key, "dmk-live")
+    server = LiveServer(app)
+    try:
+        body, headers = protocol.encode_batch("readings", readings(1, 1000))
+        target = "/api/v1/batches"
+        signed = protocol.signed_headers(
+            issued["gateway_id"], issued["secret"], "POST", target, body, time.time()
+        )
+        with requests.Session() as session:
+            answer = session.post(server.url + target, data=body, headers={**headers, **signed}, timeout=30)
+            assert answer.status_code == 200 and answer.json() == {"stream": "readings", "acked": 1000}
+            assert "dmk-live" in session.get(server.url + "/", timeout=30).text
+    finally:
+        server.stop()
+        state.engine.dispose()
