@@ -20,7 +20,6 @@ from waitress import wasyncore
 from sync import protocol
 from sync.central import service
 from sync.central.app import Central, create_app
-from tests.fixtures.postgres import postgres_url  # noqa: F401  (the session's PostgreSQL server)
 
 T0 = 1_795_449_600.0
 

@@ -27,7 +27,6 @@ from sync.central import service
 from sync.central.app import Central, create_app
 from sync.central.db import STREAM_TABLES
 from sync.client import Settings, SyncClient
-from tests.fixtures.postgres import postgres_url  # noqa: F401  (the session's PostgreSQL server)
 
 
 @contextmanager
