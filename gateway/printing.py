@@ -47,12 +47,25 @@ def open_printer(spec: str) -> Any:
             return printer.Serial(rest or "/dev/ttyUSB0")
         if kind == "network":
             host, _, port = rest.partition(":")
-            return printer.Network(host, int(port or 9100), timeout=10)
+            if not host:
+                raise ValueError("no host")
+            return _network(printer.Network(host, int(port or 9100), timeout=10))
         if kind == "file":
             return printer.File(rest)
     except ValueError as err:
         raise PrinterError(f"printer setting {spec!r} is not valid: {err}") from err
     raise PrinterError(f"printer setting {spec!r}: use usb:VID:PID, serial:DEV, network:HOST[:PORT] or file:PATH")
+
+
+def _network(p: Any) -> Any:
+    """Connect a Network printer ourselves: escpos leaks its socket when the connection is refused."""
+    import socket
+
+    try:
+        p.device = socket.create_connection((p.host, p.port), timeout=p.timeout)
+    except OSError as err:
+        raise PrinterError(f"printer {p.host}:{p.port} is not reachable: {err.strerror or err}") from err
+    return p
 
 
 def _wrap(text: str, width: int = SLIP_WIDTH) -> list[str]:

@@ -30,11 +30,11 @@ def file_path(data_dir: Path, sha256: str) -> Path:
 
 def page_count(data_dir: Path, sha256: str) -> int:
     """Pages of the document (at most MAX_PAGES are shown)."""
-    if sha256 in _page_counts:
-        return _page_counts[sha256]
     path = file_path(data_dir, sha256)
     if not path.is_file():
         raise DocumentMissing(sha256)
+    if sha256 in _page_counts:  # content-addressed: the same sha256 always has the same pages
+        return _page_counts[sha256]
     import pypdfium2 as pdfium
 
     with _lock:

@@ -24,6 +24,15 @@ _PHONE_RE = re.compile(r"(?:\+62|62|0)8\d{7,12}|(?:\+62|62|0)[2-7]\d{6,10}")
 _EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s.]{1,63}(\.[^@\s.]{1,63})+")
 
 
+def _choices(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """Choices as wtforms >= 3.3 wants them (SelectChoice), plain pairs on older versions."""
+    try:
+        from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+    except ImportError:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 def clean_line(value: Any) -> Any:
     """One line of text: no control characters, whitespace collapsed."""
     if not isinstance(value, str):
@@ -125,10 +134,10 @@ DELIVERY = [("langsung", _l("Mengambil langsung")), ("kurir", _l("Kurir")), ("po
 class PermohonanForm(IdentityMixin, FlaskForm):
     rincian = TextAreaField(_l("Rincian informasi yang dibutuhkan"), [_required(), _cap(2000)], filters=[clean_text])
     tujuan = TextAreaField(_l("Tujuan penggunaan informasi"), [_required(), _cap(1000)], filters=[clean_text])
-    cara_memperoleh = RadioField(_l("Cara memperoleh informasi"), choices=HOW_TO_GET, default="melihat",
+    cara_memperoleh = RadioField(_l("Cara memperoleh informasi"), choices=_choices(HOW_TO_GET), default="melihat",
                                  validators=[_required(_l("Pilih salah satu."))])  # fmt: skip
-    format_salinan = RadioField(_l("Bentuk salinan"), choices=COPY_FORMATS, validators=[Optional()])
-    cara_salinan = RadioField(_l("Cara mendapatkan salinan"), choices=DELIVERY, validators=[Optional()])
+    format_salinan = RadioField(_l("Bentuk salinan"), choices=_choices(COPY_FORMATS), validators=[Optional()])
+    cara_salinan = RadioField(_l("Cara mendapatkan salinan"), choices=_choices(DELIVERY), validators=[Optional()])
 
     def validate_format_salinan(self, field: Any) -> None:
         if self.cara_memperoleh.data == "salinan" and not field.data:
@@ -159,9 +168,9 @@ CATEGORIES = [
 
 
 class PengaduanForm(FlaskForm):
-    klasifikasi = RadioField(_l("Jenis laporan"), choices=CLASSES, default="pengaduan",
+    klasifikasi = RadioField(_l("Jenis laporan"), choices=_choices(CLASSES), default="pengaduan",
                              validators=[_required(_l("Pilih salah satu."))])  # fmt: skip
-    kategori = SelectField(_l("Kategori"), choices=[("", _l("— pilih kategori —")), *CATEGORIES],
+    kategori = SelectField(_l("Kategori"), choices=_choices([("", _l("— pilih kategori —")), *CATEGORIES]),
                            validators=[_required(_l("Pilih kategori."))])  # fmt: skip
     judul = StringField(_l("Judul laporan"), [_required(), _cap(150)], filters=[clean_line])
     isi = TextAreaField(_l("Isi laporan (apa, di mana, kapan)"), [_required(), _cap(3000)], filters=[clean_text])
@@ -213,7 +222,7 @@ GROUNDS = [  # UU 14/2008 Ps. 35(1) a-g
 class KeberatanForm(IdentityMixin, FlaskForm):
     nomor_permohonan = StringField(_l("Nomor pendaftaran permohonan"), [_required(), _cap(48), check_number],
                                    filters=[clean_line])  # fmt: skip
-    alasan = MultiCheckboxField(_l("Alasan keberatan (boleh lebih dari satu)"), choices=GROUNDS,
+    alasan = MultiCheckboxField(_l("Alasan keberatan (boleh lebih dari satu)"), choices=_choices(GROUNDS),
                                 validators=[_required(_l("Pilih paling sedikit satu alasan."))])  # fmt: skip
     uraian = TextAreaField(_l("Uraian keberatan"), [_required(), _cap(2000)], filters=[clean_text])
 

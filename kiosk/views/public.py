@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, make_response, redirect, render_template
-from flask import request, send_file, session, url_for
+from flask import request, session, url_for
 from flask_babel import lazy_gettext as _l
 
 from kiosk import conditions, documents, i18n
@@ -88,7 +88,8 @@ def document_page(sha256: str, number: int) -> Response:
         path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number)
     except documents.DocumentMissing:
         abort(404)
-    response = send_file(path, mimetype="image/png", max_age=86400)
+    response = Response(path.read_bytes(), mimetype="image/png")  # small; no file handle left open
+    response.headers["Cache-Control"] = "max-age=86400"
     return response
 
 
