@@ -29,15 +29,23 @@ CSP = (
 # The charts are SVG documents loaded as images; pygal styles them with an inline <style>.
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-# Rate limits (Flask-Limiter syntax) of the endpoints that write or look things up, by endpoint.
-RATE_LIMITS = {
-    "submit.permohonan": "KIOSK_LIMIT_SUBMIT",
-    "submit.pengaduan": "KIOSK_LIMIT_SUBMIT",
-    "submit.keberatan": "KIOSK_LIMIT_SUBMIT",
-    "submit.status_lookup": "KIOSK_LIMIT_STATUS",
-    "operator.login": "KIOSK_LIMIT_LOGIN",
-    "operator.printer_test": "KIOSK_LIMIT_SUBMIT",
+# Rate limits (Flask-Limiter syntax, from the app settings named here): endpoint -> (setting, scope, methods).
+# The three submission forms share one budget; lookups and the operator login have their own.
+RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
+    "submit.permohonan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.pengaduan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.keberatan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.status_lookup": ("KIOSK_LIMIT_STATUS", "status", ["POST"]),
+    "submit.status_show": ("KIOSK_LIMIT_STATUS", "status", None),
+    "operator.login": ("KIOSK_LIMIT_LOGIN", "login", ["POST"]),
+    "operator.printer_test": ("KIOSK_LIMIT_SUBMIT", "printer", ["POST"]),
 }
+
+
+def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
+    for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
+        limit = limiter.shared_limit(lambda setting=setting: app.config[setting], scope=scope, methods=methods)
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
 
 
 def _defaults(cfg: Any) -> dict[str, Any]:
@@ -118,12 +126,7 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (public, submit, operator):
         app.register_blueprint(module.bp)
-    for endpoint, setting in RATE_LIMITS.items():
-        app.view_functions[endpoint] = limiter.limit(
-            lambda setting=setting: app.config[setting], methods=["POST"]
-        )(app.view_functions[endpoint])
-    limiter.limit(lambda: app.config["KIOSK_LIMIT_STATUS"])(app.view_functions["submit.status_show"])
-
+    _apply_rate_limits(app, limiter)
     app.after_request(_security_headers)
     public.install_template_globals(app)
     app.wsgi_app = PageCache(app.wsgi_app, lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]))  # type: ignore[method-assign]

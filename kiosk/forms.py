@@ -89,6 +89,12 @@ def check_number(_form: Any, field: Any) -> None:
         raise ValidationError(_l("Bentuk nomor tidak dikenali. Contoh: DMK-WONOSALAM-250324-00013.")) from err
 
 
+def _fail(field: Any, message: Any) -> bool:
+    """Add a form-level error to ``field``; returns False (the form is not valid)."""
+    field.errors = [*field.errors, message]
+    return False
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -139,15 +145,16 @@ class PermohonanForm(IdentityMixin, FlaskForm):
     format_salinan = RadioField(_l("Bentuk salinan"), choices=_choices(COPY_FORMATS), validators=[Optional()])
     cara_salinan = RadioField(_l("Cara mendapatkan salinan"), choices=_choices(DELIVERY), validators=[Optional()])
 
-    def validate_format_salinan(self, field: Any) -> None:
-        if self.cara_memperoleh.data == "salinan" and not field.data:
-            raise ValidationError(_l("Pilih bentuk salinan."))
-
-    def validate_cara_salinan(self, field: Any) -> None:
-        if self.cara_memperoleh.data == "salinan" and not field.data:
-            raise ValidationError(_l("Pilih cara mendapatkan salinan."))
-        if field.data == "email" and not self.email.data:
-            raise ValidationError(_l("Isi alamat e-mail untuk menerima salinan lewat e-mail."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.cara_memperoleh.data == "salinan":
+            if not self.format_salinan.data:
+                valid = _fail(self.format_salinan, _l("Pilih bentuk salinan."))
+            if not self.cara_salinan.data:
+                valid = _fail(self.cara_salinan, _l("Pilih cara mendapatkan salinan."))
+            elif self.cara_salinan.data == "email" and not self.email.data:
+                valid = _fail(self.cara_salinan, _l("Isi alamat e-mail untuk menerima salinan lewat e-mail."))
+        return valid
 
     def public(self) -> dict[str, Any]:
         copy = self.cara_memperoleh.data == "salinan"
@@ -187,13 +194,16 @@ class PengaduanForm(FlaskForm):
         if field.data and field.data > date.today():
             raise ValidationError(_l("Tanggal kejadian tidak boleh di masa depan."))
 
-    def validate_nama(self, field: Any) -> None:
-        if not self.anonim.data and not field.data:
-            raise ValidationError(_l("Isi nama Anda, atau pilih Anonim."))
-
-    def validate_telepon(self, field: Any) -> None:
-        if not self.anonim.data and not field.data:
-            raise ValidationError(_l("Isi nomor telepon agar petugas dapat menghubungi Anda, atau pilih Anonim."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if not self.anonim.data:
+            if not self.nama.data:
+                valid = _fail(self.nama, _l("Isi nama Anda, atau pilih Anonim."))
+            if not self.telepon.data:
+                valid = _fail(
+                    self.telepon, _l("Isi nomor telepon agar petugas dapat menghubungi Anda, atau pilih Anonim.")
+                )
+        return valid
 
     def public(self) -> dict[str, Any]:
         when = self.tanggal_kejadian.data
