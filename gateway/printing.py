@@ -54,7 +54,9 @@ def open_printer(spec: str) -> Any:
             return printer.File(rest)
     except ValueError as err:
         raise PrinterError(f"printer setting {spec!r} is not valid: {err}") from err
-    raise PrinterError(f"printer setting {spec!r}: use usb:VID:PID, serial:DEV, network:HOST[:PORT] or file:PATH")
+    raise PrinterError(
+        f"printer setting {spec!r}: use usb:VID:PID, serial:DEV, network:HOST[:PORT] or file:PATH"
+    )
 
 
 def _network(p: Any) -> Any:

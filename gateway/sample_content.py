@@ -28,7 +28,16 @@ def make_pdf(pages: list[list[str]], title: str) -> bytes:
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     for number, lines in enumerate(pages, start=1):
-        ops = ["BT", "/F1 20 Tf", "56 780 Td", "24 TL", f"({_pdf_text(lines[0])}) Tj", "/F1 12 Tf", "18 TL", "T*"]
+        ops = [
+            "BT",
+            "/F1 20 Tf",
+            "56 780 Td",
+            "24 TL",
+            f"({_pdf_text(lines[0])}) Tj",
+            "/F1 12 Tf",
+            "18 TL",
+            "T*",
+        ]
         ops += [f"T* ({_pdf_text(line)}) Tj" for line in lines[1:]]
         ops += ["ET", "BT", "/F1 9 Tf", "56 40 Td", f"({_pdf_text(f'{title} - halaman {number}')}) Tj", "ET"]
         stream = "\n".join(ops).encode("latin-1")
@@ -54,45 +63,70 @@ _DOCUMENTS: dict[str, tuple[str, str, list[list[str]]]] = {
         "Profil Kecamatan Wonosalam 2025",
         "profil-kecamatan-wonosalam-2025.pdf",
         [
-            ["Profil Kecamatan Wonosalam 2025", "Kabupaten Demak, Provinsi Jawa Tengah", "",
-             "Luas wilayah: 57,88 km2, terdiri atas 21 desa.", "Jumlah penduduk (semester II 2024): 74.512 jiwa.",
-             "Mata pencaharian utama: pertanian padi, perdagangan, industri rumah tangga.", "",
-             "Visi: Terwujudnya pelayanan publik yang cepat, terbuka dan ramah.",
-             "Misi: 1. Meningkatkan kualitas pelayanan administrasi.",
-             "      2. Membuka akses informasi publik bagi seluruh warga.",
-             "      3. Mendorong kesiapsiagaan bencana di tingkat desa."],
-            ["Sarana dan prasarana", "", "Puskesmas: 2, Puskesmas pembantu: 5, Posyandu: 86.",
-             "Sekolah dasar/MI: 48, SMP/MTs: 12, SMA/SMK/MA: 6.",
-             "Jalan kabupaten: 38 km; jalan desa: 214 km.",
-             "Sungai utama: Sungai Tuntang (rawan banjir pada musim hujan).", "",
-             "Kontak PPID Kecamatan: kantor kecamatan, Senin-Jumat 08.00-15.00 WIB."],
+            [
+                "Profil Kecamatan Wonosalam 2025",
+                "Kabupaten Demak, Provinsi Jawa Tengah",
+                "",
+                "Luas wilayah: 57,88 km2, terdiri atas 21 desa.",
+                "Jumlah penduduk (semester II 2024): 74.512 jiwa.",
+                "Mata pencaharian utama: pertanian padi, perdagangan, industri rumah tangga.",
+                "",
+                "Visi: Terwujudnya pelayanan publik yang cepat, terbuka dan ramah.",
+                "Misi: 1. Meningkatkan kualitas pelayanan administrasi.",
+                "      2. Membuka akses informasi publik bagi seluruh warga.",
+                "      3. Mendorong kesiapsiagaan bencana di tingkat desa.",
+            ],
+            [
+                "Sarana dan prasarana",
+                "",
+                "Puskesmas: 2, Puskesmas pembantu: 5, Posyandu: 86.",
+                "Sekolah dasar/MI: 48, SMP/MTs: 12, SMA/SMK/MA: 6.",
+                "Jalan kabupaten: 38 km; jalan desa: 214 km.",
+                "Sungai utama: Sungai Tuntang (rawan banjir pada musim hujan).",
+                "",
+                "Kontak PPID Kecamatan: kantor kecamatan, Senin-Jumat 08.00-15.00 WIB.",
+            ],
         ],  # fmt: skip
     ),
     "maklumat-pelayanan": (
         "Maklumat Pelayanan Informasi Publik",
         "maklumat-pelayanan.pdf",
         [
-            ["Maklumat Pelayanan", "", "Dengan ini kami menyatakan sanggup menyelenggarakan pelayanan",
-             "informasi publik sesuai standar pelayanan yang telah ditetapkan,",
-             "dan apabila tidak menepati janji ini, kami siap menerima sanksi",
-             "sesuai peraturan perundang-undangan yang berlaku.", "",
-             "Permohonan informasi dijawab paling lambat 10 hari kerja,",
-             "dan dapat diperpanjang paling lama 7 hari kerja.", "",
-             "Wonosalam, 2 Januari 2025", "Camat Wonosalam selaku Atasan PPID"],
+            [
+                "Maklumat Pelayanan",
+                "",
+                "Dengan ini kami menyatakan sanggup menyelenggarakan pelayanan",
+                "informasi publik sesuai standar pelayanan yang telah ditetapkan,",
+                "dan apabila tidak menepati janji ini, kami siap menerima sanksi",
+                "sesuai peraturan perundang-undangan yang berlaku.",
+                "",
+                "Permohonan informasi dijawab paling lambat 10 hari kerja,",
+                "dan dapat diperpanjang paling lama 7 hari kerja.",
+                "",
+                "Wonosalam, 2 Januari 2025",
+                "Camat Wonosalam selaku Atasan PPID",
+            ],
         ],  # fmt: skip
     ),
     "jalur-evakuasi": (
         "Jalur Evakuasi dan Titik Kumpul Banjir",
         "jalur-evakuasi-banjir.pdf",
         [
-            ["Jalur Evakuasi dan Titik Kumpul Banjir", "",
-             "Titik kumpul 1: Lapangan Desa Kalianyar (dataran tinggi).",
-             "Titik kumpul 2: Balai Desa Mrisen.", "Titik kumpul 3: SMP Negeri 1 Wonosalam.", "",
-             "Bila sirene atau peringatan di anjungan menyala:",
-             "1. Matikan listrik rumah dari MCB.", "2. Bawa dokumen penting dan obat-obatan.",
-             "3. Dahulukan lansia, anak-anak dan penyandang disabilitas.",
-             "4. Ikuti arahan relawan dan petugas BPBD.", "",
-             "Posko BPBD Demak: (0291) 685 000 - Call center darurat: 112"],
+            [
+                "Jalur Evakuasi dan Titik Kumpul Banjir",
+                "",
+                "Titik kumpul 1: Lapangan Desa Kalianyar (dataran tinggi).",
+                "Titik kumpul 2: Balai Desa Mrisen.",
+                "Titik kumpul 3: SMP Negeri 1 Wonosalam.",
+                "",
+                "Bila sirene atau peringatan di anjungan menyala:",
+                "1. Matikan listrik rumah dari MCB.",
+                "2. Bawa dokumen penting dan obat-obatan.",
+                "3. Dahulukan lansia, anak-anak dan penyandang disabilitas.",
+                "4. Ikuti arahan relawan dan petugas BPBD.",
+                "",
+                "Posko BPBD Demak: (0291) 685 000 - Call center darurat: 112",
+            ],
         ],  # fmt: skip
     ),
 }
@@ -188,15 +222,26 @@ _DOCS = [
         "kind": "document",
         "id": _SHA[key],
         "op": "upsert",
-        "data": {"title": title, "sha256": _SHA[key], "size": len(_BYTES[key]), "mime": "application/pdf",
-                 "filename": filename},
+        "data": {
+            "title": title,
+            "sha256": _SHA[key],
+            "size": len(_BYTES[key]),
+            "mime": "application/pdf",
+            "filename": filename,
+        },
     }  # fmt: skip
     for key, (title, filename, _pages) in _DOCUMENTS.items()
 ]
 
 
 def _announcement(key: str, title: str, body: str, *, urgent: bool = False, **dates: Any) -> dict[str, Any]:
-    data = {"title": title, "body": body, "starts": dates.get("starts"), "ends": dates.get("ends"), "urgent": urgent}
+    data = {
+        "title": title,
+        "body": body,
+        "starts": dates.get("starts"),
+        "ends": dates.get("ends"),
+        "urgent": urgent,
+    }
     return {"kind": "announcement", "id": key, "op": "upsert", "data": data}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,12 @@ RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
 
 def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
     for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
-        limit = limiter.shared_limit(lambda setting=setting: app.config[setting], scope=scope, methods=methods)
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+        limit = limiter.shared_limit(_config_value(app, setting), scope=scope, methods=methods)
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
+
+
+def _config_value(app: Flask, setting: str) -> Callable[[], str]:
+    return lambda: str(app.config[setting])
 
 
 def _defaults(cfg: Any) -> dict[str, Any]:

@@ -20,7 +20,9 @@ def _watch_alerts(app: Any, stop: threading.Event) -> None:
 
     store = app.extensions["anjungan_store"]
     cfg = app.config
-    limits = Thresholds(float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"]))
+    limits = Thresholds(
+        float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"])
+    )
     warned = False
     while not stop.wait(WATCH_SECONDS):
         try:

@@ -6,6 +6,7 @@ human label, any other is shown by its name and unit.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ UNITS = {"c": "°C", "pct": "%", "cm": "cm", "mm": "mm", "v": "V", "a": "A", "w"
          "hpa": "hPa", "ugm3": "µg/m³"}  # fmt: skip
 RANGES = {"24j": 24 * 3600 * 1000, "7h": 7 * 24 * 3600 * 1000}
 HOUR_MS = 3600 * 1000
+_SCRIPT_RE = re.compile(r"<script\b.*?</script>", re.S | re.I)
 
 
 def describe(name: str) -> tuple[Any, str, int]:
@@ -96,7 +98,8 @@ def render_chart(store: Any, node: str, name: str, span: str, limit: float | Non
     if limit is not None and values:
         ends = [values[0][0], values[-1][0]]
         chart.add(str(_l("Batas siaga")), [(datetime.fromtimestamp(at / 1000), limit) for at in ends])
-    return bytes(chart.render())
+    svg = chart.render(is_unicode=True)
+    return _SCRIPT_RE.sub("", svg).encode()  # pygal's inline config script: not needed without its JS
 
 
 class ChartCache:

@@ -12,8 +12,15 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, RadioField, SelectField, SelectMultipleField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -85,7 +92,9 @@ def check_number(_form: Any, field: Any) -> None:
         field.data = str(regno.parse(field.data or ""))
     except regno.InvalidNumber as err:
         if "check digit" in str(err):
-            raise ValidationError(_l("Nomor ini salah ketik: angka pemeriksanya tidak cocok. Periksa kembali.")) from err
+            raise ValidationError(
+                _l("Nomor ini salah ketik: angka pemeriksanya tidak cocok. Periksa kembali.")
+            ) from err
         raise ValidationError(_l("Bentuk nomor tidak dikenali. Contoh: DMK-WONOSALAM-250324-00013.")) from err
 
 
@@ -127,7 +136,10 @@ class IdentityMixin:
     email = _email()
 
     def personal(self) -> dict[str, Any]:
-        return {key: getattr(self, key).data or "" for key in ("nama", "nik", "alamat", "pekerjaan", "telepon", "email")}
+        return {
+            key: getattr(self, key).data or ""
+            for key in ("nama", "nik", "alamat", "pekerjaan", "telepon", "email")
+        }
 
 
 HOW_TO_GET = [("melihat", _l("Melihat / membaca / mendengarkan / mencatat")),
@@ -138,12 +150,16 @@ DELIVERY = [("langsung", _l("Mengambil langsung")), ("kurir", _l("Kurir")), ("po
 
 
 class PermohonanForm(IdentityMixin, FlaskForm):
-    rincian = TextAreaField(_l("Rincian informasi yang dibutuhkan"), [_required(), _cap(2000)], filters=[clean_text])
+    rincian = TextAreaField(
+        _l("Rincian informasi yang dibutuhkan"), [_required(), _cap(2000)], filters=[clean_text]
+    )
     tujuan = TextAreaField(_l("Tujuan penggunaan informasi"), [_required(), _cap(1000)], filters=[clean_text])
     cara_memperoleh = RadioField(_l("Cara memperoleh informasi"), choices=_choices(HOW_TO_GET), default="melihat",
                                  validators=[_required(_l("Pilih salah satu."))])  # fmt: skip
     format_salinan = RadioField(_l("Bentuk salinan"), choices=_choices(COPY_FORMATS), validators=[Optional()])
-    cara_salinan = RadioField(_l("Cara mendapatkan salinan"), choices=_choices(DELIVERY), validators=[Optional()])
+    cara_salinan = RadioField(
+        _l("Cara mendapatkan salinan"), choices=_choices(DELIVERY), validators=[Optional()]
+    )
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -180,7 +196,9 @@ class PengaduanForm(FlaskForm):
     kategori = SelectField(_l("Kategori"), choices=_choices([("", _l("— pilih kategori —")), *CATEGORIES]),
                            validators=[_required(_l("Pilih kategori."))])  # fmt: skip
     judul = StringField(_l("Judul laporan"), [_required(), _cap(150)], filters=[clean_line])
-    isi = TextAreaField(_l("Isi laporan (apa, di mana, kapan)"), [_required(), _cap(3000)], filters=[clean_text])
+    isi = TextAreaField(
+        _l("Isi laporan (apa, di mana, kapan)"), [_required(), _cap(3000)], filters=[clean_text]
+    )
     tanggal_kejadian = DateField(_l("Tanggal kejadian (tidak wajib)"), validators=[Optional()],
                                  render_kw={"placeholder": "2025-03-24"})  # fmt: skip
     lokasi = StringField(_l("Lokasi kejadian"), [Optional(), _cap(200)], filters=[clean_line])
@@ -201,7 +219,8 @@ class PengaduanForm(FlaskForm):
                 valid = _fail(self.nama, _l("Isi nama Anda, atau pilih Anonim."))
             if not self.telepon.data:
                 valid = _fail(
-                    self.telepon, _l("Isi nomor telepon agar petugas dapat menghubungi Anda, atau pilih Anonim.")
+                    self.telepon,
+                    _l("Isi nomor telepon agar petugas dapat menghubungi Anda, atau pilih Anonim."),
                 )
         return valid
 

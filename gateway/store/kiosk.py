@@ -69,5 +69,7 @@ def submission_counts(store: Any) -> dict[str, int]:
 
 def content_version(store: Any) -> tuple[int, int]:
     """(count, newest updated_at) of the content table: changes whenever the central's content does."""
-    count, newest = store.conn.execute("SELECT count(*), coalesce(max(updated_at), 0) FROM content").fetchone()
+    count, newest = store.conn.execute(
+        "SELECT count(*), coalesce(max(updated_at), 0) FROM content"
+    ).fetchone()
     return int(count), int(newest)

@@ -15,7 +15,9 @@ def store() -> Any:
 
 def thresholds() -> Thresholds:
     cfg = current_app.config
-    return Thresholds(float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"]))
+    return Thresholds(
+        float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"])
+    )
 
 
 def current_alerts() -> list[Alert]:

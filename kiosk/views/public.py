@@ -6,8 +6,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, make_response, redirect, render_template
-from flask import request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 
 from kiosk import conditions, documents, i18n
@@ -19,7 +30,10 @@ bp = Blueprint("public", __name__)
 CATEGORIES = {
     "berkala": (_l("Informasi berkala"), _l("Diumumkan rutin: profil, kegiatan, kinerja, keuangan.")),
     "serta-merta": (_l("Informasi serta-merta"), _l("Segera diumumkan: bencana, wabah, gangguan layanan.")),
-    "setiap-saat": (_l("Informasi setiap saat"), _l("Tersedia kapan saja bila diminta: peraturan, keputusan.")),
+    "setiap-saat": (
+        _l("Informasi setiap saat"),
+        _l("Tersedia kapan saja bila diminta: peraturan, keputusan."),
+    ),
     "dikecualikan": (_l("Informasi dikecualikan"), _l("Tidak dapat diberikan (UU 14/2008 Pasal 17).")),
 }
 
@@ -139,13 +153,19 @@ def _same_origin(target: str | None) -> str | None:
     if not target or len(target) > 300:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return None
     return target
 
 
 @bp.get("/bahasa/<code>")
-def language(code: str) -> Response:
+def language(code: str) -> Any:
     """Switch the language (a cookie) and go back to the page the citizen was on."""
     response = redirect(_same_origin(request.args.get("kembali")) or url_for("public.home"))
     if code in i18n.LANGUAGES:
@@ -154,7 +174,7 @@ def language(code: str) -> Response:
 
 
 @bp.post("/selesai")
-def finish() -> Response:
+def finish() -> Any:
     """Start over: clear the session (form data, receipts, operator login) and the language; go home.
 
     Exempt from CSRF on purpose: it only ends the caller's own session (the idle timer posts it).

@@ -49,7 +49,7 @@ def status_url(number: str) -> str:
     return f"{base}/status/{number}" if base else number
 
 
-def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) -> Response:
+def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) -> Any:
     today = date.today()
     try:
         record = store().add_submission(kind, public, personal, gateway_id=current_app.config["KIOSK_GATEWAY_ID"],

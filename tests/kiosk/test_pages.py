@@ -47,7 +47,9 @@ def test_dip_by_category_with_columns(client: FlaskClient) -> None:
 
 def test_exempt_information_is_listed_never_its_content(client: FlaskClient) -> None:
     page = client.get("/informasi/dikecualikan").get_data(as_text=True)
-    exempt = [c["data"] for c in SAMPLE_CHANGES if c["kind"] == "dip" and c["data"]["category"] == "dikecualikan"]
+    exempt = [
+        c["data"] for c in SAMPLE_CHANGES if c["kind"] == "dip" and c["data"]["category"] == "dikecualikan"
+    ]
     assert len(exempt) >= 3
     for entry in exempt:
         assert entry["title"] in page
@@ -101,7 +103,9 @@ def test_security_headers(client: FlaskClient) -> None:
 
 
 def test_no_outside_urls_in_pages_or_assets(client: FlaskClient) -> None:
-    texts = [client.get(p).get_data(as_text=True) for p in ("/", "/informasi/berkala", "/permohonan", "/kondisi")]
+    texts = [
+        client.get(p).get_data(as_text=True) for p in ("/", "/informasi/berkala", "/permohonan", "/kondisi")
+    ]
     for name in ("kiosk.css", "kiosk.js", "keyboard.js"):
         with client.get(f"/static/{name}") as response:
             texts.append(response.get_data(as_text=True))

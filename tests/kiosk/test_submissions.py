@@ -118,7 +118,11 @@ def test_hostile_fields_are_escaped_and_cleaned(client: FlaskClient, kiosk_store
     assert response.status_code == 400
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;" in page
-    response = post(client, "/permohonan", request_data(nama="Siti\x00\x07 Ami\u202enah\r\nX", rincian="a\x1b[31mb\n\n\n\nc"))
+    response = post(
+        client,
+        "/permohonan",
+        request_data(nama="Siti\x00\x07 Ami\u202enah\r\nX", rincian="a\x1b[31mb\n\n\n\nc"),
+    )
     number = number_on(response)
     assert personal_of(kiosk_store, number)["nama"] == "Siti Aminah X"  # type: ignore[index]
     assert kiosk_store.submission(number)["public"]["rincian"] == "a[31mb\n\nc"  # type: ignore[index]
@@ -132,7 +136,11 @@ def test_length_caps(client: FlaskClient) -> None:
 
 
 def test_csrf_is_required(client: FlaskClient, kiosk_store: Store) -> None:
-    for path, data in (("/permohonan", request_data()), ("/pengaduan", complaint_data()), ("/status", {"nomor": "x"})):
+    for path, data in (
+        ("/permohonan", request_data()),
+        ("/pengaduan", complaint_data()),
+        ("/status", {"nomor": "x"}),
+    ):
         response = client.post(path, data=data)
         assert response.status_code == 400
         assert "kedaluwarsa" in response.get_data(as_text=True)
@@ -152,7 +160,9 @@ def test_complaint_with_identity(client: FlaskClient, kiosk_store: Store) -> Non
     number = number_on(post(client, "/pengaduan", complaint_data(tanggal_kejadian="2025-03-01")))
     record = kiosk_store.submission(number)
     assert record is not None and record["kind"] == "pengaduan"
-    assert record["public"]["kategori"] == "jalan-rusak" and record["public"]["tanggal_kejadian"] == "2025-03-01"
+    assert (
+        record["public"]["kategori"] == "jalan-rusak" and record["public"]["tanggal_kejadian"] == "2025-03-01"
+    )
     assert record["public"]["anonim"] is False and record["public"]["rahasia"] is False
     assert record["due_date"] == dates.complaint_due(date.today()).isoformat()
     assert personal_of(kiosk_store, number) == {"nama": "Budi Santoso", "nik": "", "telepon": "085712345678"}
@@ -170,7 +180,9 @@ def test_complaint_needs_name_and_phone_unless_anonymous(client: FlaskClient) ->
     page = post(client, "/pengaduan", complaint_data(nama="", telepon="", kategori="")).get_data(as_text=True)
     assert "Isi nama Anda, atau pilih Anonim." in page and "Pilih kategori." in page
     assert "Isi nomor telepon" in page
-    page = post(client, "/pengaduan", complaint_data(kategori="nuklir", tanggal_kejadian="2999-01-01")).get_data(as_text=True)
+    page = post(
+        client, "/pengaduan", complaint_data(kategori="nuklir", tanggal_kejadian="2999-01-01")
+    ).get_data(as_text=True)
     assert "Not a valid choice" in page or "pilihan" in page.lower() or "Pilih" in page
     assert "masa depan" in page
 
@@ -196,12 +208,16 @@ def test_objection_number_checks(client: FlaskClient) -> None:
     assert "Bentuk nomor tidak dikenali" in page
     page = post(client, "/keberatan", {**base, "nomor_permohonan": complaint}).get_data(as_text=True)
     assert "bukan nomor permohonan" in page
-    page = post(client, "/keberatan", {**base, "nomor_permohonan": complaint, "alasan": []}).get_data(as_text=True)
+    page = post(client, "/keberatan", {**base, "nomor_permohonan": complaint, "alasan": []}).get_data(
+        as_text=True
+    )
     assert "Pilih paling sedikit satu alasan." in page
     # well-formed but filed elsewhere: accepted
     elsewhere = regno.make("dmk-mijen", date(2025, 2, 3), 7)
     assert post(client, "/keberatan", {**base, "nomor_permohonan": elsewhere}).status_code == 302
-    page = post(client, "/keberatan", {**base, "nomor_permohonan": elsewhere, "alasan": ["z"]}).get_data(as_text=True)
+    page = post(client, "/keberatan", {**base, "nomor_permohonan": elsewhere, "alasan": ["z"]}).get_data(
+        as_text=True
+    )
     assert "Not a valid choice" in page or "bukan pilihan" in page.lower() or "error" in page
 
 
