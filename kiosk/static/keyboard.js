@@ -18,6 +18,7 @@
   var field = null;
   var shift = false;
   var layoutName = "";
+  var shownAt = 0;
 
   function label(key) {
     if (key === "␣") { return kb.dataset.labelSpace || "spasi"; }
@@ -82,6 +83,7 @@
   }
   function show(target) {
     field = target;
+    shownAt = Date.now();
     var name = target.dataset.kb in LAYOUTS ? target.dataset.kb : "text";
     if (name !== layoutName || kb.hidden) { build(name); }
     kb.hidden = false;
@@ -99,6 +101,7 @@
   kb.addEventListener("pointerdown", function (e) {
     var key = e.target.closest(".kb-key");
     e.preventDefault(); /* keep the focus (and the caret) in the field */
+    e.stopPropagation(); /* a key rebuilt under the finger is still "inside" the keyboard */
     if (!key) { return; }
     key.classList.add("kb-pressed");
     setTimeout(function () { key.classList.remove("kb-pressed"); }, 120);
@@ -108,8 +111,9 @@
     var t = e.target;
     if (t && t.dataset && t.dataset.kb) { show(t); }
   });
-  document.addEventListener("pointerdown", function (e) {
-    if (!field || kb.hidden) { return; }
+  /* a tap elsewhere closes the keyboard: on click, so that the layout does not move under the finger */
+  document.addEventListener("click", function (e) {
+    if (!field || kb.hidden || Date.now() - shownAt < 700) { return; } /* the tap that opened it */
     if (e.target === field || kb.contains(e.target)) { return; }
     if (!(e.target.dataset && e.target.dataset.kb)) { hide(); }
   });

@@ -129,7 +129,9 @@ def receipt(number: str) -> Any:
         abort(404)
     import segno
 
-    qr = segno.make(status_url(number), error="m").svg_inline(scale=5, dark="#000000", light="#ffffff")
+    qr = segno.make(status_url(number), error="m").svg_inline(
+        scale=5, dark="#000000", light="#ffffff", omitsize=True
+    )
     return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
                            printed=session.get("printed", "none"), status_url=status_url(number))  # fmt: skip
 
