@@ -37,6 +37,7 @@ class PageCache:
         self.ttl = ttl
         self._entries: dict[tuple[str, str, str], Entry] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[tuple[str, str, str]] = set()
 
     def clear(self) -> None:
         with self._lock:
@@ -50,10 +51,36 @@ class PageCache:
         key = (path, environ.get("QUERY_STRING", ""), _lang(environ))
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            _expires, status, headers, body = entry
-            start_response(status, headers)
-            return [body]
+        claimed = False
+        if entry is not None:
+            if entry[0] > now or not self._claim(key):
+                # fresh, or another thread is already rendering it: serve what we have (stale by < one render)
+                _expires, status, headers, body = entry
+                start_response(status, headers)
+                return [body]
+            claimed = True
+        try:
+            return self._render(key, environ, start_response, ttl)
+        finally:
+            if claimed:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+    def _claim(self, key: tuple[str, str, str]) -> bool:
+        """True when this thread may re-render ``key`` (one thread at a time: no thundering herd)."""
+        with self._lock:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
+
+    def _render(
+        self,
+        key: tuple[str, str, str],
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        ttl: float,
+    ) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -74,7 +101,7 @@ class PageCache:
             with self._lock:
                 if len(self._entries) >= _MAX_ENTRIES:
                     self._entries.clear()
-                self._entries[key] = (now + ttl, status, headers, body)
+                self._entries[key] = (time.monotonic() + ttl, status, headers, body)
         start_response(status, headers)
         return [body]
 
