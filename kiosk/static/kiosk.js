@@ -32,7 +32,8 @@
   var last = Date.now();
   var warningUntil = 0;
   var finishing = false;
-  var atRest = body.classList.contains("page-home") && body.dataset.lang === body.dataset.defaultLang;
+  /* on the home screen nothing is on show: start over silently (this also ends a forgotten operator login) */
+  var atHome = body.classList.contains("page-home");
 
   function finish() {
     if (finishing) { return; }
@@ -58,8 +59,9 @@
   document.getElementById("idle-continue").addEventListener("click", activity);
   document.getElementById("idle-finish").addEventListener("click", finish);
   setInterval(function () {
-    if (atRest || finishing) { return; }
+    if (finishing) { return; }
     var now = Date.now();
+    if (atHome && now - last >= idleMs) { finish(); return; }
     if (!warningUntil && now - last >= idleMs) {
       warningUntil = now + warnS * 1000;
       dialog.hidden = false;
