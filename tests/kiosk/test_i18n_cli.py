@@ -72,3 +72,22 @@ def test_seed_writes_valid_documents(cfg, kiosk_store: Store) -> None:  # type: 
     assert len(urgent) == 1
     assert seed(kiosk_store, cfg) == len(SAMPLE_CHANGES)  # twice is harmless
     assert len(kiosk_store.content("dip")) == len([c for c in SAMPLE_CHANGES if c["kind"] == "dip"])
+
+
+def test_init_with_sample_content(tmp_path: Path) -> None:
+    from gateway.cli import cli
+
+    path = tmp_path / "anjungan.toml"
+    result = CliRunner().invoke(cli, ["--config", str(path), "init", "--sample-content", "--data-dir", "data"])
+    assert result.exit_code == 0, result.output
+    files = list((tmp_path / "data" / "files").iterdir())
+    assert len(files) == 3 and all(f.read_bytes().startswith(b"%PDF-") for f in files)
+    with Store.open(tmp_path / "data" / "anjungan.db") as store:
+        assert len(store.content("dip")) >= 15
+
+
+def test_kiosk_command_help() -> None:
+    from kiosk.cli import kiosk_command
+
+    result = CliRunner().invoke(kiosk_command, ["--help"])
+    assert result.exit_code == 0 and "--hash-password" in result.output
