@@ -78,7 +78,9 @@ def test_init_with_sample_content(tmp_path: Path) -> None:
     from gateway.cli import cli
 
     path = tmp_path / "anjungan.toml"
-    result = CliRunner().invoke(cli, ["--config", str(path), "init", "--sample-content", "--data-dir", "data"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(path), "init", "--sample-content", "--data-dir", "data"]
+    )
     assert result.exit_code == 0, result.output
     files = list((tmp_path / "data" / "files").iterdir())
     assert len(files) == 3 and all(f.read_bytes().startswith(b"%PDF-") for f in files)
