@@ -68,6 +68,69 @@ SETTINGS: list[Setting] = [
     Setting("mqtt", "port", 1883, "MQTT broker port.", int),
     Setting("kiosk", "host", "127.0.0.1", "Address the kiosk web server listens on."),
     Setting("kiosk", "port", 8080, "Port the kiosk web server listens on.", int),
+    Setting("kiosk", "language", "id", "Language of the kiosk's home screen: id (Bahasa Indonesia) or en."),
+    Setting(
+        "kiosk",
+        "idle_seconds",
+        90,
+        "Seconds without a touch before the kiosk warns that it will start over (clearing the form).",
+        int,
+    ),
+    Setting(
+        "kiosk",
+        "idle_warning_seconds",
+        30,
+        "Seconds the idle warning stays up (at least 20) before the form and session are cleared.",
+        int,
+    ),
+    Setting(
+        "kiosk",
+        "operator_password_hash",
+        "",
+        "Werkzeug password hash for the operator pages (make one with `anjungan kiosk --hash-password`). "
+        "Empty = operator pages disabled.",
+    ),
+    Setting(
+        "kiosk",
+        "printer",
+        "",
+        'Receipt printer (ESC/POS): "" none, "usb:VID:PID" (hex), "serial:/dev/ttyUSB0", '
+        '"network:HOST[:PORT]" or "file:/dev/usb/lp0".',
+    ),
+    Setting(
+        "kiosk",
+        "public_url",
+        "",
+        "Public base URL of the status page, encoded in receipts' QR codes as <public_url>/status/<number>. "
+        "Empty = the QR code holds the registration number only.",
+    ),
+    Setting(
+        "kiosk",
+        "water_alert_cm",
+        150.0,
+        "Water level (water_cm) at or above which a flood alert (serta-merta) is shown on every page.",
+        float,
+    ),
+    Setting(
+        "kiosk",
+        "mains_min_v",
+        150.0,
+        "Mains voltage (mains_v) below which mains power counts as lost (alert on every page).",
+        float,
+    ),
+    Setting(
+        "kiosk",
+        "stale_minutes",
+        15,
+        "A node's readings older than this are shown as stale and do not raise or clear alerts.",
+        int,
+    ),
+    Setting(
+        "kiosk",
+        "secret_key",
+        "",
+        "Key signing the kiosk's session cookies. Empty = a random key kept in <data_dir>/kiosk.key.",
+    ),
     Setting(
         "mqtt",
         "client_id",

@@ -1,30 +1,142 @@
-"""The kiosk web app (Flask app factory)."""
+"""The kiosk web app (Flask app factory): citizen pages, operator pages, security and caching.
+
+``create_app(cfg, test_config=None)``: ``cfg`` is a :class:`gateway.config.Config`; ``test_config`` overrides
+Flask settings (``KIOSK_*`` below) for tests. No configuration is read at import time.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template_string
+from flask import Flask, Response, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
 
 from gateway.store import Store
+from kiosk import i18n
+from kiosk.pagecache import PageCache
 
-_HOME = """<!doctype html><html lang="id"><head><meta charset="utf-8"><title>{{ name }}</title></head>
-<body><h1>{{ name }}</h1><p>Anjungan Informasi Publik</p>
-<ul>{% for a in announcements %}<li>{{ a.title }}</li>{% endfor %}</ul>
-<p>{{ readings }} bacaan sensor tersimpan.</p></body></html>"""
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The charts are SVG documents loaded as images; pygal styles them with an inline <style>.
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+# Rate limits (Flask-Limiter syntax, from the app settings named here): endpoint -> (setting, scope, methods).
+# The three submission forms share one budget; lookups and the operator login have their own.
+RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
+    "submit.permohonan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.pengaduan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.keberatan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
+    "submit.status_lookup": ("KIOSK_LIMIT_STATUS", "status", ["POST"]),
+    "submit.status_show": ("KIOSK_LIMIT_STATUS", "status", None),
+    "operator.login": ("KIOSK_LIMIT_LOGIN", "login", ["POST"]),
+    "operator.printer_test": ("KIOSK_LIMIT_SUBMIT", "printer", ["POST"]),
+}
 
 
-def create_app(cfg: Any) -> Flask:
+def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
+    for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
+        limit = limiter.shared_limit(_config_value(app, setting), scope=scope, methods=methods)
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
+
+
+def _config_value(app: Flask, setting: str) -> Callable[[], str]:
+    return lambda: str(app.config[setting])
+
+
+def _defaults(cfg: Any) -> dict[str, Any]:
+    kiosk = cfg.kiosk
+    return {
+        "KIOSK_OFFICE": cfg.gateway.name,
+        "KIOSK_GATEWAY_ID": cfg.gateway.id,
+        "KIOSK_LANGUAGE": kiosk.language if kiosk.language in i18n.LANGUAGES else "id",
+        "KIOSK_IDLE_SECONDS": max(10, kiosk.idle_seconds),
+        "KIOSK_IDLE_WARNING_SECONDS": max(20, kiosk.idle_warning_seconds),  # WCAG 2.2.1: at least 20 s
+        "KIOSK_PASSWORD_HASH": kiosk.operator_password_hash,
+        "KIOSK_PRINTER": kiosk.printer,  # a spec string, or an escpos printer object (tests)
+        "KIOSK_PUBLIC_URL": kiosk.public_url.rstrip("/"),
+        "KIOSK_WATER_ALERT_CM": kiosk.water_alert_cm,
+        "KIOSK_MAINS_MIN_V": kiosk.mains_min_v,
+        "KIOSK_STALE_MS": kiosk.stale_minutes * 60_000,
+        "KIOSK_DATA_DIR": Path(cfg.data_dir),
+        "KIOSK_PAGE_CACHE_SECONDS": 5.0,
+        "KIOSK_CHART_CACHE_SECONDS": 60.0,
+        "KIOSK_ALERT_CACHE_SECONDS": 2.0,
+        "KIOSK_ALERT_POLL_SECONDS": 5,
+        "KIOSK_LIMIT_SUBMIT": "10 per minute",
+        "KIOSK_LIMIT_STATUS": "30 per minute",
+        "KIOSK_LIMIT_LOGIN": "5 per minute",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "SESSION_COOKIE_NAME": "anjungan",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "WTF_CSRF_TIME_LIMIT": None,  # the idle reset ends sessions; a token must not expire mid-form
+        "BABEL_DEFAULT_LOCALE": "id",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
+    }
+
+
+def _secret_key(cfg: Any) -> str:
+    """The configured key, or one kept in ``<data_dir>/kiosk.key`` (created 0600 on first start)."""
+    if cfg.kiosk.secret_key:
+        return str(cfg.kiosk.secret_key)
+    path = Path(cfg.data_dir) / "kiosk.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    if "Cache-Control" not in headers and request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"  # a shared screen: never keep a citizen's page in history
+    return response
+
+
+def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The kiosk app for configuration ``cfg``; ``test_config`` overrides the ``KIOSK_*`` settings."""
     app = Flask(__name__)
-    app.config["ANJUNGAN"] = cfg
-    store = Store.from_config(cfg)
-    app.extensions["anjungan_store"] = store
+    app.config.update(_defaults(cfg))
+    app.config["SECRET_KEY"] = _secret_key(cfg)
+    if test_config:
+        app.config.update(test_config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.ensure_compiled())
+    app.extensions["anjungan_store"] = Store.from_config(cfg)
 
-    @app.get("/")
-    def home() -> str:
-        count = store.conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-        return render_template_string(
-            _HOME, name=cfg.gateway.name, announcements=store.content("announcement"), readings=count
-        )
+    Babel(app, locale_selector=i18n.current_language)
+    CSRFProtect(app)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    app.extensions["anjungan_limiter"] = limiter
 
+    from kiosk.views import operator, public, submit
+
+    for module in (public, submit, operator):
+        app.register_blueprint(module.bp)
+    _apply_rate_limits(app, limiter)
+    app.after_request(_security_headers)
+    public.install_template_globals(app)
+    app.wsgi_app = PageCache(app.wsgi_app, lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]))  # type: ignore[method-assign]
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Close the app's store connections (tests; the server process simply exits)."""
+    app.extensions["anjungan_store"].close()

@@ -1,25 +1,71 @@
-"""``anjungan kiosk``: serve the kiosk with waitress."""
+"""``anjungan kiosk``: serve the kiosk with waitress (and ``--hash-password`` for the operator password)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import click
 
 from gateway.clicontext import pass_config
 
+log = logging.getLogger(__name__)
+WATCH_SECONDS = 5.0
+
+
+def _watch_alerts(app: Any, stop: threading.Event) -> None:
+    """Evaluate the sensor alerts every few seconds even when no screen is open (events are recorded once)."""
+    from kiosk.alerts import Thresholds, evaluate
+
+    store = app.extensions["anjungan_store"]
+    cfg = app.config
+    limits = Thresholds(
+        float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"])
+    )
+    warned = False
+    while not stop.wait(WATCH_SECONDS):
+        try:
+            evaluate(store, limits)
+            warned = False
+        except Exception as err:  # the store may be busy or briefly unavailable: say it once, keep watching
+            if not warned:
+                log.warning("alert watcher: %s", err)
+                warned = True
+
 
 @click.command("kiosk")
 @click.option("--host", help="Listen address (default from [kiosk] host).")
 @click.option("--port", type=int, help="Listen port (default from [kiosk] port).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
+@click.option(
+    "--hash-password",
+    is_flag=True,
+    help="Ask for an operator password, print its hash for [kiosk] operator_password_hash, and exit.",
+)
 @pass_config
-def kiosk_command(cfg: Any, host: str | None, port: int | None) -> None:
+def kiosk_command(cfg: Any, host: str | None, port: int | None, threads: int, hash_password: bool) -> None:
     """Serve the citizen kiosk (waitress)."""
+    if hash_password:
+        from werkzeug.security import generate_password_hash
+
+        password = click.prompt("Operator password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 8:
+            raise click.ClickException("use at least 8 characters")
+        click.echo(generate_password_hash(password))
+        return
     import waitress
 
     from kiosk.app import create_app
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(cfg)
     host, port = host or cfg.kiosk.host, port or cfg.kiosk.port
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_alerts, args=(app, stop), name="kiosk-alerts", daemon=True)
+    watcher.start()
     click.echo(f"kiosk on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=8, ident="anjungan")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="anjungan")
+    finally:
+        stop.set()

@@ -13,7 +13,7 @@ import pytest
 from gateway import config as config_mod
 from gateway.store import Store
 
-pytest_plugins = ["tests.fixtures.mosquitto", "tests.fixtures.postgres"]
+pytest_plugins = ["tests.fixtures.mosquitto", "tests.fixtures.postgres", "tests.fixtures.chromium"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

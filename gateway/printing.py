@@ -1,0 +1,130 @@
+"""Receipt slips on an ESC/POS printer (python-escpos).
+
+The printer comes from ``[kiosk] printer``: ``""`` (none), ``usb:VID:PID`` (hex ids), ``serial:/dev/ttyUSB0``,
+``network:host`` or ``network:host:port``, ``file:/dev/usb/lp0``. A slip never carries personal data: the
+office, the kind, the registration number, the dates, the status URL and its QR code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from gateway.errors import AnjunganError
+
+log = logging.getLogger(__name__)
+
+SLIP_WIDTH = 32  # characters per line of font A on a 58 mm printer
+
+
+class PrinterError(AnjunganError):
+    """The receipt printer is not configured, not reachable or failed while printing."""
+
+
+@dataclass(frozen=True)
+class Slip:
+    office: str
+    title: str  # e.g. "TANDA TERIMA PERMOHONAN INFORMASI"
+    number: str
+    received: datetime
+    due: date | None
+    status_url: str  # what the QR encodes: the status URL with the number only (or the number alone)
+    lines: tuple[str, ...] = ()  # extra short, non-personal lines (e.g. "Simpan tanda terima ini.")
+
+
+def open_printer(spec: str) -> Any:
+    """An escpos printer for a ``[kiosk] printer`` value; raises PrinterError for a bad spec."""
+    from escpos import printer
+
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "usb":
+            vid, _, pid = rest.partition(":")
+            return printer.Usb(int(vid, 16), int(pid, 16))
+        if kind == "serial":
+            return printer.Serial(rest or "/dev/ttyUSB0")
+        if kind == "network":
+            host, _, port = rest.partition(":")
+            if not host:
+                raise ValueError("no host")
+            return _network(printer.Network(host, int(port or 9100), timeout=10))
+        if kind == "file":
+            return printer.File(rest)
+    except ValueError as err:
+        raise PrinterError(f"printer setting {spec!r} is not valid: {err}") from err
+    raise PrinterError(
+        f"printer setting {spec!r}: use usb:VID:PID, serial:DEV, network:HOST[:PORT] or file:PATH"
+    )
+
+
+def _network(p: Any) -> Any:
+    """Connect a Network printer ourselves: escpos leaks its socket when the connection is refused."""
+    import socket
+
+    try:
+        p.device = socket.create_connection((p.host, p.port), timeout=p.timeout)
+    except OSError as err:
+        raise PrinterError(f"printer {p.host}:{p.port} is not reachable: {err.strerror or err}") from err
+    return p
+
+
+def _wrap(text: str, width: int = SLIP_WIDTH) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
+
+
+def render(p: Any, slip: Slip) -> None:
+    """Write ``slip`` to the escpos printer ``p`` (a Dummy in tests)."""
+    width = p.profile.profile_data.setdefault("media", {}).setdefault("width", {})
+    if width.get("pixels", "Unknown") == "Unknown":  # generic profile: assume a 58 mm head (384 dots)
+        width["pixels"] = 384
+    p.set(align="center", bold=True)
+    for line in _wrap(slip.office):
+        p.textln(line)
+    p.set(align="center", bold=False)
+    for line in _wrap(slip.title):
+        p.textln(line)
+    p.textln("-" * SLIP_WIDTH)
+    p.textln("No. Pendaftaran:")
+    p.set(align="center", bold=True, double_height=True, double_width=len(slip.number) <= SLIP_WIDTH // 2)
+    p.textln(slip.number)
+    p.set(align="left", bold=False, normal_textsize=True)
+    p.textln(f"Diterima : {slip.received:%d-%m-%Y %H:%M}")
+    if slip.due is not None:
+        p.textln(f"Batas    : {slip.due:%d-%m-%Y}")
+    for extra in slip.lines:
+        for line in _wrap(extra):
+            p.textln(line)
+    p.textln("-" * SLIP_WIDTH)
+    p.set(align="center")
+    p.textln("Cek status:")
+    for line in _wrap(slip.status_url.replace("/", "/ ")):
+        p.textln(line.replace("/ ", "/"))
+    p.qr(slip.status_url, size=6, center=True)
+    p.cut()
+
+
+def print_slip(spec_or_printer: str | Any, slip: Slip) -> None:
+    """Print ``slip`` on the configured printer (a spec string or an escpos printer object)."""
+    p = open_printer(spec_or_printer) if isinstance(spec_or_printer, str) else spec_or_printer
+    try:
+        render(p, slip)
+    except PrinterError:
+        raise
+    except Exception as err:  # escpos raises its own errors, OSError and USB errors
+        raise PrinterError(f"printing failed: {type(err).__name__}: {err}") from err
+    finally:
+        close = getattr(p, "close", None)
+        if close is not None and p is not spec_or_printer:
+            try:
+                close()
+            except Exception:  # a printer that failed to open may fail to close, too
+                log.debug("closing the printer failed", exc_info=True)

@@ -1,0 +1,129 @@
+"""Serta-merta alerts: urgent announcements from the central and local sensor alerts (flood, mains power).
+
+A sensor alert is evaluated from the latest readings whenever a page or the banner asks (at most every couple
+of seconds per process, and by the serve command's watcher thread): when the water level reaches its threshold
+or the mains voltage drops below its minimum, the alert turns on, and an ``alert`` event is recorded exactly
+once per crossing (``alert_cleared`` when it ends). Readings older than ``stale_minutes`` neither raise nor
+clear an alert. The water alert clears with a small hysteresis so that a level hovering at the threshold does
+not flap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.store import db
+from gateway.store import kiosk as kiosk_queries
+
+WATER = "water_cm"
+MAINS = "mains_v"
+WATER_HYSTERESIS_CM = 5.0
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str  # "water:<node>", "power:<node>" or "announcement:<id>"
+    kind: str  # "water", "power", "announcement"
+    node: str | None
+    value: float | None
+    limit: float | None
+    since_ms: int | None
+    title: str = ""  # announcements only
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    water_cm: float
+    mains_min_v: float
+    stale_ms: int
+
+
+def _parse_moment(text: Any) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def active_announcements(store: Any, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Announcements whose window contains now, urgent ones first, newest first."""
+    now = now or datetime.now(UTC)
+    items = []
+    for item in store.content("announcement"):
+        starts, ends = _parse_moment(item.get("starts")), _parse_moment(item.get("ends"))
+        if (starts and starts > now) or (ends and ends < now):
+            continue
+        items.append(item)
+    items.sort(key=lambda a: (not a.get("urgent"), -int(a.get("updated_at") or 0), a["id"]))
+    return items
+
+
+def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds) -> bool | None:
+    """Whether the alert of this reading should be on; None when the reading says nothing (stale)."""
+    if db.now_ms() - reading["at"] > limits.stale_ms:
+        return None
+    if reading["name"] == WATER:
+        bound = limits.water_cm - (WATER_HYSTERESIS_CM if was_active else 0.0)
+        return bool(reading["value"] >= bound)
+    return bool(reading["value"] < limits.mains_min_v)
+
+
+def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
+    """Update the sensor alerts' states from the latest readings (recording events) and return the active ones."""
+    states = kiosk_queries.alert_states(store)
+    for reading in store.latest():
+        if reading["name"] not in (WATER, MAINS):
+            continue
+        kind = "water" if reading["name"] == WATER else "power"
+        key = f"{kind}:{reading['node']}"
+        was_active = bool(states.get(key, {}).get("active"))
+        wanted = _wanted(reading, was_active, limits)
+        if wanted is None or wanted == was_active:
+            continue
+        limit = limits.water_cm if kind == "water" else limits.mains_min_v
+        data = {"kind": kind, "measurement": reading["name"], "value": reading["value"], "limit": limit}
+        kiosk_queries.alert_transition(store, key, wanted, data, reading["node"])
+    alerts = []
+    for key, state in sorted(kiosk_queries.alert_states(store).items()):
+        if state.get("active"):
+            kind, _, node = key.partition(":")
+            alerts.append(Alert(key, kind, node, state.get("value"), state.get("limit"), state.get("since")))
+    return alerts
+
+
+def current(store: Any, limits: Thresholds) -> list[Alert]:
+    """Urgent announcements and active sensor alerts, sensor alerts first."""
+    alerts = evaluate(store, limits)
+    for item in active_announcements(store):
+        if item.get("urgent"):
+            alerts.append(Alert(f"announcement:{item['id']}", "announcement", None, None, None, None,
+                                str(item.get("title") or ""), str(item.get("body") or "")))  # fmt: skip
+    return alerts
+
+
+class AlertCache:
+    """``current()`` at most once per ``ttl`` seconds per process (the banner is polled by every screen)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: list[Alert] = []
+        self._expires = 0.0
+
+    def get(self, store: Any, limits: Thresholds, ttl: float) -> list[Alert]:
+        with self._lock:
+            if time.monotonic() >= self._expires:
+                self._value = current(store, limits)
+                self._expires = time.monotonic() + ttl
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._expires = 0.0

@@ -1,0 +1,227 @@
+"""Reading pages: home, public information (DIP, documents, announcements), local conditions, the banner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+
+from kiosk import conditions, documents, i18n
+from kiosk.pagecache import MARKER
+from kiosk.views import current_alerts, store, thresholds
+
+bp = Blueprint("public", __name__)
+
+CATEGORIES = {
+    "berkala": (_l("Informasi berkala"), _l("Diumumkan rutin: profil, kegiatan, kinerja, keuangan.")),
+    "serta-merta": (_l("Informasi serta-merta"), _l("Segera diumumkan: bencana, wabah, gangguan layanan.")),
+    "setiap-saat": (
+        _l("Informasi setiap saat"),
+        _l("Tersedia kapan saja bila diminta: peraturan, keputusan."),
+    ),
+    "dikecualikan": (_l("Informasi dikecualikan"), _l("Tidak dapat diberikan (UU 14/2008 Pasal 17).")),
+}
+
+
+def cacheable(body: str) -> Response:
+    """A public page the page cache may keep a few seconds (it must not depend on the session)."""
+    response = make_response(body)
+    response.headers[MARKER] = "public"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/")
+def home() -> Response:
+    announcements = [a for a in _announcements() if not a.get("urgent")][:2]
+    return cacheable(render_template("home.html", announcements=announcements))
+
+
+@bp.get("/informasi")
+def information() -> Response:
+    counts = {key: 0 for key in CATEGORIES}
+    for entry in store().content("dip"):
+        counts[entry.get("category", "")] = counts.get(entry.get("category", ""), 0) + 1
+    return cacheable(render_template("information.html", categories=CATEGORIES, counts=counts))
+
+
+@bp.get("/informasi/<category>")
+def dip(category: str) -> Response:
+    """DIP entries of one category; 404 for an unknown category."""
+    if category not in CATEGORIES:
+        abort(404)
+    entries = [e for e in store().content("dip") if e.get("category") == category]
+    docs = {d["id"] for d in store().content("document")}
+    title, description = CATEGORIES[category]
+    return cacheable(render_template("dip.html", category=category, title=title, description=description,
+                                     entries=entries, docs=docs))  # fmt: skip
+
+
+def _document(sha256: str) -> dict[str, Any]:
+    item = store().content_item("document", sha256) if documents.SHA256_RE.fullmatch(sha256) else None
+    if item is None:
+        abort(404)
+    return item
+
+
+@bp.get("/dokumen/<sha256>")
+def document(sha256: str) -> Response | str:
+    """One page of a document, as an image; 404 for an unknown document; a notice while it is not here yet."""
+    item = _document(sha256)
+    data_dir = current_app.config["KIOSK_DATA_DIR"]
+    try:
+        pages = documents.page_count(data_dir, sha256)
+    except documents.DocumentMissing:
+        return render_template("document_missing.html", document=item)
+    number = request.args.get("halaman", 1, type=int) or 1
+    number = min(max(1, number), max(1, pages))
+    back = _same_origin(request.args.get("kembali")) or url_for("public.information")
+    return render_template("document.html", document=item, page=number, pages=pages, back=back)
+
+
+@bp.get("/dokumen/<sha256>/halaman/<int:number>.png")
+def document_page(sha256: str, number: int) -> Response:
+    """A page image; 404 for a missing document or page."""
+    _document(sha256)
+    try:
+        path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number)
+    except documents.DocumentMissing:
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="image/png")  # small; no file handle left open
+    response.headers["Cache-Control"] = "max-age=86400"
+    return response
+
+
+def _announcements() -> list[dict[str, Any]]:
+    from kiosk.alerts import active_announcements
+
+    return active_announcements(store())
+
+
+@bp.get("/pengumuman")
+def announcements() -> Response:
+    return cacheable(render_template("announcements.html", announcements=_announcements()))
+
+
+@bp.get("/kondisi")
+def conditions_page() -> Response:
+    groups = conditions.node_groups(store(), int(current_app.config["KIOSK_STALE_MS"]))
+    return cacheable(render_template("conditions.html", groups=groups, limits=thresholds()))
+
+
+@bp.get("/kondisi/grafik/<node>/<name>/<span>.svg")
+def chart(node: str, name: str, span: str) -> Response:
+    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span or series."""
+    if span not in conditions.RANGES or len(node) > 32 or len(name) > 32:
+        abort(404)
+    limit = float(current_app.config["KIOSK_WATER_ALERT_CM"]) if name == "water_cm" else None
+    cache = current_app.extensions.setdefault("anjungan_charts", conditions.ChartCache())
+    lang = i18n.current_language()
+    svg = cache.get((node, name, span, lang), float(current_app.config["KIOSK_CHART_CACHE_SECONDS"]),
+                    lambda: conditions.render_chart(store(), node, name, span, limit))  # fmt: skip
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "max-age=60"
+    return response
+
+
+@bp.get("/api/alerts")
+def alerts_fragment() -> Response:
+    """The serta-merta banner as an HTML fragment (polled by every page)."""
+    response = make_response(render_template("_alerts.html", alerts=current_alerts()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _same_origin(target: str | None) -> str | None:
+    """``target`` if it is a path on this kiosk (never another host)."""
+    if not target or len(target) > 300:
+        return None
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
+        return None
+    return target
+
+
+@bp.get("/bahasa/<code>")
+def language(code: str) -> Any:
+    """Switch the language (a cookie) and go back to the page the citizen was on."""
+    response = redirect(_same_origin(request.args.get("kembali")) or url_for("public.home"))
+    if code in i18n.LANGUAGES:
+        response.set_cookie("lang", code, samesite="Strict", httponly=True)
+    return response
+
+
+@bp.post("/selesai")
+def finish() -> Any:
+    """Start over: clear the session (form data, receipts, operator login) and the language; go home.
+
+    Exempt from CSRF on purpose: it only ends the caller's own session (the idle timer posts it).
+    """
+    session.clear()
+    response = redirect(url_for("public.home"))
+    response.delete_cookie("lang", samesite="Strict", httponly=True)
+    return response
+
+
+def install_template_globals(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    csrf = app.extensions["csrf"]
+    assert isinstance(csrf, CSRFProtect)
+    csrf.exempt(finish)
+
+    @app.context_processor
+    def kiosk_globals() -> dict[str, Any]:
+        lang = i18n.current_language()
+        return {
+            "office": current_app.config["KIOSK_OFFICE"],
+            "lang": lang,
+            "other_lang": "en" if lang == "id" else "id",
+            "languages": i18n.LANGUAGES,
+            "now": datetime.now(),
+            "alerts": current_alerts(),
+            "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
+            "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
+            "default_lang": current_app.config["KIOSK_LANGUAGE"],
+            "poll_seconds": current_app.config["KIOSK_ALERT_POLL_SECONDS"],
+        }
+
+    @app.template_filter("localtime")
+    def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        return datetime.fromtimestamp(ms / 1000).strftime(fmt) if ms else "—"
+
+    @app.template_filter("isodate")
+    def isodate(text: str | None) -> str:
+        if not text:
+            return "—"
+        try:
+            return datetime.fromisoformat(str(text).replace("Z", "+00:00")).strftime("%d-%m-%Y")
+        except ValueError:
+            return str(text)
+
+    app.register_error_handler(404, lambda e: (render_template("error.html", code=404), 404))
+    app.register_error_handler(413, lambda e: (render_template("error.html", code=413), 413))
+    app.register_error_handler(429, lambda e: (render_template("error.html", code=429), 429))
+    app.register_error_handler(400, lambda e: (render_template("error.html", code=400), 400))

@@ -1,0 +1,164 @@
+"""Citizens' submissions (permohonan, pengaduan, keberatan), their receipts, and the status check.
+
+A submission is saved durably through ``Store.add_submission`` (synchronous=FULL) before its number is shown;
+the receipt shows only the number, dates and the status URL. Personal data is never logged or shown again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, session, url_for
+from flask_babel import lazy_gettext as _l
+
+from gateway import dates, regno
+from gateway.errors import StoreError
+from gateway.printing import PrinterError, Slip, print_slip
+from kiosk import forms
+from kiosk.views import store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("submit", __name__)
+
+KINDS = {
+    "permohonan": (_l("Permohonan informasi"), "TANDA TERIMA PERMOHONAN INFORMASI"),
+    "pengaduan": (_l("Pengaduan"), "TANDA TERIMA PENGADUAN"),
+    "keberatan": (_l("Keberatan"), "TANDA TERIMA KEBERATAN"),
+}
+STATUSES = {
+    "diterima": _l("Diterima, menunggu diproses"),
+    "verifikasi": _l("Sedang diverifikasi"),
+    "diproses": _l("Sedang diproses"),
+    "tindak-lanjut": _l("Sedang ditindaklanjuti"),
+    "diperpanjang": _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
+    "dijawab": _l("Sudah dijawab"),
+    "ditolak": _l("Ditolak"),
+    "selesai": _l("Selesai"),
+    "bukan-wewenang": _l("Bukan wewenang kantor ini (diteruskan)"),
+    "tunda": _l("Ditunda"),
+    "arsip": _l("Diarsipkan"),
+}
+MAX_RECEIPTS = 5
+
+
+def status_url(number: str) -> str:
+    """What the QR code encodes: the public status URL with the number only, or the number itself."""
+    base = current_app.config["KIOSK_PUBLIC_URL"]
+    return f"{base}/status/{number}" if base else number
+
+
+def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) -> Any:
+    today = date.today()
+    try:
+        record = store().add_submission(kind, public, personal, gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
+                                        due_date=dates.due_for(kind, today), day=today)  # fmt: skip
+    except StoreError as err:
+        log.error("a %s could not be saved: %s", kind, err)  # the error never holds the form's data
+        return Response(render_template("error.html", code=503), status=503)
+    number = record["number"]
+    receipts = [n for n in session.get("receipts", []) if n != number][-(MAX_RECEIPTS - 1) :]
+    session["receipts"] = [*receipts, number]
+    session["printed"] = _print(kind, record)
+    log.info("saved %s %s", kind, number)
+    return redirect(url_for("submit.receipt", number=number))
+
+
+def _print(kind: str, record: dict[str, Any]) -> str:
+    """Print the slip when a printer is configured: "printed", "none" or "failed"."""
+    printer = current_app.config["KIOSK_PRINTER"]
+    if not printer:
+        return "none"
+    due = date.fromisoformat(record["due_date"]) if record.get("due_date") else None
+    slip = Slip(current_app.config["KIOSK_OFFICE"], KINDS[kind][1], record["number"],
+                datetime.fromtimestamp(record["at"] / 1000), due, status_url(record["number"]),
+                ("Simpan tanda terima ini untuk memeriksa status.",))  # fmt: skip
+    try:
+        print_slip(printer, slip)
+    except PrinterError as err:
+        log.warning("receipt printer: %s", err)
+        return "failed"
+    return "printed"
+
+
+def _form_page(kind: str, form: Any, template: str, **extra: Any) -> tuple[str, int] | str:
+    status = 400 if form.is_submitted() else 200
+    return render_template(template, form=form, kind=kind, title=KINDS[kind][0], **extra), status
+
+
+@bp.route("/permohonan", methods=["GET", "POST"])
+def permohonan() -> Any:
+    """The information-request form; 400 with messages when invalid, 400 when the CSRF token is missing."""
+    form = forms.PermohonanForm()
+    if form.validate_on_submit():
+        return _save("permohonan", form.public(), form.personal())
+    return _form_page("permohonan", form, "form_permohonan.html")
+
+
+@bp.route("/pengaduan", methods=["GET", "POST"])
+def pengaduan() -> Any:
+    """The complaint form (anonim: no identity kept; rahasia: not published)."""
+    form = forms.PengaduanForm()
+    if form.validate_on_submit():
+        return _save("pengaduan", form.public(), form.personal())
+    return _form_page("pengaduan", form, "form_pengaduan.html")
+
+
+@bp.route("/keberatan", methods=["GET", "POST"])
+def keberatan() -> Any:
+    """An objection against an earlier request (well-formed number; if known here, it must be a request)."""
+    form = forms.KeberatanForm()
+    earlier = None
+    if form.validate_on_submit():
+        earlier = store().submission(form.nomor_permohonan.data)
+        if earlier is not None and earlier["kind"] != "permohonan":
+            form.nomor_permohonan.errors = [_l("Nomor ini bukan nomor permohonan informasi.")]
+        else:
+            return _save("keberatan", form.public(), form.personal())
+    return _form_page("keberatan", form, "form_keberatan.html", grounds=forms.GROUNDS)
+
+
+@bp.get("/tanda-terima/<number>")
+def receipt(number: str) -> Any:
+    """The receipt of a submission made in this session; elsewhere the status page (never a receipt)."""
+    if number not in session.get("receipts", []):
+        return redirect(url_for("submit.status_show", number=number))
+    record = store().submission(number)
+    if record is None:
+        abort(404)
+    import segno
+
+    qr = segno.make(status_url(number), error="m").svg_inline(
+        scale=5, dark="#000000", light="#ffffff", omitsize=True
+    )
+    return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
+                           printed=session.get("printed", "none"), status_url=status_url(number))  # fmt: skip
+
+
+@bp.route("/status", methods=["GET", "POST"])
+def status_lookup() -> Any:
+    """Type a registration number; a mistyped one (check digit) gets a clear message (400)."""
+    form = forms.StatusForm()
+    if form.validate_on_submit():
+        return redirect(url_for("submit.status_show", number=form.nomor.data))
+    return render_template("status_form.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.get("/status/<number>")
+def status_show(number: str) -> Any:
+    """Status, due date and answer of a submission — no personal data; 404 when not known here."""
+    try:
+        canonical = str(regno.parse(number[:64]))
+    except regno.InvalidNumber:
+        form = forms.StatusForm(data={"nomor": number[:64]})
+        form.validate()
+        return render_template("status_form.html", form=form), 400
+    if canonical != number:
+        return redirect(url_for("submit.status_show", number=canonical))
+    record = store().submission(canonical)
+    if record is None:
+        return render_template("status_unknown.html", number=canonical), 404
+    kind = KINDS.get(record["kind"], (record["kind"], ""))[0]
+    label = STATUSES.get(record["status"], record["status"])
+    return render_template("status.html", record=record, kind=kind, status_label=label)

@@ -1,0 +1,63 @@
+"""Operator pages: password (hashed), rate-limited login, health, submissions without personal data, printer test."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from escpos.printer import Dummy
+from flask import Flask
+from werkzeug.security import generate_password_hash
+
+from tests.kiosk.helpers import GOOD_NIK, number_on, post, request_data
+
+PASSWORD = "kunci-operator-2025"
+
+
+@pytest.fixture
+def operator_app(make_app: Callable[..., Flask], kiosk_store) -> Flask:  # type: ignore[no-untyped-def]
+    return make_app(KIOSK_PASSWORD_HASH=generate_password_hash(PASSWORD), KIOSK_LIMIT_LOGIN="3 per minute")
+
+
+def test_operator_pages_off_without_a_password(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/operator/").status_code == 404
+    assert client.get("/operator/masuk").status_code == 404
+
+
+def test_login_health_submissions_logout(operator_app: Flask, printer: Dummy) -> None:
+    client = operator_app.test_client()
+    assert client.get("/operator/").headers["Location"].endswith("/operator/masuk")
+    number = number_on(post(client, "/permohonan", request_data()))
+    response = post(client, "/operator/masuk", {"password": "salah"})
+    assert response.status_code == 401 and "Kata sandi salah." in response.get_data(as_text=True)
+    response = post(client, "/operator/masuk", {"password": PASSWORD})
+    assert response.status_code == 302
+    health = client.get("/operator/").get_data(as_text=True)
+    for text in ("Penyimpanan", "MiB", "submissions", "readings", "events", "Sensor", "Printer"):
+        assert text in health
+    rows = client.get("/operator/pengajuan").get_data(as_text=True)
+    assert number in rows and "permohonan" in rows and "diterima" in rows
+    assert GOOD_NIK not in rows and "Siti" not in rows
+    before = len(printer.output)
+    token_page = client.get("/operator/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', token_page).group(1)  # type: ignore[union-attr]
+    response = client.post("/operator/tes-printer", data={"csrf_token": token}, follow_redirects=True)
+    assert "Halaman tes sudah dicetak." in response.get_data(as_text=True)
+    assert b"TES PRINTER" in printer.output[before:]
+    client.post("/operator/keluar", data={"csrf_token": token})
+    assert client.get("/operator/").status_code == 302
+
+
+def test_login_is_rate_limited(operator_app: Flask) -> None:
+    client = operator_app.test_client()
+    codes = [post(client, "/operator/masuk", {"password": f"coba{i}"}).status_code for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_operator_session_ends_with_the_idle_reset(operator_app: Flask) -> None:
+    client = operator_app.test_client()
+    post(client, "/operator/masuk", {"password": PASSWORD})
+    assert client.get("/operator/").status_code == 200
+    client.post("/selesai")
+    assert client.get("/operator/").status_code == 302
