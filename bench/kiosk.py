@@ -62,7 +62,7 @@ def prepare(folder: Path, port: int) -> Path:
             wave = math.sin(q / 40)
             frames.append(([Frame("r", "dmk-wl-01", 1, q, {"water_cm": 120 + 20 * wave}),
                             Frame("r", "dmk-wx-01", 1, q, {"rain_mm": max(0.0, 3 * wave), "temp_c": 28 + 2 * wave,
-                                                           "humidity_pct": 80 - 8 * wave}),
+                                                           "rh_pct": 80 - 8 * wave}),
                             Frame("r", "dmk-pw-01", 1, q, {"mains_v": 224.0})], at))  # fmt: skip
         for group, at in frames:
             writer.submit(group, at=at)

@@ -22,7 +22,7 @@ MEASUREMENTS: dict[str, tuple[Any, str, int]] = {
     "water_cm": (_l("Tinggi muka air"), "cm", 0),
     "rain_mm": (_l("Curah hujan"), "mm", 1),
     "temp_c": (_l("Suhu udara"), "°C", 1),
-    "humidity_pct": (_l("Kelembapan udara"), "%", 0),
+    "rh_pct": (_l("Kelembapan udara"), "%", 0),
     "pressure_hpa": (_l("Tekanan udara"), "hPa", 0),
     "mains_v": (_l("Tegangan listrik PLN"), "V", 0),
     "bat_v": (_l("Tegangan baterai"), "V", 2),

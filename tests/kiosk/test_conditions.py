@@ -23,7 +23,7 @@ def test_conditions_page_shows_readings_freshness_and_charts(
     client: FlaskClient, feed: Callable[..., None]
 ) -> None:
     feed("dmk-wl-01", {"water_cm": 131.5}, history_hours=30)
-    feed("dmk-wx-01", {"rain_mm": 2.4, "temp_c": 27.9, "humidity_pct": 81.0})
+    feed("dmk-wx-01", {"rain_mm": 2.4, "temp_c": 27.9, "rh_pct": 81.0})
     feed("dmk-pw-01", {"mains_v": 221.0}, at=db.now_ms() - 60 * 60_000)  # an hour old: stale
     page = client.get("/kondisi").get_data(as_text=True)
     assert "Tinggi muka air" in page and "132" in page  # 131.5 shown without decimals
