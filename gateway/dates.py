@@ -66,5 +66,7 @@ def complaint_due(received: date) -> date:
 
 
 def due_for(kind: str, received: date) -> date:
-    """The due date of a submission of ``kind`` (permohonan, keberatan, pengaduan)."""
-    return {"permohonan": request_due, "keberatan": objection_due, "pengaduan": complaint_due}[kind](received)
+    """The due date of a submission of ``kind`` (request, objection, complaint; or their Indonesian names)."""
+    rules = {"request": request_due, "objection": objection_due, "complaint": complaint_due}
+    aliases = {"permohonan": "request", "keberatan": "objection", "pengaduan": "complaint"}
+    return rules[aliases.get(kind, kind)](received)

@@ -29,6 +29,7 @@ from gateway.store.writer import ReadingWriter
 __all__ = ["Store", "ReadingWriter", "STREAMS", "iso_utc"]
 
 STREAMS = ("submissions", "events", "readings")
+SUBMISSION_KINDS = ("request", "complaint", "objection")
 
 
 def iso_utc(ms: int) -> str:
@@ -231,9 +232,13 @@ class Store:
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
+        ``kind`` is one of :data:`SUBMISSION_KINDS` (the sync protocol's); the status starts as ``received``.
+
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
         threads or processes never hand out the same number. Returns the stored record (without personal data).
         """
+        if kind not in SUBMISSION_KINDS:
+            raise StoreError(f"a submission's kind is one of {', '.join(SUBMISSION_KINDS)}, not {kind!r}")
         day = day or date.today()
         conn = self.durable_conn
         with db.transaction(conn, "saving the submission"):
@@ -242,8 +247,8 @@ class Store:
             ).fetchone()
             number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
             cur = conn.execute(
-                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
                 (
                     str(uuid_mod.uuid4()),
                     number,

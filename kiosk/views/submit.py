@@ -22,12 +22,22 @@ from kiosk.views import store
 log = logging.getLogger(__name__)
 bp = Blueprint("submit", __name__)
 
+# The store's (and the sync protocol's) kinds -> (label, receipt heading); the pages keep Indonesian names.
 KINDS = {
-    "permohonan": (_l("Permohonan informasi"), "TANDA TERIMA PERMOHONAN INFORMASI"),
-    "pengaduan": (_l("Pengaduan"), "TANDA TERIMA PENGADUAN"),
-    "keberatan": (_l("Keberatan"), "TANDA TERIMA KEBERATAN"),
+    "request": (_l("Permohonan informasi"), "TANDA TERIMA PERMOHONAN INFORMASI"),
+    "complaint": (_l("Pengaduan"), "TANDA TERIMA PENGADUAN"),
+    "objection": (_l("Keberatan"), "TANDA TERIMA KEBERATAN"),
 }
+PAGE_KINDS = {"permohonan": "request", "pengaduan": "complaint", "keberatan": "objection"}
+# Statuses as the central sends them (received, in-progress, answered, rejected, extended, closed) and the
+# SP4N-LAPOR! stages an office may use; unknown ones are shown as they are.
 STATUSES = {
+    "received": _l("Diterima, menunggu diproses"),
+    "in-progress": _l("Sedang diproses"),
+    "answered": _l("Sudah dijawab"),
+    "rejected": _l("Ditolak"),
+    "extended": _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
+    "closed": _l("Selesai"),
     "diterima": _l("Diterima, menunggu diproses"),
     "verifikasi": _l("Sedang diverifikasi"),
     "diproses": _l("Sedang diproses"),
@@ -84,7 +94,7 @@ def _print(kind: str, record: dict[str, Any]) -> str:
 
 def _form_page(kind: str, form: Any, template: str, **extra: Any) -> tuple[str, int] | str:
     status = 400 if form.is_submitted() else 200
-    return render_template(template, form=form, kind=kind, title=KINDS[kind][0], **extra), status
+    return render_template(template, form=form, kind=kind, title=KINDS[PAGE_KINDS[kind]][0], **extra), status
 
 
 @bp.route("/permohonan", methods=["GET", "POST"])
@@ -92,7 +102,7 @@ def permohonan() -> Any:
     """The information-request form; 400 with messages when invalid, 400 when the CSRF token is missing."""
     form = forms.PermohonanForm()
     if form.validate_on_submit():
-        return _save("permohonan", form.public(), form.personal())
+        return _save("request", form.public(), form.personal())
     return _form_page("permohonan", form, "form_permohonan.html")
 
 
@@ -101,7 +111,7 @@ def pengaduan() -> Any:
     """The complaint form (anonim: no identity kept; rahasia: not published)."""
     form = forms.PengaduanForm()
     if form.validate_on_submit():
-        return _save("pengaduan", form.public(), form.personal())
+        return _save("complaint", form.public(), form.personal())
     return _form_page("pengaduan", form, "form_pengaduan.html")
 
 
@@ -112,10 +122,10 @@ def keberatan() -> Any:
     earlier = None
     if form.validate_on_submit():
         earlier = store().submission(form.nomor_permohonan.data)
-        if earlier is not None and earlier["kind"] != "permohonan":
+        if earlier is not None and earlier["kind"] != "request":
             form.nomor_permohonan.errors = [_l("Nomor ini bukan nomor permohonan informasi.")]
         else:
-            return _save("keberatan", form.public(), form.personal())
+            return _save("objection", form.public(), form.personal())
     return _form_page("keberatan", form, "form_keberatan.html", grounds=forms.GROUNDS)
 
 

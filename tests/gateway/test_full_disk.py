@@ -25,7 +25,7 @@ def _assert_intact(store: Store, frames: int) -> None:
 
 
 def _add_submission(store: Store, text: str = "Jalan desa rusak") -> dict[str, object]:
-    return store.add_submission("pengaduan", {"isi": text}, {"nik": "3301"}, gateway_id="k", due_date=None)
+    return store.add_submission("complaint", {"isi": text}, {"nik": "3301"}, gateway_id="k", due_date=None)
 
 
 def test_max_page_count_full(store: Store) -> None:

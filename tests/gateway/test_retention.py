@@ -36,7 +36,7 @@ def test_synced_readings_go_first(tmp_path: Path) -> None:
 def test_unsynced_readings_are_thinned_with_an_event_per_node(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db", budget_bytes=BUDGET) as store:
         for i in range(20):
-            store.add_submission("pengaduan", {"i": i}, {"nik": "3301"}, gateway_id="k", due_date=None)
+            store.add_submission("complaint", {"i": i}, {"nik": "3301"}, gateway_id="k", due_date=None)
         _fill(store, 6000)
         before = store.conn.execute("SELECT count(*) FROM readings").fetchone()[0]
         removed = store.enforce_budget()

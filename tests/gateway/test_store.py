@@ -85,10 +85,10 @@ def test_event_and_submission_seqs_never_reused(store: Store) -> None:
     with db.transaction(store.conn):
         store.conn.execute("DELETE FROM events WHERE seq = ?", (first,))
     assert store.add_event("test", {"i": 2}) > first
-    sub = store.add_submission("pengaduan", {"judul": "x"}, None, gateway_id="kiosk", due_date=None)
+    sub = store.add_submission("complaint", {"judul": "x"}, None, gateway_id="kiosk", due_date=None)
     with db.transaction(store.conn):
         store.conn.execute("DELETE FROM submissions")
-    again = store.add_submission("pengaduan", {"judul": "y"}, None, gateway_id="kiosk", due_date=None)
+    again = store.add_submission("complaint", {"judul": "y"}, None, gateway_id="kiosk", due_date=None)
     assert again["seq"] > sub["seq"]
 
 
@@ -188,7 +188,7 @@ def test_submissions_are_written_with_synchronous_full(store: Store) -> None:
     assert store.durable_conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     record = store.add_submission(
-        "permohonan", {"rincian": "APBDes 2025"}, {"nama": "Siti", "nik": "3301"},
+        "request", {"rincian": "APBDes 2025"}, {"nama": "Siti", "nik": "3301"},
         gateway_id="dmk-wonosalam", due_date=date(2026, 1, 20), day=date(2026, 1, 6),
     )  # fmt: skip
     assert record["number"].startswith("DMK-WONOSALAM-260106-0001")
@@ -203,7 +203,7 @@ def test_submission_numbers_unique_across_threads(store: Store) -> None:
     def kiosk() -> None:
         for _ in range(10):
             rec = store.add_submission(
-                "pengaduan", {}, None, gateway_id="k", due_date=None, day=date(2026, 2, 2)
+                "complaint", {}, None, gateway_id="k", due_date=None, day=date(2026, 2, 2)
             )
             with lock:
                 numbers.append(rec["number"])
@@ -238,7 +238,7 @@ def test_submission_numbers_unique_across_processes(store: Store) -> None:
 
 def test_purge_personal_data(store: Store) -> None:
     for i in range(3):
-        store.add_submission("permohonan", {"i": i}, {"nik": f"33{i}"}, gateway_id="k", due_date=None)
+        store.add_submission("request", {"i": i}, {"nik": f"33{i}"}, gateway_id="k", due_date=None)
     assert store.purge_personal(2) == 2
     outbox = store.conn.execute("SELECT seq, personal, purged_at IS NOT NULL FROM submissions ORDER BY seq")
     assert [(seq, personal, purged) for seq, personal, purged in outbox] == [
@@ -248,7 +248,7 @@ def test_purge_personal_data(store: Store) -> None:
 
 
 def test_apply_changes_twice_is_harmless(store: Store) -> None:
-    sub = store.add_submission("permohonan", {}, None, gateway_id="k", due_date=None)
+    sub = store.add_submission("request", {}, None, gateway_id="k", due_date=None)
     changes = [
         {"kind": "dip", "id": "1", "op": "upsert", "data": {"judul": "APBDes"}},
         {"kind": "dip", "id": "2", "op": "upsert", "data": {"judul": "RKPDes"}},
@@ -271,7 +271,7 @@ def test_apply_changes_twice_is_harmless(store: Store) -> None:
 
 def test_backlog(store: Store) -> None:
     store.writer().write(readings(10))
-    store.add_submission("pengaduan", {}, None, gateway_id="k", due_date=None)
+    store.add_submission("complaint", {}, None, gateway_id="k", due_date=None)
     backlog = store.backlog()
     assert backlog["readings"]["pending"] == 20
     assert backlog["submissions"]["pending"] == 1

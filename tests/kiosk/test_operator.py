@@ -37,7 +37,7 @@ def test_login_health_submissions_logout(operator_app: Flask, printer: Dummy) ->
     for text in ("Penyimpanan", "MiB", "submissions", "readings", "events", "Sensor", "Printer"):
         assert text in health
     rows = client.get("/operator/pengajuan").get_data(as_text=True)
-    assert number in rows and "permohonan" in rows and "diterima" in rows
+    assert number in rows and "request" in rows and "received" in rows
     assert GOOD_NIK not in rows and "Siti" not in rows
     before = len(printer.output)
     token_page = client.get("/operator/").get_data(as_text=True)

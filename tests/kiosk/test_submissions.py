@@ -27,7 +27,7 @@ def test_information_request_end_to_end(client: FlaskClient, kiosk_store: Store,
     regno.parse(number)  # a valid number with its check digit
     assert number.startswith("TEST-KIOSK-")
     record = kiosk_store.submission(number)
-    assert record is not None and record["kind"] == "permohonan"
+    assert record is not None and record["kind"] == "request"
     assert record["due_date"] == dates.request_due(date.today()).isoformat()
     assert record["public"]["rincian"].startswith("Salinan laporan")
     assert "nik" not in record["public"] and "nama" not in record["public"]
@@ -159,7 +159,7 @@ def test_rate_limit_on_submissions(make_app, kiosk_store: Store) -> None:  # typ
 def test_complaint_with_identity(client: FlaskClient, kiosk_store: Store) -> None:
     number = number_on(post(client, "/pengaduan", complaint_data(tanggal_kejadian="2025-03-01")))
     record = kiosk_store.submission(number)
-    assert record is not None and record["kind"] == "pengaduan"
+    assert record is not None and record["kind"] == "complaint"
     assert (
         record["public"]["kategori"] == "jalan-rusak" and record["public"]["tanggal_kejadian"] == "2025-03-01"
     )
@@ -271,6 +271,6 @@ def test_no_personal_data_in_logs(client: FlaskClient, caplog: pytest.LogCapture
     post(client, "/permohonan", request_data())
     post(client, "/pengaduan", complaint_data())
     text = caplog.text
-    assert "saved permohonan" in text
+    assert "saved request" in text
     for secret in (GOOD_NIK, "Siti Aminah", "081234567890", "Budi Santoso", "Kalianyar"):
         assert secret not in text
