@@ -220,7 +220,7 @@ def test_submission_numbers_unique_across_processes(store: Store) -> None:
         "import sys; from datetime import date; from gateway.store import Store\n"
         "with Store.open(sys.argv[1]) as s:\n"
         "    for _ in range(15):\n"
-        "        print(s.add_submission('pengaduan', {}, None, gateway_id='k', due_date=None,"
+        "        print(s.add_submission('complaint', {}, None, gateway_id='k', due_date=None,"
         " day=date(2026, 3, 3))['number'], flush=True)\n"
     )
     procs = [
