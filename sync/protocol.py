@@ -15,8 +15,7 @@ import math
 import operator
 import re
 import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeGuard
 
@@ -67,11 +66,54 @@ class SkewError(SignatureError):
         self.server_time = server_time
 
 
-@dataclass
 class Batch:
-    stream: str
-    records: list[dict]
-    after: int | None = None
+    """One decoded batch: its stream, its records (``seq`` increasing) and ``after`` when it was sent.
+
+    Readings that travelled in columns stay columns (:meth:`reading_columns`, what the central stores from);
+    ``records`` (one dict per record) is built from them only when someone asks for it.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        records: list[dict] | None = None,
+        after: int | None = None,
+        *,
+        columns: dict[str, list[Any]] | None = None,
+    ):
+        if records is None and columns is None:
+            raise ValueError("a batch needs records or columns")
+        self.stream = stream
+        self.after = after
+        self._records = records
+        self._columns = columns
+
+    @property
+    def records(self) -> list[dict]:
+        if self._records is None:
+            assert self._columns is not None
+            self._records = _column_records(self._columns)
+        return self._records
+
+    def reading_columns(self) -> dict[str, list[Any]] | None:
+        """The readings as one list per key of the reading shape (not necessarily in seq order), or None when
+        a record lacks one of those keys."""
+        if self._columns is None:
+            self._columns = _records_to_columns(self.records)
+        return self._columns
+
+    def __len__(self) -> int:
+        return len(self._records) if self._records is not None else len(self._columns["seq"])  # type: ignore[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Batch):
+            return NotImplemented
+        return (self.stream, self.records, self.after) == (other.stream, other.records, other.after)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Batch(stream={self.stream!r}, records=<{len(self)}>, after={self.after!r})"
 
 
 # --- signing -----------------------------------------------------------------------------------------------
@@ -147,7 +189,7 @@ def encode_batch(
     if stream not in STREAMS:
         raise ProtocolError(f"unknown stream {stream!r}")
     _check_increasing([r.get("seq") for r in records])
-    columnable = stream == "readings" and bool(records) and all(_columnable(r) for r in records)
+    columnable = stream == "readings" and bool(records) and _columnable(records)
     if columnar and not columnable:
         raise ProtocolError("only readings of the plain reading shape travel in columns")
     if columnar is None and columnable:  # auto: whichever form is smaller on the wire
@@ -189,15 +231,15 @@ def decode_batch(body: bytes, headers: Mapping[str, str], *, max_bytes: int = 64
     after = doc.get("after")
     if after is not None and not _is_int(after):
         raise ProtocolError("'after' is not an integer")
-    records: Any
     if "columns" in doc and "records" not in doc:
         if stream != "readings":
             raise ProtocolError("only readings travel in columns")
-        records = _from_columns(doc["columns"])
-    else:
-        records = doc.get("records")
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise ProtocolError("'records' is not a list of objects")
+        columns = _from_columns(doc["columns"])
+        _check_increasing(sorted(columns["seq"]))
+        return Batch(stream=stream, after=after, columns=columns)
+    records = doc.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ProtocolError("'records' is not a list of objects")
     _check_increasing([r.get("seq") for r in records])
     return Batch(stream=stream, records=records, after=after)
 
@@ -236,6 +278,23 @@ def parse_json(data: bytes) -> Any:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as err:
         raise ProtocolError(f"the body is not valid JSON: {err}") from err
+
+
+def batch_problems(batch: Batch) -> list[dict[str, Any]]:
+    """Every record of a batch that cannot be stored, as ``{"seq", "reason"}`` (empty when all can).
+
+    Readings are checked a whole column at a time; only when that finds something is each record looked at,
+    to say which ones and why.
+    """
+    if batch.stream == "readings":
+        columns = batch.reading_columns()
+        if columns is not None and plain_reading_columns(columns):
+            return []
+    return [
+        {"seq": record["seq"], "reason": problem}
+        for record in batch.records
+        if (problem := record_problem(batch.stream, record)) is not None
+    ]
 
 
 def record_problem(stream: str, record: Mapping[str, Any]) -> str | None:
@@ -298,6 +357,43 @@ def _plain_reading(r: Mapping[str, Any]) -> bool:
         return False
 
 
+_NONE_TYPE = type(None)
+
+
+def plain_reading_columns(columns: Mapping[str, list[Any]]) -> bool:
+    """:func:`_plain_reading` for whole columns at once: True when every reading is surely right."""
+    boot, q, value = columns["boot"], columns["q"], columns["value"]
+    if not boot:
+        return True
+    value_types = set(map(type, value))
+    return bool(
+        set(map(type, boot)) == {int}
+        and min(boot) >= 0
+        and set(map(type, q)) == {int}
+        and min(q) >= 0
+        and set(map(type, columns["at"])) == {int}
+        and set(map(type, columns["offset"])) <= {int, _NONE_TYPE}
+        and value_types <= {int, float}
+        and _finite_floats(value, value_types)
+        and _all_match(_NODE_RE, columns["node"])
+        and _all_match(_NAME_RE, columns["name"])
+    )
+
+
+def _finite_floats(values: list[Any], types: set[type]) -> bool:
+    if float not in types:
+        return True
+    if types == {float}:
+        return all(map(math.isfinite, values))
+    return all(math.isfinite(v) for v in values if type(v) is float)
+
+
+def _all_match(pattern: re.Pattern[str], values: list[Any]) -> bool:
+    if set(map(type, values)) != {str}:
+        return False
+    return all(pattern.match(value) for value in set(values))
+
+
 def _check_reading(record: Mapping[str, Any]) -> None:
     _need(record, "node", lambda v: isinstance(v, str) and _NODE_RE.match(v), "a node id")
     _need(record, "boot", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
@@ -352,8 +448,12 @@ def _check_increasing(seqs: list[Any]) -> None:
 # --- the columnar form of readings -------------------------------------------------------------------------
 
 
-def _columnable(record: Mapping[str, Any]) -> bool:
-    return len(record) == len(_READING_KEYS) and record_problem("readings", record) is None
+def _columnable(records: list[dict]) -> bool:
+    """Whether every record has exactly the reading shape and is surely right (checked column by column)."""
+    if set(map(len, records)) != {len(_READING_KEYS)}:
+        return False
+    columns = _records_to_columns(records)
+    return columns is not None and plain_reading_columns(columns)
 
 
 def _deltas(values: list[int]) -> list[int]:
@@ -458,7 +558,8 @@ def _to_columns(records: list[dict]) -> dict[str, Any]:
     return {"v": COLUMNAR_VERSION, "t0": base, "nodes": nodes, "names": names, "groups": out}
 
 
-def _from_columns(columns: Any) -> list[dict]:
+def _from_columns(columns: Any) -> dict[str, list[Any]]:
+    """The readings of a columnar body as one list per key of the reading shape, group after group."""
     if not isinstance(columns, dict) or columns.get("v") != COLUMNAR_VERSION:
         raise ProtocolError("'columns' is not columnar form version 1")
     nodes = _list(columns.get("nodes"), "nodes")
@@ -467,37 +568,51 @@ def _from_columns(columns: Any) -> list[dict]:
     if not _is_int(base):
         raise ProtocolError("columns: 't0' is not an integer")
     groups = _list(columns.get("groups"), "groups")
-    records = [r for group in groups for r in _group_records(group, nodes, names, base)]
-    records.sort(key=operator.itemgetter("seq"))
-    return records
+    out: dict[str, list[Any]] = {key: [] for key in _READING_KEYS}
+    for group in groups:
+        for key, column in _group_columns(group, nodes, names, base).items():
+            out[key].extend(column)
+    return out
 
 
-def _group_records(group: Any, nodes: list[Any], names: list[Any], base: int) -> Iterator[dict]:
+def _group_columns(group: Any, nodes: list[Any], names: list[Any], base: int) -> dict[str, list[Any]]:
     if not isinstance(group, dict):
         raise ProtocolError("columns: a group is not an object")
     node, name = _pick(nodes, group.get("n"), "n"), _pick(names, group.get("m"), "m")
     seqs = _undeltas(_list(group.get("seq"), "seq"), "seq")
     count = len(seqs)
-    columns = {
+    at = _undeltas(_list(group.get("at"), "at"), "at")
+    columns: dict[str, list[Any]] = {
+        "seq": seqs,
+        "node": [node] * count,
         "boot": _unruns(group.get("boot"), "boot", allow_null=False),
         "q": _undeltas(_list(group.get("q"), "q"), "q"),
-        "at": [base + at for at in _undeltas(_list(group.get("at"), "at"), "at")],
-        "offset": _unruns(group.get("offset"), "offset", allow_null=True),
+        "name": [name] * count,
         "value": _decode_values(group.get("value"), count),
+        "at": [base + t for t in at] if base else at,
+        "offset": _unruns(group.get("offset"), "offset", allow_null=True),
     }
     if any(len(column) != count for column in columns.values()):
         raise ProtocolError("columns: a group's columns differ in length")
-    for i, seq in enumerate(seqs):
-        yield {
-            "seq": seq,
-            "node": node,
-            "boot": columns["boot"][i],
-            "q": columns["q"][i],
-            "name": name,
-            "value": columns["value"][i],
-            "at": columns["at"][i],
-            "offset": columns["offset"][i],
-        }
+    return columns
+
+
+def _column_records(columns: Mapping[str, list[Any]]) -> list[dict]:
+    """Readings given as columns as one dict each, in seq order."""
+    records = [
+        dict(zip(_READING_KEYS, row, strict=True))
+        for row in zip(*[columns[key] for key in _READING_KEYS], strict=True)
+    ]
+    records.sort(key=operator.itemgetter("seq"))
+    return records
+
+
+def _records_to_columns(records: list[dict]) -> dict[str, list[Any]] | None:
+    """Records as one list per key of the reading shape, or None when one lacks such a key."""
+    try:
+        return {key: list(map(operator.itemgetter(key), records)) for key in _READING_KEYS}
+    except KeyError:
+        return None
 
 
 def _pick(table: list[Any], index: Any, what: str) -> str:

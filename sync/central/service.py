@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import AnjunganError
@@ -127,24 +126,21 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
 
     Raises :class:`RecordsRejected` (nothing stored) when any record is malformed.
     """
-    rejected = [
-        {"seq": record["seq"], "reason": problem}
-        for record in batch.records
-        if (problem := protocol.record_problem(batch.stream, record)) is not None
-    ]
+    rejected = protocol.batch_problems(batch)
     if rejected:
         raise RecordsRejected(batch.stream, rejected)
     table = STREAM_TABLES[batch.stream]
-    columns = {
-        "gateway_id": [gateway_id] * len(batch.records),
-        **_COLUMN_BUILDERS[batch.stream](batch.records),
-    }
+    columns = _stream_columns(gateway_id, batch)
+    seqs = columns["seq"]
+    top, low = max(seqs, default=0), min(seqs, default=0)
+    contiguous = bool(seqs) and len(seqs) == top - low + 1  # seqs are distinct: no gap in [low, top]
     with engine.begin() as conn:
         acked = _lock_state(conn, gateway_id, batch.stream)
         stored = _insert_columns(conn, table, columns)
-        top = batch.records[-1]["seq"] if batch.records else 0
         if batch.after is not None and batch.after <= acked < top:
             acked = top  # every seq in (after, top] missing from the batch is gone for good
+        elif contiguous and low <= acked + 1 <= top:
+            acked = top  # the batch itself fills (acked, top]
         acked = _walk(conn, table, gateway_id, acked, top)
         conn.execute(
             stream_state.update()
@@ -153,6 +149,17 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
         )
         touch_gateway(conn, gateway_id, at_ms or now_ms(), batch=True)
     return {"stream": batch.stream, "acked": acked}
+
+
+def _stream_columns(gateway_id: str, batch: protocol.Batch) -> dict[str, list[Any]]:
+    """The batch's rows as one list per column of its table (checked records only)."""
+    if batch.stream == "readings":
+        readings = batch.reading_columns()
+        assert readings is not None  # checked: every record has the reading shape
+        columns = _reading_columns(readings)
+    else:
+        columns = _COLUMN_BUILDERS[batch.stream](batch.records)
+    return {"gateway_id": [gateway_id] * len(columns["seq"]), **columns}
 
 
 def _lock_state(conn: Connection, gateway_id: str, stream: str) -> int:
@@ -214,25 +221,46 @@ def _pg_type(column: sa.Column) -> str:
     raise TypeError(f"no array type for {column.type!r}")
 
 
+def _pg_array(values: list[Any], kind: str) -> str:
+    """A column as the text of a PostgreSQL array literal, built by joins (psycopg adapts a list element by
+    element in Python, which costs more than PostgreSQL's whole insert)."""
+    if kind == "text":
+        quoted = {v: "NULL" if v is None else _pg_quote(v) for v in set(values)}
+        text = ",".join(map(quoted.__getitem__, values))
+    elif kind == "float8":  # repr: the shortest text that reads back as the same double
+        text = ",".join(map(repr, values))
+    elif None in values:  # bigint or boolean; "None" never occurs in an int's or a bool's text
+        text = ",".join(map(str, values)).replace("None", "NULL")
+    else:
+        text = ",".join(map(str, values))
+    return "{" + text + "}"
+
+
+def _pg_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _insert_columns(conn: Connection, table: sa.Table, columns: dict[str, list[Any]]) -> int:
     """Insert rows given as columns, skipping those whose key is already stored; answer how many were new."""
     if not columns["gateway_id"]:
         return 0
-    if conn.dialect.name == "postgresql":
-        names = [column.name for column in table.columns]
-        arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n])}[])" for n in names)
-        quoted = ", ".join(f'"{n}"' for n in names)
-        statement = sa.text(
+    names = [column.name for column in table.columns]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    if conn.dialect.name == "postgresql":  # one statement per batch: the columns as arrays, unnested
+        types = [_pg_type(table.c[n]) for n in names]
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        statement = (
             f"INSERT INTO {table.name} ({quoted}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
         )
-        return conn.execute(statement, {n: columns[n] for n in names}).rowcount
-    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    return conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows).rowcount
+        literals = tuple(_pg_array(columns[n], kind) for n, kind in zip(names, types, strict=True))
+        return conn.exec_driver_sql(statement, literals).rowcount
+    statement = (
+        f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join('?' * len(names))}) ON CONFLICT DO NOTHING"
+    )
+    return conn.exec_driver_sql(statement, list(zip(*[columns[n] for n in names], strict=True))).rowcount
 
 
-def _time_columns(records: list[dict]) -> dict[str, list[Any]]:
-    at = [r["at"] for r in records]
-    offset = [r["offset"] for r in records]
+def _time_columns(at: list[int], offset: list[int | None]) -> dict[str, list[Any]]:
     return {
         "at_ms": at,
         "offset_ms": offset,
@@ -241,15 +269,19 @@ def _time_columns(records: list[dict]) -> dict[str, list[Any]]:
     }
 
 
-def _reading_columns(records: list[dict]) -> dict[str, list[Any]]:
+def _record_time_columns(records: list[dict]) -> dict[str, list[Any]]:
+    return _time_columns([r["at"] for r in records], [r["offset"] for r in records])
+
+
+def _reading_columns(readings: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {
-        "seq": [r["seq"] for r in records],
-        "node": [r["node"] for r in records],
-        "boot": [r["boot"] for r in records],
-        "q": [r["q"] for r in records],
-        "name": [r["name"] for r in records],
-        "value": [float(r["value"]) for r in records],
-        **_time_columns(records),
+        "seq": readings["seq"],
+        "node": readings["node"],
+        "boot": readings["boot"],
+        "q": readings["q"],
+        "name": readings["name"],
+        "value": list(map(float, readings["value"])),
+        **_time_columns(readings["at"], readings["offset"]),
     }
 
 
@@ -259,7 +291,7 @@ def _event_columns(records: list[dict]) -> dict[str, list[Any]]:
         "node": [r["node"] for r in records],
         "kind": [r["kind"] for r in records],
         "data": [_json(r["data"]) for r in records],
-        **_time_columns(records),
+        **_record_time_columns(records),
     }
 
 
@@ -272,12 +304,11 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         "due_date": [r["due_date"] for r in records],
         "public": [_json(r["public"]) for r in records],
         "personal": [None if r["personal"] is None else _json(r["personal"]) for r in records],
-        **_time_columns(records),
+        **_record_time_columns(records),
     }
 
 
 _COLUMN_BUILDERS = {
-    "readings": _reading_columns,
     "events": _event_columns,
     "submissions": _submission_columns,
 }
