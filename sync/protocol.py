@@ -320,8 +320,15 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_BIG = 1 << 63  # integers are stored as 64-bit: anything outside is refused (422), never a 500
+
+
+def _is_int64(value: Any) -> bool:
+    return _is_int(value) and -_BIG < value < _BIG
+
+
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    return _is_int64(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _need(record: Mapping[str, Any], key: str, test: Any, what: str) -> None:
@@ -332,8 +339,8 @@ def _need(record: Mapping[str, Any], key: str, test: Any, what: str) -> None:
 
 
 def _check_time(record: Mapping[str, Any]) -> None:
-    _need(record, "at", _is_int, "an integer (ms since the epoch)")
-    _need(record, "offset", lambda v: v is None or _is_int(v), "an integer or null")
+    _need(record, "at", _is_int64, "an integer (ms since the epoch)")
+    _need(record, "offset", lambda v: v is None or _is_int64(v), "an integer or null")
 
 
 def _plain_reading(r: Mapping[str, Any]) -> bool:
@@ -342,12 +349,16 @@ def _plain_reading(r: Mapping[str, Any]) -> bool:
         value, offset = r["value"], r["offset"]
         return bool(
             type(r["boot"]) is int
-            and r["boot"] >= 0
+            and 0 <= r["boot"] < _BIG
             and type(r["q"]) is int
-            and r["q"] >= 0
+            and 0 <= r["q"] < _BIG
             and type(r["at"]) is int
-            and (offset is None or type(offset) is int)
-            and (type(value) is int or (type(value) is float and math.isfinite(value)))
+            and -_BIG < r["at"] < _BIG
+            and (offset is None or (type(offset) is int and -_BIG < offset < _BIG))
+            and (
+                (type(value) is int and -_BIG < value < _BIG)
+                or (type(value) is float and math.isfinite(value))
+            )
             and type(r["node"]) is str
             and _NODE_RE.match(r["node"])
             and type(r["name"]) is str
@@ -368,13 +379,16 @@ def plain_reading_columns(columns: Mapping[str, list[Any]]) -> bool:
     value_types = set(map(type, value))
     return bool(
         set(map(type, boot)) == {int}
-        and min(boot) >= 0
+        and 0 <= min(boot) <= max(boot) < _BIG
         and set(map(type, q)) == {int}
-        and min(q) >= 0
+        and 0 <= min(q) <= max(q) < _BIG
         and set(map(type, columns["at"])) == {int}
+        and -_BIG < min(columns["at"]) <= max(columns["at"]) < _BIG
         and set(map(type, columns["offset"])) <= {int, _NONE_TYPE}
+        and all(-_BIG < o < _BIG for o in columns["offset"] if o is not None)
         and value_types <= {int, float}
         and _finite_floats(value, value_types)
+        and (int not in value_types or all(-_BIG < v < _BIG for v in value if type(v) is int))
         and _all_match(_NODE_RE, columns["node"])
         and _all_match(_NAME_RE, columns["name"])
     )
@@ -396,8 +410,8 @@ def _all_match(pattern: re.Pattern[str], values: list[Any]) -> bool:
 
 def _check_reading(record: Mapping[str, Any]) -> None:
     _need(record, "node", lambda v: isinstance(v, str) and _NODE_RE.match(v), "a node id")
-    _need(record, "boot", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
-    _need(record, "q", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    _need(record, "boot", lambda v: _is_int64(v) and v >= 0, "a non-negative integer")
+    _need(record, "q", lambda v: _is_int64(v) and v >= 0, "a non-negative integer")
     _need(record, "name", lambda v: isinstance(v, str) and _NAME_RE.match(v), "a measurement name")
     _need(record, "value", _is_number, "a finite number")
     _check_time(record)
@@ -438,7 +452,7 @@ _CHECKERS = {"readings": _check_reading, "events": _check_event, "submissions": 
 def _check_increasing(seqs: list[Any]) -> None:
     previous = 0
     for seq in seqs:
-        if type(seq) is not int or seq < 1:
+        if type(seq) is not int or not 1 <= seq < _BIG:
             raise ProtocolError(f"a record's 'seq' is not a positive integer: {seq!r}")
         if seq <= previous:
             raise ProtocolError(f"'seq' is not strictly increasing at {seq}")

@@ -208,3 +208,14 @@ def test_index_lists_gateways_with_acked_seqs(gateway: Gateway) -> None:
 def test_openapi_document(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.") and "/api/v1/batches" in doc["paths"]
+
+
+def test_integers_beyond_64_bits_are_rejected_not_a_server_error(gateway: Gateway) -> None:
+    records = readings(1, 4)
+    records[0]["value"] = 10**400
+    records[1]["q"] = 1 << 63
+    records[2]["at"] = -(1 << 70)
+    response = gateway.send("readings", records, columnar=False)
+    assert response.status_code == 422, response.json
+    assert [r["seq"] for r in response.json["rejected"]] == [1, 2, 3]
+    assert gateway.send("readings", [records[3]], after=0).json["acked"] == 4  # 1-3 dead-lettered
