@@ -143,7 +143,7 @@ def postgres_server() -> Iterator[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readings", type=int, default=1_000_000)
-    parser.add_argument("--batch-max", type=int, default=5000)
+    parser.add_argument("--batch-max", type=int, default=20_000)
     parser.add_argument("--keep", type=Path, help="Keep the work files in this folder.")
     parser.add_argument("--central-db", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()

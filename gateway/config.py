@@ -152,7 +152,13 @@ SETTINGS: list[Setting] = [
         "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog).",
         int,
     ),
-    Setting("sync", "batch_max", 5000, "Most records per upload batch (batches grow up to this).", int),
+    Setting(
+        "sync",
+        "batch_max",
+        20000,
+        "Most readings per upload batch (batches grow up to this; submissions and events up to 1000).",
+        int,
+    ),
     Setting(
         "sync",
         "backoff_cap_s",

@@ -37,7 +37,7 @@ class Settings:
     secret: str
     data_dir: Path
     interval_s: float = 60.0
-    batch_max: int = 5000
+    batch_max: int = 20_000
     backoff_cap_s: float = 900.0
     backoff_base_s: float = 1.0
     timeout_s: float = 60.0

@@ -3,7 +3,8 @@
 - Priority: a citizen's submission goes before events, events before readings. The highest-priority stream
   with pending records is asked again before every batch, so a submission made during a long readings drain
   goes out with the next request.
-- Batch size per stream grows ×2 on success up to ``batch_max`` and shrinks ÷2 on failure down to 1.
+- Batch size per stream grows ×2 on success up to ``batch_max`` (readings; submissions and events, larger
+  records, up to ``RECORDS_MAX``) and shrinks ÷2 on failure down to 1.
 - Each batch declares ``after`` = the stream's acknowledged seq, so that the seqs the batch skips (dead
   letters, records retention evicted) are known to be gone for good.
 - Records are marked acknowledged through what the central answered, never further (and never further than
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STREAMS: tuple[str, ...] = tuple(protocol.STREAMS)
 FIRST_BATCH = 100
+RECORDS_MAX = 1000  # submissions and events per batch at most (a reading column packs far denser)
 BATCHES_PATH = "/api/v1/batches"
 
 Progress = Callable[[str, int], object]
@@ -40,7 +42,7 @@ class Uplink:
         store: Store,
         central: Central,
         *,
-        batch_max: int = 5000,
+        batch_max: int = 20_000,
         columnar: bool = True,
         fixed_batch: int | None = None,
         on_acked: Progress | None = None,
@@ -195,7 +197,8 @@ class Uplink:
     # -- batch size ------------------------------------------------------------------------------------------
     def _grow(self, stream: str) -> None:
         if self.fixed_batch is None:
-            self.sizes[stream] = min(self.batch_max, self.sizes[stream] * 2)
+            cap = self.batch_max if stream == "readings" else min(self.batch_max, RECORDS_MAX)
+            self.sizes[stream] = min(cap, self.sizes[stream] * 2)
 
     def _shrink(self, stream: str) -> None:
         if self.fixed_batch is None:

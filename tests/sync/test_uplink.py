@@ -22,11 +22,13 @@ def test_everything_arrives_exactly_once_in_priority_order(store, central, make_
 
 
 def test_batches_grow_on_success(store, central, make_client):
-    fill(store, frames=2000)
+    fill(store, frames=2000, events=3000)
     client = make_client()
     client.run_once()
-    assert client.uplink.sizes["readings"] == 5000
+    assert client.uplink.sizes["readings"] == 12_800  # 100, 200, ... doubling while batches come back whole
+    assert client.uplink.sizes["events"] == 1000  # submissions and events: at most 1000 per batch
     assert len(central.seqs("readings")) == 10_000
+    assert len(central.seqs("events")) >= 3000
 
 
 def test_second_round_sends_nothing_again(store, central, make_client):
