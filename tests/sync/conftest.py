@@ -3,7 +3,6 @@ for it (small backoff caps so that retries are quick), and helpers to fill the g
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,10 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -97,22 +94,6 @@ class CentralHandle:
         path = service.file_path(self.state.files_dir, sha256)
         assert path is not None
         return path
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh central database: a SQLite file, or a new database on the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    name = "s_" + secrets.token_hex(6)
-    admin = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
