@@ -1,12 +1,12 @@
 """Benchmark of the sync client: a 1,000,000-reading backlog drained to a local central.
 
-The backlog is written fast through the store's own writer (200,000 frames x 5 readings, 20 nodes). The
-central runs in its own process on SQLite (`anjungan central serve` when the central is built, else the
-tests' stand-in central). Prints the figures, then as its LAST line one JSON object:
-``drain_1m_s``, ``wire_bytes_per_reading`` (request body bytes per reading at 1,000 readings per batch),
-``central_rows_per_s`` and what each was measured on.
+The backlog is written fast through the store's own writer (200,000 frames x 5 readings, 20 nodes) and drained
+to `anjungan central serve` in its own process, on SQLite and then on PostgreSQL; then bench/central.py's
+measurement of 100 concurrent gateways into a PostgreSQL central. Prints the figures, then as its LAST line
+one JSON object: ``drain_1m_s`` (SQLite central), ``wire_bytes_per_reading`` (request body bytes per reading at
+1,000 readings per batch), ``central_rows_per_s`` (PostgreSQL, 100 gateways) and the per-backend drains.
 
-    .venv/bin/python bench/sync.py [--readings 1000000] [--keep DIR]
+    .venv/bin/python bench/sync.py [--readings 1000000] [--central-db sqlite|postgresql|both] [--no-fleet]
 """
 
 from __future__ import annotations
@@ -140,16 +140,55 @@ def postgres_server() -> Iterator[str]:
         gen.close()
 
 
+def drain_to(store: Store, workdir: Path, backend: str, batch_max: int) -> dict[str, Any]:
+    """Drain the whole backlog to a fresh central on ``backend``; the store's acks are reset first."""
+    store.conn.execute("UPDATE sync_state SET acked = 0")  # autocommit: the next drain starts from the start
+    (workdir / backend).mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_server()) if backend == "postgresql" else None
+        central = CentralProcess(workdir / backend, url)
+        central.start()
+        stack.callback(central.stop)
+        seconds, waited, body, sent = drain(store, central, workdir / "data", batch_max)
+    print(f"drained {sent:,} readings to anjungan central ({backend}) in {seconds:.1f} s "
+          f"({sent / seconds:,.0f} rows/s end to end), {body / max(sent, 1):.2f} body bytes/reading "
+          f"at up to {batch_max} per batch; waiting for the central: {waited:.1f} s")  # fmt: skip
+    return {
+        "seconds_1m": round(seconds * 1_000_000 / max(sent, 1), 2),
+        "rows_per_s": round(sent / seconds),
+        "client_side_s_per_1m": round((seconds - waited) * 1_000_000 / max(sent, 1), 2),
+        "readings": sent,
+    }
+
+
+def fleet_rate() -> dict[str, Any]:
+    """bench/central.py's measurement: 100 concurrent gateways into a PostgreSQL central."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_central", Path(__file__).with_name("central.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = argparse.Namespace(gateways=100, batches=5, batch_size=1000, workers=(os.cpu_count() or 2) + 1,
+                              threads=8)  # fmt: skip
+    with module.running_postgres(max_connections=300, durable=True) as db_url:
+        figures = module.run(db_url, args)
+    print(f"100 gateways into a PostgreSQL central: {figures['rows_per_s']:,.0f} rows/s")
+    return dict(figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--batch-max", type=int, default=20_000)
     parser.add_argument("--keep", type=Path, help="Keep the work files in this folder.")
-    parser.add_argument("--central-db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--central-db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--no-fleet", action="store_true", help="skip the 100-gateway PostgreSQL measurement")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="anjungan-bench-sync-"))
     workdir.mkdir(parents=True, exist_ok=True)
     frames = args.readings // len(NAMES)
+    backends = ["sqlite", "postgresql"] if args.central_db == "both" else [args.central_db]
     try:
         with Store.open(workdir / "data" / "anjungan.db", budget_bytes=None) as store:
             store.set_meta("clock_offset_ms", "0")
@@ -157,26 +196,18 @@ def main() -> None:
             print(f"backlog: {frames * len(NAMES):,} readings written in {written:.1f} s")
             sizes = encoded_bytes(store, 1000, min(100_000, frames * len(NAMES)))
             print(f"bytes/reading at 1,000 per batch: {sizes}")
-            with ExitStack() as stack:
-                url = stack.enter_context(postgres_server()) if args.central_db == "postgresql" else None
-                central = CentralProcess(workdir, url)
-                central.start()
-                stack.callback(central.stop)
-                seconds, waited, body, sent = drain(store, central, workdir / "data", args.batch_max)
-        kind = f"anjungan central ({args.central_db})"
-        print(f"drained {sent:,} readings to {kind} in {seconds:.1f} s "
-              f"({sent / seconds:,.0f} rows/s end to end), {body / max(sent, 1):.2f} body bytes/reading "
-              f"at up to {args.batch_max} per batch")  # fmt: skip
-        print(f"waiting for the central's answers: {waited:.1f} s; the gateway's own work (outbox, encoding, "
-              f"acks; partly overlapped with the waits): {seconds - waited:.1f} s")  # fmt: skip
+            drains = {backend: drain_to(store, workdir, backend, args.batch_max) for backend in backends}
+        fleet = None if args.no_fleet else fleet_rate()
+        first = drains["sqlite"] if "sqlite" in drains else drains[backends[0]]
         figures = {
-            "drain_1m_s": round(seconds * 1_000_000 / max(sent, 1), 2),
+            "drain_1m_s": first["seconds_1m"],
             "wire_bytes_per_reading": sizes["columnar_gzip"],
-            "central_rows_per_s": round(sent / seconds),
-            "central": kind,
-            "central_rows_per_s_note": "end-to-end drain rate of one gateway; bench/central.py does not exist yet",
-            "client_side_s_per_1m": round((seconds - waited) * 1_000_000 / max(sent, 1), 2),
-            "readings": sent,
+            "central_rows_per_s": round(fleet["rows_per_s"]) if fleet else None,
+            "central_rows_per_s_measured_on": "PostgreSQL, 100 concurrent gateways (bench/central.py)",
+            **{f"drain_1m_s_{backend}": d["seconds_1m"] for backend, d in drains.items()},
+            **{f"drain_rows_per_s_{backend}": d["rows_per_s"] for backend, d in drains.items()},
+            "client_side_s_per_1m": first["client_side_s_per_1m"],
+            "batch_max": args.batch_max,
         }
         print(json.dumps(figures))
     finally:
