@@ -34,8 +34,12 @@ pytest: install system-deps
 
 test: install system-deps lint typecheck pytest
 
-bench: install
+bench: install system-deps
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/kiosk.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/central.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
