@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests-per-client", type=int, default=400)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads of the kiosk")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads of the kiosk (its default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="anjungan-bench-kiosk-") as tmp:
         port = free_port()

@@ -37,7 +37,13 @@ def _watch_alerts(app: Any, stop: threading.Event) -> None:
 @click.command("kiosk")
 @click.option("--host", help="Listen address (default from [kiosk] host).")
 @click.option("--port", type=int, help="Listen port (default from [kiosk] port).")
-@click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
+@click.option(
+    "--threads",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Request threads (few: a Pi has 4 cores and the pages are cached).",
+)
 @click.option(
     "--hash-password",
     is_flag=True,
