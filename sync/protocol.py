@@ -25,6 +25,8 @@ API_PREFIX = "/api/v1"
 HEADER_GATEWAY = "X-Anjungan-Gateway"
 HEADER_TIMESTAMP = "X-Anjungan-Timestamp"
 HEADER_SIGNATURE = "X-Anjungan-Signature"
+# Informational, on GET /changes: what the gateway still has to send, e.g. "submissions=0,events=2,readings=950"
+HEADER_BACKLOG = "X-Anjungan-Backlog"
 MAX_SKEW_S = 300
 STREAMS = ("submissions", "events", "readings")  # upload priority order
 SUBMISSION_KINDS = ("request", "complaint", "objection")
@@ -633,3 +635,21 @@ def _pick(table: list[Any], index: Any, what: str) -> str:
     if not _is_int(index) or not 0 <= index < len(table) or not isinstance(table[index], str):
         raise ProtocolError(f"columns: '{what}' is not an index into its table")
     return table[index]
+
+
+def format_backlog(pending: Mapping[str, int]) -> str:
+    """The ``X-Anjungan-Backlog`` header's value: ``stream=count`` for each stream, comma-separated."""
+    return ",".join(f"{stream}={int(pending.get(stream, 0))}" for stream in STREAMS)
+
+
+def parse_backlog(text: str | None) -> dict[str, int] | None:
+    """The counts of an ``X-Anjungan-Backlog`` header; None when absent or not understood (it is informational)."""
+    if not text or len(text) > 200:
+        return None
+    counts: dict[str, int] = {}
+    for part in text.split(","):
+        stream, _, count = part.strip().partition("=")
+        if stream not in STREAMS or not count.isdigit() or len(count) > 15:
+            return None
+        counts[stream] = int(count)
+    return counts

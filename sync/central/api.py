@@ -63,8 +63,9 @@ def get_changes() -> Response:
         raise service.CentralError(f"limit is a whole number from 1 to {MAX_PAGE}")
     state = central()
     page = service.changes_since(state.engine, gateway_id, request.args.get("since"), int(limit_text))
+    backlog = protocol.parse_backlog(request.headers.get(protocol.HEADER_BACKLOG))
     with state.engine.begin() as conn:
-        service.touch_gateway(conn, gateway_id, int(state.clock() * 1000))
+        service.touch_gateway(conn, gateway_id, int(state.clock() * 1000), backlog=backlog)
     return jsonify(page)
 
 

@@ -145,6 +145,13 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head>
 """
 
 
+def _backlog_text(backlog: dict[str, int] | None, at: str | None) -> str:
+    if backlog is None:
+        return "not reported"
+    waiting = ", ".join(f"{stream} {backlog.get(stream, 0)}" for stream in protocol.STREAMS)
+    return f"{waiting} (at {at})"
+
+
 def index() -> Response:
     """The fleet at a glance: each gateway's last contact and acked seq per stream."""
     gateways = service.overview(central().engine)
@@ -158,11 +165,14 @@ def index() -> Response:
                 g["last_seen"] or "never",
                 g["last_batch"] or "never",
                 *(g["acked"][s] for s in protocol.STREAMS),
+                _backlog_text(g["backlog"], g["backlog_at"]),
             )
         )
         + "</tr>"
         for g in gateways
     )
-    heads = "".join(f"<th>{s} acked</th>" for s in protocol.STREAMS)
+    heads = (
+        "".join(f"<th>{s} acked</th>" for s in protocol.STREAMS) + "<th>Backlog (still at the gateway)</th>"
+    )
     page = _PAGE.format(count=len(gateways), stream_heads=heads, rows=rows)
     return Response(page, mimetype="text/html")

@@ -22,6 +22,8 @@ gateways = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("last_seen_ms", sa.BigInteger),
     sa.Column("last_batch_ms", sa.BigInteger),
+    sa.Column("backlog", sa.Text),  # JSON {stream: count} the gateway last reported still to send
+    sa.Column("backlog_ms", sa.BigInteger),
 )
 
 stream_state = sa.Table(

@@ -93,8 +93,12 @@ def gateway_secret(engine: Engine, master_key: bytes, gateway_id: str) -> str | 
     return None if sealed is None else sealing.unseal(master_key, sealed)
 
 
-def touch_gateway(conn: Connection, gateway_id: str, at_ms: int, batch: bool = False) -> None:
-    values = {"last_seen_ms": at_ms, **({"last_batch_ms": at_ms} if batch else {})}
+def touch_gateway(
+    conn: Connection, gateway_id: str, at_ms: int, batch: bool = False, backlog: dict[str, int] | None = None
+) -> None:
+    values: dict[str, Any] = {"last_seen_ms": at_ms, **({"last_batch_ms": at_ms} if batch else {})}
+    if backlog is not None:
+        values.update(backlog=json.dumps(backlog), backlog_ms=at_ms)
     conn.execute(gateways.update().where(gateways.c.id == gateway_id).values(**values))
 
 
@@ -113,6 +117,8 @@ def overview(engine: Engine) -> list[dict[str, Any]]:
             "last_seen": iso_utc(row["last_seen_ms"]),
             "last_batch": iso_utc(row["last_batch_ms"]),
             "acked": {stream: acked.get(row["id"], {}).get(stream, 0) for stream in protocol.STREAMS},
+            "backlog": json.loads(row["backlog"]) if row["backlog"] else None,
+            "backlog_at": iso_utc(row["backlog_ms"]),
         }
         for row in rows
     ]

@@ -21,6 +21,7 @@ import requests
 import urllib3
 
 from gateway.store import Store, files
+from sync import protocol
 from sync.client.errors import SyncError, TransientError
 from sync.client.transport import Central
 
@@ -33,11 +34,13 @@ MAX_PAGES = 10_000  # a central that never answers an empty page must not keep a
 def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool] = lambda: False) -> int:
     """Apply the central's changes since the stored cursor; returns how many were applied."""
     applied = 0
+    backlog = {stream: info["pending"] for stream, info in store.backlog().items()}
+    report = {protocol.HEADER_BACKLOG: protocol.format_backlog(backlog)}
     for _ in range(MAX_PAGES):
         if should_stop():
             break
         cursor = store.get_meta("changes_cursor") or ""
-        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}")
+        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}", headers=report)
         changes, new_cursor = answer.get("changes"), answer.get("cursor")
         if not isinstance(changes, list) or not isinstance(new_cursor, str | int):
             raise TransientError("the central's changes answer is not understood")

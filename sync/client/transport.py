@@ -90,8 +90,10 @@ class Central:
                 response.close()
         return response
 
-    def get_json(self, target: str, *, signed: bool = True) -> dict[str, Any]:
-        response = self.request("GET", target, signed=signed)
+    def get_json(
+        self, target: str, *, signed: bool = True, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = self.request("GET", target, headers=headers, signed=signed)
         return _json_object(response)
 
     def post_json(self, target: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:

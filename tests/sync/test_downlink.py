@@ -78,3 +78,21 @@ def test_mismatching_bytes_are_discarded_and_fetched_again(store, central, make_
     stored.write_bytes(data)
     assert client.run_once().files == 1
     assert target.read_bytes() == data
+
+
+def test_the_gateway_reports_its_backlog_to_the_overview(store, central, make_client):
+    import requests
+
+    from sync.central import service
+    from sync.client import downlink
+
+    fill(store, events=3, submissions=2)
+    client = make_client()
+    downlink.pull_changes(store, client.central)  # before any upload: everything still waits
+    (row,) = [g for g in service.overview(central.state.engine) if g["gateway_id"] == central.gateway_id]
+    assert row["backlog"] == {"submissions": 2, "events": 3, "readings": 0}
+    client.round()
+    (row,) = [g for g in service.overview(central.state.engine) if g["gateway_id"] == central.gateway_id]
+    assert row["backlog"] == {"submissions": 0, "events": 0, "readings": 0}
+    page = requests.get(central.url + "/", timeout=10).text
+    assert "submissions 0, events 0, readings 0" in page
