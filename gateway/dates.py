@@ -66,7 +66,5 @@ def complaint_due(received: date) -> date:
 
 
 def due_for(kind: str, received: date) -> date:
-    """The due date of a submission of ``kind`` (request, objection, complaint; or their Indonesian names)."""
-    rules = {"request": request_due, "objection": objection_due, "complaint": complaint_due}
-    aliases = {"permohonan": "request", "keberatan": "objection", "pengaduan": "complaint"}
-    return rules[aliases.get(kind, kind)](received)
+    """The due date of a submission of ``kind`` (request, objection, complaint: the store's kinds)."""
+    return {"request": request_due, "objection": objection_due, "complaint": complaint_due}[kind](received)

@@ -39,6 +39,6 @@ def test_extension_objection_complaint() -> None:
     assert dates.extended_due(due) == date(2025, 2, 26)
     assert dates.objection_due(date(2025, 2, 3)) > dates.request_due(date(2025, 2, 3))
     assert dates.complaint_due(date(2025, 2, 3)) == date(2025, 2, 13)
-    assert dates.due_for("keberatan", date(2025, 2, 3)) == dates.objection_due(date(2025, 2, 3))
+    assert dates.due_for("objection", date(2025, 2, 3)) == dates.objection_due(date(2025, 2, 3))
     with pytest.raises(ValueError):
         dates.add_working_days(due, -1)
