@@ -16,7 +16,6 @@ from gateway.store import Store
 pytest_plugins = ["tests.fixtures.mosquitto", "tests.fixtures.postgres", "tests.fixtures.chromium"]
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 def _children() -> set[int]:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from gateway import faults
 from gateway.store import Store, files
 from sync import protocol
 from sync.client.errors import SyncError, TransientError
@@ -49,6 +50,7 @@ def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool]
                 store.apply_changes([], str(new_cursor))
             break
         store.apply_changes(changes, str(new_cursor))
+        faults.point("downlink.applied")
         applied += len(changes)
     if applied:
         store.set_meta("downlink_last_success", str(_now_ms()))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway import faults
 from gateway.store import Store
 from sync.client import downlink
 from sync.client.backoff import Backoff
@@ -118,6 +119,7 @@ class SyncClient:
             return self._round()
 
     def _round(self) -> RoundResult:
+        faults.point("sync.round")
         result = RoundResult()
         stopping = self.stop.is_set
         if self.clock.due():

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gateway import faults
 from gateway.store import Store, db
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
@@ -117,6 +118,7 @@ class Uplink:
     def _post(self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]) -> int:
         after = self.store.acked(stream)
         body, headers = encoded
+        faults.point("uplink.before_post")
         try:
             answer = self.central.post_json(BATCHES_PATH, body, headers)
         except RejectedError as err:
@@ -126,6 +128,7 @@ class Uplink:
             self._shrink(stream)
             self.store.record_sync_error(stream, str(err))
             raise
+        faults.point("uplink.answered")
         acked = self._acked(stream, answer, records[-1]["seq"])
         if acked <= after:
             self._shrink(stream)
@@ -133,6 +136,7 @@ class Uplink:
             self.store.record_sync_error(stream, message)
             raise TransientError(message)
         self.store.mark_acked(stream, acked)
+        faults.point("uplink.acked")
         if stream == "submissions":
             self.store.purge_personal(acked)
         self._grow(stream)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sync import protocol
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "signatures.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "signatures.json"
 CASES = json.loads(VECTORS.read_text())["cases"]
 
 

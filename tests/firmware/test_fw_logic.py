@@ -11,8 +11,8 @@ from pathlib import Path
 
 from gateway.frame import parse_line
 
-# A copy of the contract's test vectors (shared/vectors/frames.json of the design notes).
-VECTORS = Path(__file__).with_name("frames.json")
+# The project's copy of the contract's frame vectors (see tests/vectors/README.md).
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "frames.json"
 
 
 def _valid_vector_frames() -> list[dict]:
