@@ -1,7 +1,9 @@
 """``anjungan node monitor --port PORT``: a node's frames and console lines, live, until Ctrl-C.
 
 If the ingest holds the port, the monitor asks it to let go for as long as the monitor runs
-(:func:`gateway.portlock.released`) and the ingest takes it back afterwards.
+(:func:`gateway.portlock.released`) and the ingest takes it back afterwards. While the monitor holds the port it
+does the ingest's work too: every line it shows goes to the store exactly as the ingest would store it (frames
+to the writer, anything else to the console log), so that monitoring a node never loses its readings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gateway import config as config_mod
 from gateway.clicontext import pass_config
 from gateway.errors import FrameError
 from gateway.frame import Frame, parse_line
-from gateway.ingest.sink import is_blank
+from gateway.ingest.sink import FrameSink, LineSink, is_blank
 
 
 def _number(value: float) -> str:
@@ -67,15 +69,30 @@ class PrintSink:
                 self.echo(f"{stamp} {text}")
 
 
+class TeeSink:
+    """Hands each batch of lines to every sink in turn (the printer, and the store's sink)."""
+
+    def __init__(self, *sinks: LineSink):
+        self.sinks = sinks
+
+    def handle(self, lines: Sequence[bytes]) -> None:
+        for sink in self.sinks:
+            sink.handle(lines)
+
+
 @click.command("monitor")
 @click.option("--port", required=True, help="Serial device (or pyserial URL) of the node.")
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--raw", is_flag=True, help="Print lines exactly as received, without decoding frames.")
 @pass_config
 def monitor_command(cfg: config_mod.Config, port: str, baud: int, raw: bool) -> None:
-    """Show a node's frames (decoded, one a line) and console lines (marked |) live, until Ctrl-C."""
+    """Show a node's frames (decoded, one a line) and console lines (marked |) live, until Ctrl-C.
+
+    What it shows is also stored, as the ingest would store it, when the gateway's store exists.
+    """
     from gateway import portlock
     from gateway.ingest.serial_reader import SerialReader
+    from gateway.store import Store
 
     stop = threading.Event()
 
@@ -83,7 +100,11 @@ def monitor_command(cfg: config_mod.Config, port: str, baud: int, raw: bool) -> 
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    sink = PrintSink(raw, lambda text: click.echo(text))
+    printer = PrintSink(raw, lambda text: click.echo(text))
+    store = Store.from_config(cfg) if cfg.store_path.exists() else None
+    if store is None:
+        click.echo(f"no store at {cfg.store_path}: frames are shown, not stored", err=True)
+    sink: LineSink = printer if store is None else TeeSink(printer, FrameSink(store.writer(), port))
     try:
         with portlock.released(cfg.data_dir, port), SerialReader(port, sink, baud=baud) as reader:
             if reader.is_open.wait(3.0):
@@ -93,5 +114,7 @@ def monitor_command(cfg: config_mod.Config, port: str, baud: int, raw: bool) -> 
             while not stop.wait(0.2):
                 pass
     finally:
+        if store is not None:
+            store.close()  # the writer commits what it was handed before it stops
         for sig, handler in previous.items():
             signal.signal(sig, handler)

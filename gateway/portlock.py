@@ -16,8 +16,12 @@ from pathlib import Path
 
 
 def request_path(data_dir: Path, port: str) -> Path:
-    """The release-request file for ``port`` (a device path or URL) under ``data_dir``."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.realpath(port) if port.startswith("/") else port)
+    """The release-request file for ``port`` (a device path or URL) under ``data_dir``.
+
+    A device path names the device it resolves to, so that a relative path, an absolute one and a symlink
+    (``/dev/serial/by-id/...``) of the same device ask for the same hand-over; a pyserial URL names itself.
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", port if "://" in port else os.path.realpath(port))
     return Path(data_dir) / "run" / "release" / name
 
 

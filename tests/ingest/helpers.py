@@ -56,15 +56,17 @@ def count(store: Store, table: str) -> int:
     return int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def anjungan(*args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start ``anjungan ARGS`` with this interpreter; stdout and stderr go to ``log``."""
+def anjungan(
+    *args: str, log: Path, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """Start ``anjungan ARGS`` with this interpreter (in ``cwd``); stdout and stderr go to ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "gateway", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            cwd=cwd,
         )
 
 

@@ -6,6 +6,7 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
@@ -56,15 +57,18 @@ def test_ingest_command_reads_a_pty_until_sigterm(
     assert listed["frames_per_min"] == 3.1  # 31 frames in the last 10 minutes
 
 
-def test_monitor_takes_the_port_from_the_ingest_and_gives_it_back(
-    tmp_path: Path, config_file: Path, store: Store, pty_pair: tuple[int, str]
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute-port", "relative-port"])
+def test_monitor_takes_the_port_from_the_ingest_stores_what_it_shows_and_gives_it_back(
+    tmp_path: Path, config_file: Path, store: Store, pty_pair: tuple[int, str], relative: bool
 ) -> None:
     master, path = pty_pair
     with Ingest(store, serial_ports=[SerialPort(path)], data_dir=tmp_path / "data") as ingest:
         reader = ingest.serial_readers[0]
         wait_for(reader.is_open.is_set, what="the ingest to open the port")
         log = tmp_path / "monitor.log"
-        proc = anjungan("--config", str(config_file), "node", "monitor", "--port", path, log=log)
+        cwd = Path(path).parent if relative else tmp_path
+        port = Path(path).name if relative else path  # e.g. "3" in /dev/pts, as a technician may type it
+        proc = anjungan("--config", str(config_file), "node", "monitor", "--port", port, log=log, cwd=cwd)
         try:
             wait_for(lambda: "monitoring" in log.read_text(), timeout=20, what="the monitor to open the port")
             assert not reader.is_open.is_set()
@@ -83,6 +87,10 @@ def test_monitor_takes_the_port_from_the_ingest_and_gives_it_back(
             "dmk-wl-01 #4/346 hello fw=0.3.1 up_s=2 mem_free=81234 rssi=-67 bat_v=3.9",
             '| @{"v":1}*00000000   [not a frame: CRC mismatch]',
         ]
+        # what the monitor showed is stored, exactly as the ingest would have stored it
+        assert frame_keys(store) == [("dmk-wl-01", 4, 346), ("dmk-wl-01", 12, 345)]
+        assert [c["line"] for c in store.console(port)] == ["boot noise", '@{"v":1}*00000000']
         wait_for(reader.is_open.is_set, timeout=5, what="the ingest to take the port back")
         write_all(master, reading_line("dmk-wl-01", 12, 347, {"water_cm": 131.0}))
-        wait_for(lambda: frame_keys(store) == [("dmk-wl-01", 12, 347)], what="the ingest to read again")
+        wait_for(lambda: ("dmk-wl-01", 12, 347) in frame_keys(store), what="the ingest to read again")
+        assert len(frame_keys(store)) == 3
