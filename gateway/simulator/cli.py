@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from gateway import config as config_mod
+from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
 
 KINDS = ("water-level", "weather", "power")
@@ -31,9 +33,28 @@ def node_config(node_id: str, kind: str, interval_s: float, **extra: Any) -> dic
     return cfg
 
 
+def provisioned_id(fs_dir: Path) -> str | None:
+    """The node id in the board's config.json (None: no config, or one without an id)."""
+    try:
+        node_id = json.loads((fs_dir / "config.json").read_text()).get("node_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return node_id if isinstance(node_id, str) else None
+
+
 def populate(fs_dir: Path, node_id: str, kind: str, interval_s: float) -> bool:
-    """Put the project's firmware and a config.json on a fresh board; False if it was not fresh."""
+    """Put the project's firmware and a config.json on a fresh board; False if it was not fresh.
+
+    Raises SimulatorError when the board was provisioned as another node: a board sends as the node it was
+    flashed as, so a different ``node_id`` would be silently ignored.
+    """
     if (fs_dir / "main.py").exists():
+        existing = provisioned_id(fs_dir)
+        if existing is not None and existing != node_id:
+            raise SimulatorError(
+                f"the board in {fs_dir} was provisioned as {existing!r}: use --node-id {existing}, "
+                "or another --dir (or --blank) for a new board"
+            )
         return False
     fs_dir.mkdir(parents=True, exist_ok=True)
     for source in sorted(FIRMWARE_DIR.glob("*.py")):
@@ -59,7 +80,7 @@ def open_pty_link(link: Path) -> tuple[int, int]:
 @click.option("--interval", "interval_s", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds between readings (written to config.json on first start).")  # fmt: skip
 @click.option("--dir", "fs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The board's filesystem directory [default: ./run/sim/<node id>/fs].")  # fmt: skip
+              help="The board's filesystem directory [default: <data_dir>/sim/<node id>/fs].")  # fmt: skip
 @click.option(
     "--blank",
     is_flag=True,
@@ -67,8 +88,15 @@ def open_pty_link(link: Path) -> tuple[int, int]:
 )
 @click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to put the device symlink [default: beside the board directory, ttySIM-<node id>].")  # fmt: skip
+@pass_config
 def simulate_command(
-    node_id: str, kind: str, interval_s: float, fs_dir: Path | None, blank: bool, link: Path | None
+    cfg: config_mod.Config,
+    node_id: str,
+    kind: str,
+    interval_s: float,
+    fs_dir: Path | None,
+    blank: bool,
+    link: Path | None,
 ) -> None:
     """Run a simulated sensor board on a pseudo-terminal until stopped.
 
@@ -79,7 +107,7 @@ def simulate_command(
 
     if not re.fullmatch(r"[a-z0-9-]{1,32}", node_id):
         raise SimulatorError(f"node id {node_id!r} must be 1-32 of a-z, 0-9 and '-'")
-    fs_dir = (fs_dir or Path("run") / "sim" / node_id / "fs").resolve()
+    fs_dir = (fs_dir or cfg.data_dir / "sim" / node_id / "fs").resolve()
     link = (link or fs_dir.parent / f"ttySIM-{node_id}").absolute()
     try:
         if blank:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,3 +131,39 @@ def test_watchdog_resets_a_board_that_stops_feeding(start_board):
     board.mpremote("exec", "import machine; machine.WDT(timeout=300)")
     hello = next(f for f in read_frames(board.link, 3, timeout_s=10) if f.kind == "h")
     assert hello.boot == 2
+
+
+def _simulate(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    config = tmp_path / "anjungan.toml"
+    config.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n')
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "node", "simulate", *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+
+
+def test_a_simulated_board_lives_under_the_configured_data_dir(tmp_path: Path) -> None:
+    proc = _simulate(tmp_path, "--node-id", "sim-dd-01", "--interval", "1")
+    try:
+        assert proc.stdout is not None
+        link = Path(proc.stdout.readline().strip())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert link.parent == tmp_path / "data" / "sim" / "sim-dd-01"
+    assert json.loads((link.parent / "fs" / "config.json").read_text())["node_id"] == "sim-dd-01"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_board_provisioned_as_another_node_is_refused_in_one_line(tmp_path: Path) -> None:
+    board = tmp_path / "board"
+    proc = _simulate(tmp_path, "--node-id", "sim-aa-01", "--dir", str(board))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    again = _simulate(tmp_path, "--node-id", "sim-bb-02", "--dir", str(board))
+    out, err = again.communicate(timeout=30)
+    assert again.returncode == 1 and out == ""
+    assert err.strip().count("\n") == 0 and "provisioned as 'sim-aa-01'" in err, err
