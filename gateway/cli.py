@@ -117,6 +117,10 @@ def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: s
     if not cfg.store_path.exists():
         raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
     with Store.open(cfg.store_path) as store:
+        known = [row["node"] for row in store.nodes()]
+        if node is not None and node not in known:
+            listed = ", ".join(known) if known else "none yet"
+            raise AnjunganError(f"no node {node!r} is known to this gateway (known: {listed})")
         out = sys.stdout
         fields = ["node", "boot", "seq", "name", "value", "received_at"]
         writer = csv.DictWriter(out, fields, lineterminator="\n") if fmt == "csv" else None
