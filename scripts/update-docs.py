@@ -1,14 +1,19 @@
-"""Rewrite the generated parts of docs/: the settings tables of docs/configuration.md and docs/cli.md."""
+"""Rewrite the generated parts of docs/: the settings tables of docs/configuration.md (from gateway/config.py's
+SETTINGS) and the whole of docs/cli.md (from every command's ``--help``). Tests fail when either is stale."""
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import click
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from gateway.cli import cli  # noqa: E402
 from gateway.config import settings_markdown  # noqa: E402
 
 BEGIN = "<!-- settings:begin (made by scripts/update-docs.py from gateway/config.py) -->"
@@ -20,9 +25,36 @@ def generated_configuration(text: str) -> str:
     return pattern.sub(lambda _: f"{BEGIN}\n{settings_markdown()}{END}", text)
 
 
+CLI_HEAD = """# The command line
+
+Made by `scripts/update-docs.py` from the commands' own `--help` (a test fails when it is stale): do not edit
+by hand. Every command prints its errors as one plain line (`anjungan: ...`) and exits 1.
+"""
+
+
+def _commands(command: click.Command, ctx: click.Context) -> Iterator[tuple[click.Context, click.Command]]:
+    yield ctx, command
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                yield from _commands(sub, click.Context(sub, info_name=name, parent=ctx))
+
+
+def generated_cli() -> str:
+    """docs/cli.md: a section per command, with its help as the terminal shows it at 100 columns."""
+    root = click.Context(cli, info_name="anjungan", terminal_width=100, max_content_width=100,
+                         help_option_names=["-h", "--help"])  # fmt: skip
+    parts = [CLI_HEAD]
+    for ctx, command in _commands(cli, root):
+        parts.append(f"\n## `{ctx.command_path}`\n\n```\n{command.get_help(ctx).rstrip()}\n```\n")
+    return "".join(parts)
+
+
 def main() -> None:
     path = REPO / "docs" / "configuration.md"
     path.write_text(generated_configuration(path.read_text()))
+    (REPO / "docs" / "cli.md").write_text(generated_cli())
 
 
 if __name__ == "__main__":

@@ -38,3 +38,18 @@ def test_user_mistake_is_one_plain_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "gateway.colour" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cli_reference_in_the_docs_is_current() -> None:
+    """docs/cli.md is made from every command's --help: run scripts/update-docs.py after changing a command."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("update_docs", repo / "scripts" / "update-docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    generated = module.generated_cli()
+    for command in ("anjungan sync now", "anjungan central serve", "anjungan node flash", "anjungan kiosk"):
+        assert f"## `{command}`" in generated, command
+    assert (repo / "docs" / "cli.md").read_text() == generated, "run: .venv/bin/python scripts/update-docs.py"

@@ -100,7 +100,9 @@ def test_readings_of_an_unknown_node_say_so_and_list_the_known_ones(
 ) -> None:
     code, out, err = _run(capsys, "--config", str(config_file), "readings", "--node", "dmk-xx-99")
     assert (code, out) == (1, "")
-    assert err.strip() == "anjungan: no node 'dmk-xx-99' is known to this gateway (known: dmk-wl-01, dmk-wx-01)"
+    assert (
+        err.strip() == "anjungan: no node 'dmk-xx-99' is known to this gateway (known: dmk-wl-01, dmk-wx-01)"
+    )
 
 
 def test_config_error_is_one_line_from_the_real_entry_point(tmp_path: Path) -> None:
