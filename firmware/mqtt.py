@@ -1,5 +1,9 @@
 # A minimal MQTT 3.1.1 client: CONNECT, PUBLISH QoS 0/1 (waits for the PUBACK), PINGREQ, DISCONNECT.
 # Mechanism only: it raises OSError on any failure; transport.MqttLink adds reconnects and buffering.
+# Why not micropython-lib's umqtt.simple: it always creates its own socket, while this client may also be handed
+# a connected one (`sock=`), so the same code runs on a board, in the simulator and in the tests on CPython; it
+# closes the socket of a failed connect (a node has only a few sockets); and it is small enough to freeze.
+# The wire format is MQTT 3.1.1 (OASIS standard, sections 3.1 CONNECT, 3.3 PUBLISH, 3.4 PUBACK).
 import struct
 
 from micropython import const
