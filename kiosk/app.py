@@ -18,6 +18,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
+from gateway import private
 from gateway.store import Store
 from kiosk import i18n
 from kiosk.pagecache import PageCache
@@ -91,7 +92,7 @@ def _secret_key(cfg: Any) -> str:
         return str(cfg.kiosk.secret_key)
     path = Path(cfg.data_dir) / "kiosk.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.ensure_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))

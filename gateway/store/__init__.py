@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway import regno
+from gateway import private, regno
 from gateway.errors import StoreError
 from gateway.store import db, retention
 from gateway.store.writer import ReadingWriter
@@ -59,7 +59,7 @@ class Store:
         """Open (creating and migrating if needed) the store at ``path``."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.ensure_dir(path.parent)
         except OSError as err:
             raise StoreError(f"cannot create {path.parent}: {err.strerror}") from err
         store = cls(path, budget_bytes=budget_bytes)
@@ -283,12 +283,20 @@ class Store:
         return record
 
     def purge_personal(self, through_seq: int) -> int:
-        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``)."""
+        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``).
+
+        Purged means gone from the disk, not only from queries: every connection runs with ``secure_delete``
+        (the old row's bytes are zeroed in its page), and when something was purged the WAL is checkpointed
+        and truncated, so the pages that held the data leave the ``-wal`` file too. Returns how many
+        submissions lost their personal data.
+        """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
                 "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL",
                 (db.now_ms(), through_seq),
             )
+        if cur.rowcount:
+            db.checkpoint_truncate(self.durable_conn)
         return cur.rowcount
 
     # -- outbox (the sync side) ------------------------------------------------------------------------------
