@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from gateway import private
 from gateway.store import Store
-from kiosk import i18n
+from kiosk import errors, i18n
 from kiosk.pagecache import PageCache
 
 CSP = (
@@ -134,7 +134,12 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
     _apply_rate_limits(app, limiter)
     app.after_request(_security_headers)
     public.install_template_globals(app)
-    app.wsgi_app = PageCache(app.wsgi_app, lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]))  # type: ignore[method-assign]
+    errors.install(app)
+    app.wsgi_app = PageCache(  # type: ignore[method-assign]
+        app.wsgi_app,
+        lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]),
+        i18n.cache_variant(lambda: str(app.config["KIOSK_LANGUAGE"])),
+    )
     return app
 
 
