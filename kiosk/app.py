@@ -75,6 +75,9 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
         "KIOSK_LIMIT_STATUS": "30 per minute",
         "KIOSK_LIMIT_LOGIN": "5 per minute",
+        "KIOSK_LIMIT_STATUS_NUMBER": "10 per minute",  # lookups of one number, whichever device asks
+        "KIOSK_RELAY_LOOKUPS": bool(cfg.central.url),  # numbers of other kiosks are asked at the central
+        "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
         "SESSION_COOKIE_NAME": "anjungan",

@@ -139,4 +139,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The hash of each submission's status code (gateway.statuscode), and the lookups the kiosk asks the
+        # sync process to relay to the central (a row lives only until the kiosk has read its answer).
+        "0400-status-codes",
+        """
+        ALTER TABLE submissions ADD COLUMN access_hash TEXT;
+        CREATE TABLE status_lookups (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL,
+            code TEXT,
+            requested_at INTEGER NOT NULL,
+            answered_at INTEGER,
+            answer TEXT
+        );
+        """,
+    ),
+    (
+        # Operator sessions kept on the server (a cookie names one; logout and the idle reset end it) and
+        # failed logins per account (a growing lockout).
+        "0410-operator-sessions",
+        """
+        CREATE TABLE operator_sessions (
+            id TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL,
+            ended_at INTEGER
+        );
+        CREATE TABLE login_failures (
+            account TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at INTEGER NOT NULL,
+            locked_until INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

@@ -83,6 +83,7 @@ submissions = sa.Table(
     sa.Column("public", sa.Text, nullable=False),
     sa.Column("personal", sa.Text),
     *_time_columns(),
+    sa.Column("access_hash", sa.String(64)),  # the status code's hash (gateway.statuscode); null before codes
 )
 
 # Everything that flows down to gateways: the current state of each item, with the change number (version) of
