@@ -155,23 +155,4 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
-    (
-        # Operator sessions kept on the server (a cookie names one; logout and the idle reset end it) and
-        # failed logins per account (a growing lockout).
-        "0410-operator-sessions",
-        """
-        CREATE TABLE operator_sessions (
-            id TEXT PRIMARY KEY,
-            created_at INTEGER NOT NULL,
-            seen_at INTEGER NOT NULL,
-            ended_at INTEGER
-        );
-        CREATE TABLE login_failures (
-            account TEXT PRIMARY KEY,
-            failures INTEGER NOT NULL,
-            last_at INTEGER NOT NULL,
-            locked_until INTEGER NOT NULL
-        );
-        """,
-    ),
 ]
