@@ -75,6 +75,11 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
         "KIOSK_LIMIT_STATUS": "30 per minute",
         "KIOSK_LIMIT_LOGIN": "5 per minute",
+        "KIOSK_OPERATOR_IDLE_SECONDS": 15 * 60,  # an operator session unused this long ends
+        "KIOSK_OPERATOR_MAX_AGE_SECONDS": 8 * 3600,  # and any ends this long after its login
+        "KIOSK_LOGIN_FREE_FAILURES": 5,  # failed operator logins before the account locks
+        "KIOSK_LOGIN_LOCK_BASE_SECONDS": 30.0,  # the first lock; doubled per further failure
+        "KIOSK_LOGIN_LOCK_CAP_SECONDS": 15 * 60.0,
         "KIOSK_LIMIT_STATUS_NUMBER": "10 per minute",  # lookups of one number, whichever device asks
         "KIOSK_RELAY_LOOKUPS": bool(cfg.central.url),  # numbers of other kiosks are asked at the central
         "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,

@@ -181,6 +181,9 @@ def finish() -> Any:
 
     Exempt from CSRF on purpose: it only ends the caller's own session (the idle timer posts it).
     """
+    from kiosk.views.operator import end_session
+
+    end_session()  # an operator's session ends on the server too, not only in this browser
     session.clear()
     response = redirect(url_for("public.home"))
     response.delete_cookie("lang", samesite="Strict", httponly=True)
