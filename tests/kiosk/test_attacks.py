@@ -229,3 +229,93 @@ def test_every_error_page_is_a_kiosk_page_in_the_citizens_language(  # type: ign
         assert "/static/kiosk.css" in page
     assert ("Sorry, something went wrong" in pages[500][1]) == (lang == "en")
     assert ("Maaf, terjadi gangguan" in pages[500][1]) == (lang == "id")
+
+
+# --- defences that already held: kept under test ---------------------------------------------------------
+
+
+def test_xss_in_every_text_field_is_escaped(client: FlaskClient, kiosk_store: Store) -> None:
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'>"
+    response = post(client, "/pengaduan", complaint_data(judul=payload, isi=payload, lokasi=payload))
+    number = number_on(response)
+    kiosk_store.apply_changes([{"kind": "submission", "id": number, "op": "upsert",
+                                "data": {"status": "answered", "answer": payload}}], "c1")  # fmt: skip
+    page = client.get(f"/status/{number}").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    assert "script-src 'self'" in client.get("/").headers["Content-Security-Policy"]
+
+
+def test_csrf_is_required_on_every_form(client: FlaskClient) -> None:
+    for path, data in (("/permohonan", request_data()), ("/pengaduan", complaint_data()),
+                       ("/status", {"nomor": "x"})):  # fmt: skip
+        assert client.post(path, data=data).status_code == 400
+        assert client.post(path, data={**data, "csrf_token": "forged"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "number", ["' OR 1=1 --", "TEST-KIOSK-250203-00012' UNION SELECT personal FROM submissions --"]
+)
+def test_sql_injection_in_a_status_number(client: FlaskClient, number: str) -> None:
+    post(client, "/permohonan", request_data())
+    response = client.get("/status/" + number)
+    assert response.status_code == 400 and GOOD_NIK not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/dokumen/..%2f..%2fanjungan.db",
+        "/static/..%2f..%2fanjungan.toml",
+        "/dokumen/" + "a" * 64 + "/halaman/1.png",
+        "/kondisi/grafik/..%2f..%2f/x/24j.svg",
+        "/informasi/..%2f..%2f",
+    ],
+)
+def test_path_traversal_is_a_404(client: FlaskClient, target: str) -> None:
+    response = client.get(target)
+    assert response.status_code == 404
+    assert b"SQLite format" not in response.data and b"secret" not in response.data
+
+
+def test_open_redirects_go_home(client: FlaskClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+                   "http:/evil.example"):  # fmt: skip
+        assert client.get("/bahasa/en", query_string={"kembali": target}).headers["Location"] == "/"
+    sha = "0" * 64
+    page = client.get(f"/dokumen/{sha}", query_string={"kembali": "https://evil.example/"})
+    assert "evil.example" not in page.get_data(as_text=True)
+
+
+def test_oversized_input_is_a_413_page(client: FlaskClient) -> None:
+    response = post(client, "/pengaduan", complaint_data(isi="x" * 200_000))
+    assert response.status_code == 413 and "Isian terlalu panjang" in response.get_data(as_text=True)
+
+
+def test_guessing_receipt_numbers_shows_no_answer(
+    client: FlaskClient, app: Flask, kiosk_store: Store
+) -> None:
+    from gateway import regno
+
+    number = number_on(post(client, "/permohonan", request_data()))
+    kiosk_store.apply_changes([{"kind": "submission", "id": number, "op": "upsert",
+                                "data": {"status": "answered", "answer": "Bu Siti, 081234567890"}}], "c1")  # fmt: skip
+    day = regno.parse(number).day
+    guesses = [regno.make("test-kiosk", day, i) for i in range(1, 26)]  # anyone can compute a day's numbers
+    assert number in guesses
+    attacker = app.test_client()
+    answered = [g for g in guesses if "081234567890" in attacker.get(f"/status/{g}").get_data(as_text=True)]
+    assert answered == []
+
+
+def test_a_copied_operator_cookie_dies_with_logout(make_app: Callable[..., Flask]) -> None:
+    from werkzeug.security import generate_password_hash
+
+    app = make_app(KIOSK_PASSWORD_HASH=generate_password_hash("rahasia-123"))
+    client = app.test_client()
+    assert post(client, "/operator/masuk", {"password": "rahasia-123"}).status_code == 302
+    cookie = client.get_cookie("anjungan")
+    assert cookie is not None
+    client.post("/operator/keluar", data={"csrf_token": csrf(client, "/operator/")})
+    thief = app.test_client()
+    thief.set_cookie("anjungan", cookie.value)
+    assert thief.get("/operator/").status_code == 302
