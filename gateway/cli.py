@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from gateway import __version__
+from gateway import __version__, private
 from gateway import config as config_mod
 from gateway.clicontext import AppContext, app_context, pass_config
 from gateway.errors import AnjunganError, ConfigError
@@ -77,8 +77,7 @@ def init(
     if path.exists() and not force:
         click.echo(f"{path} exists; keeping it (use --force to overwrite)")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(config_mod.commented_toml(overrides))
+        private.write_text(path, config_mod.commented_toml(overrides))  # holds secrets: 0600
         click.echo(f"wrote {path}")
     cfg = config_mod.load(path)
     from gateway.store import Store

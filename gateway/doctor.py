@@ -13,6 +13,7 @@ from gateway.errors import AnjunganError
 
 def run_checks(cfg: Any) -> Iterator[tuple[bool, str]]:
     yield True, f"configuration read from {cfg.path or 'built-in defaults'}"
+    yield from _permissions(cfg)
     yield from _store(cfg)
     for entry in cfg.serial:
         port = entry.port
@@ -27,6 +28,23 @@ def run_checks(cfg: Any) -> Iterator[tuple[bool, str]]:
         yield from _central(cfg)
     else:
         yield True, "no central configured: the kiosk works offline and nothing syncs"
+
+
+def _permissions(cfg: Any) -> Iterator[tuple[bool, str]]:
+    """Each file holding secrets or citizens' data, and the data folder, must be private (gateway.private)."""
+    from pathlib import Path
+
+    from gateway import private
+
+    data_dir = Path(cfg.data_dir)
+    store = Path(cfg.store_path)
+    paths = [Path(cfg.path)] if cfg.path else []
+    paths += [data_dir, store, Path(f"{store}-wal"), Path(f"{store}-shm"), data_dir / "kiosk.key"]
+    loose = [(path, why) for path in paths if (why := private.loose(path)) is not None]
+    for path, why in loose:
+        yield False, f"{path} is not private: {why}"
+    if not loose:
+        yield True, "configuration, store and data folder are private to their owner"
 
 
 def _store(cfg: Any) -> Iterator[tuple[bool, str]]:

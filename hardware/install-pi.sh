@@ -5,11 +5,11 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 apt-get update -qq
 apt-get install -y -qq python3-venv mosquitto chromium curl rsync
 id anjungan >/dev/null 2>&1 || useradd --system --home /var/lib/anjungan --groups dialout anjungan
-install -d -o anjungan -g anjungan /var/lib/anjungan /etc/anjungan
+install -d -m 0700 -o anjungan -g anjungan /var/lib/anjungan /etc/anjungan
 rsync -a --delete --exclude .venv --exclude .git "$SRC/" /opt/anjungan/
 python3 -m venv /opt/anjungan/.venv
 /opt/anjungan/.venv/bin/pip install --quiet /opt/anjungan
-[ -f /etc/anjungan/gateway.toml ] || /opt/anjungan/.venv/bin/anjungan --config /etc/anjungan/gateway.toml init
+[ -f /etc/anjungan/gateway.toml ] || runuser -u anjungan -- /opt/anjungan/.venv/bin/anjungan --config /etc/anjungan/gateway.toml init
 install -m 644 "$SRC/hardware/udev/99-anjungan-nodes.rules" /etc/udev/rules.d/
 udevadm control --reload && udevadm trigger
 install -m 644 "$SRC"/hardware/systemd/*.service /etc/systemd/system/

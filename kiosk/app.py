@@ -18,8 +18,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
+from gateway import private
 from gateway.store import Store
-from kiosk import i18n
+from kiosk import errors, i18n
 from kiosk.pagecache import PageCache
 
 CSP = (
@@ -74,6 +75,14 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
         "KIOSK_LIMIT_STATUS": "30 per minute",
         "KIOSK_LIMIT_LOGIN": "5 per minute",
+        "KIOSK_OPERATOR_IDLE_SECONDS": 15 * 60,  # an operator session unused this long ends
+        "KIOSK_OPERATOR_MAX_AGE_SECONDS": 8 * 3600,  # and any ends this long after its login
+        "KIOSK_LOGIN_FREE_FAILURES": 5,  # failed operator logins before the account locks
+        "KIOSK_LOGIN_LOCK_BASE_SECONDS": 30.0,  # the first lock; doubled per further failure
+        "KIOSK_LOGIN_LOCK_CAP_SECONDS": 15 * 60.0,
+        "KIOSK_LIMIT_STATUS_NUMBER": "10 per minute",  # lookups of one number, whichever device asks
+        "KIOSK_RELAY_LOOKUPS": bool(cfg.central.url),  # numbers of other kiosks are asked at the central
+        "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
         "SESSION_COOKIE_NAME": "anjungan",
@@ -91,7 +100,7 @@ def _secret_key(cfg: Any) -> str:
         return str(cfg.kiosk.secret_key)
     path = Path(cfg.data_dir) / "kiosk.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.ensure_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
@@ -133,7 +142,12 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
     _apply_rate_limits(app, limiter)
     app.after_request(_security_headers)
     public.install_template_globals(app)
-    app.wsgi_app = PageCache(app.wsgi_app, lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]))  # type: ignore[method-assign]
+    errors.install(app)
+    app.wsgi_app = PageCache(  # type: ignore[method-assign]
+        app.wsgi_app,
+        lambda: float(app.config["KIOSK_PAGE_CACHE_SECONDS"]),
+        i18n.cache_variant(lambda: str(app.config["KIOSK_LANGUAGE"])),
+    )
     return app
 
 

@@ -24,7 +24,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from gateway import regno
+from gateway import regno, statuscode
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _PHONE_RE = re.compile(r"(?:\+62|62|0)8\d{7,12}|(?:\+62|62|0)[2-7]\d{6,10}")
@@ -260,8 +260,18 @@ class KeberatanForm(IdentityMixin, FlaskForm):
                 "uraian": self.uraian.data}  # fmt: skip
 
 
+def check_code(_form: Any, field: Any) -> None:
+    """A status code as typed (gateway.statuscode): canonical form, or a message saying how it looks."""
+    code = statuscode.normalise(field.data or "")
+    if code is None:
+        raise ValidationError(_l("Kode status tidak dikenali: 15 huruf dan angka, contoh 7KQ2M-9XD4H-RTB3N."))
+    field.data = code
+
+
 class StatusForm(FlaskForm):
     nomor = StringField(_l("Nomor pendaftaran"), [_required(), _cap(48), check_number], filters=[clean_line])
+    kode = StringField(_l("Kode status (pada tanda terima)"), [Optional(), _cap(64), check_code],
+                       filters=[clean_line])  # fmt: skip
 
 
 class LoginForm(FlaskForm):

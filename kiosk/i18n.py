@@ -8,17 +8,39 @@ folder is read-only the compiled catalogues go to a temporary folder instead.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, request
+from werkzeug.http import parse_cookie
 
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
+def language_of(cookies: Mapping[str, str], default: str) -> str:
+    """The language a page is rendered in, from the parsed cookies (werkzeug's parser) and the kiosk's default."""
+    chosen = cookies.get("lang", "")
+    return chosen if chosen in LANGUAGES else default
+
+
 def current_language() -> str:
-    chosen = request.cookies.get("lang", "")
-    return chosen if chosen in LANGUAGES else str(current_app.config["KIOSK_LANGUAGE"])
+    """The language of the current request's page (``id`` or ``en``)."""
+    return language_of(request.cookies, str(current_app.config["KIOSK_LANGUAGE"]))
+
+
+def cache_variant(default: Callable[[], str]) -> Callable[[dict[str, Any]], str]:
+    """The page cache's key part for a WSGI environ: the language the app will render that request in.
+
+    It parses the Cookie header with :func:`werkzeug.http.parse_cookie`, exactly as ``request.cookies`` does,
+    so the cache and the page can never disagree (a malformed or repeated cookie included).
+    """
+
+    def variant(environ: dict[str, Any]) -> str:
+        return language_of(parse_cookie(environ), default())
+
+    return variant
 
 
 def _compile(po_path: Path, mo_path: Path) -> None:

@@ -1,8 +1,12 @@
 """A tiny WSGI cache of public pages, so that a busy kiosk answers the home, DIP and conditions pages cheaply.
 
 A view opts in by setting the ``X-Kiosk-Cache: public`` header (removed before sending); such a view must not
-touch the session or set cookies. Entries are keyed by path, query and the ``lang`` cookie and live for a few
-seconds (alerts still show within seconds: every page also polls the banner).
+touch the session or set cookies. Entries are keyed by path, query and the page's *variant*: a function of the
+request that the app gives, computed from exactly the values the app renders with (the kiosk passes the
+language it will render in, resolved from the ``lang`` cookie by werkzeug's parser, the one ``request.cookies``
+uses). So no cookie header, however malformed or repeated, can make a page of one language land in the slot
+of another. Entries live for a few seconds (alerts still show within seconds: every page also polls the
+banner).
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from http.cookies import SimpleCookie
 from typing import Any
 
 MARKER = "X-Kiosk-Cache"
@@ -18,23 +21,23 @@ _MAX_ENTRIES = 512
 _NEVER = ("/static/", "/dokumen/", "/kondisi/grafik/", "/operator", "/api/")
 
 Entry = tuple[float, str, list[tuple[str, str]], bytes]
+Variant = Callable[[dict[str, Any]], str]
 
 
-def _lang(environ: dict[str, Any]) -> str:
-    raw = environ.get("HTTP_COOKIE", "")
-    if "lang=" not in raw:
-        return ""
-    try:
-        morsel = SimpleCookie(raw).get("lang")
-    except Exception:  # a malformed cookie header is just not a language
-        return ""
-    return morsel.value if morsel is not None else ""
+def _no_variant(_environ: dict[str, Any]) -> str:
+    return ""
 
 
 class PageCache:
-    def __init__(self, app: Callable[..., Iterable[bytes]], ttl: Callable[[], float]):
+    """Wrap WSGI ``app``; ``ttl()`` gives the seconds an entry lives (0 = off); ``variant(environ)`` the part of
+    the key that comes from the request beyond its path and query (it must never raise)."""
+
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], ttl: Callable[[], float], variant: Variant = _no_variant
+    ):
         self.app = app
         self.ttl = ttl
+        self.variant = variant
         self._entries: dict[tuple[str, str, str], Entry] = {}
         self._lock = threading.Lock()
         self._refreshing: set[tuple[str, str, str]] = set()
@@ -48,7 +51,7 @@ class PageCache:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") != "GET" or ttl <= 0 or path.startswith(_NEVER):
             return self._passthrough(environ, start_response)
-        key = (path, environ.get("QUERY_STRING", ""), _lang(environ))
+        key = (path, environ.get("QUERY_STRING", ""), self.variant(environ))
         now = time.monotonic()
         entry = self._entries.get(key)
         claimed = False

@@ -28,6 +28,8 @@ def sync_group() -> None:
 def run_command(cfg: Any) -> None:
     """Sync until stopped (SIGTERM or Ctrl-C): a round every [sync] interval_s, earlier when there is backlog."""
     from sync.client import Settings, SyncClient
+    from sync.client.lookup import LookupRelay
+    from sync.client.transport import Central
 
     settings = Settings.from_config(cfg)
     logging.basicConfig(level=logging.INFO, format="sync: %(message)s", stream=sys.stderr)
@@ -36,8 +38,20 @@ def run_command(cfg: Any) -> None:
         _stop_on_signals(stop),
         Store.from_config(cfg) as store,
         SyncClient(store, settings, stop=stop) as client,
+        Central(
+            settings.url, settings.gateway_id, settings.secret, now=client.clock.now, timeout_s=10.0
+        ) as link,
     ):
-        client.run_forever()
+        # the kiosk's status lookups of other kiosks' numbers, answered within seconds, beside the rounds
+        relay = threading.Thread(
+            target=LookupRelay(store, link, stop).run, name="status-lookups", daemon=True
+        )
+        relay.start()
+        try:
+            client.run_forever()
+        finally:
+            stop.set()
+            relay.join(30)
 
 
 @sync_group.command("now")

@@ -1,6 +1,7 @@
 """The sync protocol shared by the gateway's sync client and the central: signing, batch bodies, errors.
 
-Standard library only (plus :mod:`gateway.errors`), so both ends import exactly the same rules.
+Standard library only (plus :mod:`gateway.errors` and :mod:`gateway.statuscode`), so both ends import exactly
+the same rules.
 docs/protocol.md describes the wire formats.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeGuard
 
+from gateway import statuscode
 from gateway.errors import AnjunganError
 
 API_PREFIX = "/api/v1"
@@ -170,6 +172,31 @@ def verify(
         raise SignatureError("the signature does not match")
     if abs(now - timestamp) > MAX_SKEW_S:
         raise SkewError(f"the timestamp is {int(timestamp - now)} s off the central's clock", int(now))
+
+
+# --- status lookups ----------------------------------------------------------------------------------------
+
+STATUS_LOOKUP_PATH = API_PREFIX + "/status-lookup"
+access_hash = statuscode.access_hash
+code_matches = statuscode.matches
+
+
+def encode_status_lookup(number: str, code: str | None) -> bytes:
+    """The body of ``POST /api/v1/status-lookup``: ``{"number": ..., "code": ... or null}``."""
+    return json.dumps({"number": number, "code": code}, separators=(",", ":")).encode()
+
+
+def decode_status_lookup(body: bytes) -> tuple[str, str | None]:
+    """(number, code as typed or None) of a status-lookup body; raise :class:`ProtocolError` when malformed."""
+    doc = parse_json(inflate(body, None, 4096))
+    if not isinstance(doc, dict):
+        raise ProtocolError("the body is not a JSON object")
+    number, code = doc.get("number"), doc.get("code")
+    if not isinstance(number, str) or not 0 < len(number) <= 64:
+        raise ProtocolError("'number' is not a registration number")
+    if code is not None and (not isinstance(code, str) or len(code) > 64):
+        raise ProtocolError("'code' is not a status code or null")
+    return number, code
 
 
 # --- batch bodies ------------------------------------------------------------------------------------------
@@ -446,6 +473,10 @@ def _check_submission(record: Mapping[str, Any]) -> None:
     _need(record, "due_date", lambda v: v is None or _is_iso_date(v), "an ISO date or null")
     _need(record, "public", lambda v: isinstance(v, dict), "an object")
     _need(record, "personal", lambda v: v is None or isinstance(v, dict), "an object or null")
+    if record.get("access") is not None and not (
+        isinstance(record["access"], str) and statuscode.HASH_RE.match(record["access"])
+    ):
+        raise _Bad("'access' is not a status-code hash (64 lowercase hex digits) or null")
 
 
 _CHECKERS = {"readings": _check_reading, "events": _check_event, "submissions": _check_submission}

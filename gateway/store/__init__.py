@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway import regno
+from gateway import private, regno, statuscode
 from gateway.errors import StoreError
 from gateway.store import db, retention
 from gateway.store.writer import ReadingWriter
@@ -59,7 +59,7 @@ class Store:
         """Open (creating and migrating if needed) the store at ``path``."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.ensure_dir(path.parent)
         except OSError as err:
             raise StoreError(f"cannot create {path.parent}: {err.strerror}") from err
         store = cls(path, budget_bytes=budget_bytes)
@@ -235,7 +235,9 @@ class Store:
         ``kind`` is one of :data:`SUBMISSION_KINDS` (the sync protocol's); the status starts as ``received``.
 
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
-        threads or processes never hand out the same number. Returns the stored record (without personal data).
+        threads or processes never hand out the same number. The submission also gets its status code
+        (:mod:`gateway.statuscode`), of which only the hash is stored. Returns the stored record (without
+        personal data) with the code under ``"code"``: the one time it exists in the clear, for the receipt.
         """
         if kind not in SUBMISSION_KINDS:
             raise StoreError(f"a submission's kind is one of {', '.join(SUBMISSION_KINDS)}, not {kind!r}")
@@ -246,9 +248,10 @@ class Store:
                 "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
             ).fetchone()
             number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
+            code = statuscode.new_code()
             cur = conn.execute(
-                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
+                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
+                "access_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)",
                 (
                     str(uuid_mod.uuid4()),
                     number,
@@ -259,12 +262,13 @@ class Store:
                     due_date.isoformat() if due_date else None,
                     _json(dict(public)),
                     _json(dict(personal)) if personal is not None else None,
+                    statuscode.access_hash(number, code),
                 ),
             )
             seq = int(cur.lastrowid or 0)
         record = self.submission(number)
         assert record is not None and record["seq"] == seq
-        return record
+        return {**record, "code": code}
 
     _SUBMISSION_COLUMNS = (
         "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public"
@@ -282,13 +286,26 @@ class Store:
         record["public"] = json.loads(record["public"])
         return record
 
+    def status_code_matches(self, number: str, code: str | None) -> bool:
+        """Whether ``code`` (as typed) is the status code of this gateway's submission ``number``."""
+        row = self.conn.execute("SELECT access_hash FROM submissions WHERE number = ?", (number,)).fetchone()
+        return row is not None and statuscode.matches(number, code, row[0])
+
     def purge_personal(self, through_seq: int) -> int:
-        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``)."""
+        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``).
+
+        Purged means gone from the disk, not only from queries: every connection runs with ``secure_delete``
+        (the old row's bytes are zeroed in its page), and when something was purged the WAL is checkpointed
+        and truncated, so the pages that held the data leave the ``-wal`` file too. Returns how many
+        submissions lost their personal data.
+        """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
                 "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL",
                 (db.now_ms(), through_seq),
             )
+        if cur.rowcount:
+            db.checkpoint_truncate(self.durable_conn)
         return cur.rowcount
 
     # -- outbox (the sync side) ------------------------------------------------------------------------------
@@ -328,14 +345,15 @@ class Store:
                 ]
             if stream == "submissions":
                 rows = conn.execute(
-                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal FROM submissions "
-                    f"WHERE seq > ? {dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
+                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal, access_hash "
+                    f"FROM submissions WHERE seq > ? {dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
                     (after, limit),
                 ).fetchall()
                 return [
                     {"seq": s, "uuid": u, "number": num, "kind": k, "at": at, "offset": off, "due_date": due,
-                     "public": json.loads(pub), "personal": json.loads(per) if per is not None else None}
-                    for s, u, num, k, at, off, due, pub, per in rows
+                     "public": json.loads(pub), "personal": json.loads(per) if per is not None else None,
+                     **({"access": acc} if acc else {})}
+                    for s, u, num, k, at, off, due, pub, per, acc in rows
                 ]  # fmt: skip
         raise StoreError(f"unknown stream {stream!r}")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from gateway import private
 from gateway.errors import StoreError, StoreFullError
 from gateway.store.schema import MIGRATIONS
 
@@ -21,15 +22,22 @@ def now_ms() -> int:
 
 
 def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level."""
+    """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level.
+
+    ``secure_delete`` is on for every connection: deleted or overwritten content (a purged NIK) is zeroed in
+    its page instead of lingering in free space, whatever the SQLite build's default. A new store file is
+    created private (0600) and its folder 0700, whatever the process umask (see :mod:`gateway.private`).
+    """
     try:
         if readonly:
             conn = sqlite3.connect(
                 f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
             )
         else:
+            private.create_file(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA secure_delete = ON")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -70,6 +78,20 @@ def transaction(conn: sqlite3.Connection, doing: str = "store write") -> Iterato
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise translate(err, doing) from err
+
+
+def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
+    """Copy the WAL into the database file and truncate the WAL to zero bytes; True when it completed.
+
+    Used after personal data is purged, so that the old pages holding it leave the ``-wal`` file at once
+    instead of whenever the next automatic checkpoint wraps around. A reader holding an old snapshot makes it
+    wait (busy_timeout) and, past that, report False (the next purge or checkpoint finishes the job).
+    """
+    try:
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as err:
+        raise translate(err, "checkpointing the store") from err
+    return not busy
 
 
 @contextmanager

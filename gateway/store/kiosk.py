@@ -73,3 +73,97 @@ def content_version(store: Any) -> tuple[int, int]:
         "SELECT count(*), coalesce(max(updated_at), 0) FROM content"
     ).fetchone()
     return int(count), int(newest)
+
+
+# -- operator sessions and login failures (kept in meta, so that every kiosk process sees the same) ---------
+OPERATOR_SESSION_PREFIX = "kiosk.operator.session."
+LOGIN_FAILURES_PREFIX = "kiosk.operator.failures."
+
+
+def _session_key(session_id: str) -> str:
+    import hashlib
+
+    return OPERATOR_SESSION_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def operator_session_start(store: Any, max_age_ms: int) -> str:
+    """A new operator session; returns its id (for the signed cookie; only its hash is stored).
+
+    Sessions older than ``max_age_ms`` are removed at the same time.
+    """
+    import secrets
+
+    session_id = secrets.token_urlsafe(32)
+    now = db.now_ms()
+    conn = store.conn
+    with db.transaction(conn, "starting an operator session"):
+        for key, value in conn.execute(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+            (OPERATOR_SESSION_PREFIX, OPERATOR_SESSION_PREFIX + "~"),
+        ).fetchall():
+            if json.loads(value)["created"] < now - max_age_ms:
+                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            (_session_key(session_id), json.dumps({"created": now, "seen": now})),
+        )
+    return session_id
+
+
+def operator_session_valid(store: Any, session_id: str | None, idle_ms: int, max_age_ms: int) -> bool:
+    """Whether ``session_id`` names a live session: started, not ended, used within ``idle_ms`` and younger than
+    ``max_age_ms``. A live session's last use is updated (at most every few seconds); a dead one is removed."""
+    if not session_id or not isinstance(session_id, str):
+        return False
+    key = _session_key(session_id)
+    row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return False
+    state = json.loads(row[0])
+    now = db.now_ms()
+    if now - state["seen"] > idle_ms or now - state["created"] > max_age_ms:
+        operator_session_end(store, session_id)
+        return False
+    if now - state["seen"] > 5_000:
+        store.set_meta(key, json.dumps({**state, "seen": now}))
+    return True
+
+
+def operator_session_end(store: Any, session_id: str | None) -> None:
+    """End a session (logout, the idle reset); harmless for an unknown or missing id."""
+    if session_id and isinstance(session_id, str):
+        store.set_meta(_session_key(session_id), None)
+
+
+def login_locked_for(store: Any, account: str) -> float:
+    """Seconds until ``account`` may try to log in again (0 when it may now)."""
+    value = store.get_meta(LOGIN_FAILURES_PREFIX + account)
+    if value is None:
+        return 0.0
+    return max(0.0, (json.loads(value)["locked_until"] - db.now_ms()) / 1000)
+
+
+def login_failed(store: Any, account: str, free: int, base_s: float, cap_s: float) -> float:
+    """Count a failed login of ``account``; returns the lockout it now has, in seconds.
+
+    The first ``free`` failures cost nothing; each one after locks the account for ``base_s`` doubled per
+    further failure, at most ``cap_s`` (whichever address the attempts come from).
+    """
+    key = LOGIN_FAILURES_PREFIX + account
+    now = db.now_ms()
+    conn = store.conn
+    with db.transaction(conn, "counting a failed login"):
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        failures = (json.loads(row[0])["failures"] if row else 0) + 1
+        lock_s = 0.0 if failures <= free else min(cap_s, base_s * 2 ** (failures - free - 1))
+        state = {"failures": failures, "last_at": now, "locked_until": now + int(lock_s * 1000)}
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(state)),
+        )
+    return lock_s
+
+
+def login_succeeded(store: Any, account: str) -> None:
+    """Forget the failed logins of ``account``."""
+    store.set_meta(LOGIN_FAILURES_PREFIX + account, None)

@@ -139,4 +139,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The hash of each submission's status code (gateway.statuscode), and the lookups the kiosk asks the
+        # sync process to relay to the central (a row lives only until the kiosk has read its answer).
+        "0400-status-codes",
+        """
+        ALTER TABLE submissions ADD COLUMN access_hash TEXT;
+        CREATE TABLE status_lookups (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL,
+            code TEXT,
+            requested_at INTEGER NOT NULL,
+            answered_at INTEGER,
+            answer TEXT
+        );
+        """,
+    ),
 ]

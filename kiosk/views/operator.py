@@ -2,6 +2,13 @@
 
 Health (store size, backlog per stream, last sync, nodes, alerts), recent submissions without personal data,
 and a printer test. With no hash configured the operator pages are off (404).
+
+Sessions live on the server (in the store): the signed cookie only names one, so logging out, the idle reset
+(``/selesai``), ``KIOSK_OPERATOR_IDLE_SECONDS`` without use or ``KIOSK_OPERATOR_MAX_AGE_SECONDS`` since login
+end it for good, whoever kept a copy of the cookie. Failed logins are counted per account (the kiosk has one,
+``operator``), whatever address they come from: after ``KIOSK_LOGIN_FREE_FAILURES`` the account is locked for
+a delay that doubles with each further failure (``KIOSK_LOGIN_LOCK_BASE_SECONDS`` .. ``_CAP_SECONDS``),
+answered 429 without the password being checked; a success clears the count.
 """
 
 from __future__ import annotations
@@ -28,12 +35,32 @@ def _enabled() -> bool:
     return bool(current_app.config["KIOSK_PASSWORD_HASH"])
 
 
+ACCOUNT = "operator"
+
+
+def _ms(setting: str) -> int:
+    return int(float(current_app.config[setting]) * 1000)
+
+
+def signed_in() -> bool:
+    """Whether this request carries a live operator session (checked in the store)."""
+    return kiosk_queries.operator_session_valid(store(), session.get("operator"),
+                                                _ms("KIOSK_OPERATOR_IDLE_SECONDS"),
+                                                _ms("KIOSK_OPERATOR_MAX_AGE_SECONDS"))  # fmt: skip
+
+
+def end_session() -> None:
+    """End this request's operator session on the server, if it has one (logout and the idle reset)."""
+    kiosk_queries.operator_session_end(store(), session.get("operator"))
+
+
 def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not _enabled():
             abort(404)
-        if not session.get("operator"):
+        if not signed_in():
+            session.pop("operator", None)
             return redirect(url_for("operator.login"))
         return view(*args, **kwargs)
 
@@ -47,11 +74,23 @@ def login() -> Any:
         abort(404)
     form = forms.LoginForm()
     if form.validate_on_submit():
-        if check_password_hash(current_app.config["KIOSK_PASSWORD_HASH"], form.password.data or ""):
+        cfg = current_app.config
+        locked = kiosk_queries.login_locked_for(store(), ACCOUNT)
+        if locked > 0:
+            log.warning("operator login refused: the account is locked for %.0f s", locked)
+            abort(429)
+        if check_password_hash(cfg["KIOSK_PASSWORD_HASH"], form.password.data or ""):
+            kiosk_queries.login_succeeded(store(), ACCOUNT)
+            end_session()
             session.clear()
-            session["operator"] = True
+            session["operator"] = kiosk_queries.operator_session_start(
+                store(), _ms("KIOSK_OPERATOR_MAX_AGE_SECONDS")
+            )
             return redirect(url_for("operator.health"))
-        log.warning("operator login refused")
+        lock = kiosk_queries.login_failed(store(), ACCOUNT, int(cfg["KIOSK_LOGIN_FREE_FAILURES"]),
+                                          float(cfg["KIOSK_LOGIN_LOCK_BASE_SECONDS"]),
+                                          float(cfg["KIOSK_LOGIN_LOCK_CAP_SECONDS"]))  # fmt: skip
+        log.warning("operator login refused%s", f"; the account is locked for {lock:.0f} s" if lock else "")
         form.password.errors = ["✗"]
         return render_template("operator/login.html", form=form, failed=True), 401
     return render_template("operator/login.html", form=form, failed=False)
@@ -60,6 +99,7 @@ def login() -> Any:
 @bp.post("/keluar")
 @operator_required
 def logout() -> Any:
+    end_session()
     session.clear()
     return redirect(url_for("public.home"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -148,18 +149,19 @@ def alerts_fragment() -> Response:
     return response
 
 
+_UNSAFE_IN_TARGET = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+
+
 def _same_origin(target: str | None) -> str | None:
-    """``target`` if it is a path on this kiosk (never another host)."""
-    if not target or len(target) > 300:
+    """``target`` if it is a path on this kiosk (never another host), else None.
+
+    Control characters, spaces and backslashes are refused outright: a CR/LF would try to split the Location
+    header (``/%0d%0aSet-Cookie:x=1``), and browsers strip tabs and newlines and read ``\\`` as ``/``.
+    """
+    if not target or len(target) > 300 or _UNSAFE_IN_TARGET.search(target):
         return None
     parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-    ):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
 
@@ -179,10 +181,22 @@ def finish() -> Any:
 
     Exempt from CSRF on purpose: it only ends the caller's own session (the idle timer posts it).
     """
+    from kiosk.views.operator import end_session
+
+    end_session()  # an operator's session ends on the server too, not only in this browser
     session.clear()
     response = redirect(url_for("public.home"))
     response.delete_cookie("lang", samesite="Strict", httponly=True)
     return response
+
+
+def _alerts_for_page() -> list[Any]:
+    """The banner's alerts; none when the store cannot say (an error page must still render)."""
+    try:
+        return current_alerts()
+    except Exception:
+        current_app.logger.exception("the alert banner could not be read")
+        return []
 
 
 def install_template_globals(app: Flask) -> None:
@@ -201,7 +215,7 @@ def install_template_globals(app: Flask) -> None:
             "other_lang": "en" if lang == "id" else "id",
             "languages": i18n.LANGUAGES,
             "now": datetime.now(),
-            "alerts": current_alerts(),
+            "alerts": _alerts_for_page(),
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
             "default_lang": current_app.config["KIOSK_LANGUAGE"],
@@ -220,8 +234,3 @@ def install_template_globals(app: Flask) -> None:
             return datetime.fromisoformat(str(text).replace("Z", "+00:00")).strftime("%d-%m-%Y")
         except ValueError:
             return str(text)
-
-    app.register_error_handler(404, lambda e: (render_template("error.html", code=404), 404))
-    app.register_error_handler(413, lambda e: (render_template("error.html", code=413), 413))
-    app.register_error_handler(429, lambda e: (render_template("error.html", code=429), 429))
-    app.register_error_handler(400, lambda e: (render_template("error.html", code=400), 400))

@@ -10,13 +10,25 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
+from limits import parse as parse_limit
 
-from gateway import dates, regno
+from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
 from gateway.printing import PrinterError, Slip, print_slip
 from kiosk import forms
+from kiosk import status as status_mod
 from kiosk.views import store
 
 log = logging.getLogger(__name__)
@@ -53,10 +65,13 @@ STATUSES = {
 MAX_RECEIPTS = 5
 
 
-def status_url(number: str) -> str:
-    """What the QR code encodes: the public status URL with the number only, or the number itself."""
+def status_url(number: str, code: str | None = None) -> str:
+    """What the QR code encodes: the public status URL with the number and its status code (``?kode=``), or,
+    with no public URL, the number and the grouped code as text. Never personal data."""
     base = current_app.config["KIOSK_PUBLIC_URL"]
-    return f"{base}/status/{number}" if base else number
+    if base:
+        return f"{base}/status/{number}" + (f"?kode={code}" if code else "")
+    return f"{number} {statuscode.grouped(code)}" if code else number
 
 
 def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) -> Any:
@@ -70,6 +85,10 @@ def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) ->
     number = record["number"]
     receipts = [n for n in session.get("receipts", []) if n != number][-(MAX_RECEIPTS - 1) :]
     session["receipts"] = [*receipts, number]
+    # the status code, in the clear only in this citizen's session until the receipt is done with
+    session["codes"] = {n: c for n, c in session.get("codes", {}).items() if n in receipts} | {
+        number: record["code"]
+    }
     session["printed"] = _print(kind, record)
     log.info("saved %s %s", kind, number)
     return redirect(url_for("submit.receipt", number=number))
@@ -82,8 +101,9 @@ def _print(kind: str, record: dict[str, Any]) -> str:
         return "none"
     due = date.fromisoformat(record["due_date"]) if record.get("due_date") else None
     slip = Slip(current_app.config["KIOSK_OFFICE"], KINDS[kind][1], record["number"],
-                datetime.fromtimestamp(record["at"] / 1000), due, status_url(record["number"]),
-                ("Simpan tanda terima ini untuk memeriksa status.",))  # fmt: skip
+                datetime.fromtimestamp(record["at"] / 1000), due, status_url(record["number"], record["code"]),
+                (f"Kode status: {statuscode.grouped(record['code'])}",
+                 "Simpan tanda terima ini. Nomor dan kode status diperlukan untuk melihat jawaban."))  # fmt: skip
     try:
         print_slip(printer, slip)
     except PrinterError as err:
@@ -139,36 +159,64 @@ def receipt(number: str) -> Any:
         abort(404)
     import segno
 
-    qr = segno.make(status_url(number), error="m").svg_inline(
+    code = session.get("codes", {}).get(number)
+    qr = segno.make(status_url(number, code), error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", omitsize=True
     )
     return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
-                           printed=session.get("printed", "none"), status_url=status_url(number))  # fmt: skip
+                           code=statuscode.grouped(code) if code else None,
+                           printed=session.get("printed", "none"), status_url=status_url(number, code))  # fmt: skip
 
 
 @bp.route("/status", methods=["GET", "POST"])
 def status_lookup() -> Any:
-    """Type a registration number; a mistyped one (check digit) gets a clear message (400)."""
+    """Type a registration number and, to see the answer, its status code; a mistyped number (check digit) or
+    code gets a clear message (400). With a code the status page is answered here, so the code never
+    appears in an address."""
     form = forms.StatusForm()
     if form.validate_on_submit():
-        return redirect(url_for("submit.status_show", number=form.nomor.data))
+        if not form.kode.data:
+            return redirect(url_for("submit.status_show", number=form.nomor.data))
+        return _status_page(form.nomor.data, form.kode.data)
     return render_template("status_form.html", form=form), 400 if form.is_submitted() else 200
 
 
 @bp.get("/status/<number>")
 def status_show(number: str) -> Any:
-    """Status, due date and answer of a submission — no personal data; 404 when not known here."""
+    """The status of a submission: that it exists and its status; with its code (``?kode=``, as the receipt's
+    QR code carries it) or in the session that made it, also its due date and answer. Never personal data;
+    404 when not known here (nor at the central)."""
     try:
         canonical = str(regno.parse(number[:64]))
     except regno.InvalidNumber:
         form = forms.StatusForm(data={"nomor": number[:64]})
         form.validate()
         return render_template("status_form.html", form=form), 400
+    code = request.args.get("kode")
     if canonical != number:
-        return redirect(url_for("submit.status_show", number=canonical))
-    record = store().submission(canonical)
-    if record is None:
-        return render_template("status_unknown.html", number=canonical), 404
-    kind = KINDS.get(record["kind"], (record["kind"], ""))[0]
-    label = STATUSES.get(record["status"], record["status"])
-    return render_template("status.html", record=record, kind=kind, status_label=label)
+        extra: dict[str, Any] = {"kode": code} if code else {}
+        return redirect(url_for("submit.status_show", number=canonical, **extra))
+    return _status_page(canonical, code)
+
+
+def _status_page(number: str, code: str | None) -> Any:
+    """The status page of a well-formed ``number`` for someone holding ``code`` (as typed, or None)."""
+    _spend_number(number)
+    cfg = current_app.config
+    view = status_mod.look_up(store(), number, code, own=number in session.get("receipts", []),
+                              relay=bool(cfg["KIOSK_RELAY_LOOKUPS"]),
+                              wait_s=float(cfg["KIOSK_LOOKUP_WAIT_SECONDS"]))  # fmt: skip
+    if not view.found:
+        return render_template("status_unknown.html", number=number, offline=view.offline), 404
+    kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
+    label = STATUSES.get(view.status or "", view.status)
+    form = forms.StatusForm(data={"nomor": number})
+    return render_template("status.html", view=view, kind=kind, status_label=label, form=form)
+
+
+def _spend_number(number: str) -> None:
+    """Count one lookup of ``number`` (per number, whichever device asks); 429 when its budget is spent."""
+    limiter = current_app.extensions["anjungan_limiter"]
+    limit = parse_limit(str(current_app.config["KIOSK_LIMIT_STATUS_NUMBER"]))
+    if not limiter.limiter.hit(limit, "status-number", number):
+        abort(429)

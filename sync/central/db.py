@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,6 +83,7 @@ submissions = sa.Table(
     sa.Column("public", sa.Text, nullable=False),
     sa.Column("personal", sa.Text),
     *_time_columns(),
+    sa.Column("access_hash", sa.String(64)),  # the status code's hash (gateway.statuscode); null before codes
 )
 
 # Everything that flows down to gateways: the current state of each item, with the change number (version) of
@@ -114,6 +117,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for the central's database; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` writes."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _create_private(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -122,6 +126,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 40)
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+def _create_private(database: str | None) -> None:
+    """Create a SQLite database file 0600 (its folder 0700) before SQLite does, whatever the umask: it holds
+    every citizen's NIK. SQLite gives the ``-wal`` and ``-shm`` files the database file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -104,6 +104,53 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+_SIGNED: list[dict[str, list[str]]] = [{"gateway": [], "timestamp": [], "signature": []}]
+_STATUS_LOOKUP = {
+    "post": {
+        "operationId": "postStatusLookup",
+        "security": _SIGNED,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["number"],
+                        "properties": {
+                            "number": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "code": {"type": "string", "maxLength": 64, "nullable": True},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "required": ["number", "found"],
+                    "properties": {
+                        "number": {"type": "string"},
+                        "found": {"type": "boolean"},
+                        "full": {"type": "boolean"},
+                        "status": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "submitted_at": {"type": "string", "nullable": True},
+                        "due_date": {"type": "string", "nullable": True},
+                        "answer": {"type": "string", "nullable": True},
+                        "answered_at": {"type": "string", "nullable": True},
+                    },
+                },
+                "whether the number exists and its status; with the right code (full) also its answer",
+            ),
+            **_ERRORS,
+            "413": _json(_ref("Error"), "the body is over 4 KiB"),
+            "429": _json(_ref("Error"), "too many lookups by this gateway or of this number (Retry-After)"),
+        },
+    }
+}
+
+
 def openapi_document() -> dict[str, Any]:
     signed: list[dict[str, list[str]]] = [{"gateway": [], "timestamp": [], "signature": []}]
     return {
@@ -195,6 +242,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/status-lookup": _STATUS_LOOKUP,
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenapi",

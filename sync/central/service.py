@@ -311,6 +311,7 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         "public": [_json(r["public"]) for r in records],
         "personal": [None if r["personal"] is None else _json(r["personal"]) for r in records],
         **_record_time_columns(records),
+        "access_hash": [r.get("access") for r in records],
     }
 
 
@@ -452,6 +453,38 @@ def set_config(engine: Engine, gateway_id: str, key: str, value: Any) -> int:
     if not re.fullmatch(r"[a-z_]+\.[a-z_]+", key):
         raise CentralError(f"a config key is section.key, not {key!r}")
     return publish_content(engine, "config", key, {"value": value}, gateway_id=gateway_id)
+
+
+def status_lookup(engine: Engine, number: str, code: str | None) -> dict[str, Any] | None:
+    """What a kiosk may show about submission ``number``: None when unknown; its status only without the
+    right code; with it, also the due date and the officer's answer. Never personal data.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(submissions.c.gateway_id, submissions.c.kind, submissions.c.due_date,
+                      submissions.c.access_hash, submissions.c.at_ms, submissions.c.true_ms, submissions.c.clock_ok)
+            .where(submissions.c.number == number).order_by(submissions.c.seq).limit(1)
+        ).first()  # fmt: skip
+        if row is None:
+            return None
+        data = conn.execute(
+            sa.select(content.c.data).where(
+                content.c.scope == row.gateway_id, content.c.kind == "submission", content.c.item_id == number,
+                content.c.op == "upsert",
+            )
+        ).scalar()  # fmt: skip
+    status = json.loads(data) if data else {}
+    out: dict[str, Any] = {"number": number, "status": status.get("status", "received"), "full": False}
+    if protocol.code_matches(number, code, row.access_hash):
+        out.update(
+            full=True,
+            kind=row.kind,
+            submitted_at=iso_utc(row.true_ms if row.clock_ok else row.at_ms),
+            due_date=status.get("due_date") or row.due_date,
+            answer=status.get("answer"),
+            answered_at=status.get("answered_at"),
+        )
+    return out
 
 
 # --- files -------------------------------------------------------------------------------------------------

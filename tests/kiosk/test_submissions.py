@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date
 
 import pytest
@@ -47,14 +48,16 @@ def test_qr_encodes_the_public_status_url(make_app, kiosk_store: Store) -> None:
     number = number_on(post(client, "/permohonan", request_data()))
     from kiosk.views.submit import status_url
 
+    page = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    code = re.search(r'id="receipt-code">([0-9A-Z-]+)<', page).group(1).replace("-", "")  # type: ignore[union-attr]
     with client.application.test_request_context():
-        assert status_url(number) == f"https://ppid.demakkab.go.id/status/{number}"
+        assert status_url(number, code) == f"https://ppid.demakkab.go.id/status/{number}?kode={code}"
     import segno
 
-    expected = segno.make(f"https://ppid.demakkab.go.id/status/{number}", error="m").svg_inline(
+    expected = segno.make(f"https://ppid.demakkab.go.id/status/{number}?kode={code}", error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", omitsize=True
     )
-    assert expected in client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    assert expected in page
 
 
 def test_receipt_only_in_the_session_that_made_it(app, client: FlaskClient) -> None:  # type: ignore[no-untyped-def]

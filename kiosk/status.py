@@ -1,0 +1,92 @@
+"""What the status page may show about a registration number, and to whom.
+
+A number alone is not a key (numbers are predictable): it shows that the submission exists and its status. The
+due date and the officer's answer (which often repeats the citizen's name, phone or street) need the
+submission's status code, printed on the receipt (:mod:`gateway.statuscode`), or the session that made it.
+
+Numbers of this kiosk are checked in its own store, offline. A number filed at another kiosk of the regency is
+looked up at the central through the sync process (:mod:`gateway.store.lookups`), waiting a few seconds at most.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.store import lookups
+
+POLL_S = 0.05
+
+
+@dataclass
+class StatusView:
+    """One status page: ``found`` (the number exists), ``full`` (the code or the session opened it), and
+    what may be shown. ``offline``: not here, and the central could not be asked."""
+
+    number: str
+    found: bool
+    full: bool = False
+    status: str | None = None
+    kind: str | None = None
+    at_ms: int | None = None
+    due_date: str | None = None
+    answer: str | None = None
+    answered_at: str | None = None
+    offline: bool = False
+    code_refused: bool = False
+
+
+def look_up(
+    store: Any, number: str, code: str | None, *, own: bool, relay: bool, wait_s: float
+) -> StatusView:
+    """The view of ``number`` for someone holding ``code`` (as typed, or None).
+
+    ``own``: the number was made in this session (its receipt is here); ``relay``: a central is configured, so
+    a number this kiosk does not hold is asked there, waiting at most ``wait_s`` seconds for the answer.
+    """
+    record = store.submission(number)
+    if record is not None:
+        full = own or store.status_code_matches(number, code)
+        view = StatusView(number, True, full, status=record["status"], code_refused=bool(code) and not full)
+        if full:
+            view.kind, view.at_ms, view.due_date = record["kind"], record["at"], record["due_date"]
+            view.answer, view.answered_at = record["answer"], record["answered_at"]
+        return view
+    if not relay:
+        return StatusView(number, False)
+    return _relayed(store, number, code, wait_s)
+
+
+def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> StatusView:
+    lookup_id = lookups.ask(store, number, code)
+    deadline = time.monotonic() + wait_s
+    answer = None
+    try:
+        while answer is None and time.monotonic() < deadline:
+            answer = lookups.take(store, lookup_id)
+            if answer is None:
+                time.sleep(POLL_S)
+    finally:
+        if answer is None:
+            lookups.drop(store, lookup_id)
+    if answer is None or "error" in answer:
+        return StatusView(number, False, offline=True)
+    if not answer.get("found"):
+        return StatusView(number, False)
+    full = bool(answer.get("full"))
+    view = StatusView(number, True, full, status=str(answer.get("status") or "received"))
+    view.code_refused = bool(code) and not full
+    if full:
+        view.kind, view.due_date = answer.get("kind"), answer.get("due_date")
+        view.answer, view.answered_at = answer.get("answer"), answer.get("answered_at")
+        view.at_ms = _ms(answer.get("submitted_at"))
+    return view
+
+
+def _ms(text: Any) -> int | None:
+    try:
+        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None

@@ -1,0 +1,21 @@
+"""The hash of each submission's status code (gateway.statuscode).
+
+Revision ID: 0003_status_codes
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_status_codes"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("submissions", sa.Column("access_hash", sa.String(64)))
+
+
+def downgrade() -> None:
+    op.drop_column("submissions", "access_hash")

@@ -1,0 +1,114 @@
+"""The central tried as an attacker would: status lookups, replayed and tampered requests, private files.
+
+Bounded loops on loopback only; the defences of the sync API itself (gzip bombs, oversized bodies, skew) are in
+test_api.py and stay there. docs/central.md, "Defences", keeps the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from gateway import statuscode
+from sync import protocol
+from sync.central import service
+from sync.central.app import create_app
+from tests.central.conftest import Clock, Gateway, central_of, submission
+
+NUMBER = "DMK-WONOSALAM-250324-00013"
+ANSWER = "Salinan siap. Hubungi Bu Siti, 081234567890."
+
+
+def _lookup(gateway: Gateway, number: str, code: str | None, **sign: object) -> object:
+    body = protocol.encode_status_lookup(number, code)
+    return gateway.request(
+        "POST", "/api/v1/status-lookup", body, {"Content-Type": "application/json"}, **sign
+    )
+
+
+@pytest.fixture
+def answered(app: Flask, gateway: Gateway) -> str:
+    """A submission the gateway sent with its status code's hash, answered by an officer; returns the code."""
+    code = statuscode.new_code()
+    record = {**submission(1, NUMBER), "access": statuscode.access_hash(NUMBER, code)}
+    assert gateway.send("submissions", [record]).status_code == 200
+    service.set_submission_status(central_of(app).engine, gateway.id, NUMBER, "answered", answer=ANSWER)
+    return code
+
+
+def test_lookup_without_the_code_shows_only_the_status(gateway: Gateway, answered: str) -> None:
+    response = _lookup(gateway, NUMBER, None)
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert response.get_json() == {"number": NUMBER, "found": True, "full": False, "status": "answered"}  # type: ignore[attr-defined]
+    wrong = _lookup(gateway, NUMBER, statuscode.new_code()).get_json()  # type: ignore[attr-defined]
+    assert wrong["full"] is False and "answer" not in wrong
+
+
+def test_lookup_with_the_code_shows_the_answer_and_never_personal_data(
+    gateway: Gateway, answered: str
+) -> None:
+    result = _lookup(gateway, NUMBER, statuscode.grouped(answered).lower()).get_json()  # type: ignore[attr-defined]
+    assert result["full"] is True and result["answer"] == ANSWER and result["kind"] == "request"
+    text = json.dumps(result)
+    assert "3321010101010001" not in text and 'Siti"' not in text
+
+
+@pytest.mark.parametrize("number", ["' OR 1=1 --", NUMBER + "' OR '1'='1", "%", "_" * 20])
+def test_lookup_sql_injection_and_wildcards_find_nothing(
+    gateway: Gateway, answered: str, number: str
+) -> None:
+    assert _lookup(gateway, number, None).get_json() == {"number": number, "found": False}  # type: ignore[attr-defined]
+
+
+def test_lookup_unsigned_tampered_replayed_or_oversized_is_refused(
+    gateway: Gateway,
+    client,
+    clock: Clock,
+    answered: str,  # type: ignore[no-untyped-def]
+) -> None:
+    body = protocol.encode_status_lookup(NUMBER, answered)
+    assert client.post("/api/v1/status-lookup", data=body).status_code == 401
+    tampered = _lookup(gateway, NUMBER, answered, signed_body=protocol.encode_status_lookup(NUMBER, None))
+    assert tampered.status_code == 401  # type: ignore[attr-defined]
+    other = _lookup(gateway, NUMBER, answered, secret="x" * 43)
+    assert other.status_code == 401  # type: ignore[attr-defined]
+    replayed = _lookup(gateway, NUMBER, answered, now=clock() - 3600)
+    assert replayed.status_code == 401  # type: ignore[attr-defined]
+    big = gateway.request("POST", "/api/v1/status-lookup", b'{"number": "' + b"1" * 5000 + b'"}')
+    assert big.status_code == 413
+    assert _lookup(gateway, "", None).status_code == 400  # type: ignore[attr-defined]
+
+
+def test_lookups_are_limited_per_gateway_and_per_number(app: Flask, gateway: Gateway, answered: str) -> None:
+    app.config.update(CENTRAL_LIMIT_LOOKUP_NUMBER="3 per minute", CENTRAL_LIMIT_LOOKUP_GATEWAY="5 per minute")
+    codes = [_lookup(gateway, NUMBER, None).status_code for _ in range(4)]  # type: ignore[attr-defined]
+    assert codes == [200, 200, 200, 429]
+    refused = _lookup(gateway, NUMBER, None)
+    assert int(refused.headers["Retry-After"]) > 0  # type: ignore[attr-defined]
+    others = [_lookup(gateway, f"GW-X-250324-0001{i}", None).status_code for i in range(3)]  # type: ignore[attr-defined]
+    assert others == [429, 429, 429]  # the gateway's own budget (5) is spent too
+
+
+def test_the_index_page_shows_no_submission_or_personal_data(client, gateway: Gateway, answered: str) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/").get_data(as_text=True)
+    for secret in (NUMBER, "3321010101010001", "Siti", ANSWER, answered):
+        assert secret not in page
+
+
+def test_a_new_sqlite_database_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        app = create_app(f"sqlite:///{tmp_path / 'db' / 'central.db'}", files_dir=tmp_path / "files",
+                         key_file=tmp_path / "central.key")  # fmt: skip
+        central_of(app).engine.dispose()
+    finally:
+        os.umask(previous)
+    modes = {p.name: f"{stat.S_IMODE(p.stat().st_mode):04o}" for p in (tmp_path / "db").iterdir()}
+    modes["db"] = f"{stat.S_IMODE((tmp_path / 'db').stat().st_mode):04o}"
+    assert modes.pop("central.db") == "0600" and modes.pop("db") == "0700"
+    assert all(mode == "0600" for mode in modes.values()), modes  # -wal and -shm follow the database file

@@ -1,0 +1,151 @@
+"""Citizens' data on the gateway's disk: purged means gone from every file, and the files are private."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway import private
+from gateway.cli import cli
+from gateway.store import Store
+
+NIK = "3321019876543210"
+PHONE = "081398765432"
+
+
+def _files(store_path: Path) -> dict[str, bytes]:
+    """The raw bytes of the database, its WAL and its shared-memory file (those that exist)."""
+    out = {}
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{store_path}{suffix}")
+        if path.exists():
+            out[path.name] = path.read_bytes()
+    return out
+
+
+def _add(store: Store, count: int) -> None:
+    for i in range(count):
+        store.add_submission(
+            "request",
+            {"rincian": f"Salinan anggaran {i}", "tujuan": "musyawarah"},
+            {"nama": "Siti Aminah", "nik": NIK, "alamat": "Desa Kalianyar", "telepon": PHONE},
+            gateway_id="test-kiosk",
+            due_date=None,
+        )
+
+
+@pytest.mark.parametrize("checkpointed_first", [False, True], ids=["in-wal", "in-main-file"])
+def test_purged_nik_is_gone_from_the_database_wal_and_shm(tmp_path: Path, checkpointed_first: bool) -> None:
+    path = tmp_path / "data" / "anjungan.db"
+    with Store.open(path) as store:
+        other = Store(path)  # another process's view (the kiosk), holding its own connection
+        try:
+            assert other.submission("TEST-KIOSK-000000-00000") is None
+            _add(store, 5)
+            if (
+                checkpointed_first
+            ):  # the NIK reached the main file before the purge: secure_delete must zero it
+                store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            before = _files(path)
+            assert any(NIK.encode() in data for data in before.values())  # the test sees the NIK when present
+            store.mark_acked("submissions", 5)
+            assert store.purge_personal(5) == 5
+            after = _files(path)
+            found = {name: (NIK.encode() in data, PHONE.encode() in data) for name, data in after.items()}
+            assert found == {name: (False, False) for name in after}, found
+            assert store.conn.execute("PRAGMA secure_delete").fetchone() == (1,)
+            assert other.conn.execute("PRAGMA secure_delete").fetchone() == (1,)
+        finally:
+            other.close()
+
+
+def test_a_purge_that_purges_nothing_does_not_checkpoint(store: Store) -> None:
+    _add(store, 1)
+    wal = Path(f"{store.path}-wal")
+    size = wal.stat().st_size
+    assert store.purge_personal(0) == 0
+    assert wal.stat().st_size == size
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> str:
+    return f"{stat.S_IMODE(path.stat().st_mode):04o}"
+
+
+def test_init_writes_private_files_whatever_the_umask(tmp_path: Path, umask_022: None) -> None:
+    config = tmp_path / "site" / "anjungan.toml"
+    result = CliRunner().invoke(cli, ["--config", str(config), "init", "--gateway-id", "test-kiosk"])
+    assert result.exit_code == 0, result.output
+    data = tmp_path / "site" / "data"
+    store = data / "anjungan.db"
+    with Store.open(store) as opened:  # the WAL and shared-memory files exist while a connection is open
+        _add(opened, 1)
+        modes = {p.name: _mode(p) for p in (config, data, store, Path(f"{store}-wal"), Path(f"{store}-shm"))}
+    assert modes == {"anjungan.toml": "0600", "data": "0700", "anjungan.db": "0600",
+                     "anjungan.db-wal": "0600", "anjungan.db-shm": "0600"}  # fmt: skip
+
+
+def test_init_force_rewrites_a_loose_config_as_private(tmp_path: Path, umask_022: None) -> None:
+    config = tmp_path / "anjungan.toml"
+    config.write_text("")
+    config.chmod(0o644)
+    result = CliRunner().invoke(cli, ["--config", str(config), "init", "--force"])
+    assert result.exit_code == 0, result.output
+    assert _mode(config) == "0600"
+
+
+def test_kiosk_key_is_private(tmp_path: Path, umask_022: None) -> None:
+    from gateway import config as config_mod
+    from kiosk.app import close_app, create_app
+
+    config = tmp_path / "anjungan.toml"
+    private.write_text(
+        config, config_mod.commented_toml({"gateway": {"id": "test-kiosk"}, "mqtt": {"host": ""}})
+    )
+    app = create_app(config_mod.load(config, env={}))
+    close_app(app)
+    assert _mode(tmp_path / "data" / "kiosk.key") == "0600"
+    assert _mode(tmp_path / "data") == "0700"
+
+
+def test_doctor_flags_loose_permissions(tmp_path: Path, umask_022: None) -> None:
+    config = tmp_path / "anjungan.toml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "init"]).exit_code == 0
+    healthy = runner.invoke(cli, ["--config", str(config), "doctor"])
+    assert "are private to their owner" in healthy.output
+    assert "is not private" not in healthy.output
+    config.chmod(0o644)
+    (tmp_path / "data").chmod(0o755)
+    (tmp_path / "data" / "anjungan.db").chmod(0o640)  # readable by the service group: allowed
+    result = runner.invoke(cli, ["--config", str(config), "doctor"])
+    lines = [line for line in result.output.splitlines() if "is not private" in line]
+    assert len(lines) == 2, result.output
+    assert lines[0].startswith("FAIL") and "anjungan.toml" in lines[0] and "mode 0644" in lines[0]
+    assert "data is not private" in lines[1] and "mode 0755" in lines[1]
+    assert result.exit_code != 0
+
+
+def test_loose_describes_what_is_wrong(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_text("x")
+    path.chmod(0o600)
+    assert private.loose(path) is None
+    path.chmod(0o620)
+    assert "its group can write it" in (private.loose(path) or "")
+    path.chmod(0o604)
+    assert "others can read it" in (private.loose(path) or "")
+    assert private.loose(tmp_path / "missing") is None
