@@ -52,9 +52,19 @@ def generated_cli() -> str:
 
 
 def main() -> None:
-    path = REPO / "docs" / "configuration.md"
-    path.write_text(generated_configuration(path.read_text()))
-    (REPO / "docs" / "cli.md").write_text(generated_cli())
+    """Rewrite the generated docs; with ``--check``, only say which are stale (exit 1 if any)."""
+    configuration = REPO / "docs" / "configuration.md"
+    wanted = {
+        configuration: generated_configuration(configuration.read_text()),
+        REPO / "docs" / "cli.md": generated_cli(),
+    }
+    if "--check" in sys.argv[1:]:
+        stale = [str(path.relative_to(REPO)) for path, text in wanted.items() if path.read_text() != text]
+        if stale:
+            sys.exit(f"stale: {', '.join(stale)} (run: .venv/bin/python scripts/update-docs.py)")
+        return
+    for path, text in wanted.items():
+        path.write_text(text)
 
 
 if __name__ == "__main__":
