@@ -20,8 +20,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level."""
+def connect(
+    path: Path,
+    *,
+    synchronous: str = "NORMAL",
+    readonly: bool = False,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level.
+
+    ``busy_timeout_ms`` is how long a statement waits for another connection's lock before it fails with
+    "database is locked" (SQLITE_BUSY).
+    """
     try:
         if readonly:
             conn = sqlite3.connect(
@@ -29,7 +39,7 @@ def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) 
             )
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
