@@ -19,6 +19,7 @@ from pathlib import Path
 import serial
 
 from gateway import portlock
+from gateway.errors import StoreError
 from gateway.ingest.backoff import Backoff, QuietTrouble
 from gateway.ingest.lines import LineSplitter
 from gateway.ingest.sink import LineSink
@@ -70,10 +71,17 @@ class SerialReader:
             self._thread.start()
         return self
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask the thread to end (it ends within a read timeout, or once the store takes its last lines)."""
+        self._stop.set()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop and wait for the thread (at most ``timeout`` s); True once it has ended."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     @property
     def running(self) -> bool:
@@ -105,6 +113,11 @@ class SerialReader:
                 self.trouble.failed(f"lost: {_reason(err)}")
                 self._close(port)
                 self._pause()
+            except StoreError as err:  # the store's writer was closed under us: the ingest is stopping
+                if not self._stop.is_set():
+                    log.error("serial %s: %s", self.port, err)
+                    self._close(port)
+                    self._pause()
             except Exception:  # a bug must not end the reader: log it, take a pause, go on
                 log.exception("serial %s: reader error", self.port)
                 self._close(port)

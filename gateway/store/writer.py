@@ -191,7 +191,8 @@ class ReadingWriter:
 
     Read-only figures for health views and tests: ``commits`` (transactions committed), ``stalls`` (attempts
     that failed because the store could not be written), ``stalled`` (why the writer cannot commit right now,
-    None while it can), ``refused`` (frames refused for good), ``queued`` (frames waiting).
+    None while it can), ``refused`` (frames refused for good), ``queued`` (frames waiting), ``waiting``
+    (producers waiting for room in the queue).
     """
 
     def __init__(
@@ -209,6 +210,7 @@ class ReadingWriter:
         self._queue: queue.SimpleQueue[_Frames | _Console | None] = queue.SimpleQueue()
         self._room = threading.Condition()  # guards _queued; producers wait on it while the queue is full
         self._queued = 0
+        self.waiting = 0  # producers waiting for room in the queue right now
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._abandoned = False  # closed while the store could not be written: refuse the rest at once
@@ -294,7 +296,11 @@ class ReadingWriter:
                     raise StoreError("the store writer is not running")
                 if own_thread or not self._queued or self._queued + weight <= self.max_queued:
                     break
-                self._room.wait(0.5)
+                self.waiting += 1
+                try:
+                    self._room.wait(0.5)
+                finally:
+                    self.waiting -= 1
             self._queued += weight
             self._queue.put(item)
 

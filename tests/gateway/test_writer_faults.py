@@ -3,19 +3,16 @@ busy timeout. Nothing is acknowledged before its commit; nothing good is lost; n
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
-from pathlib import Path
 
 import pytest
 
 from gateway.errors import StoreError, StoreRefusedError
 from gateway.frame import Frame
 from gateway.store import ReadingWriter, Store
-from tests.gateway.helpers import reading, readings
+from tests.gateway.helpers import LockHolder, reading, readings
 from tests.ingest.helpers import count, frame_keys, wait_for
 
 NODE = "dmk-wl-01"
@@ -57,7 +54,7 @@ def test_a_bad_record_in_a_group_is_isolated_and_the_rest_of_the_group_commits(
 ) -> None:
     """Items queued together are committed together; one bad frame in one of them costs only itself."""
     writer.write(readings(1))
-    with _lock_holder(store.path) as holder:  # the next items queue up and form one group
+    with LockHolder(store.path) as holder:  # the next items queue up and form one group
         first = writer.submit([reading(seq=1)])
         wait_for(lambda: writer.stalls >= 1, what="the writer to wait for the lock")
         futures = [writer.submit([reading(seq=10 + i)]) for i in range(5)]
@@ -91,47 +88,6 @@ def _wait_for_attempts(writer: ReadingWriter, more: int) -> None:
     wait_for(lambda: writer.stalls >= target, what=f"{more} more failed attempts")
 
 
-class _lock_holder:
-    """Another process that holds the store's write lock (``BEGIN IMMEDIATE``) until :meth:`release`."""
-
-    CODE = (
-        "import sqlite3, sys\n"
-        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "conn.execute('BEGIN IMMEDIATE')\n"
-        "print('locked', flush=True)\n"
-        "sys.stdin.readline()\n"
-        "conn.execute('COMMIT')\n"
-        "print('released', flush=True)\n"
-    )
-
-    def __init__(self, path: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", self.CODE, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def __enter__(self) -> _lock_holder:
-        assert self.proc.stdout is not None and self.proc.stdout.readline() == "locked\n"
-        return self
-
-    def release(self) -> None:
-        if self.proc.poll() is None and self.proc.stdin is not None:
-            self.proc.stdin.write("go\n")
-            self.proc.stdin.flush()
-            assert self.proc.stdout is not None and self.proc.stdout.readline() == "released\n"
-            self.proc.wait(10)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
-
-
 def test_a_lock_held_longer_than_the_busy_timeout_delays_and_never_drops(
     store: Store, writer: ReadingWriter
 ) -> None:
@@ -139,7 +95,7 @@ def test_a_lock_held_longer_than_the_busy_timeout_delays_and_never_drops(
     go, every frame is stored exactly once, and no Future was resolved before its commit."""
     writer.write(readings(1))
     futures: list[Future[int]] = []
-    with _lock_holder(store.path) as holder:
+    with LockHolder(store.path) as holder:
         for q in range(1, 41):
             futures.append(writer.submit([reading(seq=q)]))
             if q % 10 == 0:  # frames keep arriving while the writer fails attempt after attempt
@@ -165,10 +121,11 @@ def test_producers_wait_while_the_store_is_locked(store: Store) -> None:
             for q in range(1, 201):
                 submitted.append(writer.submit([reading(seq=q)]))
 
-        with _lock_holder(store.path) as holder:
+        with LockHolder(store.path) as holder:
             producer = threading.Thread(target=produce)
             producer.start()
-            wait_for(lambda: writer.stalls >= 1 and writer.queued == 50, what="the queue to fill")
+            wait_for(lambda: writer.stalls >= 1 and writer.waiting == 1, what="the producer to wait for room")
+            assert writer.queued == 50
             blocked_at = len(submitted)
             _wait_for_attempts(writer, 2)
             assert len(submitted) == blocked_at < 200 and producer.is_alive()  # the producer waits
@@ -184,7 +141,7 @@ def test_closing_a_stalled_writer_refuses_what_it_holds(store: Store) -> None:
     """A writer closed while it cannot commit fails the Futures it holds: never an acknowledgement."""
     writer = ReadingWriter(store.path, busy_timeout_ms=200).start()
     writer.write(readings(1))
-    with _lock_holder(store.path):
+    with LockHolder(store.path):
         future = writer.submit([reading(seq=1)])
         wait_for(lambda: writer.stalls >= 1, what="the writer to wait for the lock")
         writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 import tty
 import zlib
@@ -16,9 +17,11 @@ from gateway import portlock
 from gateway.frame import reading_line
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.serial_reader import SerialReader
+from gateway.ingest.service import Ingest, SerialPort
 from gateway.ingest.sink import FrameSink
-from gateway.store import Store
+from gateway.store import ReadingWriter, Store
 from tests.fixtures.disk import fill
+from tests.gateway.helpers import LockHolder
 from tests.ingest.helpers import count, frame_keys, vector_cases, wait_for, write_all
 
 
@@ -246,3 +249,36 @@ def test_a_replugged_node_is_read_again_at_once(store: Store, tmp_path: Path) ->
         reader.close()
         for fd in fds:
             os.close(fd)
+
+
+def test_the_ingest_stops_while_the_store_is_locked_and_its_queue_is_full(
+    store: Store, pty_pair: tuple[int, str]
+) -> None:
+    """A reader waiting for room in the writer's queue does not keep the ingest from stopping."""
+    master, path = pty_pair
+    store._writer = ReadingWriter(store.path, busy_timeout_ms=200, max_queued=50).start()  # a small queue
+    writer = store.writer()
+    ingest = Ingest(store, serial_ports=[SerialPort(path)]).start()
+    closer = threading.Thread(target=ingest.close)
+    try:
+        with LockHolder(store.path):
+            wait_for(ingest.serial_readers[0].is_open.is_set, what="the port to open")
+            for start in range(0, 1000, 10):  # until the reader waits for room in the queue
+                write_all(
+                    master,
+                    b"".join(
+                        reading_line("wl-05", 1, q, {"water_cm": 1.0}) for q in range(start, start + 10)
+                    ),
+                )
+                wait_for(
+                    lambda s=start: ingest.sinks[0].frames == s + 10 or writer.waiting, what="the frames read"
+                )
+                if writer.waiting:
+                    break
+            assert writer.waiting == 1 and writer.stalls >= 1
+            closer.start()
+            closer.join(30)
+            assert not closer.is_alive(), "the ingest did not stop"
+    finally:
+        ingest.close()
+    assert not ingest.serial_readers[0].running and frame_keys(store) == []  # nothing was acknowledged
