@@ -260,7 +260,14 @@ class ReadingWriter:
     def submit(
         self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
     ) -> Future[int]:
-        """Queue frames received together; the Future gives how many were new, after their commit."""
+        """Queue frames received together (``at``: arrival time, ms since the epoch; ``source``: the port or
+        broker they came from).
+
+        The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
+        some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
+        Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
+        not running.
+        """
         item = _Frames(frames, db.now_ms() if at is None else at, source)
         self._put(item)
         return item.future
