@@ -21,6 +21,21 @@ class StoreFullError(StoreError):
     """The disk (or the store's size budget) is full: nothing new can be saved, nothing stored is damaged."""
 
 
+class StoreRefusedError(StoreError):
+    """Records the store can never hold (e.g. text that is not valid Unicode, a number beyond SQLite's range).
+
+    Raised through the Future of a :meth:`~gateway.store.writer.ReadingWriter.submit` whose frames were written
+    except the refused ones: ``saved`` counts the new frames of that submission that were committed, ``refused``
+    names each refused frame with the reason. The refused frames are kept in their node's console log and
+    counted as bad lines; sending them again changes nothing, so a reader acknowledges them (MQTT PUBACK).
+    """
+
+    def __init__(self, message: str, *, saved: int = 0, refused: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.saved = saved
+        self.refused = refused
+
+
 class FrameError(AnjunganError):
     """A line is not a valid node frame; the message says why."""
 

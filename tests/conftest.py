@@ -13,7 +13,12 @@ import pytest
 from gateway import config as config_mod
 from gateway.store import Store
 
-pytest_plugins = ["tests.fixtures.mosquitto", "tests.fixtures.postgres", "tests.fixtures.chromium"]
+pytest_plugins = [
+    "tests.fixtures.mosquitto",
+    "tests.fixtures.postgres",
+    "tests.fixtures.chromium",
+    "tests.fixtures.disk",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,9 +2,12 @@
 
 The client turns paho's automatic acknowledgement off (``manual_ack_set(True)``) and sends the PUBACK of a
 message only when the store's writer has committed what the message carried (or kept it in the console log
-when it is not a frame). Until then the broker keeps the message for our session (``clean_session=False``,
-a fixed client id), so a crash of the ingest at any moment loses nothing the broker had accepted: it
-delivers again whatever was not acknowledged, and the store keeps a frame once however often it arrives.
+when it is not a frame, or when the store refused it for good). Until then the broker keeps the message for
+our session (``clean_session=False``, a fixed client id), so a crash of the ingest at any moment loses nothing
+the broker had accepted: it delivers again whatever was not acknowledged, and the store keeps a frame once
+however often it arrives. While the store cannot be written (locked, disk full) the writer holds the
+messages and commits them once it can, so their PUBACKs follow then and the broker's in-flight window opens
+again by itself.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.errors import FrameError
+from gateway.errors import FrameError, StoreRefusedError
 from gateway.frame import Frame, parse_line
 from gateway.ingest.backoff import QuietTrouble
 from gateway.store.writer import ReadingWriter
@@ -30,6 +33,7 @@ TOPIC = "anjungan/node/+/up"
 _TOPIC_RE = re.compile(r"anjungan/node/([^/]+)/up")
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}")
 KEEPALIVE_S = 30
+CLOSE_WAIT_S = 5.0  # how long close() lets the network thread send the PUBACKs queued before DISCONNECT
 
 
 class MqttReader:
@@ -57,6 +61,8 @@ class MqttReader:
         self.messages = 0
         self.frames = 0
         self.bad_messages = 0
+        self.acked = 0  # PUBACKs handed to the client (sent before the DISCONNECT of a close)
+        self._down = threading.Event()  # set by on_disconnect
         self.trouble = QuietTrouble(log, f"mqtt {host}:{port}")
         self._generation = 0  # counts connections; an ack is only sent on the connection its message came on
         self._lock = threading.Lock()
@@ -88,7 +94,12 @@ class MqttReader:
         if not self._started:
             return
         self._started = False
-        self.client.disconnect()
+        self._down.clear()
+        if self.client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
+            # the network thread sends what is queued (PUBACKs of committed messages), then DISCONNECT; a
+            # PUBACK lost here is harmless (the broker delivers the message again, the store keeps it once)
+            # but would make a refused message come back once more
+            self._down.wait(CLOSE_WAIT_S)
         self.client.loop_stop()
 
     def __enter__(self) -> MqttReader:
@@ -117,6 +128,7 @@ class MqttReader:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
         self.subscribed.clear()
+        self._down.set()
         if self._started:
             self.trouble.failed(f"disconnected: {reason}")
 
@@ -157,12 +169,22 @@ class MqttReader:
         return future
 
     def _ack(self, done: Future[int], mid: int, qos: int, generation: int) -> None:
-        """Acknowledge to the broker only what the store committed, on the connection it arrived on."""
-        if done.exception() is not None:
-            log.error(
-                "mqtt: message %d not saved (%s): the broker will deliver it again", mid, done.exception()
-            )
+        """Acknowledge to the broker only what the store committed, on the connection it arrived on.
+
+        A message the store refused for good (StoreRefusedError: kept in the console log as a bad line) is
+        acknowledged too: delivering it again could never store it, and unacknowledged messages would fill
+        the broker's in-flight window until nothing else arrives.
+        """
+        err = done.exception()
+        if isinstance(err, StoreRefusedError):
+            with self._lock:
+                self.bad_messages += 1
+            log.warning("mqtt: message %d refused by the store, acknowledged: %s", mid, err)
+        elif err is not None:
+            log.error("mqtt: message %d not saved (%s): the broker will deliver it again", mid, err)
             return
         if qos == 0 or generation != self._generation:
             return  # a new connection: the broker delivers the message again, and the store keeps it once
         self.client.ack(mid, qos)
+        with self._lock:
+            self.acked += 1

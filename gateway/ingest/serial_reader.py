@@ -1,9 +1,17 @@
-"""One serial port, read in a thread: lines to a sink, replug with backoff, hand-over on a release request."""
+"""One serial port, read in a thread: lines to a sink, replug noticed at once, hand-over on a release request.
+
+A USB serial device vanishes when its node is unplugged (or resets its USB chip) and comes back under the same
+path (``/dev/ttyACM0``, a ``/dev/serial/by-id/...`` link). While the device path is missing the reader polls
+it every :data:`WATCH_S` seconds and opens it as soon as it is back, so the node's first frames are read.
+Only a device that is there but cannot be opened (busy, no permission) is retried with growing pauses; a
+pause ends early when the device is replaced.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -11,6 +19,7 @@ from pathlib import Path
 import serial
 
 from gateway import portlock
+from gateway.errors import StoreError
 from gateway.ingest.backoff import Backoff, QuietTrouble
 from gateway.ingest.lines import LineSplitter
 from gateway.ingest.sink import LineSink
@@ -20,6 +29,7 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 0.2
 RELEASE_CHECK_S = 0.25  # the hand-over contract asks for at least two checks a second
 READ_MAX = 65536
+WATCH_S = 0.1  # how often a missing (or failing) device path is looked at
 
 
 class SerialReader:
@@ -61,10 +71,17 @@ class SerialReader:
             self._thread.start()
         return self
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask the thread to end (it ends within a read timeout, or once the store takes its last lines)."""
+        self._stop.set()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop and wait for the thread (at most ``timeout`` s); True once it has ended."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     @property
     def running(self) -> bool:
@@ -86,7 +103,7 @@ class SerialReader:
                 port = self._open()
             except (serial.SerialException, OSError, ValueError) as err:
                 self.trouble.failed(f"cannot open: {_reason(err)}")
-                self._stop.wait(self.backoff.next())
+                self._pause()
                 continue
             self.trouble.recovered("open again")
             self.backoff.reset()
@@ -94,12 +111,61 @@ class SerialReader:
                 self._read(port)
             except (serial.SerialException, OSError) as err:
                 self.trouble.failed(f"lost: {_reason(err)}")
-                self._stop.wait(self.backoff.next())
+                self._close(port)
+                self._pause()
+            except StoreError as err:  # the store's writer was closed under us: the ingest is stopping
+                if not self._stop.is_set():
+                    log.error("serial %s: %s", self.port, err)
+                    self._close(port)
+                    self._pause()
             except Exception:  # a bug must not end the reader: log it, take a pause, go on
                 log.exception("serial %s: reader error", self.port)
-                self._stop.wait(self.backoff.next())
+                self._close(port)
+                self._pause()
             finally:
                 self._close(port)
+
+    @property
+    def device_path(self) -> str | None:
+        """The file system path of the port, None for a pyserial URL (``loop://``, ``socket://…``)."""
+        return self.port if "://" not in self.port else None
+
+    def _device(self) -> tuple[int, int, int] | None:
+        """What the device path leads to now (device, inode, device number), None while it is missing."""
+        path = self.device_path
+        assert path is not None
+        try:
+            st = os.stat(path)  # follows a symlink: a link to a vanished device is missing too
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_rdev)
+
+    def _pause(self) -> None:
+        """Wait before the next attempt to open the port.
+
+        A pyserial URL: the next backoff pause. A device path: while it is missing, until it is back (looked
+        at every WATCH_S s, however long it stays away); while it is there, the next backoff pause, ended
+        early when the device goes and comes back or is replaced by another.
+        """
+        pause = self.backoff.next()
+        if self.device_path is None:
+            self._stop.wait(pause)
+            return
+        before = self._device()
+        deadline = time.monotonic() + pause
+        while not self._stop.wait(WATCH_S):
+            now = self._device()
+            if now is None:  # gone: no deadline, watch for its return
+                deadline = float("inf")
+                if before is not None:
+                    log.info("serial %s: the device is gone; watching for it", self.port)
+                    before = None
+                continue
+            if now != before:  # back, or another device behind the path: open it at once
+                self.backoff.reset()
+                return
+            if time.monotonic() >= deadline:
+                return
 
     def _open(self) -> serial.SerialBase:
         exclusive = True if self.port.startswith("/") else None

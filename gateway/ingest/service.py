@@ -17,6 +17,8 @@ from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
+READER_STOP_S = 2.0  # how long close() lets the serial readers hand their last lines to the writer
+
 
 @dataclass(frozen=True)
 class SerialPort:
@@ -104,11 +106,17 @@ class Ingest:
                 return
             self._state = "closed"
         for reader in self.serial_readers:
-            reader.close()
+            reader.stop()
+        for reader in self.serial_readers:  # normally each ends within a read timeout ...
+            reader.close(READER_STOP_S)
         if self.mqtt_reader:
             self.mqtt_reader.close()
         self.watch.close()
-        self.writer.close()  # commits whatever is queued before it returns
+        # commits whatever is queued before it returns; if the store cannot be written (locked, full) it makes
+        # one attempt and refuses the rest, which also wakes a reader waiting for room in its queue
+        self.writer.close()
+        for reader in self.serial_readers:  # ... or once the closed writer refused what it was handing over
+            reader.close()
 
     def __enter__(self) -> Ingest:
         return self.start()

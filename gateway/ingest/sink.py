@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from gateway.errors import FrameError
+from gateway.errors import FrameError, StoreRefusedError
 from gateway.frame import Frame, parse_line
 from gateway.store.writer import ReadingWriter
 
@@ -85,5 +85,7 @@ class FrameSink:
 
 def _log_failure(future: Future[int]) -> None:
     err = future.exception()
-    if err is not None:
+    if isinstance(err, StoreRefusedError):
+        pass  # the writer logged it and kept the refused frames in the console log
+    elif err is not None:
         log.error("not saved: %s", err)

@@ -21,12 +21,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path,
+    *,
+    synchronous: str = "NORMAL",
+    readonly: bool = False,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level.
 
-    ``secure_delete`` is on for every connection: deleted or overwritten content (a purged NIK) is zeroed in
-    its page instead of lingering in free space, whatever the SQLite build's default. A new store file is
-    created private (0600) and its folder 0700, whatever the process umask (see :mod:`gateway.private`).
+    ``busy_timeout_ms`` is how long a statement waits for another connection's lock before it fails with
+    "database is locked" (SQLITE_BUSY). ``secure_delete`` is on for every connection: deleted or overwritten
+    content (a purged NIK) is zeroed in its page instead of lingering in free space, whatever the SQLite build's
+    default. A new store file is created private (0600) and its folder 0700, whatever the process umask (see
+    :mod:`gateway.private`).
     """
     try:
         if readonly:
@@ -36,7 +44,7 @@ def connect(path: Path, *, synchronous: str = "NORMAL", readonly: bool = False) 
         else:
             private.create_file(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA secure_delete = ON")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")

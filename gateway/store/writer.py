@@ -4,6 +4,18 @@ Producers (serial readers, the MQTT reader) call :meth:`ReadingWriter.submit` an
 resolved only after the transaction holding their frames has committed — an acknowledgement means saved.
 Whatever is queued while a commit runs goes into the next one, so a busy writer commits large groups and an
 idle one commits at once: a batch is committed well within 100 ms of its arrival.
+
+Faults are told apart by their cause:
+
+- The store cannot be written right now (another process holds the write lock beyond the busy timeout, the
+  disk is full, an I/O error): the writer keeps the group and tries again with pauses of 0.1 s doubling to
+  2 s, until it commits. Nothing is dropped and no Future resolves meanwhile; the queue is bounded
+  (``max_queued`` frames), so producers wait (back-pressure) instead of filling the memory.
+- A record cannot be written at all (text with a lone surrogate, a number beyond SQLite's range, a NaN): the
+  group is written again item by item, and a failing item frame by frame, each in a SAVEPOINT; the refused
+  frames are kept in their node's console log and counted as bad lines, their Future fails with
+  :class:`~gateway.errors.StoreRefusedError` (which says how many frames of it were saved), and the rest of the
+  group commits.
 """
 
 from __future__ import annotations
@@ -14,14 +26,15 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import StoreError
+from gateway.errors import StoreError, StoreFullError, StoreRefusedError
 from gateway.frame import Frame
 from gateway.store import db
 
@@ -30,6 +43,9 @@ log = logging.getLogger(__name__)
 SERIES_BUCKET_MS = 300_000  # charts are drawn from 5-minute aggregates
 CONSOLE_KEEP = 200  # console lines kept per source
 MAX_GROUP = 20_000  # frames per transaction at most
+MAX_QUEUED = 50_000  # frames (and console lines) waiting for the writer before producers wait
+RETRY_FIRST_S = 0.1  # pause after a failed attempt to commit, doubled each time ...
+RETRY_MAX_S = 2.0  # ... up to this: a store that can be written again is used within seconds
 HOUSEKEEPING_S = 5.0
 _ROWS_PER_STATEMENT = 1000  # rows per multi-row INSERT (bounded by SQLite's variable limit too)
 _FRAMES_INTO = "frames (id, node_id, boot, q, at, offset)"
@@ -45,6 +61,66 @@ def _storable(value: object) -> str | int | float | None:
     if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
         return None
     return value
+
+
+# SQLite's primary result codes that say the store cannot be written right now, whatever is being written:
+# another connection holds a lock, the disk is full, the file cannot be read or written. Any other error is
+# taken to come from the records (a binding, a constraint, a value out of range) and is isolated.
+_NOT_NOW = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_NOTADB,
+    sqlite3.SQLITE_INTERRUPT,
+    sqlite3.SQLITE_PERM,
+}
+
+
+def _sqlite_code(err: BaseException) -> int | None:
+    """The primary SQLite result code behind ``err`` (itself or its causes), None if there is none."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, sqlite3.Error):
+            code = getattr(seen, "sqlite_errorcode", None)
+            if code is None:
+                return sqlite3.SQLITE_ERROR
+            return int(code) & 0xFF
+        seen = seen.__cause__
+    return None
+
+
+def _not_now(err: BaseException) -> bool:
+    """True when ``err`` says the store cannot be written right now (retry), not that a record is bad."""
+    return isinstance(err, StoreFullError) or _sqlite_code(err) in _NOT_NOW
+
+
+def _busy(err: BaseException) -> bool:
+    """Another connection holds the lock: the attempt has already waited the busy timeout."""
+    return _sqlite_code(err) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _text(value: str) -> str:
+    """``value`` as text SQLite can hold: a lone surrogate becomes its escape (``\\ud800``)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _describe(frame: Frame) -> str:
+    """A frame as one line of JSON for the console log, whatever it holds."""
+    obj = {"k": frame.kind, "n": frame.node, "b": frame.boot, "q": frame.seq}
+    if frame.values:
+        obj["r"] = frame.values
+    obj.update(frame.extra)
+    return _text(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=repr))[:1000]
+
+
+def _weight(item: _Frames | _Console) -> int:
+    return len(item.frames) if isinstance(item, _Frames) else 1
 
 
 @lru_cache(maxsize=64)
@@ -107,24 +183,51 @@ class _NodeState:
 
 
 class ReadingWriter:
-    """Group-commit writer. ``start()`` it, ``submit()`` frames, ``close()`` it (idempotent)."""
+    """Group-commit writer. ``start()`` it, ``submit()`` frames, ``close()`` it (idempotent).
 
-    def __init__(self, path: Path, *, budget_bytes: int | None = None):
+    ``budget_bytes``: the store's size budget (enforced in the housekeeping); ``busy_timeout_ms``: how long one
+    attempt waits for another process's write lock; ``max_queued``: frames (and console lines) that may wait
+    for the writer before :meth:`submit` blocks.
+
+    Read-only figures for health views and tests: ``commits`` (transactions committed), ``stalls`` (attempts
+    that failed because the store could not be written), ``stalled`` (why the writer cannot commit right now,
+    None while it can), ``refused`` (frames refused for good), ``queued`` (frames waiting), ``waiting``
+    (producers waiting for room in the queue).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        budget_bytes: int | None = None,
+        busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
+        max_queued: int = MAX_QUEUED,
+    ):
         self.path = Path(path)
         self.budget_bytes = budget_bytes
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_queued = max_queued
         self._queue: queue.SimpleQueue[_Frames | _Console | None] = queue.SimpleQueue()
+        self._room = threading.Condition()  # guards _queued; producers wait on it while the queue is full
+        self._queued = 0
+        self.waiting = 0  # producers waiting for room in the queue right now
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+        self._abandoned = False  # closed while the store could not be written: refuse the rest at once
         self._nodes: dict[str, _NodeState] = {}
         self._names: dict[str, int] = {}
         self._offset: int | None = None
         self._next_housekeeping = 0.0
         self.commits = 0
+        self.stalls = 0
+        self.stalled: str | None = None
+        self.refused = 0
+        self._stalled_since = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> ReadingWriter:
         if self._thread is None:
-            self._conn = db.connect(self.path)
+            self._conn = db.connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
             self._max_variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             self._thread = threading.Thread(target=self._run, name="anjungan-store-writer", daemon=True)
             self._thread.start()
@@ -134,6 +237,8 @@ class ReadingWriter:
         if self._thread is None or self._closed.is_set():
             return
         self._closed.set()
+        with self._room:
+            self._room.notify_all()  # producers waiting for room give up
         self._queue.put(None)
         self._thread.join()
         self._conn.close()
@@ -155,26 +260,62 @@ class ReadingWriter:
     def submit(
         self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
     ) -> Future[int]:
-        """Queue frames received together; the Future gives how many were new, after their commit."""
+        """Queue frames received together (``at``: arrival time, ms since the epoch; ``source``: the port or
+        broker they came from).
+
+        The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
+        some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
+        Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
+        not running.
+        """
         item = _Frames(frames, db.now_ms() if at is None else at, source)
         self._put(item)
         return item.future
 
+    @property
+    def queued(self) -> int:
+        """Frames (and console lines) submitted and not yet taken into a transaction."""
+        return self._queued
+
     def write(self, frames: Sequence[Frame], at: int | None = None, timeout: float = 30.0) -> int:
-        """Blocking :meth:`submit`: returns once the frames are committed (raises StoreError if not)."""
+        """Blocking :meth:`submit`: returns once the frames are committed.
+
+        Raises StoreRefusedError if a frame can never be stored (the others are saved), StoreError if the
+        writer closes first, TimeoutError if the store cannot be written within ``timeout`` seconds (the
+        frames stay queued and are saved once it can).
+        """
         return self.submit(frames, at).result(timeout)
 
     def console(self, source: str, line: bytes | str, node: str | None = None) -> Future[int]:
         """Keep a line that is not a frame in the console log of ``source`` (a port or a node id)."""
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else _text(line)
         item = _Console(source, text.rstrip("\r\n")[:1100], db.now_ms(), node)
         self._put(item)
         return item.future
 
     def _put(self, item: _Frames | _Console) -> None:
-        if self._closed.is_set() or self._thread is None:
-            raise StoreError("the store writer is not running")
-        self._queue.put(item)
+        """Queue ``item``; while ``max_queued`` frames already wait, wait for room (back-pressure)."""
+        weight = _weight(item)
+        own_thread = threading.current_thread() is self._thread  # a Future's callback must never wait here
+        with self._room:
+            while True:
+                if self._closed.is_set() or self._thread is None:
+                    raise StoreError("the store writer is not running")
+                if own_thread or not self._queued or self._queued + weight <= self.max_queued:
+                    break
+                self.waiting += 1
+                try:
+                    self._room.wait(0.5)
+                finally:
+                    self.waiting -= 1
+            self._queued += weight
+            self._queue.put(item)
+
+    def _taken(self, group: Sequence[_Frames | _Console]) -> None:
+        """The items of ``group`` left the queue: make room for the producers."""
+        with self._room:
+            self._queued -= sum(_weight(item) for item in group)
+            self._room.notify_all()
 
     # -- the writer thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -188,6 +329,7 @@ class ReadingWriter:
                 return
             group: list[_Frames | _Console] = [first]
             stop = self._drain(group)
+            self._taken(group)
             self._commit(group)
             self._housekeeping()
             if stop:
@@ -207,21 +349,80 @@ class ReadingWriter:
         return False
 
     def _commit(self, group: list[_Frames | _Console]) -> None:
-        try:
-            with db.transaction(self._conn, "saving readings"):
-                results = self._store_group(group)
-                self._flush_nodes()
-        except Exception as err:  # the whole group failed: nothing of it is saved, the producers hear it
-            self._nodes.clear()
-            self._names.clear()
-            error = err if isinstance(err, StoreError) else StoreError(f"saving readings: {err}")
-            log.error("%s", error)
-            for item in group:
-                item.future.set_exception(error)
-            return
+        """Commit ``group``: retried while the store cannot be written, bad records isolated (module doc)."""
+        isolate = False
+        pause = RETRY_FIRST_S
+        results: list[int | StoreRefusedError] = []
+        while True:
+            if self._abandoned:
+                self._fail(group, StoreError("the store writer was closed before saving this"))
+                return
+            try:
+                with db.transaction(self._conn, "saving readings"):
+                    if isolate:
+                        results = self._store_isolated(group)
+                    else:
+                        results = [*self._store_group(group)]
+                        self._flush_nodes()
+            except Exception as err:
+                self._forget()
+                if not _not_now(err):
+                    if not isolate:  # a record of the group cannot be written: find it, save the rest
+                        log.warning("saving readings: %s: writing the group record by record", _reason(err))
+                        isolate = True
+                        continue
+                    error = err if isinstance(err, StoreError) else StoreError(f"saving readings: {err}")
+                    log.error("%s", error)  # not any one record's fault, and not the store's state
+                    self._fail(group, error)
+                    return
+                self._stall(err)
+                if self._closed.is_set():  # closing: one attempt only, never wait for the store
+                    self._abandoned = True
+                    self._fail(group, StoreError(f"the store writer was closed before saving this ({err})"))
+                    return
+                if _busy(err):  # the attempt waited the busy timeout already: try again soon
+                    self._closed.wait(RETRY_FIRST_S)
+                else:
+                    self._closed.wait(pause)
+                    pause = min(pause * 2, RETRY_MAX_S)
+                continue
+            break
         self.commits += 1
+        if self.stalled is not None:
+            log.warning(
+                "store writer: saving again after %.0f s (failed attempts so far: %d)",
+                time.monotonic() - self._stalled_since,
+                self.stalls,
+            )
+            self.stalled = None
         for item, result in zip(group, results, strict=True):
-            item.future.set_result(result)
+            if isinstance(result, StoreRefusedError):
+                self.refused += len(result.refused)
+                log.error("%s", result)
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
+
+    def _stall(self, err: BaseException) -> None:
+        """Note a failed attempt: warn once when the writer stalls, quietly (debug) while it stays stalled."""
+        self.stalls += 1
+        reason = str(err) if isinstance(err, StoreError) else f"saving readings: {err}"
+        if self.stalled is None:
+            self._stalled_since = time.monotonic()
+            log.warning("store writer: %s: holding the frames and trying again until they are saved", reason)
+        else:
+            log.debug("store writer: still cannot save: %s", reason)
+        self.stalled = reason
+
+    @staticmethod
+    def _fail(group: list[_Frames | _Console], error: StoreError) -> None:
+        for item in group:
+            item.future.set_exception(error)
+
+    def _forget(self) -> None:
+        """Drop the cached node states and names: after a rollback they are read from the store again."""
+        self._nodes.clear()
+        self._names.clear()
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -239,6 +440,75 @@ class ReadingWriter:
             log.warning("store housekeeping failed: %s", err)
 
     # -- inside the transaction ------------------------------------------------------------------------------
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A SAVEPOINT: rolled back (and the caches forgotten) if the block raises."""
+        self._conn.execute("SAVEPOINT record")
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:  # SQLite may have rolled the whole transaction back already
+                try:
+                    self._conn.execute("ROLLBACK TO record")
+                    self._conn.execute("RELEASE record")
+                except sqlite3.Error:
+                    pass  # the original error tells more; the transaction is rolled back by the caller
+            self._forget()
+            raise
+        self._conn.execute("RELEASE record")
+
+    def _store_item(self, item: _Frames | _Console) -> int:
+        [result] = self._store_group([item])
+        self._flush_nodes()
+        return result
+
+    def _store_isolated(self, group: list[_Frames | _Console]) -> list[int | StoreRefusedError]:
+        """Store the group item by item, a failing item frame by frame; refuse only what cannot be written."""
+        results: list[int | StoreRefusedError] = []
+        for item in group:
+            try:
+                with self._savepoint():
+                    results.append(self._store_item(item))
+                continue
+            except Exception as err:
+                if _not_now(err):
+                    raise
+                if isinstance(item, _Console):
+                    results.append(
+                        StoreRefusedError(f"console line of {item.source} refused: {_reason(err)}")
+                    )
+                    continue
+            saved, refused = 0, []
+            for frame in item.frames:
+                try:
+                    with self._savepoint():
+                        saved += self._store_item(_Frames([frame], item.at, item.source))
+                except Exception as err:
+                    if _not_now(err):
+                        raise
+                    refused.append(f"frame {frame.node} #{frame.boot}/{frame.seq} ({_reason(err)})")
+                    self._keep_refused(frame, item.at, _reason(err))
+            if refused:
+                message = f"refused by the store, kept in the console log: {'; '.join(refused)}"
+                if saved:
+                    message += f" (the other {saved} new frames of the batch are saved)"
+                results.append(StoreRefusedError(message, saved=saved, refused=tuple(refused)))
+            else:
+                results.append(saved)
+        return results
+
+    def _keep_refused(self, frame: Frame, at: int, reason: str) -> None:
+        """Keep a refused frame in its node's console log and count it as a bad line of the node."""
+        line = _text(f"refused by the store ({reason}): {_describe(frame)}")
+        try:
+            with self._savepoint():
+                self._store_console(_Console(frame.node, line, at, frame.node))
+                self._flush_nodes()
+        except Exception as err:
+            if _not_now(err):
+                raise
+            log.error("store writer: cannot keep a refused frame in the console log: %s", _reason(err))
+
     def _store_group(self, group: list[_Frames | _Console]) -> list[int]:
         """Store a group: the frames of all its items in a few multi-row statements, console lines one by one."""
         known = self._known_keys([item for item in group if isinstance(item, _Frames)])
@@ -470,3 +740,7 @@ class ReadingWriter:
                 ),
             )
             state.hello = None
+
+
+def _reason(err: BaseException) -> str:
+    return _text(str(err) or type(err).__name__)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from gateway.frame import Frame
 
 VALUES = {"water_cm": 131.5, "temp_c": 27.9, "rain_mm": 0.2, "hum_pct": 81.0, "bat_v": 3.71}
@@ -13,3 +17,44 @@ def reading(node: str = "dmk-wl-01", boot: int = 1, seq: int = 0, **values: floa
 
 def readings(count: int, node: str = "dmk-wl-01", boot: int = 1, start: int = 0) -> list[Frame]:
     return [reading(node, boot, q, water_cm=100.0 + q, temp_c=27.0) for q in range(start, start + count)]
+
+
+class LockHolder:
+    """Another process that holds the store's write lock (``BEGIN IMMEDIATE``) until :meth:`release`."""
+
+    CODE = (
+        "import sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "conn.execute('COMMIT')\n"
+        "print('released', flush=True)\n"
+    )
+
+    def __init__(self, path: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def __enter__(self) -> LockHolder:
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "locked\n"
+        return self
+
+    def release(self) -> None:
+        if self.proc.poll() is None and self.proc.stdin is not None:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+            assert self.proc.stdout is not None and self.proc.stdout.readline() == "released\n"
+            self.proc.wait(10)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()

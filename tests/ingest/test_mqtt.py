@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.frame import reading_line
 from gateway.ingest.mqtt_reader import MqttReader
 from gateway.store import Store
+from tests.fixtures.disk import fill
 from tests.fixtures.mosquitto import Broker
 from tests.ingest.helpers import anjungan, count, frame_keys, stop, wait_for
 
@@ -51,8 +53,9 @@ class Publisher:
         self.client.loop_stop()
 
 
-def _reader(store: Store, broker: Broker) -> MqttReader:
-    reader = MqttReader(store.writer(), broker.host, broker.port, client_id=f"test-{uuid.uuid4().hex[:8]}")
+def _reader(store: Store, broker: Broker, client_id: str | None = None) -> MqttReader:
+    client_id = client_id or f"test-{uuid.uuid4().hex[:8]}"
+    reader = MqttReader(store.writer(), broker.host, broker.port, client_id=client_id)
     reader.start()
     wait_for(reader.subscribed.is_set, what="the subscription")
     return reader
@@ -139,3 +142,70 @@ def test_sigkill_of_the_ingest_loses_nothing_the_broker_accepted(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _frame_line(json_text: str) -> bytes:
+    """A frame line with a valid CRC around ``json_text`` exactly as given (escapes and all)."""
+    payload = json_text.encode()
+    return b"@" + payload + b"*" + f"{zlib.crc32(payload):08x}".encode() + b"\n"
+
+
+def test_a_message_that_can_never_be_stored_is_acknowledged_once(store: Store, mosquitto: Broker) -> None:
+    """25 hellos whose fw holds a lone surrogate (more than the broker's in-flight window of 20), then good
+    frames: the bad ones are kept as bad lines and acknowledged, the good ones all arrive, and nothing is
+    delivered again on the next connection."""
+    client_id = f"poison-{uuid.uuid4().hex[:8]}"
+    reader = _reader(store, mosquitto, client_id)
+    publisher = Publisher(mosquitto)
+    try:
+        for q in range(25):
+            publisher.publish(
+                "wl-07", _frame_line(rf'{{"v":1,"k":"h","n":"wl-07","b":1,"q":{q},"fw":"0.1.0\ud800"}}')
+            )
+        for q in range(25, 30):
+            publisher.publish("wl-07", reading_line("wl-07", 1, q, {"water_cm": 30.0}))
+        assert publisher.wait_accepted() == 30
+        wait_for(lambda: len(frame_keys(store)) == 5, timeout=20, what="the good frames behind the bad ones")
+        wait_for(lambda: reader.acked == 30, what="every message to be acknowledged")
+        assert reader.bad_messages == 25
+        assert frame_keys(store) == [("wl-07", 1, q) for q in range(25, 30)]
+        assert count(store, "console") == 25 and store.nodes()[0]["bad_lines"] == 25
+        reader.close()
+        reader = _reader(store, mosquitto, client_id)  # the same session: anything unacknowledged comes again
+        publisher.publish("wl-07", reading_line("wl-07", 1, 30, {"water_cm": 31.0}))
+        assert publisher.wait_accepted() == 31
+        wait_for(lambda: len(frame_keys(store)) == 6, what="the frame after the reconnection")
+        assert reader.messages == 1  # the bad messages were acknowledged: not one came again
+        assert count(store, "console") == 25
+    finally:
+        publisher.close()
+        reader.close()
+
+
+def test_a_full_disk_stalls_the_mqtt_ingest_then_it_recovers_by_itself(
+    tiny_disk: Path, mosquitto: Broker
+) -> None:
+    """QoS 1 frames arriving while the store's disk is full fill the broker's in-flight window; once space is
+    freed the ingest carries on by itself and every frame the broker held is stored once."""
+    with Store.open(tiny_disk / "data" / "anjungan.db") as store:
+        writer = store.writer()
+        reader = _reader(store, mosquitto)
+        publisher = Publisher(mosquitto)
+        try:
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next commit must grow the WAL
+            filler = fill(tiny_disk)
+            for q in range(200):
+                publisher.publish("wl-08", reading_line("wl-08", 2, q, {"water_cm": q}))
+            assert publisher.wait_accepted() == 200
+            wait_for(lambda: writer.stalled is not None, what="the writer to stall on the full disk")
+            assert "disk is full" in (writer.stalled or "")
+            wait_for(lambda: reader.messages >= 20, what="the broker's in-flight window to fill")
+            assert frame_keys(store) == []
+            filler.unlink()  # space returns; nobody restarts the ingest
+            wait_for(lambda: frame_keys(store), timeout=10, what="the ingest to resume within seconds")
+            wait_for(lambda: len(frame_keys(store)) == 200, timeout=60, what="every frame the broker held")
+            assert frame_keys(store) == [("wl-08", 2, q) for q in range(200)]
+            assert count(store, "readings") == 200
+        finally:
+            publisher.close()
+            reader.close()
