@@ -30,7 +30,8 @@ def frames_per_minute(store: Store, node_id: int, now_ms: int) -> float:
             (node_id, FPM_SAMPLE),
         )
     ]
-    recent = [at for at in ats if at >= now_ms - FPM_WINDOW_MS]
+    # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
+    recent = [at for at in ats if now_ms - FPM_WINDOW_MS <= at <= now_ms + STEP_TOLERANCE_MS]
     if not recent:
         return 0.0
     if len(recent) == FPM_SAMPLE:  # a fast node: the sample spans less than the window

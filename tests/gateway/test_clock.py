@@ -71,6 +71,7 @@ def test_node_list_after_the_clock_was_corrected(tmp_path: Path, config_file: Pa
     by_node = {n["node"]: n for n in json.loads(listed.output)}
     assert 149 <= by_node["dmk-wl-01"]["last_seen_s"] <= 200
     assert by_node["dmk-wl-02"]["last_seen_s"] is None
+    assert by_node["dmk-wl-02"]["frames_per_min"] == 0  # its frames are of unknown age, not recent
 
 
 def test_a_fresh_writer_knows_the_offset_before_its_first_commit(tmp_path: Path) -> None:
