@@ -14,8 +14,11 @@ from gateway.errors import AnjunganError
 COLUMNS = ["NODE", "STATUS", "LAST SEEN", "BOOT", "FW", "FRAMES/MIN", "BAD LINES", "RSSI", "BATTERY"]
 
 
-def ago(seconds: int) -> str:
-    """``12 s ago``, ``5 min ago``, ``3 h ago``, ``2 d ago``."""
+def ago(seconds: int | None) -> str:
+    """``12 s ago``, ``5 min ago``, ``3 h ago``, ``2 d ago``; ``unknown (clock)`` when the age is not known
+    (the last frame's stamp lies in the future: the wall clock was stepped back since)."""
+    if seconds is None:
+        return "unknown (clock)"
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size * (2 if unit != "min" else 1):
             return f"{seconds // size} {unit} ago"

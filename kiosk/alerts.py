@@ -4,7 +4,10 @@ A sensor alert is evaluated from the latest readings whenever a page or the bann
 of seconds per process, and by the serve command's watcher thread): when the water level reaches its threshold
 or the mains voltage drops below its minimum, the alert turns on, and an ``alert`` event is recorded exactly
 once per crossing (``alert_cleared`` when it ends). Readings older than ``stale_minutes`` neither raise nor
-clear an alert. The water alert clears with a small hysteresis so that a level hovering at the threshold does
+clear an alert, and neither do readings whose age is unknown (stamped in the future: the wall clock was
+stepped back since they arrived). Which reading is the latest comes from the node's own order, not from
+wall-clock stamps (the store's ``latest``), so a reading stamped while the clock was far ahead never hides
+the ones that follow. The water alert clears with a small hysteresis so that a level hovering at the threshold does
 not flap.
 """
 
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.store import db
 from gateway.store import kiosk as kiosk_queries
+from gateway.store.health import age_s
 
 WATER = "water_cm"
 MAINS = "mains_v"
@@ -66,9 +69,11 @@ def active_announcements(store: Any, now: datetime | None = None) -> list[dict[s
     return items
 
 
-def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds) -> bool | None:
-    """Whether the alert of this reading should be on; None when the reading says nothing (stale)."""
-    if db.now_ms() - reading["at"] > limits.stale_ms:
+def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds, now_ms: int) -> bool | None:
+    """Whether the alert of this reading should be on; None when the reading says nothing (stale, or of an
+    unknown age)."""
+    age = age_s(reading["at"], now_ms)
+    if age is None or age * 1000 > limits.stale_ms:
         return None
     if reading["name"] == WATER:
         bound = limits.water_cm - (WATER_HYSTERESIS_CM if was_active else 0.0)
@@ -79,13 +84,14 @@ def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds) -> bo
 def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
     """Update the sensor alerts' states from the latest readings (recording events) and return the active ones."""
     states = kiosk_queries.alert_states(store)
+    now = store.clock.now_ms()
     for reading in store.latest():
         if reading["name"] not in (WATER, MAINS):
             continue
         kind = "water" if reading["name"] == WATER else "power"
         key = f"{kind}:{reading['node']}"
         was_active = bool(states.get(key, {}).get("active"))
-        wanted = _wanted(reading, was_active, limits)
+        wanted = _wanted(reading, was_active, limits, now)
         if wanted is None or wanted == was_active:
             continue
         limit = limits.water_cm if kind == "water" else limits.mains_min_v

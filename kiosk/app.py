@@ -121,14 +121,15 @@ def _security_headers(response: Response) -> Response:
 
 
 def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
-    """The kiosk app for configuration ``cfg``; ``test_config`` overrides the ``KIOSK_*`` settings."""
+    """The kiosk app for configuration ``cfg``; ``test_config`` overrides the ``KIOSK_*`` settings (and
+    ``KIOSK_CLOCK``, a :class:`gateway.store.clock.SystemClock` that tests inject to step the wall clock)."""
     app = Flask(__name__)
     app.config.update(_defaults(cfg))
     app.config["SECRET_KEY"] = _secret_key(cfg)
     if test_config:
         app.config.update(test_config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.ensure_compiled())
-    app.extensions["anjungan_store"] = Store.from_config(cfg)
+    app.extensions["anjungan_store"] = Store.from_config(cfg, clock=app.config.get("KIOSK_CLOCK"))
 
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)

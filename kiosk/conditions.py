@@ -2,6 +2,10 @@
 
 Measurement names carry their unit as a suffix (the node frame contract); the ones a kiosk expects get a
 human label, any other is shown by its name and unit.
+
+"Now" is the store's clock (``store.clock``). The latest readings are the newest by each node's own order
+(the writer keeps them so), never by wall-clock stamps; a reading whose arrival stamp lies in the future (the
+wall clock was stepped back since) has an unknown age and is shown as not current.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from gateway.store import db
+from gateway.store.health import age_s
 
 # name -> (label, unit shown, decimals); order = order on the page
 MEASUREMENTS: dict[str, tuple[Any, str, int]] = {
@@ -47,8 +51,13 @@ def order_key(name: str) -> tuple[int, str]:
 
 
 def node_groups(store: Any, stale_ms: int) -> list[dict[str, Any]]:
-    """Per node: its id, kind, last seen, freshness and latest readings (sorted, described)."""
-    now = db.now_ms()
+    """Per node: its id, kind, last seen, freshness and latest readings (sorted, described).
+
+    ``last_at`` is when the node's last frame arrived (its ``last_seen``; the newest of its readings' stamps
+    when the node is not registered); ``age_min`` is None when that stamp lies in the future (the wall clock
+    was stepped back since: the age is unknown), and such a node is not ``fresh``.
+    """
+    now = store.clock.now_ms()
     nodes = {n["node"]: n for n in store.nodes()}
     groups: dict[str, dict[str, Any]] = {}
     for reading in store.latest():
@@ -57,11 +66,13 @@ def node_groups(store: Any, stale_ms: int) -> list[dict[str, Any]]:
                                          "readings": [], "last_at": 0})  # fmt: skip
         label, unit, decimals = describe(reading["name"])
         group["readings"].append({**reading, "label": label, "unit": unit, "decimals": decimals})
-        group["last_at"] = max(group["last_at"], reading["at"], (nodes.get(node) or {}).get("last_seen") or 0)
+        last_seen = (nodes.get(node) or {}).get("last_seen")  # the arrival of its last frame
+        group["last_at"] = last_seen if last_seen is not None else max(group["last_at"], reading["at"])
     for group in groups.values():
         group["readings"].sort(key=lambda r: order_key(r["name"]))
-        group["fresh"] = now - group["last_at"] <= stale_ms
-        group["age_min"] = max(0, (now - group["last_at"]) // 60_000)
+        age = age_s(group["last_at"], now)
+        group["fresh"] = age is not None and age * 1000 <= stale_ms
+        group["age_min"] = None if age is None else age // 60
     return sorted(groups.values(), key=lambda g: (order_key(g["readings"][0]["name"]), g["node"]))
 
 
@@ -80,8 +91,8 @@ def render_chart(store: Any, node: str, name: str, span: str, limit: float | Non
     import pygal
     from pygal.style import Style
 
-    since = db.now_ms() - RANGES[span]
-    points = store.series(node, name, since)
+    now = store.clock.now_ms()
+    points = [p for p in store.series(node, name, now - RANGES[span]) if p["at"] <= now]  # not the future
     values = _hourly(points) if span == "7h" else [(p["at"], p["mean"]) for p in points]
     label, unit, _decimals = describe(name)
     style = Style(background="#ffffff", plot_background="#ffffff", foreground="#1a1a1a",

@@ -24,6 +24,7 @@ from typing import Any
 from gateway import private, regno, statuscode
 from gateway.errors import StoreError
 from gateway.store import db, retention
+from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
 from gateway.store.writer import ReadingWriter
 
 __all__ = ["Store", "ReadingWriter", "STREAMS", "iso_utc"]
@@ -44,31 +45,40 @@ def _json(obj: Any) -> str:
 
 
 class Store:
-    """Open with :meth:`open`; thread-safe (a connection per thread); :meth:`close` is idempotent."""
+    """Open with :meth:`open`; thread-safe (a connection per thread); :meth:`close` is idempotent.
 
-    def __init__(self, path: Path, *, budget_bytes: int | None = None):
+    ``clock`` is what records are stamped with and what the learned offset is checked against (see
+    :mod:`gateway.store.clock`); tests inject one.
+    """
+
+    def __init__(self, path: Path, *, budget_bytes: int | None = None, clock: SystemClock = SYSTEM_CLOCK):
         self.path = Path(path)
         self.budget_bytes = budget_bytes
+        self.clock = clock
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer: ReadingWriter | None = None
 
     @classmethod
-    def open(cls, path: Path | str, *, budget_bytes: int | None = None) -> Store:
+    def open(
+        cls, path: Path | str, *, budget_bytes: int | None = None, clock: SystemClock = SYSTEM_CLOCK
+    ) -> Store:
         """Open (creating and migrating if needed) the store at ``path``."""
         path = Path(path)
         try:
             private.ensure_dir(path.parent)
         except OSError as err:
             raise StoreError(f"cannot create {path.parent}: {err.strerror}") from err
-        store = cls(path, budget_bytes=budget_bytes)
+        store = cls(path, budget_bytes=budget_bytes, clock=clock)
         db.migrate(store.conn)
         return store
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Store:
-        return cls.open(cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20)
+    def from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+        return cls.open(
+            cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
+        )
 
     # -- connections -----------------------------------------------------------------------------------------
     @property
@@ -96,7 +106,9 @@ class Store:
         """The (started) group-commit writer of readings; one per Store."""
         with self._lock:
             if self._writer is None:
-                self._writer = ReadingWriter(self.path, budget_bytes=self.budget_bytes).start()
+                self._writer = ReadingWriter(
+                    self.path, budget_bytes=self.budget_bytes, clock=self.clock
+                ).start()
             return self._writer
 
     def close(self) -> None:
@@ -131,9 +143,9 @@ class Store:
                 )
 
     def clock_offset(self) -> int | None:
-        """What the sync side learned the gateway clock to be off by (ms to add), None if not known good."""
-        value = self.get_meta("clock_offset_ms")
-        return int(value) if value is not None else None
+        """What the sync side learned the gateway clock to be off by (ms to add), None if not known good:
+        never learned, or learned before the wall clock was stepped or the gateway rebooted."""
+        return learned_offset(self.conn, self.clock)
 
     # -- readings --------------------------------------------------------------------------------------------
     _READINGS_SQL = (
@@ -203,7 +215,7 @@ class Store:
         with db.transaction(self.conn, "saving an event"):
             cur = self.conn.execute(
                 "INSERT INTO events (at, offset, node, kind, data) VALUES (?, ?, ?, ?, ?)",
-                (db.now_ms(), self.clock_offset(), node, kind, _json(dict(data or {}))),
+                (self.clock.now_ms(), self.clock_offset(), node, kind, _json(dict(data or {}))),
             )
         return int(cur.lastrowid or 0)
 
@@ -257,7 +269,7 @@ class Store:
                     number,
                     kind,
                     day.isoformat(),
-                    db.now_ms(),
+                    self.clock.now_ms(),
                     self.clock_offset(),
                     due_date.isoformat() if due_date else None,
                     _json(dict(public)),

@@ -3,6 +3,10 @@
 The writer keeps ``nodes`` current as frames arrive (last seen, boot, frames, bad lines, hello fields). The
 ingest's watch owns ``online`` and ``interval_s``: a node that misses ``offline_after`` of its intervals is
 marked offline with an ``offline`` event, and marked online with an ``online`` event when it is heard again.
+
+``last_seen`` is the wall-clock arrival time of the node's last frame. The wall clock may have been stepped
+back since (a Pi without RTC whose clock NTP corrected): a last seen in the future says nothing about how long
+ago that was, so its age is unknown (None), never "0 s".
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 from typing import Any
 
 from gateway.store import Store, db
+from gateway.store.clock import STEP_TOLERANCE_MS
 
 FPM_WINDOW_MS = 600_000  # frames per minute are counted over the last 10 minutes
 FPM_SAMPLE = 1000  # at most this many recent frames are looked at per node
@@ -25,13 +30,22 @@ def frames_per_minute(store: Store, node_id: int, now_ms: int) -> float:
             (node_id, FPM_SAMPLE),
         )
     ]
-    recent = [at for at in ats if at >= now_ms - FPM_WINDOW_MS]
+    # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
+    recent = [at for at in ats if now_ms - FPM_WINDOW_MS <= at <= now_ms + STEP_TOLERANCE_MS]
     if not recent:
         return 0.0
     if len(recent) == FPM_SAMPLE:  # a fast node: the sample spans less than the window
         span_ms = max(now_ms - min(recent), 1000)
         return len(recent) * 60_000 / span_ms
     return len(recent) * 60_000 / FPM_WINDOW_MS
+
+
+def age_s(then_ms: int, now_ms: int) -> int | None:
+    """Whole seconds from ``then_ms`` to ``now_ms`` (wall clock), None when ``then_ms`` lies in the future
+    (beyond a step's tolerance): the clock was stepped back since, and the age is unknown."""
+    if then_ms - now_ms > STEP_TOLERANCE_MS:
+        return None
+    return max(0, now_ms - then_ms) // 1000
 
 
 def is_overdue(last_seen: int, interval_s: float | None, offline_after: float, now_ms: int) -> bool:
@@ -42,7 +56,7 @@ def is_overdue(last_seen: int, interval_s: float | None, offline_after: float, n
 
 def node_health(store: Store, offline_after: float = 3, now_ms: int | None = None) -> list[dict[str, Any]]:
     """Every known node with its health; ``status`` is ``OFFLINE`` when marked so or overdue right now."""
-    now_ms = db.now_ms() if now_ms is None else now_ms
+    now_ms = store.clock.now_ms() if now_ms is None else now_ms
     out = []
     for row in store.nodes():
         overdue = is_overdue(row["last_seen"], row["interval_s"], offline_after, now_ms)
@@ -52,7 +66,7 @@ def node_health(store: Store, offline_after: float = 3, now_ms: int | None = Non
                 "node": row["node"],
                 "status": "online" if online else "OFFLINE",
                 "last_seen": row["last_seen"],
-                "last_seen_s": max(0, (now_ms - row["last_seen"]) // 1000),
+                "last_seen_s": age_s(row["last_seen"], now_ms),
                 "boot": row["boot"],
                 "fw": row["fw"],
                 "frames_per_min": round(frames_per_minute(store, row["id"], now_ms), 2),
@@ -82,7 +96,7 @@ def set_interval(store: Store, node: str, interval_s: int) -> None:
 
 def mark(store: Store, node: str, online: bool, data: dict[str, Any]) -> None:
     """Mark a node online or offline and record the matching event, in one transaction."""
-    now = db.now_ms()
+    now = store.clock.now_ms()
     with db.transaction(store.conn, "marking a node online/offline"):
         store.conn.execute("UPDATE nodes SET online = ? WHERE node = ?", (int(online), node))
         store.conn.execute(

@@ -28,7 +28,7 @@ def alert_transition(store: Any, key: str, active: bool, data: Mapping[str, Any]
         was_active = bool(row and json.loads(row[0]).get("active"))
         if was_active == active:
             return False
-        now = db.now_ms()
+        now = store.clock.now_ms()
         state = {"active": active, "since": now, **data}
         conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -6,7 +6,9 @@ Readings are kept small: node and measurement names are interned (``nodes``, ``n
 even when retention deletes the newest rows.
 
 Times are integers: milliseconds since the epoch on the gateway's clock (``at``). ``offset`` is what the
-sync side learned the clock to be off by when the row was written (ms to add), NULL when not known good.
+sync side learned the clock to be off by when the row was written (ms to add), NULL when not known good
+(never learned, or the wall clock was stepped or the gateway rebooted since: see gateway/store/clock.py).
+The wall clock is never used to order rows: ``latest`` keeps the newest by the node's (boot, q).
 """
 
 from __future__ import annotations
@@ -153,6 +155,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             answered_at INTEGER,
             answer TEXT
         );
+        """,
+    ),
+    (
+        # the latest value is the newest by the node's own order (boot, q), not by wall-clock stamps; a row
+        # from before (boot NULL) is replaced by the next reading
+        "0700-latest-node-order",
+        """
+        ALTER TABLE latest ADD COLUMN boot INTEGER;
+        ALTER TABLE latest ADD COLUMN q INTEGER;
         """,
     ),
 ]

@@ -16,6 +16,13 @@ Faults are told apart by their cause:
   frames are kept in their node's console log and counted as bad lines, their Future fails with
   :class:`~gateway.errors.StoreRefusedError` (which says how many frames of it were saved), and the rest of the
   group commits.
+
+Time: frames are stamped (``at``) with the wall clock when submitted, together with the clock epoch of that
+moment; a frame carries the learned offset only when the offset holds in that epoch (see
+:mod:`gateway.store.clock`), read from meta at every commit, so a freshly started writer knows it before its
+first commit and a step of the wall clock stops it at once. Which reading is the latest of a node, and when a
+node was last seen, never come from comparing wall-clock stamps: the latest is the newest by the node's own
+order (boot, q), and last seen is the arrival time of its last frame.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 from gateway.errors import StoreError, StoreFullError, StoreRefusedError
 from gateway.frame import Frame
 from gateway.store import db
+from gateway.store.clock import SYSTEM_CLOCK, Learned, SystemClock, read_learned
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +155,7 @@ class _Frames:
     frames: Sequence[Frame]
     at: int
     source: str | None
+    base: int  # the clock epoch (wall - monotonic, ms) when ``at`` was taken
     future: Future[int] = field(default_factory=Future)
 
 
@@ -169,6 +178,8 @@ class _Batch:
     readings: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     # (node id, 5-minute bucket, measurement names) -> [latest arrival, the frames' values in order]
     columns: dict[tuple[int, int, tuple[str, ...]], list[Any]] = field(default_factory=dict)
+    # (node id, measurement names) -> (boot, q, arrival, values) of the newest frame by the node's order
+    newest: dict[tuple[int, tuple[str, ...]], tuple[int, int, int, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,7 +198,7 @@ class ReadingWriter:
 
     ``budget_bytes``: the store's size budget (enforced in the housekeeping); ``busy_timeout_ms``: how long one
     attempt waits for another process's write lock; ``max_queued``: frames (and console lines) that may wait
-    for the writer before :meth:`submit` blocks.
+    for the writer before :meth:`submit` blocks; ``clock``: the wall and monotonic clocks (injected in tests).
 
     Read-only figures for health views and tests: ``commits`` (transactions committed), ``stalls`` (attempts
     that failed because the store could not be written), ``stalled`` (why the writer cannot commit right now,
@@ -202,11 +213,15 @@ class ReadingWriter:
         budget_bytes: int | None = None,
         busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
         max_queued: int = MAX_QUEUED,
+        clock: SystemClock = SYSTEM_CLOCK,
     ):
         self.path = Path(path)
         self.budget_bytes = budget_bytes
         self.busy_timeout_ms = busy_timeout_ms
         self.max_queued = max_queued
+        self.clock = clock
+        self._boot_id = clock.boot_id()  # constant for as long as this process runs
+        self._learned = Learned(None, None, None, None)
         self._queue: queue.SimpleQueue[_Frames | _Console | None] = queue.SimpleQueue()
         self._room = threading.Condition()  # guards _queued; producers wait on it while the queue is full
         self._queued = 0
@@ -260,15 +275,15 @@ class ReadingWriter:
     def submit(
         self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
     ) -> Future[int]:
-        """Queue frames received together (``at``: arrival time, ms since the epoch; ``source``: the port or
-        broker they came from).
+        """Queue frames received together (``at``: arrival time, ms since the epoch, default now on
+        :attr:`clock`; ``source``: the port or broker they came from).
 
         The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
         some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
         Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
         not running.
         """
-        item = _Frames(frames, db.now_ms() if at is None else at, source)
+        item = _Frames(frames, self.clock.now_ms() if at is None else at, source, self.clock.base_ms())
         self._put(item)
         return item.future
 
@@ -289,7 +304,7 @@ class ReadingWriter:
     def console(self, source: str, line: bytes | str, node: str | None = None) -> Future[int]:
         """Keep a line that is not a frame in the console log of ``source`` (a port or a node id)."""
         text = line.decode("utf-8", "replace") if isinstance(line, bytes) else _text(line)
-        item = _Console(source, text.rstrip("\r\n")[:1100], db.now_ms(), node)
+        item = _Console(source, text.rstrip("\r\n")[:1100], self.clock.now_ms(), node)
         self._put(item)
         return item.future
 
@@ -430,8 +445,6 @@ class ReadingWriter:
             return
         self._next_housekeeping = now + HOUSEKEEPING_S
         try:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'clock_offset_ms'").fetchone()
-            self._offset = int(row[0]) if row else None
             if self.budget_bytes:
                 from gateway.store.retention import enforce_budget
 
@@ -482,7 +495,7 @@ class ReadingWriter:
             for frame in item.frames:
                 try:
                     with self._savepoint():
-                        saved += self._store_item(_Frames([frame], item.at, item.source))
+                        saved += self._store_item(_Frames([frame], item.at, item.source, item.base))
                 except Exception as err:
                     if _not_now(err):
                         raise
@@ -512,6 +525,7 @@ class ReadingWriter:
     def _store_group(self, group: list[_Frames | _Console]) -> list[int]:
         """Store a group: the frames of all its items in a few multi-row statements, console lines one by one."""
         known = self._known_keys([item for item in group if isinstance(item, _Frames)])
+        self._learned = read_learned(self._conn)  # in this transaction: current for every item of the group
         batch = _Batch(self._next_frame_id())
         results = []
         for item in group:
@@ -524,7 +538,7 @@ class ReadingWriter:
         for names, flat in batch.readings.items():
             self._insert_readings(names, flat)
         if batch.columns:
-            self._aggregate(batch.columns)
+            self._aggregate(batch.columns, batch.newest)
         return results
 
     def _known_keys(self, items: list[_Frames]) -> set[tuple[int, int, int]]:
@@ -555,8 +569,10 @@ class ReadingWriter:
 
     def _collect_frames(self, item: _Frames, known: set[tuple[int, int, int]], batch: _Batch) -> int:
         """Add the new frames of ``item`` to the batch's rows (known and repeated keys are skipped)."""
-        at, offset, bucket = item.at, self._offset, item.at // SERIES_BUCKET_MS
-        frame_rows, readings, columns = batch.frame_rows, batch.readings, batch.columns
+        at, bucket = item.at, item.at // SERIES_BUCKET_MS
+        offset = self._learned.offset_ms if self._learned.holds(item.base, self._boot_id) else None
+        self._offset = offset  # also for the events these frames cause
+        frame_rows, readings, columns, newest = batch.frame_rows, batch.readings, batch.columns, batch.newest
         new = 0
         for frame in item.frames:
             state = self._nodes[frame.node]  # _known_keys looked every node up
@@ -570,8 +586,7 @@ class ReadingWriter:
             frame_rows += (frame_id, state.id, frame.boot, frame.seq, at, offset)
             if frame.kind == "r" and state.boot == frame.boot:
                 state.frames += 1
-                if at > state.last_seen:
-                    state.last_seen = at
+                state.last_seen = at  # the arrival of its last frame, whatever the wall clock did
                 if item.source is not None:
                     state.port = item.source
             else:
@@ -591,6 +606,9 @@ class ReadingWriter:
             else:
                 column[0] = max(column[0], at)
                 column.append(values.values())
+            top = newest.get((state.id, names))
+            if top is None or (frame.boot, frame.seq) > (top[0], top[1]):
+                newest[(state.id, names)] = (frame.boot, frame.seq, at, values.values())
         return new
 
     def _insert_readings(self, names: tuple[str, ...], flat: list[Any]) -> None:
@@ -665,7 +683,7 @@ class ReadingWriter:
         if state.boot is None or frame.boot > state.boot:
             state.boot = frame.boot
         state.frames += 1
-        state.last_seen = max(state.last_seen, at)
+        state.last_seen = at
         state.port = source or state.port
         if frame.kind == "h":
             state.hello = {key: _storable(frame.extra.get(key)) for key in _HELLO_FIELDS}
@@ -675,14 +693,28 @@ class ReadingWriter:
                 at, frame.node, "error", {"boot": frame.boot, "q": frame.seq, "msg": frame.extra["msg"]}
             )
 
-    def _aggregate(self, columns: dict[tuple[int, int, tuple[str, ...]], list[Any]]) -> None:
-        """Keep the latest value and the 5-minute aggregates per (node, name) current, for the kiosk."""
-        latest: dict[tuple[int, int], tuple[float, int]] = {}
+    def _aggregate(
+        self,
+        columns: dict[tuple[int, int, tuple[str, ...]], list[Any]],
+        newest: dict[tuple[int, tuple[str, ...]], tuple[int, int, int, Any]],
+    ) -> None:
+        """Keep the latest value and the 5-minute aggregates per (node, name) current, for the kiosk.
+
+        The latest value is the newest by the node's own order (boot, q), never by wall-clock stamps: a frame
+        replaces it only when its (boot, q) is higher (a row from before this rule, with no boot, is
+        replaced by any). Its ``at`` is when that frame arrived.
+        """
+        latest: dict[tuple[int, int], tuple[float, int, int, int]] = {}
+        for (node_id, names), (boot, q, at, values) in newest.items():
+            for name, value in zip(names, values, strict=True):
+                key = (node_id, self._names[name])
+                top = latest.get(key)
+                if top is None or (boot, q) > (top[2], top[3]):
+                    latest[key] = (value, at, boot, q)
         series: dict[tuple[int, int, int], list[float]] = {}
-        for (node_id, bucket, names), (at, *rows) in columns.items():
+        for (node_id, bucket, names), (_at, *rows) in columns.items():
             for name, values in zip(names, zip(*rows, strict=True), strict=True):
                 name_id = self._names[name]
-                latest[(node_id, name_id)] = (values[-1], at)
                 low, high, total = min(values), max(values), sum(values)
                 acc = series.get((node_id, name_id, bucket))
                 if acc is None:
@@ -693,10 +725,11 @@ class ReadingWriter:
                     acc[2] = min(acc[2], low)
                     acc[3] = max(acc[3], high)
         self._conn.executemany(
-            "INSERT INTO latest (node_id, name_id, value, at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (node_id, name_id) DO UPDATE SET value = excluded.value, at = excluded.at "
-            "WHERE excluded.at >= latest.at",
-            [(node_id, name_id, value, at) for (node_id, name_id), (value, at) in latest.items()],
+            "INSERT INTO latest (node_id, name_id, value, at, boot, q) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (node_id, name_id) DO UPDATE SET value = excluded.value, at = excluded.at, "
+            "boot = excluded.boot, q = excluded.q "
+            "WHERE latest.boot IS NULL OR (excluded.boot, excluded.q) > (latest.boot, latest.q)",
+            [(node_id, name_id, *row) for (node_id, name_id), row in latest.items()],
         )
         self._conn.executemany(
             "INSERT INTO series (node_id, name_id, bucket, n, total, low, high) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -722,7 +755,7 @@ class ReadingWriter:
         for state in self._nodes.values():
             hello = state.hello or {}
             self._conn.execute(
-                "UPDATE nodes SET boot = ?, frames = ?, last_seen = max(last_seen, ?), bad_lines = ?, port = ?, "
+                "UPDATE nodes SET boot = ?, frames = ?, last_seen = ?, bad_lines = ?, port = ?, "
                 "fw = coalesce(?, fw), up_s = coalesce(?, up_s), mem_free = coalesce(?, mem_free), "
                 "rssi = coalesce(?, rssi), bat_v = coalesce(?, bat_v) WHERE id = ?",
                 (

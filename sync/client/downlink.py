@@ -6,6 +6,9 @@
 - A document's file is fetched by sha256 into ``<data_dir>/files/<sha256>.part``, resumed with
   ``Range: bytes=<have>-`` after a cut, verified against the sha256 before it is renamed into place; a file
   whose bytes do not match is discarded and fetched again from the start.
+- A download is bounded by the document's announced size (:data:`MAX_FILE_BYTES` when none is announced):
+  more bytes than that are refused, and so is an answer slower than ``timeout_s`` plus the time the rest of
+  the file takes at :data:`MIN_FILE_RATE` (what has arrived is kept, the next round resumes).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +33,8 @@ from sync.client.transport import Central
 log = logging.getLogger(__name__)
 
 CHUNK = 64 << 10
+MAX_FILE_BYTES = 1 << 30  # a file whose document announces no size
+MIN_FILE_RATE = 2048  # bytes/s: a download slower than this on average is stopped (and resumed next round)
 MAX_PAGES = 10_000  # a central that never answers an empty page must not keep a kiosk busy forever
 
 
@@ -85,6 +91,10 @@ class MismatchError(TransientError):
     """The bytes fetched do not hash to the document's sha256 (discarded; fetched again later)."""
 
 
+class OversizeError(MismatchError):
+    """The central (or something in between) sends more bytes than the document announced: refused."""
+
+
 def fetch_file(central: Central, sha256: str, target: Path, size: int | None = None) -> None:
     """Fetch one file into ``target`` through ``target.part``, resuming what a previous attempt left."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +105,7 @@ def fetch_file(central: Central, sha256: str, target: Path, size: int | None = N
         if size is not None and have >= size:
             part.unlink()  # as long as the file and still wrong: start again
             have = 0
-        _download(central, sha256, part, have)
+        _download(central, sha256, part, have, size)
     actual = _sha256_of(part)
     if actual != sha256:
         part.unlink()
@@ -105,23 +115,52 @@ def fetch_file(central: Central, sha256: str, target: Path, size: int | None = N
     os.replace(part, target)
 
 
-def _download(central: Central, sha256: str, part: Path, have: int) -> None:
+def _download(central: Central, sha256: str, part: Path, have: int, size: int | None = None) -> None:
+    """Append the bytes from ``have`` on to ``part`` (all of them on a 200), never beyond ``size`` bytes in
+    all and within the time :func:`_allowed_s` gives; raises TransientError otherwise."""
     headers = {"Accept-Encoding": "identity"}  # the bytes as stored: what the sha256 and Range refer to
     if have:
         headers["Range"] = f"bytes={have}-"
-    response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers, stream=True)
+    limit = MAX_FILE_BYTES if size is None else size
+    response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers)
     try:
         resumed = response.status_code == 206
-        mode = "ab" if resumed else "wb"  # a 200 is the whole file again
-        with part.open(mode) as out:
+        start = have if resumed else 0  # a 200 is the whole file again
+        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            raise TransientError(f"file {sha256[:12]}… arrived encoded as {encoding!r}: refused")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and start + int(declared) > limit:
+            raise OversizeError(_too_large(sha256, start + int(declared), limit))
+        deadline = time.monotonic() + _allowed_s(central.timeout_s, limit - start)
+        with part.open("ab" if resumed else "wb") as out:
             try:
                 # read1: whatever has arrived, so that a cut keeps every byte received before it
-                while chunk := response.raw.read1(CHUNK):
+                while chunk := response.raw.read1(CHUNK, decode_content=False):
+                    if out.tell() + len(chunk) > limit:
+                        raise OversizeError(_too_large(sha256, out.tell() + len(chunk), limit))
                     out.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise TransientError(
+                            f"file {sha256[:12]}… arrives too slowly ({out.tell()} of {limit} bytes so far): "
+                            "stopped, the rest next round"
+                        )
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
                 raise TransientError(f"file {sha256[:12]}… cut after {out.tell()} bytes: {err}") from err
     finally:
         response.close()
+
+
+def _allowed_s(timeout_s: float, remaining: int) -> float:
+    """How long the rest of a file may take: the answer timeout plus the rest at :data:`MIN_FILE_RATE`."""
+    return timeout_s + max(0, remaining) / MIN_FILE_RATE
+
+
+def _too_large(sha256: str, count: int, limit: int) -> str:
+    return (
+        f"file {sha256[:12]}… is larger than announced ({count} bytes or more, announced {limit}): refused "
+        "(a captive portal or a faulty proxy between the gateway and the central can cause this)"
+    )
 
 
 def _sha256_of(path: Path) -> str:

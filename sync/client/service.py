@@ -1,6 +1,7 @@
 """One sync round, and the loop of ``anjungan sync run``.
 
-A round: learn the clock if due, purge personal data already acknowledged, upload every stream (see
+A round: learn the clock if due (never learned, an hour old, or no longer holding because the wall clock
+was stepped: then at once, without waiting for the interval), purge personal data already acknowledged, upload every stream (see
 :mod:`sync.client.uplink`), pull the central's changes and fetch missing documents' files (see
 :mod:`sync.client.downlink`). A skew refusal corrects the clock from the central's time and repeats the round
 once. Transient failures are retried with full-jitter exponential backoff (:mod:`sync.client.backoff`).
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway import faults
 from gateway.store import Store
+from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.backoff import Backoff
 from sync.client.clock import Clock
@@ -81,11 +83,12 @@ class SyncClient:
         stop: threading.Event | None = None,
         on_acked: Progress | None = None,
         sleep: Callable[[float], object] | None = None,
+        clock: SystemClock | None = None,
     ):
         self.store = store
         self.settings = settings
         self.stop = stop or threading.Event()
-        self.clock = Clock(store)
+        self.clock = Clock(store, clock)
         self.central = Central(
             settings.url,
             settings.gateway_id,
@@ -178,8 +181,8 @@ class SyncClient:
         deadline = time.monotonic() + self.settings.interval_s
         while not self.stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0 or self.wants_round():
-                return
+            if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
+                return  # (a stepped wall clock: learn the offset again at once)
             self._sleep(min(POLL_S, left))
 
     def wants_round(self) -> bool:

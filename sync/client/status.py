@@ -49,7 +49,12 @@ def render(status: dict[str, Any]) -> str:
         if row["last_error"]:
             lines.append(f"{'':<12} last error {row['last_error_at']}: {row['last_error']}")
     clock = status["clock"]
-    if clock["offset_ms"] is None:
+    if clock["offset_ms"] is None and clock["checked_at"]:
+        lines.append(
+            f"clock: not known good (checked {clock['checked_at']}, but the wall clock was stepped or the "
+            "gateway rebooted since); learned again at the next round"
+        )
+    elif clock["offset_ms"] is None:
         lines.append("clock: not checked against the central yet")
     else:
         lines.append(f"clock: {clock['offset_ms']:+d} ms against the central (checked {clock['checked_at']})")

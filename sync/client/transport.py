@@ -1,28 +1,46 @@
-"""HTTP to the central: every request signed, every failure classified in one place.
+"""HTTP to the central: every request signed, every failure classified in one place, every answer bounded.
 
 :class:`Central` turns what the central (or the network) answers into the client's errors
 (:mod:`sync.client.errors`); the callers decide what to do about each kind.
+
+Nothing the network sends is trusted to be small or quick: a JSON answer is read (and un-gzipped) in chunks
+and refused once it grows beyond ``max_answer_bytes`` or takes longer than ``timeout_s`` to arrive, so that a
+gzip bomb (from a broken central, or a captive portal in between) costs at most that much memory; the body
+of a refusal is read to :data:`MAX_ERROR_BYTES` at most. Files are bounded by their announced size in
+:mod:`sync.client.downlink`.
 """
 
 from __future__ import annotations
 
 import json
+import time
+import zlib
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from sync import protocol
 from sync.client.errors import ClockSkewRefused, CredentialError, RejectedError, TransientError
 
 CONNECT_TIMEOUT_S = 10.0
 CREDENTIALS_HINT = "the central refused our signature: check [central] gateway_id and secret"
+MAX_ANSWER_BYTES = 16 << 20  # a JSON answer (time, batch acknowledgement, changes page) once un-gzipped
+MAX_ERROR_BYTES = 64 << 10  # the body of a refusal: only its short JSON error matters
+CHUNK = 64 << 10
+ENCODINGS = ("identity", "gzip", "x-gzip", "deflate")  # what an answer may be encoded with
 
 
 class Central:
-    """The central's sync API for one gateway. ``now`` gives the corrected clock (unix seconds)."""
+    """The central's sync API for one gateway.
+
+    ``now`` gives the corrected clock (unix seconds). ``timeout_s`` bounds the wait for each answer's
+    headers, each read of its body, and the whole body of a JSON answer; ``max_answer_bytes`` bounds a JSON
+    answer once un-gzipped (beyond it: :class:`TransientError`, nothing of it is used).
+    """
 
     def __init__(
         self,
@@ -32,14 +50,18 @@ class Central:
         *,
         now: Callable[[], float],
         timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ):
         self.base = url.rstrip("/")
         self._prefix = urlsplit(self.base).path  # a central behind a path prefix signs the full path
         self.gateway_id = gateway_id
         self.secret = secret
         self.now = now
+        self.timeout_s = timeout_s
         self.timeout = (CONNECT_TIMEOUT_S, timeout_s)
+        self.max_answer_bytes = max_answer_bytes
         self.session = requests.Session()
+        self.session.headers["Accept-Encoding"] = "gzip"  # the encodings we inflate ourselves, bounded
         self.body_bytes = 0  # request body bytes sent (what the bench counts as "on the wire")
 
     def close(self) -> None:
@@ -60,9 +82,13 @@ class Central:
         headers: Mapping[str, str] | None = None,
         *,
         signed: bool = True,
-        stream: bool = False,
     ) -> requests.Response:
-        """Send one request; return the response if it is a success (2xx), else raise the matching error."""
+        """Send one request; return the response if it is a success (2xx), else raise the matching error.
+
+        The response's body is not read yet (read it with :func:`read_bounded`, or from ``response.raw``
+        with bounds of your own, and close the response); a refusal's body is read to
+        :data:`MAX_ERROR_BYTES` at most.
+        """
         sent = dict(headers or {})
         if signed:
             sent.update(
@@ -77,7 +103,7 @@ class Central:
                 data=body or None,
                 headers=sent,
                 timeout=self.timeout,
-                stream=stream,
+                stream=True,  # never let requests read a body whole: we read it with bounds
                 allow_redirects=False,
             )
         except requests.RequestException as err:
@@ -85,7 +111,7 @@ class Central:
         self.body_bytes += len(body)
         if not 200 <= response.status_code < 300:
             try:
-                raise classify(response, self.base + target)
+                raise classify(response, self.base + target, _error_body(response, self.timeout_s))
             finally:
                 response.close()
         return response
@@ -94,17 +120,121 @@ class Central:
         self, target: str, *, signed: bool = True, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         response = self.request("GET", target, headers=headers, signed=signed)
-        return _json_object(response)
+        return self._json_object(response, f"GET {target.partition('?')[0]}")
 
     def post_json(self, target: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         response = self.request("POST", target, body, headers)
-        return _json_object(response)
+        return self._json_object(response, f"POST {target}")
+
+    def _json_object(self, response: requests.Response, what: str) -> dict[str, Any]:
+        body = read_bounded(
+            response, self.max_answer_bytes, self.timeout_s, f"the central's answer to {what}"
+        )
+        try:
+            payload = json.loads(body)
+        except ValueError as err:
+            raise TransientError(f"the central's answer to {what} is not JSON: {_short(err)}") from err
+        if not isinstance(payload, dict):
+            raise TransientError(f"the central's answer to {what} is not a JSON object")
+        return payload
 
 
-def classify(response: requests.Response, url: str) -> Exception:
-    """The client's error for a response that is not a success."""
+def read_bounded(response: requests.Response, max_bytes: int, max_seconds: float, what: str) -> bytes:
+    """The body of ``response`` with its Content-Encoding undone, read in chunks; the response is closed.
+
+    ``max_bytes`` bounds the body once inflated and ``max_seconds`` the time its bytes take to arrive (a read
+    that blocks is bounded by the socket timeout on top). ``what`` names the answer in the errors. Raises
+    :class:`TransientError` for a body that is too large, too slow, cut, or in an encoding we do not inflate;
+    at most ``max_bytes + 1`` bytes are ever held inflated.
+    """
+    try:
+        return _read_bounded(response, max_bytes, max_seconds, what)
+    finally:
+        response.close()
+
+
+def _read_bounded(response: requests.Response, max_bytes: int, max_seconds: float, what: str) -> bytes:
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ENCODINGS:
+        raise TransientError(f"{what} is encoded as {encoding!r}, which the gateway does not accept")
+    too_large = TransientError(
+        f"{what} is larger than {_size(max_bytes)} once unpacked: refused (a captive portal or a faulty "
+        "proxy between the gateway and the central can cause this)"
+    )
+    declared = response.headers.get("Content-Length", "")
+    if encoding == "identity" and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    inflater = _Inflater(encoding)
+    deadline = time.monotonic() + max_seconds
+    out = bytearray()
+    received = 0
+    try:
+        while chunk := response.raw.read1(CHUNK, decode_content=False):
+            received += len(chunk)
+            inflater.feed(chunk, out, max_bytes - len(out) + 1)
+            if len(out) > max_bytes:
+                raise too_large
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    f"{what} took longer than {max_seconds:.0f} s to arrive ({received} bytes by then): "
+                    "stopped (a very slow or stalled link)"
+                )
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+        raise TransientError(f"{what} was cut after {received} bytes: {_short(err)}") from err
+    except zlib.error as err:
+        raise TransientError(f"{what} is not valid {encoding}: {err}") from err
+    if not inflater.complete:
+        raise TransientError(f"{what} was cut after {received} bytes ({encoding} body incomplete)")
+    return bytes(out)
+
+
+class _Inflater:
+    """Undoes one Content-Encoding chunk by chunk, never producing more than it is allowed to."""
+
+    def __init__(self, encoding: str):
+        self.identity = encoding == "identity"
+        # gzip: a gzip header; deflate: the zlib header most servers send (or gzip, detected)
+        self.wbits = 31 if encoding in ("gzip", "x-gzip") else 47
+        self.inflater = zlib.decompressobj(wbits=self.wbits)
+
+    @property
+    def complete(self) -> bool:
+        return self.identity or self.inflater.eof
+
+    def feed(self, chunk: bytes, out: bytearray, room: int) -> None:
+        """Inflate ``chunk`` into ``out``, at most ``room`` bytes (more input than that is dropped)."""
+        if self.identity:
+            out += chunk[:room]
+            return
+        while chunk and room > 0:
+            if self.inflater.eof:  # a second gzip member follows the first
+                chunk = self.inflater.unused_data + chunk
+                self.inflater = zlib.decompressobj(wbits=self.wbits)
+            data = self.inflater.decompress(chunk, room)
+            out += data
+            room -= len(data)
+            chunk = self.inflater.unconsumed_tail
+            if self.inflater.eof and self.inflater.unused_data:
+                chunk = self.inflater.unused_data + chunk
+                self.inflater = zlib.decompressobj(wbits=self.wbits)
+
+
+def _error_body(response: requests.Response, max_seconds: float) -> bytes:
+    """A refusal's body, bounded; empty when it is too large, too slow or unreadable (the status decides)."""
+    try:
+        return _read_bounded(response, MAX_ERROR_BYTES, max_seconds, "the central's refusal")
+    except TransientError:
+        return b""
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else f"{count} bytes"
+
+
+def classify(response: requests.Response, url: str, body: bytes = b"") -> Exception:
+    """The client's error for a response that is not a success (``body``: its body, already read)."""
     status = response.status_code
-    payload = _error_payload(response)
+    payload = _error_payload(body)
     message = str(payload.get("error") or response.reason or status)
     if status == 401:
         if "skew" in message:
@@ -144,22 +274,12 @@ def retry_after_s(value: str | None) -> float | None:
         return None
 
 
-def _error_payload(response: requests.Response) -> dict[str, Any]:
+def _error_payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(response.content or b"{}")
-    except (ValueError, requests.RequestException):
+        payload = json.loads(body or b"{}")
+    except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except (ValueError, requests.RequestException) as err:
-        raise TransientError(f"the central's answer is not JSON: {_short(err)}") from err
-    if not isinstance(payload, dict):
-        raise TransientError("the central's answer is not a JSON object")
-    return payload
 
 
 def _short(err: BaseException) -> str:

@@ -41,8 +41,7 @@ def test_stale_request_is_refused_with_the_central_time(central):
 
 def test_skew_refusal_corrects_the_clock_and_retries(store, central, make_client):
     central.clock.skew_s = 1000.0
-    store.set_meta("clock_offset_ms", "0")  # believed good, but wrong
-    store.set_meta("clock_checked_at", str(int(time.time() * 1000)))
+    clock_mod.Clock(store).set(0)  # believed good, but wrong
     fill(store, events=3)
     make_client().run_once(attempts=1)
     assert central.seqs("events") == store_seqs(store, "events")
