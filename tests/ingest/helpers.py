@@ -15,7 +15,7 @@ from typing import Any
 from gateway.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO.parent / "shared" / "vectors" / "frames.json"
+VECTORS = REPO / "tests" / "vectors" / "frames.json"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
