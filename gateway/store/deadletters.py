@@ -123,17 +123,3 @@ def resolve(store: Any, stream: str, seqs: list[int]) -> int:
                 (db.now_ms(), *seqs),
             )
     return cur.rowcount
-
-
-def release(store: Any, stream: str, seqs: list[int]) -> int:
-    """Dead letters above the stream's acknowledged seq go back to the outbox as they are (their seq is still
-    ahead of the central's acked seq, so the ordinary uplink sends them). Answers how many."""
-    if not seqs:
-        return 0
-    with db.transaction(store.conn, "returning dead letters to the outbox"):
-        cur = store.conn.execute(
-            f"DELETE FROM dead_letters WHERE stream = ? AND seq IN ({', '.join('?' * len(seqs))}) "
-            "AND seq > (SELECT acked FROM sync_state WHERE stream = ?)",
-            (stream, *seqs, stream),
-        )
-    return cur.rowcount

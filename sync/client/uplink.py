@@ -263,13 +263,14 @@ class Uplink:
         """Send the dead letters someone asked to be sent again, one record per request; answers how many the
         central stored (those are forgotten, and a submission's personal data purged). A record refused again
         stays a dead letter with the new reason; a transient failure leaves the request for the next round.
-        Records above the stream's acknowledged seq simply go back to the outbox."""
+
+        Each record travels alone without ``after``: the central stores it whatever its acked seq (a seq it
+        had declared gone stays stored), and a record still ahead of the acked seq may later travel again
+        with its stream's batches, which changes nothing.
+        """
         stored = 0
         for stream in STREAMS:
-            due = deadletters.due(self.store, stream)
-            acked = self.store.acked(stream)
-            deadletters.release(self.store, stream, [r["seq"] for r in due if r["seq"] > acked])
-            for record in (r for r in due if r["seq"] <= acked):
+            for record in deadletters.due(self.store, stream):
                 if should_stop():
                     return stored
                 try:

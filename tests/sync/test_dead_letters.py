@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 
 import pytest
 
@@ -19,6 +20,7 @@ from sync.client import TransientError
 from sync.client.uplink import NARROW_AFTER, RECORD_TRIES, STREAMS
 from tests.fixtures.faultproxy import PASS, Fault, Request, fault_proxy
 from tests.sync.conftest import fill, store_seqs
+from tests.sync.test_cli import anjungan
 
 MARKER = "poison-marker"
 
@@ -147,3 +149,85 @@ def test_dead_letters_hold_any_record(store: Store):
     assert json.loads(stored) == record
     assert reason == "refused: \\ud800"
     assert [d["seq"] for d in deadletters.listing(store)] == [7]
+
+
+# -- a submission the central refuses keeps its citizen ----------------------------------------------------
+
+NIK = "3517000000000002"
+PHONE = "081399998888"
+
+
+def refuses_marker(request: Request) -> Fault:
+    if "/batches" in request.target and MARKER.encode() in gzip.decompress(request.body):
+        return Fault("status", status=422)
+    return PASS
+
+
+def personal_of(store: Store, seq: int) -> str | None:
+    return store.conn.execute("SELECT personal FROM submissions WHERE seq = ?", (seq,)).fetchone()[0]
+
+
+def add_refused_submission(store: Store) -> int:
+    record = store.add_submission(
+        "complaint", {"subject": f"jalan rusak {MARKER}"}, {"name": "Budi Santoso", "nik": NIK, "phone": PHONE},
+        gateway_id="test-kiosk", due_date=date(2030, 1, 1),
+    )  # fmt: skip
+    return int(record["seq"])
+
+
+def test_a_refused_submission_keeps_its_citizen_and_is_sent_again(
+    store: Store, central, proxy, make_client, gateway_config
+):
+    fill(store, submissions=1)
+    bad = add_refused_submission(store)
+    fill(store, submissions=1, start=5)
+    proxy.policy = refuses_marker
+    make_client(url=proxy.url).run_once(attempts=1)
+
+    others = [s for s in store_seqs(store, "submissions") if s != bad]
+    assert central.seqs("submissions") == others
+    assert NIK in (personal_of(store, bad) or "")  # the central does not have it: nothing purged
+    assert all(personal_of(store, seq) is None for seq in others)  # the central has those
+    (record, reason) = store.conn.execute("SELECT record, reason FROM dead_letters").fetchone()
+    assert "422" in reason
+    for secret in (NIK, PHONE, "Budi"):
+        assert secret not in record
+    listed = anjungan(gateway_config, "sync", "dead-letters", "list")
+    assert listed.returncode == 0, listed.stderr
+    number = store.conn.execute("SELECT number FROM submissions WHERE seq = ?", (bad,)).fetchone()[0]
+    assert f"submissions {bad}" in listed.stdout and number in listed.stdout and "422" in listed.stdout
+    for secret in (NIK, PHONE, "Budi"):
+        assert secret not in listed.stdout
+
+    proxy.policy = None  # the fix: the central takes it now
+    sent = anjungan(gateway_config, "sync", "dead-letters", "retry", str(bad))
+    assert sent.returncode == 0, sent.stderr
+    assert "1 of 1 dead letter(s) sent again" in sent.stdout
+    assert central.seqs("submissions") == store_seqs(store, "submissions")
+    (arrived,) = [s for s in central.submissions() if s["seq"] == bad]
+    assert arrived["personal"] == {"name": "Budi Santoso", "nik": NIK, "phone": PHONE}
+    assert personal_of(store, bad) is None  # purged once the central has it
+    assert deadletters.listing(store) == []
+
+
+def test_a_submission_refused_again_stays_set_aside_with_the_new_reason(
+    store: Store, central, make_client, gateway_config
+):
+    bad = add_refused_submission(store)
+    # as an older kiosk could store it: text no database can hold (the central refuses it with a 422)
+    store.conn.execute(
+        "UPDATE submissions SET public = ? WHERE seq = ?", ('{"subject":"jalan \\ud800"}', bad)
+    )
+    make_client().run_once(attempts=1)
+    ((_seq, reason),) = dead(store, "submissions")
+    assert reason == "'public'.'subject' holds text that cannot be encoded as UTF-8 (a lone surrogate)"
+    assert NIK in (personal_of(store, bad) or "")
+    assert central.seqs("submissions") == []
+    sent = anjungan(gateway_config, "sync", "dead-letters", "retry")
+    assert sent.returncode == 0, sent.stderr
+    assert "0 of 1" in sent.stdout and "refused again" in sent.stdout and "lone surrogate" in sent.stdout
+    (row,) = deadletters.listing(store)
+    assert (row["seq"], row["attempts"], row["retry_requested"]) == (bad, 2, False)
+    assert NIK in (personal_of(store, bad) or "")
+    missing = anjungan(gateway_config, "sync", "dead-letters", "retry", "999")
+    assert missing.returncode == 1 and "no dead letter with seq 999" in missing.stderr
