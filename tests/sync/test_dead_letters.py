@@ -90,7 +90,7 @@ def test_a_batch_that_keeps_failing_is_narrowed_to_the_records_that_fail(
             client.run_once(attempts=1)
             break
         except TransientError:
-            assert rounds < 2 * NARROW_AFTER + 2, "the poisoned batches were not narrowed down"
+            assert rounds < 3 * NARROW_AFTER, "the poisoned batches were not narrowed down"
 
     # the note, and the event that announced the new node whose id is the marker
     bad_events = [e["seq"] for e in store.events(limit=1000) if MARKER in json.dumps(e)]
@@ -108,7 +108,10 @@ def test_a_batch_that_keeps_failing_is_narrowed_to_the_records_that_fail(
     assert central.seqs("submissions") == store_seqs(store, "submissions")
     assert sum(store.backlog()[stream]["pending"] for stream in STREAMS) == 0
     failed = [r for r in proxy.requests if MARKER.encode() in gzip.decompress(r.body)]
-    assert len(failed) <= 2 * (NARROW_AFTER + 12 + RECORD_TRIES)  # halving: about log2(batch) requests each
+    # per poisoned record: its failures before narrowing, one per halving (log2 of a batch of 2,000 or less),
+    # and its tries alone; measured: 7 rounds, 35 failed requests of 66
+    poisoned = len(bad_events) + len(bad_readings)
+    assert len(failed) <= poisoned * (NARROW_AFTER + 11 + RECORD_TRIES)
 
 
 def test_one_streams_trouble_never_stops_the_others(store: Store, central, proxy, make_client):
