@@ -210,7 +210,8 @@ class Uplink:
     def _isolate(self, stream: str, records: list[dict[str, Any]]) -> int:
         """Send ``records`` (in seq order, after everything before them is settled); on failure halve them
         and go on with each half; a record that fails alone is set aside. Answers records acknowledged."""
-        records = [r for r in records if r["seq"] > self.store.acked(stream) and not self._is_dead(stream, r)]
+        acked, dead = self.store.acked(stream), self._dead_seqs(stream, records)
+        records = [r for r in records if r["seq"] > acked and r["seq"] not in dead]
         if not records:
             return 0
         tries = RECORD_TRIES if len(records) == 1 else 1
@@ -222,7 +223,7 @@ class Uplink:
                 return self._attempt(stream, records, encoded)
             except RejectedError as rejected:
                 self._rejected(stream, records, rejected)  # sets aside what it names (or the one record)
-                if any(self._is_dead(stream, r) for r in records):
+                if self._dead_seqs(stream, records):
                     return self._isolate(stream, records)  # the rest goes again
                 failure: SyncError = rejected
             except TransientError as transient:
@@ -250,13 +251,13 @@ class Uplink:
             return False
         return True
 
-    def _is_dead(self, stream: str, record: dict[str, Any]) -> bool:
-        return (
-            self.store.conn.execute(
-                "SELECT 1 FROM dead_letters WHERE stream = ? AND seq = ?", (stream, record["seq"])
-            ).fetchone()
-            is not None
+    def _dead_seqs(self, stream: str, records: list[dict[str, Any]]) -> set[int]:
+        """The seqs of these records (in seq order) that are dead letters."""
+        rows = self.store.conn.execute(
+            "SELECT seq FROM dead_letters WHERE stream = ? AND seq BETWEEN ? AND ?",
+            (stream, records[0]["seq"], records[-1]["seq"]),
         )
+        return {seq for (seq,) in rows} & {r["seq"] for r in records}
 
     # -- dead letters sent again ----------------------------------------------------------------------------
     def retry_dead_letters(self, should_stop: Callable[[], bool] = lambda: False) -> int:
