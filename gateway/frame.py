@@ -1,8 +1,11 @@
 """The node frame (contract): ``@<compact JSON>*<crc32 of the JSON bytes, 8 lowercase hex>`` on one line.
 
 :func:`parse_line` finds the frame at the last ``@{`` of a line, checks the CRC over the bytes exactly as
-sent, validates the fields and returns a :class:`Frame`; anything else raises :class:`FrameError` with the
-reason. :func:`encode` is the host-side encoder (the firmware has its own, for MicroPython).
+sent, decodes them as UTF-8 (MicroPython's ``json.dumps`` writes non-ASCII text raw), validates the fields and
+returns a :class:`Frame`; anything else raises :class:`FrameError` with the reason. Every string of a frame
+(keys too) must be encodable as UTF-8: a JSON escape of a lone surrogate (``\ud800``) is refused like invalid
+UTF-8 bytes, so that no text a database refuses enters the store (DESIGN.md, "Contract: the node frame").
+:func:`encode` is the host-side encoder (the firmware has its own, for MicroPython).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ KINDS = {"r": "reading", "h": "hello", "e": "error"}
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}")
 _NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 _CRC_RE = re.compile(rb"[0-9a-f]{8}")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F]")  # the only way JSON text can carry a surrogate
 
 
 @dataclass(frozen=True)
@@ -91,16 +96,48 @@ def parse_line(line: bytes) -> Frame:
     if zlib.crc32(payload) != int(crc, 16):
         raise FrameError("CRC mismatch")
     try:
-        obj = json.loads(payload.decode("ascii"))
-    except (UnicodeDecodeError, ValueError) as err:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FrameError(f"not UTF-8: byte 0x{payload[err.start]:02x} at {err.start + 1}") from None
+    try:
+        obj = json.loads(text)
+    except ValueError as err:
         raise FrameError(f"not JSON: {err}") from None
-    return frame_from_object(obj)
+    return frame_from_object(obj, check_text=_SURROGATE_ESCAPE_RE.search(payload) is not None)
 
 
-def frame_from_object(obj: Any) -> Frame:
-    """Validate a decoded frame object (the JSON between ``@`` and ``*``)."""
+def unencodable_text(value: Any) -> str | None:
+    """The first string inside ``value`` (keys included, at any depth) that is not encodable as UTF-8.
+
+    Such a string can only come from a JSON escape of a lone surrogate (``"\\ud800"``); it is answered as
+    ``repr`` (safe to print and to store), or None when every string is encodable.
+    """
+    if isinstance(value, str):
+        return repr(value) if _SURROGATE_RE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unencodable_text(key) or unencodable_text(item)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = unencodable_text(item)
+            if found:
+                return found
+    return None
+
+
+def frame_from_object(obj: Any, *, check_text: bool = True) -> Frame:
+    """Validate a decoded frame object (the JSON between ``@`` and ``*``); raises FrameError saying why not.
+
+    ``check_text`` False skips looking for unencodable text (for a caller that knows the JSON held no
+    surrogate escape).
+    """
     if not isinstance(obj, dict):
         raise FrameError("JSON is not an object")
+    bad_text = unencodable_text(obj) if check_text else None
+    if bad_text is not None:
+        raise FrameError(f"text not encodable as UTF-8 (a lone surrogate): {bad_text}")
     if obj.get("v") != PROTOCOL_VERSION or not _is_int(obj.get("v")):
         raise FrameError(f"protocol version {obj.get('v')!r} is not understood")
     kind, node, boot, seq = obj.get("k"), obj.get("n"), obj.get("b"), obj.get("q")
@@ -129,7 +166,10 @@ def frame_from_object(obj: Any) -> Frame:
 
 
 def encode(frame_obj: dict[str, Any]) -> bytes:
-    """Encode a frame object as one line (with ``\\n``): compact JSON, CRC-32 over exactly those bytes."""
+    """Encode a frame object as one line (with ``\\n``): compact JSON, CRC-32 over exactly those bytes.
+
+    Non-ASCII text travels as ``\\uXXXX`` escapes (the parser accepts raw UTF-8 as well).
+    """
     payload = json.dumps(frame_obj, separators=(",", ":")).encode("ascii")
     return b"@" + payload + b"*" + f"{zlib.crc32(payload):08x}".encode() + b"\n"
 

@@ -92,6 +92,99 @@ def status_command(cfg: Any, fmt: str) -> None:
     click.echo(json.dumps(report, indent=2) if fmt == "json" else status.render(report))
 
 
+@sync_group.group("dead-letters")
+def dead_letters_group() -> None:
+    """Records the central refused (or failed on again and again), set aside with the reason."""
+
+
+_STREAM_OPTION = click.option(
+    "--stream", type=click.Choice(["submissions", "events", "readings"]), help="Only this stream."
+)
+
+
+@dead_letters_group.command("list")
+@_STREAM_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_config
+def dead_letters_list(cfg: Any, stream: str | None, fmt: str) -> None:
+    """Each dead letter: stream, seq, when, attempts, reason, which record (never personal data)."""
+    from gateway.store import deadletters
+
+    if not cfg.store_path.exists():
+        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
+    with Store.from_config(cfg) as store:
+        rows = deadletters.listing(store, stream)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no dead letters")
+    for row in rows:
+        again = ", to be sent again" if row["retry_requested"] else ""
+        click.echo(f"{row['stream']} {row['seq']}  {row['at']}  {row['summary']}  "
+                   f"({row['attempts']} attempt(s){again})\n    {row['reason']}")  # fmt: skip
+
+
+@dead_letters_group.command("retry")
+@_STREAM_OPTION
+@click.argument("seqs", metavar="[SEQ]...", nargs=-1, type=click.IntRange(1))
+@pass_config
+def dead_letters_retry(cfg: Any, stream: str | None, seqs: tuple[int, ...]) -> None:
+    """Send dead letters again after a fix (all of them, or those SEQs): now when the central answers, else
+    with the next sync round."""
+    from gateway.store import deadletters
+
+    if not cfg.store_path.exists():
+        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
+    with Store.from_config(cfg) as store:
+        chosen = [(r["stream"], r["seq"]) for r in deadletters.listing(store, stream)
+                  if not seqs or r["seq"] in seqs]  # fmt: skip
+        _check_choice(chosen, seqs)
+        for row_stream, seq in chosen:
+            deadletters.request_retry(store, row_stream, [seq])
+        if not chosen:
+            click.echo("no dead letters to send again")
+            return
+        note = _send_again_now(cfg, store)
+        left = {(r["stream"], r["seq"]): r for r in deadletters.listing(store)}
+    waiting = [key for key in chosen if key in left and left[key]["retry_requested"]]
+    refused = [left[key] for key in chosen if key in left and not left[key]["retry_requested"]]
+    click.echo(f"{len(chosen) - len(waiting) - len(refused)} of {len(chosen)} dead letter(s) sent again "
+               "and stored by the central")  # fmt: skip
+    for row in refused:
+        click.echo(f"refused again: {row['stream']} {row['seq']} {row['summary']}: {row['reason']}")
+    if waiting:
+        click.echo(f"{len(waiting)} not sent yet ({note}): the next sync round sends them")
+
+
+def _check_choice(chosen: list[tuple[str, int]], seqs: tuple[int, ...]) -> None:
+    """Every SEQ names exactly one dead letter (else a plain error asking for --stream)."""
+    for seq in seqs:
+        streams = [stream for stream, s in chosen if s == seq]
+        if not streams:
+            raise AnjunganError(f"no dead letter with seq {seq} (see `anjungan sync dead-letters list`)")
+        if len(streams) > 1:
+            raise AnjunganError(
+                f"seq {seq} is a dead letter of {' and '.join(streams)}: say which with --stream"
+            )
+
+
+def _send_again_now(cfg: Any, store: Store) -> str:
+    """Send the dead letters asked for now; answers why not when it could not."""
+    from sync.client import Settings, SyncClient, SyncError
+
+    try:
+        settings = Settings.from_config(cfg)
+    except SyncError as err:
+        return str(err)
+    with SyncClient(store, settings) as client:
+        try:
+            client.uplink.retry_dead_letters()
+        except SyncError as err:
+            return str(err)
+    return "the central did not answer"
+
+
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGTERM and SIGINT set ``stop``: the current request finishes, its answer is recorded, then we exit."""

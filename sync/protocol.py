@@ -446,7 +446,54 @@ def _check_reading(record: Mapping[str, Any]) -> None:
     _check_time(record)
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(record: Mapping[str, Any]) -> None:
+    """Every string of the record (keys too, at any depth) can be stored as text.
+
+    A lone surrogate (what a JSON escape such as ``\\ud800`` decodes to) cannot be encoded as UTF-8, so no
+    database can store it; a NUL character is refused by PostgreSQL in a text column (inside a JSON value it
+    travels escaped, which both databases store). Both are refused here, so that such a record is a 422 that
+    names it, never a 500 that stops its stream (DESIGN.md, the frame contract: "every string ... encodable").
+    """
+    for key, value in record.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _Bad(f"'{_printable(key)}' holds a NUL character, which a text column cannot store")
+        where = _unencodable(value, f"'{_printable(key)}'")
+        if where is not None or _SURROGATE_RE.search(key):
+            raise _Bad(f"{where or repr(_printable(key))} holds text that cannot be encoded as UTF-8 "
+                       "(a lone surrogate)")  # fmt: skip
+
+
+def _unencodable(value: Any, where: str) -> str | None:
+    """Where inside ``value`` a string holds a lone surrogate (a path like ``'data'.'msg'``), or None."""
+    if isinstance(value, str):
+        return where if _SURROGATE_RE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.'{_printable(key)}'"
+            if _SURROGATE_RE.search(key):
+                return inner
+            found = _unencodable(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unencodable(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _printable(text: str) -> str:
+    """Text safe to put in a reason (lone surrogates and NUL shown as escapes), cut to 40 characters."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return safe if len(safe) <= 40 else safe[:39] + "…"
+
+
 def _check_event(record: Mapping[str, Any]) -> None:
+    _check_text(record)
     _check_time(record)
     _need(
         record, "node", lambda v: v is None or (isinstance(v, str) and 0 < len(v) <= 64), "a node id or null"
@@ -466,6 +513,7 @@ def _is_iso_date(value: Any) -> bool:
 
 
 def _check_submission(record: Mapping[str, Any]) -> None:
+    _check_text(record)
     _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
     _need(record, "number", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a registration number")
     _need(record, "kind", lambda v: v in SUBMISSION_KINDS, "one of " + ", ".join(SUBMISSION_KINDS))

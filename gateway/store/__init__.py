@@ -44,6 +44,18 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def _dead_letter_json(stream: str, record: Mapping[str, Any]) -> str:
+    """A refused record as ASCII JSON (holds any text), a submission's personal data left out."""
+    if stream == "submissions":
+        record = {key: value for key, value in record.items() if key != "personal"}
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=True)
+
+
+def _safe_text(text: str) -> str:
+    """Text that SQLite can store as UTF-8: what cannot be encoded (lone surrogates) shown as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Store:
     """Open with :meth:`open`; thread-safe (a connection per thread); :meth:`close` is idempotent.
 
@@ -304,7 +316,8 @@ class Store:
         return row is not None and statuscode.matches(number, code, row[0])
 
     def purge_personal(self, through_seq: int) -> int:
-        """Drop the personal data of submissions the central has acknowledged (seq <= ``through_seq``).
+        """Drop the personal data of submissions the central has stored: seq <= ``through_seq`` (acknowledged)
+        except the dead letters, which the central refused (their seqs are below its acked seq all the same).
 
         Purged means gone from the disk, not only from queries: every connection runs with ``secure_delete``
         (the old row's bytes are zeroed in its page), and when something was purged the WAL is checkpointed
@@ -313,7 +326,8 @@ class Store:
         """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
-                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL",
+                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL "
+                "AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
                 (db.now_ms(), through_seq),
             )
         if cur.rowcount:
@@ -370,26 +384,49 @@ class Store:
         raise StoreError(f"unknown stream {stream!r}")
 
     def mark_acked(self, stream: str, seq: int) -> None:
-        """The central has committed ``stream`` through ``seq``; never moves backwards."""
+        """The central has committed ``stream`` through ``seq``; never moves backwards. The stream's count of
+        failures in a row starts again (its head has moved)."""
         with db.transaction(self.conn, "recording the sync"):
             self.conn.execute(
-                "UPDATE sync_state SET acked = max(acked, ?), last_success = ? WHERE stream = ?",
+                "UPDATE sync_state SET acked = max(acked, ?), last_success = ?, failures = 0, failing_seq = NULL "
+                "WHERE stream = ?",
                 (seq, db.now_ms(), stream),
             )
+
+    def note_failure(self, stream: str, first_seq: int) -> int:
+        """A batch of ``stream`` starting at ``first_seq`` failed; answer how many times in a row a batch
+        starting there has failed (kept in the store, so that restarts do not forget it)."""
+        with db.transaction(self.conn, "recording a sync failure"):
+            self.conn.execute(
+                "UPDATE sync_state SET failures = CASE WHEN failing_seq = ? THEN failures + 1 ELSE 1 END, "
+                "failing_seq = ? WHERE stream = ?",
+                (first_seq, first_seq, stream),
+            )
+            row = self.conn.execute("SELECT failures FROM sync_state WHERE stream = ?", (stream,)).fetchone()
+        return int(row[0])
 
     def record_sync_error(self, stream: str, message: str) -> None:
         with db.transaction(self.conn, "recording a sync error"):
             self.conn.execute(
                 "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",
-                (message, db.now_ms(), stream),
+                (_safe_text(message), db.now_ms(), stream),
             )
 
     def dead_letter(self, stream: str, records: list[dict[str, Any]], reason: str) -> None:
-        """Set records the central refused aside with the reason; they no longer block their stream."""
+        """Set records the central refused aside with the reason; they no longer block their stream.
+
+        Any record can be set aside: it is kept as ASCII JSON (text that cannot be encoded, such as a lone
+        surrogate, as its ``\\uXXXX`` escape). A submission is kept without its personal data, which stays in
+        ``submissions`` (not purged: the central does not have it). Setting aside a record again (a retry
+        refused again) replaces the reason, counts the attempt and ends the retry request.
+        """
+        now = db.now_ms()
         with db.transaction(self.conn, "saving dead letters"):
             self.conn.executemany(
-                "INSERT OR IGNORE INTO dead_letters (stream, seq, at, reason, record) VALUES (?, ?, ?, ?, ?)",
-                [(stream, r["seq"], db.now_ms(), reason, _json(r)) for r in records],
+                "INSERT INTO dead_letters (stream, seq, at, reason, record) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (stream, seq) DO UPDATE SET at = excluded.at, reason = excluded.reason, "
+                "retry_at = NULL, attempts = attempts + 1",
+                [(stream, r["seq"], now, _safe_text(reason), _dead_letter_json(stream, r)) for r in records],
             )
 
     def backlog(self) -> dict[str, dict[str, Any]]:

@@ -166,4 +166,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE latest ADD COLUMN q INTEGER;
         """,
     ),
+    (
+        "0800-dead-letters-retry",
+        # dead letters can be re-sent (retry_at: asked for at, NULL when not), count their attempts, and never
+        # hold a citizen's personal data (it stays in submissions, purged only once the central has it);
+        # sync_state counts the failures in a row of a stream's head batch (see sync/client/uplink.py)
+        """
+        ALTER TABLE dead_letters ADD COLUMN retry_at INTEGER;
+        ALTER TABLE dead_letters ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+        UPDATE dead_letters SET record = json_remove(record, '$.personal') WHERE stream = 'submissions';
+        ALTER TABLE sync_state ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sync_state ADD COLUMN failing_seq INTEGER;
+        """,
+    ),
 ]

@@ -1,7 +1,8 @@
 """Operator pages behind a password (a werkzeug hash in ``[kiosk] operator_password_hash``; login rate-limited).
 
 Health (store size, backlog per stream, last sync, nodes, alerts), recent submissions without personal data,
-and a printer test. With no hash configured the operator pages are off (404).
+the submissions the central refused (with its reason; they can be sent again after a fix), and a printer
+test. With no hash configured the operator pages are off (404).
 
 Sessions live on the server (in the store): the signed cookie only names one, so logging out, the idle reset
 (``/selesai``), ``KIOSK_OPERATOR_IDLE_SECONDS`` without use or ``KIOSK_OPERATOR_MAX_AGE_SECONDS`` since login
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
 from gateway.printing import PrinterError, Slip, print_slip
+from gateway.store import deadletters
 from gateway.store import kiosk as kiosk_queries
 from kiosk import forms
 from kiosk.views import store
@@ -119,7 +121,28 @@ def health() -> str:
 @bp.get("/pengajuan")
 @operator_required
 def submissions() -> str:
-    return render_template("operator/submissions.html", rows=kiosk_queries.recent_submissions(store(), 200))
+    """Recent submissions, and those the central refused (with its reason), never personal data."""
+    s = store()
+    return render_template(
+        "operator/submissions.html", rows=kiosk_queries.recent_submissions(s, 200),
+        refused=deadletters.listing(s, "submissions"), form=forms.FlaskForm(),
+    )  # fmt: skip
+
+
+@bp.post("/pengajuan/kirim-ulang")
+@operator_required
+def resend() -> Any:
+    """Ask for refused submissions to be sent again by the sync (form field ``seq``: one, else all); 400 on a
+    bad CSRF token or seq."""
+    form = forms.FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    seq = request.form.get("seq", "")
+    if seq and not seq.isdigit():
+        abort(400)
+    count = deadletters.request_retry(store(), "submissions", [int(seq)] if seq else None)
+    flash(str(count), "resend")
+    return redirect(url_for("operator.submissions"))
 
 
 @bp.post("/tes-printer")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import faults
-from gateway.store import Store
+from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.backoff import Backoff
@@ -186,9 +186,11 @@ class SyncClient:
             self._sleep(min(POLL_S, left))
 
     def wants_round(self) -> bool:
-        """New submissions or events, or a batch's worth of readings, are waiting."""
+        """New submissions or events, a batch's worth of readings, or dead letters to send again are waiting."""
         pending = pending_estimate(self.store)
-        return bool(pending["submissions"] or pending["events"] or pending["readings"] >= READINGS_WAKE)
+        if pending["submissions"] or pending["events"] or pending["readings"] >= READINGS_WAKE:
+            return True
+        return deadletters.retry_wanted(self.store)
 
 
 def pending_estimate(store: Store) -> dict[str, int]:

@@ -3,6 +3,8 @@
 - Priority: a citizen's submission goes before events, events before readings. The highest-priority stream
   with pending records is asked again before every batch, so a submission made during a long readings drain
   goes out with the next request.
+- One stream's trouble never stops the others: a stream whose batch fails is left alone for the rest of the
+  drain while the other streams go on; the drain then raises the failure (the round is retried with backoff).
 - Batch size per stream grows ×2 on success up to ``batch_max`` (readings; submissions and events, larger
   records, up to ``RECORDS_MAX``) and shrinks ÷2 on failure down to 1.
 - Each batch declares ``after`` = the stream's acknowledged seq, so that the seqs the batch skips (dead
@@ -11,18 +13,27 @@
   what this batch carried).
 - A 422 naming rejected records: those go to the dead-letter table with the central's reason and the rest is
   sent again. Another 4xx: the batch shrinks until the one record that causes it is found and set aside.
-- Once submissions are acknowledged their personal data is purged from the kiosk.
+- A batch that fails again and again (5xx, cut answers, anything transient) must not stall its stream: after
+  ``NARROW_AFTER`` failures in a row of a batch starting at the same seq (counted in the store), the batch is
+  narrowed down by halving to the records that fail, each of which is tried alone ``RECORD_TRIES`` times and
+  then set aside as a dead letter with the last error. An empty batch of the stream (which the central
+  stores like any other) is sent first and before each record is set aside: when the central fails that as
+  well, the central itself is in trouble, nothing is set aside and the failure is an ordinary one.
+- Dead letters asked to be sent again (``anjungan sync dead-letters retry``, the kiosk's operator page) go
+  first, one record per request (:meth:`Uplink.retry_dead_letters`).
+- Once submissions are acknowledged their personal data is purged from the kiosk, except the dead letters'
+  (the central does not have those).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateway import faults
-from gateway.store import Store, db
+from gateway.store import Store, db, deadletters
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
 from sync.client.transport import Central
@@ -33,6 +44,8 @@ STREAMS: tuple[str, ...] = tuple(protocol.STREAMS)
 FIRST_BATCH = 100
 RECORDS_MAX = 1000  # submissions and events per batch at most (a reading column packs far denser)
 BATCHES_PATH = "/api/v1/batches"
+NARROW_AFTER = 3  # failures in a row of a stream's head batch before it is narrowed down to what fails
+RECORD_TRIES = 3  # failures of one record sent alone (the central healthy) before it is set aside
 
 Progress = Callable[[str, int], object]
 
@@ -63,32 +76,54 @@ class Uplink:
         """Send until every stream is empty (or ``should_stop``); returns records acknowledged.
 
         While a full batch of readings is in flight, the next one is read and encoded in a helper thread, so
-        that the gateway's work overlaps the central's. Raises TransientError / CredentialError /
-        ClockSkewRefused for the caller to handle.
+        that the gateway's work overlaps the central's. A stream whose batch fails transiently is left alone
+        for the rest of the drain while the others go on; then the first such failure is raised
+        (TransientError). CredentialError and ClockSkewRefused are raised at once, for the caller to handle.
         """
-        total = 0
+        total = self.retry_dead_letters(should_stop)
+        failed: dict[str, TransientError] = {}
         with ThreadPoolExecutor(1, thread_name_prefix="anjungan-sync-prefetch") as pool:
             while not should_stop():
-                batch = self.next_batch()
+                batch = self.next_batch(skip=failed)
                 if batch is None:
-                    return total
+                    break
                 stream, records = batch
-                encoded = self._encode(stream, records, self.store.acked(stream))
-                while encoded is not None and not should_stop():
-                    ahead = None
-                    if stream == "readings" and len(records) >= self.sizes[stream]:
-                        ahead = pool.submit(self._prepare_readings, records[-1]["seq"], self.sizes[stream])
-                    total += self._post(stream, records, encoded)
-                    if ahead is None:
-                        break
-                    prepared = ahead.result()
-                    if prepared is None or not self._may_continue(records[-1]["seq"]):
-                        break
-                    records, encoded = prepared
+                try:
+                    total += self._drain_batch(pool, stream, records, should_stop)
+                except TransientError as err:
+                    failed[stream] = err
+        if failed:
+            raise next(iter(failed.values()))
         return total
 
-    def next_batch(self) -> tuple[str, list[dict[str, Any]]] | None:
+    def _drain_batch(
+        self,
+        pool: ThreadPoolExecutor,
+        stream: str,
+        records: list[dict[str, Any]],
+        should_stop: Callable[[], bool],
+    ) -> int:
+        """Send one batch and, for readings, the full batches that follow it (prefetched); records acked."""
+        total = 0
+        encoded = self._encode(stream, records, self.store.acked(stream))
+        while encoded is not None and not should_stop():
+            ahead = None
+            if stream == "readings" and len(records) >= self.sizes[stream]:
+                ahead = pool.submit(self._prepare_readings, records[-1]["seq"], self.sizes[stream])
+            try:
+                total += self._post(stream, records, encoded)
+            finally:
+                prepared = ahead.result() if ahead is not None else None
+            if prepared is None or not self._may_continue(records[-1]["seq"]):
+                break
+            records, encoded = prepared
+        return total
+
+    def next_batch(self, skip: Collection[str] = ()) -> tuple[str, list[dict[str, Any]]] | None:
+        """The highest-priority stream with pending records (``skip`` left out) and its next batch."""
         for stream in STREAMS:
+            if stream in skip:
+                continue
             records = self.store.outbox(stream, self.sizes[stream])
             if records:
                 return stream, records
@@ -116,25 +151,40 @@ class Uplink:
         return not any(self.store.outbox(stream, 1) for stream in STREAMS if stream != "readings")
 
     def _post(self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]) -> int:
-        after = self.store.acked(stream)
-        body, headers = encoded
-        faults.point("uplink.before_post")
+        """Send one encoded batch; answers records acknowledged. A transient failure is counted against the
+        stream's head: below ``NARROW_AFTER`` in a row it shrinks the batch and is raised, at that count the
+        batch is narrowed down to the records that fail (:meth:`_narrow`)."""
         try:
-            answer = self.central.post_json(BATCHES_PATH, body, headers)
+            return self._attempt(stream, records, encoded)
         except RejectedError as err:
             self._rejected(stream, records, err)
             return 0
+        except TransientError as err:
+            self.store.record_sync_error(stream, str(err))
+            if self.store.note_failure(stream, records[0]["seq"]) < NARROW_AFTER:
+                self._shrink(stream)
+                raise
+            return self._narrow(stream, records, err)
         except SyncError as err:
             self._shrink(stream)
             self.store.record_sync_error(stream, str(err))
             raise
+
+    def _attempt(
+        self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]
+    ) -> int:
+        """One request: post, check the answer, mark acknowledged; raises the client's errors."""
+        after = self.store.acked(stream)
+        body, headers = encoded
+        faults.point("uplink.before_post")
+        answer = self.central.post_json(BATCHES_PATH, body, headers)
         faults.point("uplink.answered")
         acked = self._acked(stream, answer, records[-1]["seq"])
         if acked <= after:
             self._shrink(stream)
-            message = f"the central acknowledged nothing of a {stream} batch (acked {acked}, ours {after})"
-            self.store.record_sync_error(stream, message)
-            raise TransientError(message)
+            raise TransientError(
+                f"the central acknowledged nothing of a {stream} batch (acked {acked}, ours {after})"
+            )
         self.store.mark_acked(stream, acked)
         faults.point("uplink.acked")
         if stream == "submissions":
@@ -145,6 +195,101 @@ class Uplink:
         if self.on_acked:
             self.on_acked(stream, done)
         return done
+
+    # -- a batch that keeps failing --------------------------------------------------------------------------
+    def _narrow(self, stream: str, records: list[dict[str, Any]], err: TransientError) -> int:
+        """Find the records of a batch that keeps failing by halving it; set them aside; answer records acked.
+
+        Raises ``err`` (nothing set aside) when the central fails an empty batch too: then it is not the
+        records.
+        """
+        if not self._central_healthy(stream):
+            self._shrink(stream)
+            raise err
+        log.warning("%s: a batch from seq %d failed %d times in a row (%s): narrowing it down",
+                    stream, records[0]["seq"], NARROW_AFTER, err)  # fmt: skip
+        half = max(1, len(records) // 2)
+        return self._isolate(stream, records[:half]) + self._isolate(stream, records[half:])
+
+    def _isolate(self, stream: str, records: list[dict[str, Any]]) -> int:
+        """Send ``records`` (in seq order, after everything before them is settled); on failure halve them
+        and go on with each half; a record that fails alone is set aside. Answers records acknowledged."""
+        acked, dead = self.store.acked(stream), self._dead_seqs(stream, records)
+        records = [r for r in records if r["seq"] > acked and r["seq"] not in dead]
+        if not records:
+            return 0
+        tries = RECORD_TRIES if len(records) == 1 else 1
+        for _ in range(tries):
+            try:
+                encoded = self._encode(stream, records, self.store.acked(stream))
+                if encoded is None:  # records that cannot travel were set aside: the rest goes again
+                    return self._isolate(stream, records)
+                return self._attempt(stream, records, encoded)
+            except RejectedError as rejected:
+                self._rejected(stream, records, rejected)  # sets aside what it names (or the one record)
+                if self._dead_seqs(stream, records):
+                    return self._isolate(stream, records)  # the rest goes again
+                failure: SyncError = rejected
+            except TransientError as transient:
+                self.store.record_sync_error(stream, str(transient))
+                failure = transient
+        if len(records) > 1:
+            half = len(records) // 2
+            return self._isolate(stream, records[:half]) + self._isolate(stream, records[half:])
+        if not self._central_healthy(stream):
+            raise TransientError(f"the central fails even an empty {stream} batch: {failure}")
+        reason = f"the central failed on this record alone {RECORD_TRIES} times: {failure}"
+        self.store.dead_letter(stream, records, reason)
+        self.dead_lettered += 1
+        self.store.record_sync_error(stream, f"1 record set aside: {reason}")
+        log.warning("%s: seq %d set aside as a dead letter: %s", stream, records[0]["seq"], reason)
+        return 0
+
+    def _central_healthy(self, stream: str) -> bool:
+        """The central stores an empty batch of ``stream`` (its whole write path, no record of ours)."""
+        body, headers = protocol.encode_batch(stream, [], columnar=False)
+        try:
+            self.central.post_json(BATCHES_PATH, body, headers)
+        except SyncError as err:
+            log.warning("%s: the central fails an empty batch too: %s", stream, err)
+            return False
+        return True
+
+    def _dead_seqs(self, stream: str, records: list[dict[str, Any]]) -> set[int]:
+        """The seqs of these records (in seq order) that are dead letters."""
+        rows = self.store.conn.execute(
+            "SELECT seq FROM dead_letters WHERE stream = ? AND seq BETWEEN ? AND ?",
+            (stream, records[0]["seq"], records[-1]["seq"]),
+        )
+        return {seq for (seq,) in rows} & {r["seq"] for r in records}
+
+    # -- dead letters sent again ----------------------------------------------------------------------------
+    def retry_dead_letters(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Send the dead letters someone asked to be sent again, one record per request; answers how many the
+        central stored (those are forgotten, and a submission's personal data purged). A record refused again
+        stays a dead letter with the new reason; a transient failure leaves the request for the next round.
+
+        Each record travels alone without ``after``: the central stores it whatever its acked seq (a seq it
+        had declared gone stays stored), and a record still ahead of the acked seq may later travel again
+        with its stream's batches, which changes nothing.
+        """
+        stored = 0
+        for stream in STREAMS:
+            for record in deadletters.due(self.store, stream):
+                if should_stop():
+                    return stored
+                try:
+                    body, headers = protocol.encode_batch(stream, [record], columnar=False)
+                    self.central.post_json(BATCHES_PATH, body, headers)
+                except (protocol.ProtocolError, RejectedError) as err:
+                    reason = protocol.record_problem(stream, record) or _rejection_reason(err, record["seq"])
+                    self.store.dead_letter(stream, [record], reason)
+                    continue
+                except TransientError as err:
+                    log.warning("%s: dead letter seq %d not sent again yet: %s", stream, record["seq"], err)
+                    break
+                stored += deadletters.resolve(self.store, stream, [record["seq"]])
+        return stored
 
     def _encode(
         self, stream: str, records: list[dict[str, Any]], after: int, *, set_aside: bool = True
@@ -207,6 +352,14 @@ class Uplink:
     def _shrink(self, stream: str) -> None:
         if self.fixed_batch is None:
             self.sizes[stream] = max(1, self.sizes[stream] // 2)
+
+
+def _rejection_reason(err: Exception, seq: int) -> str:
+    """The central's reason for one record of a refusal, else the refusal itself."""
+    for item in getattr(err, "rejected", []):
+        if isinstance(item, dict) and item.get("seq") == seq and item.get("reason"):
+            return str(item["reason"])
+    return str(err)
 
 
 _READING_KEYS = ("seq", "node", "boot", "q", "name", "value", "at", "offset")

@@ -219,3 +219,35 @@ def test_integers_beyond_64_bits_are_rejected_not_a_server_error(gateway: Gatewa
     assert response.status_code == 422, response.json
     assert [r["seq"] for r in response.json["rejected"]] == [1, 2, 3]
     assert gateway.send("readings", [records[3]], after=0).json["acked"] == 4  # 1-3 dead-lettered
+
+
+def test_text_a_database_cannot_store_is_rejected_by_seq_not_a_server_error(
+    app: Flask, gateway: Gateway
+) -> None:
+    """A lone surrogate (from a JSON escape) anywhere, or a NUL in a text column: a 422 naming the record."""
+    events = [event(seq) for seq in range(1, 6)]
+    events[0]["data"] = {"boot": 12, "q": 349, "msg": "sonar: \ud800 no echo"}
+    events[1]["kind"] = "error\x00"
+    events[2]["data"] = {"msg": "a NUL inside JSON text travels escaped: \x00", "ok": "jarak_sensör"}
+    events[3]["data"] = {"list": ["ok", {"k\udfff": 1}]}
+    response = gateway.send("events", events)
+    assert response.status_code == 422, response.json
+    assert response.json["rejected"] == [
+        {"seq": 1, "reason": "'data'.'msg' holds text that cannot be encoded as UTF-8 (a lone surrogate)"},
+        {"seq": 2, "reason": "'kind' holds a NUL character, which a text column cannot store"},
+        {"seq": 4, "reason": "'data'.'list'[1].'k\\udfff' holds text that cannot be encoded as UTF-8 (a lone surrogate)"},
+    ]  # fmt: skip
+    assert gateway.send("events", [events[2], events[4]], after=0).json["acked"] == 5
+    with central_of(app).engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT seq, data FROM events ORDER BY seq").all()
+    assert [(seq, json.loads(data)) for seq, data in stored] == [
+        (3, events[2]["data"]),
+        (5, events[4]["data"]),
+    ]
+
+    subs = [submission(1, "dmk-wonosalam-2026-0001"), submission(2, "dmk-wonosalam-2026-0002")]
+    subs[0]["personal"] = {"name": "Siti \udc80"}
+    response = gateway.send("submissions", subs)
+    assert response.status_code == 422, response.json
+    assert [r["seq"] for r in response.json["rejected"]] == [1]
+    assert "'personal'.'name'" in response.json["rejected"][0]["reason"]

@@ -155,3 +155,24 @@ print('RESULT', json.dumps({
     assert r["trig"] == [0, 0, 1, 0, 0]
     assert r["no_echo"] == "no echo"
     assert r["blind"].startswith("target in blind zone")
+
+
+def test_non_ascii_error_text_from_micropython_is_a_frame(micropython):
+    """MicroPython's json.dumps writes non-ASCII text as raw UTF-8; the gateway takes it, CRC over those bytes."""
+    code = """
+import json, binascii, frame, app
+f = frame.Framer('dmk-wl-01', 12, 347)
+try:
+    {}['jarak_sensör']
+except KeyError as e:
+    msg = app.describe(e)
+print('RESULT', json.dumps([binascii.hexlify(f.error('sonar: ' + msg)).decode(),
+                            binascii.hexlify(f.hello(4, 81234)).decode()]))
+"""
+    hex_lines, _ = micropython.result(code)
+    error_line, hello_line = (bytes.fromhex(h) + b"\n" for h in hex_lines)
+    assert "ö".encode() in error_line  # raw UTF-8 on the wire, not an escape
+    error = parse_line(error_line)
+    assert (error.kind, error.node, error.boot, error.seq) == ("e", "dmk-wl-01", 12, 347)
+    assert error.extra["msg"] == "sonar: KeyError: jarak_sensör"
+    assert parse_line(hello_line).seq == 348

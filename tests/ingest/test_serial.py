@@ -64,7 +64,12 @@ def test_contract_vectors_through_a_pty(store: Store, pty_pair: tuple[int, str],
     node = {n["node"]: n for n in store.nodes()}
     assert node["probe"]["bad_lines"] == len(invalid)
     assert node["dmk-wl-01"]["fw"] == "0.3.1" and node["dmk-wl-01"]["rssi"] == -67
-    assert [e["data"]["msg"] for e in store.events(kind="error")] == ["bme280: no ack"]
+    # raw UTF-8 and \u escapes are both text; a lone surrogate or invalid UTF-8 made its line a bad one
+    assert [e["data"]["msg"] for e in store.events(kind="error")] == [
+        "bme280: no ack",
+        "sonar: KeyError: 'jarak_sensör'",
+        "hujan é",
+    ]
     assert reader.running
 
 

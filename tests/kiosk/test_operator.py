@@ -10,7 +10,7 @@ from escpos.printer import Dummy
 from flask import Flask
 from werkzeug.security import generate_password_hash
 
-from tests.kiosk.helpers import GOOD_NIK, number_on, post, request_data
+from tests.kiosk.helpers import GOOD_NIK, csrf, number_on, post, request_data
 
 PASSWORD = "kunci-operator-2025"
 
@@ -61,3 +61,29 @@ def test_operator_session_ends_with_the_idle_reset(operator_app: Flask) -> None:
     assert client.get("/operator/").status_code == 200
     client.post("/selesai")
     assert client.get("/operator/").status_code == 302
+
+
+def test_submissions_the_central_refused_are_shown_and_sent_again(operator_app: Flask, kiosk_store) -> None:  # type: ignore[no-untyped-def]
+    from gateway.store import deadletters
+
+    client = operator_app.test_client()
+    number = number_on(post(client, "/permohonan", request_data()))
+    (record,) = kiosk_store.outbox("submissions")
+    kiosk_store.dead_letter(
+        "submissions", [record], "the central refused the request (422: rejected records)"
+    )
+    post(client, "/operator/masuk", {"password": PASSWORD})
+    page = client.get("/operator/pengajuan").get_data(as_text=True)
+    refused = page[page.index('id="refused"') :]
+    assert number in refused and "422: rejected records" in refused and "Kirim ulang" in refused
+    assert GOOD_NIK not in page and "Siti" not in page and "081234567890" not in page
+    token = csrf(client, "/operator/pengajuan")
+    response = client.post("/operator/pengajuan/kirim-ulang", data={"csrf_token": token, "seq": str(record["seq"])},
+                           follow_redirects=True)  # fmt: skip
+    assert "1 pengajuan akan dikirim ulang pada sinkronisasi berikutnya." in response.get_data(as_text=True)
+    (row,) = deadletters.listing(kiosk_store, "submissions")
+    assert row["retry_requested"] and row["number"] == number
+    assert "menunggu kirim ulang" in client.get("/operator/pengajuan").get_data(as_text=True)
+    assert (
+        client.post("/operator/pengajuan/kirim-ulang", data={"seq": "1"}).status_code == 400
+    )  # no CSRF token
