@@ -15,7 +15,7 @@ ORIGINALS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 @pytest.mark.parametrize("name", ["frames.json", "signatures.json"])
 def test_copies_are_well_formed(name: str) -> None:
     cases = json.loads((COPIES / name).read_text())["cases"]
-    assert len(cases) >= 5
+    assert len(cases) >= 4 and all(isinstance(case, dict) for case in cases)
 
 
 @pytest.mark.parametrize("name", ["frames.json", "signatures.json"])
