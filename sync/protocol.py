@@ -123,8 +123,17 @@ class Batch:
 
 def sign(secret: str, timestamp: int, method: str, target: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256 of ``"<timestamp>\\n<METHOD>\\n<target>\\n" + body`` keyed with the secret."""
-    message = f"{int(timestamp)}\n{method.upper()}\n{target}\n".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    mac = signer(secret, timestamp, method, target)
+    mac.update(body)
+    return mac.hexdigest()
+
+
+def signer(secret: str, timestamp: int, method: str, target: str) -> hmac.HMAC:
+    """The HMAC of :func:`sign` before the body: feed it the body piece by piece with ``update`` (a receiver
+    that checks a signature while the body arrives need not hold the body in memory)."""
+    return hmac.new(
+        secret.encode(), f"{int(timestamp)}\n{method.upper()}\n{target}\n".encode(), hashlib.sha256
+    )
 
 
 def signed_headers(

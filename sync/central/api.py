@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -54,31 +56,49 @@ def _check_sender() -> tuple[str, str]:
     return gateway_id, secret
 
 
+CHUNK = 64 << 10
+SPOOL = 256 << 10  # a body larger than this waits on disk until its signature is known good
+
+
 @contextmanager
 def authenticated() -> Iterator[tuple[str, bytes]]:
-    """The sender's gateway id and the request body, signature checked; the body's bytes count against the
-    process's in-flight budget until the block ends (a request that finds no room waits ``pool_timeout_s``,
-    then is answered 503 busy). The body is read only after :func:`_check_sender`."""
+    """The sender's gateway id and the request body, signature checked.
+
+    Nothing of the body is read before :func:`_check_sender`. The body is then read in pieces into the
+    signature's HMAC and a spool file (memory: at most ``SPOOL`` bytes per request until the signature is
+    known good), and its bytes count against the process's in-flight budget until the block ends (a request
+    that finds no room waits ``pool_timeout_s``, then is answered 503 busy).
+    """
     state = central()
     gateway_id, secret = _check_sender()
     length = request.content_length
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if length is not None and limit is not None and length > limit:
+    limit = current_app.config["MAX_CONTENT_LENGTH"] or MAX_UNLIMITED
+    if length is not None and length > limit:
         raise RequestEntityTooLarge(f"the body is over {limit} bytes")
     reserved = state.inflight.take(limit if length is None else length, state.settings.pool_timeout_s)
     try:
-        body = request.get_data(cache=False)
-        try:
-            protocol.verify(
-                secret, dict(request.headers), request.method, signed_target(), body, state.clock()
-            )
-        except protocol.SkewError:
-            raise
-        except protocol.SignatureError:
-            raise protocol.SignatureError(NOT_SIGNED) from None
+        stamp = int((request.headers.get(protocol.HEADER_TIMESTAMP) or "0").strip())
+        mac = protocol.signer(secret, stamp, request.method, signed_target())
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL) as spool:
+            size = 0
+            stream = request.stream
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise RequestEntityTooLarge(f"the body is over {limit} bytes")
+                mac.update(chunk)
+                spool.write(chunk)
+            given = (request.headers.get(protocol.HEADER_SIGNATURE) or "").strip().lower()
+            if not hmac.compare_digest(mac.hexdigest().encode(), given.encode("ascii", "replace")):
+                raise protocol.SignatureError(NOT_SIGNED)
+            spool.seek(0)
+            body = spool.read()
         yield gateway_id, body
     finally:
         state.inflight.give_back(reserved)
+
+
+MAX_UNLIMITED = 1 << 40
 
 
 def authenticate(body: bytes | None = None) -> str:

@@ -157,6 +157,7 @@ def make_engine(url: str, settings: CentralSettings | None = None, **kwargs: Any
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     options = {
+        "application_name": "anjungan-central",  # operators see the central's connections in pg_stat_activity
         "synchronous_commit": "on",
         "statement_timeout": int(settings.statement_timeout_s * 1000),
         "lock_timeout": int(settings.lock_timeout_s * 1000),
