@@ -48,6 +48,7 @@ def central_server(db_url: str, workdir: Path, workers: int, threads: int) -> It
         "ANJUNGAN_CENTRAL_DB": db_url,
         "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(workdir / "central.key"),
         "ANJUNGAN_CENTRAL_SERVER_FILES": str(workdir / "files"),
+        "ANJUNGAN_CENTRAL_SERVER_WORKERS": str(workers),
         "PYTHONPATH": str(ROOT),
     }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))

@@ -75,7 +75,10 @@ def authenticated() -> Iterator[tuple[str, bytes]]:
     limit = current_app.config["MAX_CONTENT_LENGTH"] or MAX_UNLIMITED
     if length is not None and length > limit:
         raise RequestEntityTooLarge(f"the body is over {limit} bytes")
-    reserved = state.inflight.take(limit if length is None else length, state.settings.pool_timeout_s)
+    if length is None:  # no Content-Length: a chunked body may be as large as allowed; else there is none
+        chunked = "chunked" in (request.headers.get("Transfer-Encoding") or "").lower()
+        length = limit if chunked else 0
+    reserved = state.inflight.take(length, state.settings.pool_timeout_s) if length else 0
     try:
         stamp = int((request.headers.get(protocol.HEADER_TIMESTAMP) or "0").strip())
         mac = protocol.signer(secret, stamp, request.method, signed_target())

@@ -397,3 +397,19 @@ def test_a_gateway_cannot_send_records_of_another(app: Any, client: Any, clock: 
     assert b.send("readings", [{**reading(1), "node": "gw-b-node"}]).json["acked"] == 1
     numbers = [s["number"] for s in service.export_submissions(state.engine)]
     assert sorted(numbers) == ["GW-A-261128-00018", "GW-B-261128-00011"]  # each number once
+
+
+def test_only_bodies_count_against_the_in_flight_budget(db_url: str, tmp_path: Path) -> None:
+    settings = CentralSettings(db=db_url, inflight_mb=1)
+    app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = central_of(app)
+    try:
+        issued = service.add_gateway(state.engine, state.master_key, "gw-a")
+        gateway = Gateway("gw-a", issued["secret"], app.test_client(), Clock(time.time()))
+        assert gateway.get("/api/v1/changes").status_code == 200
+        assert state.inflight.peak == 0  # a request without a body reserves nothing
+        body, headers = protocol.encode_batch("events", [ev(1)])
+        assert gateway.request("POST", "/api/v1/batches", body, headers).status_code == 200
+        assert state.inflight.peak == len(body) and state.inflight.used == 0
+    finally:
+        state.engine.dispose()
