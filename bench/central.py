@@ -46,8 +46,9 @@ def central_server(db_url: str, workdir: Path, workers: int, threads: int) -> It
     env = {
         **os.environ,
         "ANJUNGAN_CENTRAL_DB": db_url,
-        "ANJUNGAN_CENTRAL_KEY_FILE": str(workdir / "central.key"),
-        "ANJUNGAN_CENTRAL_FILES": str(workdir / "files"),
+        "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(workdir / "central.key"),
+        "ANJUNGAN_CENTRAL_SERVER_FILES": str(workdir / "files"),
+        "ANJUNGAN_CENTRAL_SERVER_WORKERS": str(workers),
         "PYTHONPATH": str(ROOT),
     }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -94,8 +95,9 @@ def prepare(
     state = open_central(db_url, key_file=workdir / "central.key", files_dir=workdir / "files")
     records = synthetic_readings(batches * size)
     plan = []
-    bodies = [protocol.encode_batch("readings", records[i * size : (i + 1) * size]) for i in range(batches)]
-    for g in range(gateways):
+    for g in range(gateways):  # each gateway its own nodes: the central refuses a node another gateway owns
+        own = [{**r, "node": f"b{g:03d}-{r['node'].rsplit('-', 1)[1]}"} for r in records]
+        bodies = [protocol.encode_batch("readings", own[i * size : (i + 1) * size]) for i in range(batches)]
         issued = service.add_gateway(state.engine, state.master_key, f"bench-{g:03d}")
         plan.append((issued["gateway_id"], issued["secret"], bodies))
     state.engine.dispose()

@@ -280,7 +280,11 @@ def _apply_env(sections: dict[str, Any], env: Mapping[str, str]) -> None:
     known = {s.env_name: s for s in SETTINGS}
     # a list's port variable (re)builds its entries: apply it before the variables that change every entry
     for var, text in sorted(env.items(), key=lambda item: not item[0].endswith("_PORT")):
-        if not var.startswith("ANJUNGAN_") or var in _ENV_NOT_SETTINGS:
+        if (
+            not var.startswith("ANJUNGAN_")
+            or var in _ENV_NOT_SETTINGS
+            or var.startswith(_CENTRAL_SERVER_PREFIX)
+        ):
             continue
         setting = known.get(var)
         if setting is None:
@@ -308,6 +312,9 @@ def _apply_list_env(sections: dict[str, Any], setting: Setting, text: str) -> No
 
 # ANJUNGAN_* variables that are not settings (used by other parts).
 _ENV_NOT_SETTINGS = {"ANJUNGAN_CONFIG", "ANJUNGAN_CENTRAL_DB"}
+# The central server's own settings (sync/central/settings.py checks them), apart from this file's [central]
+# section, which says which central this gateway syncs to: both can be set in one shell.
+_CENTRAL_SERVER_PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
 
 
 def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -1,5 +1,6 @@
-"""Rewrite the generated parts of docs/: the settings tables of docs/configuration.md (from gateway/config.py's
-SETTINGS) and the whole of docs/cli.md (from every command's ``--help``). Tests fail when either is stale."""
+"""Rewrite the generated parts of docs/: the settings tables of docs/configuration.md (the gateway's, from
+gateway/config.py) and docs/central.md (the central's, from sync/central/settings.py), and the whole of
+docs/cli.md (from every command's ``--help``). Tests fail when any is stale."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ sys.path.insert(0, str(REPO))
 
 from gateway.cli import cli  # noqa: E402
 from gateway.config import settings_markdown  # noqa: E402
+from sync.central.settings import settings_markdown as central_settings_markdown  # noqa: E402
 
 BEGIN = "<!-- settings:begin (made by scripts/update-docs.py from gateway/config.py) -->"
 END = "<!-- settings:end -->"
@@ -23,6 +25,17 @@ END = "<!-- settings:end -->"
 def generated_configuration(text: str) -> str:
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
     return pattern.sub(lambda _: f"{BEGIN}\n{settings_markdown()}{END}", text)
+
+
+CENTRAL_BEGIN = (
+    "<!-- central-settings:begin (made by scripts/update-docs.py from sync/central/settings.py) -->"
+)
+CENTRAL_END = "<!-- central-settings:end -->"
+
+
+def generated_central(text: str) -> str:
+    pattern = re.compile(re.escape(CENTRAL_BEGIN) + r".*?" + re.escape(CENTRAL_END), re.S)
+    return pattern.sub(lambda _: f"{CENTRAL_BEGIN}\n{central_settings_markdown()}{CENTRAL_END}", text)
 
 
 CLI_HEAD = """# The command line
@@ -53,9 +66,10 @@ def generated_cli() -> str:
 
 def main() -> None:
     """Rewrite the generated docs; with ``--check``, only say which are stale (exit 1 if any)."""
-    configuration = REPO / "docs" / "configuration.md"
+    configuration, central = REPO / "docs" / "configuration.md", REPO / "docs" / "central.md"
     wanted = {
         configuration: generated_configuration(configuration.read_text()),
+        central: generated_central(central.read_text()),
         REPO / "docs" / "cli.md": generated_cli(),
     }
     if "--check" in sys.argv[1:]:

@@ -15,7 +15,7 @@ import click
 
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
-from gateway.store import Store
+from gateway.store import Store, files
 
 
 @click.group("sync")
@@ -74,8 +74,13 @@ def now_command(cfg: Any, attempts: int) -> None:
                 result = client.run_once(attempts)
             except SyncError as err:
                 raise AnjunganError(f"sync failed: {err}") from err
+        failing = len(files.failing(store))
     click.echo(f"uploaded {result.uploaded} record(s), applied {result.changes} change(s), "
                f"fetched {result.files} file(s)")  # fmt: skip
+    if failing:
+        click.echo(
+            f"{failing} document file(s) could not be fetched yet (see `anjungan sync status`)", err=True
+        )
 
 
 @sync_group.command("status")

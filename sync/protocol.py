@@ -125,8 +125,17 @@ class Batch:
 
 def sign(secret: str, timestamp: int, method: str, target: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256 of ``"<timestamp>\\n<METHOD>\\n<target>\\n" + body`` keyed with the secret."""
-    message = f"{int(timestamp)}\n{method.upper()}\n{target}\n".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    mac = signer(secret, timestamp, method, target)
+    mac.update(body)
+    return mac.hexdigest()
+
+
+def signer(secret: str, timestamp: int, method: str, target: str) -> hmac.HMAC:
+    """The HMAC of :func:`sign` before the body: feed it the body piece by piece with ``update`` (a receiver
+    that checks a signature while the body arrives need not hold the body in memory)."""
+    return hmac.new(
+        secret.encode(), f"{int(timestamp)}\n{method.upper()}\n{target}\n".encode(), hashlib.sha256
+    )
 
 
 def signed_headers(
@@ -731,4 +740,28 @@ def parse_backlog(text: str | None) -> dict[str, int] | None:
         if stream not in STREAMS or not count.isdigit() or len(count) > 15:
             return None
         counts[stream] = int(count)
+    return counts
+
+
+# Informational, on GET /changes: the gateway's documents' files, e.g. "missing=2,failing=1" (failing: those
+# whose last download failed; they are retried on their own schedule and never stop the rest of the sync).
+HEADER_FILES = "X-Anjungan-Files"
+_FILES_KEYS = ("missing", "failing")
+
+
+def format_files(counts: Mapping[str, int]) -> str:
+    """The ``X-Anjungan-Files`` header's value: ``missing=<n>,failing=<n>``."""
+    return ",".join(f"{key}={int(counts.get(key, 0))}" for key in _FILES_KEYS)
+
+
+def parse_files(text: str | None) -> dict[str, int] | None:
+    """The counts of an ``X-Anjungan-Files`` header; None when absent or not understood (informational)."""
+    if not text or len(text) > 100:
+        return None
+    counts: dict[str, int] = {}
+    for part in text.split(","):
+        key, _, count = part.strip().partition("=")
+        if key not in _FILES_KEYS or not count.isdigit() or len(count) > 15:
+            return None
+        counts[key] = int(count)
     return counts

@@ -61,6 +61,49 @@ def mark_failed(store: Store, sha256: str, error: str) -> None:
         )
 
 
+RETRY_BASE_S = 30.0  # a file that failed is tried again after 30 s, 60 s, 120 s, ... (per file)
+RETRY_CAP_S = 6 * 3600.0
+
+
+def retry_delay_s(attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failed download of one file before trying it again."""
+    return 0.0 if attempts <= 0 else min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(attempts - 1, 30))
+
+
+def due(store: Store, now_ms: int | None = None) -> list[tuple[str, int | None]]:
+    """The files of :func:`wanted` whose turn it is: never tried, or their own retry delay has passed since
+    their last failure. One file that keeps failing never holds up the others (or the rest of the sync)."""
+    now_ms = db.now_ms() if now_ms is None else now_ms
+    state = {
+        sha: (attempts, updated_at)
+        for sha, attempts, updated_at in store.conn.execute(
+            "SELECT sha256, attempts, updated_at FROM files WHERE fetched_at IS NULL AND last_error IS NOT NULL"
+        )
+    }
+    out = []
+    for sha, size in wanted(store):
+        attempts, updated_at = state.get(sha, (0, 0))
+        if now_ms >= (updated_at or 0) + retry_delay_s(attempts) * 1000:
+            out.append((sha, size))
+    return out
+
+
+def failing(store: Store) -> list[dict[str, Any]]:
+    """Files still wanted whose last download failed: ``{"sha256", "attempts", "last_error", "failed_at",
+    "next_attempt_at"}`` (times in ms), most recent failure first."""
+    wanted_now = {sha for sha, _size in wanted(store)}
+    rows = store.conn.execute(
+        "SELECT sha256, attempts, last_error, updated_at FROM files "
+        "WHERE fetched_at IS NULL AND last_error IS NOT NULL ORDER BY updated_at DESC"
+    ).fetchall()
+    return [
+        {"sha256": sha, "attempts": attempts, "last_error": error, "failed_at": at,
+         "next_attempt_at": at + int(retry_delay_s(attempts) * 1000)}
+        for sha, attempts, error, at in rows
+        if sha in wanted_now
+    ]  # fmt: skip
+
+
 def is_fetched(store: Store, sha256: str) -> bool:
     row = store.conn.execute("SELECT fetched_at FROM files WHERE sha256 = ?", (sha256,)).fetchone()
     return bool(row and row[0] is not None)
@@ -74,7 +117,12 @@ def summary(store: Store) -> dict[str, Any]:
         "SELECT last_error FROM files WHERE fetched_at IS NULL AND last_error IS NOT NULL "
         "ORDER BY updated_at DESC LIMIT 1"
     ).fetchone()
-    return {"fetched": fetched, "missing": len(missing), "last_error": error[0] if error else None}
+    return {
+        "fetched": fetched,
+        "missing": len(missing),
+        "failing": len(failing(store)),
+        "last_error": error[0] if error else None,
+    }
 
 
 def config_overrides(store: Store) -> dict[str, dict[str, Any]]:

@@ -3,82 +3,152 @@
 from __future__ import annotations
 
 import html
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import AnjunganError
+from gateway.errors import AnjunganError, ConfigError
 from sync import protocol
 from sync.central import db, sealing, service
+from sync.central import settings as settings_mod
+from sync.central.settings import CentralSettings
 
-DEFAULT_DB = "sqlite:///./central.db"
-DB_ENV = "ANJUNGAN_CENTRAL_DB"
-FILES_ENV = "ANJUNGAN_CENTRAL_FILES"
-KEY_FILE_ENV = "ANJUNGAN_CENTRAL_KEY_FILE"
+DEFAULT_DB = settings_mod.DEFAULT_DB
+DB_ENV = settings_mod.DB_ENV
 MAX_BODY = 16 << 20  # bytes of one request body as sent
 MAX_INFLATED = 64 << 20  # bytes of one batch once gunzipped
 
 
+class InflightBudget:
+    """Bytes of request bodies one process may hold at once (``inflight_mb``): a bound on the memory that
+    requests in flight take, whatever the number of threads. ``take`` waits up to ``wait_s`` for room."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def take(self, size: int, wait_s: float) -> int:
+        """Reserve ``size`` bytes (at most the whole budget); return what was reserved, or raise Unavailable."""
+        size = min(max(size, 0), self.capacity)
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while self.used + size > self.capacity:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise service.Unavailable(db.BUSY, "too many requests in flight")
+                self._cond.wait(left)
+            self.used += size
+            self.peak = max(self.peak, self.used)
+        return size
+
+    def give_back(self, size: int) -> None:
+        with self._cond:
+            self.used -= size
+            self._cond.notify_all()
+
+
 @dataclass
 class Central:
-    """What the views share: the engine, the master key, where files live, limits and the clock."""
+    """What the views share: the engine, the master key, where files live, settings, limits and the clock.
+
+    ``files_dir`` is None when no files folder is configured (a PostgreSQL central without
+    ``ANJUNGAN_CENTRAL_SERVER_FILES``): serving and publishing files then refuse with a plain error.
+    """
 
     engine: Engine
     master_key: bytes
-    files_dir: Path
+    files_dir: Path | None
+    settings: CentralSettings = field(default_factory=CentralSettings)
     max_inflated: int = MAX_INFLATED
     clock: Callable[[], float] = time.time
-    _secrets: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    inflight: InflightBudget = field(default_factory=lambda: InflightBudget(64 << 20))
 
     def secret(self, gateway_id: str) -> str | None:
-        with self._lock:
-            cached = self._secrets.get(gateway_id)
-        if cached is None:
-            cached = service.gateway_secret(self.engine, self.master_key, gateway_id)
-            if cached is not None:
-                with self._lock:
-                    self._secrets[gateway_id] = cached
-        return cached
+        """The gateway's current secret, or None when it is unknown or removed.
+
+        Read from the database on every request (one primary-key lookup), never cached: a secret rotated or a
+        gateway removed by ``anjungan central`` counts on the next request in every worker process.
+        """
+        return service.gateway_secret(self.engine, self.master_key, gateway_id)
+
+    def files(self) -> Path:
+        """The files folder; raises CentralError when none is configured."""
+        if self.files_dir is None:
+            raise service.CentralError(
+                "no files folder configured: set ANJUNGAN_CENTRAL_SERVER_FILES (or --files-dir)"
+            )
+        return self.files_dir
 
 
 def central() -> Central:
     return current_app.extensions["anjungan.central"]
 
 
-def default_paths(db_url: str) -> tuple[Path, Path]:
-    """The files directory and master key file: beside a SQLite database file, else in the working directory."""
+def default_paths(db_url: str) -> tuple[Path | None, Path | None]:
+    """The files folder and master key file when not configured: beside a SQLite database file; None for
+    any other database (PostgreSQL), so that no command ever depends on the working directory."""
     url = make_url(db.normalise_url(db_url))
-    base = Path(".")
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         base = Path(url.database).parent
-    return base / "central-files", base / "central.key"
+        return base / "central-files", base / "central.key"
+    return None, None
 
 
 def open_central(
-    db_url: str,
+    db_url: str | None = None,
     *,
     files_dir: Path | None = None,
     key_file: Path | None = None,
     migrate: bool = True,
     engine_options: dict[str, Any] | None = None,
+    settings: CentralSettings | None = None,
 ) -> Central:
-    """Connect to (and migrate) the database and load the master key."""
-    default_files, default_key = default_paths(db_url)
-    files_dir = files_dir or Path(os.environ.get(FILES_ENV) or default_files)
-    key_file = key_file or Path(os.environ.get(KEY_FILE_ENV) or default_key)
-    engine = db.make_engine(db_url, **(engine_options or {}))
-    if migrate:
-        db.migrate(engine)
-    return Central(engine=engine, master_key=sealing.load_master_key(key_file), files_dir=files_dir)
+    """Connect to (and migrate) the database and load the master key.
+
+    Settings come from ``settings`` or the environment (:mod:`sync.central.settings`); ``db_url``,
+    ``files_dir`` and ``key_file`` win over both. Raises ConfigError for a bad or missing setting (on
+    PostgreSQL the master key must be configured) and when the connection pools cannot fit the server.
+    """
+    settings = settings or CentralSettings.from_env()
+    settings = replace(
+        settings,
+        db=db_url or settings.db,
+        files=str(files_dir) if files_dir else settings.files,
+        key_file=str(key_file) if key_file else settings.key_file,
+    )
+    default_files, default_key = default_paths(settings.db)
+    key_path = settings.key_path() or default_key
+    if not settings.key and key_path is None:
+        raise ConfigError(
+            "the central's master key is not configured: set ANJUNGAN_CENTRAL_SERVER_KEY_FILE "
+            "(or ANJUNGAN_CENTRAL_SERVER_KEY); on PostgreSQL there is no default"
+        )
+    master_key = sealing.load_master_key(key_path, settings.key)
+    engine = db.make_engine(settings.db, settings, **(engine_options or {}))
+    try:
+        if migrate:
+            db.migrate(engine)
+        db.check_connection_budget(engine, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Central(
+        engine=engine,
+        master_key=master_key,
+        files_dir=settings.files_dir() or default_files,
+        settings=settings,
+        inflight=InflightBudget(settings.inflight_mb << 20),
+    )
 
 
 def create_app(
@@ -90,16 +160,18 @@ def create_app(
     max_inflated: int = MAX_INFLATED,
     clock: Callable[[], float] = time.time,
     engine_options: dict[str, Any] | None = None,
+    settings: CentralSettings | None = None,
 ) -> Flask:
     """The central as a WSGI app; the database is migrated to the newest schema before it answers."""
     from sync.central import lookup
     from sync.central.api import api
 
     state = open_central(
-        db_url or os.environ.get(DB_ENV) or DEFAULT_DB,
+        db_url,
         files_dir=files_dir,
         key_file=key_file,
         engine_options=engine_options,
+        settings=settings,
     )
     state.max_inflated, state.clock = max_inflated, clock
     app = Flask(__name__)
@@ -109,8 +181,31 @@ def create_app(
     lookup.init_app(app)
     app.register_error_handler(AnjunganError, _anjungan_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(service.Unavailable, _unavailable)
+    app.register_error_handler(sa.exc.DBAPIError, _database_error)
+    app.register_error_handler(sa.exc.TimeoutError, _database_error)
     app.add_url_rule("/", "index", index)
     return app
+
+
+def _unavailable(err: service.Unavailable) -> tuple[Response, int]:
+    """503 with Retry-After and the reason in a word the gateway can show ("busy", "disk full", ...)."""
+    retry = central().settings.retry_after_s * (10 if err.reason == db.DISK_FULL else 1)
+    response = jsonify({"error": "unavailable", "reason": err.reason, "detail": str(err)})
+    response.headers["Retry-After"] = str(retry)
+    return response, 503
+
+
+def _database_error(err: Exception) -> tuple[Response, int]:
+    reason = db.unavailable_reason(err)
+    if reason is None:
+        current_app.logger.error("unexpected database error: %s", err)
+        return jsonify({"error": "internal", "detail": "unexpected database error"}), 500
+    current_app.logger.warning("database %s: %s", reason, str(err).splitlines()[0][:200])
+    return _unavailable(service.Unavailable(reason, f"the central's database is {_REASON_TEXT[reason]}"))
+
+
+_REASON_TEXT = {db.BUSY: "busy", db.DISK_FULL: "out of disk space", db.UNAVAILABLE: "not reachable"}
 
 
 def _anjungan_error(err: AnjunganError) -> tuple[Response, int]:

@@ -13,7 +13,8 @@ import click
 
 from gateway.errors import AnjunganError
 from sync.central import service
-from sync.central.app import DB_ENV, DEFAULT_DB, Central, create_app, open_central
+from sync.central.app import MAX_BODY, Central, create_app, open_central
+from sync.central.settings import DB_ENV, CentralSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 READING_FIELDS = ("gateway", "node", "boot", "seq", "name", "value", "received_at")
@@ -33,20 +34,33 @@ def plain_errors(func: F) -> F:
 
 
 @click.group("central")
-@click.option("--db", "db_url", envvar=DB_ENV, default=DEFAULT_DB, show_default=True, help="SQLAlchemy URL.")
+@click.option("--db", "db_url", help=f"SQLAlchemy URL (default: {DB_ENV}, else sqlite:///./central.db).")
 @click.option(
     "--files-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where documents are stored (default: central-files beside a SQLite file, else ./central-files).",
+    help="Where documents are stored (default: ANJUNGAN_CENTRAL_SERVER_FILES, else central-files beside a "
+    "SQLite database; PostgreSQL has no default).",
 )
 @click.pass_context
-def central_group(ctx: click.Context, db_url: str, files_dir: Path | None) -> None:
-    """The central: receives what the gateways collect and sends content and answers back."""
+def central_group(ctx: click.Context, db_url: str | None, files_dir: Path | None) -> None:
+    """The central: receives what the gateways collect and sends content and answers back.
+
+    Its settings are environment variables ANJUNGAN_CENTRAL_DB and ANJUNGAN_CENTRAL_SERVER_* (docs/central.md).
+    """
     ctx.obj = {"db_url": db_url, "files_dir": files_dir}
 
 
+def _settings(ctx: click.Context) -> CentralSettings:
+    try:
+        return CentralSettings.from_env(
+            db=ctx.obj["db_url"], files=str(ctx.obj["files_dir"]) if ctx.obj["files_dir"] else None
+        )
+    except AnjunganError as err:
+        raise click.ClickException(str(err)) from err
+
+
 def _open(ctx: click.Context) -> Central:
-    state = open_central(ctx.obj["db_url"], files_dir=ctx.obj["files_dir"])
+    state = open_central(settings=_settings(ctx))
     ctx.call_on_close(state.engine.dispose)
     return state
 
@@ -58,13 +72,27 @@ def _open(ctx: click.Context) -> Central:
 @click.pass_context
 @plain_errors
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the sync API and the overview page with waitress (use gunicorn sync.central.wsgi:app at scale)."""
+    """Serve the sync API and the overview page with waitress (use gunicorn sync.central.wsgi:app at scale).
+
+    The database pool must be smaller than ``--threads``, so that requests needing no database (the clock)
+    always find a thread while the database is slow.
+    """
     import waitress
 
-    app = create_app(ctx.obj["db_url"], files_dir=ctx.obj["files_dir"])
-    ctx.call_on_close(app.extensions["anjungan.central"].engine.dispose)
+    settings = _settings(ctx)
+    if settings.connections_per_process >= threads:
+        raise AnjunganError(
+            f"--threads {threads} must exceed the database connections per process "
+            f"({settings.connections_per_process}: ANJUNGAN_CENTRAL_SERVER_POOL_SIZE + _POOL_OVERFLOW)"
+        )
+    app = create_app(settings=settings)
+    state = app.extensions["anjungan.central"]
+    ctx.call_on_close(state.engine.dispose)
+    state.files()  # a server with nowhere to serve documents from does not start
     click.echo(f"central on http://{host}:{port}/", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="anjungan-central")
+    waitress.serve(
+        app, host=host, port=port, threads=threads, ident="anjungan-central", max_request_body_size=MAX_BODY
+    )
 
 
 @central_group.command("add-gateway")
@@ -75,6 +103,38 @@ def add_gateway(ctx: click.Context, name: str) -> None:
     """Register a gateway; print {"gateway_id", "secret"} (the secret is not shown again)."""
     state = _open(ctx)
     click.echo(json.dumps(service.add_gateway(state.engine, state.master_key, name)))
+
+
+@central_group.command("rotate-secret")
+@click.argument("gateway_id")
+@click.pass_context
+@plain_errors
+def rotate_secret(ctx: click.Context, gateway_id: str) -> None:
+    """Issue a new secret to a gateway; print {"gateway_id", "secret"}. The old one is refused at once."""
+    state = _open(ctx)
+    click.echo(json.dumps(service.rotate_secret(state.engine, state.master_key, gateway_id)))
+
+
+@central_group.command("remove-gateway")
+@click.argument("gateway_id")
+@click.pass_context
+@plain_errors
+def remove_gateway(ctx: click.Context, gateway_id: str) -> None:
+    """Revoke a gateway: its requests are refused (401) from now on; what it sent stays."""
+    state = _open(ctx)
+    service.remove_gateway(state.engine, gateway_id)
+    click.echo(f"{gateway_id}: removed")
+
+
+@central_group.command("audit")
+@click.argument("gateway_id", required=False)
+@click.pass_context
+@plain_errors
+def audit(ctx: click.Context, gateway_id: str | None) -> None:
+    """Print the credentials audit (added, secret-rotated, removed), one JSON object per line."""
+    state = _open(ctx)
+    for row in service.audit_log(state.engine, gateway_id):
+        click.echo(json.dumps(row, ensure_ascii=False))
 
 
 @central_group.command("export")
@@ -140,7 +200,7 @@ def publish_sample_content(state: Central) -> Iterator[str]:
     data = _sample_pdf()
     sha = service.publish_document(
         state.engine,
-        state.files_dir,
+        state.files(),
         data,
         title="Laporan Keuangan Desa 2025",
         filename="laporan-keuangan-2025.pdf",

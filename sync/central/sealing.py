@@ -4,7 +4,7 @@ The central must know each gateway's secret to check its HMAC signatures, so a o
 secret is encrypted instead: a keystream of HMAC-SHA256(enc_key, nonce || counter) blocks XORed with the secret,
 then HMAC-SHA256(mac_key, nonce || ciphertext) as a tag (encrypt-then-MAC). Both keys derive from the master key.
 A copy of the database alone reveals no secret; the master key lives in a file beside it or in
-``ANJUNGAN_CENTRAL_KEY``.
+``ANJUNGAN_CENTRAL_SERVER_KEY`` (see :mod:`sync.central.settings`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from gateway.errors import AnjunganError
 
-KEY_ENV = "ANJUNGAN_CENTRAL_KEY"
 _PREFIX = "v1:"
 _NONCE = 16
 _TAG = 32
@@ -28,13 +27,16 @@ class SealError(AnjunganError):
     """A sealed secret cannot be opened (wrong master key, or the stored value was altered)."""
 
 
-def load_master_key(path: Path | None) -> bytes:
-    """The master key from ``ANJUNGAN_CENTRAL_KEY``, else from ``path`` (created, mode 0600, when missing)."""
-    text = os.environ.get(KEY_ENV, "").strip()
+def load_master_key(path: Path | None, key: str = "") -> bytes:
+    """The master key: ``key`` when given (the setting ``key``), else the file ``path`` (created, mode 0600,
+    when missing). Raises AnjunganError when there is neither, or the file is empty."""
+    text = key.strip()
     if text:
         return hashlib.sha256(text.encode()).digest()
     if path is None:
-        raise AnjunganError(f"no master key: set {KEY_ENV} or give a key file")
+        raise AnjunganError(
+            "no master key: set ANJUNGAN_CENTRAL_SERVER_KEY or ANJUNGAN_CENTRAL_SERVER_KEY_FILE"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import getpass
 import hashlib
 import json
 import os
@@ -9,17 +11,28 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import AnjunganError
 from sync import protocol
-from sync.central import sealing
-from sync.central.db import STREAM_TABLES, content, gateways, stream_state, submissions
+from sync.central import db, sealing
+from sync.central.db import (
+    STREAM_TABLES,
+    content,
+    gateway_audit,
+    gateways,
+    identities,
+    stream_state,
+    submissions,
+)
 
 CONTENT_KINDS = ("dip", "document", "announcement", "submission", "config")
 DIP_CATEGORIES = ("berkala", "serta-merta", "setiap-saat", "dikecualikan")
@@ -41,6 +54,15 @@ class RecordsRejected(CentralError):
         super().__init__(f"{len(rejected)} record(s) of {stream} rejected")
         self.stream = stream
         self.rejected = rejected
+
+
+class Unavailable(AnjunganError):
+    """The central cannot do it now (answered 503 with Retry-After); ``reason`` is one of ``db.BUSY``,
+    ``db.DISK_FULL``, ``db.UNAVAILABLE``: a word the gateway shows as it is."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 def now_ms() -> int:
@@ -84,27 +106,120 @@ def add_gateway(engine: Engine, master_key: bytes, name: str) -> dict[str, str]:
             conn.execute(
                 stream_state.insert().values(gateway_id=gateway_id, stream=stream, acked=0, stored=0)
             )
+        _audit(conn, gateway_id, "added", name)
     return {"gateway_id": gateway_id, "secret": secret}
 
 
 def gateway_secret(engine: Engine, master_key: bytes, gateway_id: str) -> str | None:
-    with engine.connect() as conn:
-        sealed = conn.execute(sa.select(gateways.c.secret_sealed).where(gateways.c.id == gateway_id)).scalar()
-    return None if sealed is None else sealing.unseal(master_key, sealed)
+    """The current secret of a gateway, or None when the id is unknown or the gateway was removed."""
+    with db.reading(engine) as conn:
+        sealed = conn.execute(
+            sa.select(gateways.c.secret_sealed).where(
+                gateways.c.id == gateway_id, gateways.c.removed_ms.is_(None)
+            )
+        ).scalar()
+    return None if sealed is None else _unseal_cached(master_key, sealed)
+
+
+_UNSEALED: dict[tuple[bytes, str], str] = {}
+
+
+def _unseal_cached(master_key: bytes, sealed: str) -> str:
+    """Unseal, remembering the result by the sealed text itself: a rotated secret is a new sealed text, so
+    this cache can never answer an old secret (the database is still read on every request)."""
+    key = (master_key, sealed)
+    secret = _UNSEALED.get(key)
+    if secret is None:
+        secret = sealing.unseal(master_key, sealed)
+        if len(_UNSEALED) > 10_000:
+            _UNSEALED.clear()
+        _UNSEALED[key] = secret
+    return secret
+
+
+def rotate_secret(engine: Engine, master_key: bytes, gateway_id: str) -> dict[str, str]:
+    """Issue a new secret to a gateway; answer ``{"gateway_id", "secret"}`` (shown this once).
+
+    The old secret is refused from the next request on, in every worker process (secrets are read per
+    request). Audited in ``gateway_audit``. Raises CentralError for an unknown or removed gateway.
+    """
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        _active_gateway(conn, gateway_id)
+        conn.execute(
+            gateways.update()
+            .where(gateways.c.id == gateway_id)
+            .values(secret_sealed=sealing.seal(master_key, secret))
+        )
+        _audit(conn, gateway_id, "secret-rotated")
+    return {"gateway_id": gateway_id, "secret": secret}
+
+
+def remove_gateway(engine: Engine, gateway_id: str) -> None:
+    """Revoke a gateway: from the next request on it is answered 401, in every worker process.
+
+    What it sent stays (exports still name it); its row stays too, marked removed, so that its id is never
+    issued again and the audit keeps its meaning. Raises CentralError for an unknown or removed gateway.
+    """
+    with engine.begin() as conn:
+        _active_gateway(conn, gateway_id)
+        conn.execute(gateways.update().where(gateways.c.id == gateway_id).values(removed_ms=now_ms()))
+        _audit(conn, gateway_id, "removed")
+
+
+def audit_log(engine: Engine, gateway_id: str | None = None) -> list[dict[str, Any]]:
+    """The credentials audit, oldest first: ``{"gateway_id", "action", "at", "actor", "detail"}``."""
+    query = sa.select(gateway_audit).order_by(gateway_audit.c.id)
+    if gateway_id is not None:
+        query = query.where(gateway_audit.c.gateway_id == gateway_id)
+    with db.reading(engine) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        {"gateway_id": r["gateway_id"], "action": r["action"], "at": iso_utc(r["at_ms"]), "actor": r["actor"],
+         "detail": r["detail"]}
+        for r in rows
+    ]  # fmt: skip
+
+
+def _active_gateway(conn: Connection, gateway_id: str) -> None:
+    row = conn.execute(sa.select(gateways.c.removed_ms).where(gateways.c.id == gateway_id)).first()
+    if row is None:
+        raise CentralError(f"no gateway {gateway_id!r}")
+    if row[0] is not None:
+        raise CentralError(f"the gateway {gateway_id!r} was removed on {iso_utc(row[0])}")
+
+
+def _audit(conn: Connection, gateway_id: str, action: str, detail: str | None = None) -> None:
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):
+        actor = f"uid {os.getuid()}"
+    conn.execute(
+        gateway_audit.insert().values(
+            gateway_id=gateway_id, action=action, at_ms=now_ms(), actor=actor, detail=detail
+        )
+    )
 
 
 def touch_gateway(
-    conn: Connection, gateway_id: str, at_ms: int, batch: bool = False, backlog: dict[str, int] | None = None
+    conn: Connection,
+    gateway_id: str,
+    at_ms: int,
+    batch: bool = False,
+    backlog: dict[str, int] | None = None,
+    files: dict[str, int] | None = None,
 ) -> None:
     values: dict[str, Any] = {"last_seen_ms": at_ms, **({"last_batch_ms": at_ms} if batch else {})}
     if backlog is not None:
         values.update(backlog=json.dumps(backlog), backlog_ms=at_ms)
+    if files is not None:
+        values.update(files_report=json.dumps(files))
     conn.execute(gateways.update().where(gateways.c.id == gateway_id).values(**values))
 
 
 def overview(engine: Engine) -> list[dict[str, Any]]:
     """Every gateway with its last contact, last batch and per-stream acked seq (for the index page)."""
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         rows = conn.execute(sa.select(gateways).order_by(gateways.c.id)).mappings().all()
         states = conn.execute(sa.select(stream_state)).mappings().all()
     acked: dict[str, dict[str, int]] = {}
@@ -119,6 +234,8 @@ def overview(engine: Engine) -> list[dict[str, Any]]:
             "acked": {stream: acked.get(row["id"], {}).get(stream, 0) for stream in protocol.STREAMS},
             "backlog": json.loads(row["backlog"]) if row["backlog"] else None,
             "backlog_at": iso_utc(row["backlog_ms"]),
+            "files": json.loads(row["files_report"]) if row["files_report"] else None,
+            "removed": iso_utc(row["removed_ms"]),
         }
         for row in rows
     ]
@@ -140,8 +257,12 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
     seqs = columns["seq"]
     top, low = max(seqs, default=0), min(seqs, default=0)
     contiguous = bool(seqs) and len(seqs) == top - low + 1  # seqs are distinct: no gap in [low, top]
+    at_ms = at_ms or now_ms()
     with engine.begin() as conn:
         acked = _lock_state(conn, gateway_id, batch.stream)
+        foreign = _foreign_identities(conn, gateway_id, batch.stream, columns, at_ms)
+        if foreign:
+            raise RecordsRejected(batch.stream, foreign)  # rolls back: nothing of the batch is stored
         stored = _insert_columns(conn, table, columns)
         if batch.after is not None and batch.after <= acked < top:
             acked = top  # every seq in (after, top] missing from the batch is gone for good
@@ -153,8 +274,78 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
             .where(stream_state.c.gateway_id == gateway_id, stream_state.c.stream == batch.stream)
             .values(acked=acked, stored=stream_state.c.stored + stored)
         )
-        touch_gateway(conn, gateway_id, at_ms or now_ms(), batch=True)
+        touch_gateway(conn, gateway_id, at_ms, batch=True)
     return {"stream": batch.stream, "acked": acked}
+
+
+def number_prefix(number: str) -> str:
+    """The kiosk prefix of a registration number (``DMK-WONOSALAM-261128-00074`` -> ``dmk-wonosalam``): what
+    precedes its last two ``-``-separated parts, lower-case (gateway/regno.py's format)."""
+    return number.rsplit("-", 2)[0].lower()
+
+
+def _identities(stream: str, columns: dict[str, list[Any]]) -> list[tuple[int, str, str]]:
+    """(seq, kind, value) of every identity a batch's records carry, one per distinct (kind, value) and seq."""
+    seqs = columns["seq"]
+    if stream == "submissions":
+        out = [(s, "number-prefix", number_prefix(n)) for s, n in zip(seqs, columns["number"], strict=True)]
+        return out + [(s, "uuid", u) for s, u in zip(seqs, columns["uuid"], strict=True)]
+    nodes = columns["node"]
+    if stream == "readings":  # one check per node, whatever the number of readings
+        first: dict[str, list[int]] = {}
+        for seq, node in zip(seqs, nodes, strict=True):
+            first.setdefault(node, []).append(seq)
+        return [(s, "node", node) for node, found in first.items() for s in found]
+    return [(s, "node", n) for s, n in zip(seqs, nodes, strict=True) if n is not None]
+
+
+def _foreign_identities(
+    conn: Connection, gateway_id: str, stream: str, columns: dict[str, list[Any]], at_ms: int
+) -> list[dict[str, Any]]:
+    """Claim the batch's identities for the sender; answer ``{"seq", "reason"}`` for each record carrying an
+    identity that another gateway owns (issue: a gateway speaks only for itself)."""
+    carried = _identities(stream, columns)
+    wanted = {(kind, value) for _seq, kind, value in carried}
+    if not wanted:
+        return []
+    owners = _owners(conn, wanted)
+    unclaimed = wanted - owners.keys()
+    if unclaimed:
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        insert = dialect_insert(identities)
+        conn.execute(
+            insert.on_conflict_do_nothing(),
+            [
+                {"kind": k, "value": v, "gateway_id": gateway_id, "claimed_ms": at_ms}
+                for k, v in sorted(unclaimed)
+            ],
+        )
+        owners.update(_owners(conn, unclaimed))  # a concurrent claim by another gateway may have won
+    refused: dict[int, str] = {}
+    for seq, kind, value in carried:
+        owner = owners.get((kind, value), gateway_id)
+        if owner != gateway_id and seq not in refused:
+            refused[seq] = f"the {_KIND_WORDS[kind]} {value!r} belongs to another gateway"
+    return [{"seq": seq, "reason": reason} for seq, reason in sorted(refused.items())]
+
+
+_KIND_WORDS = {"node": "node", "uuid": "submission uuid", "number-prefix": "registration number prefix"}
+
+
+def _owners(conn: Connection, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    owners: dict[tuple[str, str], str] = {}
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in wanted:
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in by_kind.items():
+        for start in range(0, len(values), 500):
+            rows = conn.execute(
+                sa.select(identities.c.value, identities.c.gateway_id).where(
+                    identities.c.kind == kind, identities.c.value.in_(values[start : start + 500])
+                )
+            )
+            owners.update({(kind, value): owner for value, owner in rows})
+    return owners
 
 
 def _stream_columns(gateway_id: str, batch: protocol.Batch) -> dict[str, list[Any]]:
@@ -345,7 +536,7 @@ def parse_cursor(cursor: str | None) -> int:
 def changes_since(engine: Engine, gateway_id: str, cursor: str | None, limit: int = 500) -> dict[str, Any]:
     """One page of the changes for a gateway after ``cursor``: ``{"cursor", "changes", "more"}``."""
     since = parse_cursor(cursor)
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         rows = (
             conn.execute(
                 sa.select(content)
@@ -434,7 +625,7 @@ def set_submission_status(
     due_date: str | None = None,
 ) -> int:
     """An officer's decision on a citizen's submission, sent down to the gateway that took it."""
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         known = conn.execute(
             sa.select(submissions.c.due_date)
             .where(submissions.c.gateway_id == gateway_id, submissions.c.number == number)
@@ -499,13 +690,27 @@ def file_path(files_dir: Path, sha256: str) -> Path | None:
 
 
 def store_file(files_dir: Path, data: bytes) -> str:
+    """Store bytes content-addressed under ``files_dir``, durably (fsync, then rename); answer the sha256.
+
+    Raises CentralError when the folder cannot be written (the document is then not announced).
+    """
     sha256 = hashlib.sha256(data).hexdigest()
     target = files_dir / sha256[:2] / sha256
-    if not target.exists():
+    if target.exists():
+        return sha256
+    temporary = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        temporary.write_bytes(data)
+        with temporary.open("xb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temporary, target)
+    except OSError as err:
+        temporary.unlink(missing_ok=True) if temporary.parent.is_dir() else None
+        if err.errno == errno.ENOSPC:
+            raise Unavailable(db.DISK_FULL, f"no space left for documents in {files_dir}") from err
+        raise CentralError(f"cannot store documents in {files_dir}: {err.strerror or err}") from err
     return sha256
 
 
@@ -529,14 +734,26 @@ def publish_document(
 # --- exports -----------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _exporting(engine: Engine) -> Iterator[Connection]:
+    """A read snapshot for an export: never the write lock (SQLite), no statement timeout (PostgreSQL, where
+    rows are fetched from a server-side cursor a page at a time, however slowly the output is read)."""
+    with db.reading(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        yield conn
+
+
 def export_readings(engine: Engine) -> Iterator[dict[str, Any]]:
     """Every stored reading as ``{"gateway", "node", "boot", "seq", "name", "value", "received_at"}``.
 
     ``seq`` is the node frame's q; ``received_at`` is the corrected time when known, else the gateway's.
+    Streams: rows are fetched a page at a time in one read snapshot (memory does not grow with the table, and
+    gateways' batches are stored meanwhile).
     """
     table = STREAM_TABLES["readings"]
     query = sa.select(table).order_by(table.c.gateway_id, table.c.seq)
-    with engine.connect() as conn:
+    with _exporting(engine) as conn:
         for row in conn.execution_options(yield_per=5000).execute(query).mappings():
             yield {
                 "gateway": row["gateway_id"],
@@ -550,16 +767,27 @@ def export_readings(engine: Engine) -> Iterator[dict[str, Any]]:
 
 
 def export_submissions(engine: Engine, include_personal: bool = False) -> Iterator[dict[str, Any]]:
-    """Every submission with its current status; personal data only when asked for."""
-    statuses: dict[tuple[str, str], dict[str, Any]] = {}
-    query = sa.select(submissions).order_by(submissions.c.gateway_id, submissions.c.seq)
-    with engine.connect() as conn:
-        for row in conn.execute(
-            sa.select(content).where(content.c.kind == "submission", content.c.op == "upsert")
-        ):
-            statuses[(row.scope, row.item_id)] = json.loads(row.data)
+    """Every submission with its current status; personal data only when asked for. Streams like
+    :func:`export_readings` (each submission's status is joined in, not held in memory)."""
+    status = content.alias("status")
+    query = (
+        sa.select(submissions, status.c.data.label("status_data"))
+        .select_from(
+            submissions.outerjoin(
+                status,
+                sa.and_(
+                    status.c.scope == submissions.c.gateway_id,
+                    status.c.kind == "submission",
+                    status.c.item_id == submissions.c.number,
+                    status.c.op == "upsert",
+                ),
+            )
+        )
+        .order_by(submissions.c.gateway_id, submissions.c.seq)
+    )
+    with _exporting(engine) as conn:
         for sub in conn.execution_options(yield_per=2000).execute(query).mappings():
-            status = statuses.get((sub["gateway_id"], sub["number"]), {})
+            state = json.loads(sub["status_data"]) if sub["status_data"] else {}
             out = {
                 "gateway": sub["gateway_id"],
                 "seq": sub["seq"],
@@ -567,9 +795,9 @@ def export_submissions(engine: Engine, include_personal: bool = False) -> Iterat
                 "number": sub["number"],
                 "kind": sub["kind"],
                 "submitted_at": iso_utc(sub["true_ms"] if sub["clock_ok"] else sub["at_ms"]),
-                "due_date": status.get("due_date") or sub["due_date"],
-                "status": status.get("status", "received"),
-                "answer": status.get("answer"),
+                "due_date": state.get("due_date") or sub["due_date"],
+                "status": state.get("status", "received"),
+                "answer": state.get("answer"),
                 "public": json.loads(sub["public"]),
             }
             if include_personal:

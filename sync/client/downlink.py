@@ -9,6 +9,10 @@
 - A download is bounded by the document's announced size (:data:`MAX_FILE_BYTES` when none is announced):
   more bytes than that are refused, and so is an answer slower than ``timeout_s`` plus the time the rest of
   the file takes at :data:`MIN_FILE_RATE` (what has arrived is kept, the next round resumes).
+- A file that fails (the central answers 404, the bytes do not match, the download is cut) is recorded per
+  file and tried again on its own schedule (:func:`gateway.store.files.retry_delay_s`); it never fails the
+  round, so the uplink and the other changes go on. Only refused credentials or clock stop the lot.
+- Each changes request reports the gateway's backlog and its missing and failing files to the central.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ import urllib3
 from gateway import faults
 from gateway.store import Store, files
 from sync import protocol
-from sync.client.errors import SyncError, TransientError
+from sync.client.errors import (
+    ClockSkewRefused,
+    CredentialError,
+    SyncError,
+    TransientError,
+    UnreachableError,
+)
 from sync.client.transport import Central
 
 log = logging.getLogger(__name__)
@@ -42,7 +52,10 @@ def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool]
     """Apply the central's changes since the stored cursor; returns how many were applied."""
     applied = 0
     backlog = {stream: info["pending"] for stream, info in store.backlog().items()}
-    report = {protocol.HEADER_BACKLOG: protocol.format_backlog(backlog)}
+    report = {
+        protocol.HEADER_BACKLOG: protocol.format_backlog(backlog),
+        protocol.HEADER_FILES: protocol.format_files(files.summary(store)),
+    }
     for _ in range(MAX_PAGES):
         if should_stop():
             break
@@ -64,11 +77,20 @@ def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool]
 
 
 def fetch_files(
-    store: Store, central: Central, data_dir: Path, should_stop: Callable[[], bool] = lambda: False
+    store: Store,
+    central: Central,
+    data_dir: Path,
+    should_stop: Callable[[], bool] = lambda: False,
+    now_ms: int | None = None,
 ) -> int:
-    """Fetch every document file not fetched yet; returns how many arrived. A network error stops the lot."""
+    """Fetch every document file whose turn it is (:func:`gateway.store.files.due`); returns how many arrived.
+
+    A file that fails is recorded (attempts, error) and waits for its own next attempt; the others go on. When
+    the central cannot be reached at all, the rest wait for the next round. Nothing here fails the round but
+    refused credentials or clock (CredentialError, ClockSkewRefused), which are raised.
+    """
     fetched = 0
-    for sha256, size in files.wanted(store):
+    for sha256, size in files.due(store, now_ms):
         if should_stop():
             break
         target = files.file_path(data_dir, sha256)
@@ -77,10 +99,16 @@ def fetch_files(
             continue
         try:
             fetch_file(central, sha256, target, size)
+        except (CredentialError, ClockSkewRefused):
+            raise
         except SyncError as err:
-            files.mark_failed(store, sha256, str(err))
-            if isinstance(err, TransientError) and not isinstance(err, MismatchError):
-                raise
+            reason = str(err)
+            if isinstance(err, TransientError) and err.status == 404:
+                reason = "the central has no such file (404)"
+            files.mark_failed(store, sha256, reason)
+            log.warning("document file %s… not fetched: %s", sha256[:12], reason)
+            if isinstance(err, UnreachableError):
+                break  # the central is gone for now: the other files wait for the next round
             continue
         files.mark_fetched(store, sha256, target.stat().st_size)
         fetched += 1

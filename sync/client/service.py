@@ -23,13 +23,14 @@ from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.backoff import Backoff
 from sync.client.clock import Clock
-from sync.client.errors import ClockSkewRefused, NotConfigured, SyncError, TransientError
+from sync.client.errors import ClockSkewRefused, CredentialError, NotConfigured, SyncError, TransientError
 from sync.client.transport import Central
 from sync.client.uplink import STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often an idle loop looks for new backlog
+CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
 
 
@@ -111,15 +112,26 @@ class SyncClient:
 
     # -- one round -------------------------------------------------------------------------------------------
     def round(self) -> RoundResult:
-        """One round; raises the client's errors (TransientError and CredentialError above all)."""
+        """One round; raises the client's errors (TransientError and CredentialError above all).
+
+        A refusal of our credentials is kept in meta ``credentials_refused`` ("<time> <message>") until a
+        round succeeds, for ``sync status``; nothing is purged or dropped meanwhile.
+        """
         try:
-            return self._round()
-        except ClockSkewRefused as err:
-            if err.server_time is None:
-                raise
-            log.warning("%s; correcting the clock and trying again", err)
-            self.clock.correct_from(err.server_time)
-            return self._round()
+            try:
+                result = self._round()
+            except ClockSkewRefused as err:
+                if err.server_time is None:
+                    raise
+                log.warning("%s; correcting the clock and trying again", err)
+                self.clock.correct_from(err.server_time)
+                result = self._round()
+        except CredentialError as err:
+            self.store.set_meta(CREDENTIALS_REFUSED, f"{_stamp()} {err}")
+            raise
+        if self.store.get_meta(CREDENTIALS_REFUSED) is not None:
+            self.store.set_meta(CREDENTIALS_REFUSED, None)
+        return result
 
     def _round(self) -> RoundResult:
         faults.point("sync.round")

@@ -33,14 +33,22 @@ def collect(store: Store, *, now_ms: int | None = None) -> dict[str, Any]:
             "last_success": _iso_meta(store.get_meta("downlink_last_success")),
             "last_error": store.get_meta("downlink_last_error"),
         },
-        "files": files.summary(store),
+        "files": {**files.summary(store), "failing_files": files.failing(store)},
+        "credentials": {"refused": store.get_meta("credentials_refused")},
     }
 
 
 def render(status: dict[str, Any]) -> str:
-    lines = [
+    lines = []
+    refused = status.get("credentials", {}).get("refused")
+    if refused:
+        lines.append(f"CREDENTIALS REFUSED by the central (since {refused})")
+        lines.append(
+            "  nothing is sent and no personal data is purged until a person fixes [central] in the config"
+        )
+    lines.append(
         f"{'stream':<12} {'pending':>9} {'oldest':>9} {'acked':>9} {'dead':>5}  last success / last error"
-    ]
+    )
     for stream, row in status["streams"].items():
         lines.append(
             f"{stream:<12} {row['pending']:>9} {_age(row['oldest_age_s']):>9} {row['acked']:>9} "
@@ -65,9 +73,14 @@ def render(status: dict[str, Any]) -> str:
     if down["last_error"]:
         lines.append(f"changes: last error {down['last_error']}")
     fl = status["files"]
-    lines.append(f"documents: {fl['fetched']} file(s) fetched, {fl['missing']} missing")
-    if fl["missing"] and fl["last_error"]:
-        lines.append(f"documents: last error: {fl['last_error']}")
+    lines.append(
+        f"documents: {fl['fetched']} file(s) fetched, {fl['missing']} missing, {fl['failing']} failing"
+    )
+    for item in fl["failing_files"][:10]:
+        lines.append(
+            f"  {item['sha256'][:12]}… failed {item['attempts']}x, last {_iso(item['failed_at'])}: "
+            f"{item['last_error']} (next try {_iso(item['next_attempt_at'])})"
+        )
     return "\n".join(lines)
 
 

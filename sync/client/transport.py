@@ -24,10 +24,25 @@ import requests
 import urllib3
 
 from sync import protocol
-from sync.client.errors import ClockSkewRefused, CredentialError, RejectedError, TransientError
+from sync.client.errors import (
+    ClockSkewRefused,
+    CredentialError,
+    RejectedError,
+    TransientError,
+    UnreachableError,
+)
 
 CONNECT_TIMEOUT_S = 10.0
-CREDENTIALS_HINT = "the central refused our signature: check [central] gateway_id and secret"
+CREDENTIALS_HINT = (
+    "the central refused our credentials: check [central] gateway_id and secret "
+    "(the central may have removed this gateway or issued it a new secret)"
+)
+# The reasons a central gives with a 503 (sync/central/db.py), in plain words for `sync status` and the logs.
+UNAVAILABLE_WORDS = {
+    "busy": "the central is busy (its database is overloaded or locked)",
+    "disk full": "the central's disk is full",
+    "database unavailable": "the central cannot reach its database",
+}
 MAX_ANSWER_BYTES = 16 << 20  # a JSON answer (time, batch acknowledgement, changes page) once un-gzipped
 MAX_ERROR_BYTES = 64 << 10  # the body of a refusal: only its short JSON error matters
 CHUNK = 64 << 10
@@ -107,7 +122,7 @@ class Central:
                 allow_redirects=False,
             )
         except requests.RequestException as err:
-            raise TransientError(f"cannot reach the central at {self.base}: {_short(err)}") from err
+            raise UnreachableError(f"cannot reach the central at {self.base}: {_short(err)}") from err
         self.body_bytes += len(body)
         if not 200 <= response.status_code < 300:
             try:
@@ -253,8 +268,13 @@ def classify(response: requests.Response, url: str, body: bytes = b"") -> Except
         )
     retry_after = retry_after_s(response.headers.get("Retry-After"))
     if status in (404, 405):
-        return TransientError(f"{url} answered {status}: check [central] url", retry_after)
-    return TransientError(f"the central answered {status} ({message})", retry_after)
+        return TransientError(f"{url} answered {status}: check [central] url", retry_after, status)
+    if status == 503 and isinstance(payload.get("reason"), str):
+        reason = payload["reason"]
+        words = UNAVAILABLE_WORDS.get(reason, f"the central is unavailable ({reason[:80]})")
+        later = f"; it asked to try again in {retry_after:.0f} s" if retry_after is not None else ""
+        return TransientError(f"{words}{later}", retry_after, status)
+    return TransientError(f"the central answered {status} ({message})", retry_after, status)
 
 
 def retry_after_s(value: str | None) -> float | None:

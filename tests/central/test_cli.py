@@ -22,7 +22,7 @@ from tests.central.conftest import Clock, Gateway, LiveServer, readings, submiss
 @pytest.fixture
 def run(db_url: str, tmp_path: Path):
     runner = CliRunner()
-    env = {"ANJUNGAN_CENTRAL_DB": db_url, "ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")}
+    env = {"ANJUNGAN_CENTRAL_DB": db_url, "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")}
 
     def invoke(*args: str) -> str:
         result = runner.invoke(central_group, ["--files-dir", str(tmp_path / "files"), *args], env=env)
@@ -48,7 +48,7 @@ def test_add_gateway_twice_is_one_plain_error(run, filled: dict, db_url: str, tm
     result = CliRunner().invoke(
         central_group,
         ["--db", db_url, "add-gateway", "kecamatan-wonosalam"],
-        env={"ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")},
+        env={"ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")},
     )
     assert result.exit_code == 1 and result.output.strip().endswith("already exists")
 

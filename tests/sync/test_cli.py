@@ -51,7 +51,8 @@ def test_now_fails_with_one_plain_line(store, central, tmp_path):
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip() and "uploading" not in line]
     assert lines == [
-        "anjungan: sync failed: the central refused our signature: check [central] gateway_id and secret"
+        "anjungan: sync failed: the central refused our credentials: check [central] gateway_id and secret "
+        "(the central may have removed this gateway or issued it a new secret)"
     ]
 
 

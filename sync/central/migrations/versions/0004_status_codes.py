@@ -1,14 +1,14 @@
 """The hash of each submission's status code (gateway.statuscode).
 
-Revision ID: 0003_status_codes
+Revision ID: 0004
 Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_status_codes"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
