@@ -1,7 +1,7 @@
 """The hash of each submission's status code (gateway.statuscode).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
