@@ -104,7 +104,7 @@ def authenticated() -> Iterator[tuple[str, bytes]]:
 MAX_UNLIMITED = 1 << 40
 
 
-def authenticate(body: bytes | None = None) -> str:
+def authenticate() -> str:
     """The id of the gateway that signed this bodiless request (GET); raises SignatureError or SkewError."""
     with authenticated() as (gateway_id, _body):
         return gateway_id

@@ -16,7 +16,7 @@ from limits import parse
 
 from sync import protocol
 from sync.central import service
-from sync.central.api import authenticate
+from sync.central.api import authenticated
 from sync.central.app import central
 
 bp = Blueprint("status_lookup", __name__)
@@ -64,13 +64,12 @@ def status_lookup() -> Response:
     """``{"number", "found": false}``, or ``{"number", "found": true, "status", "full"}`` and, when the code is
     right (``full``), ``kind``, ``submitted_at``, ``due_date``, ``answer``, ``answered_at``; 401 unsigned,
     400 malformed, 413 over 4 KiB, 429 too many lookups (per gateway, per number)."""
-    if (request.content_length or 0) > MAX_LOOKUP_BODY:
+    if (request.content_length or 0) > MAX_LOOKUP_BODY:  # the header only: no byte of the body is read yet
         raise protocol.BodyTooLargeError(f"a status lookup is at most {MAX_LOOKUP_BODY} bytes")
-    body = request.stream.read(MAX_LOOKUP_BODY + 1)
-    if len(body) > MAX_LOOKUP_BODY:
-        raise protocol.BodyTooLargeError(f"a status lookup is at most {MAX_LOOKUP_BODY} bytes")
-    gateway_id = authenticate(body)
-    number, code = protocol.decode_status_lookup(body)
+    with authenticated() as (gateway_id, body):
+        if len(body) > MAX_LOOKUP_BODY:  # sent chunked, without a Content-Length
+            raise protocol.BodyTooLargeError(f"a status lookup is at most {MAX_LOOKUP_BODY} bytes")
+        number, code = protocol.decode_status_lookup(body)
     _spend("CENTRAL_LIMIT_LOOKUP_GATEWAY", "gateway", gateway_id)
     _spend("CENTRAL_LIMIT_LOOKUP_NUMBER", "number", number)
     result = service.status_lookup(central().engine, number, code)
