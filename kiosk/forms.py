@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -135,10 +137,30 @@ def _fail(field: Any, message: Any) -> bool:
 
 
 class DigitsDateField(DateField):
-    """A date typed as YYYY-MM-DD in the digits of any script."""
+    """A date typed as YYYY-MM-DD in the digits of any script (rendered like any DateField)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.type = "DateField"  # the templates render a DateField as a text field for the on-screen keyboard
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata([ascii_digits(value) for value in valuelist])
+
+
+def _key_or_none(value: Any) -> str | None:
+    """A well-formed idempotency key (a UUID, canonical form) or None: anything else is no key."""
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+class OnceMixin:
+    """One form, one submission: each form is served with a random idempotency key (a hidden field, a new
+    UUID per page served); the store keeps one submission per key, so a double tap or a resend of the same
+    page gets the first submission's receipt. A post without a well-formed key is saved without one."""
+
+    idempotency_key = HiddenField(default=lambda: str(uuid.uuid4()), filters=[_key_or_none])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -186,7 +208,7 @@ DELIVERY = [("langsung", _l("Mengambil langsung")), ("kurir", _l("Kurir")), ("po
             ("faksimili", _l("Faksimili")), ("email", _l("E-mail"))]  # fmt: skip
 
 
-class PermohonanForm(IdentityMixin, FlaskForm):
+class PermohonanForm(IdentityMixin, OnceMixin, FlaskForm):
     rincian = TextAreaField(
         _l("Rincian informasi yang dibutuhkan"), [_required(), _cap(2000)], filters=[clean_text]
     )
@@ -227,7 +249,7 @@ CATEGORIES = [
 ]  # fmt: skip
 
 
-class PengaduanForm(FlaskForm):
+class PengaduanForm(OnceMixin, FlaskForm):
     klasifikasi = RadioField(_l("Jenis laporan"), choices=_choices(CLASSES), default="pengaduan",
                              validators=[_required(_l("Pilih salah satu."))])  # fmt: skip
     kategori = SelectField(_l("Kategori"), choices=_choices([("", _l("— pilih kategori —")), *CATEGORIES]),
@@ -285,7 +307,7 @@ GROUNDS = [  # UU 14/2008 Ps. 35(1) a-g
 ]
 
 
-class KeberatanForm(IdentityMixin, FlaskForm):
+class KeberatanForm(IdentityMixin, OnceMixin, FlaskForm):
     nomor_permohonan = StringField(_l("Nomor pendaftaran permohonan"), [_required(), _cap(48), check_number],
                                    filters=[clean_line, ascii_digits])  # fmt: skip
     alasan = MultiCheckboxField(_l("Alasan keberatan (boleh lebih dari satu)"), choices=_choices(GROUNDS),

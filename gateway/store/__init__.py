@@ -229,42 +229,66 @@ class Store:
         gateway_id: str,
         due_date: date | None,
         day: date | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
         ``kind`` is one of :data:`SUBMISSION_KINDS` (the sync protocol's); the status starts as ``received``.
 
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
-        threads or processes never hand out the same number. Returns the stored record (without personal data).
+        threads or processes never hand out the same number. ``idempotency_key`` (a string of at most 64
+        characters, e.g. the random key of a served form) makes the call idempotent: the key is looked up in
+        that same transaction, and a repeat (a double tap, a resend after a slow answer, concurrent or not)
+        stores nothing and returns the first submission under that key. Returns the stored record (without
+        personal data) with ``repeat``: True when the key had been used already.
+
+        Raises :class:`StoreError` for an unknown kind, a key that is too long or was used for another kind,
+        or when the store cannot be written (:class:`StoreFullError` on a full disk).
         """
         if kind not in SUBMISSION_KINDS:
             raise StoreError(f"a submission's kind is one of {', '.join(SUBMISSION_KINDS)}, not {kind!r}")
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 64:
+            raise StoreError("an idempotency key has 1 to 64 characters")
         day = day or date.today()
         conn = self.durable_conn
         with db.transaction(conn, "saving the submission"):
-            ordinal = conn.execute(
-                "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
-            ).fetchone()
-            number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
-            cur = conn.execute(
-                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
-                (
-                    str(uuid_mod.uuid4()),
-                    number,
-                    kind,
-                    day.isoformat(),
-                    db.now_ms(),
-                    self.clock_offset(),
-                    due_date.isoformat() if due_date else None,
-                    _json(dict(public)),
-                    _json(dict(personal)) if personal is not None else None,
-                ),
-            )
-            seq = int(cur.lastrowid or 0)
+            number = self._by_key(conn, idempotency_key, kind)
+            repeat = number is not None
+            if number is None:
+                number = self._insert(
+                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key
+                )
         record = self.submission(number)
-        assert record is not None and record["seq"] == seq
-        return record
+        assert record is not None
+        return {**record, "repeat": repeat}
+
+    def _by_key(self, conn: sqlite3.Connection, key: str | None, kind: str) -> str | None:
+        """The number of the submission stored under idempotency ``key`` (None: none, or no key)."""
+        if key is None:
+            return None
+        row = conn.execute(
+            "SELECT number, kind FROM submissions WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if row is not None and row[1] != kind:
+            raise StoreError(f"this idempotency key belongs to a {row[1]}, not to a {kind}")
+        return str(row[0]) if row else None
+
+    def _insert(self, conn: sqlite3.Connection, kind: str, public: Mapping[str, Any],
+                personal: Mapping[str, Any] | None, gateway_id: str, due_date: date | None,
+                day: date, key: str | None) -> str:  # fmt: skip
+        """Insert one submission with the next number of ``day`` (inside the caller's transaction)."""
+        ordinal = conn.execute(
+            "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
+        ).fetchone()
+        number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
+        conn.execute(
+            "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
+            "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)",
+            (str(uuid_mod.uuid4()), number, kind, day.isoformat(), db.now_ms(), self.clock_offset(),
+             due_date.isoformat() if due_date else None, _json(dict(public)),
+             _json(dict(personal)) if personal is not None else None, key),
+        )  # fmt: skip
+        return number
 
     _SUBMISSION_COLUMNS = (
         "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public"

@@ -139,4 +139,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0410-submission-idempotency-key",
+        # One submission per served form: the kiosk puts a random key in each form it serves, and a repeat
+        # of the same key (a double tap, a resend) gets the first submission's receipt (Store.add_submission).
+        """
+        ALTER TABLE submissions ADD COLUMN idempotency_key TEXT;
+        CREATE UNIQUE INDEX submissions_idempotency_key ON submissions (idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        """,
+    ),
 ]
