@@ -2,8 +2,8 @@
 
 It keeps everything in the demo folder: a local central (SQLite) with this gateway registered, three simulated
 nodes (water level, weather, power) on pseudo-terminals, and the gateway's ingest, kiosk and sync, each a
-supervised child process with its log in ``<demo dir>/logs/``. Ctrl-C stops everything; running it again
-carries on with the same data.
+supervised child process with its log in ``<demo dir>/logs/``. Ctrl-C stops everything (and a killed demo
+takes its children along: see gateway/supervise.py); running it again carries on with the same data.
 """
 
 from __future__ import annotations

@@ -1,19 +1,34 @@
 """Running the parts as child processes (``anjungan run`` and ``anjungan demo``).
 
 Each part is its own process over the one store, so a crash of one never stops the others: a child that
-exits is started again after a growing pause (1 s, 2 s, … up to 60 s), and SIGINT/SIGTERM stop them all.
+exits is started again after a growing pause (1 s, 2 s, … up to 60 s).
+
+No child outlives its supervisor:
+- SIGINT, SIGTERM or SIGHUP to the supervisor stop every child at once: SIGTERM to each child's process group
+  (each child leads its own session, so a Ctrl-C in the terminal reaches only the supervisor, and whatever a
+  child started goes with it), then SIGKILL to the groups still there after :data:`STOP_GRACE_S`.
+- When the supervisor dies without stopping them (SIGKILL, the OOM killer, a crash), the kernel ends each child
+  with SIGKILL (Linux ``prctl(PR_SET_PDEATHSIG)``, set in the child between fork and exec): nobody is left to
+  escalate a stop that hangs, and everything a child acknowledged is committed already (ingest and kiosk
+  acknowledge only after their commit), so nothing is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+STOP_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def anjungan_argv(*args: str) -> list[str]:
@@ -21,8 +36,42 @@ def anjungan_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway", *args]
 
 
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (the child between fork and exec must not load anything)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when its parent (``parent_pid``) dies; None off Linux.
+
+    The parent may die between fork and the prctl call: the child then finds it has another parent already and
+    ends itself. Call Popen from the thread that lives as long as the supervisor (the kernel signals on the
+    death of the forking thread).
+    """
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
 @dataclass
 class Child:
+    """One supervised part: ``argv`` run with ``env`` added to ours, output to ``log`` (a file, appended) or ours."""
+
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
@@ -41,41 +90,66 @@ class Child:
                 stdout=out or None,
                 stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
+                preexec_fn=die_with_parent(os.getpid()),  # no threads here: see die_with_parent
             )
         finally:
             if out:
                 out.close()
         self.started_at = time.monotonic()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+    def signal_group(self, signum: int) -> None:
+        """Send ``signum`` to the child's process group (the child and whatever it started), if any is left."""
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        # ProcessLookupError: the group is gone; PermissionError: macOS says so for a group of zombies
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
+
+    def stop(self, timeout: float = STOP_GRACE_S) -> None:
+        """Stop this child alone: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        stop_all([self], timeout)
+
+
+def stop_all(children: Sequence[Child], timeout: float = STOP_GRACE_S) -> None:
+    """Stop all ``children`` in parallel: SIGTERM to every group at once, one shared deadline of ``timeout``
+    seconds, then SIGKILL to the groups still there; returns when every child has been reaped."""
+    running = [c for c in children if c.proc is not None and c.proc.poll() is None]
+    for child in running:
+        child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in running:
+        assert child.proc is not None
         try:
-            self.proc.wait(timeout)
+            child.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            child.signal_group(signal.SIGKILL)
+            child.proc.wait()
+    for child in running:  # whatever a child started and left behind in its group
+        child.signal_group(signal.SIGKILL)
 
 
 class Supervisor:
-    def __init__(self, children: Sequence[Child], echo=print):  # type: ignore[no-untyped-def]
+    """Starts ``children``, restarts one that exits, and stops them all on SIGINT, SIGTERM or SIGHUP."""
+
+    def __init__(self, children: Sequence[Child], echo=print, stop_grace_s: float = STOP_GRACE_S):  # type: ignore[no-untyped-def]
         self.children = list(children)
         self.echo = echo
+        self.stop_grace_s = stop_grace_s
         self._stopping = False
 
     def run(self) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._stop)
-        for child in self.children:
-            child.start()
+        """Run until a stop signal; returns 0 after every child has ended."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}
         try:
+            for child in self.children:
+                child.start()
             while not self._stopping:
                 self._tend()
-                time.sleep(0.5)
+                time.sleep(0.2)
         finally:
-            for child in reversed(self.children):
-                child.stop()
+            stop_all(self.children, self.stop_grace_s)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return 0
 
     def _tend(self) -> None:
@@ -92,6 +166,7 @@ class Supervisor:
                 continue
             pause = min(60.0, 2.0**child.restarts)
             self.echo(f"{child.name} exited with {code}; starting it again in {pause:.0f} s")
+            child.signal_group(signal.SIGKILL)  # anything it started and left behind
             child.restarts += 1
             child.proc = None
             child.next_start = now + pause

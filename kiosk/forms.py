@@ -1,12 +1,16 @@
 """The citizens' forms (Flask-WTF: every form carries a CSRF token) and their validation.
 
-Every text field is stripped of control and bidi-override characters and capped in length; the messages are
-plain Bahasa Indonesia (translated when the kiosk shows English). Codes, not labels, are stored.
+Every text field is stripped of control characters and bidirectional overrides and isolates, and capped in
+length; everything else (zero-width joiners of emoji sequences and scripts, marks) is kept as typed. Digits
+of any script in numeric fields (NIK, phone, numbers, dates) become ASCII digits. The messages are plain
+Bahasa Indonesia (translated when the kiosk shows English). Codes, not labels, are stored.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+import uuid
 from datetime import date
 from typing import Any
 
@@ -15,6 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -25,9 +30,12 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from gateway import regno, statuscode
+from kiosk import nik
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_PHONE_RE = re.compile(r"(?:\+62|62|0)8\d{7,12}|(?:\+62|62|0)[2-7]\d{6,10}")
+# Bidirectional embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069): they can make a text
+# read differently from what it holds (Unicode TR #9; "Trojan Source", CVE-2021-42574).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_PHONE_RE = re.compile(r"(?:\+62|62|0)8[0-9]{7,12}|(?:\+62|62|0)[2-7][0-9]{6,10}")
 _EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s.]{1,63}(\.[^@\s.]{1,63})+")
 
 
@@ -40,23 +48,38 @@ def _choices(pairs: list[tuple[str, Any]]) -> list[Any]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def _strip_controls(text: str, keep: str = "") -> str:
+    """``text`` without control characters (category Cc, except those in ``keep``) and bidi controls."""
+    text = "".join(ch for ch in text if ch in keep or unicodedata.category(ch) != "Cc")
+    return _BIDI_CONTROLS.sub("", text)
+
+
 def clean_line(value: Any) -> Any:
-    """One line of text: no control characters, whitespace collapsed."""
+    """One line of text: no control characters or bidi controls, whitespace collapsed; all else as typed."""
     if not isinstance(value, str):
         return value
-    return " ".join(_CONTROL.sub("", value).split())
+    return " ".join(_strip_controls(value, keep="\t\n\r").split())  # line breaks and tabs become spaces
 
 
 def clean_text(value: Any) -> Any:
-    """A text block: no control characters except newlines, at most two blank lines in a row."""
+    """A text block: no control characters except newlines and tabs, no bidi controls, at most two blank
+    lines in a row; all else (zero-width joiners, emoji sequences, marks) as typed."""
     if not isinstance(value, str):
         return value
-    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = _strip_controls(value.replace("\r\n", "\n").replace("\r", "\n"), keep="\n\t")
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def ascii_digits(value: Any) -> Any:
+    """Every Unicode decimal digit (category Nd: Arabic-Indic, Javanese, fullwidth, ...) as its ASCII digit."""
+    if not isinstance(value, str):
+        return value
+    return "".join(str(d) if (d := unicodedata.decimal(ch, None)) is not None else ch for ch in value)
+
+
 def digits_only(value: Any) -> Any:
-    return re.sub(r"[\s.\-]", "", value) if isinstance(value, str) else value
+    """A number as typed with spaces, dots or dashes between groups: ASCII digits without the separators."""
+    return re.sub(r"[\s.\-]", "", ascii_digits(value)) if isinstance(value, str) else value
 
 
 def _required(message: Any = None) -> DataRequired:
@@ -68,13 +91,22 @@ def _cap(limit: int) -> Length:
 
 
 def check_nik(_form: Any, field: Any) -> None:
-    """A NIK is 16 digits: region (6), birth date (6, women's day + 40) and a serial (4)."""
-    nik = field.data or ""
-    if not re.fullmatch(r"\d{16}", nik):
-        raise ValidationError(_l("NIK harus 16 angka, sesuai KTP."))
-    day, month = int(nik[6:8]), int(nik[8:10])
-    if not (1 <= day <= 31 or 41 <= day <= 71) or not 1 <= month <= 12 or nik[:2] < "11":
-        raise ValidationError(_l("NIK ini tidak mungkin benar. Periksa kembali angka pada KTP."))
+    """A NIK's structure (kiosk/nik.py: 16 digits, region, birth date with women's day + 40, serial)."""
+    try:
+        nik.parse(field.data or "")
+    except nik.InvalidNik as err:
+        raise ValidationError(_NIK_MESSAGES[err.part]) from err
+
+
+_NIK_MESSAGES = {
+    "length": _l("NIK harus 16 angka, sesuai KTP."),
+    "region": _l("NIK ini tidak mungkin benar: 6 angka pertamanya bukan kode wilayah. "
+                 "Periksa kembali angka pada KTP."),
+    "birth_date": _l("NIK ini tidak mungkin benar: angka ke-7 sampai ke-12 bukan tanggal lahir "
+                     "(tanggal-bulan-tahun; untuk perempuan tanggal ditambah 40). Periksa kembali angka pada KTP."),
+    "serial": _l("NIK ini tidak mungkin benar: 4 angka terakhirnya tidak boleh 0000. "
+                 "Periksa kembali angka pada KTP."),
+}  # fmt: skip
 
 
 def check_phone(_form: Any, field: Any) -> None:
@@ -102,6 +134,33 @@ def _fail(field: Any, message: Any) -> bool:
     """Add a form-level error to ``field``; returns False (the form is not valid)."""
     field.errors = [*field.errors, message]
     return False
+
+
+class DigitsDateField(DateField):
+    """A date typed as YYYY-MM-DD in the digits of any script (rendered like any DateField)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.type = "DateField"  # the templates render a DateField as a text field for the on-screen keyboard
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata([ascii_digits(value) for value in valuelist])
+
+
+def _key_or_none(value: Any) -> str | None:
+    """A well-formed idempotency key (a UUID, canonical form) or None: anything else is no key."""
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+class OnceMixin:
+    """One form, one submission: each form is served with a random idempotency key (a hidden field, a new
+    UUID per page served); the store keeps one submission per key, so a double tap or a resend of the same
+    page gets the first submission's receipt. A post without a well-formed key is saved without one."""
+
+    idempotency_key = HiddenField(default=lambda: str(uuid.uuid4()), filters=[_key_or_none])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -149,7 +208,7 @@ DELIVERY = [("langsung", _l("Mengambil langsung")), ("kurir", _l("Kurir")), ("po
             ("faksimili", _l("Faksimili")), ("email", _l("E-mail"))]  # fmt: skip
 
 
-class PermohonanForm(IdentityMixin, FlaskForm):
+class PermohonanForm(IdentityMixin, OnceMixin, FlaskForm):
     rincian = TextAreaField(
         _l("Rincian informasi yang dibutuhkan"), [_required(), _cap(2000)], filters=[clean_text]
     )
@@ -190,7 +249,7 @@ CATEGORIES = [
 ]  # fmt: skip
 
 
-class PengaduanForm(FlaskForm):
+class PengaduanForm(OnceMixin, FlaskForm):
     klasifikasi = RadioField(_l("Jenis laporan"), choices=_choices(CLASSES), default="pengaduan",
                              validators=[_required(_l("Pilih salah satu."))])  # fmt: skip
     kategori = SelectField(_l("Kategori"), choices=_choices([("", _l("— pilih kategori —")), *CATEGORIES]),
@@ -199,8 +258,8 @@ class PengaduanForm(FlaskForm):
     isi = TextAreaField(
         _l("Isi laporan (apa, di mana, kapan)"), [_required(), _cap(3000)], filters=[clean_text]
     )
-    tanggal_kejadian = DateField(_l("Tanggal kejadian (tidak wajib)"), validators=[Optional()],
-                                 render_kw={"placeholder": "2025-03-24"})  # fmt: skip
+    tanggal_kejadian = DigitsDateField(_l("Tanggal kejadian (tidak wajib)"), validators=[Optional()],
+                                       render_kw={"placeholder": "2025-03-24"})  # fmt: skip
     lokasi = StringField(_l("Lokasi kejadian"), [Optional(), _cap(200)], filters=[clean_line])
     anonim = BooleanField(_l("Anonim: identitas saya tidak disimpan dan tidak diketahui siapa pun"))
     rahasia = BooleanField(_l("Rahasia: laporan saya tidak dipublikasikan"))
@@ -248,9 +307,9 @@ GROUNDS = [  # UU 14/2008 Ps. 35(1) a-g
 ]
 
 
-class KeberatanForm(IdentityMixin, FlaskForm):
+class KeberatanForm(IdentityMixin, OnceMixin, FlaskForm):
     nomor_permohonan = StringField(_l("Nomor pendaftaran permohonan"), [_required(), _cap(48), check_number],
-                                   filters=[clean_line])  # fmt: skip
+                                   filters=[clean_line, ascii_digits])  # fmt: skip
     alasan = MultiCheckboxField(_l("Alasan keberatan (boleh lebih dari satu)"), choices=_choices(GROUNDS),
                                 validators=[_required(_l("Pilih paling sedikit satu alasan."))])  # fmt: skip
     uraian = TextAreaField(_l("Uraian keberatan"), [_required(), _cap(2000)], filters=[clean_text])
@@ -269,7 +328,9 @@ def check_code(_form: Any, field: Any) -> None:
 
 
 class StatusForm(FlaskForm):
-    nomor = StringField(_l("Nomor pendaftaran"), [_required(), _cap(48), check_number], filters=[clean_line])
+    nomor = StringField(
+        _l("Nomor pendaftaran"), [_required(), _cap(48), check_number], filters=[clean_line, ascii_digits]
+    )
     kode = StringField(_l("Kode status (pada tanda terima)"), [Optional(), _cap(64), check_code],
                        filters=[clean_line])  # fmt: skip
 

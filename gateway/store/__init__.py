@@ -253,6 +253,7 @@ class Store:
         gateway_id: str,
         due_date: date | None,
         day: date | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
@@ -260,39 +261,67 @@ class Store:
 
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
         threads or processes never hand out the same number. The submission also gets its status code
-        (:mod:`gateway.statuscode`), of which only the hash is stored. Returns the stored record (without
-        personal data) with the code under ``"code"``: the one time it exists in the clear, for the receipt.
+        (:mod:`gateway.statuscode`): its hash is what travels to the central; the code itself is kept on the
+        kiosk only until the personal data is purged, so that a repeat can show the same receipt.
+        ``idempotency_key`` (a string of at most 64 characters, e.g. the random key of a served form) makes the
+        call idempotent: the key is looked up in that same transaction, and a repeat (a double tap, a resend
+        after a slow answer, concurrent or not) stores nothing and returns the first submission under that key.
+        Returns the stored record (without personal data) with the status code under ``"code"`` (None once
+        purged) and ``repeat``: True when the key had been used already.
+
+        Raises :class:`StoreError` for an unknown kind, a key that is too long or was used for another kind,
+        or when the store cannot be written (:class:`StoreFullError` on a full disk).
         """
         if kind not in SUBMISSION_KINDS:
             raise StoreError(f"a submission's kind is one of {', '.join(SUBMISSION_KINDS)}, not {kind!r}")
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 64:
+            raise StoreError("an idempotency key has 1 to 64 characters")
         day = day or date.today()
         conn = self.durable_conn
         with db.transaction(conn, "saving the submission"):
-            ordinal = conn.execute(
-                "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
-            ).fetchone()
-            number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
-            code = statuscode.new_code()
-            cur = conn.execute(
-                "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
-                "access_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)",
-                (
-                    str(uuid_mod.uuid4()),
-                    number,
-                    kind,
-                    day.isoformat(),
-                    self.clock.now_ms(),
-                    self.clock_offset(),
-                    due_date.isoformat() if due_date else None,
-                    _json(dict(public)),
-                    _json(dict(personal)) if personal is not None else None,
-                    statuscode.access_hash(number, code),
-                ),
-            )
-            seq = int(cur.lastrowid or 0)
+            number = self._by_key(conn, idempotency_key, kind)
+            repeat = number is not None
+            if number is None:
+                number = self._insert(
+                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key
+                )
+            code = conn.execute(
+                "SELECT receipt_code FROM submissions WHERE number = ?", (number,)
+            ).fetchone()[0]
         record = self.submission(number)
-        assert record is not None and record["seq"] == seq
-        return {**record, "code": code}
+        assert record is not None
+        return {**record, "code": code, "repeat": repeat}
+
+    def _by_key(self, conn: sqlite3.Connection, key: str | None, kind: str) -> str | None:
+        """The number of the submission stored under idempotency ``key`` (None: none, or no key)."""
+        if key is None:
+            return None
+        row = conn.execute(
+            "SELECT number, kind FROM submissions WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if row is not None and row[1] != kind:
+            raise StoreError(f"this idempotency key belongs to a {row[1]}, not to a {kind}")
+        return str(row[0]) if row else None
+
+    def _insert(self, conn: sqlite3.Connection, kind: str, public: Mapping[str, Any],
+                personal: Mapping[str, Any] | None, gateway_id: str, due_date: date | None,
+                day: date, key: str | None) -> str:  # fmt: skip
+        """Insert one submission with the next number of ``day`` and a new status code (inside the caller's
+        transaction)."""
+        ordinal = conn.execute(
+            "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
+        ).fetchone()
+        number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
+        code = statuscode.new_code()
+        conn.execute(
+            "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
+            "access_hash, receipt_code, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+            (str(uuid_mod.uuid4()), number, kind, day.isoformat(), self.clock.now_ms(), self.clock_offset(),
+             due_date.isoformat() if due_date else None, _json(dict(public)),
+             _json(dict(personal)) if personal is not None else None,
+             statuscode.access_hash(number, code), code, key),
+        )  # fmt: skip
+        return number
 
     _SUBMISSION_COLUMNS = (
         "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public"
@@ -326,8 +355,8 @@ class Store:
         """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
-                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL "
-                "AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
+                "UPDATE submissions SET personal = NULL, receipt_code = NULL, purged_at = ? WHERE seq <= ? "
+                "AND (personal IS NOT NULL OR receipt_code IS NOT NULL) AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
                 (db.now_ms(), through_seq),
             )
         if cur.rowcount:

@@ -179,4 +179,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE sync_state ADD COLUMN failing_seq INTEGER;
         """,
     ),
+    (
+        "0900-submission-idempotency-key",
+        # One submission per served form: the kiosk puts a random key in each form it serves, and a repeat
+        # of the same key (a double tap, a resend) gets the first submission's receipt (Store.add_submission).
+        """
+        ALTER TABLE submissions ADD COLUMN idempotency_key TEXT;
+        CREATE UNIQUE INDEX submissions_idempotency_key ON submissions (idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        """,
+    ),
+    (
+        "0910-submission-receipt-code",
+        # The status code in the clear, kept on the kiosk only until the submission's personal data is purged
+        # (the central gets its hash): a repeat of a form (idempotency key) shows the same receipt and code.
+        """
+        ALTER TABLE submissions ADD COLUMN receipt_code TEXT;
+        """,
+    ),
 ]

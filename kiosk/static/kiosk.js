@@ -90,6 +90,24 @@
   toggleCopy();
   toggleIdentity();
 
+  /* one form, one submission: once a form is on its way, its submit buttons are disabled, so a second tap
+     (or a tap while a slow answer is awaited) sends nothing; the server keeps one submission per form key
+     anyway. A page shown again from the back-forward cache gets its buttons back. */
+  function setSending(form, sending) {
+    form.setAttribute("aria-busy", sending ? "true" : "false");
+    Array.prototype.forEach.call(form.querySelectorAll('button[type="submit"], input[type="submit"]'),
+      function (b) { b.disabled = sending; });
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form || form.method !== "post") { return; }
+    if (form.getAttribute("aria-busy") === "true") { e.preventDefault(); return; }
+    setSending(form, true);
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) { Array.prototype.forEach.call(document.forms, function (f) { setSending(f, false); }); }
+  });
+
   /* the first field with an error gets the focus */
   var bad = document.querySelector('[aria-invalid="true"]');
   if (bad) { bad.scrollIntoView({ block: "center" }); }

@@ -74,23 +74,34 @@ def status_url(number: str, code: str | None = None) -> str:
     return f"{number} {statuscode.grouped(code)}" if code else number
 
 
-def _save(kind: str, public: dict[str, Any], personal: dict[str, Any] | None) -> Any:
+def _save(kind: str, form: Any) -> Any:
+    """Save the form's submission (once per idempotency key) and show its receipt; 503 when the store fails.
+
+    A repeat of a key (a double tap, a resend after a slow answer) stores nothing, prints no second slip and
+    shows the first submission's receipt.
+    """
     today = date.today()
     try:
-        record = store().add_submission(kind, public, personal, gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
-                                        due_date=dates.due_for(kind, today), day=today)  # fmt: skip
+        record = store().add_submission(kind, form.public(), form.personal(),
+                                        gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
+                                        due_date=dates.due_for(kind, today), day=today,
+                                        idempotency_key=form.idempotency_key.data)  # fmt: skip
     except StoreError as err:
         log.error("a %s could not be saved: %s", kind, err)  # the error never holds the form's data
         return Response(render_template("error.html", code=503), status=503)
     number = record["number"]
+    known = number in session.get("receipts", [])
     receipts = [n for n in session.get("receipts", []) if n != number][-(MAX_RECEIPTS - 1) :]
     session["receipts"] = [*receipts, number]
     # the status code, in the clear only in this citizen's session until the receipt is done with
-    session["codes"] = {n: c for n, c in session.get("codes", {}).items() if n in receipts} | {
-        number: record["code"]
-    }
-    session["printed"] = _print(kind, record)
-    log.info("saved %s %s", kind, number)
+    codes = {n: c for n, c in session.get("codes", {}).items() if n in receipts}
+    session["codes"] = codes | ({number: record["code"]} if record["code"] else {})
+    if record["repeat"]:
+        session["printed"] = session.get("printed", "none") if known else "none"
+        log.info("repeat of %s %s: its receipt again", kind, number)
+    else:
+        session["printed"] = _print(kind, record)
+        log.info("saved %s %s", kind, number)
     return redirect(url_for("submit.receipt", number=number))
 
 
@@ -122,7 +133,7 @@ def permohonan() -> Any:
     """The information-request form; 400 with messages when invalid, 400 when the CSRF token is missing."""
     form = forms.PermohonanForm()
     if form.validate_on_submit():
-        return _save("request", form.public(), form.personal())
+        return _save("request", form)
     return _form_page("permohonan", form, "form_permohonan.html")
 
 
@@ -131,7 +142,7 @@ def pengaduan() -> Any:
     """The complaint form (anonim: no identity kept; rahasia: not published)."""
     form = forms.PengaduanForm()
     if form.validate_on_submit():
-        return _save("complaint", form.public(), form.personal())
+        return _save("complaint", form)
     return _form_page("pengaduan", form, "form_pengaduan.html")
 
 
@@ -145,7 +156,7 @@ def keberatan() -> Any:
         if earlier is not None and earlier["kind"] != "request":
             form.nomor_permohonan.errors = [_l("Nomor ini bukan nomor permohonan informasi.")]
         else:
-            return _save("objection", form.public(), form.personal())
+            return _save("objection", form)
     return _form_page("keberatan", form, "form_keberatan.html", grounds=forms.GROUNDS)
 
 

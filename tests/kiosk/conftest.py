@@ -95,9 +95,15 @@ class ServerThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.close()
-        self.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
+        from waitress import wasyncore
+
+        # close every socket in the server's own loop thread: closed from here, a socket the loop is waiting
+        # on (a client's kept-alive connection) makes its select() fail with EBADF; with its map empty, the
+        # loop ends
+        server: Any = self.server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         self.thread.join(timeout=5)
+        server.task_dispatcher.shutdown(timeout=5)
 
 
 @pytest.fixture
