@@ -33,6 +33,17 @@ def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
+def derived_code(secret: bytes, key: str) -> str:
+    """The code of the submission filed under idempotency ``key``: :data:`LENGTH` characters taken from
+    HMAC-SHA256(``secret``, key), so that a repeat of the same form (a double tap, a resend after a slow answer)
+    shows the same code without the code ever being stored. As unguessable as :func:`new_code` for whoever
+    lacks ``secret`` (the kiosk's own key), whether or not they saw the form's key."""
+    digest = int.from_bytes(
+        hmac.new(secret, b"anjungan-status-code\n" + key.encode(), "sha256").digest(), "big"
+    )
+    return "".join(ALPHABET[(digest >> (5 * i)) & 31] for i in range(LENGTH))
+
+
 def grouped(code: str) -> str:
     """The code as printed and shown: groups of five joined by dashes (``7KQ2M-9XD4H-RTB3N``)."""
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))

@@ -254,6 +254,7 @@ class Store:
         due_date: date | None,
         day: date | None = None,
         idempotency_key: str | None = None,
+        code: str | None = None,
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
@@ -261,13 +262,14 @@ class Store:
 
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
         threads or processes never hand out the same number. The submission also gets its status code
-        (:mod:`gateway.statuscode`): its hash is what travels to the central; the code itself is kept on the
-        kiosk only until the personal data is purged, so that a repeat can show the same receipt.
-        ``idempotency_key`` (a string of at most 64 characters, e.g. the random key of a served form) makes the
+        (:mod:`gateway.statuscode`): ``code`` when given (canonical; the kiosk derives it from the form's key, so
+        that a repeat shows the same one), else a fresh random one; only its hash is stored and travels to the
+        central. ``idempotency_key`` (a string of at most 64 characters, e.g. the random key of a served form) makes the
         call idempotent: the key is looked up in that same transaction, and a repeat (a double tap, a resend
         after a slow answer, concurrent or not) stores nothing and returns the first submission under that key.
-        Returns the stored record (without personal data) with the status code under ``"code"`` (None once
-        purged) and ``repeat``: True when the key had been used already.
+        Returns the stored record (without personal data) with ``repeat``: True when the key had been used
+        already, and the status code under ``"code"`` — the one time it exists in the clear, for the receipt
+        (on a repeat: ``code`` when it matches the stored hash, else None).
 
         Raises :class:`StoreError` for an unknown kind, a key that is too long or was used for another kind,
         or when the store cannot be written (:class:`StoreFullError` on a full disk).
@@ -282,12 +284,12 @@ class Store:
             number = self._by_key(conn, idempotency_key, kind)
             repeat = number is not None
             if number is None:
+                code = code or statuscode.new_code()
                 number = self._insert(
-                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key
+                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key, code
                 )
-            code = conn.execute(
-                "SELECT receipt_code FROM submissions WHERE number = ?", (number,)
-            ).fetchone()[0]
+        if repeat and not (code and self.status_code_matches(number, code)):
+            code = None
         record = self.submission(number)
         assert record is not None
         return {**record, "code": code, "repeat": repeat}
@@ -305,21 +307,20 @@ class Store:
 
     def _insert(self, conn: sqlite3.Connection, kind: str, public: Mapping[str, Any],
                 personal: Mapping[str, Any] | None, gateway_id: str, due_date: date | None,
-                day: date, key: str | None) -> str:  # fmt: skip
-        """Insert one submission with the next number of ``day`` and a new status code (inside the caller's
-        transaction)."""
+                day: date, key: str | None, code: str) -> str:  # fmt: skip
+        """Insert one submission with the next number of ``day`` and the hash of its status code ``code``
+        (inside the caller's transaction)."""
         ordinal = conn.execute(
             "SELECT count(*) FROM submissions WHERE day = ?", (day.isoformat(),)
         ).fetchone()
         number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
-        code = statuscode.new_code()
         conn.execute(
             "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
-            "access_hash, receipt_code, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+            "access_hash, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
             (str(uuid_mod.uuid4()), number, kind, day.isoformat(), self.clock.now_ms(), self.clock_offset(),
              due_date.isoformat() if due_date else None, _json(dict(public)),
              _json(dict(personal)) if personal is not None else None,
-             statuscode.access_hash(number, code), code, key),
+             statuscode.access_hash(number, code), key),
         )  # fmt: skip
         return number
 
@@ -355,8 +356,8 @@ class Store:
         """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
-                "UPDATE submissions SET personal = NULL, receipt_code = NULL, purged_at = ? WHERE seq <= ? "
-                "AND (personal IS NOT NULL OR receipt_code IS NOT NULL) AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
+                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq <= ? AND personal IS NOT NULL "
+                "AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
                 (db.now_ms(), through_seq),
             )
         if cur.rowcount:

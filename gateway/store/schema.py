@@ -189,12 +189,4 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE idempotency_key IS NOT NULL;
         """,
     ),
-    (
-        "0910-submission-receipt-code",
-        # The status code in the clear, kept on the kiosk only until the submission's personal data is purged
-        # (the central gets its hash): a repeat of a form (idempotency key) shows the same receipt and code.
-        """
-        ALTER TABLE submissions ADD COLUMN receipt_code TEXT;
-        """,
-    ),
 ]

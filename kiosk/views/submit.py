@@ -74,6 +74,16 @@ def status_url(number: str, code: str | None = None) -> str:
     return f"{number} {statuscode.grouped(code)}" if code else number
 
 
+def _code_for(key: str | None) -> str | None:
+    """The status code of the submission filed under form key ``key``, derived with the kiosk's secret key so
+    that a repeat of the form shows the same code although only its hash is stored (None: no key, a fresh
+    random code)."""
+    if not key:
+        return None
+    secret = current_app.config["SECRET_KEY"]
+    return statuscode.derived_code(secret if isinstance(secret, bytes) else str(secret).encode(), key)
+
+
 def _save(kind: str, form: Any) -> Any:
     """Save the form's submission (once per idempotency key) and show its receipt; 503 when the store fails.
 
@@ -82,10 +92,11 @@ def _save(kind: str, form: Any) -> Any:
     """
     today = date.today()
     try:
+        key = form.idempotency_key.data
         record = store().add_submission(kind, form.public(), form.personal(),
                                         gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
                                         due_date=dates.due_for(kind, today), day=today,
-                                        idempotency_key=form.idempotency_key.data)  # fmt: skip
+                                        idempotency_key=key, code=_code_for(key))  # fmt: skip
     except StoreError as err:
         log.error("a %s could not be saved: %s", kind, err)  # the error never holds the form's data
         return Response(render_template("error.html", code=503), status=503)

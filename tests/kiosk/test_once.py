@@ -132,6 +132,30 @@ def test_a_resent_form_gets_the_same_receipt(
     assert number_on(third) != number and count(kiosk_store) == 2
 
 
+def test_a_resend_whose_first_answer_was_lost_shows_the_same_status_code(
+    client: FlaskClient, kiosk_store: Store
+) -> None:
+    """The first answer (and the session cookie it set) never reached the browser: the resend still shows the
+    code printed on the first slip, although only the code's hash is stored."""
+    form = {**complaint_data(), **served_form(client, "/pengaduan")}
+    cookie_before = client.get_cookie("anjungan")
+    assert cookie_before is not None
+    first = client.post("/pengaduan", data=form)
+    number = number_on(first)
+    code = re.search(
+        r'id="receipt-code">([0-9A-Z-]+)<', client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    )
+    client.set_cookie("anjungan", cookie_before.value)  # as if the first answer had been lost
+    second = client.post("/pengaduan", data=form)
+    assert number_on(second) == number and count(kiosk_store) == 1
+    again = re.search(
+        r'id="receipt-code">([0-9A-Z-]+)<', client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    )
+    assert code and again and code.group(1) == again.group(1)
+    raw = b"".join(p.read_bytes() for p in kiosk_store.path.parent.glob("anjungan.db*"))
+    assert code.group(1).replace("-", "").encode() not in raw
+
+
 def test_a_form_corrected_after_an_error_keeps_its_key(client: FlaskClient, kiosk_store: Store) -> None:
     hidden = served_form(client, "/permohonan")
     refused = client.post("/permohonan", data={**request_data(nik="1"), **hidden})
