@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,10 +22,12 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from kiosk import conditions, documents, i18n
+from kiosk import charts, conditions, documents, i18n
 from kiosk.pagecache import MARKER
+from kiosk.renderworker import BoundedWorker, RenderError
 from kiosk.views import current_alerts, store, thresholds
 
+log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
 CATEGORIES = {
@@ -120,24 +123,47 @@ def announcements() -> Response:
 
 @bp.get("/kondisi")
 def conditions_page() -> Response:
-    groups = conditions.node_groups(store(), int(current_app.config["KIOSK_STALE_MS"]))
-    return cacheable(render_template("conditions.html", groups=groups, limits=thresholds()))
+    labels = conditions.node_labels(store(), current_app.config["KIOSK_NODE_LABELS"])
+    groups = conditions.node_groups(store(), int(current_app.config["KIOSK_STALE_MS"]), labels)
+    return cacheable(render_template("conditions.html", groups=groups, limits=thresholds(),
+                                     newest=conditions.newest_age(groups)))  # fmt: skip
 
 
 @bp.get("/kondisi/grafik/<node>/<name>/<span>.svg")
 def chart(node: str, name: str, span: str) -> Response:
-    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span or series."""
+    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span.
+
+    The chart is drawn in the bounded render worker: one that fails or overruns ``KIOSK_RENDER_SECONDS`` is
+    answered with a "data belum tersedia" picture (kept a minute), never with a request thread held.
+    """
     if span not in conditions.RANGES or len(node) > 32 or len(name) > 32:
         abort(404)
     limit = float(current_app.config["KIOSK_WATER_ALERT_CM"]) if name == "water_cm" else None
     cache = current_app.extensions.setdefault("anjungan_charts", conditions.ChartCache())
     lang = i18n.current_language()
-    svg = cache.get((node, name, span, lang), float(current_app.config["KIOSK_CHART_CACHE_SECONDS"]),
-                    lambda: conditions.render_chart(store(), node, name, span, limit))  # fmt: skip
+    tz = str(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+    def make() -> tuple[bytes, bool]:
+        spec = conditions.chart_spec(store(), node, name, span, limit, tz)
+        try:
+            svg = renderer().call("kiosk.charts:render_svg", spec)
+        except RenderError as err:
+            log.warning("chart %s/%s/%s not drawn: %s", node, name, span, err)
+            return charts.unavailable_svg(str(_l("Data belum tersedia"))).encode(), False
+        return str(svg).encode(), True
+
+    ttl = float(current_app.config["KIOSK_CHART_CACHE_SECONDS"])
+    svg, drawn = cache.get((node, name, span, lang), ttl, make)
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["Cache-Control"] = "max-age=60"
+    response.headers["Cache-Control"] = "max-age=60" if drawn else "no-store"
+    response.headers["X-Kiosk-Chart"] = "drawn" if drawn else "unavailable"
     return response
+
+
+def renderer() -> BoundedWorker:
+    """The app's bounded render worker (its child process starts on first use)."""
+    return current_app.extensions["anjungan_renderer"]  # type: ignore[no-any-return]
 
 
 @bp.get("/api/alerts")
@@ -185,6 +211,11 @@ def finish() -> Any:
     return response
 
 
+def node_place(node: str) -> str:
+    """Where node ``node`` is (its configured place), or its id when no place is known."""
+    return conditions.node_labels(store(), current_app.config["KIOSK_NODE_LABELS"]).get(node) or node
+
+
 def install_template_globals(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
@@ -206,6 +237,7 @@ def install_template_globals(app: Flask) -> None:
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
             "default_lang": current_app.config["KIOSK_LANGUAGE"],
             "poll_seconds": current_app.config["KIOSK_ALERT_POLL_SECONDS"],
+            "node_place": node_place,
         }
 
     @app.template_filter("localtime")
