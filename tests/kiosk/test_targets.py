@@ -31,12 +31,12 @@ TARGETS_JS = """() => {
     const name = e.tagName + ' ' + (e.id || e.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40));
     if (seen.has(name)) continue;
     seen.add(name);
-    if (r.width < %(min)d || r.height < %(min)d) {
+    if (r.width < MIN || r.height < MIN) {
       out.push(location.pathname + location.search + ' ' + name + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
     }
   }
   return out;
-}""" % {"min": MIN_PX}
+}""".replace("MIN", str(MIN_PX))
 
 LINKS_JS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
 
