@@ -244,6 +244,11 @@ def install_template_globals(app: Flask) -> None:
     def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
         return datetime.fromtimestamp(ms / 1000).strftime(fmt) if ms else "—"
 
+    @app.template_filter("number_size")
+    def number_size(number: str) -> str:
+        """The size class that keeps a registration number (up to 46 characters) on one line at 1280 px."""
+        return "number-s" if len(number) <= 34 else "number-m" if len(number) <= 42 else "number-l"
+
     @app.template_filter("isodate")
     def isodate(text: str | None) -> str:
         if not text:
