@@ -88,7 +88,7 @@ def document(sha256: str) -> Response | str:
     item = _document(sha256)
     data_dir = current_app.config["KIOSK_DATA_DIR"]
     try:
-        pages = documents.page_count(data_dir, sha256)
+        pages = documents.page_count(data_dir, sha256, renderer())
     except documents.DocumentMissing:
         return render_template("document_missing.html", document=item)
     number = request.args.get("halaman", 1, type=int) or 1
@@ -102,7 +102,7 @@ def document_page(sha256: str, number: int) -> Response:
     """A page image; 404 for a missing document or page."""
     _document(sha256)
     try:
-        path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number)
+        path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number, renderer())
     except documents.DocumentMissing:
         abort(404)
     response = Response(path.read_bytes(), mimetype="image/png")  # small; no file handle left open
