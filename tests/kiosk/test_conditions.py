@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store, db
 from kiosk.alerts import Thresholds, evaluate
+from tests.kiosk.conftest import ServerThread
+from tests.kiosk.test_browser import shot
 
 LIMITS = Thresholds(water_cm=150.0, mains_min_v=150.0, stale_ms=15 * 60_000)
 
@@ -184,3 +189,37 @@ def test_water_chart_axis_holds_the_level_and_is_rounded(
     assert all(re.fullmatch(r"-?\d+", t) for t in ticks), ticks  # water is shown in whole cm
     numbers = [float(t) for t in ticks]
     assert numbers[0] <= 85 * 0.97 and numbers[-1] >= 150
+
+
+@pytest.fixture
+def environment_server(
+    make_app: Callable[..., Flask], kiosk_store: Store, feed: Callable[..., None]
+) -> Iterator[ServerThread]:
+    feed("dmk-wl-01", {"water_cm": 85.0, "distance_cm": 215.0}, history_hours=30)
+    feed(
+        "dmk-wx-01", {"rain_mm": 2.4, "temp_c": 27.9, "rh_pct": 81.0, "pressure_hpa": 1009.2}, history_hours=6
+    )
+    feed("dmk-pw-01", POWER, history_hours=6)
+    labels = {"dmk-wl-01": "Sungai Tuntang, Jembatan Wonosalam", "dmk-wx-01": "Halaman Kantor Kecamatan",
+              "dmk-pw-01": "Kantor Kecamatan, panel listrik"}  # fmt: skip
+    with ServerThread(make_app(KIOSK_NODE_LABELS=labels)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_environment_page_in_chromium(environment_server: ServerThread, touch_page: Any, lang: str) -> None:
+    page = touch_page
+    page.goto(f"{environment_server.url}/bahasa/{lang}?kembali=/kondisi")
+    page.wait_for_load_state("networkidle")
+    images = page.locator(".measure img")
+    assert images.count() >= 20
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.measure img')).every(i => i.naturalWidth > 0)"
+    )
+    labels = page.locator(".reading-label").all_text_contents()
+    assert labels and not [t for t in labels if re.fullmatch(r"[a-z0-9_ ]+", t.strip())]
+    assert page.locator(".node-place").first.text_content().strip().startswith("Sungai Tuntang")  # type: ignore[union-attr]
+    assert page.locator("#newest").is_visible()
+    shot(page, f"70-environment-{lang}")
+    page.locator(".node").nth(2).scroll_into_view_if_needed()
+    shot(page, f"71-environment-{lang}-power")
