@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from flask import Flask
 from flask.testing import FlaskClient
 
