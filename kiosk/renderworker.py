@@ -125,8 +125,17 @@ def _run(request: dict[str, Any]) -> Any:
     return getattr(importlib.import_module(module), name)(request.get("arg"))
 
 
+def _die_with_parent() -> None:
+    """Exit when the kiosk process is gone, even in the middle of a computation that never ends."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def main() -> None:
     """The child's loop: one JSON request per line on stdin, one JSON answer per line on stdout."""
+    threading.Thread(target=_die_with_parent, name="render-parent-watch", daemon=True).start()
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print in a computation must not break the answers
     out.write(b'{"ready": true}\n')

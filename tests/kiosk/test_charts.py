@@ -153,3 +153,35 @@ def test_home_answers_while_poisonous_charts_are_requested(poisoned_server: Serv
         t.join(timeout=60)
     assert len(results) == 6 and all(isinstance(r, tuple) for r in results), results
     assert all(r[0] == 200 and r[1]["X-Kiosk-Chart"] == "drawn" for r in results)
+
+
+def test_a_stuck_worker_dies_with_the_kiosk(tmp_path: Any) -> None:
+    """A child computing forever is not left behind when the kiosk process ends."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from kiosk.renderworker import BoundedWorker\n"
+        "w = BoundedWorker(600.0)\n"
+        "w._ensure()\n"
+        "print(w._proc.pid, flush=True)\n"
+        'w._proc.stdin.write(b\'{"call": "tests.kiosk.poison:forever", "arg": null}\\n\')\n'
+        "w._proc.stdin.flush()\n"
+    )
+    kiosk = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    child = int(kiosk.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
