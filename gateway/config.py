@@ -7,6 +7,7 @@ Unknown sections and keys are errors that name them.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -127,6 +128,15 @@ SETTINGS: list[Setting] = [
     ),
     Setting(
         "kiosk",
+        "node_labels",
+        {},
+        "Where each sensor node is, shown on the conditions page: a table of node id = place, e.g. "
+        '{ "dmk-wl-01" = "Sungai Tuntang, Jembatan Wonosalam" } (JSON in the environment). The central may '
+        "send a newer one (configuration item kiosk.node_labels).",
+        dict,
+    ),
+    Setting(
+        "kiosk",
         "secret_key",
         "",
         "Key signing the kiosk's session cookies. Empty = a random key kept in <data_dir>/kiosk.key.",
@@ -180,6 +190,15 @@ def settings_of(section: str) -> list[Setting]:
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     """Turn a TOML or environment value into the setting's type, or raise ConfigError naming ``origin``."""
     kind = setting.type
+    if isinstance(value, str) and kind is dict:
+        try:
+            value = json.loads(value or "{}")
+        except ValueError:
+            raise ConfigError(f"{origin}: expected a JSON object, got {value!r}") from None
+    if kind is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{origin}: expected a table of texts, got {value!r}")
+        return dict(value)
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         try:
@@ -364,6 +383,8 @@ def _validate(sections: dict[str, Any]) -> None:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -23,6 +23,12 @@ from gateway.supervise import Child, Supervisor, anjungan_argv
 GATEWAY_ID = "demo-wonosalam"
 NODES = (("demo-wl-01", "water-level"), ("demo-wx-01", "weather"), ("demo-pw-01", "power"))
 NODE_INTERVAL_S = 5
+# Where the demo's nodes stand (shown on the kiosk's conditions page: [kiosk] node_labels).
+NODE_PLACES = {
+    "demo-wl-01": "Sungai Tuntang, Jembatan Wonosalam",
+    "demo-wx-01": "Halaman Kantor Kecamatan Wonosalam",
+    "demo-pw-01": "Kantor Kecamatan Wonosalam, panel listrik",
+}
 
 
 def _central_db(demo_dir: Path) -> str:
@@ -65,7 +71,7 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
             "gateway_id": credentials["gateway_id"],
             "secret": credentials["secret"],
         },
-        "kiosk": {"port": kiosk_port},
+        "kiosk": {"port": kiosk_port, "node_labels": dict(NODE_PLACES)},
         "mqtt": {"host": ""},
         "sync": {"interval_s": 10, "backoff_cap_s": 30.0},
     }

@@ -22,6 +22,7 @@ from gateway import private
 from gateway.store import Store
 from kiosk import errors, i18n
 from kiosk.pagecache import PageCache
+from kiosk.renderworker import BoundedWorker
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -70,6 +71,8 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_DATA_DIR": Path(cfg.data_dir),
         "KIOSK_PAGE_CACHE_SECONDS": 5.0,
         "KIOSK_CHART_CACHE_SECONDS": 60.0,
+        "KIOSK_RENDER_SECONDS": 5.0,  # the bound of one chart or page render (kiosk/renderworker.py)
+        "KIOSK_NODE_LABELS": dict(kiosk.node_labels),
         "KIOSK_ALERT_CACHE_SECONDS": 2.0,
         "KIOSK_ALERT_POLL_SECONDS": 5,
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
@@ -130,6 +133,7 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.ensure_compiled())
     app.extensions["anjungan_store"] = Store.from_config(cfg, clock=app.config.get("KIOSK_CLOCK"))
+    app.extensions["anjungan_renderer"] = BoundedWorker(float(app.config["KIOSK_RENDER_SECONDS"]))
 
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)
@@ -153,5 +157,6 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def close_app(app: Flask) -> None:
-    """Close the app's store connections (tests; the server process simply exits)."""
+    """Close the app's store connections and stop its render worker (tests; the server process simply exits)."""
+    app.extensions["anjungan_renderer"].close()
     app.extensions["anjungan_store"].close()

@@ -34,6 +34,26 @@ def _watch_alerts(app: Any, stop: threading.Event) -> None:
                 warned = True
 
 
+def _prerender_documents(app: Any, stop: threading.Event) -> None:
+    """Render every page of each document as it arrives (requests then only read files)."""
+    from kiosk.documents import prerender
+
+    store = app.extensions["anjungan_store"]
+    warned = False
+    while True:
+        try:
+            made = prerender(store, app.config["KIOSK_DATA_DIR"], app.extensions["anjungan_renderer"])
+            if made:
+                log.info("rendered %d document pages", made)
+            warned = False
+        except Exception as err:  # the store may be busy: say it once, keep watching
+            if not warned:
+                log.warning("document pages: %s", err)
+                warned = True
+        if stop.wait(WATCH_SECONDS):
+            return
+
+
 @click.command("kiosk")
 @click.option("--host", help="Listen address (default from [kiosk] host).")
 @click.option("--port", type=int, help="Listen port (default from [kiosk] port).")
@@ -70,6 +90,8 @@ def kiosk_command(cfg: Any, host: str | None, port: int | None, threads: int, ha
     stop = threading.Event()
     watcher = threading.Thread(target=_watch_alerts, args=(app, stop), name="kiosk-alerts", daemon=True)
     watcher.start()
+    pages = threading.Thread(target=_prerender_documents, args=(app, stop), name="kiosk-pages", daemon=True)
+    pages.start()
     click.echo(f"kiosk on http://{host}:{port}/")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="anjungan")

@@ -1,7 +1,14 @@
-"""Local conditions: what each measurement means for a citizen, node freshness, and cached SVG charts (pygal).
+"""Local conditions: what each measurement means for a citizen, where each node is, how fresh its data is, and
+the charts (rendered by :mod:`kiosk.charts` in the bounded render worker).
 
-Measurement names carry their unit as a suffix (the node frame contract); the ones a kiosk expects get a
-human label, any other is shown by its name and unit.
+Names and units come from the unit-suffix vocabulary of the node frame contract (docs/protocol.md: ``_c``,
+``_pct``, ``_cm``, ``_mm``, ``_v``, ``_a``, ``_w``, ``_wh``, ``_hz``, ``_hpa``, ``_ugm3``): the measurements the
+project's nodes send have their own name in Bahasa Indonesia and English (:data:`MEASUREMENTS`); any other one
+is named by the quantity its suffix carries (:data:`UNITS`), so nothing is ever shown as a raw English name.
+
+A node is shown by its place: ``[kiosk] node_labels`` in the gateway's configuration (a table ``node id =
+"place"``), overridden per node by what the central sends down as the configuration item
+``kiosk.node_labels`` (a ``config`` change with ``{"value": {node id: place}}``).
 
 "Now" is the store's clock (``store.clock``). The latest readings are the newest by each node's own order
 (the writer keeps them so), never by wall-clock stamps; a reading whose arrival stamp lies in the future (the
@@ -10,39 +17,99 @@ wall clock was stepped back since) has an unknown age and is shown as not curren
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
+from gateway.store import files as store_files
 from gateway.store.health import age_s
 
-# name -> (label, unit shown, decimals); order = order on the page
-MEASUREMENTS: dict[str, tuple[Any, str, int]] = {
-    "water_cm": (_l("Tinggi muka air"), "cm", 0),
-    "rain_mm": (_l("Curah hujan"), "mm", 1),
-    "temp_c": (_l("Suhu udara"), "°C", 1),
-    "rh_pct": (_l("Kelembapan udara"), "%", 0),
-    "pressure_hpa": (_l("Tekanan udara"), "hPa", 0),
-    "mains_v": (_l("Tegangan listrik PLN"), "V", 0),
-    "bat_v": (_l("Tegangan baterai"), "V", 2),
-}
-UNITS = {"c": "°C", "pct": "%", "cm": "cm", "mm": "mm", "v": "V", "a": "A", "w": "W", "wh": "Wh", "hz": "Hz",
-         "hpa": "hPa", "ugm3": "µg/m³"}  # fmt: skip
 RANGES = {"24j": 24 * 3600 * 1000, "7h": 7 * 24 * 3600 * 1000}
 HOUR_MS = 3600 * 1000
-_SCRIPT_RE = re.compile(r"<script\b.*?</script>", re.S | re.I)
 
 
-def describe(name: str) -> tuple[Any, str, int]:
+@dataclass(frozen=True)
+class Measure:
+    """How a measurement is shown: its name (lazy, translated), unit symbol, decimals; charted or not."""
+
+    label: Any
+    unit: str
+    decimals: int
+    chart: bool = True
+    on_off: bool = False  # 1 = on, 0 = off (e.g. mains_ok)
+
+
+# suffix -> (unit symbol, the quantity it measures, decimals): the frame contract's unit vocabulary
+UNITS: dict[str, tuple[str, Any, int]] = {
+    "c": ("°C", _l("Suhu"), 1),
+    "pct": ("%", _l("Persentase"), 0),
+    "cm": ("cm", _l("Tinggi atau jarak"), 0),
+    "mm": ("mm", _l("Curah hujan"), 1),
+    "v": ("V", _l("Tegangan listrik"), 1),
+    "a": ("A", _l("Arus listrik"), 2),
+    "w": ("W", _l("Daya listrik"), 0),
+    "wh": ("Wh", _l("Energi listrik"), 0),
+    "hz": ("Hz", _l("Frekuensi listrik"), 1),
+    "hpa": ("hPa", _l("Tekanan udara"), 0),
+    "ugm3": ("µg/m³", _l("Debu di udara"), 0),
+}
+
+# The measurements of the project's nodes (firmware/); order = order on the page.
+MEASUREMENTS: dict[str, Measure] = {
+    "water_cm": Measure(_l("Tinggi muka air"), "cm", 0),
+    "rain_mm": Measure(_l("Curah hujan"), "mm", 1),
+    "temp_c": Measure(_l("Suhu udara"), "°C", 1),
+    "rh_pct": Measure(_l("Kelembapan udara"), "%", 0),
+    "pressure_hpa": Measure(_l("Tekanan udara"), "hPa", 0),
+    "pm25_ugm3": Measure(_l("Debu halus (PM2,5)"), "µg/m³", 0),
+    "mains_ok": Measure(_l("Listrik PLN"), "", 0, chart=False, on_off=True),
+    "mains_v": Measure(_l("Tegangan listrik PLN"), "V", 0),
+    "current_a": Measure(_l("Arus listrik terpakai"), "A", 2),
+    "power_w": Measure(_l("Daya listrik terpakai"), "W", 0),
+    "energy_wh": Measure(_l("Energi listrik terpakai (total)"), "Wh", 0),
+    "freq_hz": Measure(_l("Frekuensi listrik"), "Hz", 1),
+    "power_factor": Measure(_l("Faktor daya listrik"), "", 2),
+    "distance_cm": Measure(_l("Jarak sensor ke permukaan air"), "cm", 0),
+    "bat_v": Measure(_l("Tegangan baterai sensor"), "V", 2, chart=False),
+}
+
+# A node without a configured place is named by what it measures.
+KIND_NAMES = {
+    "water-level": _l("Sensor tinggi muka air"),
+    "weather": _l("Stasiun cuaca"),
+    "power": _l("Sensor listrik PLN"),
+}
+
+
+def describe(name: str) -> Measure:
+    """How measurement ``name`` is shown: its own entry, else the quantity and unit of its suffix."""
     if name in MEASUREMENTS:
         return MEASUREMENTS[name]
     base, _, suffix = name.rpartition("_")
-    return (base.replace("_", " ") or name, UNITS.get(suffix, ""), 1)
+    if base and suffix in UNITS:
+        unit, quantity, decimals = UNITS[suffix]
+        return Measure(_Joined(quantity, base.replace("_", " ")), unit, decimals)
+    return Measure(name.replace("_", " "), "", 2)
+
+
+class _Joined:
+    """A lazy "Quantity (name)" label, translated when shown."""
+
+    def __init__(self, quantity: Any, detail: str):
+        self.quantity, self.detail = quantity, detail
+
+    def __str__(self) -> str:
+        return f"{self.quantity} ({self.detail})"
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
 
 
 def order_key(name: str) -> tuple[int, str]:
@@ -50,8 +117,27 @@ def order_key(name: str) -> tuple[int, str]:
     return (names.index(name) if name in names else len(names), name)
 
 
-def node_groups(store: Any, stale_ms: int) -> list[dict[str, Any]]:
-    """Per node: its id, kind, last seen, freshness and latest readings (sorted, described).
+def node_labels(store: Any, configured: Mapping[str, Any] | None) -> dict[str, str]:
+    """Place of each node: the gateway's ``[kiosk] node_labels``, then the central's ``kiosk.node_labels``."""
+    labels = {str(k): str(v) for k, v in (configured or {}).items() if isinstance(v, str) and v.strip()}
+    sent = store_files.config_overrides(store).get("kiosk", {}).get("node_labels")
+    if isinstance(sent, dict):
+        labels.update({str(k): str(v) for k, v in sent.items() if isinstance(v, str) and v.strip()})
+    return labels
+
+
+def age_text(age_ms: int | None) -> str:
+    """How long ago, in words of the current language ("3 menit yang lalu", "3 minutes ago"); None (a stamp
+    in the future: the wall clock was stepped back since) is an unknown age."""
+    if age_ms is None:
+        return str(_l("waktu tidak diketahui"))
+    if age_ms < 60_000:
+        return str(_l("kurang dari 1 menit yang lalu"))
+    return str(format_timedelta(timedelta(milliseconds=-age_ms), threshold=1.5, add_direction=True))
+
+
+def node_groups(store: Any, stale_ms: int, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per node: id, place (or a name from its kind), freshness, age of its newest value, described readings.
 
     ``last_at`` is when the node's last frame arrived (its ``last_seen``; the newest of its readings' stamps
     when the node is not registered); ``age_min`` is None when that stamp lies in the future (the wall clock
@@ -59,13 +145,17 @@ def node_groups(store: Any, stale_ms: int) -> list[dict[str, Any]]:
     """
     now = store.clock.now_ms()
     nodes = {n["node"]: n for n in store.nodes()}
+    labels = labels or {}
     groups: dict[str, dict[str, Any]] = {}
     for reading in store.latest():
         node = reading["node"]
-        group = groups.setdefault(node, {"node": node, "kind": (nodes.get(node) or {}).get("kind"),
-                                         "readings": [], "last_at": 0})  # fmt: skip
-        label, unit, decimals = describe(reading["name"])
-        group["readings"].append({**reading, "label": label, "unit": unit, "decimals": decimals})
+        kind = (nodes.get(node) or {}).get("kind")
+        group = groups.setdefault(node, {"node": node, "kind": kind, "readings": [], "last_at": 0,
+                                         "place": labels.get(node) or KIND_NAMES.get(kind or "")})  # fmt: skip
+        measure = describe(reading["name"])
+        group["readings"].append({**reading, "label": measure.label, "unit": measure.unit,
+                                  "decimals": measure.decimals, "chart": measure.chart,
+                                  "on_off": measure.on_off})  # fmt: skip
         last_seen = (nodes.get(node) or {}).get("last_seen")  # the arrival of its last frame
         group["last_at"] = last_seen if last_seen is not None else max(group["last_at"], reading["at"])
     for group in groups.values():
@@ -73,7 +163,17 @@ def node_groups(store: Any, stale_ms: int) -> list[dict[str, Any]]:
         age = age_s(group["last_at"], now)
         group["fresh"] = age is not None and age * 1000 <= stale_ms
         group["age_min"] = None if age is None else age // 60
+        group["age_ms"] = None if age is None else age * 1000
+        group["age_text"] = age_text(group["age_ms"])
     return sorted(groups.values(), key=lambda g: (order_key(g["readings"][0]["name"]), g["node"]))
+
+
+def newest_age(groups: list[dict[str, Any]]) -> str | None:
+    """The age of the newest value on the page, in words; None when there is none."""
+    if not groups:
+        return None
+    known = [g["age_ms"] for g in groups if g["age_ms"] is not None]
+    return age_text(min(known) if known else None)
 
 
 def _hourly(points: list[dict[str, Any]]) -> list[tuple[int, float]]:
@@ -86,49 +186,44 @@ def _hourly(points: list[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(hour, total / count) for hour, (total, count) in sorted(buckets.items()) if count]
 
 
-def render_chart(store: Any, node: str, name: str, span: str, limit: float | None = None) -> bytes:
-    """An SVG line chart of one measurement over the span ("24j" or "7h")."""
-    import pygal
-    from pygal.style import Style
-
-    now = store.clock.now_ms()
-    points = [p for p in store.series(node, name, now - RANGES[span]) if p["at"] <= now]  # not the future
+def chart_spec(store: Any, node: str, name: str, span: str, limit: float | None, tz: str) -> dict[str, Any]:
+    """The plain data of one chart (for :func:`kiosk.charts.render_svg`): series, names, range, limit."""
+    until = store.clock.now_ms()
+    since = until - RANGES[span]
+    points = [p for p in store.series(node, name, since) if p["at"] <= until]  # not the future
     values = _hourly(points) if span == "7h" else [(p["at"], p["mean"]) for p in points]
-    label, unit, _decimals = describe(name)
-    style = Style(background="#ffffff", plot_background="#ffffff", foreground="#1a1a1a",
-                  foreground_strong="#1a1a1a", foreground_subtle="#595959", colors=("#0b4f9c", "#b00020"),
-                  font_family="sans-serif", label_font_size=14, major_label_font_size=14,
-                  value_font_size=14, title_font_size=16)  # fmt: skip
-    chart = pygal.DateTimeLine(
-        width=520, height=240, style=style, show_dots=False, show_legend=limit is not None, legend_at_bottom=True,
-        js=[], disable_xml_declaration=False, x_label_rotation=0, truncate_label=-1, stroke_style={"width": 3},
-        x_value_formatter=(lambda d: d.strftime("%H:%M")) if span == "24j" else (lambda d: d.strftime("%d/%m")),
-        y_title=unit, no_data_text=str(_l("Belum ada data")), show_x_guides=False, margin=8,
-    )  # fmt: skip
-    chart.add(str(label), [(datetime.fromtimestamp(at / 1000), value) for at, value in values])
-    if limit is not None and values:
-        ends = [values[0][0], values[-1][0]]
-        chart.add(str(_l("Batas siaga")), [(datetime.fromtimestamp(at / 1000), limit) for at in ends])
-    svg = chart.render(is_unicode=True)
-    return _SCRIPT_RE.sub("", svg).encode()  # pygal's inline config script: not needed without its JS
+    measure = describe(name)
+    return {
+        "title": str(measure.label), "unit": measure.unit, "decimals": measure.decimals, "span": span,
+        "points": [[at, value] for at, value in values], "since": since, "until": until, "limit": limit,
+        "limit_title": str(_l("Batas siaga")), "no_data": str(_l("Data belum tersedia")), "tz": tz,
+    }  # fmt: skip
 
 
 class ChartCache:
-    """Rendered charts, kept ``ttl`` seconds (rendering one takes tens of milliseconds on a Pi)."""
+    """Rendered charts, kept ``ttl`` seconds (a chart that could not be drawn is kept as long: it is not
+    tried again on every request)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._charts: dict[tuple[Any, ...], tuple[float, bytes]] = {}
+        self._charts: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
-    def get(self, key: tuple[Any, ...], ttl: float, make: Callable[[], bytes]) -> bytes:
+    def get(
+        self,
+        key: tuple[Any, ...],
+        ttl: float,
+        make: Callable[[], tuple[bytes, bool]],
+        failed_ttl: float = 60.0,
+    ) -> tuple[bytes, bool]:
+        """``(svg, drawn)`` for ``key``: cached, or made by ``make`` (kept ``failed_ttl`` s when not drawn)."""
         now = time.monotonic()
         with self._lock:
             hit = self._charts.get(key)
             if hit and hit[0] > now:
-                return hit[1]
-        svg = make()
+                return hit[1]  # type: ignore[no-any-return]
+        value = make()
         with self._lock:
             if len(self._charts) > 256:
                 self._charts.clear()
-            self._charts[key] = (now + ttl, svg)
-        return svg
+            self._charts[key] = (now + (ttl if value[1] else max(ttl, failed_ttl)), value)
+        return value

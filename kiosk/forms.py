@@ -127,7 +127,16 @@ def check_number(_form: Any, field: Any) -> None:
             raise ValidationError(
                 _l("Nomor ini salah ketik: angka pemeriksanya tidak cocok. Periksa kembali.")
             ) from err
-        raise ValidationError(_l("Bentuk nomor tidak dikenali. Contoh: DMK-WONOSALAM-250324-00013.")) from err
+        raise ValidationError(
+            _l("Bentuk nomor tidak dikenali. Contoh: %(example)s.", example=example_number())
+        ) from err
+
+
+def example_number() -> str:
+    """A well-formed registration number of this kiosk (its own prefix, today), for examples on screen."""
+    from flask import current_app
+
+    return regno.make(str(current_app.config["KIOSK_GATEWAY_ID"]), date.today(), 13)
 
 
 def _fail(field: Any, message: Any) -> bool:

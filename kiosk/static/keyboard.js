@@ -1,6 +1,10 @@
 /* anjungan on-screen keyboard: plain JavaScript, served by the kiosk.
-   Fields opt in with data-kb="text" | "numeric" | "date" | "email". Keys act on pointerdown and keep the
-   focus in the field; the keyboard never sends anything anywhere. */
+   Fields opt in with data-kb="text" | "numeric" | "date" | "email". Keys that type act on pointerdown and
+   keep the focus in the field; keys that close the keyboard ("Selesai", enter in a one-line field) act on the
+   click of the same tap, so that the click never lands on the page beneath once the keyboard is gone, and a
+   click in the keyboard's place just after it closed is swallowed. Nothing moves under the finger: a page with
+   such fields keeps the keyboard's room at its bottom all the time, and a field is scrolled into view only
+   after the tap that focused it has ended. The keyboard never sends anything anywhere. */
 (function () {
   "use strict";
   var kb = document.getElementById("kb");
@@ -19,6 +23,11 @@
   var shift = false;
   var layoutName = "";
   var shownAt = 0;
+  var pointerDown = false;
+  var closedRect = null;
+  var closedAt = 0;
+  var GHOST_MS = 700;
+  if (document.querySelector("[data-kb]")) { document.body.classList.add("kb-page"); }
 
   function label(key) {
     if (key === "␣") { return kb.dataset.labelSpace || "spasi"; }
@@ -70,6 +79,9 @@
     field.setRangeText("", start, end, "end");
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
+  function closes(name) {
+    return name === "done" || (name === "enter" && !(field && field.tagName === "TEXTAREA"));
+  }
   function press(name) {
     if (name === "backspace") { backspace(); }
     else if (name === "space") { insert(" "); }
@@ -89,9 +101,19 @@
     kb.hidden = false;
     kb.setAttribute("aria-hidden", "false");
     document.body.classList.add("kb-open");
-    setTimeout(function () { target.scrollIntoView({ block: "center" }); }, 0);
+    if (pointerDown) { document.addEventListener("click", revealSoon, { capture: true, once: true }); }
+    else { setTimeout(reveal, 0); }
+  }
+  function revealSoon() { setTimeout(reveal, 0); }
+  /* scroll the field into view only when the keyboard hides it (or it is above the screen) */
+  function reveal() {
+    if (!field || kb.hidden) { return; }
+    var r = field.getBoundingClientRect();
+    var room = kb.getBoundingClientRect().top;
+    if (r.bottom > room - 16 || r.top < 0) { window.scrollBy(0, r.top - Math.max(16, (room - r.height) / 2)); }
   }
   function hide() {
+    if (!kb.hidden) { closedRect = kb.getBoundingClientRect(); closedAt = Date.now(); }
     kb.hidden = true;
     kb.setAttribute("aria-hidden", "true");
     document.body.classList.remove("kb-open");
@@ -105,8 +127,28 @@
     if (!key) { return; }
     key.classList.add("kb-pressed");
     setTimeout(function () { key.classList.remove("kb-pressed"); }, 120);
-    press(key.dataset.key);
+    if (!closes(key.dataset.key)) { press(key.dataset.key); }
   });
+  kb.addEventListener("click", function (e) {
+    var key = e.target.closest(".kb-key");
+    e.preventDefault();
+    e.stopPropagation();
+    if (key && closes(key.dataset.key)) { press(key.dataset.key); }
+  });
+  /* a click where the keyboard just was, with no new touch since, belongs to the keyboard's tap: never to the
+     page beneath (a new pointerdown starts a new tap and ends this guard) */
+  document.addEventListener("click", function (e) {
+    if (!closedRect || Date.now() - closedAt > GHOST_MS) { return; }
+    var r = closedRect;
+    if (e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+    closedRect = null;
+  }, true);
+  document.addEventListener("pointerdown", function () { pointerDown = true; closedRect = null; }, true);
+  document.addEventListener("pointerup", function () { pointerDown = false; }, true);
+  document.addEventListener("pointercancel", function () { pointerDown = false; }, true);
   document.addEventListener("focusin", function (e) {
     var t = e.target;
     if (t && t.dataset && t.dataset.kb) { show(t); }

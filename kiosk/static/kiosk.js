@@ -24,6 +24,98 @@
   }
   setInterval(poll, pollMs);
 
+  /* drafts: what a citizen types is kept in this tab's sessionStorage, per form, so that it survives a language
+     switch, a failed save and a mis-tap; only the idle reset, "Batal" and a receipt (the form was saved) clear
+     it. Leaving a form with content by any other link asks first. */
+  var DRAFT = "anjungan.draft:";
+  var drafts = {
+    forms: function () { return Array.prototype.filter.call(document.forms, function (f) { return f.hasAttribute("data-draft"); }); },
+    key: function (form) { return DRAFT + new URL(form.action, location.href).pathname; },
+    fields: function (form) {
+      return Array.prototype.filter.call(form.elements, function (el) {
+        return el.name && el.name !== "csrf_token" && !/^(hidden|password|submit|button|file)$/.test(el.type);
+      });
+    },
+    read: function (form) {
+      var data = {};
+      drafts.fields(form).forEach(function (el) {
+        if (el.type === "radio") { if (el.checked) { data[el.name] = el.value; } }
+        else if (el.type === "checkbox") { data[el.name + "=" + el.value] = el.checked; }
+        else { data[el.name] = el.value; }
+      });
+      return data;
+    },
+    dirty: function (form) {
+      return drafts.fields(form).some(function (el) {
+        if (el.type === "radio" || el.type === "checkbox") { return el.checked !== el.defaultChecked; }
+        if (el.tagName === "SELECT") { return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; }); }
+        return el.value.trim() !== "" && el.value !== el.defaultValue;
+      });
+    },
+    save: function (form) {
+      try {
+        if (drafts.dirty(form)) { sessionStorage.setItem(drafts.key(form), JSON.stringify(drafts.read(form))); }
+        else { sessionStorage.removeItem(drafts.key(form)); }
+      } catch (err) { /* storage full or off: the form itself still works */ }
+    },
+    restore: function (form) {
+      var text = null;
+      try { text = sessionStorage.getItem(drafts.key(form)); } catch (err) { return; }
+      if (!text) { return; }
+      var data = JSON.parse(text);
+      drafts.fields(form).forEach(function (el) {
+        if (el.type === "radio") {
+          if (el.name in data && el.checked === el.defaultChecked) { el.checked = data[el.name] === el.value; }
+        } else if (el.type === "checkbox") {
+          var k = el.name + "=" + el.value;
+          if (k in data && el.checked === el.defaultChecked) { el.checked = data[k]; }
+        } else if (el.name in data && (el.value === el.defaultValue || el.value === "")) {
+          el.value = data[el.name];
+        }
+      });
+    },
+    clear: function (form) { try { sessionStorage.removeItem(drafts.key(form)); } catch (err) { /* nothing kept */ } },
+    clearAll: function () {
+      try {
+        Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf(DRAFT) === 0) { sessionStorage.removeItem(k); } });
+      } catch (err) { /* nothing kept */ }
+    }
+  };
+  if (document.getElementById("receipt-number")) { drafts.clearAll(); } /* saved: nothing to keep */
+  drafts.forms().forEach(function (form) {
+    if (!document.querySelector(".form-errors")) { drafts.restore(form); } /* a re-shown form holds the answers */
+    drafts.save(form);
+    form.addEventListener("input", function () { drafts.save(form); });
+    form.addEventListener("change", function () { drafts.save(form); });
+    form.addEventListener("submit", function () { drafts.save(form); });
+  });
+
+  /* leaving a form with content: "Batal" (in the form's actions) clears it; the language switch keeps it;
+     any other link asks first */
+  var leave = document.getElementById("leave");
+  var leaveTo = null;
+  function dirtyForm() { return drafts.forms().filter(drafts.dirty)[0] || null; }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a[href]");
+    if (!link || e.defaultPrevented) { return; }
+    var form = dirtyForm();
+    if (!form || link.classList.contains("btn-lang") || link.hasAttribute("data-keep")) { return; }
+    if (link.closest(".form-actions") && form.contains(link)) { drafts.clear(form); return; } /* Batal */
+    if (!leave) { return; }
+    e.preventDefault();
+    leaveTo = link.href;
+    if (window.anjunganKeyboard) { window.anjunganKeyboard.hide(); }
+    leave.hidden = false;
+    document.getElementById("leave-stay").focus();
+  });
+  if (leave) {
+    document.getElementById("leave-stay").addEventListener("click", function () { leave.hidden = true; leaveTo = null; });
+    document.getElementById("leave-go").addEventListener("click", function () {
+      drafts.forms().forEach(drafts.clear);
+      if (leaveTo) { location.href = leaveTo; }
+    });
+  }
+
   /* idle: warn, then clear the form and the session and go home */
   var idleMs = parseInt(body.dataset.idle || "90", 10) * 1000;
   var warnS = Math.max(1, parseInt(body.dataset.idleWarning || "30", 10));
@@ -38,6 +130,7 @@
   function finish() {
     if (finishing) { return; }
     finishing = true;
+    drafts.clearAll();
     Array.prototype.forEach.call(document.forms, function (f) { f.reset(); });
     if (window.anjunganKeyboard) { window.anjunganKeyboard.hide(); }
     var form = document.createElement("form");

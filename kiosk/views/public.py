@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -22,10 +23,12 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from kiosk import conditions, documents, i18n
+from kiosk import charts, conditions, documents, i18n
 from kiosk.pagecache import MARKER
+from kiosk.renderworker import BoundedWorker, RenderError
 from kiosk.views import current_alerts, store, thresholds
 
+log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
 CATEGORIES = {
@@ -86,7 +89,7 @@ def document(sha256: str) -> Response | str:
     item = _document(sha256)
     data_dir = current_app.config["KIOSK_DATA_DIR"]
     try:
-        pages = documents.page_count(data_dir, sha256)
+        pages = documents.page_count(data_dir, sha256, renderer())
     except documents.DocumentMissing:
         return render_template("document_missing.html", document=item)
     number = request.args.get("halaman", 1, type=int) or 1
@@ -100,7 +103,7 @@ def document_page(sha256: str, number: int) -> Response:
     """A page image; 404 for a missing document or page."""
     _document(sha256)
     try:
-        path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number)
+        path = documents.page_image(current_app.config["KIOSK_DATA_DIR"], sha256, number, renderer())
     except documents.DocumentMissing:
         abort(404)
     response = Response(path.read_bytes(), mimetype="image/png")  # small; no file handle left open
@@ -121,24 +124,47 @@ def announcements() -> Response:
 
 @bp.get("/kondisi")
 def conditions_page() -> Response:
-    groups = conditions.node_groups(store(), int(current_app.config["KIOSK_STALE_MS"]))
-    return cacheable(render_template("conditions.html", groups=groups, limits=thresholds()))
+    labels = conditions.node_labels(store(), current_app.config["KIOSK_NODE_LABELS"])
+    groups = conditions.node_groups(store(), int(current_app.config["KIOSK_STALE_MS"]), labels)
+    return cacheable(render_template("conditions.html", groups=groups, limits=thresholds(),
+                                     newest=conditions.newest_age(groups)))  # fmt: skip
 
 
 @bp.get("/kondisi/grafik/<node>/<name>/<span>.svg")
 def chart(node: str, name: str, span: str) -> Response:
-    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span or series."""
+    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span.
+
+    The chart is drawn in the bounded render worker: one that fails or overruns ``KIOSK_RENDER_SECONDS`` is
+    answered with a "data belum tersedia" picture (kept a minute), never with a request thread held.
+    """
     if span not in conditions.RANGES or len(node) > 32 or len(name) > 32:
         abort(404)
     limit = float(current_app.config["KIOSK_WATER_ALERT_CM"]) if name == "water_cm" else None
     cache = current_app.extensions.setdefault("anjungan_charts", conditions.ChartCache())
     lang = i18n.current_language()
-    svg = cache.get((node, name, span, lang), float(current_app.config["KIOSK_CHART_CACHE_SECONDS"]),
-                    lambda: conditions.render_chart(store(), node, name, span, limit))  # fmt: skip
+    tz = str(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+    def make() -> tuple[bytes, bool]:
+        spec = conditions.chart_spec(store(), node, name, span, limit, tz)
+        try:
+            svg = renderer().call("kiosk.charts:render_svg", spec)
+        except RenderError as err:
+            log.warning("chart %s/%s/%s not drawn: %s", node, name, span, err)
+            return charts.unavailable_svg(str(_l("Data belum tersedia"))).encode(), False
+        return str(svg).encode(), True
+
+    ttl = float(current_app.config["KIOSK_CHART_CACHE_SECONDS"])
+    svg, drawn = cache.get((node, name, span, lang), ttl, make)
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["Cache-Control"] = "max-age=60"
+    response.headers["Cache-Control"] = "max-age=60" if drawn else "no-store"
+    response.headers["X-Kiosk-Chart"] = "drawn" if drawn else "unavailable"
     return response
+
+
+def renderer() -> BoundedWorker:
+    """The app's bounded render worker (its child process starts on first use)."""
+    return current_app.extensions["anjungan_renderer"]  # type: ignore[no-any-return]
 
 
 @bp.get("/api/alerts")
@@ -199,6 +225,11 @@ def _alerts_for_page() -> list[Any]:
         return []
 
 
+def node_place(node: str) -> str:
+    """Where node ``node`` is (its configured place), or its id when no place is known."""
+    return conditions.node_labels(store(), current_app.config["KIOSK_NODE_LABELS"]).get(node) or node
+
+
 def install_template_globals(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
@@ -220,11 +251,17 @@ def install_template_globals(app: Flask) -> None:
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
             "default_lang": current_app.config["KIOSK_LANGUAGE"],
             "poll_seconds": current_app.config["KIOSK_ALERT_POLL_SECONDS"],
+            "node_place": node_place,
         }
 
     @app.template_filter("localtime")
     def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
         return datetime.fromtimestamp(ms / 1000).strftime(fmt) if ms else "—"
+
+    @app.template_filter("number_size")
+    def number_size(number: str) -> str:
+        """The size class that keeps a registration number (up to 46 characters) on one line at 1280 px."""
+        return "number-s" if len(number) <= 34 else "number-m" if len(number) <= 42 else "number-l"
 
     @app.template_filter("isodate")
     def isodate(text: str | None) -> str:

@@ -145,7 +145,16 @@ def permohonan() -> Any:
     form = forms.PermohonanForm()
     if form.validate_on_submit():
         return _save("request", form)
+    if request.method == "GET":
+        _name_dip_entry(form, request.args.get("informasi", ""))
     return _form_page("permohonan", form, "form_permohonan.html")
+
+
+def _name_dip_entry(form: Any, entry_id: str) -> None:
+    """Pre-fill "Rincian informasi" with the DIP entry the citizen asked for ("Minta informasi ini")."""
+    entry = store().content_item("dip", entry_id[:64]) if entry_id else None
+    if entry and entry.get("category") != "dikecualikan" and entry.get("title"):
+        form.rincian.data = str(_l("Saya meminta informasi: %(title)s", title=entry["title"]))
 
 
 @bp.route("/pengaduan", methods=["GET", "POST"])
@@ -200,7 +209,9 @@ def status_lookup() -> Any:
         if not form.kode.data:
             return redirect(url_for("submit.status_show", number=form.nomor.data))
         return _status_page(form.nomor.data, form.kode.data)
-    return render_template("status_form.html", form=form), 400 if form.is_submitted() else 200
+    return render_template("status_form.html", form=form, example_number=forms.example_number()), (
+        400 if form.is_submitted() else 200
+    )
 
 
 @bp.get("/status/<number>")
@@ -213,7 +224,7 @@ def status_show(number: str) -> Any:
     except regno.InvalidNumber:
         form = forms.StatusForm(data={"nomor": number[:64]})
         form.validate()
-        return render_template("status_form.html", form=form), 400
+        return render_template("status_form.html", form=form, example_number=forms.example_number()), 400
     code = request.args.get("kode")
     if canonical != number:
         extra: dict[str, Any] = {"kode": code} if code else {}

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store, db
 from kiosk.alerts import Thresholds, evaluate
+from tests.kiosk.conftest import ServerThread
+from tests.kiosk.test_browser import shot
 
 LIMITS = Thresholds(water_cm=150.0, mains_min_v=150.0, stale_ms=15 * 60_000)
 
@@ -39,7 +45,7 @@ def test_conditions_page_shows_readings_freshness_and_charts(
         assert "kozea" not in svg and "<script" not in svg
     assert client.get("/kondisi/grafik/dmk-wl-01/water_cm/1y.svg").status_code == 404
     empty = client.get("/kondisi/grafik/nobody/water_cm/24j.svg").get_data(as_text=True)
-    assert "Belum ada data" in empty
+    assert "Data belum tersedia" in empty
 
 
 def test_charts_reference_nothing_outside(client: FlaskClient, feed: Callable[..., None]) -> None:
@@ -119,3 +125,100 @@ def test_english_banner(client: FlaskClient, feed: Callable[..., None]) -> None:
     feed("dmk-wl-01", {"water_cm": 190.0})
     client.set_cookie("lang", "en")
     assert "FLOOD WARNING" in client.get("/api/alerts").get_data(as_text=True)
+
+
+POWER = {"mains_v": 221.0, "current_a": 1.234, "power_w": 240.0, "energy_wh": 15230.0, "freq_hz": 50.0,
+         "power_factor": 0.92, "mains_ok": 1.0}  # fmt: skip
+RAW_WORDS = {"distance", "current", "energy", "freq", "mains", "power", "factor", "ok"}
+
+
+def reading_labels(page: str) -> list[str]:
+    return re.findall(r'<span class="reading-label">([^<]+)</span>', page)
+
+
+def test_environment_page_speaks_to_a_citizen(
+    make_app: Callable[..., Flask], kiosk_store: Store, feed: Callable[..., None]
+) -> None:
+    app = make_app(KIOSK_NODE_LABELS={"dmk-wl-01": "Sungai Tuntang, Jembatan Wonosalam", "dmk-pw-01": "lama"})
+    kiosk_store.apply_changes(  # what the central sends down wins over the gateway's file
+        [{"kind": "config", "id": "kiosk.node_labels", "op": "upsert",
+          "data": {"value": {"dmk-pw-01": "Kantor Kecamatan, panel listrik"}}}], "c1")  # fmt: skip
+    feed("dmk-wl-01", {"water_cm": 85.0, "distance_cm": 215.0}, at=db.now_ms() - 3 * 60_000)
+    feed("dmk-pw-01", POWER, at=db.now_ms() - 10 * 60_000)
+    feed("dmk-xx-01", {"pm10_ugm3": 31.0, "tank_cm": 120.0}, at=db.now_ms() - 20 * 60_000)
+    client = app.test_client()
+    page = client.get("/kondisi").get_data(as_text=True)
+    labels = reading_labels(page)
+    assert len(labels) == 11
+    for label in labels:
+        assert not re.fullmatch(r"[a-z0-9_ ]+", label.strip()), label  # never a raw measurement name
+        assert not set(label.lower().split()) & RAW_WORDS, label
+    assert {"Tinggi muka air", "Jarak sensor ke permukaan air", "Faktor daya listrik", "Daya listrik terpakai",
+            "Listrik PLN", "Debu di udara (pm10)", "Tinggi atau jarak (tank)"} <= set(labels)  # fmt: skip
+    assert "µg/m³" in page and ">Menyala<" in page
+    headings = re.findall(r'<h2 class="node-place">\s*([^<]+?)\s*<', page)
+    assert headings[:2] == ["Sungai Tuntang, Jembatan Wonosalam", "Kantor Kecamatan, panel listrik"]
+    assert "Sensor dmk-wl-01" not in page
+    assert "Data terbaru diterima 3 menit yang lalu." in page  # the newest value on the page
+    assert "Data terbaru: 10 menit yang lalu" in page  # per node
+
+    client.set_cookie("lang", "en")
+    english = client.get("/kondisi").get_data(as_text=True)
+    en_labels = reading_labels(english)
+    assert {"Water level", "Distance from the sensor to the water", "Power factor", "Power used",
+            "Dust in the air (pm10)"} <= set(en_labels)  # fmt: skip
+    assert "Newest data received 3 minutes ago." in english
+
+
+def test_power_banner_names_the_place(make_app: Callable[..., Flask], feed: Callable[..., None]) -> None:
+    app = make_app(KIOSK_NODE_LABELS={"dmk-pw-01": "Balai Desa Mrisen"})
+    feed("dmk-pw-01", {"mains_v": 0.0})
+    banner = app.test_client().get("/api/alerts").get_data(as_text=True)
+    assert "Balai Desa Mrisen" in banner and "dmk-pw-01" not in banner
+
+
+def test_water_chart_axis_holds_the_level_and_is_rounded(
+    client: FlaskClient, feed: Callable[..., None]
+) -> None:
+    feed("dmk-wl-01", {"water_cm": 85.0}, history_hours=5)  # 85 cm with a 3 % wobble, limit 150 cm
+    svg = client.get("/kondisi/grafik/dmk-wl-01/water_cm/24j.svg").get_data(as_text=True)
+    axis = re.search(r'<g class="axis y[^"]*">(.*?)</g>\s*</g>', svg, re.S)
+    assert axis
+    ticks = re.findall(r"<text[^>]*>([^<]+)</text>", axis.group(1))
+    assert all(re.fullmatch(r"-?\d+", t) for t in ticks), ticks  # water is shown in whole cm
+    numbers = [float(t) for t in ticks]
+    assert numbers[0] <= 85 * 0.97 and numbers[-1] >= 150
+
+
+@pytest.fixture
+def environment_server(
+    make_app: Callable[..., Flask], kiosk_store: Store, feed: Callable[..., None]
+) -> Iterator[ServerThread]:
+    feed("dmk-wl-01", {"water_cm": 85.0, "distance_cm": 215.0}, history_hours=30)
+    feed(
+        "dmk-wx-01", {"rain_mm": 2.4, "temp_c": 27.9, "rh_pct": 81.0, "pressure_hpa": 1009.2}, history_hours=6
+    )
+    feed("dmk-pw-01", POWER, history_hours=6)
+    labels = {"dmk-wl-01": "Sungai Tuntang, Jembatan Wonosalam", "dmk-wx-01": "Halaman Kantor Kecamatan",
+              "dmk-pw-01": "Kantor Kecamatan, panel listrik"}  # fmt: skip
+    with ServerThread(make_app(KIOSK_NODE_LABELS=labels)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_environment_page_in_chromium(environment_server: ServerThread, touch_page: Any, lang: str) -> None:
+    page = touch_page
+    page.goto(f"{environment_server.url}/bahasa/{lang}?kembali=/kondisi")
+    page.wait_for_load_state("networkidle")
+    images = page.locator(".measure img")
+    assert images.count() >= 20
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.measure img')).every(i => i.naturalWidth > 0)"
+    )
+    labels = page.locator(".reading-label").all_text_contents()
+    assert labels and not [t for t in labels if re.fullmatch(r"[a-z0-9_ ]+", t.strip())]
+    assert page.locator(".node-place").first.text_content().strip().startswith("Sungai Tuntang")  # type: ignore[union-attr]
+    assert page.locator("#newest").is_visible()
+    shot(page, f"70-environment-{lang}")
+    page.locator(".node").nth(2).scroll_into_view_if_needed()
+    shot(page, f"71-environment-{lang}-power")

@@ -1,0 +1,103 @@
+"""Every form filled with the on-screen keyboard alone, in a real Chromium with touch: what is stored is exactly
+what was typed and chosen (no ghost click of a key on the page beneath, no scroll jump under the finger)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from gateway.sample_content import seed
+from gateway.store import Store
+from tests.kiosk.conftest import ServerThread
+from tests.kiosk.test_browser import shot, type_on_keyboard
+
+
+@pytest.fixture
+def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+    seed(kiosk_store, cfg)
+    with ServerThread(make_app()) as running:
+        yield running
+
+
+def fill(page: Any, field: str, text: str) -> None:
+    """Tap the field, type on the on-screen keyboard, close it with its "Selesai" key."""
+    type_on_keyboard(page, f"#{field}", text)
+    page.tap('#kb .kb-key[data-key="done"]')
+    page.wait_for_selector("#kb", state="hidden")
+    assert page.input_value(f"#{field}") == text, field
+
+
+def choose(page: Any, name: str, value: str) -> None:
+    page.tap(f'label.choice:has(input[name="{name}"][value="{value}"])')
+    assert page.is_checked(f'input[name="{name}"][value="{value}"]'), (name, value)
+
+
+def submit(page: Any, store: Store) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    page.tap("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/tanda-terima/.*"))
+    number = (page.text_content("#receipt-number") or "").strip()
+    record = store.submission(number)
+    assert record is not None
+    row = store.conn.execute("SELECT personal FROM submissions WHERE number = ?", (number,)).fetchone()
+    return {**record["public"], "number": number}, json.loads(row[0]) if row[0] else None
+
+
+def test_every_form_on_the_on_screen_keyboard_alone(
+    server: ServerThread, touch_page: Any, kiosk_store: Store
+) -> None:
+    page = touch_page
+    page.goto(server.url + "/permohonan")
+    identity = {"nama": "Siti Aminah", "nik": "3321010101900001", "alamat": "Desa Kalianyar RT 01/RW 02",
+                "pekerjaan": "Petani", "telepon": "081234567890", "email": "siti@contoh.id"}  # fmt: skip
+    for field, text in identity.items():
+        fill(page, field, text)
+    fill(page, "rincian", "Laporan realisasi anggaran 2024")
+    fill(page, "tujuan", "Bahan musyawarah desa")
+    choose(page, "cara_memperoleh", "salinan")
+    choose(page, "format_salinan", "hardcopy")
+    choose(page, "cara_salinan", "langsung")
+    shot(page, "20-keyboard-request-filled")
+    public, personal = submit(page, kiosk_store)
+    shot(page, "21-keyboard-request-receipt")
+    assert personal == identity
+    assert {k: public[k] for k in ("rincian", "tujuan", "cara_memperoleh", "format_salinan", "cara_salinan")} == {
+        "rincian": "Laporan realisasi anggaran 2024", "tujuan": "Bahan musyawarah desa",
+        "cara_memperoleh": "salinan", "format_salinan": "hardcopy", "cara_salinan": "langsung"}  # fmt: skip
+    request_number = public["number"]
+
+    page.goto(server.url + "/pengaduan")
+    choose(page, "klasifikasi", "aspirasi")
+    page.select_option("#kategori", "jalan-rusak")
+    fill(page, "judul", "Jalan berlubang")
+    fill(page, "isi", "Lubang besar di depan SD, dua motor jatuh.")
+    fill(page, "lokasi", "Jalan Desa Mrisen RT 02")
+    fill(page, "tanggal_kejadian", "2025-03-24")
+    fill(page, "nama", "Budi Santoso")
+    fill(page, "nik", "3321010101900002")
+    fill(page, "telepon", "085712345678")
+    shot(page, "22-keyboard-complaint-filled")
+    assert not page.is_checked("#rahasia") and not page.is_checked("#anonim")
+    public, personal = submit(page, kiosk_store)
+    assert public["rahasia"] is False and public["anonim"] is False  # never chosen, never stored
+    assert {k: public[k] for k in ("klasifikasi", "kategori", "judul", "isi", "lokasi", "tanggal_kejadian")} == {
+        "klasifikasi": "aspirasi", "kategori": "jalan-rusak", "judul": "Jalan berlubang",
+        "isi": "Lubang besar di depan SD, dua motor jatuh.", "lokasi": "Jalan Desa Mrisen RT 02",
+        "tanggal_kejadian": "2025-03-24"}  # fmt: skip
+    assert personal == {"nama": "Budi Santoso", "nik": "3321010101900002", "telepon": "085712345678"}
+
+    page.goto(server.url + "/keberatan")
+    fill(page, "nomor_permohonan", request_number.lower())
+    page.tap('label.choice:has(input[name="alasan"][value="c"])')
+    fill(page, "uraian", "Belum ada jawaban setelah 10 hari kerja.")
+    for field, text in identity.items():
+        fill(page, field, text)
+    shot(page, "23-keyboard-objection-filled")
+    public, personal = submit(page, kiosk_store)
+    assert public["nomor_permohonan"] == request_number and public["alasan"] == ["c"]
+    assert public["uraian"] == "Belum ada jawaban setelah 10 hari kerja."
+    assert personal == identity
