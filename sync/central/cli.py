@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ import click
 from gateway.errors import AnjunganError
 from sync.central import service
 from sync.central.app import DB_ENV, DEFAULT_DB, Central, create_app, open_central
+from sync.central.backoffice.roles import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 READING_FIELDS = ("gateway", "node", "boot", "seq", "name", "value", "received_at")
@@ -75,6 +77,32 @@ def add_gateway(ctx: click.Context, name: str) -> None:
     """Register a gateway; print {"gateway_id", "secret"} (the secret is not shown again)."""
     state = _open(ctx)
     click.echo(json.dumps(service.add_gateway(state.engine, state.master_key, name)))
+
+
+@central_group.command("add-user")
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(ROLES), help="The officer's role in the back office."
+)
+@click.option("--opd", help="The OPD code (needed for a pelaksana); a new code is added as an OPD.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input instead of generating."
+)
+@click.pass_context
+@plain_errors
+def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password_stdin: bool) -> None:
+    """Create an officer's account; print {"user", "role", "opd", "password"} (the password is shown once)."""
+    from sync.central.backoffice import accounts, audit
+
+    state = _open(ctx)
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    at = service.now_ms()
+    password = accounts.add_user(state.engine, name, role, opd=opd, password=given, now_ms=at)
+    with state.engine.begin() as conn:
+        audit.record(conn, audit.Actor("cli", "admin"), "user-add", "user:" + name.strip().lower(), at, None,
+                     {"role": role, "opd": opd})  # fmt: skip
+    shown = {"user": name.strip().lower(), "role": role, "opd": opd}
+    click.echo(json.dumps(shown if password_stdin else {**shown, "password": password}))
 
 
 @central_group.command("export")
