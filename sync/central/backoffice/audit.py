@@ -73,16 +73,27 @@ def entries(engine: Engine, page: int = 1, **filters: str) -> tuple[list[dict[st
 
 
 def export_csv(engine: Engine, iso: Any, **filters: str) -> Iterator[str]:
-    """Every matching entry as CSV text, oldest first (``iso``: ms -> ISO 8601 text)."""
+    """Every matching entry as CSV text, oldest first (``iso``: ms -> ISO 8601 text).
+
+    Read in pages of 1,000 by id, each in its own short transaction, so that a long download holds no
+    transaction (on SQLite a held transaction would block the writers).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
-    query = _filtered(sa.select(audit), **filters).order_by(audit.c.id)
-    with engine.connect() as conn:
-        for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+    last = 0
+    while True:
+        query = (
+            _filtered(sa.select(audit), **filters).where(audit.c.id > last).order_by(audit.c.id).limit(1000)
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        for row in rows:
             writer.writerow([row["id"], iso(row["at_ms"]), row["username"], row["role"], row["action"],
                              row["target"], row["before"] or "", row["after"] or "", row["ip"] or ""])  # fmt: skip
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < 1000:
+            return
+        last = rows[-1]["id"]

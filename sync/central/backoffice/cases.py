@@ -120,6 +120,17 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
         k: v for k, v in data.items() if k not in PERSONAL_FIELDS and isinstance(v, str)}  # fmt: skip
 
 
+def check_step(engine: Engine, me: Officer, gateway_id: str, number: str, capability: str | None) -> None:
+    """Before reading a step's form: NotFoundError when the officer may not see the case, NotAllowed when the
+    role lacks ``capability`` (None: the step checks the role itself)."""
+    with engine.connect() as conn:
+        case = _load(conn, gateway_id, number)
+        if not _can_view(conn, case, me):
+            raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+    if capability is not None:
+        _need_role(me, capability)
+
+
 # --- steps -------------------------------------------------------------------------------------------------
 
 Change = Callable[[dict[str, Any], dates.WorkCalendar, date], dict[str, Any]]

@@ -18,6 +18,10 @@ from sync.central.backoffice.session import actor, now_ms, officer
 from sync.central.backoffice.views import blueprint, requires
 
 bp = blueprint("cases")
+# the capability each step needs (checked before its form is read); None: decided by the case (close)
+STEP_CAPABILITY = {"verifikasi": "triage", "disposisi": "triage", "tolak": "triage", "tunda": "triage",
+                   "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
+                   "selesai": None}  # fmt: skip
 
 
 def _opd_choices() -> list[tuple[str, str]]:
@@ -87,6 +91,9 @@ def act(gateway_id: str, number: str, step: str) -> Response:
     """One step on a case (verifikasi, disposisi, perpanjang, jawab, tanggapi, tolak, tunda, putus, selesai);
     400 bad input, 403 not this role or OPD, 404 unknown case, 409 not allowed in the case's status."""
     engine, me, who, at = central().engine, officer(), actor(), now_ms()
+    if step not in STEP_CAPABILITY:
+        raise NotFoundError(_("Langkah tidak dikenal."))
+    cases.check_step(engine, me, gateway_id, number, STEP_CAPABILITY[step])
     key = (engine, me, who, gateway_id, number)
     if step == "verifikasi":
         _valid(forms.EmptyForm())

@@ -52,17 +52,10 @@ def report_csv() -> Response:
 @bp.get("/laporan.pdf")
 @requires("reports")
 def report_pdf() -> Response:
-    """The same report as PDF (WeasyPrint), with the style sheet inlined and the charts embedded."""
+    """The same report as PDF (WeasyPrint): a print layout with the charts embedded."""
     figures, year, month = _figures()
-    css = (central_static() / "backoffice.css").read_text()
     html = render_template("backoffice/report.html", r=figures, year=year, month=month,
-                           charts=reports.charts(figures), printable=True, inline_css=css)  # fmt: skip
+                           charts=reports.charts(figures), printable=True)  # fmt: skip
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.pdf"
     return Response(reports.pdf(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
-
-
-def central_static() -> Any:
-    from sync.central.backoffice.views import HERE
-
-    return HERE / "static"
