@@ -109,3 +109,33 @@ def test_fleet_overview_is_behind_the_login(app: Flask, client: FlaskClient) -> 
     page = teknisi.get("/armada").get_data(as_text=True)
     assert "dmk-krajan" in page and "belum pernah" in page
     assert teknisi.get("/kotak-masuk").status_code == 403
+
+
+def test_bahasa_indonesia_first_english_on_request(app: Flask, client: FlaskClient) -> None:
+    assert "Masuk ke layanan PPID" in client.get("/").get_data(as_text=True)
+    assert client.get("/bahasa/en?next=/").status_code == 302
+    assert "Log in to the PPID service" in client.get("/").get_data(as_text=True)
+
+
+def test_every_back_office_string_has_an_english_translation() -> None:
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    method_map = [
+        ("sync/central/backoffice/**.py", "python"),
+        ("sync/central/backoffice/templates/**.html", "jinja2"),
+    ]
+    found = {message[2] if isinstance(message[2], str) else message[2][0]
+             for message in extract_from_dir(str(root), method_map, keywords={"_": None, "_l": None, "gettext": None,
+                                                                              "lazy_gettext": None})}  # fmt: skip
+    po = root / "sync/central/backoffice/translations/en/LC_MESSAGES/messages.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh)
+    translated = {m.id for m in catalog if m.id and m.string}
+    assert found - translated == set()
+    from babel.messages.mofile import read_mo
+
+    with po.with_suffix(".mo").open("rb") as fh:  # the compiled catalogue matches the .po
+        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert compiled == {m.id: m.string for m in catalog if m.id}
