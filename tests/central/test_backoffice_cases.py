@@ -227,3 +227,19 @@ def test_inbox_filters_search_sort_paging_and_deadlines(
     clock.now += 2 * DAY  # Friday 27th: the complaints' verification is overdue
     late = ppid.get("/kotak-masuk?due=terlambat").get_data(as_text=True)
     assert "31 berkas" in late and "terlambat 1 hari kerja" in late and 'class="overdue"' in late
+
+
+def test_local_days_off_from_the_settings_page_push_new_deadlines(app: Flask, gateway: Gateway) -> None:
+    admin = logged_in(app, "admin1", "admin")
+    answer = post(
+        admin, "/pengaturan/libur", {"day": "2026-12-01", "name": "Hari jadi kabupaten"}, "/pengaturan"
+    )
+    assert answer.status_code == 302 and "Hari jadi kabupaten" in admin.get("/pengaturan").get_data(
+        as_text=True
+    )
+    gateway.send("submissions", [citizen(1, "request", REQ, AT)])
+    page = logged_in(app, "ppid1", "ppid").get("/kotak-masuk").get_data(as_text=True)
+    assert (
+        "2026-12-08" in page
+    )  # 10 working days after 23 November, the local day off skipped (else 7 December)
+    assert any(r["action"] == "day-off-add" for r in audit_rows(app))

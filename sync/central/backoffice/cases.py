@@ -395,12 +395,17 @@ def close(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
     return _step(engine, me, actor, gateway_id, number, "close", now_ms, change)
 
 
+def quiet_complaints(conn: Connection, now_ms: int) -> list[tuple[str, str]]:
+    """The complaints whose reply got no answer for 10 working days (SP4N-LAPOR!): (gateway, number) pairs."""
+    today = office_date(now_ms).isoformat()
+    return [tuple(r) for r in conn.execute(sa.select(cases.c.gateway_id, cases.c.number).where(
+        cases.c.status == "dijawab", cases.c.due_date < today, cases.c.kind == "complaint"))]  # fmt: skip
+
+
 def close_quiet_complaints(engine: Engine, now_ms: int) -> int:
     """Close the complaints whose reply got no answer for 10 working days (SP4N-LAPOR!); answer how many."""
-    today = office_date(now_ms).isoformat()
     with engine.connect() as conn:
-        due = conn.execute(sa.select(cases.c.gateway_id, cases.c.number).where(
-            cases.c.kind == "complaint", cases.c.status == "dijawab", cases.c.due_date < today)).all()  # fmt: skip
+        due = quiet_complaints(conn, now_ms)
     for gateway_id, number in due:
         with engine.begin() as conn:
             case = _load(conn, gateway_id, number, lock=True)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from sync.central.backoffice import calendar
 from sync.central.backoffice.accounts import Officer
@@ -19,10 +19,13 @@ from sync.central.db import gateways
 SORTS = {
     "baru": (cases.c.received_ms.desc(), cases.c.number.desc()),
     "lama": (cases.c.received_ms, cases.c.number),
-    "tenggat": (cases.c.due_date.is_(None), cases.c.due_date, cases.c.received_ms),
+    "tenggat": (cases.c.due_date.asc().nulls_last(), cases.c.received_ms),
     "nomor": (cases.c.number,),
 }
 DUE_SOON_DAYS = 2
+COUNT_CAP = (
+    10_000  # matches are counted up to this many ("10000+"): counting them all costs more than the page
+)
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 COLUMNS = (cases.c.gateway_id, cases.c.number, cases.c.kind, cases.c.received_date, cases.c.category,
            cases.c.title, cases.c.anonymous, cases.c.confidential, cases.c.status, cases.c.opd, cases.c.due_date,
@@ -67,33 +70,35 @@ def _search(dialect: str, text: str) -> Any:
     if not words:
         return sa.true()
     if dialect == "postgresql":
-        tsquery = " & ".join(f"{w}:*" for w in words)
-        return sa.func.to_tsvector(sa.literal_column("'simple'"), cases.c.search_text).op("@@")(
+        tsquery = " & ".join(f"{w}:*" for w in words)  # the GIN-indexed column made by migration bo01
+        return sa.literal_column("bo_cases.search_vector").op("@@")(
             sa.func.to_tsquery(sa.literal_column("'simple'"), tsquery))  # fmt: skip
     return sa.and_(*(cases.c.search_text.contains(w, autoescape=True) for w in words))
 
 
-def search(engine: Engine, me: Officer, query: Query, today: date) -> dict[str, Any]:
-    """One page of the inbox: ``{"rows", "total", "page", "pages"}``; each row carries ``days_left`` (working
+def search(conn: Connection, me: Officer, query: Query, today: date) -> dict[str, Any]:
+    """One page of the inbox: ``{"rows", "total", "more", "page", "pages"}`` (``more``: there are more matches
+    than the ``total`` counted, which stops at COUNT_CAP); each row carries ``days_left`` (working
     days to its deadline, negative when overdue) and ``urgency`` ("overdue", "soon" or "")."""
-    with engine.connect() as conn:
-        cal = calendar.load(conn)
-        soon = cal.add_working_days(today, DUE_SOON_DAYS)
-        where = _conditions(query, me, today, soon)
-        if query.q.strip():
-            where.append(_search(conn.dialect.name, query.q))
-        total = conn.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar_one()
-        order = SORTS.get(query.sort, SORTS["baru"])
-        page = max(1, query.page)
-        rows = conn.execute(sa.select(*COLUMNS).where(*where).order_by(*order)
-                            .limit(query.page_size).offset((page - 1) * query.page_size)).mappings().all()  # fmt: skip
+    cal = calendar.load(conn)
+    soon = cal.add_working_days(today, DUE_SOON_DAYS)
+    where = _conditions(query, me, today, soon)
+    if query.q.strip():
+        where.append(_search(conn.dialect.name, query.q))
+    matching = sa.select(sa.literal(1)).select_from(cases).where(*where).limit(COUNT_CAP + 1).subquery()
+    total = conn.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
+    order = SORTS.get(query.sort, SORTS["baru"])
+    page = max(1, query.page)
+    rows = conn.execute(sa.select(*COLUMNS).where(*where).order_by(*order)
+                        .limit(query.page_size).offset((page - 1) * query.page_size)).mappings().all()  # fmt: skip
     out = []
     for row in rows:
         item = dict(row)
         item["days_left"], item["urgency"] = _urgency(item, cal, today, soon)
         out.append(item)
-    pages = max(1, -(-int(total) // query.page_size))
-    return {"rows": out, "total": int(total), "page": page, "pages": pages}
+    pages = max(1, -(-min(int(total), COUNT_CAP) // query.page_size))
+    return {"rows": out, "total": min(int(total), COUNT_CAP), "more": int(total) > COUNT_CAP, "page": page,
+            "pages": pages}  # fmt: skip
 
 
 def _urgency(row: dict[str, Any], cal: Any, today: date, soon: date) -> tuple[int | None, str]:
@@ -121,9 +126,8 @@ CATEGORIES = (
 )  # SP4N-LAPOR! village categories
 
 
-def facets(engine: Engine) -> dict[str, list[str]]:
+def facets(conn: Connection) -> dict[str, list[str]]:
     """The values the filters offer: the kiosks, the OPDs and the complaint categories."""
-    with engine.connect() as conn:
-        kiosks = conn.execute(sa.select(gateways.c.id).order_by(gateways.c.id)).scalars().all()
-        units = conn.execute(sa.select(opds.c.code).order_by(opds.c.code)).scalars().all()
+    kiosks = conn.execute(sa.select(gateways.c.id).order_by(gateways.c.id)).scalars().all()
+    units = conn.execute(sa.select(opds.c.code).order_by(opds.c.code)).scalars().all()
     return {"gateway": list(kiosks), "opd": list(units), "category": list(CATEGORIES)}

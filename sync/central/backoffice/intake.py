@@ -25,6 +25,7 @@ from sync.central.db import stream_state, submissions
 
 OFFICE_TZ = timezone(timedelta(hours=7), "WIB")
 BATCH = 2000
+ANALYZE_AFTER = 5000  # cases made at once after which PostgreSQL's statistics are refreshed at once
 FIRST_STAGE_DAYS = {
     "request": dates.REQUEST_DAYS,
     "objection": dates.OBJECTION_ANSWER_DAYS,
@@ -38,16 +39,24 @@ def office_date(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).astimezone(OFFICE_TZ).date()
 
 
+def behind(conn: Connection) -> dict[str, tuple[int, bool]]:
+    """The gateways with submissions that have no case yet: ``{gateway_id: (stored count, known before)}``."""
+    stored = dict(conn.execute(sa.select(stream_state.c.gateway_id, stream_state.c.stored)
+                               .where(stream_state.c.stream == "submissions")).all())  # fmt: skip
+    done = dict(conn.execute(sa.select(case_sync.c.gateway_id, case_sync.c.cases)).all())
+    return {g: (n, g in done) for g, n in stored.items() if n > done.get(g, 0)}
+
+
 def sync_cases(engine: Engine) -> int:
-    """Make the cases of submissions that have none yet; answer how many were made."""
+    """Make the cases of submissions that have none yet; answer how many rows the driver reports inserted."""
     with engine.connect() as conn:
-        stored = dict(conn.execute(sa.select(stream_state.c.gateway_id, stream_state.c.stored)
-                                   .where(stream_state.c.stream == "submissions")).all())  # fmt: skip
-        done = dict(conn.execute(sa.select(case_sync.c.gateway_id, case_sync.c.cases)).all())
-    made = 0
-    for gateway_id, count in stored.items():
-        if count > done.get(gateway_id, 0):
-            made += _sync_gateway(engine, gateway_id, count, gateway_id in done)
+        todo = behind(conn)
+    made = sum(_sync_gateway(engine, gateway_id, count, known) for gateway_id, (count, known) in todo.items())
+    if made >= ANALYZE_AFTER and engine.dialect.name == "postgresql":
+        with (
+            engine.begin() as conn
+        ):  # a bulk intake (a backlog after an outage): plan the inbox on fresh statistics
+            conn.exec_driver_sql("ANALYZE bo_cases")
     return made
 
 
@@ -74,7 +83,7 @@ def _sync_gateway(engine: Engine, gateway_id: str, stored: int, known: bool) -> 
 def _insert_new(conn: Connection, values: list[dict[str, Any]]) -> int:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(cases).on_conflict_do_nothing()
-    return int(conn.execute(statement, values).rowcount or 0)
+    return max(0, int(conn.execute(statement, values).rowcount or 0))
 
 
 def _set_done(conn: Connection, gateway_id: str, stored: int, known: bool) -> None:

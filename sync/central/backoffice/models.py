@@ -131,6 +131,9 @@ attachments = sa.Table(
 
 sa.Index("bo_cases_received", cases.c.received_ms)
 sa.Index("bo_cases_open_due", cases.c.is_open, cases.c.due_date)
+sa.Index("bo_cases_status_due", cases.c.status, cases.c.due_date)
+sa.Index("bo_cases_due", cases.c.due_date, cases.c.received_ms)
+sa.Index("bo_cases_category", cases.c.category, cases.c.status)
 sa.Index("bo_cases_opd", cases.c.opd, cases.c.received_ms)
 sa.Index("bo_cases_kind", cases.c.kind, cases.c.received_ms)
 sa.Index("bo_cases_number", cases.c.number)

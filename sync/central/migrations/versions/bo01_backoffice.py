@@ -31,7 +31,10 @@ _PG_TRIGGERS = (
     "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
     "CREATE TRIGGER bo_audit_no_change BEFORE UPDATE OR DELETE ON bo_audit "
     "FOR EACH ROW EXECUTE FUNCTION bo_audit_append_only()",
-    "CREATE INDEX bo_cases_search ON bo_cases USING gin (to_tsvector('simple', search_text))",
+    # the words of the public text, kept beside it so that a search never recomputes them
+    "ALTER TABLE bo_cases ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED",
+    "CREATE INDEX bo_cases_search ON bo_cases USING gin (search_vector)",
 )
 
 
@@ -136,6 +139,9 @@ def upgrade() -> None:
     )
     op.create_index("bo_cases_received", "bo_cases", ["received_ms"])
     op.create_index("bo_cases_open_due", "bo_cases", ["is_open", "due_date"])
+    op.create_index("bo_cases_status_due", "bo_cases", ["status", "due_date"])
+    op.create_index("bo_cases_due", "bo_cases", ["due_date", "received_ms"])
+    op.create_index("bo_cases_category", "bo_cases", ["category", "status"])
     op.create_index("bo_cases_opd", "bo_cases", ["opd", "received_ms"])
     op.create_index("bo_cases_kind", "bo_cases", ["kind", "received_ms"])
     op.create_index("bo_cases_number", "bo_cases", ["number"])
