@@ -1,13 +1,16 @@
 """Working-day deadlines of UU 14/2008 and SP4N-LAPOR!, counted on the Indonesian calendar.
 
-A working day is Monday to Friday and not a national holiday (``holidays``' Indonesia calendar, which
-includes the Islamic holidays by their expected dates). The day a submission is received is day zero: the
+A working day is Monday to Friday and neither a national holiday nor a cuti bersama day (``holidays``'
+Indonesia calendar: its "public" category, which includes the Islamic holidays by their expected dates, and its
+"government" category, the joint leave days that the SKB of the ministers sets each year and that government
+offices keep closed). A :class:`WorkCalendar` adds a regency's local days off. The day a submission is received is day zero: the
 deadline is the N-th working day after it. The sync side and the central reuse these functions.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import holidays
@@ -17,11 +20,15 @@ EXTENSION_DAYS = 7  # Ps. 22(8): one extension, with reasons
 OBJECTION_FILING_DAYS = 30  # Ps. 36(1): an objection is filed within 30 working days of its ground
 OBJECTION_ANSWER_DAYS = 30  # Ps. 36(2): the Atasan PPID answers within 30 working days
 COMPLAINT_DAYS = 8  # SP4N-LAPOR!: verification (3 working days) + follow-up (5 working days)
+COMPLAINT_VERIFY_DAYS = 3  # SP4N-LAPOR!: verification of a new report
+COMPLAINT_FOLLOW_UP_DAYS = 5  # SP4N-LAPOR!: the agency's follow-up after verification
+COMPLAINT_CLOSE_DAYS = 10  # SP4N-LAPOR!: a report is closed 10 working days after a reply with no answer
 
 
 @functools.lru_cache(maxsize=32)
 def _holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("ID", years=year).keys())
+    calendar = holidays.country_holidays("ID", years=year, categories=("public", "government"))
+    return frozenset(calendar.keys())
 
 
 def is_working_day(day: date) -> bool:
@@ -68,3 +75,35 @@ def complaint_due(received: date) -> date:
 def due_for(kind: str, received: date) -> date:
     """The due date of a submission of ``kind`` (request, objection, complaint: the store's kinds)."""
     return {"request": request_due, "objection": objection_due, "complaint": complaint_due}[kind](received)
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """The national calendar plus a regency's own days off (``days_off``: dates that are not working days).
+
+    The module's functions are this calendar with no local days off.
+    """
+
+    days_off: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        return is_working_day(day) and day not in self.days_off
+
+    def add_working_days(self, day: date, count: int) -> date:
+        """The ``count``-th working day after ``day`` (``day`` itself never counts); ValueError if count < 0."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        current = day
+        while count:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                count -= 1
+        return current
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days after ``start`` up to and including ``end`` (0 when ``end`` <= ``start``)."""
+        count, current = 0, start
+        while current < end:
+            current += timedelta(days=1)
+            count += self.is_working_day(current)
+        return count

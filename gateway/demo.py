@@ -54,6 +54,58 @@ def _credentials(demo_dir: Path) -> dict[str, str]:
     return dict(credentials)
 
 
+# The back office's demo officers: one per role (a pelaksana for the public-works OPD).
+OFFICERS = (("admin", "admin", None), ("ppid", "ppid", None), ("pu", "pelaksana", "dispu"),
+            ("atasan", "atasan", None), ("teknisi", "teknisi", None))  # fmt: skip
+
+
+def _officers(demo_dir: Path) -> list[dict[str, Any]]:
+    """Create the demo's officer accounts on the first run; answer them with their passwords (shown only now).
+
+    Later runs answer [] (the passwords were printed once; the admin page issues new ones).
+    """
+    marker = demo_dir / "central" / "officers-created"
+    if marker.exists():
+        return []
+    made = []
+    for name, role, opd in OFFICERS:
+        argv = anjungan_argv("central", "--db", _central_db(demo_dir), "add-user", name, "--role", role,
+                             *(["--opd", opd] if opd else []))  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise AnjunganError(f"cannot create the demo officer {name}: {result.stderr.strip()}")
+        made.append(json.loads(result.stdout))
+    marker.write_text("the passwords were printed on the first run\n")
+    return made
+
+
+DEMO_SUBMISSIONS: tuple[tuple[str, dict[str, Any], dict[str, Any] | None], ...] = (
+    ("request", {"rincian": "Salinan APBDes 2025 dan laporan realisasinya", "tujuan": "Bahan musyawarah warga RT 03",
+                 "cara_memperoleh": "salinan", "format_salinan": "softcopy", "cara_salinan": "email"},
+     {"nama": "Siti Aminah", "nik": "3321014507800001", "alamat": "Dusun Krajan RT 03/RW 01",
+      "pekerjaan": "Guru", "telepon": "081234567890", "email": "siti@example.org"}),
+    ("complaint", {"klasifikasi": "pengaduan", "kategori": "jalan-rusak", "judul": "Jalan berlubang di depan SD",
+                   "isi": "Lubang besar di tengah jalan desa, dua motor jatuh minggu ini.", "tanggal_kejadian": None,
+                   "lokasi": "Jalan Desa Mrisen", "anonim": False, "rahasia": False},
+     {"nama": "Budi Santoso", "nik": "", "telepon": "085712345678"}),
+    ("complaint", {"klasifikasi": "pengaduan", "kategori": "pungli", "judul": "Pungutan saat mengurus surat",
+                   "isi": "Diminta membayar Rp50.000 untuk surat pengantar di kantor desa.", "tanggal_kejadian": None,
+                   "lokasi": "Kantor Desa", "anonim": True, "rahasia": True}, None),
+)  # fmt: skip
+
+
+def _seed_submissions(store: Store) -> None:
+    """A few realistic citizens' submissions (they travel to the central like any other)."""
+    from datetime import date
+
+    from gateway import dates
+
+    today = date.today()
+    for kind, public, personal in DEMO_SUBMISSIONS:
+        store.add_submission(kind, public, personal, gateway_id=GATEWAY_ID, due_date=dates.due_for(kind, today),
+                             day=today)  # fmt: skip
+
+
 def _link(demo_dir: Path, node_id: str) -> Path:
     return demo_dir / "run" / f"ttySIM-{node_id}"
 
@@ -84,6 +136,9 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
         if store.get_meta("demo_seeded") is None:
             seed(store, cfg)
             store.set_meta("demo_seeded", "1")
+        if store.get_meta("demo_submissions") is None:
+            _seed_submissions(store)
+            store.set_meta("demo_submissions", "1")
     return path
 
 
@@ -113,9 +168,15 @@ def children(demo_dir: Path, config_path: Path, *, kiosk_port: int, central_port
 def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callable[[str], object]) -> None:
     demo_dir = demo_dir.resolve()
     config_path = prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port)
+    officers = _officers(demo_dir)
     parts = children(demo_dir, config_path, kiosk_port=kiosk_port, central_port=central_port)
     echo(f"kiosk:    http://127.0.0.1:{kiosk_port}/")
-    echo(f"central:  http://127.0.0.1:{central_port}/")
+    echo(f"central:  http://127.0.0.1:{central_port}/     back office (officers log in here)")
+    for officer in officers:
+        opd = f", OPD {officer['opd']}" if officer["opd"] else ""
+        echo(f"  officer {officer['user']:<8} role {officer['role']}{opd}  password {officer['password']}")
+    if officers:
+        echo("  (these passwords are shown only now; an admin can issue new ones on the Pengguna page)")
     echo(f"nodes:    {', '.join(f'{n} ({k})' for n, k in NODES)} on {demo_dir / 'run'}")
     echo(f"config:   {config_path}")
     echo(f"logs:     {demo_dir / 'logs'}")

@@ -9,6 +9,9 @@ need() { # need COMMAND PACKAGE
 case "${1:-base}" in
   base)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || want+=(python3-venv)
+    # WeasyPrint (the central's PDF reports) needs Pango and a font
+    ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || want+=(libpango-1.0-0 libpangoft2-1.0-0)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || want+=(fonts-dejavu-core)
     ;;
   demo)
     need mosquitto mosquitto

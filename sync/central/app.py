@@ -1,8 +1,7 @@
-"""The central's Flask application: the sync API under /api/v1 and a one-page fleet overview at /."""
+"""The central's Flask application: the sync API under /api/v1 and the officers' back office (login at /)."""
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections.abc import Callable
@@ -163,7 +162,7 @@ def create_app(
     settings: CentralSettings | None = None,
 ) -> Flask:
     """The central as a WSGI app; the database is migrated to the newest schema before it answers."""
-    from sync.central import lookup
+    from sync.central import backoffice, lookup
     from sync.central.api import api
 
     state = open_central(
@@ -184,7 +183,7 @@ def create_app(
     app.register_error_handler(service.Unavailable, _unavailable)
     app.register_error_handler(sa.exc.DBAPIError, _database_error)
     app.register_error_handler(sa.exc.TimeoutError, _database_error)
-    app.add_url_rule("/", "index", index)
+    backoffice.init_app(app, state.master_key)
     return app
 
 
@@ -228,48 +227,3 @@ def _http_error(err: HTTPException) -> tuple[Response, int]:
     code = err.code or 500
     names = {413: "too large", 404: "not found", 405: "method not allowed", 416: "range not satisfiable"}
     return jsonify({"error": names.get(code, (err.name or "error").lower()), "detail": err.description}), code
-
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>anjungan central</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head>
-<body><h1>anjungan central</h1><p>{count} gateway(s)</p>
-<table><thead><tr><th>Gateway</th><th>Name</th><th>Last contact (UTC)</th><th>Last batch (UTC)</th>
-{stream_heads}</tr></thead><tbody>
-{rows}
-</tbody></table></body></html>
-"""
-
-
-def _backlog_text(backlog: dict[str, int] | None, at: str | None) -> str:
-    if backlog is None:
-        return "not reported"
-    waiting = ", ".join(f"{stream} {backlog.get(stream, 0)}" for stream in protocol.STREAMS)
-    return f"{waiting} (at {at})"
-
-
-def index() -> Response:
-    """The fleet at a glance: each gateway's last contact and acked seq per stream."""
-    gateways = service.overview(central().engine)
-    rows = "\n".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(cell))}</td>"
-            for cell in (
-                g["gateway_id"],
-                g["name"],
-                g["last_seen"] or "never",
-                g["last_batch"] or "never",
-                *(g["acked"][s] for s in protocol.STREAMS),
-                _backlog_text(g["backlog"], g["backlog_at"]),
-            )
-        )
-        + "</tr>"
-        for g in gateways
-    )
-    heads = (
-        "".join(f"<th>{s} acked</th>" for s in protocol.STREAMS) + "<th>Backlog (still at the gateway)</th>"
-    )
-    page = _PAGE.format(count=len(gateways), stream_heads=heads, rows=rows)
-    return Response(page, mimetype="text/html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ import click
 from gateway.errors import AnjunganError
 from sync.central import service
 from sync.central.app import MAX_BODY, Central, create_app, open_central
+from sync.central.backoffice.roles import ROLES
 from sync.central.settings import DB_ENV, CentralSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,6 +137,32 @@ def audit(ctx: click.Context, gateway_id: str | None) -> None:
     state = _open(ctx)
     for row in service.audit_log(state.engine, gateway_id):
         click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@central_group.command("add-user")
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(ROLES), help="The officer's role in the back office."
+)
+@click.option("--opd", help="The OPD code (needed for a pelaksana); a new code is added as an OPD.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input instead of generating."
+)
+@click.pass_context
+@plain_errors
+def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password_stdin: bool) -> None:
+    """Create an officer's account; print {"user", "role", "opd", "password"} (the password is shown once)."""
+    from sync.central.backoffice import accounts, audit
+
+    state = _open(ctx)
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    at = service.now_ms()
+    password = accounts.add_user(state.engine, name, role, opd=opd, password=given, now_ms=at)
+    with state.engine.begin() as conn:
+        audit.record(conn, audit.Actor("cli", "admin"), "user-add", "user:" + name.strip().lower(), at, None,
+                     {"role": role, "opd": opd})  # fmt: skip
+    shown = {"user": name.strip().lower(), "role": role, "opd": opd}
+    click.echo(json.dumps(shown if password_stdin else {**shown, "password": password}))
 
 
 @central_group.command("export")

@@ -283,7 +283,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", "sync.central:migrations")
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 sa.Index("submissions_number", submissions.c.gateway_id, submissions.c.number)

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from sync.central import service
 from tests.central.conftest import Clock, Gateway, central_of, event, readings, submission
+from tests.central.officers import logged_in
 
 
 def test_time_needs_no_signature(client: FlaskClient, clock: Clock) -> None:
@@ -195,13 +196,13 @@ def test_files_resume_with_range(app: Flask, gateway: Gateway) -> None:
     assert gateway.client.get(f"/api/v1/files/{sha}", buffered=True).status_code == 401
 
 
-def test_index_lists_gateways_with_acked_seqs(gateway: Gateway) -> None:
+def test_fleet_page_lists_gateways_with_acked_seqs(app: Flask, gateway: Gateway) -> None:
     gateway.send("readings", readings(1, 7))
-    page = gateway.client.get("/").get_data(as_text=True)
+    page = logged_in(app, "teknisi1", "teknisi").get("/armada").get_data(as_text=True)
     assert (
         gateway.id in page
         and "<td>7</td>" in page
-        and "never" not in page.split(gateway.id)[1].split("</tr>")[0]
+        and "belum pernah" not in page.split(gateway.id)[1].split("</tr>")[0]
     )
 
 

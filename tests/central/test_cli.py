@@ -17,6 +17,7 @@ from sync.central import service
 from sync.central.app import create_app
 from sync.central.cli import central_group
 from tests.central.conftest import Clock, Gateway, LiveServer, readings, submission
+from tests.central.officers import http_login
 
 
 @pytest.fixture
@@ -99,7 +100,8 @@ def test_served_by_waitress_on_a_real_socket(db_url: str, tmp_path: Path) -> Non
         with requests.Session() as session:
             answer = session.post(server.url + target, data=body, headers={**headers, **signed}, timeout=30)
             assert answer.status_code == 200 and answer.json() == {"stream": "readings", "acked": 1000}
-            assert "dmk-live" in session.get(server.url + "/", timeout=30).text
+            http_login(session, server.url, app, "teknisi1", "teknisi")
+            assert "dmk-live" in session.get(server.url + "/armada", timeout=30).text
     finally:
         server.stop()
         state.engine.dispose()

@@ -60,11 +60,22 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
             return {json.loads(line)["node"] for line in out.stdout.splitlines()}
 
         _wait("readings of all three nodes at the central", lambda: len(central_nodes()) == 3, 120)
+
+        def central_submissions() -> int:
+            out = subprocess.run(
+                [sys.executable, "-m", "gateway", "central", "--db",
+                 f"sqlite:///{demo_dir / 'central' / 'central.db'}", "export", "submissions"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            return len(out.stdout.splitlines())
+
+        _wait("the demo's three submissions at the central", lambda: central_submissions() == 3, 120)
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, output
     assert f"http://127.0.0.1:{kiosk_port}/" in output and f"http://127.0.0.1:{central_port}/" in output
+    _officer_answers_in_the_back_office(demo_dir, output)
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_demo_child(p, demo_dir)]
     assert leftovers == [], "the demo left processes running"
 
@@ -74,3 +85,24 @@ def _is_demo_child(pid: str, demo_dir: Path) -> bool:
         return str(demo_dir) in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
     except OSError:
         return False
+
+
+def _officer_answers_in_the_back_office(demo_dir: Path, output: str) -> None:
+    """The PPID account the demo printed logs in and sees the demo's submissions in the inbox."""
+    import re
+
+    from sync.central.app import create_app
+    from tests.central.officers import login
+
+    passwords = dict(re.findall(r"officer (\S+) +role \S+.*?password (\S+)", output))
+    assert set(passwords) == {"admin", "ppid", "pu", "atasan", "teknisi"}, output
+    central_dir = demo_dir / "central"
+    app = create_app(f"sqlite:///{central_dir / 'central.db'}", files_dir=central_dir / "central-files",
+                     key_file=central_dir / "central.key")  # fmt: skip
+    try:
+        client = app.test_client()
+        assert login(client, "ppid", passwords["ppid"]).status_code == 302
+        inbox = client.get("/kotak-masuk").get_data(as_text=True)
+        assert "3 berkas" in inbox and "Jalan berlubang di depan SD" in inbox and "Siti Aminah" not in inbox
+    finally:
+        app.extensions["anjungan.central"].engine.dispose()

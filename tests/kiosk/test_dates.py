@@ -25,8 +25,8 @@ def test_holidays_are_not_working_days() -> None:
 
 
 def test_christmas_and_new_year_push_the_deadline() -> None:
-    # Friday 2025-12-19: 22,23,24,26,29,30,31,2,5,6 (25 Dec and 1 Jan are holidays) -> 2026-01-06
-    assert dates.request_due(date(2025, 12, 19)) == date(2026, 1, 6)
+    # Friday 2025-12-19: 22,23,24,29,30,31,2,5,6,7 (25 Dec and 1 Jan are holidays, 26 Dec is cuti bersama)
+    assert dates.request_due(date(2025, 12, 19)) == date(2026, 1, 7)
 
 
 def test_submission_on_a_weekend_counts_from_monday() -> None:

@@ -67,6 +67,7 @@ class CentralHandle:
     port: int
     gateway_id: str
     secret: str
+    app: Any = None  # the Flask app (for logging in to its back office)
 
     @property
     def url(self) -> str:
@@ -105,7 +106,7 @@ def central(central_db: str, tmp_path: Path) -> Iterator[CentralHandle]:
     issued = service.add_gateway(state.engine, state.master_key, "gw-test")
     try:
         with serve_wsgi(app) as (host, port):
-            yield CentralHandle(state, clock, host, port, issued["gateway_id"], issued["secret"])
+            yield CentralHandle(state, clock, host, port, issued["gateway_id"], issued["secret"], app)
     finally:
         state.engine.dispose()
 

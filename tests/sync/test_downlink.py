@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gateway.store import files
+from tests.central.officers import http_login
 from tests.fixtures.faultproxy import Fault, fault_proxy
 from tests.sync.conftest import fill
 
@@ -99,5 +100,7 @@ def test_the_gateway_reports_its_backlog_to_the_overview(store, central, make_cl
     client.round()
     (row,) = [g for g in service.overview(central.state.engine) if g["gateway_id"] == central.gateway_id]
     assert row["backlog"] == {"submissions": 0, "events": 0, "readings": 0}
-    page = requests.get(central.url + "/", timeout=10).text
+    with requests.Session() as session:
+        http_login(session, central.url, central.app, "teknisi1", "teknisi")
+        page = session.get(central.url + "/armada", timeout=10).text
     assert "submissions 0, events 0, readings 0" in page

@@ -1,0 +1,225 @@
+"""Officers' accounts and server-side sessions, independent of HTTP.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended profile). A login
+that fails ``MAX_FAILURES`` times in a row locks the account for ``LOCK_MS``; a success resets the count.
+A session is a random token held by the browser; the database keeps only its sha256, so a stolen database
+holds no usable session. A session ends at logout (on the server: the token no longer works even if the cookie
+is replayed), when the account is disabled, or after ``idle_ms`` without a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection, Engine
+
+from sync.central.backoffice.errors import BackofficeError, LoginRefused, NotFoundError
+from sync.central.backoffice.models import opds, sessions, users
+from sync.central.backoffice.roles import ROLES
+
+MAX_FAILURES = 5
+LOCK_MS = 15 * 60_000
+MIN_PASSWORD = 12
+TOUCH_EVERY_MS = 30_000  # a session's last-seen time is written at most this often
+_USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}\Z")
+_OPD_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
+_hasher = PasswordHasher()
+# verified against when the name is unknown, so that a wrong name costs as long as a wrong password
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A logged-in officer as the views see them (Flask-Login's user object; ``get_id`` is the session token)."""
+
+    id: int
+    username: str
+    role: str
+    opd: str | None
+    token: str
+
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return self.token
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    """A new random password: 16 URL-safe characters (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def add_user(
+    engine: Engine, username: str, role: str, *, opd: str | None, password: str | None, now_ms: int
+) -> str:
+    """Create an officer's account; answer the password (generated when ``password`` is None).
+
+    Raises BackofficeError for a bad name, role, OPD code or a too short password, or when the name is taken.
+    A ``pelaksana`` needs an OPD; the OPD is created (named by its code) when it is new.
+    """
+    username = username.strip().lower()
+    if not _USERNAME_RE.match(username):
+        raise BackofficeError("a user name is 2-64 lower-case letters, digits, '.', '_' or '-'")
+    if role not in ROLES:
+        raise BackofficeError("a role is one of " + ", ".join(ROLES))
+    if role == "pelaksana" and not opd:
+        raise BackofficeError("a pelaksana belongs to an OPD: give --opd CODE")
+    if opd is not None and not _OPD_RE.match(opd):
+        raise BackofficeError("an OPD code is lower-case letters, digits and '-' (at most 32)")
+    password = password if password is not None else generate_password()
+    if len(password) < MIN_PASSWORD:
+        raise BackofficeError(f"a password has at least {MIN_PASSWORD} characters")
+    with engine.begin() as conn:
+        if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+            raise BackofficeError(f"a user {username!r} already exists")
+        if opd and not conn.execute(sa.select(opds.c.code).where(opds.c.code == opd)).first():
+            conn.execute(opds.insert().values(code=opd, name=opd.upper()))
+        conn.execute(
+            users.insert().values(
+                username=username, role=role, opd=opd, password_hash=hash_password(password),
+                active=True, failed_logins=0, created_ms=now_ms,
+            )
+        )  # fmt: skip
+    return password
+
+
+def list_users(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
+    return [{k: v for k, v in row.items() if k != "password_hash"} for row in rows]
+
+
+def user(conn: Connection, username: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no user {username!r}")
+    return dict(row)
+
+
+def set_active(engine: Engine, username: str, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions at once."""
+    with engine.begin() as conn:
+        found = user(conn, username)
+        conn.execute(users.update().where(users.c.id == found["id"]).values(active=active, failed_logins=0,
+                                                                            locked_until_ms=None))  # fmt: skip
+
+
+def reset_password(engine: Engine, username: str) -> str:
+    """A new generated password for an account (its sessions end); answer the password."""
+    password = generate_password()
+    with engine.begin() as conn:
+        found = user(conn, username)
+        conn.execute(
+            users.update().where(users.c.id == found["id"]).values(password_hash=hash_password(password))
+        )
+        conn.execute(sessions.delete().where(sessions.c.user_id == found["id"]))
+    return password
+
+
+def log_in(engine: Engine, username: str, password: str, now_ms: int) -> Officer:
+    """Check a name and password and open a session; raise LoginRefused (one message for every cause).
+
+    A failure is counted (and a lockout stored) in its own committed transaction before the refusal.
+    """
+    username = username.strip().lower()
+    refusal: str | None = None
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+        if row is None:
+            _verify(_DUMMY_HASH, password)
+            refusal = "wrong user name or password"
+        elif row["locked_until_ms"] and row["locked_until_ms"] > now_ms:
+            refusal = "this account is locked for a while after too many failed logins"
+        elif not _verify(row["password_hash"], password) or not row["active"]:
+            failures = row["failed_logins"] + 1
+            locked = now_ms + LOCK_MS if failures >= MAX_FAILURES else None
+            conn.execute(users.update().where(users.c.id == row["id"]).values(
+                failed_logins=0 if locked else failures, locked_until_ms=locked))  # fmt: skip
+            refusal = "wrong user name or password"
+        else:
+            token = _open_session(conn, row, password, now_ms)
+    if refusal is not None or row is None:
+        raise LoginRefused(refusal or "wrong user name or password")
+    return Officer(row["id"], row["username"], row["role"], row["opd"], token)
+
+
+def _open_session(conn: Connection, row: Any, password: str, now_ms: int) -> str:
+    values: dict[str, Any] = {"failed_logins": 0, "locked_until_ms": None, "last_login_ms": now_ms}
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        values["password_hash"] = hash_password(password)
+    conn.execute(users.update().where(users.c.id == row["id"]).values(**values))
+    token = secrets.token_urlsafe(32)
+    conn.execute(sessions.insert().values(token_hash=_token_hash(token), user_id=row["id"],
+                                          created_ms=now_ms, last_seen_ms=now_ms))  # fmt: skip
+    return token
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_session(engine: Engine, token: str, now_ms: int, idle_ms: int) -> Officer | None:
+    """The officer of a live session, or None (unknown, ended, idle too long, account disabled)."""
+    key = _token_hash(token)
+    query = (
+        sa.select(sessions.c.last_seen_ms, users.c.id, users.c.username, users.c.role, users.c.opd)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.token_hash == key, sessions.c.ended_ms.is_(None), users.c.active.is_(True))
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    if now_ms - row.last_seen_ms > idle_ms:
+        end_session(engine, token, now_ms)
+        return None
+    if now_ms - row.last_seen_ms > TOUCH_EVERY_MS:
+        with engine.begin() as conn:
+            conn.execute(sessions.update().where(sessions.c.token_hash == key).values(last_seen_ms=now_ms))
+    return Officer(row.id, row.username, row.role, row.opd, token)
+
+
+def end_session(engine: Engine, token: str, now_ms: int) -> None:
+    """End a session on the server (logout, idle): its token never works again."""
+    with engine.begin() as conn:
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.token_hash == _token_hash(token), sessions.c.ended_ms.is_(None))
+            .values(ended_ms=now_ms)
+        )
+
+
+def list_opds(engine: Engine) -> list[dict[str, str]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(opds).order_by(opds.c.code)).mappings()]
+
+
+def save_opd(engine: Engine, code: str, name: str) -> None:
+    """Add an OPD or rename one; BackofficeError for a bad code or an empty name."""
+    if not _OPD_RE.match(code) or not name.strip():
+        raise BackofficeError("an OPD has a code (lower-case letters, digits, '-') and a name")
+    with engine.begin() as conn:
+        if conn.execute(sa.select(opds.c.code).where(opds.c.code == code)).first():
+            conn.execute(opds.update().where(opds.c.code == code).values(name=name.strip()))
+        else:
+            conn.execute(opds.insert().values(code=code, name=name.strip()))

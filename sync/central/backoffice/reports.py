@@ -1,0 +1,120 @@
+"""The PPID's service report for a month or a year (Perki 1/2021 Ps. 36-37: the annual report's figures):
+requests received, answered on time and late, granted in full / in part / refused by Ps. 17 exemption,
+objections and their outcomes, complaints by category and stage, and the average working days to answer."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from sync.central.backoffice import calendar
+from sync.central.backoffice.models import cases
+
+
+def period(year: int, month: int | None) -> tuple[date, date]:
+    """The first and last day of a month (or of the year when ``month`` is None)."""
+    if month is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    last = date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1
+    return date(year, month, 1), date.fromordinal(last)
+
+
+def figures(engine: Engine, year: int, month: int | None) -> dict[str, Any]:
+    """The report's figures for the cases received in the period (every kiosk, every OPD)."""
+    start, end = period(year, month)
+    query = sa.select(cases.c.kind, cases.c.status, cases.c.category, cases.c.received_date, cases.c.answered_date,
+                      cases.c.answer_due, cases.c.details).where(
+        cases.c.received_date >= start.isoformat(), cases.c.received_date <= end.isoformat())  # fmt: skip
+    with engine.connect() as conn:
+        cal = calendar.load(conn)
+        rows = conn.execute(query).mappings().all()
+    requests = {"received": 0, "on_time": 0, "late": 0, "open": 0}
+    decisions: Counter[str] = Counter()
+    exemptions: Counter[str] = Counter()
+    objections: Counter[str] = Counter()
+    complaints: dict[str, Counter[str]] = {}
+    answer_days: list[int] = []
+    for row in rows:
+        details = json.loads(row["details"] or "{}")
+        if row["kind"] == "request":
+            requests["received"] += 1
+            if row["answered_date"] is None:
+                requests["open"] += 1
+                continue
+            requests["on_time" if row["answered_date"] <= (row["answer_due"] or "9999") else "late"] += 1
+            received, answered = (
+                date.fromisoformat(row["received_date"]),
+                date.fromisoformat(row["answered_date"]),
+            )
+            answer_days.append(cal.working_days_between(received, answered))
+            answer = details.get("answer", {})
+            decisions[answer.get("decision", "?")] += 1
+            if answer.get("decision") in ("sebagian", "ditolak") and answer.get("exemption"):
+                exemptions[f"Ps. 17 {answer['exemption']}"] += 1
+        elif row["kind"] == "objection":
+            objections["received"] += 1
+            objections[details.get("decision", {}).get("decision", "belum diputus")] += 1
+        else:
+            complaints.setdefault(row["category"] or "lainnya", Counter())[row["status"]] += 1
+    average = round(sum(answer_days) / len(answer_days), 1) if answer_days else None
+    return {"start": start, "end": end, "requests": requests, "decisions": dict(decisions),
+            "exemptions": dict(exemptions), "objections": dict(objections),
+            "complaints": {k: dict(v) for k, v in sorted(complaints.items())}, "average_days": average}  # fmt: skip
+
+
+def csv_text(report: dict[str, Any]) -> str:
+    """The figures as CSV rows ``section,item,value``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "item", "value"])
+    writer.writerow(["period", "start", report["start"].isoformat()])
+    writer.writerow(["period", "end", report["end"].isoformat()])
+    for section in ("requests", "decisions", "exemptions", "objections"):
+        for key, value in report[section].items():
+            writer.writerow([section, key, value])
+    for category, stages in report["complaints"].items():
+        for stage, count in stages.items():
+            writer.writerow(["complaints", f"{category}/{stage}", count])
+    writer.writerow(["requests", "average_working_days_to_answer", report["average_days"] or ""])
+    return out.getvalue()
+
+
+def charts(report: dict[str, Any]) -> dict[str, str]:
+    """SVG charts (pygal) as data URIs: requests by outcome, decisions, complaints by category."""
+    import pygal
+
+    style = pygal.style.Style(background="white", plot_background="white", font_family="DejaVu Sans")
+    made = {}
+    bar = pygal.Bar(style=style, width=640, height=320, show_legend=False)
+    bar.x_labels = ["diterima", "tepat waktu", "terlambat", "belum dijawab"]
+    req = report["requests"]
+    bar.add("permohonan", [req["received"], req["on_time"], req["late"], req["open"]])
+    made["requests"] = bar
+    pie = pygal.Pie(style=style, width=640, height=320)
+    for decision, count in report["decisions"].items():
+        pie.add(decision, count)
+    made["decisions"] = pie
+    stacked = pygal.StackedBar(style=style, width=640, height=320, x_label_rotation=30)
+    categories = list(report["complaints"])
+    stacked.x_labels = categories
+    for stage in ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai"):
+        stacked.add(stage, [report["complaints"][c].get(stage, 0) for c in categories])
+    made["complaints"] = stacked
+    return {name: "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode() for name, chart in
+            made.items()}  # fmt: skip
+
+
+def pdf(html: str) -> bytes:
+    """The report page rendered as PDF by WeasyPrint (system fonts; only data: URLs are fetched)."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    return bytes(HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf())

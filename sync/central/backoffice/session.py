@@ -1,0 +1,45 @@
+"""Flask-Login wiring: the cookie holds a session token; every request checks it on the server."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user
+from werkzeug.wrappers import Response
+
+from sync.central.app import central
+from sync.central.backoffice import accounts
+from sync.central.backoffice.audit import Actor
+
+
+def now_ms() -> int:
+    return int(central().clock() * 1000)
+
+
+def officer() -> accounts.Officer:
+    """The logged-in officer (views guarded by ``login_required`` only)."""
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def actor() -> Actor:
+    me = officer()
+    return Actor(me.username, me.role, request.remote_addr)
+
+
+def _load(token: str) -> accounts.Officer | None:
+    idle_ms = int(current_app.config["BACKOFFICE_IDLE_SECONDS"]) * 1000
+    return accounts.load_session(central().engine, token, now_ms(), idle_ms)
+
+
+def _unauthorized() -> Response:
+    if request.method == "GET":
+        flash(_("Silakan masuk terlebih dahulu."))
+    return redirect(
+        url_for("backoffice_auth.login", next=request.full_path if request.method == "GET" else None)
+    )
+
+
+def configure(manager: LoginManager) -> None:
+    manager.user_loader(_load)
+    manager.unauthorized_handler(_unauthorized)
+    manager.session_protection = None  # the server-side session already binds the token; see accounts.py

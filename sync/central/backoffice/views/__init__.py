@@ -1,0 +1,92 @@
+"""The back office's blueprints and what they share: the login guard, CSRF, role checks, error pages."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import Forbidden, TooManyRequests
+
+from sync.central import service
+from sync.central.backoffice import csrf, login_manager, roles
+from sync.central.backoffice.errors import BackofficeError, status_of
+
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC_ENDPOINTS = {"backoffice_auth.login", "backoffice_auth.language", "backoffice_auth.static"}
+
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def blueprint(name: str, **options: Any) -> Blueprint:
+    """A back-office blueprint: every view needs a live session (except the login) and CSRF on every POST."""
+    bp = Blueprint(f"backoffice_{name}", __name__, template_folder=str(HERE / "templates"), **options)
+
+    @bp.before_request
+    def _guard() -> Any:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    bp.register_error_handler(BackofficeError, _error_page)
+    bp.register_error_handler(Forbidden, _forbidden_page)
+    bp.register_error_handler(CSRFError, _csrf_page)
+    bp.register_error_handler(TooManyRequests, _too_many_page)
+    return bp
+
+
+def requires(capability: str) -> Callable[[F], F]:
+    """A view only for the roles that have ``capability`` (roles.CAPABILITIES); 403 for the others."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not roles.can(current_user.role, capability):
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapper.capability = capability  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _error_page(err: BackofficeError) -> tuple[str, int]:
+    status = status_of(err)
+    return render_template("backoffice/error.html", message=str(err), status=status), status
+
+
+def _forbidden_page(_err: Forbidden) -> tuple[str, int]:
+    return render_template("backoffice/error.html", message=None, status=403), 403
+
+
+def _csrf_page(err: CSRFError) -> tuple[str, int]:
+    return render_template("backoffice/error.html", message=err.description, status=400), 400
+
+
+def _too_many_page(_err: TooManyRequests) -> tuple[str, int]:
+    return render_template("backoffice/error.html", message=None, status=429), 429
+
+
+def register(app: Flask) -> None:
+    from sync.central.backoffice.views import admin, auth, cases, inbox, publish, reports
+
+    for module in (auth, admin, inbox, cases, publish, reports):
+        app.register_blueprint(module.bp)
+    app.context_processor(_template_globals)
+    app.add_template_filter(service.iso_utc, "iso")
+
+
+def _template_globals() -> dict[str, Any]:
+    from sync.central.backoffice import current_language
+
+    return {"can": lambda capability: current_user.is_authenticated and roles.can(current_user.role, capability),
+            "has_view": lambda endpoint: endpoint in current_app.view_functions,
+            "lang": current_language()}  # fmt: skip

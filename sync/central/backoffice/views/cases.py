@@ -1,0 +1,225 @@
+"""A case's page and the officers' steps on it; the audited "show" of personal data; answer templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from sync.central.app import central
+from sync.central.backoffice import accounts, audit, cases, forms
+from sync.central.backoffice.errors import BackofficeError, NotFoundError
+from sync.central.backoffice.models import templates
+from sync.central.backoffice.roles import can
+from sync.central.backoffice.session import actor, now_ms, officer
+from sync.central.backoffice.views import blueprint, requires
+
+bp = blueprint("cases")
+# the capability each step needs (checked before its form is read); None: decided by the case (close)
+STEP_CAPABILITY = {"verifikasi": "triage", "disposisi": "triage", "tolak": "triage", "tunda": "triage",
+                   "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
+                   "selesai": None}  # fmt: skip
+
+
+def _opd_choices() -> list[tuple[str, str]]:
+    return [(o["code"], f"{o['code']} — {o['name']}") for o in accounts.list_opds(central().engine)]
+
+
+def _templates_for(kind: str, category: str | None) -> list[dict[str, Any]]:
+    with central().engine.connect() as conn:
+        rows = conn.execute(sa.select(templates).where(templates.c.kind == kind, templates.c.category.in_(
+            ["", category or ""])).order_by(templates.c.title)).mappings().all()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def _page(gateway_id: str, number: str, personal: dict[str, Any] | None = None, status: int = 200) -> Any:
+    case = cases.case_for(central().engine, officer(), gateway_id, number)
+    assign_form = forms.AssignForm()
+    assign_form.opd.choices = forms.choices(_opd_choices())
+    answer_form = forms.AnswerForm(formdata=None)
+    tpl = _templates_for(case["kind"], case["category"])
+    answer_form.template.choices = forms.choices([("", "—")] + [(str(t["id"]), t["title"]) for t in tpl])
+    note_form = forms.NoteForm(formdata=None)
+    chosen = [t for t in tpl if str(t["id"]) == request.args.get("templat")]
+    if chosen:  # a template fills the answer's text, to be edited before sending
+        answer_form.text.data = note_form.text.data = chosen[0]["body"]
+    page = render_template(
+        "backoffice/case.html", case=case, personal=personal, me=officer(), assign_form=assign_form,
+        answer_form=answer_form, note_form=note_form, extend_form=forms.ExtendForm(formdata=None),
+        refuse_form=forms.RefuseForm(formdata=None), decide_form=forms.DecideForm(formdata=None),
+        action_form=forms.EmptyForm(), templates=tpl,
+    )  # fmt: skip
+    return page, status
+
+
+@bp.get("/berkas/<gateway_id>/<number>")
+@requires("inbox")
+def case(gateway_id: str, number: str) -> Any:
+    """A case: its public text, status, deadline, history, linked request/objection and the allowed steps;
+    404 when the officer may not see it (so that its existence is not disclosed either)."""
+    return _page(gateway_id, number)
+
+
+@bp.post("/berkas/<gateway_id>/<number>/identitas")
+@requires("personal")
+def show_personal(gateway_id: str, number: str) -> Any:
+    """The citizen's identity on an explicit, audited request; 403 for an anonymous complaint."""
+    data = cases.personal_data(central().engine, officer(), actor(), gateway_id, number, now_ms())
+    return _page(gateway_id, number, personal=data)
+
+
+def _done(gateway_id: str, number: str, message: str) -> Response:
+    flash(message)
+    return redirect(url_for(".case", gateway_id=gateway_id, number=number))
+
+
+def _valid(form: Any) -> Any:
+    if not form.validate_on_submit():
+        problems = "; ".join(
+            f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
+        )
+        raise BackofficeError(problems or _("Isian tidak lengkap."))
+    return form
+
+
+@bp.post("/berkas/<gateway_id>/<number>/<step>")
+@requires("inbox")
+def act(gateway_id: str, number: str, step: str) -> Response:
+    """One step on a case (verifikasi, disposisi, perpanjang, jawab, tanggapi, tolak, tunda, putus, selesai);
+    400 bad input, 403 not this role or OPD, 404 unknown case, 409 not allowed in the case's status."""
+    engine, me, who, at = central().engine, officer(), actor(), now_ms()
+    if step not in STEP_CAPABILITY:
+        raise NotFoundError(_("Langkah tidak dikenal."))
+    cases.check_step(engine, me, gateway_id, number, STEP_CAPABILITY[step])
+    key = (engine, me, who, gateway_id, number)
+    if step == "verifikasi":
+        _valid(forms.EmptyForm())
+        cases.verify(*key, at)
+    elif step == "disposisi":
+        form = forms.AssignForm()
+        form.opd.choices = forms.choices(_opd_choices())
+        _valid(form)
+        cases.assign(*key, form.opd.data or "", form.text.data or "", at)
+    elif step == "perpanjang":
+        form = _valid(forms.ExtendForm())
+        cases.extend(*key, int(form.days.data), form.text.data or "", at)
+    elif step == "jawab":
+        return _answer(gateway_id, number)
+    elif step == "tanggapi":
+        form = _valid(forms.NoteForm())
+        cases.respond(*key, form.text.data or "", at)
+    elif step == "tolak":
+        form = _valid(forms.RefuseForm())
+        cases.refuse(*key, form.reason.data or "", form.duplicate_of.data or None, form.text.data or "", at)
+    elif step == "tunda":
+        form = _valid(forms.NoteForm())
+        cases.defer(*key, form.text.data or "", at)
+    elif step == "putus":
+        form = _valid(forms.DecideForm())
+        cases.decide(*key, form.decision.data or "", form.text.data or "", at)
+    elif step == "selesai":
+        _valid(forms.EmptyForm())
+        cases.close(*key, at)
+    else:
+        raise NotFoundError(_("Langkah tidak dikenal."))
+    return _done(gateway_id, number, _("Tersimpan dan dikirim ke anjungan."))
+
+
+def _answer(gateway_id: str, number: str) -> Response:
+    form = forms.AnswerForm()
+    tpl = _templates_for("request", None)
+    form.template.choices = forms.choices([("", "—")] + [(str(t["id"]), t["title"]) for t in tpl])
+    form.template.validate_choice = False
+    _valid(form)
+    engine, me, who, at = central().engine, officer(), actor(), now_ms()
+    upload = form.attachment.data
+    if upload and getattr(upload, "filename", ""):
+        cases.attach(engine, current_app.extensions["anjungan.central"].files_dir, me, who, gateway_id, number,
+                     upload.filename, upload.read(), at)  # fmt: skip
+    notice = {"held": form.held.data, "decision": form.decision.data, "exemption": form.exemption.data or None,
+              "consequence": form.consequence.data or None, "form_of": form.form_of.data,
+              "medium": form.medium.data, "cost": int(form.cost.data or 0), "text": form.text.data or ""}  # fmt: skip
+    cases.answer_request(engine, me, who, gateway_id, number, notice, at)
+    return _done(gateway_id, number, _("Pemberitahuan tertulis tersimpan dan dikirim ke anjungan."))
+
+
+@bp.post("/berkas/<gateway_id>/<number>/lampiran")
+@requires("answer")
+def attach(gateway_id: str, number: str) -> Response:
+    """Attach a PDF to the case (before or after answering); 400 when it is not a PDF."""
+    form = forms.AnswerForm()
+    upload = form.attachment.data
+    if not upload or not getattr(upload, "filename", ""):
+        raise BackofficeError(_("Pilih berkas PDF."))
+    cases.attach(central().engine, central().files_dir, officer(), actor(), gateway_id, number, upload.filename,
+                 upload.read(), now_ms())  # fmt: skip
+    return _done(gateway_id, number, _("Lampiran tersimpan."))
+
+
+@bp.get("/templat")
+@requires("templates")
+def template_list() -> str:
+    """Reusable answer templates per kind and category."""
+    with central().engine.connect() as conn:
+        rows = conn.execute(sa.select(templates).order_by(templates.c.kind, templates.c.category,
+                                                          templates.c.title)).mappings().all()  # fmt: skip
+    return render_template("backoffice/templates.html", rows=rows, form=forms.TemplateForm(),
+                           action_form=forms.EmptyForm())  # fmt: skip
+
+
+@bp.post("/templat")
+@requires("templates")
+def template_add() -> Response:
+    form = _valid(forms.TemplateForm())
+    values = {"kind": form.kind.data, "category": (form.category.data or "").strip(), "title": form.title.data,
+              "body": form.body.data}  # fmt: skip
+    with central().engine.begin() as conn:
+        conn.execute(templates.insert().values(**values))
+        audit.record(
+            conn, actor(), "template-add", "template:" + str(form.title.data), now_ms(), None, values
+        )
+    return redirect(url_for(".template_list"))
+
+
+@bp.post("/templat/<int:template_id>/hapus")
+@requires("templates")
+def template_remove(template_id: int) -> Response:
+    with central().engine.begin() as conn:
+        row = conn.execute(sa.select(templates).where(templates.c.id == template_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(_("Templat tidak ada."))
+        conn.execute(templates.delete().where(templates.c.id == template_id))
+        audit.record(conn, actor(), "template-remove", f"template:{template_id}", now_ms(), dict(row), None)
+    return redirect(url_for(".template_list"))
+
+
+def can_step(case: dict[str, Any], step: str) -> bool:
+    """Whether the page offers a step (the service checks again when it is taken)."""
+    me = officer()
+    own = me.role == "ppid" or (me.role == "pelaksana" and case["opd"] == me.opd)
+    kind, status = case["kind"], case["status"]
+    table = {
+        "verifikasi": can(me.role, "triage") and kind != "objection" and status == "baru",
+        "disposisi": can(me.role, "triage") and kind != "objection" and status in ("diverifikasi", "didisposisi",
+                                                                                    "ditunda"),
+        "perpanjang": own and kind == "request" and not case["extended"] and status in ("baru", "diverifikasi",
+                                                                                         "didisposisi"),
+        "jawab": own and kind == "request" and status in ("diverifikasi", "didisposisi"),
+        "tanggapi": own and kind == "complaint" and status in ("diverifikasi", "didisposisi"),
+        "tolak": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi"),
+        "tunda": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi",
+                                                                               "didisposisi"),
+        "putus": me.role == "atasan" and kind == "objection" and status in ("baru", "diverifikasi"),
+        "selesai": (can(me.role, "triage") or (me.role == "atasan" and kind == "objection"))
+        and status not in ("selesai", "ditolak"),
+        "identitas": can(me.role, "personal") and not case["anonymous"],
+    }  # fmt: skip
+    return bool(table.get(step))
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"can_step": can_step}

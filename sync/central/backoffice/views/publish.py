@@ -1,0 +1,147 @@
+"""Publishing pages: DIP entries, documents and announcements for every kiosk or chosen ones; previews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from sync.central import service
+from sync.central.app import central
+from sync.central.backoffice import forms, publishing
+from sync.central.backoffice.errors import BackofficeError, NotFoundError
+from sync.central.backoffice.session import actor, now_ms
+from sync.central.backoffice.views import blueprint, requires
+
+bp = blueprint("publish")
+
+
+def _forms(current: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    kiosks = [
+        (g["gateway_id"], f"{g['gateway_id']} — {g['name']}") for g in service.overview(central().engine)
+    ]
+    documents = [("", "—")] + [(d["item_id"], d["data"]["title"]) for d in current["document"]]
+    made: dict[str, Any] = {
+        "dip": forms.DipForm(),
+        "document": forms.DocumentForm(),
+        "announcement": forms.AnnouncementForm(),
+    }
+    for form in made.values():
+        form.gateways.choices = forms.choices(kiosks)
+    made["dip"].document.choices = forms.choices(documents)
+    return made
+
+
+def _prefill(made: dict[str, Any]) -> None:
+    """?ubah=kind/item_id/scope fills the form of that kind with the item as published (an edit)."""
+    kind, _sep, rest = request.args.get("ubah", "").partition("/")
+    item_id, _sep, scope = rest.partition("/")
+    if kind not in ("dip", "announcement") or not item_id:
+        return
+    data = publishing.item(central().engine, kind, item_id, scope)
+    form = made[kind]
+    form.item_id.data, form.gateways.data = item_id, [scope] if scope else []
+    for name, value in data.items():
+        if name in form and name not in ("starts", "ends"):
+            form[name].data = value
+    if kind == "announcement":
+        from datetime import date
+
+        form.starts.data = date.fromisoformat(data["starts"][:10]) if data.get("starts") else None
+        form.ends.data = date.fromisoformat(data["ends"][:10]) if data.get("ends") else None
+
+
+@bp.get("/publikasi")
+@requires("publish")
+def index() -> str:
+    """What is published now, and the forms to publish more (or edit with ?ubah=kind/id/scope)."""
+    current = publishing.published(central().engine)
+    made = _forms(current)
+    _prefill(made)
+    return render_template(
+        "backoffice/publish.html", current=current, forms=made, action_form=forms.EmptyForm()
+    )
+
+
+def _valid(form: Any) -> Any:
+    if not form.validate_on_submit():
+        problems = "; ".join(
+            f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
+        )
+        raise BackofficeError(problems or _("Isian tidak lengkap."))
+    return form
+
+
+@bp.post("/publikasi/dip")
+@requires("publish")
+def dip() -> Response:
+    """Publish or edit a DIP entry; 400 on missing columns (a dikecualikan entry needs its reason)."""
+    form = _valid(_forms(publishing.published(central().engine))["dip"])
+    if form.category.data == "dikecualikan" and not (form.reason.data or "").strip():
+        raise BackofficeError(_("Informasi yang dikecualikan wajib menyebut alasannya (uji konsekuensi)."))
+    data = {"category": form.category.data, "title": form.title.data, "summary": form.summary.data,
+            "unit": form.unit.data, "responsible": form.responsible.data, "made": form.made.data,
+            "formats": list(form.formats.data or []), "retention": form.retention.data,
+            "document": form.document.data or None, "reason": form.reason.data or None}  # fmt: skip
+    publishing.publish(central().engine, actor(), "dip", form.item_id.data or "", data, form.gateways.data or [],
+                       now_ms())  # fmt: skip
+    flash(_("Entri DIP diterbitkan ke anjungan."))
+    return redirect(url_for(".index"))
+
+
+@bp.post("/publikasi/dokumen")
+@requires("publish")
+def document() -> Response:
+    """Upload a PDF and publish it; 400 when it is not a PDF."""
+    form = _valid(_forms(publishing.published(central().engine))["document"])
+    upload = form.file.data
+    if not upload or not getattr(upload, "filename", ""):
+        raise BackofficeError(_("Pilih berkas PDF."))
+    publishing.publish_pdf(central().engine, central().files(), actor(), form.title.data or "", upload.filename,
+                           upload.read(), form.gateways.data or [], now_ms())  # fmt: skip
+    flash(_("Dokumen diterbitkan ke anjungan."))
+    return redirect(url_for(".index"))
+
+
+@bp.post("/publikasi/pengumuman")
+@requires("publish")
+def announcement() -> Response:
+    """Publish or edit an announcement (serta-merta: shown as an urgent alert); 400 when it ends before it starts."""
+    form = _valid(_forms(publishing.published(central().engine))["announcement"])
+    starts, ends = form.starts.data, form.ends.data
+    if starts and ends and ends < starts:
+        raise BackofficeError(_("Tanggal berakhir sebelum tanggal mulai."))
+    data = {"title": form.title.data, "body": form.body.data, "starts": starts.isoformat() if starts else None,
+            "ends": ends.isoformat() if ends else None, "urgent": bool(form.urgent.data)}  # fmt: skip
+    publishing.publish(central().engine, actor(), "announcement", form.item_id.data or "", data,
+                       form.gateways.data or [], now_ms())  # fmt: skip
+    flash(_("Pengumuman diterbitkan ke anjungan."))
+    return redirect(url_for(".index"))
+
+
+def _kind(kind: str) -> str:
+    if kind not in publishing.KINDS:
+        raise NotFoundError(_("Jenis terbitan tidak dikenal."))
+    return kind
+
+
+@bp.post("/publikasi/<kind>/<item_id>/tarik")
+@requires("publish")
+def withdraw(kind: str, item_id: str) -> Response:
+    """Withdraw an item from every kiosk (scope "") or one (form field ``scope``); 404 when not published."""
+    _valid(forms.EmptyForm())
+    publishing.withdraw(
+        central().engine, actor(), _kind(kind), item_id, request.form.get("scope", ""), now_ms()
+    )
+    flash(_("Terbitan ditarik dari anjungan."))
+    return redirect(url_for(".index"))
+
+
+@bp.get("/publikasi/<kind>/<item_id>/pratinjau")
+@requires("publish")
+def preview(kind: str, item_id: str) -> str:
+    """The item as the kiosk will show it (large type, the kiosk's layout of a DIP row or an announcement)."""
+    data = publishing.item(central().engine, _kind(kind), item_id, request.args.get("scope", ""))
+    return render_template("backoffice/preview.html", kind=kind, item_id=item_id, data=data)

@@ -1,0 +1,61 @@
+"""The service report: a page with charts, CSV and PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, render_template, request
+
+from sync.central.app import central
+from sync.central.backoffice import intake, reports
+from sync.central.backoffice.errors import BackofficeError
+from sync.central.backoffice.session import now_ms
+from sync.central.backoffice.views import blueprint, requires
+
+bp = blueprint("reports")
+
+
+def _period() -> tuple[int, int | None]:
+    today = intake.office_date(now_ms())
+    year = request.args.get("tahun", today.year, type=int) or today.year
+    month_text = request.args.get("bulan", "")
+    month = int(month_text) if month_text.isdigit() else None
+    if not 2000 <= year <= 2100 or (month is not None and not 1 <= month <= 12):
+        raise BackofficeError("tahun 2000-2100, bulan 1-12")
+    return year, month
+
+
+def _figures() -> tuple[dict[str, Any], int, int | None]:
+    intake.sync_cases(central().engine)
+    year, month = _period()
+    return reports.figures(central().engine, year, month), year, month
+
+
+@bp.get("/laporan")
+@requires("reports")
+def report() -> str:
+    """The report for ?tahun=YYYY[&bulan=M] (default: this year) as a page with charts."""
+    figures, year, month = _figures()
+    return render_template("backoffice/report.html", r=figures, year=year, month=month,
+                           charts=reports.charts(figures), printable=False)  # fmt: skip
+
+
+@bp.get("/laporan.csv")
+@requires("reports")
+def report_csv() -> Response:
+    figures, year, month = _figures()
+    name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.csv"
+    return Response(reports.csv_text(figures), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
+
+
+@bp.get("/laporan.pdf")
+@requires("reports")
+def report_pdf() -> Response:
+    """The same report as PDF (WeasyPrint): a print layout with the charts embedded."""
+    figures, year, month = _figures()
+    html = render_template("backoffice/report.html", r=figures, year=year, month=month,
+                           charts=reports.charts(figures), printable=True)  # fmt: skip
+    name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.pdf"
+    return Response(reports.pdf(html), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip

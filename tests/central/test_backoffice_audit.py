@@ -1,0 +1,66 @@
+"""The audit trail: every officer action with before/after, readable by admins, exportable, append-only."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from sync.central.backoffice.models import audit
+from tests.central.conftest import central_of
+from tests.central.officers import add_officer, logged_in, login, post
+
+
+def test_admin_reads_and_exports_the_trail(app: Flask) -> None:
+    admin = logged_in(app, "admin1", "admin")
+    assert (
+        post(
+            admin, "/pengguna", {"username": "wati", "role": "pelaksana", "opd": ""}, "/pengguna"
+        ).status_code
+        == 400
+    )
+    post(admin, "/pengaturan/opd", {"code": "dinkes", "name": "Dinas Kesehatan"}, "/pengaturan")
+    created = post(
+        admin, "/pengguna", {"username": "wati", "role": "pelaksana", "opd": "dinkes"}, "/pengguna"
+    )
+    assert created.status_code == 200 and "hanya ditampilkan sekali" in created.get_data(as_text=True)
+    login(app.test_client(), "wati", "bukan-sandinya-ya")
+    page = admin.get("/audit").get_data(as_text=True)
+    for action in ("login", "opd-save", "user-add", "login-refused"):
+        assert f"<td>{action}</td>" in page
+    assert "Dinas Kesehatan" in page  # the values after
+    only = admin.get("/audit?action=user-add").get_data(as_text=True)
+    assert "<td>user-add</td>" in only and "<td>opd-save</td>" not in only
+    export = admin.get("/audit.csv")
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert export.mimetype == "text/csv" and [r["action"] for r in rows][:3] == [
+        "login",
+        "opd-save",
+        "user-add",
+    ]
+    assert rows[2]["after"] == '{"opd": "dinkes", "role": "pelaksana"}' and rows[2]["username"] == "admin1"
+    assert admin.get("/audit?action=audit-export").get_data(as_text=True).count("<td>audit-export</td>") == 1
+
+
+def test_only_admins_read_it(app: Flask) -> None:
+    for role in ("ppid", "pelaksana", "atasan", "teknisi"):
+        client = logged_in(app, f"u-{role}", role, "dinkes" if role == "pelaksana" else None)
+        assert client.get("/audit").status_code == 403 and client.get("/audit.csv").status_code == 403
+
+
+def test_no_route_changes_it_and_the_database_refuses(app: Flask) -> None:
+    add_officer(app, "x-admin", "admin")
+    login(app.test_client(), "x-admin")
+    for rule in app.url_map.iter_rules():
+        if "audit" in rule.rule:
+            assert rule.methods is not None and rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
+    engine = central_of(app).engine
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(audit.update().values(username="someone-else"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(audit.delete())
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(audit.c.username)).scalars().all() == ["x-admin"]

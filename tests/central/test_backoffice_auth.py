@@ -1,0 +1,141 @@
+"""The back office's accounts: login at /, server-side sessions, idle timeout, lockout, CSRF, rate limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sync.central.backoffice import accounts
+from sync.central.backoffice.models import users
+from sync.central.cli import central_group
+from tests.central.conftest import Clock, central_of
+from tests.central.officers import PASSWORD, add_officer, logged_in, login, post, token
+
+
+def test_root_is_the_login_page_and_only_login_and_api_are_open(app: Flask, client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and 'name="password"' in page.get_data(as_text=True)
+    assert client.get("/api/v1/time").status_code == 200
+    for path in ("/kotak-masuk", "/armada", "/pengguna", "/audit", "/audit.csv", "/pengaturan", "/templat"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/?next="), path
+    with client.get("/bo-static/backoffice.css") as css:
+        assert css.status_code == 200 and b"--accent" in css.data
+
+
+def test_login_lands_on_the_role_home_and_logout_ends_the_session_on_the_server(app: Flask) -> None:
+    client = logged_in(app, "sari", "ppid")
+    assert client.get("/kotak-masuk").status_code == 200
+    stolen = client.get_cookie("anjungan_bo")
+    assert stolen is not None
+    assert post(client, "/keluar").status_code == 302
+    assert client.get("/kotak-masuk").status_code == 302
+    replay = app.test_client()  # the old cookie, replayed after logout, opens nothing
+    replay.set_cookie("anjungan_bo", stolen.value)
+    assert replay.get("/kotak-masuk").status_code == 302
+
+
+def test_idle_session_expires(app: Flask, clock: Clock) -> None:
+    client = logged_in(app, "budi", "ppid")
+    clock.now += 14 * 60
+    assert client.get("/kotak-masuk").status_code == 200  # activity keeps it alive
+    clock.now += 14 * 60
+    assert client.get("/kotak-masuk").status_code == 200
+    clock.now += 16 * 60
+    assert client.get("/kotak-masuk").status_code == 302
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(app: Flask, client: FlaskClient, clock: Clock) -> None:
+    add_officer(app, "rina", "ppid")
+    for _ in range(accounts.MAX_FAILURES):
+        assert login(client, "rina", "salah-sandi-sekali-lagi").status_code == 401
+    assert login(client, "rina").status_code == 401  # the right password, but locked
+    clock.now += accounts.LOCK_MS / 1000 + 1
+    assert login(client, "rina").status_code == 302
+    assert login(app.test_client(), "nobody").status_code == 401
+
+
+def test_every_form_needs_its_csrf_token(app: Flask) -> None:
+    add_officer(app, "tono", "ppid")
+    client = app.test_client()
+    assert client.post("/", data={"username": "tono", "password": PASSWORD}).status_code == 400
+    client = logged_in(app, "tini", "admin")
+    assert client.post("/keluar").status_code == 400
+    assert client.post("/pengguna", data={"username": "x1", "role": "ppid"}).status_code == 400
+    assert client.get("/pengguna").status_code == 200  # still logged in
+
+
+def test_login_is_rate_limited_per_client(app: Flask, client: FlaskClient) -> None:
+    app.config["BACKOFFICE_LIMIT_LOGIN"] = "3 per minute"
+    csrf = token(client)
+    codes = [client.post("/", data={"username": f"u{i}", "password": "x" * 12, "csrf_token": csrf}).status_code
+             for i in range(4)]  # fmt: skip
+    assert codes == [401, 401, 401, 429]
+
+
+def test_cli_add_user_prints_the_password_once_and_hashes_it(app: Flask, db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["--db", db_url, "--files-dir", str(tmp_path / "files")]
+    env = {"ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")}
+    result = runner.invoke(central_group, [*args, "add-user", "Dewi", "--role", "pelaksana", "--opd", "dinkes"],
+                           env=env)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["user"] == "dewi" and shown["opd"] == "dinkes" and len(shown["password"]) >= 16
+    result = runner.invoke(central_group, [*args, "add-user", "joko", "--role", "teknisi", "--password-stdin"],
+                           input="sandi-rahasia-teknisi\n", env=env)  # fmt: skip
+    assert result.exit_code == 0 and "password" not in json.loads(result.output)
+    bad = runner.invoke(central_group, [*args, "add-user", "ani", "--role", "pelaksana"], env=env)
+    assert bad.exit_code == 1 and "OPD" in bad.output
+    with central_of(app).engine.connect() as conn:
+        hashes = conn.execute(sa.select(users.c.password_hash)).scalars().all()
+    assert all(h.startswith("$argon2id$") for h in hashes) and shown["password"] not in "".join(hashes)
+    client = app.test_client()
+    assert login(client, "dewi", shown["password"]).status_code == 302
+    assert login(app.test_client(), "joko", "sandi-rahasia-teknisi").status_code == 302
+
+
+def test_fleet_overview_is_behind_the_login(app: Flask, client: FlaskClient) -> None:
+    from sync.central import service
+
+    state = central_of(app)
+    service.add_gateway(state.engine, state.master_key, "dmk-krajan")
+    teknisi = logged_in(app, "agus", "teknisi")
+    page = teknisi.get("/armada").get_data(as_text=True)
+    assert "dmk-krajan" in page and "belum pernah" in page
+    assert teknisi.get("/kotak-masuk").status_code == 403
+
+
+def test_bahasa_indonesia_first_english_on_request(app: Flask, client: FlaskClient) -> None:
+    assert "Masuk ke layanan PPID" in client.get("/").get_data(as_text=True)
+    assert client.get("/bahasa/en?next=/").status_code == 302
+    assert "Log in to the PPID service" in client.get("/").get_data(as_text=True)
+
+
+def test_every_back_office_string_has_an_english_translation() -> None:
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    method_map = [
+        ("sync/central/backoffice/**.py", "python"),
+        ("sync/central/backoffice/templates/**.html", "jinja2"),
+    ]
+    found = {message[2] if isinstance(message[2], str) else message[2][0]
+             for message in extract_from_dir(str(root), method_map, keywords={"_": None, "_l": None, "gettext": None,
+                                                                              "lazy_gettext": None})}  # fmt: skip
+    po = root / "sync/central/backoffice/translations/en/LC_MESSAGES/messages.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh)
+    translated = {m.id for m in catalog if m.id and m.string}
+    assert found - translated == set()
+    from babel.messages.mofile import read_mo
+
+    with po.with_suffix(".mo").open("rb") as fh:  # the compiled catalogue matches the .po
+        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert compiled == {m.id: m.string for m in catalog if m.id}

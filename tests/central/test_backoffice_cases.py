@@ -1,0 +1,245 @@
+"""The back office's work on citizens' submissions, with the Flask test client, on SQLite and PostgreSQL:
+the inbox, each kind's steps as the law names them, personal data only on an audited show, and every status
+change flowing down to the kiosk through the changes feed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sync.central.backoffice.models import audit
+from tests.central.conftest import T0, Clock, Gateway, central_of
+from tests.central.officers import citizen, logged_in, post
+
+DAY = 86_400
+AT = int(T0 * 1000)  # Monday 2026-11-23, 23:00 WIB
+REQ = "DMK-WONOSALAM-261123-00011"
+CPL = "DMK-WONOSALAM-261123-00029"
+OBJ = "DMK-WONOSALAM-261123-00037"
+
+
+@pytest.fixture
+def filed(app: Flask, gateway: Gateway) -> Gateway:
+    """A request, a complaint and an objection against the request, as the kiosk sends them."""
+    records = [citizen(1, "request", REQ, AT), citizen(2, "complaint", CPL, AT),
+               citizen(3, "objection", OBJ, AT, nomor_permohonan=REQ)]  # fmt: skip
+    assert gateway.send("submissions", records).json == {"stream": "submissions", "acked": 3}
+    return gateway
+
+
+@pytest.fixture
+def ppid(app: Flask) -> FlaskClient:
+    client = logged_in(app, "ppid1", "ppid")
+    return client
+
+
+def add_opd(app: Flask, code: str) -> None:
+    from sync.central.backoffice import accounts
+
+    accounts.save_opd(central_of(app).engine, code, code.upper())
+
+
+def kiosk_view(gateway: Gateway, number: str) -> dict[str, Any]:
+    """What the kiosk learns of a submission from the changes feed."""
+    changes = gateway.get("/api/v1/changes?limit=1000").json["changes"]
+    found = [c["data"] for c in changes if c["kind"] == "submission" and c["id"] == number]
+    assert found, f"no change for {number}"
+    return found[-1]
+
+
+def case_page(client: FlaskClient, number: str) -> str:
+    return client.get(f"/berkas/dmk-wonosalam/{number}").get_data(as_text=True)
+
+
+def step(client: FlaskClient, number: str, name: str, **data: Any) -> Any:
+    return post(
+        client, f"/berkas/dmk-wonosalam/{number}/{name}", data, page=f"/berkas/dmk-wonosalam/{number}"
+    )
+
+
+def audit_rows(app: Flask) -> list[dict[str, Any]]:
+    with central_of(app).engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(audit).order_by(audit.c.id)).mappings()]
+
+
+def test_inbox_lists_every_submission_without_personal_data(filed: Gateway, ppid: FlaskClient) -> None:
+    page = ppid.get("/kotak-masuk").get_data(as_text=True)
+    assert REQ in page and CPL in page and OBJ in page and "3 berkas" in page
+    assert "Siti" not in page and "3321014507800001" not in page and "0812" not in page
+    assert "2026-12-07" in page  # the request: 10 working days after Monday 2026-11-23
+    assert "2026-11-26" in page  # the complaint: verified within 3 working days
+
+
+def test_request_verify_assign_extend_answer_close(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
+    add_opd(app, "dinkes")
+    pelaksana = logged_in(app, "pel1", "pelaksana", "dinkes")
+    other = logged_in(app, "pel2", "pelaksana", "dispu")
+    ppid.get("/kotak-masuk")
+    assert pelaksana.get(f"/berkas/dmk-wonosalam/{REQ}").status_code == 404  # not assigned yet
+    assert step(ppid, REQ, "verifikasi").status_code == 302
+    assert kiosk_view(filed, REQ)["status"] == "in-progress"
+    assert step(ppid, REQ, "disposisi", opd="dinkes", text="Mohon disiapkan").status_code == 302
+    assert REQ in pelaksana.get("/kotak-masuk").get_data(as_text=True)
+    assert REQ not in other.get("/kotak-masuk").get_data(as_text=True)
+    assert other.get(f"/berkas/dmk-wonosalam/{REQ}").status_code == 404
+    assert step(pelaksana, REQ, "perpanjang", days="8", text="Dokumen di arsip").status_code == 400
+    assert step(pelaksana, REQ, "perpanjang", days="5", text="Dokumen di arsip").status_code == 302
+    assert kiosk_view(filed, REQ) | {} == {
+        **kiosk_view(filed, REQ),
+        "status": "extended",
+        "due_date": "2026-12-14",
+    }
+    assert step(pelaksana, REQ, "perpanjang", days="2", text="lagi").status_code == 409  # only once
+    refused = {"held": "ya", "decision": "ditolak", "form_of": "softcopy", "medium": "email", "text": "Maaf."}
+    assert step(pelaksana, REQ, "jawab", **refused).status_code == 400  # a refusal names Ps. 17 and the test
+    answer = {"held": "ya", "decision": "sebagian", "exemption": "h", "consequence": "Memuat data pribadi.",
+              "form_of": "softcopy", "medium": "email", "cost": "0", "text": "Terlampir salinan APBDes."}  # fmt: skip
+    assert step(pelaksana, REQ, "jawab", **answer).status_code == 302
+    seen = kiosk_view(filed, REQ)
+    assert seen["status"] == "answered" and "sebagian" in seen["answer"] and "huruf h" in seen["answer"]
+    assert seen["answered_at"].startswith("2026-11-23")
+    assert step(pelaksana, REQ, "selesai").status_code == 403
+    assert step(ppid, REQ, "selesai").status_code == 302
+    assert kiosk_view(filed, REQ)["status"] == "closed"
+    actions = [(r["username"], r["action"]) for r in audit_rows(app) if r["target"].endswith(REQ)]
+    assert actions == [("ppid1", "verify"), ("ppid1", "assign"), ("pel1", "extend"), ("pel1", "answer"),
+                       ("ppid1", "close")]  # fmt: skip
+    extend = next(r for r in audit_rows(app) if r["action"] == "extend")
+    assert json.loads(extend["before"]) == {
+        "due_date": "2026-12-07",
+        "extended": False,
+        "details": {"log": [{"action": "disposisi", "on": "2026-11-23", "text": "dinkes: Mohon disiapkan"}]},
+    }
+    assert json.loads(extend["after"])["due_date"] == "2026-12-14"
+
+
+def test_answer_with_a_pdf_attachment(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
+    from io import BytesIO
+
+    ppid.get("/kotak-masuk")
+    step(ppid, REQ, "verifikasi")
+    page = f"/berkas/dmk-wonosalam/{REQ}"
+    from tests.central.officers import token
+
+    data = {"held": "ya", "decision": "penuh", "form_of": "softcopy", "medium": "anjungan", "cost": "0",
+            "text": "Silakan ambil salinan.", "csrf_token": token(ppid, page),
+            "attachment": (BytesIO(b"%PDF-1.4\n%%EOF\n"), "apbdes.pdf")}  # fmt: skip
+    assert ppid.post(page + "/jawab", data=data, content_type="multipart/form-data").status_code == 302
+    assert "apbdes.pdf" in case_page(ppid, REQ)
+    not_pdf = {"csrf_token": token(ppid, page), "attachment": (BytesIO(b"MZ..."), "x.pdf")}
+    assert ppid.post(page + "/lampiran", data=not_pdf, content_type="multipart/form-data").status_code == 400
+
+
+def test_personal_data_only_on_an_audited_show(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
+    ppid.get("/kotak-masuk")
+    assert "3321014507800001" not in case_page(ppid, REQ)
+    shown = step(ppid, REQ, "identitas").get_data(as_text=True)
+    assert "3321014507800001" in shown and "Siti Aminah" in shown
+    (entry,) = [r for r in audit_rows(app) if r["action"] == "view-personal"]
+    assert entry["username"] == "ppid1" and entry["target"] == f"dmk-wonosalam/{REQ}"
+    teknisi = logged_in(app, "tek1", "teknisi")
+    assert step(teknisi, REQ, "identitas").status_code == 403
+
+
+def test_anonymous_complaint_never_shows_an_identity(app: Flask, gateway: Gateway, ppid: FlaskClient) -> None:
+    number = "DMK-WONOSALAM-261123-00045"
+    gateway.send("submissions", [citizen(1, "complaint", number, AT, anonim=True, rahasia=True)])
+    page = ppid.get("/kotak-masuk").get_data(as_text=True)
+    assert "anonim" in page and "rahasia" in page
+    assert step(ppid, number, "identitas").status_code == 403
+    assert "identitas pelapor tidak disimpan" in case_page(ppid, number)
+
+
+def test_complaint_stages_refuse_defer_respond_and_close_by_itself(
+    app: Flask, filed: Gateway, ppid: FlaskClient, clock: Clock
+) -> None:
+    add_opd(app, "dispu")
+    dup = "DMK-WONOSALAM-261123-00053"
+    filed.send("submissions", [citizen(4, "complaint", dup, AT)])
+    ppid.get("/kotak-masuk")
+    assert step(ppid, dup, "tolak", reason="duplikat", duplicate_of="NOPE", text="Sama").status_code == 400
+    assert (
+        step(ppid, dup, "tolak", reason="duplikat", duplicate_of=CPL, text="Sudah dilaporkan").status_code
+        == 302
+    )
+    assert kiosk_view(filed, dup)["status"] == "rejected"
+    assert step(ppid, CPL, "verifikasi").status_code == 302
+    assert kiosk_view(filed, CPL)["due_date"] == "2026-11-30"  # follow-up: 5 working days
+    assert step(ppid, CPL, "tunda", text="Menunggu foto lokasi").status_code == 302
+    assert kiosk_view(filed, CPL)["due_date"] is None
+    assert step(ppid, CPL, "disposisi", opd="dispu", text="").status_code == 302
+    pelaksana = logged_in(app, "pu1", "pelaksana", "dispu")
+    assert step(pelaksana, CPL, "tanggapi", text="Lubang ditambal hari Kamis.").status_code == 302
+    seen = kiosk_view(filed, CPL)
+    assert seen["status"] == "answered" and seen["answer"] == "Lubang ditambal hari Kamis."
+    app.config["BACKOFFICE_IDLE_SECONDS"] = 60 * DAY
+    clock.now += 15 * DAY  # past 10 working days after the reply with no answer from the citizen
+    ppid.get("/kotak-masuk")
+    assert kiosk_view(filed, CPL)["status"] == "closed"
+    assert any(r["action"] == "auto-close" and r["username"] == "sistem" for r in audit_rows(app))
+
+
+def test_objection_beside_its_request_decided_by_the_atasan(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    atasan = logged_in(app, "atasan1", "atasan")
+    inbox = atasan.get("/kotak-masuk").get_data(as_text=True)
+    assert OBJ in inbox and CPL not in inbox
+    page = case_page(atasan, OBJ)
+    # 30 working days: cuti bersama 24 Dec, Christmas, New Year and Isra Mi'raj (5 Jan 2027) are days off
+    assert f'href="/berkas/dmk-wonosalam/{REQ}"' in page and "2027-01-08" in page
+    assert "Permohonan" in case_page(atasan, REQ)  # the linked request is readable beside it
+    assert step(ppid, OBJ, "putus", decision="diterima", text="x").status_code == 403
+    assert (
+        step(atasan, OBJ, "putus", decision="diterima", text="Informasi wajib diberikan.").status_code == 302
+    )
+    seen = kiosk_view(filed, OBJ)
+    assert seen["status"] == "answered" and seen["answer"].startswith("Keberatan diterima.")
+
+
+def test_inbox_filters_search_sort_paging_and_deadlines(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, clock: Clock
+) -> None:
+    records = [citizen(i, "complaint" if i % 2 else "request", f"DMK-WONOSALAM-261123-{i:04d}0", AT + i,
+                       judul=f"Laporan nomor {i}", rincian=f"Rincian nomor {i}") for i in range(1, 61)]  # fmt: skip
+    records.append(citizen(61, "complaint", "DMK-WONOSALAM-261123-99990", AT, judul="Banjir di Dusun Kidul",
+                           kategori="banjir"))  # fmt: skip
+    gateway.send("submissions", records)
+    first = ppid.get("/kotak-masuk").get_data(as_text=True)
+    assert "61 berkas, halaman 1 dari 2" in first
+    assert "DMK-WONOSALAM-261123-00600" in first  # newest first
+    assert "DMK-WONOSALAM-261123-00010" in ppid.get("/kotak-masuk?page=2").get_data(as_text=True)
+    found = ppid.get("/kotak-masuk?q=banjir+kidul").get_data(as_text=True)
+    assert "1 berkas" in found and "99990" in found
+    assert "30 berkas" in ppid.get("/kotak-masuk?kind=request").get_data(as_text=True)
+    assert "1 berkas" in ppid.get("/kotak-masuk?category=banjir").get_data(as_text=True)
+    by_due = ppid.get("/kotak-masuk?sort=tenggat").get_data(as_text=True)
+    assert by_due.index("99990") < by_due.index("00020")  # complaints (3 days) come before requests (10)
+    app.config["BACKOFFICE_IDLE_SECONDS"] = 60 * DAY
+    clock.now += 2 * DAY  # Wednesday 25th: complaints due Thursday 26th are due soon
+    soon = ppid.get("/kotak-masuk?due=segera").get_data(as_text=True)
+    assert "31 berkas" in soon and 'class="soon"' in soon
+    clock.now += 2 * DAY  # Friday 27th: the complaints' verification is overdue
+    late = ppid.get("/kotak-masuk?due=terlambat").get_data(as_text=True)
+    assert "31 berkas" in late and "terlambat 1 hari kerja" in late and 'class="overdue"' in late
+
+
+def test_local_days_off_from_the_settings_page_push_new_deadlines(app: Flask, gateway: Gateway) -> None:
+    admin = logged_in(app, "admin1", "admin")
+    answer = post(
+        admin, "/pengaturan/libur", {"day": "2026-12-01", "name": "Hari jadi kabupaten"}, "/pengaturan"
+    )
+    assert answer.status_code == 302 and "Hari jadi kabupaten" in admin.get("/pengaturan").get_data(
+        as_text=True
+    )
+    gateway.send("submissions", [citizen(1, "request", REQ, AT)])
+    page = logged_in(app, "ppid1", "ppid").get("/kotak-masuk").get_data(as_text=True)
+    assert (
+        "2026-12-08" in page
+    )  # 10 working days after 23 November, the local day off skipped (else 7 December)
+    assert any(r["action"] == "day-off-add" for r in audit_rows(app))
