@@ -92,7 +92,7 @@ def create_app(
     engine_options: dict[str, Any] | None = None,
 ) -> Flask:
     """The central as a WSGI app; the database is migrated to the newest schema before it answers."""
-    from sync.central import lookup
+    from sync.central import lookup, opendata
     from sync.central.api import api
 
     state = open_central(
@@ -107,6 +107,7 @@ def create_app(
     app.extensions["anjungan.central"] = state
     app.register_blueprint(api, url_prefix=protocol.API_PREFIX)
     lookup.init_app(app)
+    opendata.init_app(app, state.engine)
     app.register_error_handler(AnjunganError, _anjungan_error)
     app.register_error_handler(HTTPException, _http_error)
     app.add_url_rule("/", "index", index)
