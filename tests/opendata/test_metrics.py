@@ -4,6 +4,7 @@ without login, restricted by a bearer token or addresses when configured."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -81,3 +82,8 @@ def test_settings_come_from_the_environment() -> None:
     assert config["OPENDATA_METRICS_ALLOW"] == ""
     with pytest.raises(ConfigError, match="ANJUNGAN_CENTRAL_SERVER_UTC_OFFSET_H: expected int"):
         settings.from_environment({"ANJUNGAN_CENTRAL_SERVER_UTC_OFFSET_H": "WIB"})
+
+
+def test_every_open_data_setting_is_documented() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "opendata.md").read_text()
+    assert [s.env_name for s in settings.SETTINGS if f"`{s.env_name}`" not in text] == []
