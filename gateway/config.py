@@ -142,6 +142,20 @@ SETTINGS: list[Setting] = [
         "Key signing the kiosk's session cookies. Empty = a random key kept in <data_dir>/kiosk.key.",
     ),
     Setting(
+        "kiosk",
+        "metrics_token",
+        "",
+        "When set, the kiosk's /metrics (Prometheus) answers only `Authorization: Bearer <token>` (else 401). "
+        "Empty = readable without login.",
+    ),
+    Setting(
+        "kiosk",
+        "metrics_allow",
+        "",
+        "When set, the kiosk's /metrics answers only these client addresses or networks, comma-separated "
+        "(e.g. `127.0.0.1,10.20.0.0/16`; else 403).",
+    ),
+    Setting(
         "mqtt",
         "client_id",
         "",

@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from gateway import private
 from gateway.store import Store
-from kiosk import errors, i18n
+from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
 from kiosk.renderworker import BoundedWorker
 
@@ -86,6 +86,8 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_LIMIT_STATUS_NUMBER": "10 per minute",  # lookups of one number, whichever device asks
         "KIOSK_RELAY_LOOKUPS": bool(cfg.central.url),  # numbers of other kiosks are asked at the central
         "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,
+        "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
+        "KIOSK_METRICS_ALLOW": kiosk.metrics_allow,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
         "SESSION_COOKIE_NAME": "anjungan",
@@ -144,6 +146,7 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (public, submit, operator):
         app.register_blueprint(module.bp)
+    app.register_blueprint(metrics.bp)
     _apply_rate_limits(app, limiter)
     app.after_request(_security_headers)
     public.install_template_globals(app)

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.chromium",
     "tests.fixtures.disk",
+    "tests.fixtures.ckan",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

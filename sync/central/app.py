@@ -162,7 +162,7 @@ def create_app(
     settings: CentralSettings | None = None,
 ) -> Flask:
     """The central as a WSGI app; the database is migrated to the newest schema before it answers."""
-    from sync.central import backoffice, lookup
+    from sync.central import backoffice, lookup, opendata
     from sync.central.api import api
 
     state = open_central(
@@ -178,6 +178,7 @@ def create_app(
     app.extensions["anjungan.central"] = state
     app.register_blueprint(api, url_prefix=protocol.API_PREFIX)
     lookup.init_app(app)
+    opendata.init_app(app, state.engine)
     app.register_error_handler(AnjunganError, _anjungan_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(service.Unavailable, _unavailable)

@@ -283,3 +283,8 @@ class _Echo:
     def write(self, text: str) -> int:
         click.echo(text)
         return len(text)
+
+
+from sync.central.opendata.cli import register as _register_opendata  # noqa: E402
+
+_register_opendata(central_group)

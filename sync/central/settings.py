@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigError
+from sync.central.opendata.settings import SETTINGS as OPEN_DATA_SETTINGS
 
 PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
 DB_ENV = "ANJUNGAN_CENTRAL_DB"
@@ -133,6 +134,8 @@ SETTINGS: list[Setting] = [
 ]
 
 _BY_ENV = {s.env_name: s for s in SETTINGS}
+# the open data side's settings share the namespace; they are read and checked by sync/central/opendata
+_ELSEWHERE = {s.env_name for s in OPEN_DATA_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ class CentralSettings:
                 raise ConfigError(f"environment: {name} is now named {RENAMED[name]}")
             setting = _BY_ENV.get(name)
             if setting is None:
-                if name.startswith(PREFIX):
+                if name.startswith(PREFIX) and name not in _ELSEWHERE:
                     raise ConfigError(f"environment: unknown setting {name} of the central")
                 continue
             values[setting.key] = _coerce(setting, text)

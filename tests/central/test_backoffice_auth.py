@@ -81,7 +81,7 @@ def test_login_is_rate_limited_per_client(app: Flask, client: FlaskClient) -> No
 def test_cli_add_user_prints_the_password_once_and_hashes_it(app: Flask, db_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["--db", db_url, "--files-dir", str(tmp_path / "files")]
-    env = {"ANJUNGAN_CENTRAL_KEY_FILE": str(tmp_path / "central.key")}
+    env = {"ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")}
     result = runner.invoke(central_group, [*args, "add-user", "Dewi", "--role", "pelaksana", "--opd", "dinkes"],
                            env=env)  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -1,19 +1,19 @@
 """The back office: officers, server-side sessions, the append-only audit trail, cases, OPDs, local days off,
 answer templates and answer attachments (tables described in sync/central/backoffice/models.py).
 
-A branch of its own (label ``backoffice``) so that it composes with other revisions made after 0002; the
-central migrates to every head.
+In the one line of revisions, after 0004; the
+central migrates to the head.
 
 Revision ID: bo01
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "bo01"
-down_revision = "0002"
-branch_labels = ("backoffice",)
+down_revision = "0004"
+branch_labels = None
 depends_on = None
 
 TABLES = ("bo_attachments", "bo_templates", "bo_days_off", "bo_opds", "bo_case_sync", "bo_cases", "bo_audit",

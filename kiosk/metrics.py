@@ -1,0 +1,151 @@
+"""``GET /metrics`` on the kiosk's port: the gateway's own figures in Prometheus text format (prometheus_client).
+
+Read from the store at scrape time, so the kiosk process reports what the ingest and sync processes wrote.
+No personal data: nodes by id, streams by name, submissions never counted by person. Readable without the
+operator's login, as Prometheus scrapes it; ``[kiosk] metrics_token`` (bearer token) and ``metrics_allow``
+(client addresses or networks) restrict it (docs/kiosk.md, "Metrics").
+
+Metrics (``anjungan_gateway_*``): ``readings_stored_total`` (every reading the store has taken),
+``readings_per_second`` (over the last 10 minutes), per node ``node_frames_total``, ``node_bad_frames_total``
+(lines that were not valid frames), ``node_up``, ``node_last_seen_timestamp_seconds``; ``store_bytes``,
+``store_budget_bytes``; per stream ``backlog_records``, ``backlog_oldest_age_seconds``, ``dead_letters``,
+``sync_last_success_timestamp_seconds``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.store import db
+from gateway.store.health import node_health
+
+bp = Blueprint("metrics", __name__)
+PREFIX = "anjungan_gateway_"
+RATE_WINDOW_MS = 600_000
+
+
+def readings_total(store: Any) -> int:
+    """Readings the store has ever taken (the readings' AUTOINCREMENT counter survives their deletion)."""
+    row = store.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def readings_per_second(store: Any, now_ms: int) -> float:
+    """Readings stored per second over the last 10 minutes (walks back from the newest reading only)."""
+    conn = store.conn
+    top = conn.execute("SELECT max(seq) FROM readings").fetchone()[0]
+    if top is None:
+        return 0.0
+    older = conn.execute(
+        "SELECT r.seq FROM readings r JOIN frames f ON f.id = r.frame_id WHERE f.at < ? ORDER BY r.seq DESC LIMIT 1",
+        (now_ms - RATE_WINDOW_MS,),
+    ).fetchone()
+    return (top - (older[0] if older else 0)) / (RATE_WINDOW_MS / 1000)
+
+
+class GatewayCollector(Collector):
+    """A prometheus_client collector over the gateway's store."""
+
+    def __init__(self, store: Any, offline_after: float = 3):
+        self.store = store
+        self.offline_after = offline_after
+
+    def collect(self) -> Iterator[Metric]:
+        store = self.store
+        now = store.clock.now_ms()
+        with db.snapshot(store.conn):
+            total, rate = readings_total(store), readings_per_second(store, now)
+            nodes = node_health(store, offline_after=self.offline_after, now_ms=now)
+            used = store.used_bytes()
+        backlog = store.backlog()  # its own short read transaction
+        yield CounterMetricFamily(PREFIX + "readings_stored", "Readings the store has taken", value=total)
+        yield GaugeMetricFamily(PREFIX + "readings_per_second", "Readings stored per second, last 10 minutes",
+                                value=rate)  # fmt: skip
+        yield from self._nodes(nodes)
+        yield GaugeMetricFamily(PREFIX + "store_bytes", "Bytes the store uses", value=used)
+        if store.budget_bytes:
+            yield GaugeMetricFamily(
+                PREFIX + "store_budget_bytes", "The store's size budget", value=store.budget_bytes
+            )
+        yield from self._streams(backlog, now)
+
+    def _nodes(self, nodes: list[dict[str, Any]]) -> Iterator[Metric]:
+        frames = CounterMetricFamily(PREFIX + "node_frames", "Valid frames received", labels=["node"])
+        bad = CounterMetricFamily(
+            PREFIX + "node_bad_frames", "Lines that were not valid frames", labels=["node"]
+        )
+        up = GaugeMetricFamily(PREFIX + "node_up", "1 when the node is online", labels=["node"])
+        seen = GaugeMetricFamily(PREFIX + "node_last_seen_timestamp_seconds", "Unix time of the node's last frame",
+                                 labels=["node"])  # fmt: skip
+        for node in nodes:
+            frames.add_metric([node["node"]], node["frames"])
+            bad.add_metric([node["node"]], node["bad_lines"])
+            up.add_metric([node["node"]], 1.0 if node["status"] == "online" else 0.0)
+            seen.add_metric([node["node"]], node["last_seen"] / 1000)
+        yield from (frames, bad, up, seen)
+
+    def _streams(self, backlog: dict[str, dict[str, Any]], now: int) -> Iterator[Metric]:
+        pending = GaugeMetricFamily(
+            PREFIX + "backlog_records", "Records not yet at the central", labels=["stream"]
+        )
+        oldest = GaugeMetricFamily(PREFIX + "backlog_oldest_age_seconds", "Age of the oldest record not yet sent",
+                                   labels=["stream"])  # fmt: skip
+        dead = GaugeMetricFamily(PREFIX + "dead_letters", "Records the central refused", labels=["stream"])
+        success = GaugeMetricFamily(PREFIX + "sync_last_success_timestamp_seconds",
+                                    "Unix time of the stream's last successful sync", labels=["stream"])  # fmt: skip
+        for stream, state in sorted(backlog.items()):
+            pending.add_metric([stream], state["pending"])
+            oldest.add_metric(
+                [stream], max(0, now - state["oldest_at"]) / 1000 if state["oldest_at"] else 0.0
+            )
+            dead.add_metric([stream], state["dead_letters"])
+            if state["last_success"]:
+                success.add_metric([stream], state["last_success"] / 1000)
+        yield from (pending, oldest, dead, success)
+
+
+def refusal(remote: str | None, authorization: str | None, token: str, allow: str) -> int | None:
+    """None when a scrape may read the metrics, else the HTTP status to refuse it with (403 or 401)."""
+    if allow.strip():
+        networks = [ipaddress.ip_network(p.strip(), strict=False) for p in allow.split(",") if p.strip()]
+        try:
+            address = ipaddress.ip_address(remote or "")
+        except ValueError:
+            return 403
+        if not any(address in network for network in networks):
+            return 403
+    if token:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return 401
+    return None
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """The gateway's metrics in Prometheus text format; 401 without the configured token, 403 from an address
+    outside ``metrics_allow``."""
+    config = current_app.config
+    refused = refusal(request.remote_addr, request.headers.get("Authorization"),
+                      str(config.get("KIOSK_METRICS_TOKEN") or ""), str(config.get("KIOSK_METRICS_ALLOW") or ""))  # fmt: skip
+    if refused:
+        response = Response("metrics: not allowed\n", status=refused, mimetype="text/plain")
+        if refused == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    registry = current_app.extensions.get("anjungan_metrics")
+    if registry is None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(GatewayCollector(current_app.extensions["anjungan_store"]))
+        current_app.extensions["anjungan_metrics"] = registry
+    response = Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,214 @@
+"""The open-data commands of ``anjungan central``: Open311 withholding, Satu Data places, aggregate exports
+as Frictionless Data Packages, CKAN publishing (once or on a schedule)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gateway.errors import AnjunganError
+from sync.central.app import Central, open_central
+from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plain(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (AnjunganError, downloads.QueryError) as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(ctx: click.Context) -> Central:
+    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    state = open_central(obj["db_url"], files_dir=obj["files_dir"])
+    ctx.call_on_close(state.engine.dispose)
+    return state
+
+
+def _config() -> dict[str, Any]:
+    return settings.from_environment()
+
+
+_by = click.option(
+    "--by", "actor", required=True, help="Who does this (an officer's name or account); audited."
+)
+_reason = click.option("--reason", required=True, help="Why; kept in the audit.")
+
+
+@click.command("open311-hide")
+@click.argument("ref")
+@_reason
+@_by
+@click.pass_context
+@_plain
+def open311_hide(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
+    """Withhold complaint REF (its Open311 id or registration number) from Open311."""
+    click.echo(f"withheld {open311.hide(_open(ctx).engine, ref, reason, actor)}")
+
+
+@click.command("open311-show")
+@click.argument("ref")
+@_reason
+@_by
+@click.pass_context
+@_plain
+def open311_show(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
+    """Publish again a complaint withheld with open311-hide."""
+    click.echo(f"shown {open311.unhide(_open(ctx).engine, ref, reason, actor)}")
+
+
+@click.command("open311-withheld")
+@click.pass_context
+@_plain
+def open311_withheld(ctx: click.Context) -> None:
+    """List the complaints withheld from Open311 (JSON lines: uuid, reason, hidden_by, hidden_ms)."""
+    for row in open311.withheld(_open(ctx).engine):
+        click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@click.command("opendata-audit")
+@click.option("--limit", default=100, show_default=True, type=int)
+@click.pass_context
+@_plain
+def opendata_audit(ctx: click.Context, limit: int) -> None:
+    """The newest open-data actions (hide, show, set-place, publish-ckan), newest first, as JSON lines."""
+    for entry in audit.entries(_open(ctx).engine, limit):
+        click.echo(json.dumps(entry, ensure_ascii=False))
+
+
+@click.command("set-place")
+@click.argument("gateway_id")
+@click.option("--node", help="One node of the kiosk (default: the kiosk itself, for all its nodes).")
+@click.option("--region-code", help="Kemendagri code of the desa/kecamatan, e.g. 33.21.01.2001.")
+@click.option("--producer", help="The producer (OPD) of the data, e.g. 'BPBD Kabupaten Demak'.")
+@_by
+@click.pass_context
+@_plain
+def set_place(
+    ctx: click.Context,
+    gateway_id: str,
+    node: str | None,
+    region_code: str | None,
+    producer: str | None,
+    actor: str,
+) -> None:
+    """Set the Satu Data reference code and producer of a kiosk's (or one node's) data; audited."""
+    satudata.set_place(
+        _open(ctx).engine, gateway_id, node, region_code=region_code, producer=producer, actor=actor
+    )
+    click.echo(
+        f"{gateway_id}{'/' + node if node else ''}: region {region_code or '-'}, producer {producer or '-'}"
+    )
+
+
+@click.command("export-aggregates")
+@click.option("--period", type=click.Choice(aggregates.PERIODS), default="hour", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--gateway", "gateway_id", help="Only this kiosk's readings.")
+@click.option("--node", help="Only this node.")
+@click.option("--name", help="Only this measurement, e.g. water_cm.")
+@click.option("--start", help="From this ISO date or datetime (local time unless it says its offset).")
+@click.option("--end", help="Until (before) this ISO date or datetime.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a Frictionless Data Package (the data file and datapackage.json) into this folder; "
+    "default: print the rows.",
+)
+@click.pass_context
+@_plain
+def export_aggregates(
+    ctx: click.Context, period: str, fmt: str, gateway_id: str | None, node: str | None, name: str | None,
+    start: str | None, end: str | None, out: Path | None,
+) -> None:  # fmt: skip
+    """Hourly, daily or monthly aggregates (count, mean, min, max, sum) per node and measurement."""
+    config = _config()
+    offset_h = int(settings.value(config, "utc_offset_h"))
+    zone_args: dict[str, int | None] = {"start_ms": None, "end_ms": None}
+    for key, text in (("start_ms", start), ("end_ms", end)):
+        if text:
+            zone_args[key] = downloads.parse_moment(text, key[:-3], offset_h)
+    state = _open(ctx)
+    with state.engine.connect() as conn:
+        rows = aggregates.aggregate_rows(
+            conn, period, offset_h=offset_h, default_producer=str(settings.value(config, "producer")),
+            gateway_id=gateway_id, node=node, name=name, **zone_args,
+        )  # fmt: skip
+    if out is not None:
+        path = datapackage.write_package(out, rows, period, fmt, walidata=str(settings.value(config, "walidata")),
+                                         license=str(settings.value(config, "license")))  # fmt: skip
+        click.echo(f"{len(rows)} row(s); {path}")
+        return
+    click.echo(datapackage.csv_text(rows) if fmt == "csv" else datapackage.json_text(rows), nl=False)
+
+
+@click.command("publish-ckan")
+@click.option(
+    "--url", envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_URL", required=True, help="The CKAN portal's URL."
+)
+@click.option(
+    "--api-key", envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_API_KEY", required=True, help="A CKAN API key."
+)
+@click.option(
+    "--resource-id",
+    envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_RESOURCE_ID",
+    required=True,
+    help="The DataStore resource.",
+)
+@click.option(
+    "--every",
+    "every_s",
+    envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_EVERY_S",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Publish now and then every this many seconds until stopped (0: once).",
+)
+@click.pass_context
+@_plain
+def publish_ckan(ctx: click.Context, url: str, api_key: str, resource_id: str, every_s: int) -> None:
+    """Publish hourly sensor aggregates to a CKAN DataStore resource (upserts keyed by node, name and period
+    start: a re-run never duplicates)."""
+    config = _config()
+    options = ckan.Options(
+        resource_id=resource_id,
+        offset_h=int(settings.value(config, "utc_offset_h")),
+        producer=str(settings.value(config, "producer")),
+        walidata=str(settings.value(config, "walidata")),
+        license=str(settings.value(config, "license")),
+    )
+    state, client = _open(ctx), ckan.remote(url, api_key)
+
+    def once() -> ckan.Report:
+        return ckan.publish(state.engine, client, options)
+
+    if not every_s:
+        report = once()
+        click.echo(f"published {report.rows} row(s) from {len(report.gateways)} gateway(s)")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    ckan.run_every(every_s, once, stop, lambda line: click.echo(line))
+
+
+COMMANDS = (open311_hide, open311_show, open311_withheld, opendata_audit, set_place, export_aggregates,
+            publish_ckan)  # fmt: skip
+
+
+def register(group: click.Group) -> None:
+    """Add the open-data commands to ``anjungan central``."""
+    for command in COMMANDS:
+        group.add_command(command)

@@ -1,0 +1,134 @@
+"""``GET /metrics`` at the central: Prometheus text format (prometheus_client), for operators' own tools.
+
+Every figure is read from the database at scrape time, so each process of a multi-worker central (gunicorn)
+answers the same. No personal data: gateways are named by their office id; submissions only counted.
+Readable without an officer's login, as Prometheus scrapes it; the settings ``metrics_token`` (a bearer
+token) and ``metrics_allow`` (client addresses or networks) restrict it (docs/opendata.md).
+
+Metrics (``anjungan_central_*``): ``gateways``; per gateway ``gateway_last_contact_timestamp_seconds``,
+``gateway_last_batch_timestamp_seconds``, ``gateway_backlog_records{stream}`` (what the gateway last reported
+still to send), ``gateway_records_stored_total{stream}`` (ingest: ``rate()`` of it is the ingest rate);
+``submissions{kind}``, ``open311_withheld``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from sync import protocol
+from sync.central.db import gateways, stream_state, submissions
+from sync.central.opendata import settings
+from sync.central.opendata.tables import hidden
+
+bp = Blueprint("metrics", __name__)
+PREFIX = "anjungan_central_"
+
+
+class CentralCollector(Collector):
+    """A prometheus_client collector over the central's database (one query per table per scrape)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(gateways.c.id, gateways.c.last_seen_ms, gateways.c.last_batch_ms,
+                                          gateways.c.backlog).order_by(gateways.c.id)).all()  # fmt: skip
+            states = conn.execute(sa.select(stream_state.c.gateway_id, stream_state.c.stream,
+                                            stream_state.c.stored)).all()  # fmt: skip
+            kinds = conn.execute(
+                sa.select(submissions.c.kind, sa.func.count()).group_by(submissions.c.kind)
+            ).all()
+            withheld = conn.execute(sa.select(sa.func.count()).select_from(hidden)).scalar_one()
+        yield from self._gateways(rows)
+        stored = CounterMetricFamily(
+            PREFIX + "gateway_records_stored",
+            "Records stored per gateway and stream",
+            labels=["gateway", "stream"],
+        )
+        for gateway_id, stream, count in states:
+            stored.add_metric([gateway_id, stream], float(count))
+        yield stored
+        counts: dict[str, int] = {str(k): int(n) for k, n in kinds}
+        by_kind = GaugeMetricFamily(PREFIX + "submissions", "Citizens' submissions stored", labels=["kind"])
+        for kind in protocol.SUBMISSION_KINDS:
+            by_kind.add_metric([kind], float(counts.get(kind, 0)))
+        yield by_kind
+        yield GaugeMetricFamily(PREFIX + "open311_withheld", "Complaints withheld from Open311 by officers",
+                                value=float(withheld))  # fmt: skip
+
+    def _gateways(self, rows: Sequence[Any]) -> Iterator[Metric]:
+        yield GaugeMetricFamily(PREFIX + "gateways", "Registered gateways", value=float(len(rows)))
+        contact = GaugeMetricFamily(PREFIX + "gateway_last_contact_timestamp_seconds",
+                                    "Unix time of the gateway's last request", labels=["gateway"])  # fmt: skip
+        batch = GaugeMetricFamily(PREFIX + "gateway_last_batch_timestamp_seconds",
+                                  "Unix time of the gateway's last batch", labels=["gateway"])  # fmt: skip
+        backlog = GaugeMetricFamily(PREFIX + "gateway_backlog_records",
+                                    "Records the gateway last reported still to send", labels=["gateway", "stream"])  # fmt: skip
+        for gateway_id, seen_ms, batch_ms, reported in rows:
+            if seen_ms is not None:
+                contact.add_metric([gateway_id], seen_ms / 1000)
+            if batch_ms is not None:
+                batch.add_metric([gateway_id], batch_ms / 1000)
+            for stream, count in (json.loads(reported) if reported else {}).items():
+                if stream in protocol.STREAMS and isinstance(count, int):
+                    backlog.add_metric([gateway_id, stream], float(count))
+        yield from (contact, batch, backlog)
+
+
+def allowed(remote: str | None, authorization: str | None, token: str, allow: str) -> int | None:
+    """None when a scrape may read the metrics, else the HTTP status to refuse it with (401 or 403).
+
+    ``token``: the bearer token required (empty: none); ``allow``: comma-separated addresses or networks that
+    may scrape (empty: any). Raises ValueError for a malformed ``allow``.
+    """
+    if allow.strip():
+        networks = [
+            ipaddress.ip_network(part.strip(), strict=False) for part in allow.split(",") if part.strip()
+        ]
+        try:
+            address = ipaddress.ip_address(remote or "")
+        except ValueError:
+            return 403
+        if not any(address in network for network in networks):
+            return 403
+    if token:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return 401
+    return None
+
+
+def init_app(app: Any, engine: Engine) -> None:
+    """Register ``/metrics`` with a registry of its own holding the central's collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CentralCollector(engine))
+    app.extensions["anjungan.metrics_registry"] = registry
+    app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """The central's metrics in Prometheus text format; 401 without the configured bearer token, 403 from
+    an address outside ``metrics_allow``."""
+    config = current_app.config
+    refused = allowed(request.remote_addr, request.headers.get("Authorization"),
+                      str(settings.value(config, "metrics_token")), str(settings.value(config, "metrics_allow")))  # fmt: skip
+    if refused:
+        response = Response("metrics: not allowed\n", status=refused, mimetype="text/plain")
+        if refused == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    registry = current_app.extensions["anjungan.metrics_registry"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,167 @@
+"""Satu Data Indonesia metadata (Perpres 39/2019): the data standard of each measurement, the producer and the
+Kemendagri region code of each kiosk or node, and the metadata of a published dataset.
+
+Perpres 39/2019 Ps. 6-8 (Standar Data: konsep, definisi, klasifikasi, ukuran, satuan), Ps. 9-10 (Metadata),
+Ps. 11-12 (Kode Referensi: here the Kemendagri code of the desa/kecamatan, Permendagri 72/2019 style
+``33.21.01.2001``), Ps. 1 angka 12-14 (Produsen Data, Walidata).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sync.central.opendata import audit
+from sync.central.opendata.tables import places
+from sync.central.service import CentralError
+
+REGION_CODE_RE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?\Z")  # provinsi[.kab[.kec[.desa]]]
+_NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
+
+UNITS = {  # the unit suffix of a measurement name (DESIGN.md, the node frame) -> the unit's symbol
+    "c": "°C", "pct": "%", "cm": "cm", "mm": "mm", "v": "V", "a": "A", "w": "W", "wh": "Wh", "hz": "Hz",
+    "hpa": "hPa", "ugm3": "µg/m³",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Standard:
+    """The data standard of one measurement (Perpres 39/2019 Ps. 6): concept, definition, classification."""
+
+    concept: str
+    definition: str
+    classification: str
+
+
+MEASUREMENTS = {
+    "water_cm": Standard(
+        "Tinggi muka air", "Tinggi permukaan air di atas titik nol pos pantau.", "Kebencanaan"
+    ),
+    "rain_mm": Standard("Curah hujan", "Tinggi air hujan yang tertampung pada penakar hujan.", "Meteorologi"),
+    "temp_c": Standard("Suhu udara", "Suhu udara di sekitar sensor.", "Meteorologi"),
+    "rh_pct": Standard("Kelembapan relatif", "Kelembapan relatif udara di sekitar sensor.", "Meteorologi"),
+    "pressure_hpa": Standard("Tekanan udara", "Tekanan atmosfer di lokasi sensor.", "Meteorologi"),
+    "mains_v": Standard("Tegangan listrik", "Tegangan jaringan listrik PLN di lokasi; 0 V: padam.", "Energi"),
+    "current_a": Standard(
+        "Arus listrik", "Arus yang mengalir pada jaringan listrik yang dipantau.", "Energi"
+    ),
+    "power_w": Standard("Daya listrik", "Daya aktif pada jaringan listrik yang dipantau.", "Energi"),
+    "energy_wh": Standard("Energi listrik", "Energi aktif kumulatif yang tercatat meteran.", "Energi"),
+    "freq_hz": Standard("Frekuensi listrik", "Frekuensi jaringan listrik PLN di lokasi.", "Energi"),
+    "distance_cm": Standard(
+        "Jarak ke permukaan", "Jarak dari sensor ultrasonik ke permukaan air.", "Kebencanaan"
+    ),
+    "bat_v": Standard("Tegangan baterai", "Tegangan baterai node sensor.", "Perangkat"),
+}
+MEASURE = "Banyaknya pengukuran, rata-rata, minimum, maksimum dan jumlah nilai per periode"
+PERIODICITY = {"hour": "Per jam", "day": "Harian", "month": "Bulanan"}
+LEGAL_BASIS = "Peraturan Presiden Nomor 39 Tahun 2019 tentang Satu Data Indonesia"
+
+
+def unit_of(name: str) -> str:
+    """The unit symbol of measurement ``name`` from its suffix (``water_cm`` -> ``cm``); "" when unknown."""
+    return UNITS.get(name.rsplit("_", 1)[-1], "") if "_" in name else ""
+
+
+def standard_of(name: str) -> Standard:
+    """The data standard of ``name``; a generic one for a measurement not in :data:`MEASUREMENTS`."""
+    known = MEASUREMENTS.get(name)
+    if known:
+        return known
+    unit = unit_of(name)
+    return Standard(
+        name, f"Nilai {name} yang dikirim node sensor" + (f" dalam {unit}." if unit else "."), "Lainnya"
+    )
+
+
+def check_region_code(code: str) -> str:
+    """``code`` when it is a Kemendagri region code (``33``, ``33.21``, ``33.21.01`` or ``33.21.01.2001``);
+    raises :class:`CentralError` otherwise."""
+    if not REGION_CODE_RE.match(code):
+        raise CentralError(f"not a Kemendagri region code: {code!r} (e.g. 33.21.01 or 33.21.01.2001)")
+    return code
+
+
+def set_place(
+    engine: Engine,
+    gateway_id: str,
+    node: str | None,
+    *,
+    region_code: str | None,
+    producer: str | None,
+    actor: str,
+) -> None:
+    """Set the region code and/or producer of a kiosk (``node`` None) or of one of its nodes; audited.
+
+    A node's own value wins over its kiosk's. Raises :class:`CentralError` for a malformed code or node id.
+    """
+    if region_code is not None:
+        check_region_code(region_code)
+    if node is not None and not _NODE_RE.match(node):
+        raise CentralError(f"not a node id: {node!r}")
+    key = {"gateway_id": gateway_id, "node": node or ""}
+    values = {k: v for k, v in (("region_code", region_code), ("producer", producer)) if v is not None}
+    with engine.begin() as conn:
+        where = (places.c.gateway_id == gateway_id, places.c.node == key["node"])
+        if conn.execute(sa.select(places.c.node).where(*where)).first():
+            if values:
+                conn.execute(places.update().where(*where).values(**values))
+        else:
+            conn.execute(places.insert().values(**key, **values))
+        target = f"{gateway_id}/{node}" if node else gateway_id
+        audit.record(conn, actor, "set-place", target, values)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a node's data comes from, for Satu Data: region code (or None) and producer."""
+
+    region_code: str | None
+    producer: str
+
+
+def place_lookup(conn: Connection, default_producer: str) -> Any:
+    """A function ``(gateway_id, node) -> Place``: the node's own values, else its kiosk's, else defaults."""
+    rows = {(r.gateway_id, r.node): r for r in conn.execute(sa.select(places))}
+
+    def lookup(gateway_id: str, node: str) -> Place:
+        own, kiosk = rows.get((gateway_id, node)), rows.get((gateway_id, ""))
+        code = (own and own.region_code) or (kiosk and kiosk.region_code) or None
+        producer = (own and own.producer) or (kiosk and kiosk.producer) or default_producer
+        return Place(code, producer)
+
+    return lookup
+
+
+def dataset_metadata(
+    rows: list[dict[str, Any]], period: str, walidata: str, title: str = "Data sensor anjungan"
+) -> dict[str, Any]:
+    """The Satu Data metadata of a dataset of aggregate rows (as :mod:`.aggregates` makes them).
+
+    Keys: ``judul``, ``konsep``, ``definisi``, ``klasifikasi``, ``ukuran``, ``satuan``, ``produsen_data``,
+    ``walidata``, ``periodisitas``, ``kode_referensi`` (every region code in the rows), ``dasar_hukum``; list
+    values are sorted and joined by ``; `` so that a CKAN extra (text) holds them.
+    """
+    names = sorted({r["name"] for r in rows})
+
+    def joined(values: set[str]) -> str:
+        return "; ".join(sorted(v for v in values if v))
+
+    return {
+        "judul": title,
+        "konsep": joined({f"{n}: {standard_of(n).concept}" for n in names}) or "Pengukuran sensor",
+        "definisi": joined({f"{n}: {standard_of(n).definition}" for n in names})
+        or "Agregat pengukuran node sensor anjungan per periode.",
+        "klasifikasi": joined({standard_of(n).classification for n in names}) or "Lainnya",
+        "ukuran": MEASURE,
+        "satuan": joined({f"{n}: {unit_of(n)}" for n in names if unit_of(n)}),
+        "produsen_data": joined({r["producer"] for r in rows}),
+        "walidata": walidata,
+        "periodisitas": PERIODICITY[period],
+        "kode_referensi": joined({r["region_code"] for r in rows if r["region_code"]}),
+        "dasar_hukum": LEGAL_BASIS,
+    }

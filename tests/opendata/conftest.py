@@ -1,0 +1,67 @@
+"""Fixtures of the open-data tests: the central's fixtures (app, gateway, clock on SQLite and PostgreSQL),
+complaints as a kiosk sends them, and the central served on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from sync.central.cli import central_group
+from tests.central.conftest import T0, LiveServer, app, client, clock, db_url, gateway  # noqa: F401
+
+AT_MS = int(T0 * 1000)
+
+
+def complaint(seq: int, *, rahasia: bool = False, anonim: bool = False, kategori: str = "jalan-rusak",
+              at_ms: int = AT_MS, kind: str = "complaint") -> dict[str, Any]:  # fmt: skip
+    """A complaint record as the kiosk's pengaduan form makes it (kiosk/forms.py PengaduanForm)."""
+    personal = (
+        None
+        if anonim
+        else {"nama": f"Warga Nomor{seq}", "nik": f"33210101010{seq:05d}", "telepon": f"0812{seq:08d}"}
+    )
+    return {
+        "seq": seq,
+        "uuid": f"0c1d2e3f-0000-4000-8000-{seq:012d}",
+        "number": f"DMK-WONOSALAM-261122-{seq:04d}0",
+        "kind": kind,
+        "at": at_ms,
+        "offset": 0,
+        "due_date": "2026-12-08",
+        "public": {
+            "klasifikasi": "pengaduan",
+            "kategori": kategori,
+            "judul": f"Laporan {seq}",
+            "isi": f"Isi laporan nomor {seq} di RT 02.",
+            "tanggal_kejadian": "2026-11-20",
+            "lokasi": "Jalan Raya Wonosalam km 3",
+            "anonim": anonim,
+            "rahasia": rahasia,
+        },
+        "personal": personal,
+    }
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:  # noqa: F811
+    """The app served by waitress on a free loopback port; yields its base URL."""
+    server = LiveServer(app)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def run_cli(db_url: str, tmp_path: Path):  # noqa: F811
+    """Invoke ``anjungan central`` on the test's database; answers the result (exit code not checked)."""
+    runner = CliRunner()
+    env = {"ANJUNGAN_CENTRAL_DB": db_url, "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")}
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(central_group, ["--files-dir", str(tmp_path / "files"), *args], env=env)
+
+    return invoke
