@@ -157,16 +157,17 @@ def _permissions(cfg: Any) -> Iterator[Finding]:
     data_dir = Path(cfg.data_dir)
     store = Path(cfg.store_path)
     paths = [data_dir, store, Path(f"{store}-wal"), Path(f"{store}-shm"), data_dir / "kiosk.key"]
-    loose = [(path, why) for path in paths if (why := private.loose(path)) is not None]
+    loose = []
     if cfg.path and (why := _config_loose(Path(cfg.path))) is not None:
         loose.append((Path(cfg.path), why))
+    loose += [(path, why) for path in paths if (why := private.loose(path)) is not None]
     for path, why in loose:
         yield bad(f"{path} tidak privat: {why}", f"{path} is not private: {why}",
                   f"chmod go-rwx {path} (konfigurasi lapangan: chmod 0640, grup anjungan)",
                   f"chmod go-rwx {path} (the field configuration: chmod 0640, group anjungan)")  # fmt: skip
     if not loose:
         yield good("konfigurasi, penyimpanan dan folder data privat",
-                   "configuration, store and data folder are private")  # fmt: skip
+                   "configuration, store and data folder are private to their owner")  # fmt: skip
 
 
 def _config_loose(path: Path) -> str | None:
