@@ -19,6 +19,7 @@ import click
 from gateway import __version__, private
 from gateway import config as config_mod
 from gateway.clicontext import AppContext, app_context, pass_config
+from gateway.clockset import clock_group
 from gateway.errors import AnjunganError, ConfigError
 from gateway.flash import flash_command
 from gateway.health import node_list_command
@@ -142,6 +143,7 @@ node.add_command(flash_command, "flash")
 node.add_command(monitor_command, "monitor")
 node.add_command(simulate_command, "simulate")
 cli.add_command(ingest_command, "ingest")
+cli.add_command(clock_group, "clock")
 
 
 @cli.command()

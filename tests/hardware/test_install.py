@@ -159,6 +159,11 @@ def test_install_from_fresh_bookworm_then_again_changes_nothing(installed_root: 
     for unit in ("anjungan-ingest", "anjungan-kiosk", "anjungan-screen", "mosquitto"):
         assert (wants / f"{unit}.service").is_symlink(), unit
     assert not (wants / "anjungan-sync.service").exists()
+    # the clock: restored at boot and saved at shutdown (fake-hwclock), saved hourly, the central's when no NTP
+    timers = root / "etc/systemd/system/timers.target.wants"
+    assert (timers / "anjungan-clock-save.timer").is_symlink()
+    assert (timers / "anjungan-clock-central.timer").is_symlink()
+    assert (root / "sbin/fake-hwclock").exists()
     assert "sync not enabled" in first.stdout
     log = (root / "var/log/anjungan-install.log").read_text()
     assert "changed: /etc/systemd/system/anjungan-ingest.service" in log
