@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import socket
@@ -334,9 +335,12 @@ def _central(cfg: Any) -> Iterator[Finding]:
     import requests
 
     base = cfg.central.url.rstrip("/")
-    try:
-        requests.get(base + "/api/v1/time", timeout=10).raise_for_status()
-    except requests.RequestException as err:
+    try:  # the answer is read to 64 KiB at most, unpacked: whatever is on the line cannot flood memory
+        with requests.get(base + "/api/v1/time", timeout=10, stream=True,
+                          headers={"Accept-Encoding": "identity"}) as answer:  # fmt: skip
+            answer.raise_for_status()
+            float(json.loads(answer.raw.read(64 << 10, decode_content=False))["time"])
+    except (requests.RequestException, ValueError, KeyError, TypeError, OSError) as err:
         yield bad(f"pusat {base} tidak terjangkau: {err}", f"central {base} cannot be reached: {err}",
                   "periksa modem/SIM dan [central] url", "check the modem/SIM and [central] url")  # fmt: skip
         return
@@ -354,7 +358,8 @@ def _central(cfg: Any) -> Iterator[Finding]:
     headers = {"X-Anjungan-Gateway": cfg.central.gateway_id, "X-Anjungan-Timestamp": stamp,
                "X-Anjungan-Signature": signature}  # fmt: skip
     try:
-        status = requests.get(base + target, headers=headers, timeout=10).status_code
+        with requests.get(base + target, headers=headers, timeout=10, stream=True) as answer:
+            status = answer.status_code  # the body is never read
     except requests.RequestException as err:
         yield bad(f"pusat tidak menjawab permintaan bertanda: {err}", f"the central did not answer a signed request: {err}",
                   "coba lagi nanti", "try again later")  # fmt: skip
