@@ -19,6 +19,7 @@ import click
 from gateway import __version__, private
 from gateway import config as config_mod
 from gateway.clicontext import AppContext, app_context, pass_config
+from gateway.clockset import clock_group
 from gateway.errors import AnjunganError, ConfigError
 from gateway.flash import flash_command
 from gateway.health import node_list_command
@@ -142,6 +143,7 @@ node.add_command(flash_command, "flash")
 node.add_command(monitor_command, "monitor")
 node.add_command(simulate_command, "simulate")
 cli.add_command(ingest_command, "ingest")
+cli.add_command(clock_group, "clock")
 
 
 @cli.command()
@@ -174,16 +176,38 @@ def demo(demo_dir: Path, kiosk_port: int, central_port: int) -> None:
 
 @cli.command()
 @pass_config
+def upgrade(cfg: config_mod.Config) -> None:
+    """Migrate the store to this release: a backup first, then every migration or none."""
+    from gateway.upgrade import upgrade as upgrade_store
+
+    result = upgrade_store(cfg.store_path, Path(cfg.data_dir) / "backups")
+    if not result.applied:
+        click.echo(f"store {cfg.store_path} is up to date")
+        return
+    click.echo(f"backed up the store to {result.backup}")
+    click.echo(f"store {cfg.store_path} migrated: {', '.join(result.applied)}")
+
+
+@cli.command()
+@pass_config
 def doctor(cfg: config_mod.Config) -> None:
-    """Check configuration, store, ports, broker, clock and central; findings in plain words."""
+    """The technician's first command: findings in Bahasa Indonesia and English, each with its fix.
+
+    Reads only (a missing configuration or store is reported, never created); exits 1 when something needs a
+    hand.
+    """
     from gateway.doctor import run_checks
 
     problems = 0
-    for ok, text in run_checks(cfg):
-        click.echo(f"{'ok  ' if ok else 'FAIL'}  {text}")
-        problems += not ok
+    for finding in run_checks(cfg):
+        click.echo(f"{'ok  ' if finding.ok else 'PERLU'}  {finding.id}")
+        click.echo(f"       {finding.en}")
+        if not finding.ok:
+            click.echo(f"       -> {finding.fix_id}")
+            click.echo(f"       -> {finding.fix_en}")
+        problems += not finding.ok
     if problems:
-        raise AnjunganError(f"{problems} problem(s) found")
+        raise AnjunganError(f"{problems} temuan perlu ditangani / {problems} finding(s) need a hand")
 
 
 def main(argv: list[str] | None = None) -> None:

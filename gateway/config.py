@@ -163,6 +163,13 @@ SETTINGS: list[Setting] = [
         "Empty = anjungan-<gateway id>.",
     ),
     Setting(
+        "mqtt",
+        "username",
+        "",
+        "User name of the ingest at the broker (hardware/install-pi.sh makes one). Empty = anonymous.",
+    ),
+    Setting("mqtt", "password", "", "The ingest's password at the broker."),
+    Setting(
         "gateway",
         "offline_after_intervals",
         3,

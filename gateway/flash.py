@@ -35,7 +35,12 @@ def node_config(node_id: str, kind: str, interval_s: float, **options: Any) -> d
     cfg: dict[str, Any] = {"node_id": node_id, "kind": kind, "interval_s": interval_s, "transport": "serial"}
     if options.get("mqtt_host"):
         cfg["transport"] = "mqtt"
-        cfg["mqtt"] = {"host": options["mqtt_host"], "port": options.get("mqtt_port") or 1883}
+        cfg["mqtt"] = {
+            "host": options["mqtt_host"],
+            "port": options.get("mqtt_port") or 1883,
+            "user": options.get("mqtt_user") or "",
+            "password": options.get("mqtt_password") or "",
+        }
         cfg["wifi"] = {"ssid": options.get("wifi_ssid") or "", "password": options.get("wifi_password") or ""}
     return cfg
 
@@ -153,6 +158,9 @@ def flash(port: str, config: dict[str, Any], hello_timeout_s: float = 20.0) -> t
     "--mqtt-host", default="", help="Broker host: the node sends over WiFi/MQTT instead of USB serial."
 )
 @click.option("--mqtt-port", type=int, default=1883, show_default=True, help="Broker port.")
+@click.option("--mqtt-user", default="", help="The node's user name at the broker (its node id: "
+              "hardware/mqtt-node-credential.sh makes one).")  # fmt: skip
+@click.option("--mqtt-password", default="", help="The node's password at the broker.")
 @click.option("--wifi-ssid", default="", help="WiFi network for an MQTT node.")
 @click.option("--wifi-password", default="", help="WiFi password for an MQTT node.")
 @click.option(
@@ -160,14 +168,15 @@ def flash(port: str, config: dict[str, Any], hello_timeout_s: float = 20.0) -> t
 )
 @pass_config
 def flash_command(cfg: Any, port: str, node_id: str, kind: str, interval_s: float, mqtt_host: str, mqtt_port: int,
-                  wifi_ssid: str, wifi_password: str, hello_timeout: float) -> None:  # fmt: skip
+                  mqtt_user: str, mqtt_password: str, wifi_ssid: str, wifi_password: str, hello_timeout: float) -> None:  # fmt: skip
     """Copy firmware/ and the node's config.json to a board, verify them by sha256, reset, await its hello."""
     import re
 
     if not re.fullmatch(r"[a-z0-9-]{1,32}", node_id):
         raise FlashError(f"node id {node_id!r} must be 1-32 of a-z, 0-9 and '-'")
     config = node_config(
-        node_id, kind, interval_s, mqtt_host=mqtt_host, mqtt_port=mqtt_port, wifi_ssid=wifi_ssid,
+        node_id, kind, interval_s, mqtt_host=mqtt_host, mqtt_port=mqtt_port, mqtt_user=mqtt_user,
+        mqtt_password=mqtt_password, wifi_ssid=wifi_ssid,
         wifi_password=wifi_password,
     )  # fmt: skip
     with portlock.released(cfg.data_dir, port):

@@ -1,19 +1,380 @@
 #!/usr/bin/env bash
-# Installs anjungan on a Raspberry Pi OS (Bookworm) gateway. Run as root from a checkout of the repository.
+# Installs or upgrades anjungan on a Raspberry Pi OS Bookworm (64-bit) gateway, from a fresh system to a running
+# kiosk: Debian packages, the system users, a virtual environment per release under /opt/anjungan, the
+# configuration in /etc/anjungan, the data in /var/lib/anjungan, Mosquitto for the WiFi nodes, udev rules, the
+# journald limits, the clock, and the systemd units (ingest, kiosk, sync, the screen).
+#
+# Usage (as root, from a checkout or an unpacked release):
+#   hardware/install-pi.sh [--wheelhouse DIR] [--mqtt-interface IFACE] [--gateway-id ID] [--name NAME]
+#     --wheelhouse DIR      install anjungan and its dependencies from wheels in DIR (no index; an install
+#                           with no internet), e.g. made with `pip wheel --wheel-dir DIR .`
+#     --mqtt-interface IF   the network interface the nodes reach the broker on (default wlan0)
+#     --gateway-id, --name  for a new configuration (anjungan init)
+#
+# Idempotent: every step looks before it changes; a second run changes nothing and says so. Each step is logged
+# with its time to /var/log/anjungan-install.log. An upgrade builds the new release beside the running one,
+# migrates the store with `anjungan upgrade` (a backup first, all or nothing) and switches over only when that
+# succeeded: a failed migration leaves the previous release running on untouched data.
+# On a system where systemd is not running (a chroot, an image being built) units are enabled, not started.
 set -euo pipefail
-SRC="$(cd "$(dirname "$0")/.." && pwd)"
-apt-get update -qq
-apt-get install -y -qq python3-venv mosquitto chromium curl rsync
-id anjungan >/dev/null 2>&1 || useradd --system --home /var/lib/anjungan --groups dialout anjungan
-install -d -m 0700 -o anjungan -g anjungan /var/lib/anjungan /etc/anjungan
-rsync -a --delete --exclude .venv --exclude .git "$SRC/" /opt/anjungan/
-python3 -m venv /opt/anjungan/.venv
-/opt/anjungan/.venv/bin/pip install --quiet /opt/anjungan
-[ -f /etc/anjungan/gateway.toml ] || runuser -u anjungan -- /opt/anjungan/.venv/bin/anjungan --config /etc/anjungan/gateway.toml init
-install -m 644 "$SRC/hardware/udev/99-anjungan-nodes.rules" /etc/udev/rules.d/
-udevadm control --reload && udevadm trigger
-install -m 644 "$SRC"/hardware/systemd/*.service /etc/systemd/system/
-systemctl daemon-reload
-systemctl enable --now mosquitto anjungan-ingest anjungan-kiosk anjungan-sync
-id kiosk >/dev/null 2>&1 && systemctl enable --now anjungan-chromium || echo "create the 'kiosk' desktop user, then: systemctl enable --now anjungan-chromium"
-echo "anjungan installed; edit /etc/anjungan/gateway.toml and restart the services"
+umask 022
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HW="$SRC/hardware"
+PREFIX=/opt/anjungan
+CONF_DIR=/etc/anjungan
+CONFIG="$CONF_DIR/gateway.toml"
+DATA_DIR=/var/lib/anjungan
+LOG=/var/log/anjungan-install.log
+SERVICE_USER=anjungan
+SCREEN_USER="anjungan-screen"
+MQTT_USER="anjungan-ingest"
+SERVICES=(anjungan-ingest anjungan-kiosk anjungan-sync)
+WHEELHOUSE=""
+MQTT_IFACE=wlan0
+GATEWAY_ID=""
+OFFICE_NAME=""
+CHANGES=0
+
+usage() { sed -n '7,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --wheelhouse) WHEELHOUSE="$(cd "$2" && pwd)"; shift 2 ;;
+    --mqtt-interface) MQTT_IFACE="$2"; shift 2 ;;
+    --gateway-id) GATEWAY_ID="$2"; shift 2 ;;
+    --name) OFFICE_NAME="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-pi.sh: run as root (sudo $0)" >&2
+  exit 1
+fi
+
+# -- logging and change tracking ------------------------------------------------------------------------------
+log() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$LOG"; }
+say() { echo "$*"; log "$*"; }
+changed() { CHANGES=$((CHANGES + 1)); say "changed: $*"; }
+unchanged() { log "unchanged: $*"; }
+systemd_running() { [ -d /run/systemd/system ]; }
+
+# install_file SRC DEST MODE OWNER GROUP: copy when content, mode or owner differ; sets FILE_CHANGED to 0 or 1.
+FILE_CHANGED=0
+install_file() {
+  local src="$1" dest="$2" mode="$3" owner="$4" group="$5"
+  FILE_CHANGED=0
+  if [ -f "$dest" ] && cmp -s "$src" "$dest" \
+    && [ "$(stat -c '%a %U %G' "$dest")" = "$(printf '%o' "0$mode") $owner $group" ]; then
+    unchanged "$dest"
+    return 0
+  fi
+  install -D -m "$mode" -o "$owner" -g "$group" "$src" "$dest"
+  FILE_CHANGED=1
+  changed "$dest"
+}
+
+# install_text DEST MODE OWNER GROUP < text
+install_text() {
+  local tmp
+  tmp="$(mktemp)"
+  cat >"$tmp"
+  install_file "$tmp" "$@"
+  rm -f "$tmp"
+}
+
+# ensure_dir PATH MODE OWNER GROUP
+ensure_dir() {
+  local path="$1" mode="$2" owner="$3" group="$4"
+  if [ -d "$path" ] && [ "$(stat -c '%a %U %G' "$path")" = "$(printf '%o' "0$mode") $owner $group" ]; then
+    unchanged "$path/"
+    return 0
+  fi
+  install -d -m "$mode" -o "$owner" -g "$group" "$path"
+  changed "$path/ ($mode $owner:$group)"
+}
+
+# -- steps ----------------------------------------------------------------------------------------------------
+packages() {
+  local wanted=(python3 python3-venv python3-pip mosquitto mosquitto-clients fake-hwclock curl ca-certificates
+    cage chromium fonts-dejavu-core sudo)
+  local missing=() pkg
+  for pkg in "${wanted[@]}"; do
+    if [ "$pkg" = chromium ] && dpkg-query -W -f='${Status}' chromium-browser 2>/dev/null | grep -q 'ok installed'; then
+      continue  # Raspberry Pi OS's own build
+    fi
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    unchanged "Debian packages"
+    return 0
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >>"$LOG" 2>&1
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1
+  changed "Debian packages: ${missing[*]}"
+}
+
+users() {
+  if ! getent passwd "$SERVICE_USER" >/dev/null; then
+    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
+    changed "system user $SERVICE_USER"
+  else
+    unchanged "user $SERVICE_USER"
+  fi
+  if ! getent passwd "$SCREEN_USER" >/dev/null; then
+    useradd --system --user-group --create-home --home-dir "/var/lib/$SCREEN_USER" --shell /usr/sbin/nologin \
+      "$SCREEN_USER"
+    changed "system user $SCREEN_USER (the screen)"
+  else
+    unchanged "user $SCREEN_USER"
+  fi
+  add_groups "$SERVICE_USER" dialout lp plugdev
+  add_groups "$SCREEN_USER" video render input tty
+}
+
+# add_groups USER GROUP...: the groups that exist on this system and the user is not in yet
+add_groups() {
+  local user="$1" group
+  shift
+  for group in "$@"; do
+    getent group "$group" >/dev/null || continue
+    if id -nG "$user" | tr ' ' '\n' | grep -qx "$group"; then
+      unchanged "$user in $group"
+    else
+      usermod -a -G "$group" "$user"
+      changed "$user added to group $group"
+    fi
+  done
+}
+
+folders() {
+  ensure_dir "$PREFIX" 0755 root root
+  ensure_dir "$PREFIX/releases" 0755 root root
+  ensure_dir "$PREFIX/bin" 0755 root root
+  ensure_dir "$CONF_DIR" 0750 root "$SERVICE_USER"
+  ensure_dir "$DATA_DIR" 0700 "$SERVICE_USER" "$SERVICE_USER"
+}
+
+# The fingerprint of what would be installed: the wheel's hash, or the hash of the package's source files.
+source_fingerprint() {
+  if [ -n "$WHEELHOUSE" ]; then
+    sha256sum "$WHEELHOUSE"/anjungan-*.whl | sha256sum | cut -c1-12
+  else
+    (cd "$SRC" && find pyproject.toml gateway kiosk sync firmware -type f ! -name '*.pyc' -print0 \
+      | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+  fi
+}
+
+# release: a virtual environment per version under releases/; `current` points at the running one.
+release() {
+  local fp version rel pip_from=("$SRC")
+  fp="$(source_fingerprint)"
+  version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$SRC/pyproject.toml" | head -n1)"
+  rel="$PREFIX/releases/$version-$fp"
+  if [ -n "$WHEELHOUSE" ]; then
+    pip_from=(--no-index --find-links "$WHEELHOUSE" anjungan)
+  fi
+  if [ -x "$rel/bin/anjungan" ] && [ -f "$rel/.complete" ]; then
+    unchanged "release $rel"
+  else
+    say "building release $version-$fp (a virtual environment; a few minutes on a Pi)"
+    rm -rf "$rel"
+    python3 -m venv "$rel"
+    "$rel/bin/pip" install --quiet --disable-pip-version-check "${pip_from[@]}" >>"$LOG" 2>&1
+    touch "$rel/.complete"
+    changed "release $rel"
+  fi
+  NEW_RELEASE="$rel"
+}
+
+# The wrapper a technician types (`sudo anjungan doctor`): the service user, the field's configuration.
+wrapper() {
+  install_text /usr/local/bin/anjungan 0755 root root <<EOF
+#!/bin/sh
+# anjungan as the service user with the field's configuration (installed by hardware/install-pi.sh)
+export ANJUNGAN_CONFIG="\${ANJUNGAN_CONFIG:-$CONFIG}"
+cd $DATA_DIR 2>/dev/null || cd /
+if [ "\$(id -un)" = $SERVICE_USER ]; then exec $PREFIX/current/bin/anjungan "\$@"; fi
+if [ "\$(id -u)" = 0 ]; then exec runuser -u $SERVICE_USER -- env ANJUNGAN_CONFIG="\$ANJUNGAN_CONFIG" $PREFIX/current/bin/anjungan "\$@"; fi
+exec sudo -u $SERVICE_USER ANJUNGAN_CONFIG="\$ANJUNGAN_CONFIG" $PREFIX/current/bin/anjungan "\$@"
+EOF
+  install_file "$HW/bin/kiosk-browser" "$PREFIX/bin/kiosk-browser" 0755 root root
+}
+
+configuration() {
+  local anjungan="$NEW_RELEASE/bin/anjungan" args=()
+  if [ -f "$CONFIG" ]; then
+    unchanged "$CONFIG"
+  else
+    [ -n "$GATEWAY_ID" ] && args+=(--gateway-id "$GATEWAY_ID")
+    [ -n "$OFFICE_NAME" ] && args+=(--name "$OFFICE_NAME")
+    # written by the service user into its data folder, then moved into place: the store is its own
+    (cd "$DATA_DIR" && runuser -u "$SERVICE_USER" -- "$anjungan" --config "$DATA_DIR/gateway.toml" init \
+      --data-dir "$DATA_DIR" "${args[@]}") >>"$LOG" 2>&1
+    mv "$DATA_DIR/gateway.toml" "$CONFIG"
+    changed "$CONFIG (a new configuration; edit it, then: systemctl restart anjungan-ingest anjungan-kiosk)"
+  fi
+  if [ "$(stat -c '%a %U %G' "$CONFIG")" != "640 root $SERVICE_USER" ]; then
+    chown "root:$SERVICE_USER" "$CONFIG"
+    chmod 0640 "$CONFIG"
+    changed "$CONFIG is 0640 root:$SERVICE_USER"
+  else
+    unchanged "$CONFIG mode"
+  fi
+}
+
+# The store is migrated by the new release before the services switch to it (anjungan upgrade: a backup with
+# SQLite's backup API, then every pending migration in one transaction).
+upgrade_store() {
+  local current=""
+  [ -L "$PREFIX/current" ] && current="$(readlink -f "$PREFIX/current")"
+  if [ "$current" = "$NEW_RELEASE" ]; then
+    unchanged "$PREFIX/current -> $NEW_RELEASE"
+    return 0
+  fi
+  if ! (cd "$DATA_DIR" && runuser -u "$SERVICE_USER" -- "$NEW_RELEASE/bin/anjungan" --config "$CONFIG" upgrade) \
+    2>&1 | tee -a "$LOG"; then
+    say "FAILED: the store could not be migrated to $NEW_RELEASE; ${current:-nothing} stays installed and running, the store is untouched"
+    exit 1
+  fi
+  ln -sfn "$NEW_RELEASE" "$PREFIX/current.new"
+  mv -T "$PREFIX/current.new" "$PREFIX/current"
+  changed "$PREFIX/current -> $NEW_RELEASE"
+  RESTART=1
+  prune_releases
+}
+
+# keep the running release and the one before it (to go back by hand: ln -sfn releases/OLD current)
+prune_releases() {
+  local keep=2 old
+  # shellcheck disable=SC2012  # names carry no newlines: version-fingerprint
+  for old in $(ls -1t "$PREFIX/releases" | tail -n +$((keep + 1))); do
+    rm -rf "${PREFIX:?}/releases/$old"
+    changed "removed old release $old"
+  done
+}
+
+mosquitto_setup() {
+  local conf reload=0 password
+  conf="$(sed "s/@IFACE@/$MQTT_IFACE/" "$HW/mosquitto/anjungan.conf.in")"
+  install_text /etc/mosquitto/conf.d/anjungan.conf 0644 root root <<<"$conf"
+  reload=$((reload + FILE_CHANGED))
+  install_file "$HW/mosquitto/anjungan.acl" /etc/mosquitto/anjungan.acl 0644 root root
+  reload=$((reload + FILE_CHANGED))
+  install_file "$HW/mosquitto/override.conf" /etc/systemd/system/mosquitto.service.d/anjungan.conf 0644 root root
+  if [ -f "$CONF_DIR/mqtt.env" ] && grep -q "^$MQTT_USER:" /etc/mosquitto/anjungan.passwd 2>/dev/null; then
+    unchanged "broker user $MQTT_USER"
+  else
+    password="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+    if [ ! -f /etc/mosquitto/anjungan.passwd ]; then
+      touch /etc/mosquitto/anjungan.passwd
+      chown root:mosquitto /etc/mosquitto/anjungan.passwd
+      chmod 0640 /etc/mosquitto/anjungan.passwd
+    fi
+    mosquitto_passwd -b /etc/mosquitto/anjungan.passwd "$MQTT_USER" "$password" >>"$LOG" 2>&1
+    install_text "$CONF_DIR/mqtt.env" 0640 root "$SERVICE_USER" <<EOF
+# The ingest's user at the local broker (made by hardware/install-pi.sh; the nodes' users: mqtt-node-credential.sh)
+ANJUNGAN_MQTT_USERNAME=$MQTT_USER
+ANJUNGAN_MQTT_PASSWORD=$password
+EOF
+    changed "broker user $MQTT_USER"
+    reload=1
+  fi
+  if [ "$(stat -c '%a %G' /etc/mosquitto/anjungan.passwd)" != "640 mosquitto" ]; then
+    chown root:mosquitto /etc/mosquitto/anjungan.passwd
+    chmod 0640 /etc/mosquitto/anjungan.passwd
+    changed "/etc/mosquitto/anjungan.passwd is 0640 root:mosquitto"
+  fi
+  [ "$reload" -gt 0 ] && RESTART_MOSQUITTO=1
+  return 0
+}
+
+system_files() {
+  install_file "$HW/udev/99-anjungan-nodes.rules" /etc/udev/rules.d/99-anjungan-nodes.rules 0644 root root
+  if [ "$FILE_CHANGED" = 1 ] && systemd_running; then
+    udevadm control --reload && udevadm trigger --subsystem-match=tty
+  fi
+  install_file "$HW/journald/anjungan.conf" /etc/systemd/journald.conf.d/anjungan.conf 0644 root root
+  if [ "$FILE_CHANGED" = 1 ] && systemd_running; then
+    systemctl restart systemd-journald
+  fi
+  install_file "$HW/pam/anjungan-screen" /etc/pam.d/anjungan-screen 0644 root root
+  local unit units=0
+  for unit in "$HW"/systemd/*.service "$HW"/systemd/*.timer; do
+    [ -e "$unit" ] || continue
+    install_file "$unit" "/etc/systemd/system/$(basename "$unit")" 0644 root root
+    units=$((units + FILE_CHANGED))
+  done
+  if [ "$units" -gt 0 ]; then
+    RESTART=1
+    if systemd_running; then systemctl daemon-reload; fi
+  fi
+}
+
+enable_units() {
+  local unit
+  local wanted=(mosquitto anjungan-ingest anjungan-kiosk anjungan-screen fake-hwclock
+    anjungan-clock-save.timer anjungan-clock-central.timer)
+  if grep -Eq '^url = "https?://' "$CONFIG"; then
+    wanted+=(anjungan-sync)
+  else
+    say "sync not enabled: set [central] url, gateway_id and secret in $CONFIG, then: systemctl enable --now anjungan-sync"
+  fi
+  for unit in "${wanted[@]}"; do
+    [ -e "/etc/systemd/system/$unit" ] || [ -e "/etc/systemd/system/$unit.service" ] \
+      || [ -e "/lib/systemd/system/$unit" ] || [ -e "/lib/systemd/system/$unit.service" ] || continue
+    if [ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ]; then
+      unchanged "$unit enabled"
+    else
+      systemctl enable "$unit" >>"$LOG" 2>&1
+      changed "$unit enabled"
+    fi
+  done
+}
+
+start_units() {
+  if ! systemd_running; then
+    say "systemd is not running here (a chroot?): the units are enabled and start at the next boot"
+    return 0
+  fi
+  if [ "${RESTART_MOSQUITTO:-0}" = 1 ]; then systemctl restart mosquitto; fi
+  local unit
+  for unit in "${SERVICES[@]}" anjungan-screen anjungan-clock-save.timer anjungan-clock-central.timer; do
+    [ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ] || continue
+    if [ "${RESTART:-0}" = 1 ]; then
+      systemctl restart "$unit"
+    elif ! systemctl is-active --quiet "$unit"; then
+      systemctl start "$unit"
+      changed "$unit started"
+    fi
+  done
+}
+
+main() {
+  touch "$LOG"
+  chmod 0640 "$LOG"
+  log "== install-pi.sh from $SRC"
+  packages
+  users
+  folders
+  release
+  wrapper
+  configuration
+  mosquitto_setup
+  system_files
+  upgrade_store
+  enable_units
+  start_units
+  if [ "$CHANGES" -eq 0 ]; then
+    say "nothing changed: anjungan is installed and up to date ($(readlink -f "$PREFIX/current"))"
+  else
+    say "$CHANGES change(s) made; anjungan runs from $(readlink -f "$PREFIX/current"); log: $LOG"
+    say "next: sudo anjungan doctor"
+  fi
+}
+
+main

@@ -93,7 +93,31 @@ def kiosk_command(cfg: Any, host: str | None, port: int | None, threads: int, ha
     pages = threading.Thread(target=_prerender_documents, args=(app, stop), name="kiosk-pages", daemon=True)
     pages.start()
     click.echo(f"kiosk on http://{host}:{port}/")
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="anjungan")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="anjungan")
+        _serve(server)
     finally:
         stop.set()
+
+
+def _serve(server: Any) -> None:
+    """waitress's own loop (``server.run()``), one poll at a time so that each iteration feeds the watchdog."""
+    from gateway import sdnotify
+
+    sdnotify.ready("serving")
+    socket_map = getattr(server, "map", None) or server._map  # MultiSocketServer.map, or one server's _map
+    try:
+        while True:
+            server.asyncore.loop(
+                timeout=server.adj.asyncore_loop_timeout,
+                map=socket_map,
+                use_poll=server.adj.asyncore_use_poll,
+                count=1,
+            )
+            sdnotify.ping()  # systemd's watchdog: a stuck loop stops the pings
+    except (SystemExit, KeyboardInterrupt):  # as server.run() ends
+        dispatcher = getattr(server, "task_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.shutdown()
+        else:
+            server.close()

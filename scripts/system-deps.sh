@@ -20,6 +20,9 @@ case "${1:-base}" in
     need mosquitto mosquitto
     need chromium chromium
     need chromedriver chromium-driver
+    need shellcheck shellcheck
+    need debootstrap debootstrap
+    need systemd-analyze systemd
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
       want+=(postgresql)
     fi

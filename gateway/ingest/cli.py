@@ -10,6 +10,7 @@ from types import FrameType
 import click
 
 from gateway import config as config_mod
+from gateway import faults, sdnotify
 from gateway.clicontext import pass_config
 from gateway.errors import ConfigError
 
@@ -58,8 +59,10 @@ def ingest_command(cfg: config_mod.Config, serial_ports: tuple[str, ...], mqtt: 
             Ingest.from_config(store, cfg, extra_serial=serial_ports, mqtt=broker) as ingest,
         ):
             log.info("ingest: reading %s into %s", ingest.describe(), store.path)
+            sdnotify.ready(f"reading {ingest.describe()}")
             while not stop.wait(1.0):
-                pass
+                faults.point("ingest.loop")
+                sdnotify.ping()  # systemd's watchdog: a stuck loop stops the pings
             log.info("ingest: stopping")
     finally:
         for sig, handler in previous.items():

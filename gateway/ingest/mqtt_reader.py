@@ -46,6 +46,8 @@ class MqttReader:
         port: int = 1883,
         *,
         client_id: str,
+        username: str = "",
+        password: str = "",
         on_frames: Callable[[Sequence[Frame]], None] | None = None,
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 30,
@@ -73,6 +75,8 @@ class MqttReader:
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
+        if username:
+            client.username_pw_set(username, password or None)
         client.manual_ack_set(True)
         client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         client.on_connect = self._on_connect

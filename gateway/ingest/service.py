@@ -40,6 +40,7 @@ class Ingest:
         serial_ports: Sequence[SerialPort] = (),
         mqtt: tuple[str, int] | None = None,
         mqtt_client_id: str = "anjungan",
+        mqtt_login: tuple[str, str] = ("", ""),
         data_dir: Path | None = None,
         offline_after: float = 3,
         watch_every_s: float = 1.0,
@@ -53,7 +54,15 @@ class Ingest:
             for p, sink in zip(serial_ports, self.sinks, strict=True)
         ]
         self.mqtt_reader = (
-            MqttReader(self.writer, mqtt[0], mqtt[1], client_id=mqtt_client_id, on_frames=self.learner.saw)
+            MqttReader(
+                self.writer,
+                mqtt[0],
+                mqtt[1],
+                client_id=mqtt_client_id,
+                username=mqtt_login[0],
+                password=mqtt_login[1],
+                on_frames=self.learner.saw,
+            )
             if mqtt
             else None
         )
@@ -76,6 +85,7 @@ class Ingest:
             serial_ports=ports,
             mqtt=mqtt,
             mqtt_client_id=mqtt_client_id(cfg),
+            mqtt_login=(cfg.mqtt.username, cfg.mqtt.password),
             data_dir=cfg.data_dir,
             offline_after=cfg.gateway.offline_after_intervals,
         )

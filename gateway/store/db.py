@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway import private
+from gateway import faults, private
 from gateway.errors import StoreError, StoreFullError
 from gateway.store.schema import MIGRATIONS
 
@@ -132,6 +132,40 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_ms()))
         applied.append(name)
     return applied
+
+
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """The names of the migrations not yet recorded in the store, in order."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    ).fetchone()
+    done = {row[0] for row in conn.execute("SELECT name FROM migrations")} if has_table else set()
+    return [name for name, _sql in MIGRATIONS if name not in done]
+
+
+def migrate_all_or_nothing(conn: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration in ONE transaction, checked before it commits; return the names applied.
+
+    SQLite's schema changes are transactional: when any statement fails, or the integrity check after them does,
+    everything is rolled back and the store is exactly as before (a crash in between is rolled back too, by
+    the WAL). Raises StoreError naming the migration that failed.
+    """
+    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    scripts = dict(MIGRATIONS)
+    with transaction(conn, "migrating the store"):
+        names = pending_migrations(conn)
+        for name in names:
+            faults.point("store.migration")
+            try:
+                for statement in _statements(scripts[name]):
+                    conn.execute(statement)
+            except sqlite3.Error as err:
+                raise StoreError(f"migration {name} failed: {err}") from err
+            conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_ms()))
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise StoreError(f"the migrated store fails its integrity check: {'; '.join(problems[:3])}")
+    return names
 
 
 def _statements(sql: str) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import faults
+from gateway import faults, sdnotify
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
 from sync.client import downlink
@@ -174,6 +174,7 @@ class SyncClient:
     def run_forever(self) -> None:
         """Rounds until :attr:`stop` is set: every ``interval_s``, earlier when there is backlog."""
         while not self.stop.is_set():
+            sdnotify.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
             try:
                 self.round()
             except (TransientError, ClockSkewRefused) as err:

@@ -1,0 +1,144 @@
+"""systemd's watchdog, fed by each service's main loop (gateway/sdnotify.py), seen from a real notify socket.
+
+No systemd runs as PID 1 here, so the test plays its part: it binds the AF_UNIX datagram socket that
+``$NOTIFY_SOCKET`` names, sets ``$WATCHDOG_USEC`` as systemd does for a unit with ``WatchdogSec=``, and starts
+the real service process. While the main loop runs, a ``WATCHDOG=1`` arrives every WatchdogSec/2; when the main
+loop is stuck (a fault point blocks it; the process and its other threads live on), the pings stop, which is
+what makes systemd kill the service (SIGABRT) and, with ``Restart=always``, start it again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.sdnotify import Notifier
+
+WATCHDOG_S = 6.0
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    try:
+        yield sock, path
+    finally:
+        sock.close()
+
+
+def _service(tmp_path: Path, notify_path: str, *argv: str, fault: str = "") -> subprocess.Popen[bytes]:
+    config = tmp_path / "anjungan.toml"
+    config.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n[mqtt]\nhost = ""\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANJUNGAN_", "WATCHDOG_", "NOTIFY_"))}
+    env.update(NOTIFY_SOCKET=notify_path, WATCHDOG_USEC=str(int(WATCHDOG_S * 1e6)))
+    if fault:
+        env["ANJUNGAN_FAULT"] = fault
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), *argv],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def _receive(sock: socket.socket, timeout: float) -> tuple[float, str] | None:
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        return None
+    return time.monotonic(), data.decode()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_ingest_pings_from_its_main_loop_and_stops_when_the_loop_is_stuck(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    sock, path = notify_socket
+    # the 10th pass of the main loop blocks for good; pings go out on passes 1, 4 and 7 (every WatchdogSec/2)
+    proc = _service(tmp_path, path, "ingest", fault="ingest.loop:10:hang")
+    try:
+        ready = _receive(sock, 60)
+        assert ready is not None and "READY=1" in ready[1].splitlines()
+        pings = []
+        while len(pings) < 3:
+            got = _receive(sock, 60)
+            assert got is not None, f"only {len(pings)} pings while the loop ran"
+            assert got[1] == "WATCHDOG=1"
+            pings.append(got[0])
+        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+        # no faster than every WatchdogSec/2, and always within WatchdogSec (systemd stays content)
+        assert all(WATCHDOG_S / 2 - 0.2 <= gap < WATCHDOG_S for gap in gaps), gaps
+
+        # the loop is now stuck: no ping for twice the watchdog period (systemd would have acted after one) ...
+        assert _receive(sock, 2 * WATCHDOG_S) is None
+        # ... while the process itself is alive, its reader and writer threads too: only the loop stopped
+        assert proc.poll() is None
+        assert len(os.listdir(f"/proc/{proc.pid}/task")) > 1
+    finally:
+        _stop(proc)
+
+
+def test_kiosk_serves_and_pings_from_waitress_loop(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    sock, path = notify_socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = _service(tmp_path, path, "kiosk", "--port", str(port))
+    try:
+        ready = _receive(sock, 90)
+        assert ready is not None and "READY=1" in ready[1].splitlines()
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+        assert "<html" in page.lower()
+        for _ in range(2):
+            got = _receive(sock, 60)
+            assert got is not None and got[1] == "WATCHDOG=1"
+    finally:
+        _stop(proc)
+
+
+def test_notifier_reads_systemds_environment(tmp_path: Path) -> None:
+    mine = Notifier.from_environ({"NOTIFY_SOCKET": "@anjungan", "WATCHDOG_USEC": "30000000",
+                                  "WATCHDOG_PID": str(os.getpid())})  # fmt: skip
+    assert mine.address == "\0anjungan" and mine.watchdog_s == 30.0
+    # a watchdog meant for another process (a parent that started us) is not ours to feed
+    theirs = Notifier.from_environ(
+        {"NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}
+    )
+    assert theirs.watchdog_s is None and not theirs.ping()
+    # outside systemd, nothing is sent and nothing fails
+    none = Notifier.from_environ({})
+    assert not none.enabled and not none.ready() and not none.ping()
+    # the rate: at most one ping per half period, by the clock given
+    now = [100.0]
+    path = str(tmp_path / "n.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        notifier = Notifier(path, 10.0, clock=lambda: now[0])
+        sent = []
+        for step in range(12):
+            now[0] = 100.0 + step
+            sent.append(notifier.ping())
+        assert [i for i, was in enumerate(sent) if was] == [0, 5, 10]
+        assert notifier.send("STATUS=x")
+    # a vanished socket is logged once, never raised
+    gone = Notifier(str(tmp_path / "missing.sock"), 10.0)
+    assert not gone.ping()
