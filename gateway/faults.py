@@ -28,6 +28,7 @@ POINTS: dict[str, str] = {
     "sync.round": "a sync round starts",
     "store.migration": "`anjungan upgrade` is about to apply one more migration in its transaction",
     "ingest.loop": "an iteration of the ingest's main loop (the one that feeds the watchdog)",
+    "kiosk.request": "a request reaches the kiosk's server, before any page cache",
 }
 
 

@@ -12,6 +12,7 @@ from gateway.clicontext import pass_config
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 5.0
+PROBE_SECONDS = 5.0  # at most this long between the watchdog's probes of the kiosk's own home page
 
 
 def _watch_alerts(app: Any, stop: threading.Event) -> None:
@@ -93,31 +94,55 @@ def kiosk_command(cfg: Any, host: str | None, port: int | None, threads: int, ha
     pages = threading.Thread(target=_prerender_documents, args=(app, stop), name="kiosk-pages", daemon=True)
     pages.start()
     click.echo(f"kiosk on http://{host}:{port}/")
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="anjungan")
+    watchdog = threading.Thread(
+        target=_feed_watchdog, args=(host, port, stop), name="kiosk-watchdog", daemon=True
+    )
+    watchdog.start()
     try:
-        _serve(server)
+        waitress.serve(_entry(app), host=host, port=port, threads=threads, ident="anjungan")
     finally:
         stop.set()
 
 
-def _serve(server: Any) -> None:
-    """waitress's own loop (``server.run()``), one poll at a time so that each iteration feeds the watchdog."""
+def _entry(app: Any) -> Any:
+    """The WSGI app as served: ``app`` behind the fault point ``kiosk.request`` (gateway/faults.py)."""
+    from gateway import faults
+
+    def serve(environ: Any, start_response: Any) -> Any:
+        faults.point("kiosk.request")
+        return app(environ, start_response)
+
+    return serve
+
+
+def _feed_watchdog(host: str, port: int, stop: threading.Event) -> None:
+    """Feed systemd's watchdog (gateway/sdnotify.py) while the kiosk answers: every few seconds the kiosk asks
+    itself for its home page on loopback, and only an answer (any status below 500, within the probe's timeout)
+    sends READY (the first time) and WATCHDOG=1. A stuck server loop or request threads that all hang stop
+    the pings, and systemd restarts the service. Nothing is probed outside systemd (no ``$NOTIFY_SOCKET``)."""
+    import urllib.error
+    import urllib.request
+
     from gateway import sdnotify
 
-    sdnotify.ready("serving")
-    socket_map = getattr(server, "map", None) or server._map  # MultiSocketServer.map, or one server's _map
-    try:
-        while True:
-            server.asyncore.loop(
-                timeout=server.adj.asyncore_loop_timeout,
-                map=socket_map,
-                use_poll=server.adj.asyncore_use_poll,
-                count=1,
-            )
-            sdnotify.ping()  # systemd's watchdog: a stuck loop stops the pings
-    except (SystemExit, KeyboardInterrupt):  # as server.run() ends
-        dispatcher = getattr(server, "task_dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.shutdown()
-        else:
-            server.close()
+    notifier = sdnotify.notifier()
+    if not notifier.enabled:
+        return
+    every = min(PROBE_SECONDS, (notifier.watchdog_s or 4 * PROBE_SECONDS) / 4)
+    local = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    url = f"http://{'[' + local + ']' if ':' in local else local}:{port}/"
+    ready = False
+    while not stop.wait(0 if not ready else every):
+        try:
+            with urllib.request.urlopen(url, timeout=every * 2) as answer:
+                alive = answer.status < 500
+        except urllib.error.HTTPError as err:
+            alive = err.code < 500
+        except OSError:
+            alive = False  # not listening yet, or not answering: no ping
+        if alive and not ready:
+            ready = notifier.ready("serving")
+        if alive:
+            notifier.ping()
+        elif not ready:
+            stop.wait(0.2)

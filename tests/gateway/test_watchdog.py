@@ -95,7 +95,34 @@ def test_ingest_pings_from_its_main_loop_and_stops_when_the_loop_is_stuck(
         _stop(proc)
 
 
-def test_kiosk_serves_and_pings_from_waitress_loop(
+def test_kiosk_pings_while_it_answers_and_stops_when_its_requests_hang(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    sock, path = notify_socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # one request thread; the third request (the watchdog's third probe of the home page) blocks it for good
+    proc = _service(
+        tmp_path, path, "kiosk", "--port", str(port), "--threads", "1", fault="kiosk.request:3:hang"
+    )
+    try:
+        ready = _receive(sock, 90)
+        assert ready is not None and "READY=1" in ready[1].splitlines()
+        for _ in range(5):  # the pings of the probes that answered (two at most), then silence
+            got = _receive(sock, 2 * WATCHDOG_S)
+            if got is None:
+                break
+            assert got[1] == "WATCHDOG=1"
+        else:
+            raise AssertionError("the pings went on although the kiosk's only request thread hangs")
+        # the kiosk no longer answers: no ping for twice the watchdog period, while the process lives on
+        assert proc.poll() is None
+    finally:
+        _stop(proc)
+
+
+def test_kiosk_serves_and_pings_while_it_answers(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
