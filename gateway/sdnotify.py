@@ -8,7 +8,9 @@ in the unit, systemd sets ``$WATCHDOG_USEC`` (and ``$WATCHDOG_PID``) and kills t
 stops the pings even while the process's other threads live on; it sends at most one datagram every half
 watchdog period, as sd_watchdog_enabled(3) advises.
 
-Without ``$NOTIFY_SOCKET`` (a shell, the tests, ``anjungan run``) every call does nothing. Standard library only:
+Without ``$NOTIFY_SOCKET`` (a shell, the tests, ``anjungan run``) every call does nothing. Why not a library: the
+protocol is one datagram; PyPI's ``sdnotify`` has had no release since 2017 and no watchdog pacing, and
+``systemd-python`` needs libsystemd's headers to build. Standard library only:
 the lowest layer, used by the ingest, the kiosk and the sync loops.
 """
 
