@@ -9,12 +9,15 @@ takes its children along: see gateway/supervise.py); running it again carries on
 from __future__ import annotations
 
 import json
+import secrets
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway import config as config_mod
+from gateway import private
 from gateway.errors import AnjunganError
 from gateway.sample_content import seed
 from gateway.store import Store
@@ -50,8 +53,34 @@ def _credentials(demo_dir: Path) -> dict[str, str]:
     if result.returncode != 0:
         raise AnjunganError(f"cannot register the demo gateway at the central: {result.stderr.strip()}")
     credentials = json.loads(result.stdout)
-    path.write_text(json.dumps(credentials))
+    private.write_text(path, json.dumps(credentials))
     return dict(credentials)
+
+
+def _operator(demo_dir: Path) -> tuple[str, str | None]:
+    """The kiosk operator's password hash, made on the first run; and the password itself only then."""
+    path = demo_dir / "central" / "kiosk-operator.json"  # the hash only, 0600
+    if path.exists():
+        return str(json.loads(path.read_text())["hash"]), None
+    from werkzeug.security import generate_password_hash
+
+    password = secrets.token_urlsafe(9)
+    private.write_text(path, json.dumps({"hash": generate_password_hash(password)}))
+    return str(json.loads(path.read_text())["hash"]), password
+
+
+def check_ports(**ports: int) -> None:
+    """Raise AnjunganError naming the first of ``ports`` (name -> port) that something else already listens
+    on, and the option that changes it; the demo starts nothing then."""
+    for name, port in ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                option = "--" + name.replace("_", "-")
+                raise AnjunganError(f"port {port} is taken (something else listens there): choose another "
+                                    f"with {option} N") from None  # fmt: skip
 
 
 # The back office's demo officers: one per role (a pelaksana for the public-works OPD).
@@ -115,6 +144,7 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     demo_dir.mkdir(parents=True, exist_ok=True)
     (demo_dir / "logs").mkdir(exist_ok=True)
     credentials = _credentials(demo_dir)
+    operator_hash, _password = _operator(demo_dir)
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {
         "gateway": {"id": GATEWAY_ID, "name": "Kecamatan Wonosalam (demo)", "data_dir": "data"},
@@ -123,14 +153,18 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
             "gateway_id": credentials["gateway_id"],
             "secret": credentials["secret"],
         },
-        "kiosk": {"port": kiosk_port, "node_labels": dict(NODE_PLACES)},
+        "kiosk": {
+            "port": kiosk_port,
+            "node_labels": dict(NODE_PLACES),
+            "operator_password_hash": operator_hash,
+        },
         "mqtt": {"host": ""},
         "sync": {"interval_s": 10, "backoff_cap_s": 30.0},
     }
     text = config_mod.commented_toml(overrides)
     for node_id, _kind in NODES:
         text += f'\n[[serial]]\nport = "{_link(demo_dir, node_id)}"\nbaud = 115200\n'
-    path.write_text(text)
+    private.write_text(path, text)
     cfg = config_mod.load(path)
     with Store.from_config(cfg) as store:
         if store.get_meta("demo_seeded") is None:
@@ -166,11 +200,19 @@ def children(demo_dir: Path, config_path: Path, *, kiosk_port: int, central_port
 
 
 def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callable[[str], object]) -> None:
+    """Prepare and run the whole demo until stopped; AnjunganError (before anything starts) when a port is
+    taken or the demo's central cannot be set up."""
+    check_ports(kiosk_port=kiosk_port, central_port=central_port)
     demo_dir = demo_dir.resolve()
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    _hash, operator_password = _operator(demo_dir)
     config_path = prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port)
     officers = _officers(demo_dir)
     parts = children(demo_dir, config_path, kiosk_port=kiosk_port, central_port=central_port)
     echo(f"kiosk:    http://127.0.0.1:{kiosk_port}/")
+    if operator_password:
+        echo(f"  kiosk operator pages: http://127.0.0.1:{kiosk_port}/operator/  password {operator_password}"
+             "  (shown only now)")  # fmt: skip
     echo(f"central:  http://127.0.0.1:{central_port}/     back office (officers log in here)")
     for officer in officers:
         opd = f", OPD {officer['opd']}" if officer["opd"] else ""

@@ -442,6 +442,13 @@ class Store:
                 (_safe_text(message), db.now_ms(), stream),
             )
 
+    def clear_sync_errors(self) -> None:
+        """Forget every stream's last error: a round just sent all there was, so none of them is current."""
+        with db.transaction(self.conn, "clearing sync errors"):
+            self.conn.execute(
+                "UPDATE sync_state SET last_error = NULL, last_error_at = NULL WHERE last_error IS NOT NULL"
+            )
+
     def dead_letter(self, stream: str, records: list[dict[str, Any]], reason: str) -> None:
         """Set records the central refused aside with the reason; they no longer block their stream.
 

@@ -7,7 +7,12 @@
   /* clock */
   var clock = document.getElementById("clock");
   function two(n) { return (n < 10 ? "0" : "") + n; }
-  function tick() { var d = new Date(); if (clock) { clock.textContent = two(d.getHours()) + ":" + two(d.getMinutes()); } }
+  /* the kiosk's zone (the server says its offset), not the machine's */
+  var offsetMin = clock ? parseInt(clock.getAttribute("data-utc-offset-min") || "0", 10) : 0;
+  function tick() {
+    var d = new Date(Date.now() + offsetMin * 60000);
+    if (clock) { clock.textContent = two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()); }
+  }
   tick();
   setInterval(tick, 5000);
 

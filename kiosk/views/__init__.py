@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 from kiosk.alerts import Alert, AlertCache, Thresholds
+
+
+def kiosk_tz() -> ZoneInfo:
+    """The kiosk's time zone (``BABEL_DEFAULT_TIMEZONE``, Asia/Jakarta unless configured): every time a citizen
+    sees — the header clock, receipts, data ages, the charts' axes — is in it, whatever the machine's zone."""
+    return ZoneInfo(str(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
 
 
 def store() -> Any:

@@ -112,7 +112,7 @@ def health() -> str:
     s = store()
     return render_template(
         "operator/health.html", used_mb=s.used_bytes() / 2**20, budget_mb=(s.budget_bytes or 0) / 2**20,
-        backlog=s.backlog(), nodes=s.nodes(), alerts=kiosk_queries.alert_states(s),
+        backlog=s.backlog(), nodes=s.nodes(), alert_states=kiosk_queries.alert_states(s),
         counts=kiosk_queries.submission_counts(s), cursor=s.get_meta("changes_cursor"),
         form=forms.FlaskForm(),
     )  # fmt: skip

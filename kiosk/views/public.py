@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from kiosk import charts, conditions, documents, i18n
 from kiosk.pagecache import MARKER
 from kiosk.renderworker import BoundedWorker, RenderError
-from kiosk.views import current_alerts, store, thresholds
+from kiosk.views import current_alerts, kiosk_tz, store, thresholds
 
 log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
@@ -245,7 +245,10 @@ def install_template_globals(app: Flask) -> None:
             "lang": lang,
             "other_lang": "en" if lang == "id" else "id",
             "languages": i18n.LANGUAGES,
-            "now": datetime.now(),
+            "now": datetime.now(kiosk_tz()),
+            "utc_offset_min": int(
+                (datetime.now(kiosk_tz()).utcoffset() or timedelta()).total_seconds() // 60
+            ),
             "alerts": _alerts_for_page(),
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
@@ -256,7 +259,7 @@ def install_template_globals(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
-        return datetime.fromtimestamp(ms / 1000).strftime(fmt) if ms else "—"
+        return datetime.fromtimestamp(ms / 1000, kiosk_tz()).strftime(fmt) if ms else "—"
 
     @app.template_filter("number_size")
     def number_size(number: str) -> str:

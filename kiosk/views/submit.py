@@ -29,7 +29,7 @@ from gateway.errors import StoreError
 from gateway.printing import PrinterError, Slip, print_slip
 from kiosk import forms
 from kiosk import status as status_mod
-from kiosk.views import store
+from kiosk.views import kiosk_tz, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("submit", __name__)
@@ -123,7 +123,7 @@ def _print(kind: str, record: dict[str, Any]) -> str:
         return "none"
     due = date.fromisoformat(record["due_date"]) if record.get("due_date") else None
     slip = Slip(current_app.config["KIOSK_OFFICE"], KINDS[kind][1], record["number"],
-                datetime.fromtimestamp(record["at"] / 1000), due, status_url(record["number"], record["code"]),
+                datetime.fromtimestamp(record["at"] / 1000, kiosk_tz()), due, status_url(record["number"], record["code"]),
                 (f"Kode status: {statuscode.grouped(record['code'])}",
                  "Simpan tanda terima ini. Nomor dan kode status diperlukan untuk melihat jawaban."))  # fmt: skip
     try:

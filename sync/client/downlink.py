@@ -71,8 +71,10 @@ def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool]
         store.apply_changes(changes, str(new_cursor))
         faults.point("downlink.applied")
         applied += len(changes)
-    if applied:
+    if not should_stop():  # the feed answered to its end: the downlink works now, whether or not it had news
         store.set_meta("downlink_last_success", str(_now_ms()))
+        if store.get_meta("downlink_last_error") is not None:
+            store.set_meta("downlink_last_error", None)
     return applied
 
 

@@ -146,6 +146,8 @@ class SyncClient:
         # in case a crash came between an acknowledgement and its purge
         self.store.purge_personal(self.store.acked("submissions"))
         result.uploaded = self.uplink.drain(stopping)
+        if not stopping():  # everything was sent: an earlier error is history, not the state of a stream
+            self.store.clear_sync_errors()
         try:
             result.changes = downlink.pull_changes(self.store, self.central, stopping)
             result.files = downlink.fetch_files(self.store, self.central, self.settings.data_dir, stopping)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -43,6 +46,14 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
         _wait("the central answering", lambda: requests.get(f"http://127.0.0.1:{central_port}/api/v1/time",
                                                             timeout=2).ok, 60)  # fmt: skip
         config = demo_dir / "anjungan.toml"
+        # the demo's secrets are private; the kiosk's operator pages are on (the demo made their password)
+        for secret in (
+            config,
+            demo_dir / "central" / "credentials.json",
+            demo_dir / "central" / "kiosk-operator.json",
+        ):
+            assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+        assert requests.get(f"http://127.0.0.1:{kiosk_port}/operator/masuk", timeout=10).status_code == 200
 
         def stored_nodes() -> set[str]:
             out = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "readings"],
@@ -75,6 +86,7 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
         output = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, output
     assert f"http://127.0.0.1:{kiosk_port}/" in output and f"http://127.0.0.1:{central_port}/" in output
+    assert re.search(r"kiosk operator pages: \S+ +password \S+", output), output
     _officer_answers_in_the_back_office(demo_dir, output)
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_demo_child(p, demo_dir)]
     assert leftovers == [], "the demo left processes running"
@@ -89,7 +101,6 @@ def _is_demo_child(pid: str, demo_dir: Path) -> bool:
 
 def _officer_answers_in_the_back_office(demo_dir: Path, output: str) -> None:
     """The PPID account the demo printed logs in and sees the demo's submissions in the inbox."""
-    import re
 
     from sync.central.app import create_app
     from tests.central.officers import login
@@ -106,3 +117,20 @@ def _officer_answers_in_the_back_office(demo_dir: Path, output: str) -> None:
         assert "3 berkas" in inbox and "Jalan berlubang di depan SD" in inbox and "Siti Aminah" not in inbox
     finally:
         app.extensions["anjungan.central"].engine.dispose()
+
+
+def test_demo_with_a_port_taken_says_which_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"), "--kiosk-port", str(free_port()),
+             "--central-port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"anjungan: port {port} is taken (something else listens there): choose another with --central-port N"
+    )
+    assert not (tmp_path / "demo").exists()  # nothing was started or written

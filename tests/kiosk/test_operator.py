@@ -33,9 +33,14 @@ def test_login_health_submissions_logout(operator_app: Flask, printer: Dummy) ->
     assert response.status_code == 401 and "Kata sandi salah." in response.get_data(as_text=True)
     response = post(client, "/operator/masuk", {"password": PASSWORD})
     assert response.status_code == 302
+    from gateway.store.kiosk import ALERT_META_PREFIX
+
+    store = operator_app.extensions["anjungan_store"]
+    store.set_meta(ALERT_META_PREFIX + "water:demo-wl-01", '{"active": false}')  # an alert state on record
     health = client.get("/operator/").get_data(as_text=True)
     for text in ("Penyimpanan", "MiB", "submissions", "readings", "events", "Sensor", "Printer"):
         assert text in health
+    assert "built-in method" not in health  # the page's alert states never replace the banner's alerts
     rows = client.get("/operator/pengajuan").get_data(as_text=True)
     assert number in rows and "request" in rows and "received" in rows
     assert GOOD_NIK not in rows and "Siti" not in rows

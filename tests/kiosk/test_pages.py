@@ -125,3 +125,19 @@ def test_page_cache_serves_public_pages(make_app, kiosk_store, cfg) -> None:  # 
     assert "X-Kiosk-Cache" not in first.headers
     client.set_cookie("lang", "en")
     assert "Periodic information" in client.get("/informasi/berkala").get_data(as_text=True)  # per language
+
+
+def test_times_are_in_the_kiosks_zone_whatever_the_machines(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The header clock and the times on pages follow the configured zone (here WIT, UTC+9), not the machine's."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    client = make_app(BABEL_DEFAULT_TIMEZONE="Asia/Jayapura").test_client()
+    page = client.get("/").get_data(as_text=True)
+    clock = re.search(
+        r'<time class="clock" id="clock" data-utc-offset-min="(-?\d+)">(\d\d):(\d\d)</time>', page
+    )
+    assert clock, "no clock in the header"
+    assert clock.group(1) == "540"
+    before = datetime.now(ZoneInfo("Asia/Jayapura"))
+    assert int(clock.group(2)) in (before.hour, (before.hour - 1) % 24)

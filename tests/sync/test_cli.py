@@ -77,3 +77,26 @@ def test_run_syncs_new_backlog_and_stops_on_sigterm(store, central, tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_status_shows_what_is_current_after_a_start_up_error(store, central, tmp_path, make_client):
+    """A sync that started before the central answered: once a round succeeds, `sync status` shows no stale
+    error, and the changes feed's last success is set although it had nothing new."""
+    from tests.fixtures.mosquitto import free_port
+
+    fill(store, frames=10, events=2, submissions=1)
+    down = make_client(url=f"http://127.0.0.1:{free_port()}")  # nothing listens there yet
+    try:
+        down.round()
+    except Exception as err:  # the transient error of a central that is not up yet
+        assert "cannot reach the central" in str(err)
+    assert any(row["last_error"] for row in store.backlog().values())
+    make_client().run_once()
+    assert not any(row["last_error"] for row in store.backlog().values())
+    assert store.get_meta("downlink_last_success") is not None
+    result = subprocess.run([ANJUNGAN, "--config", str(write_config(tmp_path, central.url, central.gateway_id,
+                             central.secret)), "sync", "status"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("last error")], result.stdout
+    assert "last success never" not in result.stdout, result.stdout
