@@ -208,7 +208,8 @@ def verify(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
         due = case["due_date"]
         if case["kind"] == "complaint":
             due = cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
-        return {"status": "diverifikasi", "due_date": due, "verified_ms": now_ms}
+        details = _note(case, "verifikasi", "", today)
+        return {"status": "diverifikasi", "due_date": due, "verified_ms": now_ms, "details": details}
 
     return _step(engine, me, actor, gateway_id, number, "verify", now_ms, change)
 
@@ -228,7 +229,9 @@ def assign(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
             "opd": opd,
             "details": _note(case, "disposisi", f"{opd}: {note}".strip(": "), today),
         }
-        if case["status"] == "ditunda":  # resumed: the follow-up stage starts again
+        if (
+            case["status"] == "ditunda" and not case["due_date"]
+        ):  # deferred before deferrals kept the deadline
             updates["due_date"] = _cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
         return updates
 
@@ -342,16 +345,42 @@ def refuse(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def defer(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, reason: str,
           now_ms: int) -> dict[str, Any]:  # fmt: skip
-    """Tunda: put a complaint on hold (its deadline stops until it is assigned again)."""
+    """Tunda: put a complaint on hold, with a reason. Its deadline keeps running (the stage's working days of
+    SP4N-LAPOR! do not stop), so a deferred complaint stays in the overdue and due-soon filters; it is taken up
+    again with :func:`resume` (or assigned to an OPD)."""
     _need_role(me, "triage")
 
     def change(case: dict[str, Any], _cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
         _need(case, ("complaint",), ("baru", "diverifikasi", "didisposisi"))
         details = _note(case, "tunda", reason, today)
         details["kiosk_answer"] = f"Ditunda: {reason}"
-        return {"status": "ditunda", "due_date": None, "details": details}
+        return {"status": "ditunda", "details": details}
 
     return _step(engine, me, actor, gateway_id, number, "defer", now_ms, change)
+
+
+def resume(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, now_ms: int
+           ) -> dict[str, Any]:  # fmt: skip
+    """Lanjutkan: take a deferred complaint up again, back to ``didisposisi`` when it has an OPD, else
+    ``diverifikasi`` (a complaint deferred before verification is verified by this step: its follow-up stage of
+    5 working days starts). The deadline it had is kept; one lost by an older deferral starts the stage again."""
+    _need_role(me, "triage")
+
+    def change(case: dict[str, Any], cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
+        _need(case, ("complaint",), ("ditunda",))
+        details = _note(case, "lanjutkan", "", today)
+        details.pop("kiosk_answer", None)
+        updates: dict[str, Any] = {
+            "status": "didisposisi" if case["opd"] else "diverifikasi",
+            "details": details,
+        }
+        if case["verified_ms"] is None:
+            updates["verified_ms"] = now_ms
+        if case["verified_ms"] is None or not case["due_date"]:
+            updates["due_date"] = cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
+        return updates
+
+    return _step(engine, me, actor, gateway_id, number, "resume", now_ms, change)
 
 
 def decide(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, decision: str,
