@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.central.conftest import Clock, Gateway
-from tests.central.officers import citizen, logged_in
+from tests.central.officers import citizen, logged_in, post
 from tests.central.test_backoffice_cases import (
     AT,
     CPL,
@@ -68,3 +68,24 @@ def test_a_complaint_deferred_before_verification_resumes_verified(
     assert step(ppid, CPL, "lanjutkan").status_code == 302
     assert "Diverifikasi" in case_page(ppid, CPL)
     assert kiosk_view(filed, CPL)["due_date"] == "2026-11-30"  # follow-up: 5 working days from Monday
+
+
+def test_a_local_day_off_moves_the_open_deadlines_and_the_kiosks_date(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    ppid.get("/kotak-masuk")
+    admin = logged_in(app, "admin1", "admin")
+    added = post(
+        admin, "/pengaturan/libur", {"day": "2026-11-25", "name": "Hari jadi kabupaten"}, "/pengaturan"
+    )
+    assert added.status_code == 302
+    assert "Tenggat 2 berkas terbuka dihitung ulang." in admin.get("/pengaturan").get_data(as_text=True)
+    assert kiosk_view(filed, CPL)["due_date"] == "2026-11-27"  # verification: 3 working days, one of them off
+    assert kiosk_view(filed, REQ)["due_date"] == "2026-12-08"
+    inbox = ppid.get("/kotak-masuk").get_data(as_text=True)
+    assert "2026-12-08" in inbox and "2026-12-07" not in inbox
+    moved = [r for r in audit_rows(app) if r["action"] == "deadline-recompute"]
+    assert {r["target"] for r in moved} == {f"dmk-wonosalam/{REQ}", f"dmk-wonosalam/{CPL}"}
+    assert post(admin, "/pengaturan/libur/2026-11-25/hapus", page="/pengaturan").status_code == 302
+    assert kiosk_view(filed, CPL)["due_date"] == "2026-11-26"
+    assert kiosk_view(filed, REQ)["due_date"] == "2026-12-07"

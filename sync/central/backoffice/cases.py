@@ -424,6 +424,53 @@ def close(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
     return _step(engine, me, actor, gateway_id, number, "close", now_ms, change)
 
 
+def stage_deadline(case: dict[str, Any], cal: dates.WorkCalendar) -> str | None:
+    """The deadline (ISO date) of the stage a case is in, counted again on ``cal`` from the day the stage began:
+    a request 10 working days from receipt plus its extension; an objection 30 from receipt; a complaint 3 from
+    receipt until verified, 5 from verification while followed up or deferred, 10 from the reply while waiting
+    to close (module docstring). None for a case with no deadline (answered or closed)."""
+    kind, status = case["kind"], case["status"]
+    received = date.fromisoformat(case["received_date"])
+    if kind == "complaint" and status == "dijawab" and case["answered_date"]:
+        return cal.add_working_days(
+            date.fromisoformat(case["answered_date"]), dates.COMPLAINT_CLOSE_DAYS
+        ).isoformat()
+    if status not in ACTIVE:
+        return None
+    if kind == "request":
+        due = cal.add_working_days(received, dates.REQUEST_DAYS)
+        extension = case["details"].get("extension")
+        return (cal.add_working_days(due, int(extension["days"])) if extension else due).isoformat()
+    if kind == "objection":
+        return cal.add_working_days(received, dates.OBJECTION_ANSWER_DAYS).isoformat()
+    if case["verified_ms"] is None:
+        return cal.add_working_days(received, dates.COMPLAINT_VERIFY_DAYS).isoformat()
+    return cal.add_working_days(office_date(case["verified_ms"]), dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
+
+
+def recompute_deadlines(engine: Engine, actor: audit.Actor, now_ms: int) -> int:
+    """Count every open case's deadline again on the calendar as it is now (after local days off were added or
+    removed); store, audit (``deadline-recompute``) and send down to the kiosk each one that moved. Answer how
+    many moved."""
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(cases.c.gateway_id, cases.c.number).where(sa.or_(
+            cases.c.is_open.is_(True), sa.and_(cases.c.kind == "complaint", cases.c.status == "dijawab")))).all()  # fmt: skip
+    moved = 0
+    for gateway_id, number in keys:
+        with engine.begin() as conn:
+            case = _load(conn, gateway_id, number, lock=True)
+            due = stage_deadline(case, calendar.load(conn))
+            if due is None or due == case["due_date"]:
+                continue
+            conn.execute(cases.update().where(cases.c.gateway_id == gateway_id, cases.c.number == number)
+                         .values(due_date=due, updated_ms=now_ms))  # fmt: skip
+            audit.record(conn, actor, "deadline-recompute", key_of(case), now_ms, {"due_date": case["due_date"]},
+                         {"due_date": due})  # fmt: skip
+        moved += 1
+        publish_status(engine, {**case, "due_date": due})
+    return moved
+
+
 def quiet_complaints(conn: Connection, now_ms: int) -> list[tuple[str, str]]:
     """The complaints whose reply got no answer for 10 working days (SP4N-LAPOR!): (gateway, number) pairs."""
     today = office_date(now_ms).isoformat()
