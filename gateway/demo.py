@@ -214,6 +214,7 @@ def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callab
         echo(f"  kiosk operator pages: http://127.0.0.1:{kiosk_port}/operator/  password {operator_password}"
              "  (shown only now)")  # fmt: skip
     echo(f"central:  http://127.0.0.1:{central_port}/     back office (officers log in here)")
+    echo(f"  central database: anjungan central --db {_central_db(demo_dir)} ...")
     for officer in officers:
         opd = f", OPD {officer['opd']}" if officer["opd"] else ""
         echo(f"  officer {officer['user']:<8} role {officer['role']}{opd}  password {officer['password']}")

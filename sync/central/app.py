@@ -103,6 +103,20 @@ def default_paths(db_url: str) -> tuple[Path | None, Path | None]:
     return None, None
 
 
+def require_database(db_url: str) -> None:
+    """Refuse a SQLite database file that does not exist (ConfigError, one line naming the path), so that a
+    command other than ``serve`` and ``add-gateway`` creates nothing in the working folder. An in-memory
+    database, a SQLite URI and any other database (PostgreSQL) pass."""
+    url = make_url(db.normalise_url(db_url))
+    name = url.database or ""
+    if url.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return
+    if not Path(name).exists():
+        raise ConfigError(
+            f"no central database at {Path(name).absolute()}: pass --db or set {settings_mod.DB_ENV}"
+        )
+
+
 def open_central(
     db_url: str | None = None,
     *,

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import sqlalchemy as sa
 
 from gateway.errors import AnjunganError
 from sync.central import service
-from sync.central.app import MAX_BODY, Central, create_app, open_central
+from sync.central.app import MAX_BODY, Central, create_app, open_central, require_database
 from sync.central.backoffice.roles import ROLES
 from sync.central.settings import DB_ENV, CentralSettings
 
@@ -61,8 +62,17 @@ def _settings(ctx: click.Context) -> CentralSettings:
         raise click.ClickException(str(err)) from err
 
 
-def _open(ctx: click.Context) -> Central:
-    state = open_central(settings=_settings(ctx))
+def _open(ctx: click.Context, *, create: bool = False) -> Central:
+    """Open the central's database. Unless ``create`` (``serve``, ``add-gateway``), a SQLite database file
+    that does not exist is refused with one line (so that a command run in the wrong folder, or without
+    ``--db``, creates neither an empty ``central.db`` nor a ``central.key`` there)."""
+    settings = _settings(ctx)
+    if not create:
+        try:
+            require_database(settings.db)
+        except AnjunganError as err:
+            raise click.ClickException(str(err)) from err
+    state = open_central(settings=settings)
     ctx.call_on_close(state.engine.dispose)
     return state
 
@@ -103,7 +113,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 @plain_errors
 def add_gateway(ctx: click.Context, name: str) -> None:
     """Register a gateway; print {"gateway_id", "secret"} (the secret is not shown again)."""
-    state = _open(ctx)
+    state = _open(ctx, create=True)
     click.echo(json.dumps(service.add_gateway(state.engine, state.master_key, name)))
 
 
@@ -185,16 +195,37 @@ def export(ctx: click.Context, what: str, fmt: str, include_personal: bool) -> N
         rows = service.export_submissions(state.engine, include_personal)
         fields = ["gateway", "seq", "uuid", "number", "kind", "submitted_at", "due_date", "status", "answer"]
         fields += ["public", "personal"] if include_personal else ["public"]
-    if fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    writer = csv.DictWriter(_Echo(), fieldnames=fields, lineterminator="")
-    writer.writeheader()
+    at, printed = service.now_ms(), [0]
+    try:
+        _print_rows(rows, fields, fmt, printed)
+    finally:
+        if include_personal and what == "submissions":
+            _audit_personal_export(state, at, fmt, printed[0])
+
+
+def _print_rows(rows: Iterator[dict[str, Any]], fields: list[str], fmt: str, printed: list[int]) -> None:
+    """Print ``rows`` as JSON lines or CSV, counting them in ``printed[0]`` as they go."""
+    writer = csv.DictWriter(_Echo(), fieldnames=fields, lineterminator="") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in row.items()}
-        )
+        if writer is None:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            writer.writerow(
+                {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in row.items()}
+            )
+        printed[0] += 1
+
+
+def _audit_personal_export(state: Central, at: int, fmt: str, count: int) -> None:
+    """An export with the citizens' personal data is a view of it: one entry in the back office's audit trail
+    (actor ``cli``), with what was exported and how many rows were printed (also when the export broke off)."""
+    from sync.central.backoffice import audit
+
+    with state.engine.begin() as conn:
+        audit.record(conn, audit.Actor("cli", "admin"), "export-personal", "submissions", at, None,
+                     {"what": "submissions", "format": fmt, "fields": ["public", "personal"], "rows": count})  # fmt: skip
 
 
 @central_group.command("set-status")
@@ -208,8 +239,26 @@ def export(ctx: click.Context, what: str, fmt: str, include_personal: bool) -> N
 def set_status(
     ctx: click.Context, gateway_id: str, number: str, status: str, answer: str | None, due_date: str | None
 ) -> None:
-    """Record an officer's decision on a submission; it flows down to the kiosk that took it."""
+    """Set the kiosk's status of a submission that has no case in the back office.
+
+    A submission the back office tracks as a case (every request, complaint and objection) is refused: its
+    steps (verify, assign, answer, close) are taken in the back office, so that the case, the report and the
+    audit trail stay true.
+    """
+    from sync.central.backoffice import intake
+    from sync.central.backoffice.models import cases
+
     state = _open(ctx)
+    intake.sync_cases(state.engine)
+    with state.engine.connect() as conn:
+        tracked = conn.execute(
+            sa.select(cases.c.status).where(cases.c.gateway_id == gateway_id, cases.c.number == number)
+        ).first()
+    if tracked is not None:
+        raise AnjunganError(
+            f"{number} is a case of the back office (status {tracked[0]}): answer it there, at "
+            f"/berkas/{gateway_id}/{number}, so that the case, the report and the audit trail follow"
+        )
     service.set_submission_status(state.engine, gateway_id, number, status, answer=answer, due_date=due_date)
     click.echo(f"{number}: {status}")
 

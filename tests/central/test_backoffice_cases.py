@@ -113,7 +113,12 @@ def test_request_verify_assign_extend_answer_close(app: Flask, filed: Gateway, p
     assert json.loads(extend["before"]) == {
         "due_date": "2026-12-07",
         "extended": False,
-        "details": {"log": [{"action": "disposisi", "on": "2026-11-23", "text": "dinkes: Mohon disiapkan"}]},
+        "details": {
+            "log": [
+                {"action": "verifikasi", "on": "2026-11-23", "text": ""},  # the history is whole
+                {"action": "disposisi", "on": "2026-11-23", "text": "dinkes: Mohon disiapkan"},
+            ]
+        },
     }
     assert json.loads(extend["after"])["due_date"] == "2026-12-14"
 
@@ -171,7 +176,7 @@ def test_complaint_stages_refuse_defer_respond_and_close_by_itself(
     assert step(ppid, CPL, "verifikasi").status_code == 302
     assert kiosk_view(filed, CPL)["due_date"] == "2026-11-30"  # follow-up: 5 working days
     assert step(ppid, CPL, "tunda", text="Menunggu foto lokasi").status_code == 302
-    assert kiosk_view(filed, CPL)["due_date"] is None
+    assert kiosk_view(filed, CPL)["due_date"] == "2026-11-30"  # the deadline keeps running
     assert step(ppid, CPL, "disposisi", opd="dispu", text="").status_code == 302
     pelaksana = logged_in(app, "pu1", "pelaksana", "dispu")
     assert step(pelaksana, CPL, "tanggapi", text="Lubang ditambal hari Kamis.").status_code == 302

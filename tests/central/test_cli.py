@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from sync import protocol
 from sync.central import service
 from sync.central.app import create_app
+from sync.central.backoffice import audit as bo_audit
+from sync.central.backoffice.models import cases
 from sync.central.cli import central_group
+from sync.central.db import content
 from tests.central.conftest import Clock, Gateway, LiveServer, readings, submission
 from tests.central.officers import http_login
 
@@ -79,11 +83,88 @@ def test_export_submissions_leaves_personal_data_out_unless_asked(run, filled: d
     assert json.loads(table[0]["public"]) == {"subject": "APBDes 2025"}
 
 
-def test_set_status_and_publish_sample(run, filled: dict) -> None:
-    run("set-status", filled["gateway_id"], "dmk-wonosalam-2026-0001", "answered", "--answer", "Terlampir.")
-    assert json.loads(run("export", "submissions"))["answer"] == "Terlampir."
+def test_set_status_of_a_case_is_refused_and_points_to_the_back_office(
+    run, filled: dict, db_url: str, tmp_path: Path
+) -> None:
+    """The kiosk must never show "answered" while the case stays "baru" and the report counts it unanswered."""
+    result = CliRunner().invoke(
+        central_group,
+        ["--db", db_url, "set-status", filled["gateway_id"], "dmk-wonosalam-2026-0001", "answered"],
+        env={"ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")},
+    )
+    assert result.exit_code == 1
+    assert "case of the back office (status baru)" in result.output
+    assert f"/berkas/{filled['gateway_id']}/dmk-wonosalam-2026-0001" in result.output
+    assert json.loads(run("export", "submissions"))["status"] == "received"
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    engine = app.extensions["anjungan.central"].engine
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(cases.c.status)).scalar_one()
+        changes = conn.execute(sa.select(sa.func.count()).select_from(content)).scalar_one()
+    engine.dispose()
+    assert status == "baru" and changes == 0
+
+
+def test_publish_sample(run, filled: dict) -> None:
     output = run("publish-sample")
     assert output.startswith("document ") and "dip dip-apbdes-2025" in output
+
+
+def test_an_export_with_personal_data_is_in_the_audit_trail(
+    run, filled: dict, db_url: str, tmp_path: Path
+) -> None:
+    run("export", "submissions")
+    run("export", "submissions", "--include-personal", "--format", "csv")
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    engine = app.extensions["anjungan.central"].engine
+    entries, total = bo_audit.entries(engine)
+    engine.dispose()
+    assert total == 1, entries  # the export without personal data shows nobody's identity
+    entry = entries[0]
+    assert (entry["username"], entry["action"], entry["target"]) == ("cli", "export-personal", "submissions")
+    assert json.loads(entry["after"]) == {
+        "what": "submissions",
+        "format": "csv",
+        "fields": ["public", "personal"],
+        "rows": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["add-user", "sari", "--role", "ppid"],
+        ["export", "submissions"],
+        ["audit"],
+        ["set-status", "g", "N-1", "answered"],
+        ["rotate-secret", "g"],
+        ["opendata-audit"],
+    ],
+)
+def test_a_command_without_a_database_creates_nothing(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(central_group, args, env=NO_SETTINGS)
+    assert result.exit_code == 1, result.output
+    expected = f"no central database at {tmp_path / 'central.db'}: pass --db or set ANJUNGAN_CENTRAL_DB"
+    assert result.output.strip() == f"Error: {expected}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_add_gateway_creates_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(central_group, ["add-gateway", "dmk"], env=NO_SETTINGS)
+    assert result.exit_code == 0, result.output
+    assert {"central.db", "central.key"} <= {p.name for p in tmp_path.iterdir()}
+    assert CliRunner().invoke(central_group, ["audit"], env=NO_SETTINGS).exit_code == 0
+
+
+NO_SETTINGS = {
+    "ANJUNGAN_CENTRAL_DB": None,
+    "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": None,
+    "ANJUNGAN_CENTRAL_SERVER_FILES": None,
+}
 
 
 def test_served_by_waitress_on_a_real_socket(db_url: str, tmp_path: Path) -> None:

@@ -347,6 +347,8 @@ def test_files_location_comes_from_configuration_only(central_db: str, tmp_path:
         done = anjungan("publish-sample", env=base)
         assert done.returncode == 1 and "ANJUNGAN_CENTRAL_SERVER_FILES" in done.stderr
         assert not (elsewhere / "central-files").exists()
+    # add-gateway is the one command (besides serve) that makes a database
+    assert anjungan("add-gateway", "gw-first", env=base).returncode == 0
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     done = anjungan("publish-sample", env={**base, "ANJUNGAN_CENTRAL_SERVER_FILES": str(blocked / "files")})

@@ -87,6 +87,9 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     assert f"http://127.0.0.1:{kiosk_port}/" in output and f"http://127.0.0.1:{central_port}/" in output
     assert re.search(r"kiosk operator pages: \S+ +password \S+", output), output
+    assert (
+        f"central database: anjungan central --db sqlite:///{demo_dir / 'central' / 'central.db'}" in output
+    )
     _officer_answers_in_the_back_office(demo_dir, output)
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_demo_child(p, demo_dir)]
     assert leftovers == [], "the demo left processes running"

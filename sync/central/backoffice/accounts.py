@@ -18,9 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy.engine import Connection, Engine
 
-from sync.central.backoffice.errors import BackofficeError, LoginRefused, NotFoundError
+from sync.central.backoffice.errors import BackofficeError, Conflict, LoginRefused, NotFoundError
 from sync.central.backoffice.models import opds, sessions, users
 from sync.central.backoffice.roles import ROLES
 
@@ -110,11 +111,28 @@ def user(conn: Connection, username: str) -> dict[str, Any]:
 
 
 def set_active(engine: Engine, username: str, active: bool) -> None:
-    """Enable or disable an account; disabling ends its sessions at once."""
+    """Enable or disable an account; disabling ends its sessions at once.
+
+    Raises NotFoundError for an unknown name, and Conflict when disabling the last active admin (nobody would
+    be left to manage accounts, gateways and settings). The active admins are locked while counted, so that two
+    admins disabling each other at once cannot both succeed.
+    """
     with engine.begin() as conn:
         found = user(conn, username)
+        if not active and found["active"] and found["role"] == "admin":
+            _keep_an_admin(conn, found["id"])
         conn.execute(users.update().where(users.c.id == found["id"]).values(active=active, failed_logins=0,
                                                                             locked_until_ms=None))  # fmt: skip
+
+
+def _keep_an_admin(conn: Connection, leaving: int) -> None:
+    """Raise Conflict unless an active admin other than user ``leaving`` remains."""
+    query = sa.select(users.c.id).where(users.c.role == "admin", users.c.active.is_(True))
+    admins = conn.execute(query.with_for_update()).scalars().all()
+    if not set(admins) - {leaving}:
+        raise Conflict(
+            _("Akun ini adalah satu-satunya admin yang aktif: aktifkan atau buat admin lain dahulu.")
+        )
 
 
 def reset_password(engine: Engine, username: str) -> str:

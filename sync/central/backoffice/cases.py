@@ -208,7 +208,8 @@ def verify(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
         due = case["due_date"]
         if case["kind"] == "complaint":
             due = cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
-        return {"status": "diverifikasi", "due_date": due, "verified_ms": now_ms}
+        details = _note(case, "verifikasi", "", today)
+        return {"status": "diverifikasi", "due_date": due, "verified_ms": now_ms, "details": details}
 
     return _step(engine, me, actor, gateway_id, number, "verify", now_ms, change)
 
@@ -228,7 +229,9 @@ def assign(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
             "opd": opd,
             "details": _note(case, "disposisi", f"{opd}: {note}".strip(": "), today),
         }
-        if case["status"] == "ditunda":  # resumed: the follow-up stage starts again
+        if (
+            case["status"] == "ditunda" and not case["due_date"]
+        ):  # deferred before deferrals kept the deadline
             updates["due_date"] = _cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
         return updates
 
@@ -342,16 +345,42 @@ def refuse(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def defer(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, reason: str,
           now_ms: int) -> dict[str, Any]:  # fmt: skip
-    """Tunda: put a complaint on hold (its deadline stops until it is assigned again)."""
+    """Tunda: put a complaint on hold, with a reason. Its deadline keeps running (the stage's working days of
+    SP4N-LAPOR! do not stop), so a deferred complaint stays in the overdue and due-soon filters; it is taken up
+    again with :func:`resume` (or assigned to an OPD)."""
     _need_role(me, "triage")
 
     def change(case: dict[str, Any], _cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
         _need(case, ("complaint",), ("baru", "diverifikasi", "didisposisi"))
         details = _note(case, "tunda", reason, today)
         details["kiosk_answer"] = f"Ditunda: {reason}"
-        return {"status": "ditunda", "due_date": None, "details": details}
+        return {"status": "ditunda", "details": details}
 
     return _step(engine, me, actor, gateway_id, number, "defer", now_ms, change)
+
+
+def resume(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, now_ms: int
+           ) -> dict[str, Any]:  # fmt: skip
+    """Lanjutkan: take a deferred complaint up again, back to ``didisposisi`` when it has an OPD, else
+    ``diverifikasi`` (a complaint deferred before verification is verified by this step: its follow-up stage of
+    5 working days starts). The deadline it had is kept; one lost by an older deferral starts the stage again."""
+    _need_role(me, "triage")
+
+    def change(case: dict[str, Any], cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
+        _need(case, ("complaint",), ("ditunda",))
+        details = _note(case, "lanjutkan", "", today)
+        details.pop("kiosk_answer", None)
+        updates: dict[str, Any] = {
+            "status": "didisposisi" if case["opd"] else "diverifikasi",
+            "details": details,
+        }
+        if case["verified_ms"] is None:
+            updates["verified_ms"] = now_ms
+        if case["verified_ms"] is None or not case["due_date"]:
+            updates["due_date"] = cal.add_working_days(today, dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
+        return updates
+
+    return _step(engine, me, actor, gateway_id, number, "resume", now_ms, change)
 
 
 def decide(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, decision: str,
@@ -393,6 +422,53 @@ def close(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
                 "details": _note(case, "selesai", "", today)}  # fmt: skip
 
     return _step(engine, me, actor, gateway_id, number, "close", now_ms, change)
+
+
+def stage_deadline(case: dict[str, Any], cal: dates.WorkCalendar) -> str | None:
+    """The deadline (ISO date) of the stage a case is in, counted again on ``cal`` from the day the stage began:
+    a request 10 working days from receipt plus its extension; an objection 30 from receipt; a complaint 3 from
+    receipt until verified, 5 from verification while followed up or deferred, 10 from the reply while waiting
+    to close (module docstring). None for a case with no deadline (answered or closed)."""
+    kind, status = case["kind"], case["status"]
+    received = date.fromisoformat(case["received_date"])
+    if kind == "complaint" and status == "dijawab" and case["answered_date"]:
+        return cal.add_working_days(
+            date.fromisoformat(case["answered_date"]), dates.COMPLAINT_CLOSE_DAYS
+        ).isoformat()
+    if status not in ACTIVE:
+        return None
+    if kind == "request":
+        due = cal.add_working_days(received, dates.REQUEST_DAYS)
+        extension = case["details"].get("extension")
+        return (cal.add_working_days(due, int(extension["days"])) if extension else due).isoformat()
+    if kind == "objection":
+        return cal.add_working_days(received, dates.OBJECTION_ANSWER_DAYS).isoformat()
+    if case["verified_ms"] is None:
+        return cal.add_working_days(received, dates.COMPLAINT_VERIFY_DAYS).isoformat()
+    return cal.add_working_days(office_date(case["verified_ms"]), dates.COMPLAINT_FOLLOW_UP_DAYS).isoformat()
+
+
+def recompute_deadlines(engine: Engine, actor: audit.Actor, now_ms: int) -> int:
+    """Count every open case's deadline again on the calendar as it is now (after local days off were added or
+    removed); store, audit (``deadline-recompute``) and send down to the kiosk each one that moved. Answer how
+    many moved."""
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(cases.c.gateway_id, cases.c.number).where(sa.or_(
+            cases.c.is_open.is_(True), sa.and_(cases.c.kind == "complaint", cases.c.status == "dijawab")))).all()  # fmt: skip
+    moved = 0
+    for gateway_id, number in keys:
+        with engine.begin() as conn:
+            case = _load(conn, gateway_id, number, lock=True)
+            due = stage_deadline(case, calendar.load(conn))
+            if due is None or due == case["due_date"]:
+                continue
+            conn.execute(cases.update().where(cases.c.gateway_id == gateway_id, cases.c.number == number)
+                         .values(due_date=due, updated_ms=now_ms))  # fmt: skip
+            audit.record(conn, actor, "deadline-recompute", key_of(case), now_ms, {"due_date": case["due_date"]},
+                         {"due_date": due})  # fmt: skip
+        moved += 1
+        publish_status(engine, {**case, "due_date": due})
+    return moved
 
 
 def quiet_complaints(conn: Connection, now_ms: int) -> list[tuple[str, str]]:

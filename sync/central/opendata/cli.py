@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from gateway.errors import AnjunganError
-from sync.central.app import Central, open_central
+from sync.central.app import Central, open_central, require_database
 from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
+from sync.central.settings import CentralSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +34,7 @@ def _plain(func: F) -> F:
 
 def _open(ctx: click.Context) -> Central:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    require_database(obj["db_url"] or CentralSettings.from_env().db)
     state = open_central(obj["db_url"], files_dir=obj["files_dir"])
     ctx.call_on_close(state.engine.dispose)
     return state

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sync import protocol
 from sync.central import service
 from sync.central.app import central
-from sync.central.backoffice import accounts, audit, calendar, forms
+from sync.central.backoffice import accounts, audit, calendar, cases, forms
 from sync.central.backoffice.errors import BackofficeError
 from sync.central.backoffice.session import actor, now_ms
 from sync.central.backoffice.views import blueprint, requires
@@ -140,11 +140,19 @@ def add_day_off() -> Any:
     if not form.validate_on_submit() or form.day.data is None:
         raise BackofficeError(_("Tanggal dan keterangan wajib diisi."))
     calendar.add_day_off(central().engine, form.day.data, form.name.data or "", actor(), now_ms())
+    _deadlines_moved()
     return redirect(url_for(".settings"))
+
+
+def _deadlines_moved() -> None:
+    """After the days off changed: count the open cases' deadlines again (and send them to the kiosks)."""
+    moved = cases.recompute_deadlines(central().engine, actor(), now_ms())
+    flash(_("Tenggat %(count)d berkas terbuka dihitung ulang.", count=moved))
 
 
 @bp.post("/pengaturan/libur/<day>/hapus")
 @requires("settings")
 def remove_day_off(day: str) -> Any:
     calendar.remove_day_off(central().engine, day, actor(), now_ms())
+    _deadlines_moved()
     return redirect(url_for(".settings"))

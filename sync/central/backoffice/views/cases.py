@@ -20,7 +20,7 @@ from sync.central.backoffice.views import blueprint, requires
 bp = blueprint("cases")
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
 STEP_CAPABILITY = {"verifikasi": "triage", "disposisi": "triage", "tolak": "triage", "tunda": "triage",
-                   "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
+                   "lanjutkan": "triage", "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
                    "selesai": None}  # fmt: skip
 
 
@@ -88,7 +88,8 @@ def _valid(form: Any) -> Any:
 @bp.post("/berkas/<gateway_id>/<number>/<step>")
 @requires("inbox")
 def act(gateway_id: str, number: str, step: str) -> Response:
-    """One step on a case (verifikasi, disposisi, perpanjang, jawab, tanggapi, tolak, tunda, putus, selesai);
+    """One step on a case (verifikasi, disposisi, perpanjang, jawab, tanggapi, tolak, tunda, lanjutkan, putus,
+    selesai);
     400 bad input, 403 not this role or OPD, 404 unknown case, 409 not allowed in the case's status."""
     engine, me, who, at = central().engine, officer(), actor(), now_ms()
     if step not in STEP_CAPABILITY:
@@ -117,6 +118,9 @@ def act(gateway_id: str, number: str, step: str) -> Response:
     elif step == "tunda":
         form = _valid(forms.NoteForm())
         cases.defer(*key, form.text.data or "", at)
+    elif step == "lanjutkan":
+        _valid(forms.EmptyForm())
+        cases.resume(*key, at)
     elif step == "putus":
         form = _valid(forms.DecideForm())
         cases.decide(*key, form.decision.data or "", form.text.data or "", at)
@@ -212,6 +216,7 @@ def can_step(case: dict[str, Any], step: str) -> bool:
         "tolak": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi"),
         "tunda": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi",
                                                                                "didisposisi"),
+        "lanjutkan": can(me.role, "triage") and kind == "complaint" and status == "ditunda",
         "putus": me.role == "atasan" and kind == "objection" and status in ("baru", "diverifikasi"),
         "selesai": (can(me.role, "triage") or (me.role == "atasan" and kind == "objection"))
         and status not in ("selesai", "ditolak"),
