@@ -1,7 +1,7 @@
 """The sync protocol shared by the gateway's sync client and the central: signing, batch bodies, errors.
 
-Standard library only (plus :mod:`gateway.errors` and :mod:`gateway.statuscode`), so both ends import exactly
-the same rules.
+Standard library only (plus :mod:`gateway.errors`, :mod:`gateway.regno` and :mod:`gateway.statuscode`), so both
+ends import exactly the same rules.
 docs/protocol.md describes the wire formats.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeGuard
 
-from gateway import statuscode
+from gateway import regno, statuscode
 from gateway.errors import AnjunganError
 
 API_PREFIX = "/api/v1"
@@ -525,6 +525,10 @@ def _check_submission(record: Mapping[str, Any]) -> None:
     _check_text(record)
     _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
     _need(record, "number", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a registration number")
+    try:  # one way of writing each number: the central's ownership checks are keyed on it
+        regno.canonical(record["number"])
+    except regno.InvalidNumber as err:
+        raise _Bad(f"'number' {_printable(record['number'])!r} is refused: {err}") from None
     _need(record, "kind", lambda v: v in SUBMISSION_KINDS, "one of " + ", ".join(SUBMISSION_KINDS))
     _check_time(record)
     _need(record, "due_date", lambda v: v is None or _is_iso_date(v), "an ISO date or null")

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from gateway import statuscode
+from gateway import regno, statuscode
 from sync import protocol
 from sync.central import service
 from sync.central.app import create_app
 from tests.central.conftest import Clock, Gateway, central_of, submission
 
-NUMBER = "DMK-WONOSALAM-250324-00013"
+NUMBER = "DMK-WONOSALAM-250324-00015"
 ANSWER = "Salinan siap. Hubungi Bu Siti, 081234567890."
 
 
@@ -112,3 +112,52 @@ def test_a_new_sqlite_database_is_private_whatever_the_umask(tmp_path: Path) -> 
     modes["db"] = f"{stat.S_IMODE((tmp_path / 'db').stat().st_mode):04o}"
     assert modes.pop("central.db") == "0600" and modes.pop("db") == "0700"
     assert all(mode == "0600" for mode in modes.values()), modes  # -wal and -shm follow the database file
+
+
+# --- issue 10, 8: a number in a variant spelling is not a way around the ownership check ----------------------
+
+GWA_NUMBER = "GWA-261130-00011"  # gateway A's first submission of 30 November 2026
+
+
+def _registered(app: Flask, client, clock: Clock, name: str) -> Gateway:  # type: ignore[no-untyped-def]
+    issued = service.add_gateway(central_of(app).engine, central_of(app).master_key, name)
+    return Gateway(issued["gateway_id"], issued["secret"], client, clock)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["GWA 261130 00011", "GWA/261130/00011", "GW\u0410-261130-00011", "\u200bGWA-261130-00011", "XYZ",
+     "gwa-261130-00011", " GWA-261130-00011"],
+)  # fmt: skip
+def test_a_number_is_taken_only_in_its_canonical_form(app: Flask, client, clock: Clock, variant: str) -> None:  # type: ignore[no-untyped-def]
+    a, b = _registered(app, client, clock, "gw-a"), _registered(app, client, clock, "gw-b")
+    assert a.send("submissions", [submission(1, GWA_NUMBER)]).status_code == 200
+    stolen = {**submission(1, variant), "uuid": "6f1c2d7e-0000-4000-8000-999999999999"}
+    refused = b.send("submissions", [stolen])
+    assert refused.status_code == 422, refused.json
+    ((item),) = refused.json["rejected"]
+    assert item["seq"] == 1 and item["reason"].startswith("'number' ") and " is refused: " in item["reason"]
+    numbers = [(s["gateway"], s["number"]) for s in service.export_submissions(central_of(app).engine)]
+    assert numbers == [("gw-a", GWA_NUMBER)]  # nothing stored under gw-b
+
+
+def test_the_kiosk_reads_two_of_the_variants_as_the_same_number() -> None:
+    """Why variants must be refused: the kiosk's lookup forgives spaces and '/', so they name A's number."""
+    assert str(regno.parse("GWA 261130 00011")) == str(regno.parse("GWA/261130/00011")) == GWA_NUMBER
+
+
+# --- a replaced kiosk store: a seq the central holds under another uuid is refused ---------------------------
+
+
+def test_a_seq_used_by_another_submission_is_refused_not_acknowledged(gateway: Gateway) -> None:
+    first = submission(1)
+    assert gateway.send("submissions", [first]).json == {"stream": "submissions", "acked": 1}
+    replaced = {**submission(1), "uuid": "6f1c2d7e-0000-4000-8000-0000000000ff", "personal": {"nik": "1"}}
+    refused = gateway.send("submissions", [replaced, submission(2)])
+    assert refused.status_code == 422
+    assert refused.json["rejected"] == [
+        {"seq": 1, "reason": "seq 1 was already used by another submission: was this kiosk's store replaced? "
+                             "Its submissions are kept at the kiosk as dead letters (docs/sync.md, "
+                             "\"A replaced store\")"}
+    ]  # fmt: skip
+    assert gateway.send("submissions", [first, submission(2)]).json["acked"] == 2  # a resend is no reuse

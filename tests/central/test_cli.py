@@ -80,7 +80,9 @@ def test_export_submissions_leaves_personal_data_out_unless_asked(run, filled: d
 
 
 def test_set_status_and_publish_sample(run, filled: dict) -> None:
-    run("set-status", filled["gateway_id"], "dmk-wonosalam-2026-0001", "answered", "--answer", "Terlampir.")
+    run(
+        "set-status", filled["gateway_id"], "DMK-WONOSALAM-261128-00010", "answered", "--answer", "Terlampir."
+    )
     assert json.loads(run("export", "submissions"))["answer"] == "Terlampir."
     output = run("publish-sample")
     assert output.startswith("document ") and "dip dip-apbdes-2025" in output
