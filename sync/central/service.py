@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from gateway import regno
+from gateway import private, regno
 from gateway.errors import AnjunganError
 from sync import protocol
 from sync.central import db, sealing
@@ -684,7 +684,7 @@ def status_lookup(engine: Engine, number: str, code: str | None) -> dict[str, An
     """What a kiosk may show about submission ``number``: None when unknown; its status only without the
     right code; with it, also the due date and the officer's answer. Never personal data.
     """
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:  # a read: a snapshot, never the write lock
         row = conn.execute(
             sa.select(submissions.c.gateway_id, submissions.c.kind, submissions.c.due_date,
                       submissions.c.access_hash, submissions.c.at_ms, submissions.c.true_ms, submissions.c.clock_ok)
@@ -734,8 +734,11 @@ def store_file(files_dir: Path, data: bytes) -> str:
         return sha256
     temporary = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with temporary.open("xb") as out:
+        private.ensure_dir(files_dir)  # 0700 and files 0600 whatever the umask: documents may be confidential
+        private.ensure_dir(target.parent)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private.FILE_MODE)
+        os.fchmod(descriptor, private.FILE_MODE)
+        with os.fdopen(descriptor, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from gateway import regno, statuscode
+from gateway.errors import AnjunganError
 from sync import protocol
 from sync.central import service
 from sync.central.app import create_app
-from tests.central.conftest import Clock, Gateway, central_of, submission
+from sync.central.settings import CentralSettings
+from tests.central.conftest import Clock, Gateway, central_of, readings, submission
 
 NUMBER = "DMK-WONOSALAM-250324-00015"
 ANSWER = "Salinan siap. Hubungi Bu Siti, 081234567890."
@@ -161,3 +164,72 @@ def test_a_seq_used_by_another_submission_is_refused_not_acknowledged(gateway: G
                              "\"A replaced store\")"}
     ]  # fmt: skip
     assert gateway.send("submissions", [first, submission(2)]).json["acked"] == 2  # a resend is no reuse
+
+
+# --- nothing tells a known id from an unknown one: size, sealed secrets -----------------------------------------
+
+
+def test_an_oversized_request_gets_the_same_413_whoever_it_names(db_url: str, tmp_path: Path) -> None:
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")  # 16 MiB bodies
+    state = central_of(app)
+    try:
+        service.add_gateway(state.engine, state.master_key, "gw-a")
+        answers = []
+        for gateway_id in ("gw-a", "gw-nobody"):
+            headers = {protocol.HEADER_GATEWAY: gateway_id, protocol.HEADER_TIMESTAMP: str(int(time.time())),
+                       protocol.HEADER_SIGNATURE: "0" * 64}  # fmt: skip
+            answer = app.test_client().post("/api/v1/batches", headers=headers,
+                                            environ_overrides={"CONTENT_LENGTH": str(16 * 1024 * 1024 + 1)})  # fmt: skip
+            answers.append((answer.status_code, answer.get_data()))
+        assert answers[0] == answers[1] and answers[0][0] == 413
+    finally:
+        state.engine.dispose()
+
+
+def test_a_secret_that_does_not_open_is_answered_like_an_unknown_id(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = central_of(app)
+    issued = service.add_gateway(state.engine, state.master_key, "gw-a")
+    state.engine.dispose()
+    (tmp_path / "other.key").write_text("another master key\n")
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "other.key")
+    try:
+        clock = Clock(time.time())
+        known = Gateway("gw-a", issued["secret"], app.test_client(), clock).get("/api/v1/changes")
+        unknown = Gateway("gw-nobody", issued["secret"], app.test_client(), clock).get("/api/v1/changes")
+        assert known.status_code == unknown.status_code == 401
+        assert known.get_data() == unknown.get_data()
+        assert "does not open with this master key" in caplog.text  # the operator learns the real cause
+    finally:
+        central_of(app).engine.dispose()
+
+
+def test_a_missing_key_file_is_created_only_for_a_database_without_secrets(
+    db_url: str, tmp_path: Path
+) -> None:
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = central_of(app)
+    assert (tmp_path / "central.key").is_file()  # a new database: a new key
+    service.add_gateway(state.engine, state.master_key, "gw-a")
+    state.engine.dispose()
+    mistyped = tmp_path / "centrl.key"
+    with pytest.raises(AnjunganError) as refused:
+        create_app(db_url, files_dir=tmp_path / "files", key_file=mistyped)
+    assert str(refused.value).startswith(f"the master key file {mistyped} is missing")
+    assert "\n" not in str(refused.value) and not mistyped.exists()
+
+
+def test_a_batch_of_too_many_records_is_refused(db_url: str, tmp_path: Path) -> None:
+    settings = CentralSettings(db=db_url, max_records=10)
+    app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = central_of(app)
+    try:
+        issued = service.add_gateway(state.engine, state.master_key, "gw-a")
+        gateway = Gateway("gw-a", issued["secret"], app.test_client(), Clock(time.time()))
+        refused = gateway.send("readings", readings(1, 11), columnar=False)
+        assert refused.status_code == 413 and "at most 10 records" in refused.json["detail"]
+        assert gateway.send("readings", readings(1, 10)).json["acked"] == 10
+    finally:
+        state.engine.dispose()

@@ -6,6 +6,7 @@ Each test runs on SQLite and on the session's real PostgreSQL (``central_db``).
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import sqlite3
@@ -401,7 +402,9 @@ def test_a_gateway_cannot_send_records_of_another(app: Any, client: Any, clock: 
     assert sorted(numbers) == ["GW-A-261128-00010", "GW-B-261128-00010"]  # each number once
 
 
-def test_only_bodies_count_against_the_in_flight_budget(db_url: str, tmp_path: Path) -> None:
+def test_only_bodies_and_what_they_decode_to_count_against_the_in_flight_budget(
+    db_url: str, tmp_path: Path
+) -> None:
     settings = CentralSettings(db=db_url, inflight_mb=1)
     app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     state = central_of(app)
@@ -412,6 +415,9 @@ def test_only_bodies_count_against_the_in_flight_budget(db_url: str, tmp_path: P
         assert state.inflight.peak == 0  # a request without a body reserves nothing
         body, headers = protocol.encode_batch("events", [ev(1)])
         assert gateway.request("POST", "/api/v1/batches", body, headers).status_code == 200
-        assert state.inflight.peak == len(body) and state.inflight.used == 0
+        inflated = gzip.decompress(body)  # the body, what it inflates to, and its records' estimated memory
+        tokens = protocol.json_tokens(inflated)
+        assert state.inflight.peak == len(body) + len(inflated) + tokens * protocol.MEMORY_PER_TOKEN
+        assert state.inflight.used == 0 and state.inflight.senders == {}
     finally:
         state.engine.dispose()
