@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from flask import Flask
 
 from gateway import regno, statuscode
-from gateway.errors import AnjunganError
+from gateway.errors import AnjunganError, ConfigError
 from sync import protocol
 from sync.central import service
 from sync.central.app import create_app
@@ -233,3 +234,59 @@ def test_a_batch_of_too_many_records_is_refused(db_url: str, tmp_path: Path) -> 
         assert gateway.send("readings", readings(1, 10)).json["acked"] == 10
     finally:
         state.engine.dispose()
+
+
+# --- small things: reads without the write lock, settings that cannot work, private modes ---------------------
+
+
+def test_a_status_lookup_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    db_file = tmp_path / "central.db"
+    settings = CentralSettings(db=f"sqlite:///{db_file}", lock_timeout_s=0.5)
+    app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
+    state = central_of(app)
+    issued = service.add_gateway(state.engine, state.master_key, "gw-a")
+    gateway = Gateway("gw-a", issued["secret"], app.test_client(), Clock(time.time()))
+    writer = sqlite3.connect(db_file, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another writer (a batch, an export's neighbour) holds the lock
+        answer = _lookup(gateway, NUMBER, None)
+        assert answer.status_code == 200, answer.get_json()  # type: ignore[attr-defined]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("nan", "must be a positive finite number, not nan"), ("inf", "must be a positive finite number, not inf"),
+     ("0.0004", "must be at least 0.001 s, not 0.0004")],
+)  # fmt: skip
+def test_timeouts_that_cannot_work_are_refused_in_one_line(value: str, says: str) -> None:
+    for name in ("LOCK_TIMEOUT_S", "STATEMENT_TIMEOUT_S", "IDLE_S"):
+        with pytest.raises(ConfigError) as refused:
+            CentralSettings.from_env({f"ANJUNGAN_CENTRAL_SERVER_{name}": value})
+        assert str(refused.value) == f"central: {name.lower()} {says}"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_central_s_folders_and_files_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    base = tmp_path / "central"
+    previous = os.umask(umask)
+    try:
+        app = create_app(f"sqlite:///{base / 'central.db'}")  # key and files beside the database
+        state = central_of(app)
+        sha = service.publish_document(state.engine, state.files(), b"%PDF-1.4 APBDes", title="APBDes",
+                                       filename="apbdes.pdf")  # fmt: skip
+        state.engine.dispose()
+    finally:
+        os.umask(previous)
+
+    def mode(path: Path) -> str:
+        return f"{stat.S_IMODE(path.stat().st_mode):04o}"
+
+    files = base / "central-files"
+    assert {p.name: mode(p) for p in (base, files, files / sha[:2])} == dict.fromkeys(
+        ["central", "central-files", sha[:2]], "0700"
+    )
+    assert mode(base / "central.key") == mode(files / sha[:2] / sha) == mode(base / "central.db") == "0600"
