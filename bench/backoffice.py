@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from gateway import regno  # noqa: E402
 from sync import protocol  # noqa: E402
 from sync.central import service  # noqa: E402
 from sync.central.app import create_app  # noqa: E402
@@ -77,7 +79,7 @@ def record(rng: random.Random, gateway: str, seq: int, now_ms: int) -> dict:
         None if public.get("anonim") else {"nama": "Warga", "nik": "3321010101010001", "telepon": "0812"}
     )
     return {"seq": seq, "uuid": f"00000000-0000-4000-8000-{rng.getrandbits(48):012x}",
-            "number": f"{gateway.upper()}-{seq:06d}", "kind": kind, "at": at, "offset": 0, "due_date": None,
+            "number": regno.make(gateway, date.fromtimestamp(at / 1000), seq), "kind": kind, "at": at, "offset": 0, "due_date": None,
             "public": public, "personal": personal}  # fmt: skip
 
 

@@ -69,3 +69,16 @@ def parse(text: str) -> Number:
     except ValueError:
         raise InvalidNumber("the registration number holds an impossible date") from None
     return Number(gateway.lower(), day, int(tail[:-1]))
+
+
+def canonical(text: str) -> str:
+    """``text`` when it is a registration number exactly as :func:`make` writes it; raise InvalidNumber otherwise.
+
+    :func:`parse` forgives what a citizen types (case, spaces, '/'); a number that travels between machines
+    must be written one way only, so that one submission has one number everywhere (the central keys its
+    ownership checks on it). Raises InvalidNumber naming the canonical form when ``text`` merely spells one.
+    """
+    number = str(parse(text))
+    if number != text:
+        raise InvalidNumber(f"the registration number is not written as {number!r}")
+    return number

@@ -371,6 +371,14 @@ class Store:
             raise StoreError(f"unknown stream {stream!r}")
         return int(row[0])
 
+    def highest_seq(self, stream: str) -> int:
+        """The highest seq this store ever gave a record of ``stream`` (0 when none): AUTOINCREMENT's counter,
+        which counts records that retention has evicted since. Raises StoreError for an unknown stream."""
+        if stream not in ("readings", "events", "submissions"):
+            raise StoreError(f"unknown stream {stream!r}")
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
+        return int(row[0]) if row else 0
+
     def outbox(self, stream: str, limit: int = 1000) -> list[dict[str, Any]]:
         """The next records of ``stream`` after its acknowledged seq (dead letters left out), oldest first.
 

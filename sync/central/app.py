@@ -27,33 +27,94 @@ MAX_INFLATED = 64 << 20  # bytes of one batch once gunzipped
 
 
 class InflightBudget:
-    """Bytes of request bodies one process may hold at once (``inflight_mb``): a bound on the memory that
-    requests in flight take, whatever the number of threads. ``take`` waits up to ``wait_s`` for room."""
+    """Bytes one process may hold for requests in flight (``inflight_mb``), shared by all, and a share per
+    claimed gateway id (``per_sender``: one body of the largest size), so that whoever names an id can hold at
+    most that id's share: a forger slows only the gateway it names (a real gateway sends one request at a time).
 
-    def __init__(self, capacity: int):
+    Requests take from it through a :class:`Reservation` (bodies as they are spooled, then held, inflated
+    bytes, the estimated memory of decoded records); all of it is given back when the request ends. A request
+    that finds no room waits up to ``wait_s``, then gets :class:`service.Unavailable` (503 busy). A request
+    that holds everything taken may go on beyond ``capacity`` (one large batch alone is never refused for
+    the budget's sake; its own limits bound it).
+    """
+
+    def __init__(self, capacity: int, per_sender: int = MAX_BODY):
         self.capacity = capacity
+        self.per_sender = per_sender
         self.used = 0
         self.peak = 0
+        self.senders: dict[str, int] = {}
         self._cond = threading.Condition()
 
-    def take(self, size: int, wait_s: float) -> int:
-        """Reserve ``size`` bytes (at most the whole budget); return what was reserved, or raise Unavailable."""
-        size = min(max(size, 0), self.capacity)
-        deadline = time.monotonic() + wait_s
+    def reservation(self, wait_s: float) -> Reservation:
+        """A new, empty reservation; give it back with ``close()`` (or use it as a context manager)."""
+        return Reservation(self, wait_s)
+
+    def _take(self, res: Reservation, size: int, sender: str | None, of_sender: int) -> None:
+        deadline = time.monotonic() + res.wait_s
+        of_sender = min(of_sender, self.per_sender)
         with self._cond:
-            while self.used + size > self.capacity:
+            while True:
+                mine = self.senders.get(sender, 0) if sender is not None else 0
+                sender_full = sender is not None and mine + of_sender > self.per_sender
+                shared_full = self.used + size > self.capacity and self.used > res.held
+                if not sender_full and not shared_full:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise service.Unavailable(db.BUSY, "too many requests in flight")
+                    why = (
+                        "another request of this gateway is in flight"
+                        if sender_full
+                        else "too many requests in flight"
+                    )
+                    raise service.Unavailable(db.BUSY, why)
                 self._cond.wait(left)
             self.used += size
             self.peak = max(self.peak, self.used)
-        return size
+            if sender is not None:
+                self.senders[sender] = self.senders.get(sender, 0) + of_sender
+        res.held += size
+        if sender is not None:
+            res.sender_held[sender] = res.sender_held.get(sender, 0) + of_sender
 
-    def give_back(self, size: int) -> None:
+    def _give_back(self, res: Reservation) -> None:
         with self._cond:
-            self.used -= size
+            self.used -= res.held
+            for sender, size in res.sender_held.items():
+                left = self.senders[sender] - size
+                if left:
+                    self.senders[sender] = left
+                else:
+                    del self.senders[sender]
             self._cond.notify_all()
+        res.held = 0
+        res.sender_held = {}
+
+
+class Reservation:
+    """What one request holds of an :class:`InflightBudget`; ``take`` more as it grows, ``close`` at the end."""
+
+    def __init__(self, budget: InflightBudget, wait_s: float):
+        self.budget = budget
+        self.wait_s = wait_s
+        self.held = 0
+        self.sender_held: dict[str, int] = {}
+
+    def take(self, size: int, sender: str | None = None, of_sender: int = 0) -> None:
+        """Hold ``size`` more bytes of the shared budget and ``of_sender`` bytes of the claimed gateway id
+        ``sender``'s share; waits up to ``wait_s`` for room, then raises :class:`service.Unavailable`."""
+        size = max(size, 0)
+        if size or (sender is not None and of_sender > 0):
+            self.budget._take(self, size, sender, max(of_sender, 0))
+
+    def close(self) -> None:
+        self.budget._give_back(self)
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -71,6 +132,7 @@ class Central:
     max_inflated: int = MAX_INFLATED
     clock: Callable[[], float] = time.time
     inflight: InflightBudget = field(default_factory=lambda: InflightBudget(64 << 20))
+    max_records: int = 50_000
 
     def secret(self, gateway_id: str) -> str | None:
         """The gateway's current secret, or None when it is unknown or removed.
@@ -146,12 +208,16 @@ def open_central(
             "the central's master key is not configured: set ANJUNGAN_CENTRAL_SERVER_KEY_FILE "
             "(or ANJUNGAN_CENTRAL_SERVER_KEY); on PostgreSQL there is no default"
         )
-    master_key = sealing.load_master_key(key_path, settings.key)
     engine = db.make_engine(settings.db, settings, **(engine_options or {}))
     try:
         if migrate:
             db.migrate(engine)
         db.check_connection_budget(engine, settings)
+        # a new master key only for a database that holds no sealed secret (a mistyped path must not
+        # silently make one that opens none of them)
+        master_key = sealing.load_master_key(
+            key_path, settings.key, create=not db.holds_sealed_secrets(engine)
+        )
     except BaseException:
         engine.dispose()
         raise
@@ -161,6 +227,7 @@ def open_central(
         files_dir=settings.files_dir() or default_files,
         settings=settings,
         inflight=InflightBudget(settings.inflight_mb << 20),
+        max_records=settings.max_records,
     )
 
 
@@ -187,6 +254,7 @@ def create_app(
         settings=settings,
     )
     state.max_inflated, state.clock = max_inflated, clock
+    state.inflight.per_sender = max_body  # one body of the largest size per claimed gateway id
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=max_body, JSON_SORT_KEYS=False)
     app.extensions["anjungan.central"] = state

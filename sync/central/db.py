@@ -212,6 +212,14 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def holds_sealed_secrets(engine: Engine) -> bool:
+    """Whether any gateway's secret is sealed in this database (False too for one not migrated yet)."""
+    if not sa.inspect(engine).has_table("gateways"):
+        return False
+    with reading(engine) as conn:
+        return conn.execute(sa.select(gateways.c.id).limit(1)).first() is not None
+
+
 def check_connection_budget(engine: Engine, settings: CentralSettings) -> None:
     """Refuse to start when ``workers`` × connections per process + the operators' reserve do not fit.
 

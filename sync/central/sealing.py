@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
+from gateway import private
 from gateway.errors import AnjunganError
 
 _PREFIX = "v1:"
@@ -27,9 +27,14 @@ class SealError(AnjunganError):
     """A sealed secret cannot be opened (wrong master key, or the stored value was altered)."""
 
 
-def load_master_key(path: Path | None, key: str = "") -> bytes:
-    """The master key: ``key`` when given (the setting ``key``), else the file ``path`` (created, mode 0600,
-    when missing). Raises AnjunganError when there is neither, or the file is empty."""
+def load_master_key(path: Path | None, key: str = "", *, create: bool = True) -> bytes:
+    """The master key: ``key`` when given (the setting ``key``), else the file ``path``.
+
+    A missing file is created (0600, its new folders 0700, whatever the umask) only when ``create`` is true:
+    the caller passes False when the database already holds secrets sealed with some key, so that a
+    mistyped path never silently replaces the key they need. Raises AnjunganError when there is no key, the
+    file is missing and may not be created, or it is empty.
+    """
     text = key.strip()
     if text:
         return hashlib.sha256(text.encode()).digest()
@@ -38,10 +43,12 @@ def load_master_key(path: Path | None, key: str = "") -> bytes:
             "no master key: set ANJUNGAN_CENTRAL_SERVER_KEY or ANJUNGAN_CENTRAL_SERVER_KEY_FILE"
         )
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+        if not create:
+            raise AnjunganError(
+                f"the master key file {path} is missing, and the database holds gateways' secrets sealed with a "
+                "master key: restore the file, or set ANJUNGAN_CENTRAL_SERVER_KEY_FILE to where it is"
+            )
+        private.write_text(path, secrets.token_hex(32) + "\n")
     text = path.read_text().strip()
     if not text:
         raise AnjunganError(f"the master key file {path} is empty")

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from gateway import private, regno
 from gateway.errors import AnjunganError
 from sync import protocol
 from sync.central import db, sealing
@@ -260,9 +261,10 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
     at_ms = at_ms or now_ms()
     with engine.begin() as conn:
         acked = _lock_state(conn, gateway_id, batch.stream)
-        foreign = _foreign_identities(conn, gateway_id, batch.stream, columns, at_ms)
-        if foreign:
-            raise RecordsRejected(batch.stream, foreign)  # rolls back: nothing of the batch is stored
+        refused = _reused_seqs(conn, gateway_id, batch.stream, columns)
+        refused.update(_foreign_identities(conn, gateway_id, batch.stream, columns, at_ms))
+        if refused:  # rolls back: nothing of the batch is stored
+            raise RecordsRejected(batch.stream, [{"seq": k, "reason": v} for k, v in sorted(refused.items())])
         stored = _insert_columns(conn, table, columns)
         if batch.after is not None and batch.after <= acked < top:
             acked = top  # every seq in (after, top] missing from the batch is gone for good
@@ -279,9 +281,10 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
 
 
 def number_prefix(number: str) -> str:
-    """The kiosk prefix of a registration number (``DMK-WONOSALAM-261128-00074`` -> ``dmk-wonosalam``): what
-    precedes its last two ``-``-separated parts, lower-case (gateway/regno.py's format)."""
-    return number.rsplit("-", 2)[0].lower()
+    """The kiosk prefix of a registration number (``DMK-WONOSALAM-261128-00074`` -> ``dmk-wonosalam``), read by
+    :func:`gateway.regno.parse` from its canonical form (``protocol.batch_problems`` refuses any other, so
+    that no variant spelling of a number escapes the ownership check). Raises InvalidNumber."""
+    return regno.parse(regno.canonical(number)).gateway
 
 
 def _identities(stream: str, columns: dict[str, list[Any]]) -> list[tuple[int, str, str]]:
@@ -299,15 +302,46 @@ def _identities(stream: str, columns: dict[str, list[Any]]) -> list[tuple[int, s
     return [(s, "node", n) for s, n in zip(seqs, nodes, strict=True) if n is not None]
 
 
+def _reused_seqs(
+    conn: Connection, gateway_id: str, stream: str, columns: dict[str, list[Any]]
+) -> dict[int, str]:
+    """Seq -> reason for each submission of the batch whose seq the central already holds under another uuid.
+
+    A kiosk whose store was replaced (an SD card swapped, the same credentials) numbers its submissions from 1
+    again. Were such a seq stored ``ON CONFLICT DO NOTHING`` and acknowledged, the kiosk would purge the new
+    citizen's personal data although the central holds someone else's submission under that seq. Refused
+    instead (422), so the kiosk keeps the submission as a dead letter with its personal data. Only submissions
+    carry a uuid that tells two records of one seq apart; a resent submission (same uuid) is not refused.
+    """
+    if stream != "submissions":
+        return {}
+    sent = dict(zip(columns["seq"], columns["uuid"], strict=True))
+    refused: dict[int, str] = {}
+    seqs = sorted(sent)
+    for start in range(0, len(seqs), 500):
+        rows = conn.execute(
+            sa.select(submissions.c.seq, submissions.c.uuid).where(
+                submissions.c.gateway_id == gateway_id, submissions.c.seq.in_(seqs[start : start + 500])
+            )
+        )
+        for seq, uuid in rows:
+            if uuid != sent[seq]:
+                refused[seq] = (
+                    f"seq {seq} was already used by another submission: was this kiosk's store replaced? "
+                    'Its submissions are kept at the kiosk as dead letters (docs/sync.md, "A replaced store")'
+                )
+    return refused
+
+
 def _foreign_identities(
     conn: Connection, gateway_id: str, stream: str, columns: dict[str, list[Any]], at_ms: int
-) -> list[dict[str, Any]]:
-    """Claim the batch's identities for the sender; answer ``{"seq", "reason"}`` for each record carrying an
-    identity that another gateway owns (issue: a gateway speaks only for itself)."""
+) -> dict[int, str]:
+    """Claim the batch's identities for the sender; answer seq -> reason for each record carrying an identity
+    that another gateway owns (issue: a gateway speaks only for itself)."""
     carried = _identities(stream, columns)
     wanted = {(kind, value) for _seq, kind, value in carried}
     if not wanted:
-        return []
+        return {}
     owners = _owners(conn, wanted)
     unclaimed = wanted - owners.keys()
     if unclaimed:
@@ -326,7 +360,7 @@ def _foreign_identities(
         owner = owners.get((kind, value), gateway_id)
         if owner != gateway_id and seq not in refused:
             refused[seq] = f"the {_KIND_WORDS[kind]} {value!r} belongs to another gateway"
-    return [{"seq": seq, "reason": reason} for seq, reason in sorted(refused.items())]
+    return refused
 
 
 _KIND_WORDS = {"node": "node", "uuid": "submission uuid", "number-prefix": "registration number prefix"}
@@ -650,7 +684,7 @@ def status_lookup(engine: Engine, number: str, code: str | None) -> dict[str, An
     """What a kiosk may show about submission ``number``: None when unknown; its status only without the
     right code; with it, also the due date and the officer's answer. Never personal data.
     """
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:  # a read: a snapshot, never the write lock
         row = conn.execute(
             sa.select(submissions.c.gateway_id, submissions.c.kind, submissions.c.due_date,
                       submissions.c.access_hash, submissions.c.at_ms, submissions.c.true_ms, submissions.c.clock_ok)
@@ -700,8 +734,11 @@ def store_file(files_dir: Path, data: bytes) -> str:
         return sha256
     temporary = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with temporary.open("xb") as out:
+        private.ensure_dir(files_dir)  # 0700 and files 0600 whatever the umask: documents may be confidential
+        private.ensure_dir(target.parent)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private.FILE_MODE)
+        os.fchmod(descriptor, private.FILE_MODE)
+        with os.fdopen(descriptor, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

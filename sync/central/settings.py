@@ -14,6 +14,7 @@ error that names it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -127,13 +128,36 @@ SETTINGS: list[Setting] = [
     Setting(
         "inflight_mb",
         64,
-        "MiB of request bodies one process holds at once; a request that would exceed it waits, then gets "
-        "503 (busy).",
+        "MiB one process holds for requests in flight: bodies, inflated bytes and decoded records; a request "
+        "that would exceed it waits `pool_timeout_s`, then gets 503 (busy). Each claimed gateway id may hold "
+        "at most one body of the largest size (16 MiB) of it.",
         int,
+    ),
+    Setting(
+        "max_records",
+        50_000,
+        "Most records in one batch (a gateway's batches hold up to 20,000 readings, 1,000 submissions or "
+        "events); a larger batch gets 413.",
+        int,
+    ),
+    Setting(
+        "body_min_rate_kib",
+        2.0,
+        "KiB/s a request body must keep arriving at, on average, after `body_grace_s` (under gunicorn); a "
+        "slower body is cut with 408, so that it cannot hold a worker thread and its reservation for ever.",
+        float,
+    ),
+    Setting(
+        "body_grace_s",
+        10.0,
+        "Seconds a request body may take before `body_min_rate_kib` applies.",
+        float,
     ),
 ]
 
 _BY_ENV = {s.env_name: s for s in SETTINGS}
+# settings given to the database in whole milliseconds (statement_timeout, lock_timeout, busy_timeout, ...)
+_MILLISECOND_SETTINGS = ("idle_s", "statement_timeout_s", "lock_timeout_s")
 # the open data side's settings share the namespace; they are read and checked by sync/central/opendata
 _ELSEWHERE = {s.env_name for s in OPEN_DATA_SETTINGS}
 
@@ -156,6 +180,9 @@ class CentralSettings:
     lock_timeout_s: float = 10.0
     retry_after_s: int = 30
     inflight_mb: int = 64
+    max_records: int = 50_000
+    body_min_rate_kib: float = 2.0
+    body_grace_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> CentralSettings:
@@ -186,11 +213,16 @@ class CentralSettings:
             raise ConfigError(
                 "central: pool_size and workers are at least 1, pool_overflow and reserve at least 0"
             )
-        for name in ("pool_timeout_s", "idle_s", "statement_timeout_s", "lock_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"central: {name} must be positive")
-        if self.inflight_mb < 1 or self.retry_after_s < 1:
-            raise ConfigError("central: inflight_mb and retry_after_s are at least 1")
+        for name in ("pool_timeout_s", "idle_s", "statement_timeout_s", "lock_timeout_s", "body_min_rate_kib",
+                     "body_grace_s"):  # fmt: skip
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"central: {name} must be a positive finite number, not {value}")
+        for name in _MILLISECOND_SETTINGS:  # PostgreSQL and SQLite take whole ms, and read 0 as "no limit"
+            if int(getattr(self, name) * 1000) < 1:
+                raise ConfigError(f"central: {name} must be at least 0.001 s, not {getattr(self, name)}")
+        if self.inflight_mb < 1 or self.retry_after_s < 1 or self.max_records < 1:
+            raise ConfigError("central: inflight_mb, retry_after_s and max_records are at least 1")
 
     @property
     def connections_per_process(self) -> int:

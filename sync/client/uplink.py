@@ -316,8 +316,7 @@ class Uplink:
             return None
 
     # -- answers ---------------------------------------------------------------------------------------------
-    @staticmethod
-    def _acked(stream: str, answer: dict[str, Any], top: int) -> int:
+    def _acked(self, stream: str, answer: dict[str, Any], top: int) -> int:
         acked = answer.get("acked")
         if answer.get("stream") != stream or not isinstance(acked, int) or isinstance(acked, bool):
             raise TransientError(
@@ -325,7 +324,29 @@ class Uplink:
             )
         if acked > top:
             log.warning("the central acknowledged %s through %d, beyond this batch (%d)", stream, acked, top)
+            self._check_not_behind(stream, acked)
         return min(acked, top)
+
+    def _check_not_behind(self, stream: str, central_acked: int) -> None:
+        """Say it plainly when the central holds seqs of ``stream`` this store never made: the store was
+        replaced (an SD card swapped, the same credentials) or restored from an old backup, and its new records
+        reuse seqs the central already has (docs/sync.md, "A replaced store"). Recorded as the stream's sync
+        error (``sync status``) and, once per stream and acked seq, as an event ``store_behind_central``."""
+        highest = self.store.highest_seq(stream)
+        if central_acked <= highest:
+            return
+        message = (
+            f"the central has more of this stream than this store: the store was replaced or restored from an "
+            f"old backup (the central holds {stream} through seq {central_acked}, this store's highest is "
+            f'{highest}); see docs/sync.md, "A replaced store"'
+        )
+        log.error("%s: %s", stream, message)
+        self.store.record_sync_error(stream, message)
+        key = f"store_behind_central.{stream}"
+        if self.store.get_meta(key) != str(central_acked):
+            self.store.set_meta(key, str(central_acked))
+            self.store.add_event("store_behind_central",
+                                 {"stream": stream, "central_acked": central_acked, "store_highest": highest})  # fmt: skip
 
     def _rejected(self, stream: str, records: list[dict[str, Any]], err: RejectedError) -> None:
         by_seq = {r["seq"]: r for r in records}

@@ -122,7 +122,7 @@ def readings(first: int, last: int, **kwargs: Any) -> list[dict]:
     return [reading(seq, **kwargs) for seq in range(first, last + 1)]
 
 
-def submission(seq: int, number: str = "dmk-wonosalam-2026-0001") -> dict:
+def submission(seq: int, number: str = "DMK-WONOSALAM-261128-00010") -> dict:
     return {
         "seq": seq,
         "uuid": f"6f1c2d7e-0000-4000-8000-{seq:012d}",

@@ -170,10 +170,10 @@ def test_bad_cursor_or_limit_is_400(gateway: Gateway) -> None:
 def test_submission_status_flows_down(app: Flask, gateway: Gateway) -> None:
     gateway.send("submissions", [submission(1)])
     service.set_submission_status(
-        central_of(app).engine, gateway.id, "dmk-wonosalam-2026-0001", "answered", answer="Terlampir."
+        central_of(app).engine, gateway.id, "DMK-WONOSALAM-261128-00010", "answered", answer="Terlampir."
     )
     change = gateway.get("/api/v1/changes").json["changes"][0]
-    assert change["kind"] == "submission" and change["id"] == "dmk-wonosalam-2026-0001"
+    assert change["kind"] == "submission" and change["id"] == "DMK-WONOSALAM-261128-00010"
     assert change["data"]["status"] == "answered" and change["data"]["due_date"] == "2026-12-10"
     exported = list(service.export_submissions(central_of(app).engine))
     assert exported[0]["status"] == "answered" and "personal" not in exported[0]
@@ -246,7 +246,7 @@ def test_text_a_database_cannot_store_is_rejected_by_seq_not_a_server_error(
         (5, events[4]["data"]),
     ]
 
-    subs = [submission(1, "dmk-wonosalam-2026-0001"), submission(2, "dmk-wonosalam-2026-0002")]
+    subs = [submission(1, "DMK-WONOSALAM-261128-00010"), submission(2, "DMK-WONOSALAM-261128-00029")]
     subs[0]["personal"] = {"name": "Siti \udc80"}
     response = gateway.send("submissions", subs)
     assert response.status_code == 422, response.json

@@ -5,6 +5,7 @@ change flowing down to the kiosk through the changes feed."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,15 +13,16 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gateway import regno
 from sync.central.backoffice.models import audit
 from tests.central.conftest import T0, Clock, Gateway, central_of
 from tests.central.officers import citizen, logged_in, post
 
 DAY = 86_400
 AT = int(T0 * 1000)  # Monday 2026-11-23, 23:00 WIB
-REQ = "DMK-WONOSALAM-261123-00011"
-CPL = "DMK-WONOSALAM-261123-00029"
-OBJ = "DMK-WONOSALAM-261123-00037"
+REQ = "DMK-WONOSALAM-261123-00016"
+CPL = "DMK-WONOSALAM-261123-00027"
+OBJ = "DMK-WONOSALAM-261123-00034"
 
 
 @pytest.fixture
@@ -152,7 +154,7 @@ def test_personal_data_only_on_an_audited_show(app: Flask, filed: Gateway, ppid:
 
 
 def test_anonymous_complaint_never_shows_an_identity(app: Flask, gateway: Gateway, ppid: FlaskClient) -> None:
-    number = "DMK-WONOSALAM-261123-00045"
+    number = "DMK-WONOSALAM-261123-00042"
     gateway.send("submissions", [citizen(1, "complaint", number, AT, anonim=True, rahasia=True)])
     page = ppid.get("/kotak-masuk").get_data(as_text=True)
     assert "anonim" in page and "rahasia" in page
@@ -164,7 +166,7 @@ def test_complaint_stages_refuse_defer_respond_and_close_by_itself(
     app: Flask, filed: Gateway, ppid: FlaskClient, clock: Clock
 ) -> None:
     add_opd(app, "dispu")
-    dup = "DMK-WONOSALAM-261123-00053"
+    dup = "DMK-WONOSALAM-261123-00050"
     filed.send("submissions", [citizen(4, "complaint", dup, AT)])
     ppid.get("/kotak-masuk")
     assert step(ppid, dup, "tolak", reason="duplikat", duplicate_of="NOPE", text="Sama").status_code == 400
@@ -210,21 +212,21 @@ def test_objection_beside_its_request_decided_by_the_atasan(
 def test_inbox_filters_search_sort_paging_and_deadlines(
     app: Flask, gateway: Gateway, ppid: FlaskClient, clock: Clock
 ) -> None:
-    records = [citizen(i, "complaint" if i % 2 else "request", f"DMK-WONOSALAM-261123-{i:04d}0", AT + i,
+    records = [citizen(i, "complaint" if i % 2 else "request", regno.make("dmk-wonosalam", date(2026, 11, 23), i), AT + i,
                        judul=f"Laporan nomor {i}", rincian=f"Rincian nomor {i}") for i in range(1, 61)]  # fmt: skip
-    records.append(citizen(61, "complaint", "DMK-WONOSALAM-261123-99990", AT, judul="Banjir di Dusun Kidul",
+    records.append(citizen(61, "complaint", "DMK-WONOSALAM-261123-99999", AT, judul="Banjir di Dusun Kidul",
                            kategori="banjir"))  # fmt: skip
     gateway.send("submissions", records)
     first = ppid.get("/kotak-masuk").get_data(as_text=True)
     assert "61 berkas, halaman 1 dari 2" in first
     assert "DMK-WONOSALAM-261123-00600" in first  # newest first
-    assert "DMK-WONOSALAM-261123-00010" in ppid.get("/kotak-masuk?page=2").get_data(as_text=True)
+    assert "DMK-WONOSALAM-261123-00016" in ppid.get("/kotak-masuk?page=2").get_data(as_text=True)
     found = ppid.get("/kotak-masuk?q=banjir+kidul").get_data(as_text=True)
-    assert "1 berkas" in found and "99990" in found
+    assert "1 berkas" in found and "99999" in found
     assert "30 berkas" in ppid.get("/kotak-masuk?kind=request").get_data(as_text=True)
     assert "1 berkas" in ppid.get("/kotak-masuk?category=banjir").get_data(as_text=True)
     by_due = ppid.get("/kotak-masuk?sort=tenggat").get_data(as_text=True)
-    assert by_due.index("99990") < by_due.index("00020")  # complaints (3 days) come before requests (10)
+    assert by_due.index("99999") < by_due.index("00027")  # complaints (3 days) come before requests (10)
     app.config["BACKOFFICE_IDLE_SECONDS"] = 60 * DAY
     clock.now += 2 * DAY  # Wednesday 25th: complaints due Thursday 26th are due soon
     soon = ppid.get("/kotak-masuk?due=segera").get_data(as_text=True)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pypdfium2
 from flask import Flask
 
+from gateway import regno
 from tests.central.conftest import Clock, Gateway
 from tests.central.officers import citizen, logged_in
 from tests.central.test_backoffice_cases import AT, DAY, step
 
 
 def test_month_report_page_csv_and_pdf(app: Flask, gateway: Gateway, clock: Clock) -> None:
-    numbers = [f"DMK-WONOSALAM-261123-{i:04d}0" for i in range(1, 6)]
+    numbers = [regno.make("dmk-wonosalam", date(2026, 11, 23), i) for i in range(1, 6)]
     records = [citizen(1, "request", numbers[0], AT), citizen(2, "request", numbers[1], AT),
                citizen(3, "request", numbers[2], AT), citizen(4, "complaint", numbers[3], AT, kategori="banjir"),
                citizen(5, "objection", numbers[4], AT, nomor_permohonan=numbers[1])]  # fmt: skip

@@ -89,12 +89,12 @@ def test_set_status_of_a_case_is_refused_and_points_to_the_back_office(
     """The kiosk must never show "answered" while the case stays "baru" and the report counts it unanswered."""
     result = CliRunner().invoke(
         central_group,
-        ["--db", db_url, "set-status", filled["gateway_id"], "dmk-wonosalam-2026-0001", "answered"],
+        ["--db", db_url, "set-status", filled["gateway_id"], "DMK-WONOSALAM-261128-00010", "answered"],
         env={"ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")},
     )
     assert result.exit_code == 1
     assert "case of the back office (status baru)" in result.output
-    assert f"/berkas/{filled['gateway_id']}/dmk-wonosalam-2026-0001" in result.output
+    assert f"/berkas/{filled['gateway_id']}/DMK-WONOSALAM-261128-00010" in result.output
     assert json.loads(run("export", "submissions"))["status"] == "received"
     app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     engine = app.extensions["anjungan.central"].engine

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import os
 import socket
@@ -240,3 +242,122 @@ def test_requests_in_flight_take_bounded_memory(tmp_path: Path, registered) -> N
     assert len(answers) == 16 and {status for status, _ in answers} <= {401, 503}
     assert sum(1 for status, _ in answers if status == 401) >= 8
     assert grown_mib < 64, f"peak memory grew by {grown_mib:.0f} MiB"
+
+
+# --- a forger can slow only the id it names; slow bodies are cut; decoding is bounded -------------------------
+
+
+def _register(env: dict[str, str], *names: str) -> dict[str, str]:
+    state = open_central(settings=CentralSettings.from_env(env))
+    try:
+        return {name: service.add_gateway(state.engine, state.master_key, name)["secret"] for name in names}
+    finally:
+        state.engine.dispose()
+
+
+def _signed_batch(port: int, gateway_id: str, secret: str, first: int) -> int:
+    body, headers = protocol.encode_batch(
+        "readings", [{**r, "node": gateway_id} for r in readings(first, first)]
+    )
+    signed = protocol.signed_headers(gateway_id, secret, "POST", "/api/v1/batches", body, time.time())
+    return requests.post(f"http://127.0.0.1:{port}/api/v1/batches", data=body, headers={**headers, **signed},
+                         timeout=60).status_code  # fmt: skip
+
+
+class Trickle(threading.Thread):
+    """A request announcing a body of ``length`` bytes for ``gateway_id`` (no valid signature needed) that
+    sends it a byte every 0.2 s; ``status`` is the central's answer (None: none within 120 s)."""
+
+    def __init__(self, port: int, gateway_id: str, length: int):
+        super().__init__(name=f"trickle-{gateway_id}", daemon=True)
+        self.port, self.gateway_id, self.length = port, gateway_id, length
+        self.status: int | None = None
+
+    def run(self) -> None:
+        head = (f"POST /api/v1/batches HTTP/1.1\r\nHost: central\r\nContent-Length: {self.length}\r\n"
+                f"X-Anjungan-Gateway: {self.gateway_id}\r\nX-Anjungan-Timestamp: {int(time.time())}\r\n"
+                f"X-Anjungan-Signature: {'0' * 64}\r\n\r\n")  # fmt: skip
+        with socket.create_connection(("127.0.0.1", self.port), timeout=120) as sock:
+            sock.sendall(head.encode())
+            sock.settimeout(0.2)
+            deadline = time.monotonic() + 120
+            data = b""
+            while time.monotonic() < deadline and b"\r\n" not in data:
+                with contextlib.suppress(OSError):  # the central stopped reading: its answer is on its way
+                    sock.sendall(b"x")
+                try:
+                    chunk = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                data += chunk
+        if data.startswith(b"HTTP/1.1 "):
+            self.status = int(data.split(b" ", 2)[1])
+
+
+def test_a_slow_body_holds_only_the_id_it_names_and_is_cut(tmp_path: Path) -> None:
+    env = {
+        "ANJUNGAN_CENTRAL_DB": f"sqlite:///{tmp_path / 'central.db'}",
+        "ANJUNGAN_CENTRAL_SERVER_POOL_TIMEOUT_S": "1",
+        "ANJUNGAN_CENTRAL_SERVER_BODY_GRACE_S": "15",
+        "ANJUNGAN_CENTRAL_SERVER_BODY_MIN_RATE_KIB": "1",
+    }
+    secrets = _register(env, "gw-a", "gw-b")
+    port = free_port()
+    argv = [str(BIN / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
+            "sync.central.wsgi:app"]  # fmt: skip
+    with central_process(argv, env, tmp_path / "gunicorn.log", port):
+        started = time.monotonic()
+        trickles = [
+            Trickle(port, "gw-a", MAX_BODY) for _ in range(4)
+        ]  # 4 x 16 MiB announced, as in the trial
+        for trickle in trickles:
+            trickle.start()
+        deadline = time.monotonic() + 12
+        while _signed_batch(port, "gw-a", secrets["gw-a"], 1) != 503:  # a forger holds gw-a's share
+            assert time.monotonic() < deadline, "no forged body took gw-a's share"
+        assert _signed_batch(port, "gw-b", secrets["gw-b"], 1) == 200  # every other gateway goes on
+        assert time.monotonic() - started < 15, "the check came after the grace: the test proves nothing"
+        for trickle in trickles:
+            trickle.join(120)
+        statuses = sorted(t.status for t in trickles if t.status is not None)
+        assert len(statuses) == 4 and set(statuses) <= {408, 503} and 408 in statuses, statuses
+        assert _signed_batch(port, "gw-a", secrets["gw-a"], 1) == 200  # cut: gw-a's share is free again
+
+
+def _bomb(secret: str) -> bytes:
+    """A gzip body of about 2.5 MiB that inflates to 62 MiB of small event records."""
+    record = b'{"seq":%d,"at":0,"offset":null,"node":null,"kind":"k","data":{}}'
+    parts = [b'{"stream":"events","records":[']
+    parts += [b",".join(record % seq for seq in range(start, start + 10_000)) + b","
+              for start in range(1, 940_001, 10_000)]  # fmt: skip
+    parts.append(record % 940_001 + b"]}")
+    return gzip.compress(b"".join(parts), compresslevel=9, mtime=0)
+
+
+def test_decoding_batches_takes_bounded_memory(tmp_path: Path, registered) -> None:
+    env, secret = registered
+    body = _bomb(secret)
+    port = free_port()
+    argv = [str(BIN / "anjungan"), "central", "serve", "--port", str(port), "--threads", "8"]
+    with central_process(argv, env, tmp_path / "serve.log", port) as (_url, pid):
+        before = vm_hwm_kib(pid)
+        answers: list[int] = []
+
+        def post() -> None:
+            headers = protocol.signed_headers("gw-a", secret, "POST", "/api/v1/batches", body, time.time())
+            answers.append(requests.post(f"http://127.0.0.1:{port}/api/v1/batches", data=body, timeout=120,
+                                         headers={**headers, "Content-Encoding": "gzip"}).status_code)  # fmt: skip
+
+        wave = [threading.Thread(target=post) for _ in range(4)]
+        for thread in wave:
+            thread.start()
+        for thread in wave:
+            thread.join(180)
+        grown_mib = (vm_hwm_kib(pid) - before) / 1024
+    print(
+        f"4 gzip batches inflating to 62 MiB each: answers {sorted(answers)}, peak memory +{grown_mib:.0f} MiB"
+    )
+    assert len(answers) == 4 and set(answers) <= {413, 503} and 413 in answers, answers  # 503: budget full
+    assert grown_mib < 100, f"peak memory grew by {grown_mib:.0f} MiB"

@@ -6,6 +6,7 @@ Each test runs on SQLite and on the session's real PostgreSQL (``central_db``).
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import sqlite3
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from gateway import config as gateway_config
+from gateway import regno
 from gateway.errors import ConfigError
 from sync import protocol
 from sync.central import service
@@ -64,8 +67,8 @@ def test_connections_serving_the_api_commit_durably(db_url: str, tmp_path: Path,
         issued = service.add_gateway(state.engine, state.master_key, "gw-a")
         gateway = Gateway(issued["gateway_id"], issued["secret"], app.test_client(), clock)
         for first in range(1, 41, 2):  # 20 submission batches, as in the trial
-            answer = gateway.send("submissions", [submission(first, f"GW-A-261128-{first:05d}"),
-                                                  submission(first + 1, f"GW-A-261128-{first + 1:05d}")])  # fmt: skip
+            answer = gateway.send("submissions", [submission(seq, regno.make("gw-a", date(2026, 11, 28), seq))
+                                                  for seq in (first, first + 1)])  # fmt: skip
             assert answer.status_code == 200, answer.json
         # every connection the pool hands to the API, checked out at once
         held = [state.engine.raw_connection() for _ in range(state.settings.pool_size)]
@@ -376,7 +379,7 @@ def test_a_gateway_cannot_send_records_of_another(app: Any, client: Any, clock: 
     state = central_of(app)
     a, b = (Gateway(g["gateway_id"], g["secret"], client, clock)
             for g in (service.add_gateway(state.engine, state.master_key, name) for name in ("gw-a", "gw-b")))  # fmt: skip
-    number = "GW-A-261128-00018"
+    number = "GW-A-261128-00010"
     assert a.send("submissions", [submission(1, number)]).json["acked"] == 1
     assert a.send("readings", readings(1, 3)).json["acked"] == 3  # node dmk-wl-01 is gw-a's
     stolen = {**submission(1, number), "uuid": "6f1c2d7e-0000-4000-8000-999999999999"}
@@ -385,7 +388,7 @@ def test_a_gateway_cannot_send_records_of_another(app: Any, client: Any, clock: 
     assert refused.json["rejected"] == [
         {"seq": 1, "reason": "the registration number prefix 'gw-a' belongs to another gateway"}
     ]
-    same_uuid = {**submission(1, "GW-B-261128-00011")}  # gw-a's submission uuid
+    same_uuid = {**submission(1, "GW-B-261128-00010")}  # gw-a's submission uuid
     assert b.send("submissions", [same_uuid]).json["rejected"][0]["reason"].startswith("the submission uuid")
     foreign_node = b.send("readings", [reading(1)])
     assert foreign_node.status_code == 422
@@ -394,14 +397,16 @@ def test_a_gateway_cannot_send_records_of_another(app: Any, client: Any, clock: 
     ]
     mixed = [{**reading(1), "node": "gw-b-node"}, reading(2)]
     assert [r["seq"] for r in b.send("readings", mixed).json["rejected"]] == [2]  # nothing of it stored
-    own = {**submission(1, "GW-B-261128-00011"), "uuid": "6f1c2d7e-0000-4000-8000-000000000077"}
+    own = {**submission(1, "GW-B-261128-00010"), "uuid": "6f1c2d7e-0000-4000-8000-000000000077"}
     assert b.send("submissions", [own]).json["acked"] == 1
     assert b.send("readings", [{**reading(1), "node": "gw-b-node"}]).json["acked"] == 1
     numbers = [s["number"] for s in service.export_submissions(state.engine)]
-    assert sorted(numbers) == ["GW-A-261128-00018", "GW-B-261128-00011"]  # each number once
+    assert sorted(numbers) == ["GW-A-261128-00010", "GW-B-261128-00010"]  # each number once
 
 
-def test_only_bodies_count_against_the_in_flight_budget(db_url: str, tmp_path: Path) -> None:
+def test_only_bodies_and_what_they_decode_to_count_against_the_in_flight_budget(
+    db_url: str, tmp_path: Path
+) -> None:
     settings = CentralSettings(db=db_url, inflight_mb=1)
     app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     state = central_of(app)
@@ -412,6 +417,9 @@ def test_only_bodies_count_against_the_in_flight_budget(db_url: str, tmp_path: P
         assert state.inflight.peak == 0  # a request without a body reserves nothing
         body, headers = protocol.encode_batch("events", [ev(1)])
         assert gateway.request("POST", "/api/v1/batches", body, headers).status_code == 200
-        assert state.inflight.peak == len(body) and state.inflight.used == 0
+        inflated = gzip.decompress(body)  # the body, what it inflates to, and its records' estimated memory
+        tokens = protocol.json_tokens(inflated)
+        assert state.inflight.peak == len(body) + len(inflated) + tokens * protocol.MEMORY_PER_TOKEN
+        assert state.inflight.used == 0 and state.inflight.senders == {}
     finally:
         state.engine.dispose()

@@ -4,6 +4,7 @@ complaints as a kiosk sends them, and the central served on a free loopback port
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
+from gateway import regno
 from sync.central.cli import central_group
 from tests.central.conftest import T0, LiveServer, app, client, clock, db_url, gateway  # noqa: F401
 
@@ -28,7 +30,7 @@ def complaint(seq: int, *, rahasia: bool = False, anonim: bool = False, kategori
     return {
         "seq": seq,
         "uuid": f"0c1d2e3f-0000-4000-8000-{seq:012d}",
-        "number": f"DMK-WONOSALAM-261122-{seq:04d}0",
+        "number": regno.make("dmk-wonosalam", date(2026, 11, 22), seq),
         "kind": kind,
         "at": at_ms,
         "offset": 0,
