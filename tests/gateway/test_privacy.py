@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from gateway import private
 from gateway.cli import cli
-from gateway.store import Store
+from gateway.store import Store, db, lookups
+from tests.gateway.helpers import SnapshotHolder
 
 NIK = "3321019876543210"
 PHONE = "081398765432"
@@ -70,6 +71,59 @@ def test_a_purge_that_purges_nothing_does_not_checkpoint(store: Store) -> None:
     size = wal.stat().st_size
     assert store.purge_personal(0) == 0
     assert wal.stat().st_size == size
+
+
+def _holding(store_path: Path, secret: bytes) -> list[str]:
+    """The names of the store's files whose raw bytes hold ``secret``."""
+    return [name for name, data in _files(store_path).items() if secret in data]
+
+
+def test_a_purge_held_up_by_a_reader_is_finished_once_the_reader_lets_go(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "anjungan.db"
+    with Store.open(path) as store:
+        _add(store, 3)
+        store.mark_acked("submissions", 3)
+        with SnapshotHolder(path) as reader:  # another process's read snapshot, taken before the purge
+            assert store.purge_personal(3) == 3
+            assert _holding(path, NIK.encode()) == ["anjungan.db-wal"]  # the checkpoint could not complete
+            assert db.checkpoint_owed(store.conn)
+            assert store.purge_personal(3) == 0  # a later purge has nothing new to purge ...
+            assert store.settle_checkpoint() is False  # ... and the debt stays while the reader holds on
+            assert _holding(path, NIK.encode()) == ["anjungan.db-wal"]
+            reader.release()
+        assert store.settle_checkpoint() is True
+        assert _holding(path, NIK.encode()) == [] and _holding(path, PHONE.encode()) == []
+        assert not db.checkpoint_owed(store.conn)
+        assert store.settle_checkpoint() is True  # nothing owed: nothing to do
+
+
+def test_a_relayed_lookups_typed_code_leaves_the_wal(tmp_path: Path) -> None:
+    code = "7KQ2M9XD4HRTB3N"
+    path = tmp_path / "data" / "anjungan.db"
+    with Store.open(path) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", code)  # the kiosk asks
+        (pending,) = lookups.pending(store)  # the sync process relays it and records the answer
+        lookups.answer(store, pending["id"], {"found": True, "full": True, "answer": "Salinan siap"})
+        assert lookups.take(store, lookup_id) is not None  # the kiosk reads it: the row is deleted
+        assert store.conn.execute("SELECT count(*) FROM status_lookups").fetchone() == (0,)
+        assert _holding(path, code.encode()) == ["anjungan.db-wal"]  # the WAL still has the old pages
+        assert db.checkpoint_owed(store.conn)
+        with SnapshotHolder(path, "status_lookups") as reader:
+            assert store.settle_checkpoint() is False
+            reader.release()
+        assert store.settle_checkpoint() is True
+        assert _holding(path, code.encode()) == [] and _holding(path, b"Salinan siap") == []
+
+
+def test_a_lookup_dropped_unanswered_owes_a_checkpoint_too(store: Store) -> None:
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", "7KQ2M9XD4HRTB3N")
+    assert not db.checkpoint_owed(store.conn)
+    lookups.drop(store, lookup_id)  # the kiosk gave up waiting
+    assert db.checkpoint_owed(store.conn)
+    assert store.settle_checkpoint() is True
+    assert _holding(store.path, b"7KQ2M9XD4HRTB3N") == []
 
 
 @pytest.fixture
