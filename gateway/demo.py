@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import config as config_mod
+from gateway import private
 from gateway.errors import AnjunganError
 from gateway.sample_content import seed
 from gateway.store import Store
@@ -40,7 +41,7 @@ def _credentials(demo_dir: Path) -> dict[str, str]:
     path = demo_dir / "central" / "credentials.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(path.parent)  # the central's secret for this gateway
     result = subprocess.run(
         anjungan_argv("central", "--db", _central_db(demo_dir), "add-gateway", GATEWAY_ID),
         capture_output=True,
@@ -112,8 +113,7 @@ def _link(demo_dir: Path, node_id: str) -> Path:
 
 def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     """Write the demo's configuration, register it at the central and seed the store; return the config path."""
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    (demo_dir / "logs").mkdir(exist_ok=True)
+    private.ensure_dir(demo_dir / "logs")
     credentials = _credentials(demo_dir)
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {

@@ -175,6 +175,49 @@ def test_kiosk_key_is_private(tmp_path: Path, umask_022: None) -> None:
     assert _mode(tmp_path / "data") == "0700"
 
 
+def test_every_folder_the_gateway_creates_is_private(tmp_path: Path, umask_022: None) -> None:
+    """Under umask 022 ``mkdir -p`` makes 0755 folders (``data/files`` was): every folder the gateway makes,
+    and each missing parent, is 0700."""
+    from gateway import portlock
+    from gateway.sample_content import write_documents
+    from kiosk import documents
+
+    data = tmp_path / "site" / "data"
+    assert write_documents(data) > 0  # data/files, as the sync's downlink makes it
+    sha = sorted(p.name for p in (data / "files").iterdir())[0]
+    source = str(documents.file_path(data, sha))
+    documents.count_pages({"path": source, "count_file": str(documents.pages_dir(data, sha) / "count")})
+    documents.render_page({"path": source, "number": 1, "target": str(documents.page_path(data, sha, 1))})
+    with portlock.released(data, "loop://", settle_s=0):
+        pass
+    private.ensure_dir(data / "backups")
+    folders = [tmp_path / "site", *(p for p in (tmp_path / "site").rglob("*") if p.is_dir())]
+    assert {p.relative_to(tmp_path).as_posix(): _mode(p) for p in folders} == {
+        name: "0700" for name in ("site", "site/data", "site/data/files", "site/data/pages",
+                                  f"site/data/pages/{sha}", "site/data/run", "site/data/run/release",
+                                  "site/data/backups")
+    }  # fmt: skip
+
+
+def test_doctor_flags_a_loose_folder_inside_the_data_folder(tmp_path: Path, umask_022: None) -> None:
+    config = tmp_path / "anjungan.toml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "init"]).exit_code == 0
+    (tmp_path / "data" / "files").mkdir()  # as an older release made it: 0755
+    (tmp_path / "data" / "pages" / "abc").mkdir(parents=True)
+    result = runner.invoke(cli, ["--config", str(config), "doctor"])
+    lines = [line for line in result.output.splitlines() if "is not private" in line]
+    assert len(lines) == 3, result.output
+    assert [line.split(" is not private")[0].rsplit("/", 2)[-2:] for line in lines] == [
+        ["data", "files"], ["data", "pages"], ["pages", "abc"]
+    ]  # fmt: skip
+    assert all("mode 0755" in line for line in lines) and result.exit_code != 0
+    for folder in ("files", "pages", "pages/abc"):
+        (tmp_path / "data" / folder).chmod(0o700)
+    healthy = runner.invoke(cli, ["--config", str(config), "doctor"])
+    assert "is not private" not in healthy.output and "are private to their owner" in healthy.output
+
+
 def test_doctor_flags_loose_permissions(tmp_path: Path, umask_022: None) -> None:
     config = tmp_path / "anjungan.toml"
     runner = CliRunner()
