@@ -43,7 +43,7 @@ def _credentials(demo_dir: Path) -> dict[str, str]:
     path = demo_dir / "central" / "credentials.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(path.parent)  # the central's secret for this gateway
     result = subprocess.run(
         anjungan_argv("central", "--db", _central_db(demo_dir), "add-gateway", GATEWAY_ID),
         capture_output=True,
@@ -141,8 +141,7 @@ def _link(demo_dir: Path, node_id: str) -> Path:
 
 def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     """Write the demo's configuration, register it at the central and seed the store; return the config path."""
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    (demo_dir / "logs").mkdir(exist_ok=True)
+    private.ensure_dir(demo_dir / "logs")
     credentials = _credentials(demo_dir)
     operator_hash, _password = _operator(demo_dir)
     path = demo_dir / "anjungan.toml"

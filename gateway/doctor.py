@@ -152,23 +152,40 @@ def _written_since_boot(folder: Path) -> int | None:
 
 
 def _permissions(cfg: Any) -> Iterator[Finding]:
-    """Each file holding secrets or citizens' data, and the data folder, must be private (gateway.private)."""
+    """Each file holding secrets or citizens' data, the data folder and every folder in it (files, pages,
+    backups, run) must be private (gateway.private); at most :data:`LOOSE_SHOWN` are named, then a count."""
     from gateway import private
 
     data_dir = Path(cfg.data_dir)
     store = Path(cfg.store_path)
-    paths = [data_dir, store, Path(f"{store}-wal"), Path(f"{store}-shm"), data_dir / "kiosk.key"]
+    paths = [store, Path(f"{store}-wal"), Path(f"{store}-shm"), data_dir / "kiosk.key", *_folders(data_dir)]
     loose = []
     if cfg.path and (why := _config_loose(Path(cfg.path))) is not None:
         loose.append((Path(cfg.path), why))
     loose += [(path, why) for path in paths if (why := private.loose(path)) is not None]
-    for path, why in loose:
+    for path, why in loose[:LOOSE_SHOWN]:
         yield bad(f"{path} tidak privat: {why}", f"{path} is not private: {why}",
                   f"chmod go-rwx {path} (konfigurasi lapangan: chmod 0640, grup anjungan)",
                   f"chmod go-rwx {path} (the field configuration: chmod 0640, group anjungan)")  # fmt: skip
+    if len(loose) > LOOSE_SHOWN:
+        more = len(loose) - LOOSE_SHOWN
+        yield bad(f"{more} folder/berkas lain di {data_dir} juga tidak privat",
+                  f"{more} more folders or files in {data_dir} are not private either",
+                  f"chmod -R go-rwx {data_dir}", f"chmod -R go-rwx {data_dir}")  # fmt: skip
     if not loose:
-        yield good("konfigurasi, penyimpanan dan folder data privat",
-                   "configuration, store and data folder are private to their owner")  # fmt: skip
+        yield good("konfigurasi, penyimpanan dan folder data (beserta isinya) privat",
+                   "configuration, store and data folders are private to their owner")  # fmt: skip
+
+
+LOOSE_SHOWN = 8  # loose paths named one by one; the rest are counted
+
+
+def _folders(data_dir: Path) -> list[Path]:
+    """The data folder and every folder below it (the gateway creates them all 0700), data folder first."""
+    found = [data_dir]
+    for root, dirs, _files in os.walk(data_dir):
+        found += [Path(root) / name for name in sorted(dirs)]
+    return found
 
 
 def _config_loose(path: Path) -> str | None:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway import private
+
 
 def request_path(data_dir: Path, port: str) -> Path:
     """The release-request file for ``port`` (a device path or URL) under ``data_dir``.
@@ -33,7 +35,7 @@ def is_release_requested(data_dir: Path, port: str) -> bool:
 def released(data_dir: Path, port: str, settle_s: float = 1.0) -> Iterator[None]:
     """Ask the ingest to let go of ``port`` for the duration of the block, then give it back."""
     path = request_path(data_dir, port)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(path.parent)
     path.write_text(f"{os.getpid()}\n")
     try:
         time.sleep(settle_s)  # the reader polls at least every 0.5 s

@@ -1,7 +1,8 @@
 """Private files and folders: what holds citizens' data or secrets is readable by its owner only.
 
 The store (unsynced NIKs), the configuration (the central's secret, the operator's password hash) and the
-kiosk's session key are created 0600 and their data folder 0700 by the code itself, whatever the process umask
+kiosk's session key are created 0600, and every folder the gateway creates (the data folder, ``files``,
+``pages``, ``backups``, ``run``, and any missing parent) 0700, by the code itself, whatever the process umask
 (a umask can only take permissions away, so the modes are also set explicitly after creation). ``anjungan
 doctor`` uses :func:`loose` to flag an existing install whose files were made before this rule.
 
@@ -22,14 +23,25 @@ _DIR_LOOSE = stat.S_IRWXO | stat.S_IWGRP
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create folder ``path`` (and missing parents) 0700; an existing folder is left as it is. Returns it.
+    """Create folder ``path`` 0700, and each missing parent 0700 too (``mkdir -p`` would give the parents the
+    umask's mode, e.g. 0755); an existing folder is left as it is. Returns it.
 
     Raises OSError when it cannot be created.
     """
     path = Path(path)
-    if not path.is_dir():
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(path, DIR_MODE)
+    missing = []
+    probe = path
+    while not probe.is_dir() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # another process made it meanwhile (with this function: 0700)
+        os.chmod(folder, DIR_MODE)
     return path
 
 

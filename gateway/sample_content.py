@@ -12,6 +12,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from gateway import private
+
 OFFICE = "Kecamatan Wonosalam"
 
 
@@ -265,7 +267,7 @@ SAMPLE_CHANGES: list[dict[str, Any]] = [*_DOCS, *_DIP, *_ANNOUNCEMENTS]
 def write_documents(data_dir: Path) -> int:
     """Write the sample PDFs to ``<data_dir>/files/<sha256>``; returns how many were written."""
     files = Path(data_dir) / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(files)
     for key, data in _BYTES.items():
         target = files / _SHA[key]
         if not target.exists():

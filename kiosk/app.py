@@ -23,6 +23,7 @@ from gateway.store import Store
 from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
 from kiosk.renderworker import BoundedWorker
+from kiosk.status import Relay
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -86,6 +87,8 @@ def _defaults(cfg: Any) -> dict[str, Any]:
         "KIOSK_LIMIT_STATUS_NUMBER": "10 per minute",  # lookups of one number, whichever device asks
         "KIOSK_RELAY_LOOKUPS": bool(cfg.central.url),  # numbers of other kiosks are asked at the central
         "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,
+        "KIOSK_LOOKUP_WAITERS": 1,  # request threads that may wait for a relayed answer at a time
+        "KIOSK_LOOKUP_RETRY_SECONDS": 8,  # the busy page tries again after this long
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
         "KIOSK_METRICS_ALLOW": kiosk.metrics_allow,
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -136,6 +139,9 @@ def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.ensure_compiled())
     app.extensions["anjungan_store"] = Store.from_config(cfg, clock=app.config.get("KIOSK_CLOCK"))
     app.extensions["anjungan_renderer"] = BoundedWorker(float(app.config["KIOSK_RENDER_SECONDS"]))
+    app.extensions["anjungan_lookup_relay"] = Relay(
+        float(app.config["KIOSK_LOOKUP_WAIT_SECONDS"]), int(app.config["KIOSK_LOOKUP_WAITERS"])
+    )
 
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gateway import private
+
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 PAGE_WIDTH_PX = 1100
 MAX_PAGES = 200
@@ -68,7 +70,7 @@ def render_page(arg: dict[str, Any]) -> str:
             page.close()
     finally:
         pdf.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(target.parent)  # 0700, whatever the umask
     tmp = target.with_suffix(".part")
     image.save(tmp, format="PNG", optimize=True)
     tmp.replace(target)
@@ -76,7 +78,7 @@ def render_page(arg: dict[str, Any]) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(path.parent)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(path)

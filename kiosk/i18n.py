@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, request
-from werkzeug.http import parse_cookie
+from flask import Request, current_app, request
 
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -33,12 +32,15 @@ def current_language() -> str:
 def cache_variant(default: Callable[[], str]) -> Callable[[dict[str, Any]], str]:
     """The page cache's key part for a WSGI environ: the language the app will render that request in.
 
-    It parses the Cookie header with :func:`werkzeug.http.parse_cookie`, exactly as ``request.cookies`` does,
-    so the cache and the page can never disagree (a malformed or repeated cookie included).
+    The cookies are parsed by the very property the app reads, ``flask.Request(environ).cookies`` (werkzeug's
+    parser over the raw ``Cookie`` header, which never raises: a byte that is not UTF-8, ``x=\xe9``, is kept as
+    its Latin-1 character), so the cache and the page can never disagree, a malformed, repeated or non-UTF-8
+    cookie included. (werkzeug's ``parse_cookie(environ)`` decodes the header as UTF-8 first and raises
+    UnicodeDecodeError on such a byte.)
     """
 
     def variant(environ: dict[str, Any]) -> str:
-        return language_of(parse_cookie(environ), default())
+        return language_of(Request(environ).cookies, default())
 
     return variant
 

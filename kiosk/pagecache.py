@@ -5,17 +5,20 @@ touch the session or set cookies. Entries are keyed by path, query and the page'
 request that the app gives, computed from exactly the values the app renders with (the kiosk passes the
 language it will render in, resolved from the ``lang`` cookie by werkzeug's parser, the one ``request.cookies``
 uses). So no cookie header, however malformed or repeated, can make a page of one language land in the slot
-of another. Entries live for a few seconds (alerts still show within seconds: every page also polls the
+of another. The cache never answers an exception of its own with anything but the app's page: a variant that
+fails is logged and the request goes to the app uncached (its error handlers make every error a kiosk page). Entries live for a few seconds (alerts still show within seconds: every page also polls the
 banner).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+log = logging.getLogger(__name__)
 MARKER = "X-Kiosk-Cache"
 _MAX_ENTRIES = 512
 _NEVER = ("/static/", "/dokumen/", "/kondisi/grafik/", "/operator", "/api/")
@@ -51,7 +54,11 @@ class PageCache:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") != "GET" or ttl <= 0 or path.startswith(_NEVER):
             return self._passthrough(environ, start_response)
-        key = (path, environ.get("QUERY_STRING", ""), self.variant(environ))
+        try:
+            key = (path, environ.get("QUERY_STRING", ""), self.variant(environ))
+        except Exception:  # never a server's plain 500: the app answers (its own error pages), uncached
+            log.exception("page cache: no key for %s; answered uncached", path)
+            return self._passthrough(environ, start_response)
         now = time.monotonic()
         entry = self._entries.get(key)
         claimed = False

@@ -5,13 +5,17 @@ due date and the officer's answer (which often repeats the citizen's name, phone
 submission's status code, printed on the receipt (:mod:`gateway.statuscode`), or the session that made it.
 
 Numbers of this kiosk are checked in its own store, offline. A number filed at another kiosk of the regency is
-looked up at the central through the sync process (:mod:`gateway.store.lookups`), waiting a few seconds at most.
+looked up at the central through the sync process (:mod:`gateway.store.lookups`), waiting a few seconds at most
+— and only while the sync process's relay is running (its heartbeat in meta is fresh), and only in as many
+request threads at a time as :class:`Relay` has slots: the others are answered at once that the check is busy,
+so relayed lookups can never hold every request thread of the kiosk (the home page keeps answering).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,16 +39,29 @@ class StatusView:
     answer: str | None = None
     answered_at: str | None = None
     offline: bool = False
+    busy: bool = False  # another lookup is waiting for the central: try again in a few seconds
     code_refused: bool = False
 
 
-def look_up(
-    store: Any, number: str, code: str | None, *, own: bool, relay: bool, wait_s: float
-) -> StatusView:
+@dataclass
+class Relay:
+    """How numbers of other kiosks are asked at the central: waiting ``wait_s`` seconds at most for an answer,
+    in at most ``waiters`` request threads at a time (a semaphore taken without blocking)."""
+
+    wait_s: float
+    waiters: int = 1
+    slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(max(1, self.waiters))
+
+
+def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Relay | None) -> StatusView:
     """The view of ``number`` for someone holding ``code`` (as typed, or None).
 
     ``own``: the number was made in this session (its receipt is here); ``relay``: a central is configured, so
-    a number this kiosk does not hold is asked there, waiting at most ``wait_s`` seconds for the answer.
+    a number this kiosk does not hold is asked there (see :class:`Relay`). Not here and not asked: ``offline``
+    when the sync process is not running, ``busy`` when every waiting slot is taken.
     """
     record = store.submission(number)
     if record is not None:
@@ -54,9 +71,16 @@ def look_up(
             view.kind, view.at_ms, view.due_date = record["kind"], record["at"], record["due_date"]
             view.answer, view.answered_at = record["answer"], record["answered_at"]
         return view
-    if not relay:
+    if relay is None:
         return StatusView(number, False)
-    return _relayed(store, number, code, wait_s)
+    if not lookups.relay_running(store):  # nobody would answer: say so at once
+        return StatusView(number, False, offline=True)
+    if not relay.slots.acquire(blocking=False):
+        return StatusView(number, False, busy=True)
+    try:
+        return _relayed(store, number, code, relay.wait_s)
+    finally:
+        relay.slots.release()
 
 
 def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> StatusView:

@@ -12,6 +12,7 @@ See docs/architecture.md for the tables and who writes what.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -350,9 +351,11 @@ class Store:
         except the dead letters, which the central refused (their seqs are below its acked seq all the same).
 
         Purged means gone from the disk, not only from queries: every connection runs with ``secure_delete``
-        (the old row's bytes are zeroed in its page), and when something was purged the WAL is checkpointed
-        and truncated, so the pages that held the data leave the ``-wal`` file too. Returns how many
-        submissions lost their personal data.
+        (the old row's bytes are zeroed in its page), and the purge records in the same transaction that a
+        TRUNCATE checkpoint is owed (meta ``checkpoint_owed``), then tries it at once; a reader holding a
+        snapshot makes it give up, and the debt stays until :meth:`settle_checkpoint` completes one (the sync
+        process tries every round and every few seconds while idle), so the pages that held the data leave
+        the ``-wal`` file too. Returns how many submissions lost their personal data.
         """
         with db.transaction(self.durable_conn, "purging personal data"):
             cur = self.durable_conn.execute(
@@ -360,9 +363,18 @@ class Store:
                 "AND seq NOT IN (SELECT seq FROM dead_letters WHERE stream = 'submissions')",
                 (db.now_ms(), through_seq),
             )
+            if cur.rowcount:
+                db.owe_checkpoint(self.durable_conn)
         if cur.rowcount:
-            db.checkpoint_truncate(self.durable_conn)
+            with contextlib.suppress(StoreError):  # the debt stays recorded: the sync process tries again
+                db.settle_checkpoint(self.durable_conn)
         return cur.rowcount
+
+    def settle_checkpoint(self, wait_ms: int = db.CHECKPOINT_WAIT_MS) -> bool:
+        """Complete an owed TRUNCATE checkpoint (after a purge, or a relayed status lookup forgotten); True when
+        none is owed any more, False while a reader's snapshot is in the way (see :func:`db.settle_checkpoint`).
+        """
+        return db.settle_checkpoint(self.conn, wait_ms)
 
     # -- outbox (the sync side) ------------------------------------------------------------------------------
     def acked(self, stream: str) -> int:

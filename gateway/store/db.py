@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from gateway.errors import StoreError, StoreFullError
 from gateway.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_WAIT_MS = 500  # how long a TRUNCATE checkpoint waits for readers (holding the write lock)
+# meta key: a TRUNCATE checkpoint must still complete (purged data is in the WAL)
+CHECKPOINT_OWED = "checkpoint_owed"
 
 
 def now_ms() -> int:
@@ -88,18 +92,59 @@ def transaction(conn: sqlite3.Connection, doing: str = "store write") -> Iterato
         raise translate(err, doing) from err
 
 
-def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
-    """Copy the WAL into the database file and truncate the WAL to zero bytes; True when it completed.
+def checkpoint_truncate(conn: sqlite3.Connection, wait_ms: int = CHECKPOINT_WAIT_MS) -> bool:
+    """Copy the WAL into the database file and truncate the WAL to zero bytes; True only when it completed.
 
-    Used after personal data is purged, so that the old pages holding it leave the ``-wal`` file at once
-    instead of whenever the next automatic checkpoint wraps around. A reader holding an old snapshot makes it
-    wait (busy_timeout) and, past that, report False (the next purge or checkpoint finishes the job).
+    Completed means SQLite reported ``busy = 0`` and every frame of the WAL checkpointed (``log`` equal to
+    ``checkpointed``), so the old pages left in the ``-wal`` file (a purged NIK, a typed status code) are gone.
+    A reader holding a snapshot (another process's open read transaction) makes it give up: while it waits
+    for readers it holds the write lock, so it waits ``wait_ms`` at most, not the usual busy timeout, and
+    reports False. Raises StoreError when SQLite fails otherwise.
     """
     try:
-        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
     except sqlite3.Error as err:
         raise translate(err, "checkpointing the store") from err
-    return not busy
+    return busy == 0 and log == done
+
+
+def owe_checkpoint(conn: sqlite3.Connection) -> None:
+    """Record (inside the caller's transaction) that the WAL holds data that must leave the disk: a TRUNCATE
+    checkpoint is owed until :func:`settle_checkpoint` completes one. Each call stamps a new value, so that a
+    debt recorded while a checkpoint is under way is never cleared by it."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (CHECKPOINT_OWED, f"{now_ms()}-{secrets.token_hex(4)}"),
+    )
+
+
+def checkpoint_owed(conn: sqlite3.Connection) -> bool:
+    """Whether a TRUNCATE checkpoint is owed (see :func:`owe_checkpoint`)."""
+    return conn.execute("SELECT 1 FROM meta WHERE key = ?", (CHECKPOINT_OWED,)).fetchone() is not None
+
+
+def settle_checkpoint(conn: sqlite3.Connection, wait_ms: int = CHECKPOINT_WAIT_MS) -> bool:
+    """Pay an owed TRUNCATE checkpoint; True when none is owed any more (nothing was, or it completed).
+
+    A reader in the way leaves the debt recorded (False): the sync process tries again every round and every
+    few seconds while idle, until one completes. Raises StoreError when the store cannot be read or written.
+    """
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (CHECKPOINT_OWED,)).fetchone()
+    except sqlite3.Error as err:
+        raise translate(err, "reading the store") from err
+    if row is None:
+        return True
+    if not checkpoint_truncate(conn, wait_ms):
+        return False
+    with transaction(conn, "recording a checkpoint"):
+        conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (CHECKPOINT_OWED, row[0]))
+    return not checkpoint_owed(conn)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ Every function takes a :class:`~gateway.store.Store`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -109,17 +110,24 @@ def due(store: Any, stream: str, limit: int = 100) -> list[dict[str, Any]]:
 
 def resolve(store: Any, stream: str, seqs: list[int]) -> int:
     """The central has stored these dead letters: forget them and, for submissions, purge their personal data
-    (in the same transaction, on the durable connection). Answers how many were forgotten."""
+    (in the same transaction, on the durable connection, owing a TRUNCATE checkpoint as
+    :meth:`Store.purge_personal` does). Answers how many were forgotten."""
     if not seqs:
         return 0
     marks = ", ".join("?" * len(seqs))
     conn = store.durable_conn
     with db.transaction(conn, "forgetting dead letters the central now has"):
         cur = conn.execute(f"DELETE FROM dead_letters WHERE stream = ? AND seq IN ({marks})", (stream, *seqs))
+        purged = 0
         if stream == "submissions":
-            conn.execute(
+            purged = conn.execute(
                 f"UPDATE submissions SET personal = NULL, purged_at = ? WHERE seq IN ({marks}) "
                 "AND personal IS NOT NULL",
                 (db.now_ms(), *seqs),
-            )
+            ).rowcount
+            if purged:
+                db.owe_checkpoint(conn)  # purged means gone from the WAL too (see Store.purge_personal)
+    if purged:
+        with contextlib.suppress(StoreError):  # the debt stays recorded: the sync process tries again
+            db.settle_checkpoint(conn)
     return cur.rowcount

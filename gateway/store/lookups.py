@@ -4,7 +4,13 @@ The kiosk and the sync side never import each other (docs/architecture.md); the 
 citizen checks a number this gateway does not hold (it was filed at another kiosk of the regency), the kiosk
 writes a lookup row (:func:`ask`), the sync process relays it to the central's ``POST /api/v1/status-lookup``
 and writes the answer (:func:`pending`, :func:`answer`), and the kiosk reads it (:func:`take`), which deletes the
-row: a typed code stays on the disk only for the seconds of one lookup (and ``secure_delete`` zeroes it).
+row. A typed code stays on the disk only for the seconds of one lookup: ``secure_delete`` zeroes it in the
+database file, and every transaction that clears a code or deletes a lookup (whose answer may hold an officer's
+words) records that a TRUNCATE checkpoint is owed (:func:`gateway.store.db.owe_checkpoint`), which the sync
+process pays as soon as no reader is in the way, so the old pages leave the ``-wal`` file too.
+
+The sync process's relay records a heartbeat in meta (:func:`beat`) while it runs; the kiosk waits for a
+relayed answer only while the heartbeat is fresh (:func:`relay_running`), and answers at once otherwise.
 """
 
 from __future__ import annotations
@@ -15,13 +21,18 @@ from typing import Any
 from gateway.store import db
 
 STALE_MS = 60_000  # a lookup nobody answered or read within a minute is dropped
+HEARTBEAT_KEY = "sync.lookup_relay"  # meta: when the sync process's relay last said it is running (ms)
+HEARTBEAT_MS = 10_000  # how often the relay renews it
+HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_MS  # a heartbeat older (or further in the future) than this: not running
 
 
 def ask(store: Any, number: str, code: str | None) -> int:
     """Queue a lookup of ``number`` (with the code the citizen typed, or None); returns its id."""
     now = db.now_ms()
     with db.transaction(store.conn, "asking for a status lookup"):
-        store.conn.execute("DELETE FROM status_lookups WHERE requested_at < ?", (now - STALE_MS,))
+        stale = store.conn.execute("DELETE FROM status_lookups WHERE requested_at < ?", (now - STALE_MS,))
+        if stale.rowcount:
+            db.owe_checkpoint(store.conn)
         cur = store.conn.execute(
             "INSERT INTO status_lookups (number, code, requested_at) VALUES (?, ?, ?)", (number, code, now)
         )
@@ -41,10 +52,13 @@ def pending(store: Any, limit: int = 20) -> list[dict[str, Any]]:
 def answer(store: Any, lookup_id: int, result: dict[str, Any]) -> None:
     """Record the central's answer (or ``{"error": ...}``) to a lookup; its code is forgotten at once."""
     with db.transaction(store.conn, "recording a status lookup"):
+        row = store.conn.execute("SELECT code FROM status_lookups WHERE id = ?", (lookup_id,)).fetchone()
         store.conn.execute(
             "UPDATE status_lookups SET answer = ?, answered_at = ?, code = NULL WHERE id = ?",
             (json.dumps(result, ensure_ascii=False), db.now_ms(), lookup_id),
         )
+        if row is not None and row[0] is not None:
+            db.owe_checkpoint(store.conn)
 
 
 def take(store: Any, lookup_id: int) -> dict[str, Any] | None:
@@ -59,6 +73,26 @@ def take(store: Any, lookup_id: int) -> dict[str, Any] | None:
 
 
 def drop(store: Any, lookup_id: int) -> None:
-    """Forget a lookup (answered or not)."""
+    """Forget a lookup (answered or not); a TRUNCATE checkpoint is owed for it."""
     with db.transaction(store.conn, "dropping a status lookup"):
-        store.conn.execute("DELETE FROM status_lookups WHERE id = ?", (lookup_id,))
+        if store.conn.execute("DELETE FROM status_lookups WHERE id = ?", (lookup_id,)).rowcount:
+            db.owe_checkpoint(store.conn)
+
+
+def beat(store: Any) -> None:
+    """The relay is running (the sync process calls this at least every :data:`HEARTBEAT_MS`)."""
+    store.set_meta(HEARTBEAT_KEY, str(db.now_ms()))
+
+
+def stopped(store: Any) -> None:
+    """The relay has stopped: the kiosk no longer waits for it."""
+    store.set_meta(HEARTBEAT_KEY, None)
+
+
+def relay_running(store: Any) -> bool:
+    """Whether the sync process's relay said within :data:`HEARTBEAT_FRESH_MS` that it is running."""
+    value = store.get_meta(HEARTBEAT_KEY)
+    try:
+        return value is not None and abs(db.now_ms() - int(value)) <= HEARTBEAT_FRESH_MS
+    except ValueError:
+        return False

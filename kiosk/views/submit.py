@@ -236,9 +236,14 @@ def _status_page(number: str, code: str | None) -> Any:
     """The status page of a well-formed ``number`` for someone holding ``code`` (as typed, or None)."""
     _spend_number(number)
     cfg = current_app.config
-    view = status_mod.look_up(store(), number, code, own=number in session.get("receipts", []),
-                              relay=bool(cfg["KIOSK_RELAY_LOOKUPS"]),
-                              wait_s=float(cfg["KIOSK_LOOKUP_WAIT_SECONDS"]))  # fmt: skip
+    relay = current_app.extensions["anjungan_lookup_relay"] if cfg["KIOSK_RELAY_LOOKUPS"] else None
+    view = status_mod.look_up(store(), number, code, own=number in session.get("receipts", []), relay=relay)
+    if view.busy:  # another lookup is waiting for the central: try again in a moment, never wait here
+        retry = int(cfg["KIOSK_LOOKUP_RETRY_SECONDS"])
+        form = forms.StatusForm(data={"nomor": number, "kode": code or ""})
+        page = render_template("status_busy.html", number=number, retry=retry, form=form,
+                               refresh=request.method == "GET")  # fmt: skip
+        return page, 503
     if not view.found:
         return render_template("status_unknown.html", number=number, offline=view.offline), 404
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from gateway import faults
+from gateway import faults, private
 from gateway.store import Store, files
 from sync import protocol
 from sync.client.errors import (
@@ -127,7 +127,7 @@ class OversizeError(MismatchError):
 
 def fetch_file(central: Central, sha256: str, target: Path, size: int | None = None) -> None:
     """Fetch one file into ``target`` through ``target.part``, resuming what a previous attempt left."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(target.parent)  # 0700, whatever the umask
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     complete = have > 0 and (size is None or have >= size) and _sha256_of(part) == sha256

@@ -1,7 +1,8 @@
 """One sync round, and the loop of ``anjungan sync run``.
 
 A round: learn the clock if due (never learned, an hour old, or no longer holding because the wall clock
-was stepped: then at once, without waiting for the interval), purge personal data already acknowledged, upload every stream (see
+was stepped: then at once, without waiting for the interval), purge personal data already acknowledged and pay a
+TRUNCATE checkpoint still owed (also every few seconds while idle), upload every stream (see
 :mod:`sync.client.uplink`), pull the central's changes and fetch missing documents' files (see
 :mod:`sync.client.downlink`). A skew refusal corrects the clock from the central's time and repeats the round
 once. Transient failures are retried with full-jitter exponential backoff (:mod:`sync.client.backoff`).
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import faults, sdnotify
+from gateway.errors import StoreError
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
 from sync.client import downlink
@@ -145,6 +147,7 @@ class SyncClient:
                 result.errors.append(str(err))
         # in case a crash came between an acknowledgement and its purge
         self.store.purge_personal(self.store.acked("submissions"))
+        self.settle_checkpoint()  # a purge's checkpoint that a reader held up in an earlier round
         result.uploaded = self.uplink.drain(stopping)
         if not stopping():  # everything was sent: an earlier error is history, not the state of a stream
             self.store.clear_sync_errors()
@@ -192,9 +195,19 @@ class SyncClient:
             self.backoff.reset()
             self._idle()
 
+    def settle_checkpoint(self) -> bool:
+        """Pay an owed TRUNCATE checkpoint (purged personal data or a relayed lookup's code still in the WAL);
+        True when none is owed any more. A store error is logged, not raised: the next try comes soon."""
+        try:
+            return self.store.settle_checkpoint()
+        except StoreError as err:
+            log.warning("checkpoint not completed: %s", err)
+            return False
+
     def _idle(self) -> None:
         deadline = time.monotonic() + self.settings.interval_s
         while not self.stop.is_set():
+            self.settle_checkpoint()  # every few seconds until a reader that held it up lets go
             left = deadline - time.monotonic()
             if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
                 return  # (a stepped wall clock: learn the offset again at once)

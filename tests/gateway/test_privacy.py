@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from gateway import private
 from gateway.cli import cli
-from gateway.store import Store
+from gateway.store import Store, db, lookups
+from tests.gateway.helpers import SnapshotHolder
 
 NIK = "3321019876543210"
 PHONE = "081398765432"
@@ -72,6 +73,59 @@ def test_a_purge_that_purges_nothing_does_not_checkpoint(store: Store) -> None:
     assert wal.stat().st_size == size
 
 
+def _holding(store_path: Path, secret: bytes) -> list[str]:
+    """The names of the store's files whose raw bytes hold ``secret``."""
+    return [name for name, data in _files(store_path).items() if secret in data]
+
+
+def test_a_purge_held_up_by_a_reader_is_finished_once_the_reader_lets_go(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "anjungan.db"
+    with Store.open(path) as store:
+        _add(store, 3)
+        store.mark_acked("submissions", 3)
+        with SnapshotHolder(path) as reader:  # another process's read snapshot, taken before the purge
+            assert store.purge_personal(3) == 3
+            assert _holding(path, NIK.encode()) == ["anjungan.db-wal"]  # the checkpoint could not complete
+            assert db.checkpoint_owed(store.conn)
+            assert store.purge_personal(3) == 0  # a later purge has nothing new to purge ...
+            assert store.settle_checkpoint() is False  # ... and the debt stays while the reader holds on
+            assert _holding(path, NIK.encode()) == ["anjungan.db-wal"]
+            reader.release()
+        assert store.settle_checkpoint() is True
+        assert _holding(path, NIK.encode()) == [] and _holding(path, PHONE.encode()) == []
+        assert not db.checkpoint_owed(store.conn)
+        assert store.settle_checkpoint() is True  # nothing owed: nothing to do
+
+
+def test_a_relayed_lookups_typed_code_leaves_the_wal(tmp_path: Path) -> None:
+    code = "7KQ2M9XD4HRTB3N"
+    path = tmp_path / "data" / "anjungan.db"
+    with Store.open(path) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", code)  # the kiosk asks
+        (pending,) = lookups.pending(store)  # the sync process relays it and records the answer
+        lookups.answer(store, pending["id"], {"found": True, "full": True, "answer": "Salinan siap"})
+        assert lookups.take(store, lookup_id) is not None  # the kiosk reads it: the row is deleted
+        assert store.conn.execute("SELECT count(*) FROM status_lookups").fetchone() == (0,)
+        assert _holding(path, code.encode()) == ["anjungan.db-wal"]  # the WAL still has the old pages
+        assert db.checkpoint_owed(store.conn)
+        with SnapshotHolder(path, "status_lookups") as reader:
+            assert store.settle_checkpoint() is False
+            reader.release()
+        assert store.settle_checkpoint() is True
+        assert _holding(path, code.encode()) == [] and _holding(path, b"Salinan siap") == []
+
+
+def test_a_lookup_dropped_unanswered_owes_a_checkpoint_too(store: Store) -> None:
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", "7KQ2M9XD4HRTB3N")
+    assert not db.checkpoint_owed(store.conn)
+    lookups.drop(store, lookup_id)  # the kiosk gave up waiting
+    assert db.checkpoint_owed(store.conn)
+    assert store.settle_checkpoint() is True
+    assert _holding(store.path, b"7KQ2M9XD4HRTB3N") == []
+
+
 @pytest.fixture
 def umask_022() -> Iterator[None]:
     previous = os.umask(0o022)
@@ -119,6 +173,49 @@ def test_kiosk_key_is_private(tmp_path: Path, umask_022: None) -> None:
     close_app(app)
     assert _mode(tmp_path / "data" / "kiosk.key") == "0600"
     assert _mode(tmp_path / "data") == "0700"
+
+
+def test_every_folder_the_gateway_creates_is_private(tmp_path: Path, umask_022: None) -> None:
+    """Under umask 022 ``mkdir -p`` makes 0755 folders (``data/files`` was): every folder the gateway makes,
+    and each missing parent, is 0700."""
+    from gateway import portlock
+    from gateway.sample_content import write_documents
+    from kiosk import documents
+
+    data = tmp_path / "site" / "data"
+    assert write_documents(data) > 0  # data/files, as the sync's downlink makes it
+    sha = sorted(p.name for p in (data / "files").iterdir())[0]
+    source = str(documents.file_path(data, sha))
+    documents.count_pages({"path": source, "count_file": str(documents.pages_dir(data, sha) / "count")})
+    documents.render_page({"path": source, "number": 1, "target": str(documents.page_path(data, sha, 1))})
+    with portlock.released(data, "loop://", settle_s=0):
+        pass
+    private.ensure_dir(data / "backups")
+    folders = [tmp_path / "site", *(p for p in (tmp_path / "site").rglob("*") if p.is_dir())]
+    assert {p.relative_to(tmp_path).as_posix(): _mode(p) for p in folders} == {
+        name: "0700" for name in ("site", "site/data", "site/data/files", "site/data/pages",
+                                  f"site/data/pages/{sha}", "site/data/run", "site/data/run/release",
+                                  "site/data/backups")
+    }  # fmt: skip
+
+
+def test_doctor_flags_a_loose_folder_inside_the_data_folder(tmp_path: Path, umask_022: None) -> None:
+    config = tmp_path / "anjungan.toml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "init"]).exit_code == 0
+    (tmp_path / "data" / "files").mkdir()  # as an older release made it: 0755
+    (tmp_path / "data" / "pages" / "abc").mkdir(parents=True)
+    result = runner.invoke(cli, ["--config", str(config), "doctor"])
+    lines = [line for line in result.output.splitlines() if "is not private" in line]
+    assert len(lines) == 3, result.output
+    assert [line.split(" is not private")[0].rsplit("/", 2)[-2:] for line in lines] == [
+        ["data", "files"], ["data", "pages"], ["pages", "abc"]
+    ]  # fmt: skip
+    assert all("mode 0755" in line for line in lines) and result.exit_code != 0
+    for folder in ("files", "pages", "pages/abc"):
+        (tmp_path / "data" / folder).chmod(0o700)
+    healthy = runner.invoke(cli, ["--config", str(config), "doctor"])
+    assert "is not private" not in healthy.output and "are private to their owner" in healthy.output
 
 
 def test_doctor_flags_loose_permissions(tmp_path: Path, umask_022: None) -> None:

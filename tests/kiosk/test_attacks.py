@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from gateway.sample_content import seed
 from gateway.store import Store
+from kiosk.pagecache import PageCache
 from tests.central.conftest import LiveServer
 from tests.kiosk.helpers import GOOD_NIK, complaint_data, csrf, number_on, post, request_data
 
@@ -52,9 +53,11 @@ def _raw(
 
 @pytest.mark.parametrize(
     "cookie",
-    ["x=y z; lang=en", "lang=en; lang=id", 'lang="en"; x="a,b"', "lang=en;;; =; x"],
-    ids=["unparsable-for-SimpleCookie", "lang-twice", "quoted-and-junk", "empty-parts"],
-)
+    ["x=y z; lang=en", "lang=en; lang=id", 'lang="en"; x="a,b"', "lang=en;;; =; x",
+     "x=\xe9", "lang=en; x=\xe9", "lang=en\xe9; lang=en", "x=\xc3; lang=en; y=\xff\xfe"],
+    ids=["unparsable-for-SimpleCookie", "lang-twice", "quoted-and-junk", "empty-parts",
+         "not-utf-8", "not-utf-8-after-lang", "not-utf-8-in-lang", "broken-utf-8-around-lang"],
+)  # fmt: skip
 def test_page_cache_cannot_be_poisoned_by_a_cookie_header(
     make_app: Callable[..., Flask],
     kiosk_store: Store,
@@ -85,6 +88,37 @@ def test_an_english_citizen_still_gets_the_cached_english_page(make_app, kiosk_s
     assert _lang_of(english.get_data(as_text=True)) == "en"
     assert _lang_of(client.get("/").get_data(as_text=True)) == "id"
     assert client.get("/", headers={"Cookie": "lang=en"}).data == english.data
+
+
+@pytest.mark.parametrize(
+    ("cookie", "lang"),
+    [("x=\xe9", "id"), ("lang=en; x=\xe9", "en"), ("x=\xe9; lang=en", "en"), ("lang=\xe9n", "id")],
+)
+def test_a_cookie_that_is_not_utf_8_gets_the_kiosk_page(  # type: ignore[no-untyped-def]
+    make_app, kiosk_store, cfg, cookie: str, lang: str
+) -> None:
+    """``curl -H $'Cookie: x=\\xe9' http://kiosk/`` was a plain-text 500 from outside Flask (the page cache's
+    key raised UnicodeDecodeError): now the home page, in the language the app reads from that header."""
+    seed(kiosk_store, cfg)
+    server = LiveServer(make_app(KIOSK_PAGE_CACHE_SECONDS=60.0))
+    try:
+        for _ in range(2):  # rendered, then from the cache
+            status, headers, page = _raw(server, "GET", "/", {"Host": "kiosk", "Cookie": cookie})
+            assert status == 200 and headers["Content-Type"].startswith("text/html"), page[:200]
+            assert _lang_of(page) == lang and 'class="tiles' in page
+    finally:
+        server.stop()
+
+
+def test_the_page_cache_never_turns_its_own_failure_into_a_server_page(app: Flask) -> None:
+    def broken(_environ: dict[str, object]) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    cache = app.wsgi_app
+    assert isinstance(cache, PageCache)
+    app.wsgi_app = PageCache(cache.app, lambda: 60.0, broken)  # type: ignore[method-assign]
+    response = app.test_client().get("/")
+    assert response.status_code == 200 and _lang_of(response.get_data(as_text=True)) == "id"
 
 
 # --- 6. no 500 for bad input -------------------------------------------------------------------------------

@@ -104,3 +104,19 @@ def test_the_gateway_reports_its_backlog_to_the_overview(store, central, make_cl
         http_login(session, central.url, central.app, "teknisi1", "teknisi")
         page = session.get(central.url + "/armada", timeout=10).text
     assert "submissions 0, events 0, readings 0" in page
+
+
+def test_the_files_folder_is_private_whatever_the_umask(store, central, make_client, gateway_config):
+    """``data/files`` was made 0755 under the usual umask 022: now 0700 (docs/sync.md, "Downlink")."""
+    data = b"%PDF-1.4 dokumen privat"
+    sha = central.put_file(data)
+    central.publish("document", "doc-1", {"title": "APBDes 2030", "sha256": sha, "size": len(data)})
+    folder = gateway_config.parent / "data" / "files"
+    assert not folder.exists()
+    previous = os.umask(0o022)
+    try:
+        assert make_client().run_once().files == 1
+    finally:
+        os.umask(previous)
+    assert (folder / sha).read_bytes() == data
+    assert f"{os.stat(folder).st_mode & 0o777:04o}" == "0700"
