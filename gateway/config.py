@@ -179,9 +179,9 @@ SETTINGS: list[Setting] = [
     Setting(
         "sync",
         "interval_s",
-        60,
+        60.0,
         "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog).",
-        int,
+        float,
     ),
     Setting(
         "sync",
@@ -195,6 +195,13 @@ SETTINGS: list[Setting] = [
         "backoff_cap_s",
         900.0,
         "Longest wait in seconds between retries after a failure (full-jitter exponential backoff).",
+        float,
+    ),
+    Setting(
+        "sync",
+        "backoff_base_s",
+        1.0,
+        "Longest wait in seconds before the first retry after a failure; it doubles with each failure in a row.",
         float,
     ),
     Setting("sync", "timeout_s", 60.0, "Seconds to wait for the central's answer to one request.", float),

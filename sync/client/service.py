@@ -29,7 +29,7 @@ from sync.client.uplink import STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
-POLL_S = 2.0  # how often an idle loop looks for new backlog
+POLL_S = 2.0  # how often an idle loop looks for new backlog (at most; a thirtieth of a shorter interval)
 CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
 
@@ -60,6 +60,7 @@ class Settings:
             interval_s=float(cfg.sync.interval_s),
             batch_max=int(cfg.sync.batch_max),
             backoff_cap_s=float(cfg.sync.backoff_cap_s),
+            backoff_base_s=float(cfg.sync.backoff_base_s),
             timeout_s=float(cfg.sync.timeout_s),
         )
 
@@ -196,7 +197,7 @@ class SyncClient:
             left = deadline - time.monotonic()
             if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
                 return  # (a stepped wall clock: learn the offset again at once)
-            self._sleep(min(POLL_S, left))
+            self._sleep(min(POLL_S, self.settings.interval_s / 30, left))
 
     def wants_round(self) -> bool:
         """New submissions or events, a batch's worth of readings, or dead letters to send again are waiting."""
