@@ -171,6 +171,15 @@ SETTINGS: list[Setting] = [
     Setting("mqtt", "password", "", "The ingest's password at the broker."),
     Setting(
         "gateway",
+        "commit_interval_s",
+        0.0,
+        "Seconds the ingest may gather frames before committing them together (at most 16 frames; each is "
+        "acknowledged after its commit). Every commit writes whole pages to the SD card whatever it holds, so "
+        "`anjungan init` writes 60 (docs/deploy.md, SD-card wear); 0 = each frame at once.",
+        float,
+    ),
+    Setting(
+        "gateway",
         "offline_after_intervals",
         3,
         "A node that misses this many of its intervals is marked offline (an `offline` event).",
@@ -206,6 +215,8 @@ SETTINGS: list[Setting] = [
     ),
     Setting("sync", "timeout_s", 60.0, "Seconds to wait for the central's answer to one request.", float),
 ]
+
+FIELD_COMMIT_INTERVAL_S = 60.0  # what `anjungan init` writes for [gateway] commit_interval_s (bench/field.py)
 
 _BY_NAME = {(s.section, s.key): s for s in SETTINGS}
 SECTIONS = list(dict.fromkeys(s.section for s in SETTINGS))

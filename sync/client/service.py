@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 POLL_S = 2.0  # how often an idle loop looks for new backlog (at most; a thirtieth of a shorter interval)
 CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
+# events that wait for the next round instead of starting one: a node's periodic hello (every 15 minutes from
+# every node) and its first frame carry nothing the central must learn within seconds
+ROUTINE_EVENTS = ("hello", "node_new")
 
 
 @dataclass
@@ -200,9 +203,12 @@ class SyncClient:
             self._sleep(min(POLL_S, self.settings.interval_s / 30, left))
 
     def wants_round(self) -> bool:
-        """New submissions or events, a batch's worth of readings, or dead letters to send again are waiting."""
+        """New submissions, events other than ROUTINE_EVENTS, a batch's worth of readings, or dead letters to
+        send again are waiting (routine events and a few readings go with the round of the interval)."""
         pending = pending_estimate(self.store)
-        if pending["submissions"] or pending["events"] or pending["readings"] >= READINGS_WAKE:
+        if pending["submissions"] or pending["readings"] >= READINGS_WAKE:
+            return True
+        if pending["events"] and urgent_events(self.store):
             return True
         return deadletters.retry_wanted(self.store)
 
@@ -220,6 +226,16 @@ def pending_estimate(store: Store) -> dict[str, int]:
         ).fetchone()[0]
         out[stream] = max(0, (top[0] if top else 0) - acked - dead)
     return out
+
+
+def urgent_events(store: Store) -> bool:
+    """An event the central should hear of soon (not one of ROUTINE_EVENTS) waits above the acked seq."""
+    marks = ",".join("?" * len(ROUTINE_EVENTS))
+    row = store.conn.execute(
+        f"SELECT 1 FROM events WHERE seq > ? AND kind NOT IN ({marks}) LIMIT 1",
+        (store.acked("events"), *ROUTINE_EVENTS),
+    ).fetchone()
+    return row is not None
 
 
 def _stamp() -> str:

@@ -161,6 +161,9 @@ def test_anjungan_init_writes_a_commented_file_that_loads_back(tmp_path: Path) -
     assert path.read_text().startswith("# anjungan configuration")
     cfg = config.load(path, env={})
     assert cfg.gateway.id == "desa-y"
+    assert cfg.gateway.commit_interval_s == config.FIELD_COMMIT_INTERVAL_S == 60  # the field's (SD-card wear)
+    # without a file, each frame is committed at once
+    assert config._BY_NAME[("gateway", "commit_interval_s")].default == 0
     assert cfg.store_path.exists()
     again = CliRunner().invoke(cli, ["--config", str(path), "init"])
     assert again.exit_code == 0 and "keeping it" in again.output
