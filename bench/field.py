@@ -9,7 +9,7 @@ through a small TCP proxy standing for the 3G/4G link. The load of one day:
 - 50 citizens during office hours, each a browser session: home page, a form (its CSRF token and hidden
   fields read from the page), the POST, the receipt, "Selesai"; the screen polls the alert banner every 5 s
   as the kiosk's Chromium does;
-- the sync every minute over a link that is down 30 % of the time (36 outages of 2 to 26 minutes; while
+- the sync every minute over a link that is down 30 % of the time (36 outages of 12 minutes on average; while
   down, the proxy refuses connections and cuts the open ones).
 
 Time is compressed by ``F`` = 1440 / ``--minutes`` (default 10 minutes a day, F = 144), honestly:
@@ -29,6 +29,9 @@ Time is compressed by ``F`` = 1440 / ``--minutes`` (default 10 minutes a day, F 
   these processes' figures is the day's events, scaled from the run. The sync's loop is all compressed.
 - The hourly clock check is not compressed (an hour of the process's own clock): it runs once in the run, and
   the 23 others of a day are added to the wire figure at the measured cost of one.
+
+The store is checked at the end (frames stored against frames sent: with a commit interval, the last open
+group, at most a simulated minute of frames, is still being gathered when the day ends).
 
 Prints a table, then as its LAST line one JSON object: ``disk_write_bytes_per_day``,
 ``wire_bytes_per_day``, ``cpu_s_per_day``, ``rss_total_mb`` and per-process figures. Targets: at most 50 MB
