@@ -41,6 +41,7 @@ bench: install system-deps
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/central.py
 	$(BIN)/python bench/backoffice.py
+	$(BIN)/python bench/field.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

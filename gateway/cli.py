@@ -73,7 +73,7 @@ def init(
     """Write a commented configuration file and create the store."""
     ctx = app_context()
     path = ctx.config_path or config_mod.DEFAULT_PATH
-    overrides = {"gateway": {k: v for k, v in
+    overrides: dict[str, dict[str, object]] = {"gateway": {k: v for k, v in
                              {"id": gateway_id, "name": office_name, "data_dir": data_dir}.items() if v}}  # fmt: skip
     if path.exists() and not force:
         click.echo(f"{path} exists; keeping it (use --force to overwrite)")

@@ -171,6 +171,16 @@ SETTINGS: list[Setting] = [
     Setting("mqtt", "password", "", "The ingest's password at the broker."),
     Setting(
         "gateway",
+        "commit_interval_s",
+        0.0,
+        "Seconds the ingest may gather frames before committing them together (at most 16 frames; each is "
+        "acknowledged after its commit). Every commit writes whole pages to the SD card whatever it holds (60 "
+        "cuts the writes to a third, docs/deploy.md), but serial frames still gathering when the ingest dies "
+        "are lost (MQTT ones come again); 0 = each frame at once, safe against a crash of any process.",
+        float,
+    ),
+    Setting(
+        "gateway",
         "offline_after_intervals",
         3,
         "A node that misses this many of its intervals is marked offline (an `offline` event).",
@@ -179,9 +189,9 @@ SETTINGS: list[Setting] = [
     Setting(
         "sync",
         "interval_s",
-        60,
+        60.0,
         "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog).",
-        int,
+        float,
     ),
     Setting(
         "sync",
@@ -195,6 +205,13 @@ SETTINGS: list[Setting] = [
         "backoff_cap_s",
         900.0,
         "Longest wait in seconds between retries after a failure (full-jitter exponential backoff).",
+        float,
+    ),
+    Setting(
+        "sync",
+        "backoff_base_s",
+        1.0,
+        "Longest wait in seconds before the first retry after a failure; it doubles with each failure in a row.",
         float,
     ),
     Setting("sync", "timeout_s", 60.0, "Seconds to wait for the central's answer to one request.", float),

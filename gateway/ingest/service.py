@@ -44,9 +44,10 @@ class Ingest:
         data_dir: Path | None = None,
         offline_after: float = 3,
         watch_every_s: float = 1.0,
+        commit_interval_s: float = 0.0,
     ):
         self.store = store
-        self.writer = store.writer()
+        self.writer = store.writer(commit_interval_s)
         self.learner = IntervalLearner()
         self.sinks = [FrameSink(self.writer, p.port, on_frames=self.learner.saw) for p in serial_ports]
         self.serial_readers = [
@@ -88,6 +89,7 @@ class Ingest:
             mqtt_login=(cfg.mqtt.username, cfg.mqtt.password),
             data_dir=cfg.data_dir,
             offline_after=cfg.gateway.offline_after_intervals,
+            commit_interval_s=cfg.gateway.commit_interval_s,
         )
 
     def describe(self) -> str:

@@ -115,12 +115,16 @@ class Store:
             self._conns.append(conn)
         return conn
 
-    def writer(self) -> ReadingWriter:
-        """The (started) group-commit writer of readings; one per Store."""
+    def writer(self, commit_interval_s: float = 0.0) -> ReadingWriter:
+        """The (started) group-commit writer of readings; one per Store (``commit_interval_s`` applies when
+        this call creates it: see :class:`ReadingWriter`)."""
         with self._lock:
             if self._writer is None:
                 self._writer = ReadingWriter(
-                    self.path, budget_bytes=self.budget_bytes, clock=self.clock
+                    self.path,
+                    budget_bytes=self.budget_bytes,
+                    clock=self.clock,
+                    commit_interval_s=commit_interval_s,
                 ).start()
             return self._writer
 

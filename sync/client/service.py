@@ -31,9 +31,12 @@ from sync.client.uplink import STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
-POLL_S = 2.0  # how often an idle loop looks for new backlog
+POLL_S = 2.0  # how often an idle loop looks for new backlog (at most; a thirtieth of a shorter interval)
 CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
+# events that wait for the next round instead of starting one: a node's periodic hello (every 15 minutes from
+# every node) and its first frame carry nothing the central must learn within seconds
+ROUTINE_EVENTS = ("hello", "node_new")
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Settings:
             interval_s=float(cfg.sync.interval_s),
             batch_max=int(cfg.sync.batch_max),
             backoff_cap_s=float(cfg.sync.backoff_cap_s),
+            backoff_base_s=float(cfg.sync.backoff_base_s),
             timeout_s=float(cfg.sync.timeout_s),
         )
 
@@ -211,12 +215,15 @@ class SyncClient:
             left = deadline - time.monotonic()
             if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
                 return  # (a stepped wall clock: learn the offset again at once)
-            self._sleep(min(POLL_S, left))
+            self._sleep(min(POLL_S, self.settings.interval_s / 30, left))
 
     def wants_round(self) -> bool:
-        """New submissions or events, a batch's worth of readings, or dead letters to send again are waiting."""
+        """New submissions, events other than ROUTINE_EVENTS, a batch's worth of readings, or dead letters to
+        send again are waiting (routine events and a few readings go with the round of the interval)."""
         pending = pending_estimate(self.store)
-        if pending["submissions"] or pending["events"] or pending["readings"] >= READINGS_WAKE:
+        if pending["submissions"] or pending["readings"] >= READINGS_WAKE:
+            return True
+        if pending["events"] and urgent_events(self.store):
             return True
         return deadletters.retry_wanted(self.store)
 
@@ -234,6 +241,16 @@ def pending_estimate(store: Store) -> dict[str, int]:
         ).fetchone()[0]
         out[stream] = max(0, (top[0] if top else 0) - acked - dead)
     return out
+
+
+def urgent_events(store: Store) -> bool:
+    """An event the central should hear of soon (not one of ROUTINE_EVENTS) waits above the acked seq."""
+    marks = ",".join("?" * len(ROUTINE_EVENTS))
+    row = store.conn.execute(
+        f"SELECT 1 FROM events WHERE seq > ? AND kind NOT IN ({marks}) LIMIT 1",
+        (store.acked("events"), *ROUTINE_EVENTS),
+    ).fetchone()
+    return row is not None
 
 
 def _stamp() -> str:

@@ -3,6 +3,12 @@
 - Priority: a citizen's submission goes before events, events before readings. The highest-priority stream
   with pending records is asked again before every batch, so a submission made during a long readings drain
   goes out with the next request.
+- A drain sends what was pending when it began, not what arrives while it runs: once a batch of readings or
+  events that was not full (the stream held no more when it was read) is acknowledged whole, that stream
+  waits for the next round. At a
+  low rate a round is then one request per stream instead of a chase of each new frame that arrives during
+  the request before (bench/field.py). A backlog still drains in full batches, and submissions are read
+  again before every batch, so a citizen's submission never waits for the next round.
 - One stream's trouble never stops the others: a stream whose batch fails is left alone for the rest of the
   drain while the other streams go on; the drain then raises the failure (the round is retried with backoff).
 - Batch size per stream grows ×2 on success up to ``batch_max`` (readings; submissions and events, larger
@@ -82,16 +88,23 @@ class Uplink:
         """
         total = self.retry_dead_letters(should_stop)
         failed: dict[str, TransientError] = {}
+        caught_up: set[str] = (
+            set()
+        )  # streams whose last batch was not full: the rest waits for the next round
         with ThreadPoolExecutor(1, thread_name_prefix="anjungan-sync-prefetch") as pool:
             while not should_stop():
-                batch = self.next_batch(skip=failed)
+                batch = self.next_batch(skip=failed.keys() | caught_up)
                 if batch is None:
                     break
                 stream, records = batch
+                full = len(records) >= self.sizes[stream]
                 try:
                     total += self._drain_batch(pool, stream, records, should_stop)
                 except TransientError as err:
                     failed[stream] = err
+                    continue
+                if not full and stream != "submissions" and self.store.acked(stream) >= records[-1]["seq"]:
+                    caught_up.add(stream)  # (a batch with records set aside is sent again at once)
         if failed:
             raise next(iter(failed.values()))
         return total

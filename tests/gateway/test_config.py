@@ -161,6 +161,8 @@ def test_anjungan_init_writes_a_commented_file_that_loads_back(tmp_path: Path) -
     assert path.read_text().startswith("# anjungan configuration")
     cfg = config.load(path, env={})
     assert cfg.gateway.id == "desa-y"
+    # each frame is committed at once unless a technician trades crash safety for fewer SD-card writes
+    assert cfg.gateway.commit_interval_s == 0 == config._BY_NAME[("gateway", "commit_interval_s")].default
     assert cfg.store_path.exists()
     again = CliRunner().invoke(cli, ["--config", str(path), "init"])
     assert again.exit_code == 0 and "keeping it" in again.output

@@ -315,3 +315,26 @@ def test_hello_error_and_reboot_become_node_state_and_events(store: Store) -> No
     )
     kinds = [e["kind"] for e in store.events()]
     assert kinds == ["node_new", "hello", "error", "reboot"]
+
+
+def test_commit_interval_gathers_frames_into_one_commit_and_acknowledges_after_it(tmp_path: Path) -> None:
+    """With ``[gateway] commit_interval_s`` a low rate of frames is committed in groups (each commit writes
+    whole pages to the SD card, bench/field.py): GATHER_FRAMES frames commit at once without waiting out the
+    interval, a frame's Future resolves only after its commit, and closing commits what was gathered."""
+    from gateway.frame import Frame
+    from gateway.store.writer import GATHER_FRAMES, ReadingWriter
+
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with ReadingWriter(path, commit_interval_s=300) as writer:
+        futures = [
+            writer.submit([Frame("r", "n1", 1, q, {"water_cm": 1.0 + q})]) for q in range(GATHER_FRAMES)
+        ]
+        assert [future.result(30) for future in futures] == [1] * GATHER_FRAMES
+        assert writer.commits == 1
+        late = writer.submit([Frame("r", "n1", 1, 99, {"water_cm": 2.0})])
+        assert not late.done()  # gathered for up to 300 s: not acknowledged before its commit
+    assert late.result(0) == 1
+    assert writer.commits == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == GATHER_FRAMES + 1

@@ -82,3 +82,37 @@ def test_acked_never_beyond_what_the_central_said(store: Store, central, make_cl
     client.uplink.send("events", records)
     assert store.acked("events") == records[-1]["seq"]
     assert central.seqs("events") == [r["seq"] for r in records]
+
+
+def test_a_round_sends_what_was_pending_not_what_arrives_meanwhile(store, central, make_client):
+    """Readings that arrive while a batch is in flight wait for the next round: at a low rate a round is one
+    request per stream instead of a chase after each frame that came during the request before."""
+    fill(store, frames=2)
+    arrived: list[int] = []
+
+    def one_more_frame(stream: str, count: int) -> None:
+        if stream == "readings":
+            arrived.append(count)
+            fill(store, frames=1, start=100 + len(arrived))
+
+    client = make_client(on_acked=one_more_frame)
+    client.run_once()
+    assert len(arrived) == 1  # one batch of readings in this round
+    assert len(central.seqs("readings")) == len(store_seqs(store, "readings")) - 5
+    client.run_once()  # the next round takes what came meanwhile
+    assert len(arrived) == 2
+    assert len(central.seqs("readings")) == len(store_seqs(store, "readings")) - 5
+
+
+def test_routine_events_wait_for_the_round_of_the_interval(store, central, make_client):
+    """A node's hello (and first frame) waits for the next round; an offline event starts one at once."""
+    from gateway.frame import Frame
+    from sync.client.service import pending_estimate
+
+    client = make_client()
+    client.run_once()
+    store.writer().write([Frame("h", "node-9", 1, 0, {}, {"fw": "1.4.0", "up_s": 5, "mem_free": 60000})])
+    assert pending_estimate(store)["events"] == 2  # node_new and hello
+    assert not client.wants_round()
+    store.add_event("offline", {"node": "node-9"})
+    assert client.wants_round()
