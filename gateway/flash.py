@@ -45,6 +45,29 @@ def node_config(node_id: str, kind: str, interval_s: float, **options: Any) -> d
     return cfg
 
 
+def known_boot(cfg: Any, node_id: str) -> int | None:
+    """The highest boot the gateway's store holds for ``node_id`` (frames or the nodes table), None when the
+    store does not exist or does not know the node. A replacement board must boot above it: its frames are
+    keyed (node, boot, q), and a reused key is dropped as a duplicate (docs/flashing.md)."""
+    import sqlite3
+
+    path = Path(cfg.store_path)
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT max(coalesce(n.boot, 0), coalesce((SELECT max(boot) FROM frames f WHERE f.node_id = n.id), 0)) "
+            "FROM nodes n WHERE n.node = ?",
+            (node_id,),
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return int(row[0]) if row and row[0] else None
+
+
 def firmware_files(config: dict[str, Any]) -> dict[str, bytes]:
     files = {p.name: p.read_bytes() for p in sorted(FIRMWARE_DIR.glob("*.py"))}
     files["config.json"] = (json.dumps(config, indent=1) + "\n").encode()
@@ -73,6 +96,11 @@ class Board:
         )
         out = self._exec(code).strip()
         return None if out == b"None" else ast.literal_eval(out.decode())
+
+    def read_int(self, name: str) -> int:
+        """The decimal number in the board's file ``name`` (0 when missing or not a number)."""
+        code = f"try:\n print(int(open({name!r}).read().strip() or '0'))\nexcept (OSError, ValueError):\n print(0)"
+        return int(self._exec(code).strip() or b"0")
 
     def write(self, name: str, data: bytes) -> None:
         tmp = name + ".tmp"
@@ -133,11 +161,18 @@ def wait_for_hello(line_port: Any, node_id: str, timeout_s: float) -> Frame:
     raise FlashError(f"no hello frame from {node_id} within {timeout_s:.0f} s (last line: {text})")
 
 
-def flash(port: str, config: dict[str, Any], hello_timeout_s: float = 20.0) -> tuple[list[str], int, Frame]:
-    """Flash ``port``; returns (files copied, files in all, the hello frame after the reset)."""
+def flash(
+    port: str, config: dict[str, Any], hello_timeout_s: float = 20.0, known: int | None = None
+) -> tuple[list[str], int, Frame]:
+    """Flash ``port``; returns (files copied, files in all, the hello frame after the reset).
+
+    ``known``: the highest boot the gateway knows for this node id; the board's ``bootcount.txt`` is raised to
+    it (never lowered), so that its next boot is above every boot the store holds."""
     files = firmware_files(config)
     board = Board(port)
     try:
+        if known is not None and board.read_int("bootcount.txt") < known:
+            files["bootcount.txt"] = str(known).encode()
         with click.progressbar(length=len(files), label="Copying firmware") as bar:
             copied = copy_files(board, files, bar)
         board.reset()
@@ -180,7 +215,10 @@ def flash_command(cfg: Any, port: str, node_id: str, kind: str, interval_s: floa
         wifi_password=wifi_password,
     )  # fmt: skip
     with portlock.released(cfg.data_dir, port):
-        copied, total, hello = flash(port, config, hello_timeout)
+        known = known_boot(cfg, node_id)
+        copied, total, hello = flash(port, config, hello_timeout, known)
     skipped = total - len(copied)
     click.echo(f"copied {len(copied)} files, skipped {skipped} unchanged (sha256 verified)")
+    if "bootcount.txt" in copied:
+        click.echo(f"boot counter set above boot {known}, the highest this gateway holds for {node_id}")
     click.echo(f"{node_id} is alive: boot {hello.boot}, firmware {hello.extra.get('fw')}")

@@ -1,8 +1,8 @@
 /* anjungan on-screen keyboard: plain JavaScript, served by the kiosk.
    Fields opt in with data-kb="text" | "numeric" | "date" | "email". Keys that type act on pointerdown and
    keep the focus in the field; keys that close the keyboard ("Selesai", enter in a one-line field) act on the
-   click of the same tap, so that the click never lands on the page beneath once the keyboard is gone, and a
-   click in the keyboard's place just after it closed is swallowed. Nothing moves under the finger: a page with
+   click of the same tap, so that the click never lands on the page beneath once the keyboard is gone, and for
+   600 ms after it closed every tap in the keyboard's place (a second tap of a double tap too) is swallowed. Nothing moves under the finger: a page with
    such fields keeps the keyboard's room at its bottom all the time, and a field is scrolled into view only
    after the tap that focused it has ended. The keyboard never sends anything anywhere. */
 (function () {
@@ -26,7 +26,7 @@
   var pointerDown = false;
   var closedRect = null;
   var closedAt = 0;
-  var GHOST_MS = 700;
+  var GHOST_MS = 600;
   if (document.querySelector("[data-kb]")) { document.body.classList.add("kb-page"); }
 
   function label(key) {
@@ -135,18 +135,41 @@
     e.stopPropagation();
     if (key && closes(key.dataset.key)) { press(key.dataset.key); }
   });
-  /* a click where the keyboard just was, with no new touch since, belongs to the keyboard's tap: never to the
-     page beneath (a new pointerdown starts a new tap and ends this guard) */
-  document.addEventListener("click", function (e) {
-    if (!closedRect || Date.now() - closedAt > GHOST_MS) { return; }
+  /* For GHOST_MS after the keyboard closed, a tap where it was belongs to the keyboard, never to the page
+     beneath: the click of the tap that closed it, and any new tap there (a double tap on "Selesai") too. Its
+     pointerdown, touchstart, mousedown and click are swallowed; a tap that started in that place is swallowed
+     to its click even when the click comes late. Taps elsewhere, and any tap after GHOST_MS, act as usual. */
+  var swallowUntil = 0; /* the click of a swallowed tap, if it comes at all, comes before this */
+  function inClosed(e) {
+    var p = e.touches && e.touches.length ? e.touches[0] : (e.changedTouches && e.changedTouches[0]) || e;
     var r = closedRect;
-    if (e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) {
-      e.preventDefault();
-      e.stopPropagation();
-    }
-    closedRect = null;
+    return r && p.clientX >= r.left && p.clientX <= r.right && p.clientY >= r.top && p.clientY <= r.bottom;
+  }
+  function guarded(e) {
+    return closedRect && kb.hidden && Date.now() - closedAt <= GHOST_MS && inClosed(e);
+  }
+  function swallow(e) {
+    if (e.cancelable) { e.preventDefault(); }
+    e.stopPropagation();
+    e.stopImmediatePropagation();
+  }
+  ["pointerdown", "touchstart", "mousedown"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      if (guarded(e)) { swallowUntil = Date.now() + 1000; swallow(e); }
+      else if (type === "pointerdown") { swallowUntil = 0; }
+    }, { capture: true, passive: false });
+  });
+  ["pointerup", "touchend", "mouseup"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      if (type === "pointerup") { pointerDown = false; }
+      if (Date.now() < swallowUntil || guarded(e)) { swallow(e); }
+    }, { capture: true, passive: false });
+  });
+  document.addEventListener("click", function (e) {
+    if (Date.now() < swallowUntil || guarded(e)) { swallow(e); }
+    swallowUntil = 0;
   }, true);
-  document.addEventListener("pointerdown", function () { pointerDown = true; closedRect = null; }, true);
+  document.addEventListener("pointerdown", function () { pointerDown = true; }, true);
   document.addEventListener("pointerup", function () { pointerDown = false; }, true);
   document.addEventListener("pointercancel", function () { pointerDown = false; }, true);
   document.addEventListener("focusin", function (e) {

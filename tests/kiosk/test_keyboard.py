@@ -101,3 +101,50 @@ def test_every_form_on_the_on_screen_keyboard_alone(
     assert public["nomor_permohonan"] == request_number and public["alasan"] == ["c"]
     assert public["uraian"] == "Belum ada jawaban setelah 10 hari kerja."
     assert personal == identity
+
+
+STATE_JS = """() => ({
+    checked: Array.from(document.querySelectorAll('input[type=checkbox], input[type=radio]'))
+        .map(i => (i.name || i.id) + '=' + i.value + ':' + i.checked),
+    marker: window.__kbMarker || null,
+    url: location.href,
+})"""
+
+
+@pytest.mark.parametrize("path", ["/permohonan", "/pengaduan", "/keberatan"])
+def test_a_double_tap_on_done_never_lands_on_the_page(
+    server: ServerThread, touch_page: Any, path: str
+) -> None:
+    """Issue 11 item 2: two taps on "Selesai" 60–400 ms apart, on every keyboard field of the form, change no
+    checkbox or radio and never leave the page (the second tap lands where the keyboard was)."""
+    page = touch_page
+    page.goto(server.url + path)
+    page.evaluate("() => { window.__kbMarker = 'kept'; }")
+    fields = page.eval_on_selector_all("[data-kb]", "els => els.filter(e => e.offsetParent).map(e => e.id)")
+    assert len(fields) >= 5, fields
+    before = page.evaluate(STATE_JS)
+    assert before["marker"] == "kept"
+    page.evaluate(
+        "() => { window.__ends = 0; window.addEventListener('touchend', () => { window.__ends += 1; }, true); }"
+    )
+    taps = 0
+    for field in fields:
+        for gap_ms in (60, 120, 250, 400):
+            # a tap where the keyboard was is swallowed for 600 ms after it closed: the next field waits
+            page.wait_for_timeout(650)
+            page.tap(f"#{field}")
+            page.wait_for_selector("#kb:not([hidden])")
+            kind = page.get_attribute(f"#{field}", "data-kb")
+            page.tap('#kb .kb-key[data-key="{}"]'.format("1" if kind in ("numeric", "date") else "a"))
+            taps += 1
+            box = page.locator('#kb .kb-key[data-key="done"]').bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.touchscreen.tap(x, y)
+            page.wait_for_timeout(gap_ms)  # the input: the gap between the two taps of a double tap
+            page.touchscreen.tap(x, y)
+            taps += 2
+            # both taps have ended (touchend reached the page) and the events of each have been dispatched
+            page.wait_for_function("n => window.__ends >= n", arg=taps, timeout=10_000)
+            page.wait_for_selector("#kb", state="hidden")
+            after = page.evaluate(STATE_JS)
+            assert after == before, (path, field, gap_ms)

@@ -63,3 +63,24 @@ def test_flash_errors_are_plain(config_env, tmp_path):
         flash_command, ["--port", "x", "--node-id", "Bad", "--kind", "weather"], env=config_env
     )
     assert isinstance(bad.exception, AnjunganError) and "node id" in str(bad.exception)
+
+
+def test_a_replacement_board_boots_above_the_boots_the_store_knows(start_board, config_env):
+    """Issue 8: a blank board flashed with a known node id must not reuse (node, boot, q) keys."""
+    from gateway.config import load
+    from gateway.frame import Frame
+    from gateway.store import Store
+
+    cfg = load(Path(config_env["ANJUNGAN_CONFIG"]))
+    store = Store.open(cfg.store_path)
+    assert (
+        store.writer().submit([Frame("r", "dmk-wl-09", 7, 3, {"level_cm": 120.0}, {})]).result(timeout=30)
+        == 1
+    )
+    store.close()
+    board = start_board("sim-replacement", "--blank")
+    args = ["--port", str(board.link), "--node-id", "dmk-wl-09", "--kind", "water-level", "--interval", "1"]
+    result = CliRunner().invoke(flash_command, args, env=config_env)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "boot counter set above boot 7" in result.output
+    assert "dmk-wl-09 is alive: boot 8," in result.output
