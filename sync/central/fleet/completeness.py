@@ -82,7 +82,7 @@ def _interval(default_s: int) -> Any:
 
 def _expected(start_ms: Any, end_ms: int, default_s: int) -> Any:
     """Expected readings of a series over [start_ms, end_ms) (start a SQL expression or a number)."""
-    first_hour = (series.c.first_ms / HOUR_MS) * HOUR_MS
+    first_hour = (series.c.first_ms // HOUR_MS) * HOUR_MS
     low = sa.case((first_hour > start_ms, first_hour), else_=start_ms)
     span = sa.case((low < end_ms, end_ms - low), else_=0)
     return sa.cast(span, sa.Float) / (sa.cast(_interval(default_s), sa.Float) * 1000.0)
@@ -203,7 +203,7 @@ def trend(
         *[sa.select(sa.literal(s, sa.BigInteger).label("day_ms")) for s in starts]
     ).subquery("d")
     end = sa.case((day_list.c.day_ms + DAY_MS < now_ms, day_list.c.day_ms + DAY_MS), else_=now_ms)
-    first_hour = (series.c.first_ms / HOUR_MS) * HOUR_MS
+    first_hour = (series.c.first_ms // HOUR_MS) * HOUR_MS
     low = sa.case((first_hour > day_list.c.day_ms, first_hour), else_=day_list.c.day_ms)
     span = sa.case((low < end, end - low), else_=0)
     expected = sa.cast(span, sa.Float) / (sa.cast(_interval(default_interval_s), sa.Float) * 1000.0)

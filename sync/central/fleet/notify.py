@@ -70,7 +70,7 @@ def send_due(engine: Engine, now_ms: int, cfg: FleetSettings) -> list[Delivery]:
             .order_by(alerts.c.id)
         ).all()
     for row in opened:
-        if row.resolved_ms is not None and _quiet(engine, row.key, now_ms, cfg):
+        if row.resolved_ms is not None and _quiet(engine, row, "opened", now_ms, cfg):
             _mark(engine, row.id, "notified_ms", now_ms, closed=True)  # came and went in the quiet period
             continue
         sent += _tell(engine, row, "opened", "notified_ms", now_ms, cfg)
@@ -85,14 +85,16 @@ def send_due(engine: Engine, now_ms: int, cfg: FleetSettings) -> list[Delivery]:
 def _tell(
     engine: Engine, row: Any, event: str, column: str, now_ms: int, cfg: FleetSettings
 ) -> list[Delivery]:
-    if event == "opened" and _quiet(engine, row.key, now_ms, cfg):
-        _mark(engine, row.id, column, now_ms)
-        return []
-    if event == "resolved" and _quiet(engine, row.key, now_ms, cfg):
-        return []  # told when the quiet period is over
+    if _quiet(engine, row, event, now_ms, cfg):
+        if event == "opened":
+            _mark(engine, row.id, column, now_ms)
+        return []  # a resolution is told when the quiet period is over
+    done = _delivered(engine, row.id, event)
     failures = False
     out = []
     for channel in channels(cfg):
+        if channel in done:
+            continue  # a retry goes only to the channels that failed
         error = _deliver(channel, row, event, now_ms, cfg)
         failures = failures or error is not None
         out.append(Delivery(row.id, channel, event, error))
@@ -104,18 +106,33 @@ def _tell(
     return out
 
 
+def _delivered(engine: Engine, alert_id: int, event: str) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(notifications.c.channel).where(
+                notifications.c.alert_id == alert_id,
+                notifications.c.event == event,
+                notifications.c.error.is_(None),
+            )
+        )
+        return {r[0] for r in rows}
+
+
 def _mark(engine: Engine, alert_id: int, column: str, now_ms: int, closed: bool = False) -> None:
     values = {column: now_ms, **({"closed_notified_ms": now_ms} if closed else {})}
     with engine.begin() as conn:
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(**values))
 
 
-def _quiet(engine: Engine, key: str, now_ms: int, cfg: FleetSettings) -> bool:
-    """Whether a message about ``key`` was delivered within the quiet period."""
+def _quiet(engine: Engine, row: Any, event: str, now_ms: int, cfg: FleetSettings) -> bool:
+    """Whether a message about the alert's condition (its key), other than this one, was delivered within the
+    quiet period."""
     with engine.connect() as conn:
         last = conn.execute(
             sa.select(sa.func.max(notifications.c.at_ms)).where(
-                notifications.c.key == key, notifications.c.error.is_(None)
+                notifications.c.key == row.key,
+                notifications.c.error.is_(None),
+                sa.not_(sa.and_(notifications.c.alert_id == row.id, notifications.c.event == event)),
             )
         ).scalar()
     return last is not None and now_ms - last < cfg.quiet_s * 1000

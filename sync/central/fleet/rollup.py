@@ -65,9 +65,9 @@ def advance(conn: Connection, gateway_id: str, acked: int, chunk: int = CHUNK) -
     if high <= low:
         return low
     in_range = (readings.c.gateway_id == gateway_id, readings.c.seq > low, readings.c.seq <= high)
-    _roll(conn, hourly, hourly.c.hour_ms, (reading_time() / HOUR_MS) * HOUR_MS, in_range)
+    _roll(conn, hourly, hourly.c.hour_ms, (reading_time() // HOUR_MS) * HOUR_MS, in_range)
     offset = settings.utc_offset_ms()
-    day = ((reading_time() + offset) / DAY_MS) * DAY_MS - offset
+    day = ((reading_time() + offset) // DAY_MS) * DAY_MS - offset
     _roll(conn, daily, daily.c.day_ms, day, in_range)
     _series(conn, in_range)
     conn.execute(marks.update().where(marks.c.gateway_id == gateway_id).values(seq=high))
