@@ -94,7 +94,7 @@ def set_node() -> Any:
                         producer=request.form.get("producer"), interval_s=int(interval) if interval else None)  # fmt: skip
     except places.PlaceError as err:
         raise BackofficeError(str(err)) from err
-    flash(_("Node %(target)s disimpan.", target=f"{gateway_id}/{node}"))
+    flash(_("Node %(target)s disimpan.", target=gateway_id + "/" + node))
     return redirect(url_for("backoffice_admin.fleet") + f"#kiosk-{gateway_id}")
 
 
@@ -154,7 +154,7 @@ def completeness_page() -> str:
         rows = completeness.report(conn, win, now, group, default_interval_s=cfg.node_default_interval_s)
         trend = completeness.trend(conn, days, now, default_interval_s=cfg.node_default_interval_s)
     zones = {z: sum(1 for r in rows if r["zone"] == z) for z in ("green", "yellow", "red", "none")}
-    chart = charts.trend_chart(trend, _("Kelengkapan data per hari (%%)"))
+    chart = charts.trend_chart(trend, _("Kelengkapan data per hari (persen)"))
     return render_template("backoffice/completeness.html", rows=rows, zones=zones, window=win, period=period,
                            group=group, day=day, chart=chart, periods=completeness.PERIODS,
                            groups=completeness.GROUPS)  # fmt: skip
