@@ -1,8 +1,7 @@
 """Completeness of sensor data: readings received against readings expected, per node and measurement, and
 summed per kiosk or per producer (the OPD owning a node), per local day, week or month.
 
-Expected readings of a (node, measurement) over a window: the part of the window from the hour of its first
-reading to now, divided by the node's interval (set at the central, else as its gateway reports it, else
+Expected readings of a (node, measurement) over a window: the part of the window from its first reading to now, divided by the node's interval (set at the central, else as its gateway reports it, else
 ``node_default_interval_s``). Received: the daily roll-ups' counts (:mod:`.rollup`), capped at the expected
 count so that one over-eager node never hides another's gaps. Everything is computed in SQL over the daily
 roll-ups and the series table, so that a month of 1,000 kiosks reads some 10^5 rows, never the readings.
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.central.fleet import settings
-from sync.central.fleet.rollup import DAY_MS, HOUR_MS
+from sync.central.fleet.rollup import DAY_MS
 from sync.central.fleet.tables import daily, nodes, series
 
 PERIODS = ("day", "week", "month")
@@ -82,8 +81,8 @@ def _interval(default_s: int) -> Any:
 
 def _expected(start_ms: Any, end_ms: int, default_s: int) -> Any:
     """Expected readings of a series over [start_ms, end_ms) (start a SQL expression or a number)."""
-    first_hour = (series.c.first_ms // HOUR_MS) * HOUR_MS
-    low = sa.case((first_hour > start_ms, first_hour), else_=start_ms)
+    first = series.c.first_ms
+    low = sa.case((first > start_ms, first), else_=start_ms)
     span = sa.case((low < end_ms, end_ms - low), else_=0)
     return sa.cast(span, sa.Float) / (sa.cast(_interval(default_s), sa.Float) * 1000.0)
 
@@ -203,8 +202,8 @@ def trend(
         *[sa.select(sa.literal(s, sa.BigInteger).label("day_ms")) for s in starts]
     ).subquery("d")
     end = sa.case((day_list.c.day_ms + DAY_MS < now_ms, day_list.c.day_ms + DAY_MS), else_=now_ms)
-    first_hour = (series.c.first_ms // HOUR_MS) * HOUR_MS
-    low = sa.case((first_hour > day_list.c.day_ms, first_hour), else_=day_list.c.day_ms)
+    first = series.c.first_ms
+    low = sa.case((first > day_list.c.day_ms, first), else_=day_list.c.day_ms)
     span = sa.case((low < end, end - low), else_=0)
     expected = sa.cast(span, sa.Float) / (sa.cast(_interval(default_interval_s), sa.Float) * 1000.0)
     count = sa.cast(sa.func.coalesce(daily.c.n, 0), sa.Float)

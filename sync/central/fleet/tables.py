@@ -87,6 +87,8 @@ def _rollup(name: str, period: str) -> sa.Table:
 
 hourly = _rollup("fleet_hourly", "hour_ms")
 daily = _rollup("fleet_daily", "day_ms")  # local days (the regency's UTC offset)
+sa.Index("fleet_daily_day", daily.c.day_ms)  # a window of days across every series (completeness)
+sa.Index("fleet_hourly_name_hour", hourly.c.name, hourly.c.hour_ms)  # recent hours of one measurement (rain)
 
 # Each (node, measurement) ever seen: its first and last reading's time and the last value.
 series = sa.Table(
