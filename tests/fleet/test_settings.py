@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.errors import ConfigError
-from sync.central.fleet.settings import FleetSettings, env_names
 from sync.central.cli import central_group
+from sync.central.fleet.settings import FleetSettings, env_names
 from sync.central.settings import CentralSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "central.md"
