@@ -206,7 +206,13 @@ def trend(
     low = sa.case((first > day_list.c.day_ms, first), else_=day_list.c.day_ms)
     span = sa.case((low < end, end - low), else_=0)
     expected = sa.cast(span, sa.Float) / (sa.cast(_interval(default_interval_s), sa.Float) * 1000.0)
-    count = sa.cast(sa.func.coalesce(daily.c.n, 0), sa.Float)
+    # the days' roll-up rows, read once by the day index and hash-joined (not looked up row by row)
+    got = (
+        sa.select(daily.c.gateway_id, daily.c.node, daily.c.name, daily.c.day_ms, daily.c.n)
+        .where(daily.c.day_ms >= min(starts), daily.c.day_ms <= max(starts))
+        .subquery("got")
+    )
+    count = sa.cast(sa.func.coalesce(got.c.n, 0), sa.Float)
     capped = sa.case((count > expected, expected), else_=count)
     per_series = (
         sa.select(day_list.c.day_ms, expected.label("expected"), capped.label("received")).select_from(
@@ -215,12 +221,12 @@ def trend(
                 nodes, sa.and_(nodes.c.gateway_id == series.c.gateway_id, nodes.c.node == series.c.node)
             )
             .outerjoin(
-                daily,
+                got,
                 sa.and_(
-                    daily.c.gateway_id == series.c.gateway_id,
-                    daily.c.node == series.c.node,
-                    daily.c.name == series.c.name,
-                    daily.c.day_ms == day_list.c.day_ms,
+                    got.c.gateway_id == series.c.gateway_id,
+                    got.c.node == series.c.node,
+                    got.c.name == series.c.name,
+                    got.c.day_ms == day_list.c.day_ms,
                 ),
             )
         )  # fmt: skip
