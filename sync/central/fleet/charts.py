@@ -81,9 +81,9 @@ def sensor_chart(rows: list[dict[str, Any]], title: str) -> str:
                        show_minor_x_labels=False, show_dots=len(rows) < 80)  # fmt: skip
     chart.x_labels = [r["label"] for r in rows]
     chart.x_labels_major = [r["label"] for r in rows[:: max(1, len(rows) // 12)]]
-    chart.add("rata-rata / mean", [r["mean"] for r in rows])
+    chart.add("rata-rata", [r["mean"] for r in rows])
     chart.add("min", [r["min"] for r in rows])
-    chart.add("maks / max", [r["max"] for r in rows])
+    chart.add("maks", [r["max"] for r in rows])
     return _uri(chart)
 
 
