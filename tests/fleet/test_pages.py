@@ -52,7 +52,7 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
                 page="/armada").status_code == 400  # fmt: skip
     page = tek.get("/armada").get_data(as_text=True)
     for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
-                 "readings 5 (90 detik)", "selisih -120 ms", "water_cm"):  # fmt: skip
+                 "submissions 0, events 0, readings 5", "tertua readings: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
         assert text in page, text
     svg = tek.get("/armada/peta.svg")
     assert svg.mimetype == "image/svg+xml"
