@@ -34,6 +34,14 @@ NODE_PLACES = {
 }
 
 
+# Where the kiosk and its nodes stand on the central's fleet map (WGS 84), and who owns each node's data.
+KIOSK_PLACE = ("Kantor Kecamatan Wonosalam", -6.9012, 110.6735)
+NODE_COORDINATES = {"demo-wl-01": (-6.8968, 110.6801), "demo-wx-01": (-6.9015, 110.6741),
+                    "demo-pw-01": (-6.9010, 110.6731)}  # fmt: skip
+NODE_PRODUCERS = {"demo-wl-01": "bpbd", "demo-wx-01": "bpbd", "demo-pw-01": "dispu"}
+ALERTS_EVERY_S = "10"  # the demo's central evaluates alerts often, so that they show within seconds
+
+
 def _central_db(demo_dir: Path) -> str:
     return f"sqlite:///{demo_dir / 'central' / 'central.db'}"
 
@@ -123,6 +131,30 @@ DEMO_SUBMISSIONS: tuple[tuple[str, dict[str, Any], dict[str, Any] | None], ...] 
 )  # fmt: skip
 
 
+def _places(demo_dir: Path, gateway_id: str) -> None:
+    """Set the kiosk's and the nodes' places and producers at the central on the first run (audited there)."""
+    marker = demo_dir / "central" / "places-set"
+    if marker.exists():
+        return
+    central = ("central", "--db", _central_db(demo_dir))
+    label, lat, lon = KIOSK_PLACE
+    commands: list[tuple[str, ...]] = [
+        (*central, "fleet", "place", gateway_id, "--label", label, "--lat", str(lat), "--lon", str(lon))
+    ]
+    for node_id, (lat, lon) in NODE_COORDINATES.items():
+        commands.append((*central, "fleet", "place", gateway_id, "--node", node_id, "--label", NODE_PLACES[node_id],
+                         "--lat", str(lat), "--lon", str(lon)))  # fmt: skip
+        commands.append((*central, "fleet", "node", gateway_id, node_id, "--producer", NODE_PRODUCERS[node_id],
+                         "--interval", str(NODE_INTERVAL_S)))  # fmt: skip
+    for command in commands:
+        result = subprocess.run(
+            anjungan_argv(*command, "--by", "demo"), capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise AnjunganError(f"cannot set the demo's places at the central: {result.stderr.strip()}")
+    marker.write_text("places set\n")
+
+
 def _seed_submissions(store: Store) -> None:
     """A few realistic citizens' submissions (they travel to the central like any other)."""
     from datetime import date
@@ -144,6 +176,7 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     private.ensure_dir(demo_dir / "logs")
     credentials = _credentials(demo_dir)
     operator_hash, _password = _operator(demo_dir)
+    _places(demo_dir, credentials["gateway_id"])
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {
         "gateway": {"id": GATEWAY_ID, "name": "Kecamatan Wonosalam (demo)", "data_dir": "data"},
@@ -181,13 +214,17 @@ def children(demo_dir: Path, config_path: Path, *, kiosk_port: int, central_port
     central = ["central", "--db", _central_db(demo_dir)]
     out = [
         Child(
-            "central", anjungan_argv(*central, "serve", "--port", str(central_port)), log=logs / "central.log"
+            "central",
+            anjungan_argv(*central, "serve", "--port", str(central_port)),
+            env={"ANJUNGAN_CENTRAL_SERVER_ALERTS_EVERY_S": ALERTS_EVERY_S},
+            log=logs / "central.log",
         )
     ]
     for node_id, kind in NODES:
         argv = anjungan_argv(
             "node", "simulate", "--node-id", node_id, "--kind", kind, "--interval", str(NODE_INTERVAL_S),
             "--dir", str(demo_dir / "nodes" / node_id / "fs"), "--link", str(_link(demo_dir, node_id)),
+            "--scenario", "demo",
         )  # fmt: skip
         out.append(Child(f"node {node_id}", argv, log=logs / f"{node_id}.log"))
     out += [

@@ -24,7 +24,7 @@ from typing import Any
 from gateway.simulator import devices as dev
 from gateway.simulator.boardfs import BoardFS, format_exception_line
 from gateway.simulator.hal import HardReset, SoftReset, build_modules
-from gateway.simulator.physics import World
+from gateway.simulator.physics import Scenario, World
 
 BANNER = 'MicroPython v1.24.0 on 2024-10-25; Generic ESP32 module (simulated) with ESP32\r\nType "help()" for more information.\r\n'
 BOOT_NOISE = b"ets Jun  8 2016 00:22:57\r\n\r\nrst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -51,14 +51,14 @@ class _Stdout:
 
 
 class Board:
-    def __init__(self, root: Path, node_id: str, pty_fds: tuple[int, int]):
+    def __init__(self, root: Path, node_id: str, pty_fds: tuple[int, int], scenario: Scenario | None = None):
         self.root = Path(root)
         self.node_id = node_id
         self.master, self.slave = pty_fds
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
         self.fs = BoardFS(self.root)
-        self.world = World(seed=node_id)
+        self.world = World(seed=node_id, scenario=scenario)
         self.devices: dict[str, Any] = {
             "bme280": dev.BME280Device(self.world),
             "pzem": dev.PZEMDevice(self.world),

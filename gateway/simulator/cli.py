@@ -17,6 +17,7 @@ import click
 from gateway import config as config_mod
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
+from gateway.simulator.physics import SCENARIOS
 
 KINDS = ("water-level", "weather", "power")
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -88,6 +89,8 @@ def open_pty_link(link: Path) -> tuple[int, int]:
 )
 @click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to put the device symlink [default: beside the board directory, ttySIM-<node id>].")  # fmt: skip
+@click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default=None,
+              help="Scripted events in the first minutes (demo: a flood crossing at 30 s, a mains outage at 90 s).")  # fmt: skip
 @pass_config
 def simulate_command(
     cfg: config_mod.Config,
@@ -97,6 +100,7 @@ def simulate_command(
     fs_dir: Path | None,
     blank: bool,
     link: Path | None,
+    scenario: str | None,
 ) -> None:
     """Run a simulated sensor board on a pseudo-terminal until stopped.
 
@@ -117,7 +121,7 @@ def simulate_command(
         master, slave = open_pty_link(link)
     except OSError as err:
         raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
-    board = Board(fs_dir, node_id, (master, slave))
+    board = Board(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
     previous = {sig: signal.signal(sig, lambda *_: board.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo(str(link))
     sys.stdout.flush()

@@ -9,14 +9,35 @@ from __future__ import annotations
 import math
 import random
 import time
+from dataclasses import dataclass
 
 WIB_OFFSET_H = 7  # Western Indonesian Time, UTC+7
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """Events at fixed times after the world starts (seconds), so that a demo shows them within its first
+    minutes: a downpour that takes the river over the kiosk's flood threshold (150 cm by default) and a mains
+    outage. Random showers and outages begin only after ``quiet_until_s``."""
+
+    flood_at_s: float = 30.0
+    flood_rain_mm_h: float = 30.0
+    flood_rain_s: float = 180.0
+    power_cut_at_s: float = 90.0
+    power_cut_s: float = 150.0
+    quiet_until_s: float = 900.0
+
+
+SCENARIOS = {"demo": Scenario()}
+
+
 class World:
-    def __init__(self, seed: str = "anjungan", now: float | None = None):
+    def __init__(self, seed: str = "anjungan", now: float | None = None, scenario: Scenario | None = None):
         self.rng = random.Random(seed)
         self.t = time.time() if now is None else now
+        self.start = self.t
+        self.scenario = scenario
+        self._done: set[str] = set()
         self.rain_mm_h = 0.0
         self._rain_left_s = 0.0
         self.level_cm = 80.0 + self.rng.uniform(-10, 10)  # water above the gauge zero
@@ -33,13 +54,28 @@ class World:
             self._step(dt)
             self.t += dt
 
+    def _scripted(self) -> bool:
+        """Start the scenario's events when their time comes; True while random events are held back."""
+        plan = self.scenario
+        if plan is None:
+            return False
+        since = self.t - self.start
+        if "flood" not in self._done and since >= plan.flood_at_s:
+            self._done.add("flood")
+            self.rain_mm_h, self._rain_left_s = plan.flood_rain_mm_h, plan.flood_rain_s
+        if "power" not in self._done and since >= plan.power_cut_at_s:
+            self._done.add("power")
+            self.mains_up, self._outage_left_s = False, plan.power_cut_s
+        return since < plan.quiet_until_s
+
     def _step(self, dt: float) -> None:
         rng = self.rng
+        held = self._scripted()
         if self._rain_left_s > 0:
             self._rain_left_s -= dt
             if self._rain_left_s <= 0:
                 self.rain_mm_h = 0.0
-        elif rng.random() < dt / 600:  # a shower every ten minutes or so
+        elif not held and rng.random() < dt / 600:  # a shower every ten minutes or so
             self.rain_mm_h = rng.choice((2.0, 5.0, 12.0, 30.0, 60.0))
             self._rain_left_s = rng.uniform(60, 600)
         self.rain_total_mm += self.rain_mm_h * dt / 3600
@@ -49,7 +85,7 @@ class World:
         if self._outage_left_s > 0:
             self._outage_left_s -= dt
             self.mains_up = self._outage_left_s <= 0
-        elif rng.random() < dt / 1200:  # an outage every twenty minutes or so
+        elif not held and rng.random() < dt / 1200:  # an outage every twenty minutes or so
             self.mains_up = False
             self._outage_left_s = rng.uniform(20, 180)
         if self.mains_up:

@@ -19,6 +19,7 @@ from werkzeug.exceptions import ClientDisconnected, NotFound, RequestEntityTooLa
 from sync import protocol
 from sync.central import sealing, service
 from sync.central.app import central
+from sync.central.fleet import ingest as fleet_ingest
 from sync.central.openapi import openapi_document
 from sync.central.settings import CentralSettings
 
@@ -277,8 +278,12 @@ def get_changes() -> Response:
     page = service.changes_since(state.engine, gateway_id, request.args.get("since"), int(limit_text))
     backlog = protocol.parse_backlog(request.headers.get(protocol.HEADER_BACKLOG))
     files = protocol.parse_files(request.headers.get(protocol.HEADER_FILES))
+    health = protocol.parse_health(request.headers.get(protocol.HEADER_HEALTH))
+    nodes = protocol.parse_nodes(request.headers.get(protocol.HEADER_NODES))
     with state.engine.begin() as conn:
-        service.touch_gateway(conn, gateway_id, int(state.clock() * 1000), backlog=backlog, files=files)
+        now_ms = int(state.clock() * 1000)
+        service.touch_gateway(conn, gateway_id, now_ms, backlog=backlog, files=files)
+        fleet_ingest.record_report(conn, gateway_id, now_ms, health, nodes)
     return jsonify(page)
 
 

@@ -102,9 +102,30 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     ctx.call_on_close(state.engine.dispose)
     state.files()  # a server with nowhere to serve documents from does not start
     click.echo(f"central on http://{host}:{port}/", err=True)
-    waitress.serve(
-        app, host=host, port=port, threads=threads, ident="anjungan-central", max_request_body_size=MAX_BODY
-    )
+    evaluator = _alert_evaluator(state)
+    try:
+        waitress.serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="anjungan-central",
+            max_request_body_size=MAX_BODY,
+        )
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+
+
+def _alert_evaluator(state: Central) -> Any:
+    """The thread that evaluates the fleet's alerts every ANJUNGAN_CENTRAL_SERVER_ALERTS_EVERY_S (0: none)."""
+    from sync.central.fleet.alerts import Evaluator
+    from sync.central.fleet.settings import FleetSettings
+
+    cfg = FleetSettings.from_env()
+    if cfg.alerts_every_s <= 0:
+        return None
+    return Evaluator(state.engine, cfg, state.clock).start()
 
 
 @central_group.command("add-gateway")
@@ -337,3 +358,7 @@ class _Echo:
 from sync.central.opendata.cli import register as _register_opendata  # noqa: E402
 
 _register_opendata(central_group)
+
+from sync.central.fleet.cli import register as _register_fleet  # noqa: E402
+
+_register_fleet(central_group)

@@ -34,6 +34,7 @@ from sync.central.db import (
     stream_state,
     submissions,
 )
+from sync.central.fleet import ingest as fleet_ingest
 
 CONTENT_KINDS = ("dip", "document", "announcement", "submission", "config")
 DIP_CATEGORIES = ("berkala", "serta-merta", "setiap-saat", "dikecualikan")
@@ -276,6 +277,7 @@ def store_batch(engine: Engine, gateway_id: str, batch: protocol.Batch, at_ms: i
             .where(stream_state.c.gateway_id == gateway_id, stream_state.c.stream == batch.stream)
             .values(acked=acked, stored=stream_state.c.stored + stored)
         )
+        fleet_ingest.batch_stored(conn, gateway_id, batch, acked)
         touch_gateway(conn, gateway_id, at_ms, batch=True)
     return {"stream": batch.stream, "acked": acked}
 

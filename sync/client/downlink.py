@@ -12,7 +12,8 @@
 - A file that fails (the central answers 404, the bytes do not match, the download is cut) is recorded per
   file and tried again on its own schedule (:func:`gateway.store.files.retry_delay_s`); it never fails the
   round, so the uplink and the other changes go on. Only refused credentials or clock stop the lot.
-- Each changes request reports the gateway's backlog and its missing and failing files to the central.
+- Each changes request reports the gateway's backlog, its missing and failing files, its health and its nodes'
+  health to the central (:mod:`sync.client.report`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -31,6 +33,7 @@ import urllib3
 from gateway import faults, private
 from gateway.store import Store, files
 from sync import protocol
+from sync.client import report
 from sync.client.errors import (
     ClockSkewRefused,
     CredentialError,
@@ -48,19 +51,30 @@ MIN_FILE_RATE = 2048  # bytes/s: a download slower than this on average is stopp
 MAX_PAGES = 10_000  # a central that never answers an empty page must not keep a kiosk busy forever
 
 
-def pull_changes(store: Store, central: Central, should_stop: Callable[[], bool] = lambda: False) -> int:
-    """Apply the central's changes since the stored cursor; returns how many were applied."""
+def pull_changes(
+    store: Store,
+    central: Central,
+    should_stop: Callable[[], bool] = lambda: False,
+    health: Mapping[str, Any] | None = None,
+) -> int:
+    """Apply the central's changes since the stored cursor; returns how many were applied.
+
+    The requests report the backlog, the documents' files, and (:mod:`sync.client.report`) the gateway's and
+    its nodes' health; ``health`` adds values from the configuration (``sync_s``, the alert thresholds).
+    """
     applied = 0
-    backlog = {stream: info["pending"] for stream, info in store.backlog().items()}
-    report = {
+    backlog_info = store.backlog()
+    backlog = {stream: info["pending"] for stream, info in backlog_info.items()}
+    report_headers = {
         protocol.HEADER_BACKLOG: protocol.format_backlog(backlog),
         protocol.HEADER_FILES: protocol.format_files(files.summary(store)),
+        **report.headers(store, backlog_info, health or {}),
     }
     for _ in range(MAX_PAGES):
         if should_stop():
             break
         cursor = store.get_meta("changes_cursor") or ""
-        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}", headers=report)
+        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}", headers=report_headers)
         changes, new_cursor = answer.get("changes"), answer.get("cursor")
         if not isinstance(changes, list) or not isinstance(new_cursor, str | int):
             raise TransientError("the central's changes answer is not understood")

@@ -50,6 +50,8 @@ class Settings:
     backoff_cap_s: float = 900.0
     backoff_base_s: float = 1.0
     timeout_s: float = 60.0
+    water_alert_cm: float | None = None  # the kiosk's serta-merta thresholds, reported to the central
+    mains_min_v: float | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> Settings:
@@ -67,7 +69,14 @@ class Settings:
             backoff_cap_s=float(cfg.sync.backoff_cap_s),
             backoff_base_s=float(cfg.sync.backoff_base_s),
             timeout_s=float(cfg.sync.timeout_s),
+            water_alert_cm=float(cfg.kiosk.water_alert_cm),
+            mains_min_v=float(cfg.kiosk.mains_min_v),
         )
+
+    def health(self) -> dict[str, Any]:
+        """The configuration's part of the health report (``X-Anjungan-Health``)."""
+        return {"sync_s": int(self.interval_s), "water_alert_cm": self.water_alert_cm,
+                "mains_min_v": self.mains_min_v}  # fmt: skip
 
 
 @dataclass
@@ -156,7 +165,7 @@ class SyncClient:
         if not stopping():  # everything was sent: an earlier error is history, not the state of a stream
             self.store.clear_sync_errors()
         try:
-            result.changes = downlink.pull_changes(self.store, self.central, stopping)
+            result.changes = downlink.pull_changes(self.store, self.central, stopping, self.settings.health())
             result.files = downlink.fetch_files(self.store, self.central, self.settings.data_dir, stopping)
         except SyncError as err:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")

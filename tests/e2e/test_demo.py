@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.fixtures.mosquitto import free_port
@@ -31,6 +32,8 @@ def _wait(what: str, check, timeout: float) -> None:  # type: ignore[no-untyped-
     raise AssertionError(f"{what} did not happen within {timeout} s (last error: {last})")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the scripted power cut and flood come within the demo's first minutes
 def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
     kiosk_port, central_port = free_port(), free_port()
     demo_dir = tmp_path / "demo"
@@ -81,6 +84,24 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
             return len(out.stdout.splitlines())
 
         _wait("the demo's three submissions at the central", lambda: central_submissions() == 3, 120)
+
+        def alert_kinds() -> set[str]:
+            found = set()
+            for state in ("open", "acknowledged", "resolved"):
+                out = subprocess.run(
+                    [sys.executable, "-m", "gateway", "central", "--db",
+                     f"sqlite:///{demo_dir / 'central' / 'central.db'}", "alerts", "list", "--state", state],
+                    capture_output=True, text=True, timeout=60,
+                )  # fmt: skip
+                found |= {json.loads(line)["kind"] for line in out.stdout.splitlines()}
+            return found
+
+        # the scripted scenario: a mains outage from 90 s and a flood crossing within the first minutes
+        _wait(
+            "the demo's power cut and flood as alerts at the central",
+            lambda: {"power", "water"} <= alert_kinds(),
+            420,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0]

@@ -12,7 +12,10 @@ ROLES = ("admin", "ppid", "pelaksana", "atasan", "teknisi")
 
 # capability -> the roles that have it
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "fleet": frozenset({"admin", "teknisi", "ppid"}),
+    "fleet": frozenset({"admin", "teknisi", "ppid"}),  # the fleet, alerts (acknowledge), completeness, charts
+    "fleet_edit": frozenset(
+        {"admin", "teknisi"}
+    ),  # places of kiosks and nodes, nodes' producers and intervals
     "users": frozenset({"admin"}),
     "audit": frozenset({"admin"}),
     "settings": frozenset({"admin"}),

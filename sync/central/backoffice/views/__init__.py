@@ -76,9 +76,9 @@ def _too_many_page(_err: TooManyRequests) -> tuple[str, int]:
 
 
 def register(app: Flask) -> None:
-    from sync.central.backoffice.views import admin, auth, cases, inbox, publish, reports
+    from sync.central.backoffice.views import admin, auth, cases, fleet, inbox, publish, reports
 
-    for module in (auth, admin, inbox, cases, publish, reports):
+    for module in (auth, admin, inbox, cases, publish, reports, fleet):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     app.add_template_filter(service.iso_utc, "iso")

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
-from sync import protocol
 from sync.central import service
 from sync.central.app import central
 from sync.central.backoffice import accounts, audit, calendar, cases, forms
@@ -22,9 +21,10 @@ bp = blueprint("admin")
 @bp.get("/armada")
 @requires("fleet")
 def fleet() -> str:
-    """The fleet at a glance: each gateway's last contact, acked seq per stream and reported backlog."""
-    return render_template("backoffice/fleet.html", gateways=service.overview(central().engine),
-                           streams=protocol.STREAMS)  # fmt: skip
+    """The fleet at a glance: each kiosk's contact, backlog and health, its nodes, the map (views/fleet.py)."""
+    from sync.central.backoffice.views.fleet import fleet_page
+
+    return fleet_page()
 
 
 @bp.get("/pengguna")

@@ -1,0 +1,106 @@
+"""What the central keeps of a gateway's health reports and of its nodes' hello frames.
+
+- :func:`record_report`: the ``X-Anjungan-Health`` and ``X-Anjungan-Nodes`` headers of a changes request
+  (sync/protocol.py); an older gateway sends neither and nothing is recorded.
+- :func:`batch_stored`: in the transaction that stores a batch, the readings' roll-ups advance
+  (:mod:`.rollup`) and each hello event updates its node's firmware, memory, RSSI, battery and boot (only when
+  it is newer than what is kept, so that a batch sent again changes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from sync import protocol
+from sync.central.fleet import rollup
+from sync.central.fleet.tables import health, nodes
+
+_HELLO = {"fw": "fw", "mem_free": "mem_free", "rssi": "rssi", "bat_v": "bat_v", "up_s": "up_s"}
+
+
+def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(
+        **key, **values
+    )
+    if values:
+        conn.execute(insert.on_conflict_do_update(index_elements=list(key), set_=values))
+    else:
+        conn.execute(insert.on_conflict_do_nothing())
+
+
+def record_report(
+    conn: Connection,
+    gateway_id: str,
+    now_ms: int,
+    report: Mapping[str, Any] | None,
+    node_reports: list[dict[str, Any]] | None,
+) -> None:
+    """Keep the parsed health (:func:`protocol.parse_health`) and nodes (:func:`protocol.parse_nodes`)."""
+    if report is not None:
+        oldest = {s: report[f"oldest_{s}_s"] for s in protocol.STREAMS if f"oldest_{s}_s" in report}
+        values = {
+            "reported_ms": now_ms,
+            "version": report.get("version"),
+            "clock_ok": None if "clock" not in report else bool(report["clock"]),
+            "oldest": json.dumps(oldest),
+            **{k: report.get(k) for k in ("uptime_s", "disk_free_b", "disk_total_b", "store_b", "budget_b",
+                                          "offset_ms", "dead", "sync_s", "water_alert_cm", "mains_min_v")},
+        }  # fmt: skip
+        _upsert(conn, health, {"gateway_id": gateway_id}, values)
+    for item in node_reports or []:
+        seen = item.get("seen")
+        values = {
+            "reported_ms": now_ms,
+            "last_seen_ms": None if seen is None else now_ms - seen * 1000,
+            "boot": item.get("boot"),
+            "fw": item.get("fw"),
+            "mem_free": item.get("mem"),
+            "rssi": item.get("rssi"),
+            "bat_v": item.get("bat"),
+            "bad_frames": item.get("bad"),
+            "frames": item.get("frames"),
+            "up_s": item.get("up"),
+            "interval_s": item.get("every"),
+        }
+        _upsert(conn, nodes, {"gateway_id": gateway_id, "node": item["node"]}, {k: v for k, v in values.items()
+                                                                                  if v is not None})  # fmt: skip
+
+
+def batch_stored(conn: Connection, gateway_id: str, batch: protocol.Batch, acked: int) -> None:
+    """After a batch is stored (same transaction): roll up readings, take in hello events."""
+    if batch.stream == "readings":
+        rollup.advance(conn, gateway_id, acked)
+    elif batch.stream == "events":
+        for record in batch.records:
+            if record.get("kind") == "hello" and record.get("node") and isinstance(record.get("data"), dict):
+                _hello(conn, gateway_id, record)
+
+
+def _hello(conn: Connection, gateway_id: str, record: Mapping[str, Any]) -> None:
+    data = record["data"]
+    at = int(record["at"]) + int(record.get("offset") or 0)
+    key = {"gateway_id": gateway_id, "node": str(record["node"])[:32]}
+    found = conn.execute(
+        sa.select(nodes.c.last_seen_ms).where(
+            nodes.c.gateway_id == key["gateway_id"], nodes.c.node == key["node"]
+        )
+    ).first()
+    if found is not None and found[0] is not None and found[0] > at:
+        return  # an older hello (a batch sent again, or late): what is kept is newer
+    values: dict[str, Any] = {"last_seen_ms": at}
+    if isinstance(data.get("boot"), int):
+        values["boot"] = data["boot"]
+    for field, column in _HELLO.items():
+        value = data.get(field)
+        if field == "fw" and isinstance(value, str):
+            values[column] = value[:40]
+        elif field != "fw" and isinstance(value, int | float) and not isinstance(value, bool):
+            values[column] = value
+    _upsert(conn, nodes, key, values)

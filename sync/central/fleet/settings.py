@@ -1,0 +1,76 @@
+"""Settings of the fleet side: data (key, default, help, type) read from the environment, in the central
+server's namespace ``ANJUNGAN_CENTRAL_SERVER_<KEY>`` (docs/central.md lists them; a test checks it does).
+
+The regency's UTC offset is the open-data side's ``utc_offset_h`` (days are local days everywhere).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from gateway.errors import ConfigError
+from sync.central.opendata import settings as opendata_settings
+
+ENV_PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """What the alert rules and the notifications need; every field is one environment variable."""
+
+    alerts_every_s: int = 60  # how often `central serve` evaluates the alerts (0: never, use `alerts run`)
+    silent_factor: float = 3.0  # a kiosk is silent after this many sync intervals without contact
+    default_sync_s: int = 60  # a kiosk's sync interval when it has not reported one
+    node_silent_factor: float = 3.0  # a node is silent after this many of its intervals without a frame
+    node_default_interval_s: int = 60  # a node's interval when none is known
+    reboots_per_day: int = 5  # this many reboots of a node in 24 hours raise an alert
+    store_full_pct: int = 90  # a gateway's store this full (of its budget, or its disk) raises an alert
+    water_alert_cm: float = 150.0  # when the kiosk has not reported its own thresholds
+    mains_min_v: float = 150.0
+    rain_alert_mm: float = 50.0  # rain in the last hour at or above this raises an alert
+    quiet_s: int = 3600  # after a notification for a condition, no other for it within this time
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: int = 0
+    mail_from: str = "anjungan@localhost"
+    mail_to: str = ""  # comma-separated; empty: no e-mail
+    webhook_url: str = ""  # empty: no webhook
+    webhook_secret: str = ""  # the HMAC-SHA256 key of the X-Anjungan-Signature header of webhook posts
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> FleetSettings:
+        """Settings from ``env`` (default: the process environment) and ``overrides``; ConfigError names a
+        variable whose value has the wrong type."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is None:
+                continue
+            kind: Any = type(field.default)
+            try:
+                values[field.name] = kind(raw)
+            except ValueError as err:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{field.name.upper()}: expected {kind.__name__}, got {raw!r}"
+                ) from err
+        values.update(overrides)
+        return cls(**values)
+
+
+def env_names() -> list[str]:
+    """Every environment variable of the fleet side (for the documentation test)."""
+    return [ENV_PREFIX + field.name.upper() for field in fields(FleetSettings)]
+
+
+@functools.cache
+def utc_offset_ms() -> int:
+    """The regency's offset from UTC in ms (``ANJUNGAN_CENTRAL_SERVER_UTC_OFFSET_H``, read once)."""
+    config = opendata_settings.from_environment()
+    return int(opendata_settings.value(config, "utc_offset_h")) * 3_600_000

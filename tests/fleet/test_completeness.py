@@ -1,0 +1,115 @@
+"""Roll-ups kept as batches arrive (in any order, sent twice) and completeness computed from them: per node and
+measurement, per kiosk and per producer, per day, week and month, with the zones green/yellow/red."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+
+from sync.central.backoffice.audit import SYSTEM
+from sync.central.fleet import completeness, places, rollup
+from sync.central.fleet.tables import daily, hourly, marks, series
+from tests.central.conftest import Gateway, central_of
+from tests.fleet.conftest import reading
+
+DAY = date(2026, 11, 23)
+MIN = 60_000
+
+
+def day_readings() -> list[dict]:
+    """One local day at 1/min: node full (1440 readings), node most (1000 of 1440), node few (300)."""
+    start = completeness.day_start_ms(DAY)
+    out = []
+    for node, count in (("full", 1440), ("most", 1000), ("few", 300)):
+        out += [reading(0, start + i * MIN, node=node, value=float(i % 97)) for i in range(count)]
+    for seq, record in enumerate(out, start=1):
+        record["seq"] = record["q"] = seq
+    return out
+
+
+def send_shuffled(gateway: Gateway, records: list[dict], size: int = 400) -> None:
+    batches = [records[i : i + size] for i in range(0, len(records), size)]
+    order = batches + batches[:3]  # three batches sent twice
+    random.Random(14).shuffle(order)
+    for batch in order:
+        assert gateway.send("readings", batch).status_code == 200
+
+
+def test_rollups_count_every_reading_once_whatever_the_order(app: Flask, gateway: Gateway) -> None:
+    records = day_readings()
+    send_shuffled(gateway, records)
+    with central_of(app).engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(hourly.c.n))).scalar_one() == len(records)
+        assert conn.execute(sa.select(sa.func.sum(daily.c.n))).scalar_one() == len(records)
+        assert conn.execute(sa.select(marks.c.seq)).scalar_one() == len(records)
+        # the whole local day is one daily row per node
+        assert conn.execute(sa.select(sa.func.count()).select_from(daily)).scalar_one() == 3
+        full = conn.execute(sa.select(series).where(series.c.node == "full")).mappings().one()
+        hour0 = (
+            conn.execute(sa.select(hourly).where(hourly.c.node == "full").order_by(hourly.c.hour_ms).limit(1))
+            .mappings()
+            .one()
+        )
+    start = completeness.day_start_ms(DAY)
+    assert (full["first_ms"], full["last_ms"], full["last_value"]) == (start, start + 1439 * MIN, 1439 % 97)
+    assert (hour0["n"], hour0["low"], hour0["high"], hour0["total"]) == (60, 0.0, 59.0, sum(range(60)))
+
+
+def test_completeness_per_node_kiosk_and_producer(app: Flask, gateway: Gateway) -> None:
+    send_shuffled(gateway, day_readings())
+    engine = central_of(app).engine
+    places.set_node(engine, gateway.id, "full", SYSTEM, 0, producer="bpbd")
+    places.set_node(engine, gateway.id, "most", SYSTEM, 0, producer="bpbd")
+    places.set_node(engine, gateway.id, "few", SYSTEM, 0, producer="dinkes")
+    now = completeness.day_start_ms(DAY + timedelta(days=1)) + 3_600_000
+    win = completeness.window("day", DAY)
+    with engine.connect() as conn:
+        by_node = {r["node"]: r for r in completeness.report(conn, win, now)}
+        by_kiosk = completeness.report(conn, win, now, "kiosk")
+        by_producer = {r["producer"]: r for r in completeness.report(conn, win, now, "producer")}
+        week = {r["node"]: r for r in completeness.report(conn, completeness.window("week", DAY), now)}
+        trend = completeness.trend(conn, [DAY - timedelta(days=1), DAY], now)
+    assert {n: (r["expected"], r["received"], r["pct"], r["zone"]) for n, r in by_node.items()} == {
+        "full": (1440.0, 1440, 100.0, "green"),
+        "most": (1440.0, 1000, 69.4, "yellow"),
+        "few": (1440.0, 300, 20.8, "red"),
+    }
+    assert by_kiosk == [{"gateway": gateway.id, "series": 3, "expected": 4320.0, "received": 2740, "pct": 63.4,
+                         "zone": "yellow"}]  # fmt: skip
+    assert (by_producer["bpbd"]["pct"], by_producer["dinkes"]["zone"]) == (84.7, "red")
+    # the week: counted from the hour of each node's first reading until now (the day after, one hour in)
+    assert week["full"]["expected"] == 1440.0 + 60 and week["full"]["pct"] == 96.0
+    assert trend == [
+        {
+            "day": (DAY - timedelta(days=1)).isoformat(),
+            "expected": 0.0,
+            "received": 0.0,
+            "pct": None,
+            "zone": "none",
+        },
+        {"day": DAY.isoformat(), "expected": 4320.0, "received": 2740.0, "pct": 63.4, "zone": "yellow"},
+    ]
+
+
+def test_an_interval_set_at_the_central_wins_and_caps_received(app: Flask, gateway: Gateway) -> None:
+    send_shuffled(gateway, day_readings())
+    engine = central_of(app).engine
+    places.set_node(engine, gateway.id, "few", SYSTEM, 0, interval_s=300)  # one in five minutes: 288 a day
+    now = completeness.day_start_ms(DAY + timedelta(days=1))
+    with engine.connect() as conn:
+        few = next(
+            r for r in completeness.report(conn, completeness.window("day", DAY), now) if r["node"] == "few"
+        )
+    assert (few["expected"], few["received"], few["pct"], few["zone"]) == (288.0, 300, 100.0, "green")
+
+
+def test_zones_and_windows() -> None:
+    assert [completeness.zone(p) for p in (100, 90, 89.9, 50, 49.9, 0, None)] == [
+        "green", "green", "yellow", "yellow", "red", "red", "none"]  # fmt: skip
+    month = completeness.window("month", date(2026, 12, 31))
+    assert month.label == "2026-12" and month.end_ms - month.start_ms == 31 * rollup.DAY_MS
+    week = completeness.window("week", date(2026, 11, 26))  # a Thursday
+    assert week.label == "2026-W48" and completeness.local_date(week.start_ms) == date(2026, 11, 23)

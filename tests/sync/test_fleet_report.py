@@ -1,0 +1,32 @@
+"""The whole path of a gateway's health: a real sync round reports the gateway's and its nodes' health on its
+changes request, and the central keeps it with the roll-ups of the readings it received."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+import gateway
+from gateway.frame import Frame
+from sync.central.fleet.tables import health, hourly, nodes, series
+from tests.sync.conftest import fill
+
+
+def test_a_sync_round_reports_health_and_rolls_up_readings(store, central, make_client):
+    fill(store, frames=30)
+    store.writer().write([Frame("h", "node-1", 1, 99, {}, extra={"fw": "1.2.3", "up_s": 40, "mem_free": 51200,
+                                                                 "rssi": -61})])  # fmt: skip
+    store.add_event("test", {"i": 1})
+    client = make_client()
+    client.run_once()
+    with central.state.engine.connect() as conn:
+        kept = conn.execute(sa.select(health)).mappings().one()
+        node = conn.execute(sa.select(nodes).where(nodes.c.node == "node-1")).mappings().one()
+        counted = conn.execute(sa.select(sa.func.sum(hourly.c.n))).scalar_one()
+        names = {r.name for r in conn.execute(sa.select(series.c.name).distinct())}
+    assert kept["version"] == gateway.__version__
+    assert kept["uptime_s"] > 0 and kept["disk_total_b"] > kept["disk_free_b"] > 0 and kept["store_b"] > 0
+    assert kept["sync_s"] == 1 and kept["water_alert_cm"] == 150.0 and kept["dead"] == 0
+    assert (node["fw"], node["mem_free"], node["rssi"]) == ("1.2.3", 51200, -61)
+    assert node["last_seen_ms"] is not None and node["bad_frames"] == 0
+    assert counted == 30 * 5  # every reading of every frame, once
+    assert names == {"water_cm", "temp_c", "rh_pct", "rain_mm", "bat_v"}
