@@ -243,3 +243,27 @@ def test_local_days_off_from_the_settings_page_push_new_deadlines(app: Flask, ga
         "2026-12-08" in page
     )  # 10 working days after 23 November, the local day off skipped (else 7 December)
     assert any(r["action"] == "day-off-add" for r in audit_rows(app))
+
+
+def test_only_the_atasan_ends_an_objection_and_only_by_deciding_it(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    """UU 14/2008 Ps. 35-36: an objection is closed by the Atasan PPID's decision, never by the PPID."""
+    atasan = logged_in(app, "atasan1", "atasan")
+    ppid.get("/kotak-masuk")
+    assert "Tutup (selesai)" not in case_page(ppid, OBJ)
+    assert step(ppid, OBJ, "selesai").status_code == 403  # the PPID cannot close an undecided objection
+    assert "Tutup (selesai)" not in case_page(atasan, OBJ)
+    assert step(atasan, OBJ, "selesai").status_code == 409  # nor the atasan without a decision
+    assert kiosk_view_or_none(filed, OBJ) is None  # nothing went down to the kiosk
+    assert step(atasan, OBJ, "putus", decision="ditolak", text="Informasi dikecualikan.").status_code == 302
+    assert step(ppid, OBJ, "selesai").status_code == 403  # decided: still the atasan's
+    assert step(atasan, OBJ, "selesai").status_code == 302
+    seen = kiosk_view(filed, OBJ)
+    assert seen["status"] == "closed" and seen["answer"].startswith("Keberatan ditolak.")
+
+
+def kiosk_view_or_none(gateway: Gateway, number: str) -> dict[str, Any] | None:
+    changes = gateway.get("/api/v1/changes?limit=1000").json["changes"]
+    found = [c["data"] for c in changes if c["kind"] == "submission" and c["id"] == number]
+    return found[-1] if found else None

@@ -382,17 +382,32 @@ def decide(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def close(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, now_ms: int
           ) -> dict[str, Any]:  # fmt: skip
-    """Close a case (the PPID; the atasan for an objection)."""
+    """Close a case: a request or complaint by the PPID; an objection only by the atasan, and only once it is
+    decided (UU 14/2008 Ps. 35-36: the Atasan PPID's written decision is what ends an objection, so nobody
+    may close one that is still undecided). NotAllowed for another role, Conflict for an undecided objection.
+    """
 
     def change(case: dict[str, Any], _cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
-        if not (can(me.role, "triage") or (me.role == "atasan" and case["kind"] == "objection")):
+        if not may_close(me.role, case["kind"]):
             raise NotAllowed(_("Peran Anda tidak boleh melakukan langkah ini."))
-        _need(case, ("request", "complaint", "objection"), ("baru", "diverifikasi", "didisposisi", "ditunda",
-                                                            "dijawab"))  # fmt: skip
+        if case["kind"] == "objection":
+            _need(case, ("objection",), ("dijawab",))
+        else:
+            _need(
+                case, ("request", "complaint"), ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab")
+            )
         return {"status": "selesai", "is_open": False, "due_date": None, "closed_ms": now_ms,
                 "details": _note(case, "selesai", "", today)}  # fmt: skip
 
     return _step(engine, me, actor, gateway_id, number, "close", now_ms, change)
+
+
+def may_close(role: str, kind: str) -> bool:
+    """Whether ``role`` may close a case of ``kind``: objections are the atasan's alone (Ps. 36), the rest the
+    PPID's (the ``triage`` capability)."""
+    if kind == "objection":
+        return can(role, "decide")
+    return can(role, "triage")
 
 
 def quiet_complaints(conn: Connection, now_ms: int) -> list[tuple[str, str]]:

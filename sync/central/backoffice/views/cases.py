@@ -213,8 +213,8 @@ def can_step(case: dict[str, Any], step: str) -> bool:
         "tunda": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi",
                                                                                "didisposisi"),
         "putus": me.role == "atasan" and kind == "objection" and status in ("baru", "diverifikasi"),
-        "selesai": (can(me.role, "triage") or (me.role == "atasan" and kind == "objection"))
-        and status not in ("selesai", "ditolak"),
+        "selesai": cases.may_close(me.role, kind)
+        and (status == "dijawab" if kind == "objection" else status not in ("selesai", "ditolak")),
         "identitas": can(me.role, "personal") and not case["anonymous"],
     }  # fmt: skip
     return bool(table.get(step))
