@@ -27,6 +27,7 @@ class Actor:
     username: str
     role: str
     ip: str | None = None
+    target: str | None = None  # what the entry is about when the actor names it (a refused login)
 
 
 SYSTEM = Actor("sistem", "system")

@@ -74,7 +74,7 @@ def user_action(username: str, action: str) -> Any:
                                password=password, new_user=username)  # fmt: skip
     if action not in ("aktif", "nonaktif"):
         raise BackofficeError("unknown action")
-    accounts.set_active(engine, username, action == "aktif")
+    accounts.set_active(engine, username, action == "aktif", at)
     with engine.begin() as conn:
         audit.record(
             conn, actor(), "user-" + action, "user:" + username, at, None, {"active": action == "aktif"}
