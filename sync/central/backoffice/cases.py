@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway import dates
 from sync.central import service
-from sync.central.backoffice import audit, calendar
+from sync.central.backoffice import audit, calendar, uploads
 from sync.central.backoffice.accounts import Officer
 from sync.central.backoffice.errors import BackofficeError, Conflict, NotAllowed, NotFoundError
 from sync.central.backoffice.intake import office_date
@@ -35,6 +35,7 @@ from sync.central.db import submissions
 
 STATUSES = ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai")
 ACTIVE = ("baru", "diverifikasi", "didisposisi", "ditunda")  # the office still owes the next step
+ANSWERED = ("dijawab", "ditolak", "selesai")  # the citizen has the office's answer (no more attachments)
 AUDITED = ("status", "opd", "due_date", "extended", "details", "is_open")
 PERSONAL_FIELDS = ("nama", "nik", "alamat", "pekerjaan", "telepon", "email")
 
@@ -120,6 +121,25 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
         k: v for k, v in data.items() if k not in PERSONAL_FIELDS and isinstance(v, str)}  # fmt: skip
 
 
+def attachment_for(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str,
+                   attachment_id: int, now_ms: int) -> dict[str, Any]:  # fmt: skip
+    """An attachment of a case (``{"filename", "sha256", "size", ...}``), for an officer who may see the case
+    (exactly as :func:`case_for`); the download is audited like a view of the case's documents.
+    NotFoundError when the officer may not see the case or it has no such attachment."""
+    with engine.begin() as conn:
+        case = _load(conn, gateway_id, number)
+        if not _can_view(conn, case, me):
+            raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+        row = conn.execute(sa.select(attachments).where(
+            attachments.c.id == attachment_id, attachments.c.gateway_id == gateway_id,
+            attachments.c.number == number)).mappings().first()  # fmt: skip
+        if row is None:
+            raise NotFoundError(_("Lampiran tidak ada."))
+        audit.record(conn, actor, "view-attachment", key_of(case), now_ms, None,
+                     {"sha256": row["sha256"], "filename": row["filename"]})  # fmt: skip
+    return dict(row)
+
+
 def check_step(engine: Engine, me: Officer, gateway_id: str, number: str, capability: str | None) -> None:
     """Before reading a step's form: NotFoundError when the officer may not see the case, NotAllowed when the
     role lacks ``capability`` (None: the step checks the role itself)."""
@@ -158,11 +178,36 @@ def _step(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
 
 
 def publish_status(engine: Engine, case: dict[str, Any]) -> None:
-    """Send the citizen-facing status of a case down to its kiosk (the changes feed)."""
+    """Send the citizen-facing status of a case down to its kiosk (the changes feed): the status, the answer,
+    the current deadline and what it is the deadline of, and, once the case is answered, the answer's
+    attached documents (their bytes reach the kiosk through the files downlink)."""
     details = case["details"]
+    due_date, due_kind = kiosk_deadline(case)
+    documents = None
+    if case["status"] in ANSWERED:
+        with engine.connect() as conn:
+            documents = [
+                {"name": r.filename, "sha256": r.sha256, "size": int(r.size)}
+                for r in conn.execute(sa.select(attachments.c.filename, attachments.c.sha256, attachments.c.size)
+                                      .where(attachments.c.gateway_id == case["gateway_id"],
+                                             attachments.c.number == case["number"]).order_by(attachments.c.id))
+            ]  # fmt: skip
     service.set_submission_status(engine, case["gateway_id"], case["number"], kiosk_status(case),
                                   answer=details.get("kiosk_answer"), answered_at=details.get("answered_at"),
-                                  due_date=case["due_date"])  # fmt: skip
+                                  due_date=due_date, due_kind=due_kind, attachments=documents)  # fmt: skip
+
+
+def kiosk_deadline(case: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The deadline the citizen sees and what it is for (service.DUE_KINDS): a request's or objection's
+    answer (the extended one after an extension, and the one that applied once answered); a complaint's
+    verification, follow-up, or the day it closes by itself after the reply (SP4N-LAPOR!)."""
+    status = case["status"]
+    if case["kind"] == "complaint":
+        stage = {"baru": "verification", "diverifikasi": "follow-up", "didisposisi": "follow-up",
+                 "dijawab": "auto-close"}.get(status)  # fmt: skip
+        return (case["due_date"], stage) if stage and case["due_date"] else (None, "none")
+    due = case["due_date"] or case.get("answer_due")
+    return (due, "answer") if due else (None, "none")
 
 
 def kiosk_status(case: dict[str, Any]) -> str:
@@ -437,14 +482,20 @@ def close_quiet_complaints(engine: Engine, now_ms: int) -> int:
 
 def attach(engine: Engine, files_dir: Any, me: Officer, actor: audit.Actor, gateway_id: str, number: str,
            filename: str, data: bytes, now_ms: int) -> str:  # fmt: skip
-    """Attach a PDF to a case's answer (stored by sha256 with the central's files); answer the sha256."""
-    if not data.startswith(b"%PDF-"):
-        raise BackofficeError(_("Lampiran harus berkas PDF."))
+    """Attach a PDF to a case's answer (stored by sha256 with the central's files); answer the sha256.
+
+    BackofficeError unless it is a real PDF (:func:`uploads.check_pdf`); Conflict once the case is answered or
+    closed (what the citizen was sent must not change afterwards); NotAllowed/NotFoundError as for the steps.
+    The attachments go down to the kiosk with the answer (:func:`publish_status`).
+    """
     with engine.connect() as conn:
         case = _load(conn, gateway_id, number)
         if not _can_view(conn, case, me):
             raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
     _need_role(me, "answer", case)
+    if case["status"] in ANSWERED:
+        raise Conflict(_("Berkas sudah dijawab atau ditutup: lampiran tidak dapat ditambahkan lagi."))
+    uploads.check_pdf(data)
     sha256 = service.store_file(files_dir, data)
     with engine.begin() as conn:
         conn.execute(attachments.insert().values(gateway_id=gateway_id, number=number, sha256=sha256,

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden, TooManyRequests
+from werkzeug.exceptions import Forbidden, RequestEntityTooLarge, TooManyRequests
 
 from sync.central import service
 from sync.central.backoffice import csrf, login_manager, roles
@@ -39,6 +40,7 @@ def blueprint(name: str, **options: Any) -> Blueprint:
     bp.register_error_handler(Forbidden, _forbidden_page)
     bp.register_error_handler(CSRFError, _csrf_page)
     bp.register_error_handler(TooManyRequests, _too_many_page)
+    bp.register_error_handler(RequestEntityTooLarge, _too_large_page)
     return bp
 
 
@@ -73,6 +75,12 @@ def _csrf_page(err: CSRFError) -> tuple[str, int]:
 
 def _too_many_page(_err: TooManyRequests) -> tuple[str, int]:
     return render_template("backoffice/error.html", message=None, status=429), 429
+
+
+def _too_large_page(_err: RequestEntityTooLarge) -> tuple[str, int]:
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) >> 20
+    message = _("Berkas terlalu besar: paling besar %(mb)d MB.", mb=max(1, limit))
+    return render_template("backoffice/error.html", message=message, status=413), 413
 
 
 def register(app: Flask) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from sync.central import service
 from sync.central.app import central
 from sync.central.backoffice import accounts, audit, cases, forms
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
@@ -18,6 +19,7 @@ from sync.central.backoffice.session import actor, now_ms, officer
 from sync.central.backoffice.views import blueprint, requires
 
 bp = blueprint("cases")
+MAX_ID = 2**31 - 1  # ids in the URL beyond the database's integer are answered 404, never a database error
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
 STEP_CAPABILITY = {"verifikasi": "triage", "disposisi": "triage", "tolak": "triage", "tunda": "triage",
                    "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
@@ -157,6 +159,24 @@ def attach(gateway_id: str, number: str) -> Response:
     cases.attach(central().engine, central().files_dir, officer(), actor(), gateway_id, number, upload.filename,
                  upload.read(), now_ms())  # fmt: skip
     return _done(gateway_id, number, _("Lampiran tersimpan."))
+
+
+@bp.get("/berkas/<gateway_id>/<number>/lampiran/<int:attachment_id>")
+@requires("inbox")
+def attachment(gateway_id: str, number: str, attachment_id: int) -> Response:
+    """An attachment's bytes (a PDF), for the officers who may open the case; audited. 404 when the officer
+    may not see the case, or it has no such attachment, or its file is gone."""
+    if attachment_id > MAX_ID:
+        raise NotFoundError(_("Lampiran tidak ada."))
+    row = cases.attachment_for(
+        central().engine, officer(), actor(), gateway_id, number, attachment_id, now_ms()
+    )
+    path = service.file_path(central().files(), row["sha256"])
+    if path is None:
+        raise NotFoundError(_("Lampiran tidak ada."))
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=row["filename"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/templat")
