@@ -500,10 +500,19 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         "kind": [r["kind"] for r in records],
         "due_date": [r["due_date"] for r in records],
         "public": [_json(r["public"]) for r in records],
-        "personal": [None if r["personal"] is None else _json(r["personal"]) for r in records],
+        "personal": [
+            None if r["personal"] is None or _anonymous(r) else _json(r["personal"]) for r in records
+        ],
         **_record_time_columns(records),
         "access_hash": [r.get("access") for r in records],
     }
+
+
+def _anonymous(record: Mapping[str, Any]) -> bool:
+    """An anonymous complaint (``public.anonim`` true): its identity is never stored, whatever a faulty
+    gateway sends beside it (SP4N-LAPOR!: anonim hides the reporter from everyone, officers included)."""
+    public = record.get("public")
+    return isinstance(public, Mapping) and bool(public.get("anonim"))
 
 
 _COLUMN_BUILDERS = {

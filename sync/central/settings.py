@@ -131,6 +131,13 @@ SETTINGS: list[Setting] = [
         "503 (busy).",
         int,
     ),
+    Setting(
+        "cookie_secure",
+        False,
+        "Send the back office's session cookie only over HTTPS (`Secure`); set it (`1`/`true`) when the central "
+        "is served over HTTPS, e.g. behind a TLS-terminating proxy.",
+        bool,
+    ),
 ]
 
 _BY_ENV = {s.env_name: s for s in SETTINGS}
@@ -156,6 +163,7 @@ class CentralSettings:
     lock_timeout_s: float = 10.0
     retry_after_s: int = 30
     inflight_mb: int = 64
+    cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> CentralSettings:
@@ -203,12 +211,23 @@ class CentralSettings:
         return Path(self.key_file) if self.key_file else None
 
 
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
 def _coerce(setting: Setting, text: str) -> Any:
     try:
         if setting.type is int:
             return int(text.strip())
         if setting.type is float:
             return float(text.strip())
+        if setting.type is bool:
+            return _boolean(text)
     except ValueError:
         raise ConfigError(
             f"environment: {setting.env_name}: expected {setting.type.__name__}, got {text!r}"

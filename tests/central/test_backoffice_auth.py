@@ -188,3 +188,43 @@ def test_a_refused_login_never_records_what_was_typed_as_an_unknown_name(app: Fl
     assert typed.lower() not in str(tuple(unknown)).lower() and typed not in str(tuple(unknown))
     assert unknown.username == "unknown user" and unknown.target.startswith("user-unknown:")
     assert known.username == "rina" and known.target == "user:rina"  # an existing account keeps its name
+
+
+def test_huge_numbers_in_addresses_are_bounded_not_a_server_error(app: Flask) -> None:
+    ppid, admin = logged_in(app, "ppid1", "ppid"), logged_in(app, "admin1", "admin")
+    huge = "99999999999999999999"
+    assert ppid.get(f"/kotak-masuk?page={huge}").status_code == 200
+    assert ppid.get("/kotak-masuk?page=-5").status_code == 200
+    assert admin.get(f"/audit?page={huge}").status_code == 200
+    assert post(ppid, f"/templat/{huge}/hapus", page="/templat").status_code == 404
+    assert ppid.get(f"/berkas/dmk-wonosalam/DMK-X-261123-00011/lampiran/{huge}").status_code == 404
+
+
+def test_back_office_pages_carry_the_security_headers(app: Flask, db_url: str, tmp_path: Path) -> None:
+    client = logged_in(app, "ppid1", "ppid")
+    for path in ("/", "/kotak-masuk", "/nope-404-page", "/laporan"):
+        answer = client.get(path)
+        if answer.status_code == 404 and path.startswith("/nope"):
+            continue  # not a back-office route
+        headers = answer.headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'none'" in policy, path
+        assert "javascript:" not in answer.get_data(as_text=True) and "<script" not in answer.get_data(
+            as_text=True
+        )
+    cookie = client.get_cookie("anjungan_bo")
+    assert cookie is not None and not cookie.secure  # plain HTTP by default (the demo, tests)
+    from sync.central.app import create_app
+    from sync.central.settings import CentralSettings
+
+    https = create_app(settings=CentralSettings(db=db_url, cookie_secure=True), files_dir=tmp_path / "f2",
+                       key_file=tmp_path / "central.key")  # fmt: skip
+    try:
+        add_officer(https, "tls1", "ppid")
+        secure = https.test_client()
+        answer = login(secure, "tls1")
+        assert answer.status_code == 302
+        assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+    finally:
+        central_of(https).engine.dispose()

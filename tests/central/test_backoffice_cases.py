@@ -337,3 +337,46 @@ def kiosk_view_or_none(gateway: Gateway, number: str) -> dict[str, Any] | None:
     changes = gateway.get("/api/v1/changes?limit=1000").json["changes"]
     found = [c["data"] for c in changes if c["kind"] == "submission" and c["id"] == number]
     return found[-1] if found else None
+
+
+def test_an_anonymous_complaint_keeps_no_identity_even_if_a_gateway_sends_one(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    from sync.central import service
+
+    number = "DMK-WONOSALAM-261123-00045"
+    record = citizen(1, "complaint", number, AT, anonim=True)
+    record["personal"] = {"nama": "Siti Aminah", "nik": "3321014507800001"}  # a faulty gateway
+    assert gateway.send("submissions", [record]).status_code == 200
+    exported = list(service.export_submissions(central_of(app).engine, include_personal=True))
+    assert exported[0]["personal"] is None
+    ppid.get("/kotak-masuk")
+    assert step(ppid, number, "identitas").status_code == 403
+
+
+def test_an_extension_after_the_first_deadline_is_refused(
+    app: Flask, filed: Gateway, ppid: FlaskClient, clock: Clock
+) -> None:
+    """UU 14/2008 Ps. 22(8): the extension is notified within the 10 working days (due 7 December)."""
+    ppid.get("/kotak-masuk")
+    step(ppid, REQ, "verifikasi")
+    app.config["BACKOFFICE_IDLE_SECONDS"] = 60 * DAY
+    clock.now += 14 * DAY  # Monday 7 December: the last day, still allowed ...
+    assert 'action="/berkas/dmk-wonosalam/' + REQ + '/perpanjang"' in case_page(ppid, REQ)
+    clock.now += DAY  # ... Tuesday 8 December: too late
+    assert 'action="/berkas/dmk-wonosalam/' + REQ + '/perpanjang"' not in case_page(ppid, REQ)
+    assert step(ppid, REQ, "perpanjang", days="3", text="Terlambat").status_code == 409
+    clock.now -= DAY
+    assert step(ppid, REQ, "perpanjang", days="3", text="Arsip di gudang").status_code == 302
+
+
+def test_the_atasan_sees_the_objection_filers_identity_only(app: Flask, filed: Gateway) -> None:
+    """An objection may name another citizen's request: its requester's identity stays closed to the atasan."""
+    atasan = logged_in(app, "atasan1", "atasan")
+    atasan.get("/kotak-masuk")
+    assert "Tampilkan identitas" not in case_page(atasan, REQ)
+    assert step(atasan, REQ, "identitas").status_code == 403
+    assert "Siti Aminah" in step(atasan, OBJ, "identitas").get_data(as_text=True)
+    assert [r["target"] for r in audit_rows(app) if r["action"] == "view-personal"] == [
+        f"dmk-wonosalam/{OBJ}"
+    ]

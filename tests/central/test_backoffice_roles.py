@@ -45,7 +45,9 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     # atasan reads it because an objection names it
     ("GET", f"/berkas/{GW}/{REQ}", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
     ("GET", f"/berkas/{GW}/{OBJ}", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
-    ("POST", f"/berkas/{GW}/{REQ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
+    # the atasan reads the request an objection names, but not its filer's identity (another citizen's)
+    ("POST", f"/berkas/{GW}/{REQ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 403}),
+    ("POST", f"/berkas/{GW}/{OBJ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
     ("POST", f"/berkas/{GW}/{REQ}/verifikasi", {"ppid": 302, "pelaksana": 404, "atasan": 403}),
     ("POST", f"/berkas/{GW}/{OBJ}/putus", {"ppid": 403, "pelaksana": 404, "atasan": 400}),
     ("POST", f"/berkas/{GW}/{REQ}/lampiran", {"ppid": 400, "pelaksana": 400}),

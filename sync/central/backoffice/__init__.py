@@ -63,6 +63,7 @@ def init_app(app: Flask, master_key: bytes) -> None:
     session.configure(login_manager)
     register(app)
     state = app.extensions["anjungan.central"]
+    app.config["SESSION_COOKIE_SECURE"] = bool(state.settings.cookie_secure)
     slots = (
         app.config.get("BACKOFFICE_LOGIN_SLOTS")
         or state.settings.pool_size + state.settings.pool_overflow - 1

@@ -103,7 +103,9 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
                   ) -> dict[str, Any]:  # fmt: skip
     """The citizen's identity, for the roles that need it, on an explicit request that is audited.
 
-    NotAllowed for teknisi/admin and for anonymous complaints (their identity is never kept nor shown).
+    NotAllowed for teknisi/admin, for anonymous complaints (their identity is never kept nor shown), and for
+    the atasan on anything but an objection: the atasan reads the request an objection names, but the
+    identity of that request's filer (who may be another citizen) is not theirs to see.
     """
     if not can(me.role, "personal"):
         raise NotAllowed(_("Peran Anda tidak boleh melihat data pribadi."))
@@ -111,6 +113,8 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
         case = _load(conn, gateway_id, number)
         if not _can_view(conn, case, me):
             raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+        if not may_see_identity(me.role, case["kind"]):
+            raise NotAllowed(_("Peran Anda tidak boleh melihat data pribadi pada berkas ini."))
         if case["anonymous"]:
             raise NotAllowed(_("Pengaduan anonim: identitas pelapor tidak disimpan dan tidak ditampilkan."))
         raw = conn.execute(sa.select(submissions.c.personal).where(
@@ -138,6 +142,14 @@ def attachment_for(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: 
         audit.record(conn, actor, "view-attachment", key_of(case), now_ms, None,
                      {"sha256": row["sha256"], "filename": row["filename"]})  # fmt: skip
     return dict(row)
+
+
+def may_see_identity(role: str, kind: str) -> bool:
+    """Whether ``role`` may be shown the identity on a case of ``kind``: the atasan only on objections (the
+    objection's own filer, UU 14/2008 Ps. 35-36); ppid and pelaksana on what they may open."""
+    if role == "atasan":
+        return kind == "objection"
+    return can(role, "personal")
 
 
 def check_step(engine: Engine, me: Officer, gateway_id: str, number: str, capability: str | None) -> None:
@@ -282,7 +294,8 @@ def assign(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def extend(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, days: int, reason: str,
            now_ms: int) -> dict[str, Any]:  # fmt: skip
-    """Extend a request's deadline once, by 1 to 7 working days, with a reason (UU 14/2008 Ps. 22(8))."""
+    """Extend a request's deadline once, by 1 to 7 working days, with a reason (UU 14/2008 Ps. 22(8)); the
+    extension is notified within the first 10 working days, so it is refused (Conflict) once they have passed."""
     if not 1 <= days <= dates.EXTENSION_DAYS or not reason.strip():
         raise BackofficeError(_("Perpanjangan 1 sampai 7 hari kerja, dengan alasan."))
 
@@ -291,6 +304,9 @@ def extend(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
         _need(case, ("request",), ("baru", "diverifikasi", "didisposisi"))
         if case["extended"]:
             raise Conflict(_("Jangka waktu hanya dapat diperpanjang satu kali."))
+        if not case["due_date"] or today > date.fromisoformat(case["due_date"]):
+            raise Conflict(_("Perpanjangan harus diberitahukan sebelum 10 hari kerja berakhir; "
+                             "batas waktunya sudah lewat."))  # fmt: skip
         due = cal.add_working_days(date.fromisoformat(case["due_date"]), days)
         details = _note(case, "perpanjang", reason, today)
         details["extension"] = {"days": days, "reason": reason, "on": today.isoformat()}

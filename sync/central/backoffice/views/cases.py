@@ -13,13 +13,13 @@ from sync.central import service
 from sync.central.app import central
 from sync.central.backoffice import accounts, audit, cases, forms
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
+from sync.central.backoffice.intake import office_date
 from sync.central.backoffice.models import templates
 from sync.central.backoffice.roles import can
 from sync.central.backoffice.session import actor, now_ms, officer
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import MAX_ID, blueprint, requires
 
 bp = blueprint("cases")
-MAX_ID = 2**31 - 1  # ids in the URL beyond the database's integer are answered 404, never a database error
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
 STEP_CAPABILITY = {"verifikasi": "triage", "disposisi": "triage", "tolak": "triage", "tunda": "triage",
                    "perpanjang": "answer", "jawab": "answer", "tanggapi": "answer", "putus": "decide",
@@ -207,6 +207,9 @@ def template_add() -> Response:
 @bp.post("/templat/<int:template_id>/hapus")
 @requires("templates")
 def template_remove(template_id: int) -> Response:
+    """Remove an answer template; 404 when there is none with that id."""
+    if template_id > MAX_ID:
+        raise NotFoundError(_("Templat tidak ada."))
     with central().engine.begin() as conn:
         row = conn.execute(sa.select(templates).where(templates.c.id == template_id)).mappings().first()
         if row is None:
@@ -226,7 +229,8 @@ def can_step(case: dict[str, Any], step: str) -> bool:
         "disposisi": can(me.role, "triage") and kind != "objection" and status in ("diverifikasi", "didisposisi",
                                                                                     "ditunda"),
         "perpanjang": own and kind == "request" and not case["extended"] and status in ("baru", "diverifikasi",
-                                                                                         "didisposisi"),
+                                                                                         "didisposisi")
+        and bool(case["due_date"]) and case["due_date"] >= office_date(now_ms()).isoformat(),
         "jawab": own and kind == "request" and status in ("diverifikasi", "didisposisi"),
         "tanggapi": own and kind == "complaint" and status in ("diverifikasi", "didisposisi"),
         "tolak": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi"),
@@ -235,7 +239,7 @@ def can_step(case: dict[str, Any], step: str) -> bool:
         "putus": me.role == "atasan" and kind == "objection" and status in ("baru", "diverifikasi"),
         "selesai": cases.may_close(me.role, kind)
         and (status == "dijawab" if kind == "objection" else status not in ("selesai", "ditolak")),
-        "identitas": can(me.role, "personal") and not case["anonymous"],
+        "identitas": cases.may_see_identity(me.role, kind) and not case["anonymous"],
     }  # fmt: skip
     return bool(table.get(step))
 
