@@ -36,11 +36,13 @@ class StatusView:
     kind: str | None = None
     at_ms: int | None = None
     due_date: str | None = None
+    due_kind: str | None = None  # what due_date is the deadline of (sync.central.service.DUE_KINDS)
     answer: str | None = None
     answered_at: str | None = None
     offline: bool = False
     busy: bool = False  # another lookup is waiting for the central: try again in a few seconds
     code_refused: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # the answer's documents (full view only)
 
 
 @dataclass
@@ -70,6 +72,7 @@ def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Rela
         if full:
             view.kind, view.at_ms, view.due_date = record["kind"], record["at"], record["due_date"]
             view.answer, view.answered_at = record["answer"], record["answered_at"]
+            view.due_kind, view.attachments = record.get("due_kind"), list(record.get("attachments") or [])
         return view
     if relay is None:
         return StatusView(number, False)
@@ -104,6 +107,7 @@ def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> Status
     view.code_refused = bool(code) and not full
     if full:
         view.kind, view.due_date = answer.get("kind"), answer.get("due_date")
+        view.due_kind = answer.get("due_kind") if isinstance(answer.get("due_kind"), str) else None
         view.answer, view.answered_at = answer.get("answer"), answer.get("answered_at")
         view.at_ms = _ms(answer.get("submitted_at"))
     return view

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import threading
 import uuid as uuid_mod
@@ -41,8 +42,24 @@ def iso_utc(ms: int) -> str:
     return text.replace("+00:00", "Z")
 
 
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
 def _json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _attachments(value: Any) -> list[dict[str, Any]]:
+    """The well-formed entries of an answer's attachment list from the central (``{"name", "sha256",
+    "size"}``); anything else is left out, so that a bad entry never names a file path."""
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        sha256, size = item.get("sha256"), item.get("size")
+        if isinstance(sha256, str) and _SHA256_RE.fullmatch(sha256) and isinstance(size, int) and size >= 0:
+            out.append({"name": str(item.get("name") or sha256[:12])[:200], "sha256": sha256, "size": size})
+    return out
 
 
 def _dead_letter_json(stream: str, record: Mapping[str, Any]) -> str:
@@ -330,7 +347,8 @@ class Store:
         return number
 
     _SUBMISSION_COLUMNS = (
-        "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public"
+        "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public, due_kind, "
+        "attachments"
     )
 
     def submission(self, number: str) -> dict[str, Any] | None:
@@ -343,6 +361,7 @@ class Store:
             return None
         record = dict(zip(self._SUBMISSION_COLUMNS.split(", "), row, strict=True))
         record["public"] = json.loads(record["public"])
+        record["attachments"] = json.loads(record["attachments"]) if record["attachments"] else []
         return record
 
     def status_code_matches(self, number: str, code: str | None) -> bool:
@@ -522,11 +541,14 @@ class Store:
                 kind, key, op = change["kind"], str(change["id"]), change.get("op", "upsert")
                 data = change.get("data") or {}
                 if kind == "submission":
+                    documents = data.get("attachments")
                     self.conn.execute(
                         "UPDATE submissions SET status = coalesce(?, status), answer = coalesce(?, answer), "
                         "answered_at = coalesce(?, answered_at), due_date = coalesce(?, due_date), "
+                        "due_kind = coalesce(?, due_kind), attachments = coalesce(?, attachments), "
                         "updated_at = ? WHERE number = ?",
                         (data.get("status"), data.get("answer"), data.get("answered_at"), data.get("due_date"),
+                         data.get("due_kind"), None if documents is None else _json(_attachments(documents)),
                          now, key),
                     )  # fmt: skip
                 elif op == "delete":

@@ -1,7 +1,8 @@
 """What the central sends besides records: documents' files and configuration overrides.
 
-Documents arrive as content (``kind = 'document'``, data with ``sha256`` and ``size``); their bytes are
-fetched separately by the sync side into ``<data_dir>/files/<sha256>``. The ``files`` table keeps each file's
+Documents arrive as content (``kind = 'document'``, data with ``sha256`` and ``size``), and so do the documents
+attached to an officer's answer (a submission's status change lists them, kept in ``submissions.attachments``);
+their bytes are fetched separately by the sync side into ``<data_dir>/files/<sha256>``. The ``files`` table keeps each file's
 download state (fetched or not, attempts, last error) so that the kiosk can tell a document it can show from
 one still coming, and so that ``anjungan sync status`` can say what is missing.
 
@@ -29,14 +30,25 @@ def file_path(data_dir: Path, sha256: str) -> Path:
 
 
 def wanted(store: Store) -> list[tuple[str, int | None]]:
-    """(sha256, size) of every file a current document needs that is not fetched yet, oldest document first."""
+    """(sha256, size) of every file not fetched yet that a current document needs, oldest document first, then
+    those of the documents attached to answers of this kiosk's submissions (``submissions.attachments``)."""
     rows = store.conn.execute(
         "SELECT DISTINCT json_extract(c.data, '$.sha256'), json_extract(c.data, '$.size') FROM content c "
         "LEFT JOIN files f ON f.sha256 = json_extract(c.data, '$.sha256') "
         "WHERE c.kind = 'document' AND json_extract(c.data, '$.sha256') IS NOT NULL "
         "AND f.fetched_at IS NULL ORDER BY c.updated_at, c.id"
     ).fetchall()
-    return [(sha, int(size) if size is not None else None) for sha, size in rows if SHA256.fullmatch(sha)]
+    rows += store.conn.execute(
+        "SELECT DISTINCT json_extract(a.value, '$.sha256'), json_extract(a.value, '$.size') "
+        "FROM submissions s, json_each(s.attachments) a "
+        "LEFT JOIN files f ON f.sha256 = json_extract(a.value, '$.sha256') "
+        "WHERE s.attachments IS NOT NULL AND f.fetched_at IS NULL ORDER BY s.updated_at, s.seq"
+    ).fetchall()
+    out: dict[str, int | None] = {}
+    for sha, size in rows:
+        if isinstance(sha, str) and SHA256.fullmatch(sha):
+            out.setdefault(sha, int(size) if size is not None else None)
+    return list(out.items())
 
 
 def mark_fetched(store: Store, sha256: str, size: int) -> None:

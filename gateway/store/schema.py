@@ -189,4 +189,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE idempotency_key IS NOT NULL;
         """,
     ),
+    (
+        "1000-submission-deadline-kind-attachments",
+        # What the due date is the deadline of (the answer, a complaint's verification or follow-up, the day a
+        # complaint closes by itself, or "none"), and the answer's documents as the central sent them: a JSON
+        # list of {"name", "sha256", "size"}, whose bytes the sync side fetches like documents' files.
+        """
+        ALTER TABLE submissions ADD COLUMN due_kind TEXT;
+        ALTER TABLE submissions ADD COLUMN attachments TEXT;
+        """,
+    ),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -18,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -27,6 +29,7 @@ from limits import parse as parse_limit
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
 from gateway.printing import PrinterError, Slip, print_slip
+from gateway.store import files
 from kiosk import forms
 from kiosk import status as status_mod
 from kiosk.views import kiosk_tz, store
@@ -63,6 +66,14 @@ STATUSES = {
     "arsip": _l("Diarsipkan"),
 }
 MAX_RECEIPTS = 5
+# what the due date on the status page is the deadline of (the central's status change says; see
+# sync/central/service.py DUE_KINDS); "none": no deadline runs now, none is shown
+DUE_LABELS = {
+    "answer": _l("Batas waktu jawaban"),
+    "verification": _l("Batas waktu verifikasi"),
+    "follow-up": _l("Batas waktu tindak lanjut"),
+    "auto-close": _l("Ditutup otomatis bila tidak ada tanggapan pada"),
+}
 
 
 def status_url(number: str, code: str | None = None) -> str:
@@ -249,7 +260,40 @@ def _status_page(number: str, code: str | None) -> Any:
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})
-    return render_template("status.html", view=view, kind=kind, status_label=label, form=form)
+    if view.full:  # this session may open the answer's documents (until the session is cleared)
+        session["opened"] = [
+            *[n for n in session.get("opened", []) if n != number][-(MAX_RECEIPTS - 1) :],
+            number,
+        ]
+    here = {a["sha256"] for a in view.attachments if files.is_fetched(store(), a["sha256"])}
+    return render_template("status.html", view=view, kind=kind, status_label=label, form=form,
+                           due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here)  # fmt: skip
+
+
+def _first_due_kind(kind: str | None) -> str:
+    """What the kiosk's own due date is for, before the central says (gateway.dates.due_for): a complaint's
+    verification plus follow-up (SP4N-LAPOR!), else the answer."""
+    return "follow-up" if kind == "complaint" else "answer"
+
+
+@bp.get("/status/<number>/lampiran/<sha256>")
+def status_attachment(number: str, sha256: str) -> Response:
+    """The bytes of a document attached to the answer of ``number`` (a PDF), only in the session that made the
+    submission or opened its status page with the status code; 404 otherwise, or while the file is still
+    being fetched from the central."""
+    if number not in session.get("receipts", []) and number not in session.get("opened", []):
+        abort(404)
+    record = store().submission(number)
+    chosen = [a for a in (record or {}).get("attachments", []) if a["sha256"] == sha256]
+    if not chosen or not files.is_fetched(store(), sha256):
+        abort(404)
+    path = files.file_path(Path(current_app.config["KIOSK_DATA_DIR"]), sha256)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="application/pdf", download_name=chosen[0]["name"], conditional=True)
+    response.headers["Cache-Control"] = "private, no-store"  # a citizen's answer: never kept by the browser
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _spend_number(number: str) -> None:

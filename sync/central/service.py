@@ -536,10 +536,19 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         "kind": [r["kind"] for r in records],
         "due_date": [r["due_date"] for r in records],
         "public": [_json(r["public"]) for r in records],
-        "personal": [None if r["personal"] is None else _json(r["personal"]) for r in records],
+        "personal": [
+            None if r["personal"] is None or _anonymous(r) else _json(r["personal"]) for r in records
+        ],
         **_record_time_columns(records),
         "access_hash": [r.get("access") for r in records],
     }
+
+
+def _anonymous(record: Mapping[str, Any]) -> bool:
+    """An anonymous complaint (``public.anonim`` true): its identity is never stored, whatever a faulty
+    gateway sends beside it (SP4N-LAPOR!: anonim hides the reporter from everyone, officers included)."""
+    public = record.get("public")
+    return isinstance(public, Mapping) and bool(public.get("anonim"))
 
 
 _COLUMN_BUILDERS = {
@@ -650,6 +659,9 @@ def _check_content(kind: str, data: Mapping[str, Any]) -> None:
         raise CentralError("a config change carries a value")
 
 
+DUE_KINDS = ("answer", "verification", "follow-up", "auto-close", "none")  # "none": no deadline runs now
+
+
 def set_submission_status(
     engine: Engine,
     gateway_id: str,
@@ -659,8 +671,19 @@ def set_submission_status(
     answer: str | None = None,
     answered_at: str | None = None,
     due_date: str | None = None,
+    due_kind: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> int:
-    """An officer's decision on a citizen's submission, sent down to the gateway that took it."""
+    """An officer's decision on a citizen's submission, sent down to the gateway that took it.
+
+    ``due_date`` is the current deadline (ISO date) and ``due_kind`` what it is the deadline of (one of
+    :data:`DUE_KINDS`: the answer, a complaint's verification or follow-up, the day a complaint closes by
+    itself, or "none" when no deadline runs, e.g. a deferred complaint); without ``due_kind`` a missing
+    ``due_date`` falls back to the one the kiosk computed.
+    ``attachments``: the answer's documents ``{"name", "sha256", "size"}``, whose bytes are in the files
+    folder (:func:`store_file`) and reach the kiosk through ``/api/v1/files/<sha256>``.
+    Raises CentralError for an unknown submission or a malformed value.
+    """
     with db.reading(engine) as conn:
         known = conn.execute(
             sa.select(submissions.c.due_date)
@@ -671,8 +694,22 @@ def set_submission_status(
         raise CentralError(f"no submission {number!r} from gateway {gateway_id!r}")
     if status == "answered" and answered_at is None:
         answered_at = iso_utc(now_ms())
-    data = {"status": status, "answer": answer, "answered_at": answered_at, "due_date": due_date or known[0]}
+    if due_kind is not None and due_kind not in DUE_KINDS:
+        raise CentralError("a due date's kind is one of " + ", ".join(DUE_KINDS))
+    data: dict[str, Any] = {"status": status, "answer": answer, "answered_at": answered_at,
+                            "due_date": due_date if due_kind else due_date or known[0]}  # fmt: skip
+    if due_kind is not None:
+        data["due_kind"] = due_kind
+    if attachments is not None:
+        data["attachments"] = [_attachment(a) for a in attachments]
     return publish_content(engine, "submission", number, data, gateway_id=gateway_id)
+
+
+def _attachment(item: Mapping[str, Any]) -> dict[str, Any]:
+    sha256, size = str(item.get("sha256") or ""), item.get("size")
+    if not _SHA256_RE.match(sha256) or not isinstance(size, int) or size < 0:
+        raise CentralError("an attachment is {name, sha256, size}")
+    return {"name": str(item.get("name") or sha256[:12])[:200], "sha256": sha256, "size": size}
 
 
 def set_config(engine: Engine, gateway_id: str, key: str, value: Any) -> int:
@@ -708,6 +745,7 @@ def status_lookup(engine: Engine, number: str, code: str | None) -> dict[str, An
             kind=row.kind,
             submitted_at=iso_utc(row.true_ms if row.clock_ok else row.at_ms),
             due_date=status.get("due_date") or row.due_date,
+            due_kind=status.get("due_kind"),
             answer=status.get("answer"),
             answered_at=status.get("answered_at"),
         )

@@ -154,6 +154,13 @@ SETTINGS: list[Setting] = [
         "Seconds a request body may take before `body_min_rate_kib` applies.",
         float,
     ),
+    Setting(
+        "cookie_secure",
+        False,
+        "Send the back office's session cookie only over HTTPS (`Secure`); set it (`1`/`true`) when the central "
+        "is served over HTTPS, e.g. behind a TLS-terminating proxy.",
+        bool,
+    ),
 ]
 
 _BY_ENV = {s.env_name: s for s in SETTINGS}
@@ -185,6 +192,7 @@ class CentralSettings:
     max_records: int = 50_000
     body_min_rate_kib: float = 2.0
     body_grace_s: float = 10.0
+    cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> CentralSettings:
@@ -237,12 +245,23 @@ class CentralSettings:
         return Path(self.key_file) if self.key_file else None
 
 
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
 def _coerce(setting: Setting, text: str) -> Any:
     try:
         if setting.type is int:
             return int(text.strip())
         if setting.type is float:
             return float(text.strip())
+        if setting.type is bool:
+            return _boolean(text)
     except ValueError:
         raise ConfigError(
             f"environment: {setting.env_name}: expected {setting.type.__name__}, got {text!r}"

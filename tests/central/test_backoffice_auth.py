@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sync.central.backoffice import accounts
-from sync.central.backoffice.models import users
+from sync.central.backoffice.models import audit, sessions, users
 from sync.central.cli import central_group
 from tests.central.conftest import Clock, central_of
 from tests.central.officers import PASSWORD, add_officer, logged_in, login, post, token
@@ -139,3 +139,92 @@ def test_every_back_office_string_has_an_english_translation() -> None:
     with po.with_suffix(".mo").open("rb") as fh:  # the compiled catalogue matches the .po
         compiled = {m.id: m.string for m in read_mo(fh) if m.id}
     assert compiled == {m.id: m.string for m in catalog if m.id}
+
+
+def test_disabling_an_account_ends_its_sessions_for_good(app: Flask) -> None:
+    """Re-enabling the account does not revive a cookie of a session that was live when it was disabled."""
+    officer = logged_in(app, "sari", "ppid")
+    cookie = officer.get_cookie("anjungan_bo")
+    assert cookie is not None and officer.get("/kotak-masuk").status_code == 200
+    admin = logged_in(app, "admin1", "admin")
+    assert post(admin, "/pengguna/sari/nonaktif", page="/pengguna").status_code == 302
+    assert officer.get("/kotak-masuk").status_code == 302
+    assert post(admin, "/pengguna/sari/aktif", page="/pengguna").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("anjungan_bo", cookie.value)
+    assert replay.get("/kotak-masuk").status_code == 302
+    with central_of(app).engine.connect() as conn:
+        ended = conn.execute(
+            sa.select(sessions.c.ended_ms).join(users).where(users.c.username == "sari")
+        ).all()
+    assert ended and all(row.ended_ms is not None for row in ended)
+    assert login(app.test_client(), "sari").status_code == 302  # a new login works
+
+
+def test_the_csrf_token_changes_at_login_and_at_logout(app: Flask) -> None:
+    add_officer(app, "tono", "ppid")
+    client = app.test_client()
+    before = token(client, "/")
+    assert login(client, "tono").status_code == 302
+    during = token(client, "/kotak-masuk")
+    assert during != before
+    stale = client.post("/keluar", data={"csrf_token": before})  # the token seen before the login is dead
+    assert stale.status_code == 400
+    assert post(client, "/keluar").status_code == 302
+    after = token(client, "/")
+    assert after not in (before, during)
+
+
+def test_a_refused_login_never_records_what_was_typed_as_an_unknown_name(app: Flask) -> None:
+    add_officer(app, "rina", "ppid")
+    typed = "Rahasia-Sekali-2026!"  # a password typed into the name field
+    login(app.test_client(), typed, "apa-saja-yang-panjang")
+    login(app.test_client(), "rina", "bukan-sandinya-ya-pak")
+    with central_of(app).engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(audit).where(audit.c.action == "login-refused").order_by(audit.c.id)
+        ).all()
+    unknown, known = rows
+    assert typed.lower() not in str(tuple(unknown)).lower() and typed not in str(tuple(unknown))
+    assert unknown.username == "unknown user" and unknown.target.startswith("user-unknown:")
+    assert known.username == "rina" and known.target == "user:rina"  # an existing account keeps its name
+
+
+def test_huge_numbers_in_addresses_are_bounded_not_a_server_error(app: Flask) -> None:
+    ppid, admin = logged_in(app, "ppid1", "ppid"), logged_in(app, "admin1", "admin")
+    huge = "99999999999999999999"
+    assert ppid.get(f"/kotak-masuk?page={huge}").status_code == 200
+    assert ppid.get("/kotak-masuk?page=-5").status_code == 200
+    assert admin.get(f"/audit?page={huge}").status_code == 200
+    assert post(ppid, f"/templat/{huge}/hapus", page="/templat").status_code == 404
+    assert ppid.get(f"/berkas/dmk-wonosalam/DMK-X-261123-00011/lampiran/{huge}").status_code == 404
+
+
+def test_back_office_pages_carry_the_security_headers(app: Flask, db_url: str, tmp_path: Path) -> None:
+    client = logged_in(app, "ppid1", "ppid")
+    for path in ("/", "/kotak-masuk", "/nope-404-page", "/laporan"):
+        answer = client.get(path)
+        if answer.status_code == 404 and path.startswith("/nope"):
+            continue  # not a back-office route
+        headers = answer.headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'none'" in policy, path
+        assert "javascript:" not in answer.get_data(as_text=True) and "<script" not in answer.get_data(
+            as_text=True
+        )
+    cookie = client.get_cookie("anjungan_bo")
+    assert cookie is not None and not cookie.secure  # plain HTTP by default (the demo, tests)
+    from sync.central.app import create_app
+    from sync.central.settings import CentralSettings
+
+    https = create_app(settings=CentralSettings(db=db_url, cookie_secure=True), files_dir=tmp_path / "f2",
+                       key_file=tmp_path / "central.key")  # fmt: skip
+    try:
+        add_officer(https, "tls1", "ppid")
+        secure = https.test_client()
+        answer = login(secure, "tls1")
+        assert answer.status_code == 302
+        assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+    finally:
+        central_of(https).engine.dispose()

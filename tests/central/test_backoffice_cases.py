@@ -4,8 +4,11 @@ change flowing down to the kiosk through the changes feed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import date
+from io import BytesIO
 from typing import Any
 
 import pytest
@@ -14,9 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import regno
+from gateway.sample_content import make_pdf
 from sync.central.backoffice.models import audit
 from tests.central.conftest import T0, Clock, Gateway, central_of
-from tests.central.officers import citizen, logged_in, post
+from tests.central.officers import citizen, logged_in, post, token
 
 DAY = 86_400
 AT = int(T0 * 1000)  # Monday 2026-11-23, 23:00 WIB
@@ -125,21 +129,87 @@ def test_request_verify_assign_extend_answer_close(app: Flask, filed: Gateway, p
     assert json.loads(extend["after"])["due_date"] == "2026-12-14"
 
 
-def test_answer_with_a_pdf_attachment(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
-    from io import BytesIO
+def _upload(
+    client: FlaskClient, number: str, name: str, data: bytes, step: str = "lampiran", **fields: Any
+) -> Any:
+    page = f"/berkas/dmk-wonosalam/{number}"
+    form = {**fields, "csrf_token": token(client, page), "attachment": (BytesIO(data), name)}
+    return client.post(f"{page}/{step}", data=form, content_type="multipart/form-data")
 
+
+ANSWER = {"held": "ya", "decision": "penuh", "form_of": "softcopy", "medium": "anjungan", "cost": "0",
+          "text": "Silakan ambil salinan."}  # fmt: skip
+
+
+def test_answer_with_a_pdf_attachment_officers_open_it_and_the_kiosk_is_told(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    pdf = make_pdf([["APBDes 2025"]], "APBDes 2025")
     ppid.get("/kotak-masuk")
     step(ppid, REQ, "verifikasi")
-    page = f"/berkas/dmk-wonosalam/{REQ}"
-    from tests.central.officers import token
+    assert _upload(ppid, REQ, "apbdes.pdf", pdf, "jawab", **ANSWER).status_code == 302
+    page = case_page(ppid, REQ)
+    link = re.search(r'href="(/berkas/dmk-wonosalam/[^"]+/lampiran/\d+)">apbdes.pdf</a>', page)
+    assert link, page
+    with ppid.get(link.group(1)) as served:  # the officers open it, audited like a view
+        assert served.status_code == 200 and served.data == pdf and served.mimetype == "application/pdf"
+    (entry,) = [r for r in audit_rows(app) if r["action"] == "view-attachment"]
+    assert entry["username"] == "ppid1" and json.loads(entry["after"])["filename"] == "apbdes.pdf"
+    assert logged_in(app, "pel9", "pelaksana", "dinkes").get(link.group(1)).status_code == 404  # not its OPD
+    assert logged_in(app, "tek9", "teknisi").get(link.group(1)).status_code == 403
+    seen = kiosk_view(filed, REQ)  # the citizen's kiosk gets the list and can fetch the bytes
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    assert seen["attachments"] == [{"name": "apbdes.pdf", "sha256": sha256, "size": len(pdf)}]
+    assert filed.get(f"/api/v1/files/{sha256}").data == pdf
 
-    data = {"held": "ya", "decision": "penuh", "form_of": "softcopy", "medium": "anjungan", "cost": "0",
-            "text": "Silakan ambil salinan.", "csrf_token": token(ppid, page),
-            "attachment": (BytesIO(b"%PDF-1.4\n%%EOF\n"), "apbdes.pdf")}  # fmt: skip
-    assert ppid.post(page + "/jawab", data=data, content_type="multipart/form-data").status_code == 302
-    assert "apbdes.pdf" in case_page(ppid, REQ)
-    not_pdf = {"csrf_token": token(ppid, page), "attachment": (BytesIO(b"MZ..."), "x.pdf")}
-    assert ppid.post(page + "/lampiran", data=not_pdf, content_type="multipart/form-data").status_code == 400
+
+def test_attachments_are_real_pdfs_of_bounded_size_and_only_before_the_answer(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    pdf = make_pdf([["Lampiran"]], "Lampiran")
+    ppid.get("/kotak-masuk")
+    step(ppid, REQ, "verifikasi")
+    refused = {
+        "not a pdf": b"MZ\x90\x00 executable",
+        "only the header": b"%PDF-1.4\n%%EOF\n",
+        "a zip glued after the end": pdf + b"PK\x03\x04" + b"\x00" * 200,
+        "html glued after the end": pdf + b"<html><script>alert(1)</script></html>",
+    }
+    for what, data in refused.items():
+        answer = _upload(ppid, REQ, "x.pdf", data)
+        assert answer.status_code == 400 and "<!doctype html>" in answer.get_data(as_text=True).lower(), what
+    app.config["MAX_CONTENT_LENGTH"] = 256 << 10  # (a small limit: a test-client body stays in memory)
+    with _upload(ppid, REQ, "besar.pdf", pdf + b"%" + b"0" * (300 << 10) + b"\n%%EOF\n") as big:
+        assert big.status_code == 413 and big.mimetype == "text/html"
+        assert "Berkas terlalu besar" in big.get_data(as_text=True)
+    assert _upload(ppid, REQ, "ok.pdf", pdf).status_code == 302
+    assert step(ppid, REQ, "jawab", **ANSWER).status_code == 302
+    assert _upload(ppid, REQ, "late.pdf", pdf).status_code == 409  # the citizen has the answer already
+    assert step(ppid, REQ, "selesai").status_code == 302
+    assert _upload(ppid, REQ, "later.pdf", pdf).status_code == 409
+    assert [a["name"] for a in kiosk_view(filed, REQ)["attachments"]] == ["ok.pdf"]
+
+
+def test_the_kiosk_learns_the_current_deadline_and_what_it_is_for(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    ppid.get("/kotak-masuk")
+    step(ppid, REQ, "verifikasi")
+    step(ppid, REQ, "perpanjang", days="3", text="Arsip di gudang")
+    assert (kiosk_view(filed, REQ)["due_date"], kiosk_view(filed, REQ)["due_kind"]) == (
+        "2026-12-10",
+        "answer",
+    )
+    step(ppid, REQ, "jawab", **ANSWER)
+    seen = kiosk_view(filed, REQ)  # answered: still the extended deadline (it was the first one before)
+    assert (seen["status"], seen["due_date"], seen["due_kind"]) == ("answered", "2026-12-10", "answer")
+    step(ppid, CPL, "verifikasi")
+    assert kiosk_view(filed, CPL)["due_kind"] == "follow-up"
+    step(ppid, CPL, "tanggapi", text="Sudah ditambal.")
+    seen = kiosk_view(filed, CPL)  # the day it closes by itself, not an answer's deadline
+    assert (seen["due_kind"], seen["due_date"]) == ("auto-close", "2026-12-07")
+    step(ppid, CPL, "selesai")
+    assert kiosk_view(filed, CPL)["due_kind"] == "none"
 
 
 def test_personal_data_only_on_an_audited_show(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
@@ -250,3 +320,70 @@ def test_local_days_off_from_the_settings_page_push_new_deadlines(app: Flask, ga
         "2026-12-08" in page
     )  # 10 working days after 23 November, the local day off skipped (else 7 December)
     assert any(r["action"] == "day-off-add" for r in audit_rows(app))
+
+
+def test_only_the_atasan_ends_an_objection_and_only_by_deciding_it(
+    app: Flask, filed: Gateway, ppid: FlaskClient
+) -> None:
+    """UU 14/2008 Ps. 35-36: an objection is closed by the Atasan PPID's decision, never by the PPID."""
+    atasan = logged_in(app, "atasan1", "atasan")
+    ppid.get("/kotak-masuk")
+    assert "Tutup (selesai)" not in case_page(ppid, OBJ)
+    assert step(ppid, OBJ, "selesai").status_code == 403  # the PPID cannot close an undecided objection
+    assert "Tutup (selesai)" not in case_page(atasan, OBJ)
+    assert step(atasan, OBJ, "selesai").status_code == 409  # nor the atasan without a decision
+    assert kiosk_view_or_none(filed, OBJ) is None  # nothing went down to the kiosk
+    assert step(atasan, OBJ, "putus", decision="ditolak", text="Informasi dikecualikan.").status_code == 302
+    assert step(ppid, OBJ, "selesai").status_code == 403  # decided: still the atasan's
+    assert step(atasan, OBJ, "selesai").status_code == 302
+    seen = kiosk_view(filed, OBJ)
+    assert seen["status"] == "closed" and seen["answer"].startswith("Keberatan ditolak.")
+
+
+def kiosk_view_or_none(gateway: Gateway, number: str) -> dict[str, Any] | None:
+    changes = gateway.get("/api/v1/changes?limit=1000").json["changes"]
+    found = [c["data"] for c in changes if c["kind"] == "submission" and c["id"] == number]
+    return found[-1] if found else None
+
+
+def test_an_anonymous_complaint_keeps_no_identity_even_if_a_gateway_sends_one(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    from sync.central import service
+
+    number = "DMK-WONOSALAM-261123-00045"
+    record = citizen(1, "complaint", number, AT, anonim=True)
+    record["personal"] = {"nama": "Siti Aminah", "nik": "3321014507800001"}  # a faulty gateway
+    assert gateway.send("submissions", [record]).status_code == 200
+    exported = list(service.export_submissions(central_of(app).engine, include_personal=True))
+    assert exported[0]["personal"] is None
+    ppid.get("/kotak-masuk")
+    assert step(ppid, number, "identitas").status_code == 403
+
+
+def test_an_extension_after_the_first_deadline_is_refused(
+    app: Flask, filed: Gateway, ppid: FlaskClient, clock: Clock
+) -> None:
+    """UU 14/2008 Ps. 22(8): the extension is notified within the 10 working days (due 7 December)."""
+    ppid.get("/kotak-masuk")
+    step(ppid, REQ, "verifikasi")
+    app.config["BACKOFFICE_IDLE_SECONDS"] = 60 * DAY
+    clock.now += 14 * DAY  # Monday 7 December: the last day, still allowed ...
+    assert 'action="/berkas/dmk-wonosalam/' + REQ + '/perpanjang"' in case_page(ppid, REQ)
+    clock.now += DAY  # ... Tuesday 8 December: too late
+    assert 'action="/berkas/dmk-wonosalam/' + REQ + '/perpanjang"' not in case_page(ppid, REQ)
+    assert step(ppid, REQ, "perpanjang", days="3", text="Terlambat").status_code == 409
+    clock.now -= DAY
+    assert step(ppid, REQ, "perpanjang", days="3", text="Arsip di gudang").status_code == 302
+
+
+def test_the_atasan_sees_the_objection_filers_identity_only(app: Flask, filed: Gateway) -> None:
+    """An objection may name another citizen's request: its requester's identity stays closed to the atasan."""
+    atasan = logged_in(app, "atasan1", "atasan")
+    atasan.get("/kotak-masuk")
+    assert "Tampilkan identitas" not in case_page(atasan, REQ)
+    assert step(atasan, REQ, "identitas").status_code == 403
+    assert "Siti Aminah" in step(atasan, OBJ, "identitas").get_data(as_text=True)
+    assert [r["target"] for r in audit_rows(app) if r["action"] == "view-personal"] == [
+        f"dmk-wonosalam/{OBJ}"
+    ]

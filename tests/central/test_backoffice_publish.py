@@ -7,6 +7,7 @@ from io import BytesIO
 
 from flask import Flask
 
+from gateway.sample_content import make_pdf
 from sync.central import service
 from tests.central.conftest import Gateway, central_of
 from tests.central.officers import logged_in, post, token
@@ -30,7 +31,7 @@ def test_dip_document_announcement_edit_and_withdraw(app: Flask, gateway: Gatewa
     assert dip["id"] == "dip-apbdes-2026" and dip["data"]["formats"] == ["softcopy", "hardcopy"]
     assert dip["data"]["unit"] == "Sekretariat Desa" and dip["data"]["category"] == "berkala"
 
-    pdf = b"%PDF-1.4\n" + b"0" * 5000 + b"\n%%EOF\n"
+    pdf = make_pdf([["Peraturan Desa tentang APBDes"]], "Perdes APBDes")
     data = {
         "title": "Perdes APBDes",
         "csrf_token": token(ppid, "/publikasi"),

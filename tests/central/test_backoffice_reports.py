@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import re
 from datetime import date
 
 import pypdfium2
@@ -61,3 +63,37 @@ def test_month_report_page_csv_and_pdf(app: Flask, gateway: Gateway, clock: Cloc
     document.close()
     assert "Laporan layanan informasi publik" in text and "Dijawab terlambat" in text
     assert logged_in(app, "pel1", "pelaksana", "dinkes").get("/laporan").status_code == 403
+
+
+def test_zero_days_average_and_indonesian_words_everywhere(app: Flask, gateway: Gateway) -> None:
+    number = "DMK-WONOSALAM-261123-00011"
+    gateway.send("submissions", [citizen(1, "request", number, AT),
+                                 citizen(2, "objection", "DMK-WONOSALAM-261123-00037", AT, nomor_permohonan=number)])  # fmt: skip
+    ppid = logged_in(app, "ppid1", "ppid")
+    ppid.get("/kotak-masuk")
+    step(ppid, number, "verifikasi")
+    answer = {
+        "held": "ya",
+        "decision": "penuh",
+        "form_of": "softcopy",
+        "medium": "email",
+        "cost": "0",
+        "text": "Ok",
+    }
+    assert (
+        step(ppid, number, "jawab", **answer).status_code == 302
+    )  # answered the day it came: 0 working days
+    rows = {(r["section"], r["item"]): r["value"] for r in csv.DictReader(io.StringIO(
+        ppid.get("/laporan.csv?tahun=2026&bulan=11").get_data(as_text=True)))}  # fmt: skip
+    assert rows[("requests", "average_working_days_to_answer")] == "0.0"
+    page = ppid.get("/laporan?tahun=2026&bulan=11").get_data(as_text=True)
+    assert "<td>0.0</td>" in page
+    empty = ppid.get("/laporan?tahun=2025").get_data(as_text=True)  # no cases: charts say so in Indonesian
+    for text in (page, empty):
+        shown = text + "".join(
+            base64.b64decode(uri).decode() for uri in re.findall(r"base64,([A-Za-z0-9+/=]+)", text)
+        )
+        assert ">received<" not in shown and "No data" not in shown
+    assert "Tidak ada data" in "".join(
+        base64.b64decode(uri).decode() for uri in re.findall(r"base64,([A-Za-z0-9+/=]+)", empty)
+    )

@@ -52,10 +52,13 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     # atasan reads it because an objection names it
     ("GET", f"/berkas/{GW}/{REQ}", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
     ("GET", f"/berkas/{GW}/{OBJ}", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
-    ("POST", f"/berkas/{GW}/{REQ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
+    # the atasan reads the request an objection names, but not its filer's identity (another citizen's)
+    ("POST", f"/berkas/{GW}/{REQ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 403}),
+    ("POST", f"/berkas/{GW}/{OBJ}/identitas", {"ppid": 200, "pelaksana": 404, "atasan": 200}),
     ("POST", f"/berkas/{GW}/{REQ}/verifikasi", {"ppid": 302, "pelaksana": 404, "atasan": 403}),
     ("POST", f"/berkas/{GW}/{OBJ}/putus", {"ppid": 403, "pelaksana": 404, "atasan": 400}),
     ("POST", f"/berkas/{GW}/{REQ}/lampiran", {"ppid": 400, "pelaksana": 400}),
+    ("GET", f"/berkas/{GW}/{REQ}/lampiran/1", {"ppid": 404, "pelaksana": 404, "atasan": 404}),
     ("POST", "/keluar", {role: 302 for role in ROLES}),
 ]
 PUBLIC = {"/", "/bahasa/<code>", "/bo-static/<path:filename>"}
@@ -67,6 +70,7 @@ def test_the_matrix_names_every_back_office_route(app: Flask) -> None:
         "/berkas/<gateway_id>/<number>": f"/berkas/{GW}/{REQ}",
         "/berkas/<gateway_id>/<number>/identitas": f"/berkas/{GW}/{REQ}/identitas",
         "/berkas/<gateway_id>/<number>/lampiran": f"/berkas/{GW}/{REQ}/lampiran",
+        "/berkas/<gateway_id>/<number>/lampiran/<int:attachment_id>": f"/berkas/{GW}/{REQ}/lampiran/1",
         "/berkas/<gateway_id>/<number>/<step>": f"/berkas/{GW}/{REQ}/verifikasi",
         "/pengguna/<username>/<action>": "/pengguna/ppid-x/nonaktif",
         "/peringatan/<int:alert_id>/terima": "/peringatan/999/terima",

@@ -48,7 +48,7 @@ def current_language() -> str:
 
 def init_app(app: Flask, master_key: bytes) -> None:
     """Add the back office to the central's app (the session key is derived from the master key)."""
-    from sync.central.backoffice import session
+    from sync.central.backoffice import accounts, session
     from sync.central.backoffice.views import register
 
     for key, value in DEFAULTS.items():
@@ -62,6 +62,13 @@ def init_app(app: Flask, master_key: bytes) -> None:
     login_manager.init_app(app)
     session.configure(login_manager)
     register(app)
+    state = app.extensions["anjungan.central"]
+    app.config["SESSION_COOKIE_SECURE"] = bool(state.settings.cookie_secure)
+    slots = (
+        app.config.get("BACKOFFICE_LOGIN_SLOTS")
+        or state.settings.pool_size + state.settings.pool_overflow - 1
+    )
+    app.extensions["anjungan.backoffice.login_gate"] = accounts.LoginGate(int(slots))
     # one limiter per app (its counts are the app's own); the login's budget is read from the config
     limiter = Limiter(get_remote_address, app=app, default_limits=[], storage_uri="memory://")
     login = app.view_functions["backoffice_auth.login"]

@@ -1,7 +1,9 @@
 """Officers' accounts and server-side sessions, independent of HTTP.
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended profile). A login
-that fails ``MAX_FAILURES`` times in a row locks the account for ``LOCK_MS``; a success resets the count.
+that fails ``MAX_FAILURES`` times in a row locks the account for ``LOCK_MS``; a success resets the count. The
+count is atomic (concurrent logins cannot check more passwords than that), and a password is checked outside
+any database connection, at most :class:`LoginGate` slots at once.
 A session is a random token held by the browser; the database keeps only its sha256, so a stolen database
 holds no usable session. A session ends at logout (on the server: the token no longer works even if the cookie
 is replayed), when the account is disabled, or after ``idle_ms`` without a request.
@@ -12,6 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from sqlalchemy.engine import Connection, Engine
 
-from sync.central.backoffice.errors import BackofficeError, Conflict, LoginRefused, NotFoundError
+from sync.central.backoffice.errors import BackofficeError, Conflict, LoginBusy, LoginRefused, NotFoundError
 from sync.central.backoffice.models import opds, sessions, users
 from sync.central.backoffice.roles import ROLES
 
@@ -110,8 +115,9 @@ def user(conn: Connection, username: str) -> dict[str, Any]:
     return dict(row)
 
 
-def set_active(engine: Engine, username: str, active: bool) -> None:
-    """Enable or disable an account; disabling ends its sessions at once.
+def set_active(engine: Engine, username: str, active: bool, now_ms: int) -> None:
+    """Enable or disable an account. Disabling ends every session of it on the server at once (``ended_ms``),
+    so that enabling it again later revives no old cookie: the officer logs in anew.
 
     Raises NotFoundError for an unknown name, and Conflict when disabling the last active admin (nobody would
     be left to manage accounts, gateways and settings). The active admins are locked while counted, so that two
@@ -123,6 +129,9 @@ def set_active(engine: Engine, username: str, active: bool) -> None:
             _keep_an_admin(conn, found["id"])
         conn.execute(users.update().where(users.c.id == found["id"]).values(active=active, failed_logins=0,
                                                                             locked_until_ms=None))  # fmt: skip
+        if not active:
+            conn.execute(sessions.update().where(sessions.c.user_id == found["id"], sessions.c.ended_ms.is_(None))
+                         .values(ended_ms=now_ms))  # fmt: skip
 
 
 def _keep_an_admin(conn: Connection, leaving: int) -> None:
@@ -147,37 +156,103 @@ def reset_password(engine: Engine, username: str) -> str:
     return password
 
 
-def log_in(engine: Engine, username: str, password: str, now_ms: int) -> Officer:
-    """Check a name and password and open a session; raise LoginRefused (one message for every cause).
+WRONG = "wrong user name or password"
+LOCKED = "this account is locked for a while after too many failed logins"
 
-    A failure is counted (and a lockout stored) in its own committed transaction before the refusal.
+
+class LoginGate:
+    """At most ``slots`` password checks at once in this process; a login that finds none free within
+    ``wait_s`` seconds is refused with LoginBusy (answered 503), never queued on the database's pool.
+
+    An argon2id check costs tens of milliseconds of CPU and 64 MiB of memory; a login flood must not starve the
+    sync API, Open311 or the officers already at work. ``slots`` should be smaller than the database pool
+    (``init_app`` takes pool size + overflow - 1), although a check never holds a connection.
     """
+
+    def __init__(self, slots: int, wait_s: float = 10.0):
+        self.slots = max(1, slots)
+        self.wait_s = wait_s
+        self._free = threading.BoundedSemaphore(self.slots)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._free.acquire(timeout=self.wait_s):
+            raise LoginBusy("too many logins at once; try again in a moment")
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+_UNBOUNDED = LoginGate(1 << 16)
+
+
+def log_in(
+    engine: Engine, username: str, password: str, now_ms: int, gate: LoginGate | None = None
+) -> Officer:
+    """Check a name and password and open a session; raise LoginRefused (one message for every cause), or
+    LoginBusy when ``gate`` has no free slot in time.
+
+    No connection and no transaction is held while the password is checked: the account is read in one short
+    read, an attempt is reserved in one short atomic write, the hash is checked (inside ``gate``), and the
+    outcome is written in one more short write. The attempt is counted *before* the check with
+    ``UPDATE ... SET failed_logins = failed_logins + 1 ... RETURNING`` on an account that is not locked, so
+    concurrent wrong logins can never check more than ``MAX_FAILURES`` passwords before the lock, and a locked
+    account costs no hash at all. A success resets the count.
+    """
+    gate = gate or _UNBOUNDED
     username = username.strip().lower()
-    refusal: str | None = None
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
-        if row is None:
-            _verify(_DUMMY_HASH, password)
-            refusal = "wrong user name or password"
-        elif row["locked_until_ms"] and row["locked_until_ms"] > now_ms:
-            refusal = "this account is locked for a while after too many failed logins"
-        elif not _verify(row["password_hash"], password) or not row["active"]:
-            failures = row["failed_logins"] + 1
-            locked = now_ms + LOCK_MS if failures >= MAX_FAILURES else None
-            conn.execute(users.update().where(users.c.id == row["id"]).values(
-                failed_logins=0 if locked else failures, locked_until_ms=locked))  # fmt: skip
-            refusal = "wrong user name or password"
-        else:
-            token = _open_session(conn, row, password, now_ms)
-    if refusal is not None or row is None:
-        raise LoginRefused(refusal or "wrong user name or password")
+    if row is None:
+        with gate.slot():
+            _verify(_DUMMY_HASH, password)  # a wrong name costs as long as a wrong password
+        raise LoginRefused(WRONG)
+    attempt = _reserve_attempt(engine, row["id"], now_ms)
+    if attempt is None:
+        raise LoginRefused(LOCKED)
+    if attempt > MAX_FAILURES:  # others are checking the last allowed attempts right now
+        raise LoginRefused(LOCKED)
+    with gate.slot():
+        right = _verify(row["password_hash"], password)
+    if not right or not row["active"]:
+        if attempt >= MAX_FAILURES:
+            with engine.begin() as conn:
+                conn.execute(
+                    users.update().where(users.c.id == row["id"]).values(locked_until_ms=now_ms + LOCK_MS)
+                )
+        raise LoginRefused(WRONG)
+    rehash = hash_password(password) if _hasher.check_needs_rehash(row["password_hash"]) else None
+    with engine.begin() as conn:
+        token = _open_session(conn, row, rehash, now_ms)
     return Officer(row["id"], row["username"], row["role"], row["opd"], token)
 
 
-def _open_session(conn: Connection, row: Any, password: str, now_ms: int) -> str:
+def _reserve_attempt(engine: Engine, user_id: int, now_ms: int) -> int | None:
+    """Count one login attempt atomically; answer its number since the last success (or since the last lock
+    ended), or None when the account is locked now."""
+    expired = sa.and_(users.c.locked_until_ms.is_not(None), users.c.locked_until_ms <= now_ms)
+    statement = (
+        users.update()
+        .where(
+            users.c.id == user_id,
+            sa.or_(users.c.locked_until_ms.is_(None), users.c.locked_until_ms <= now_ms),
+        )
+        .values(
+            failed_logins=sa.case((expired, 1), else_=users.c.failed_logins + 1),
+            locked_until_ms=sa.case((expired, sa.null()), else_=users.c.locked_until_ms),
+        )
+        .returning(users.c.failed_logins)
+    )
+    with engine.begin() as conn:
+        count = conn.execute(statement).scalar()
+    return None if count is None else int(count)
+
+
+def _open_session(conn: Connection, row: Any, rehash: str | None, now_ms: int) -> str:
     values: dict[str, Any] = {"failed_logins": 0, "locked_until_ms": None, "last_login_ms": now_ms}
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        values["password_hash"] = hash_password(password)
+    if rehash is not None:
+        values["password_hash"] = rehash
     conn.execute(users.update().where(users.c.id == row["id"]).values(**values))
     token = secrets.token_urlsafe(32)
     conn.execute(sessions.insert().values(token_hash=_token_hash(token), user_id=row["id"],

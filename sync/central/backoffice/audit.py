@@ -1,6 +1,7 @@
 """The append-only audit trail: every officer action with the values before and after, and every view of a
 citizen's personal data. Rows are only ever inserted (no route changes or deletes one, and database triggers
-refuse UPDATE and DELETE on ``bo_audit``)."""
+refuse UPDATE and DELETE on ``bo_audit``, a REPLACE of an existing row on SQLite and TRUNCATE on PostgreSQL:
+migrations bo01 and bo02)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,22 @@ class Actor:
     username: str
     role: str
     ip: str | None = None
+    target: str | None = None  # what the entry is about when the actor names it (a refused login)
 
 
 SYSTEM = Actor("sistem", "system")
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet takes as the start of a formula
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula (OWASP "CSV Injection"): text starting with
+    ``= + - @``, a tab or a carriage return gets a leading ``'``; numbers and other values are left as they are.
+    Every CSV the back office exports writes its cells through this."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _json(value: Any) -> str | None:
@@ -89,8 +103,9 @@ def export_csv(engine: Engine, iso: Any, **filters: str) -> Iterator[str]:
         with engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         for row in rows:
-            writer.writerow([row["id"], iso(row["at_ms"]), row["username"], row["role"], row["action"],
-                             row["target"], row["before"] or "", row["after"] or "", row["ip"] or ""])  # fmt: skip
+            writer.writerow([csv_cell(cell) for cell in (
+                row["id"], iso(row["at_ms"]), row["username"], row["role"], row["action"], row["target"],
+                row["before"] or "", row["after"] or "", row["ip"] or "")])  # fmt: skip
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway import dates
 from sync.central import service
-from sync.central.backoffice import audit, calendar
+from sync.central.backoffice import audit, calendar, uploads
 from sync.central.backoffice.accounts import Officer
 from sync.central.backoffice.errors import BackofficeError, Conflict, NotAllowed, NotFoundError
 from sync.central.backoffice.intake import office_date
@@ -35,6 +35,7 @@ from sync.central.db import submissions
 
 STATUSES = ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai")
 ACTIVE = ("baru", "diverifikasi", "didisposisi", "ditunda")  # the office still owes the next step
+ANSWERED = ("dijawab", "ditolak", "selesai")  # the citizen has the office's answer (no more attachments)
 AUDITED = ("status", "opd", "due_date", "extended", "details", "is_open")
 PERSONAL_FIELDS = ("nama", "nik", "alamat", "pekerjaan", "telepon", "email")
 
@@ -102,7 +103,9 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
                   ) -> dict[str, Any]:  # fmt: skip
     """The citizen's identity, for the roles that need it, on an explicit request that is audited.
 
-    NotAllowed for teknisi/admin and for anonymous complaints (their identity is never kept nor shown).
+    NotAllowed for teknisi/admin, for anonymous complaints (their identity is never kept nor shown), and for
+    the atasan on anything but an objection: the atasan reads the request an objection names, but the
+    identity of that request's filer (who may be another citizen) is not theirs to see.
     """
     if not can(me.role, "personal"):
         raise NotAllowed(_("Peran Anda tidak boleh melihat data pribadi."))
@@ -110,6 +113,8 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
         case = _load(conn, gateway_id, number)
         if not _can_view(conn, case, me):
             raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+        if not may_see_identity(me.role, case["kind"]):
+            raise NotAllowed(_("Peran Anda tidak boleh melihat data pribadi pada berkas ini."))
         if case["anonymous"]:
             raise NotAllowed(_("Pengaduan anonim: identitas pelapor tidak disimpan dan tidak ditampilkan."))
         raw = conn.execute(sa.select(submissions.c.personal).where(
@@ -118,6 +123,33 @@ def personal_data(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: s
     data = json.loads(raw) if raw else {}
     return {k: data[k] for k in PERSONAL_FIELDS if data.get(k)} | {
         k: v for k, v in data.items() if k not in PERSONAL_FIELDS and isinstance(v, str)}  # fmt: skip
+
+
+def attachment_for(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str,
+                   attachment_id: int, now_ms: int) -> dict[str, Any]:  # fmt: skip
+    """An attachment of a case (``{"filename", "sha256", "size", ...}``), for an officer who may see the case
+    (exactly as :func:`case_for`); the download is audited like a view of the case's documents.
+    NotFoundError when the officer may not see the case or it has no such attachment."""
+    with engine.begin() as conn:
+        case = _load(conn, gateway_id, number)
+        if not _can_view(conn, case, me):
+            raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+        row = conn.execute(sa.select(attachments).where(
+            attachments.c.id == attachment_id, attachments.c.gateway_id == gateway_id,
+            attachments.c.number == number)).mappings().first()  # fmt: skip
+        if row is None:
+            raise NotFoundError(_("Lampiran tidak ada."))
+        audit.record(conn, actor, "view-attachment", key_of(case), now_ms, None,
+                     {"sha256": row["sha256"], "filename": row["filename"]})  # fmt: skip
+    return dict(row)
+
+
+def may_see_identity(role: str, kind: str) -> bool:
+    """Whether ``role`` may be shown the identity on a case of ``kind``: the atasan only on objections (the
+    objection's own filer, UU 14/2008 Ps. 35-36); ppid and pelaksana on what they may open."""
+    if role == "atasan":
+        return kind == "objection"
+    return can(role, "personal")
 
 
 def check_step(engine: Engine, me: Officer, gateway_id: str, number: str, capability: str | None) -> None:
@@ -158,11 +190,36 @@ def _step(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
 
 
 def publish_status(engine: Engine, case: dict[str, Any]) -> None:
-    """Send the citizen-facing status of a case down to its kiosk (the changes feed)."""
+    """Send the citizen-facing status of a case down to its kiosk (the changes feed): the status, the answer,
+    the current deadline and what it is the deadline of, and, once the case is answered, the answer's
+    attached documents (their bytes reach the kiosk through the files downlink)."""
     details = case["details"]
+    due_date, due_kind = kiosk_deadline(case)
+    documents = None
+    if case["status"] in ANSWERED:
+        with engine.connect() as conn:
+            documents = [
+                {"name": r.filename, "sha256": r.sha256, "size": int(r.size)}
+                for r in conn.execute(sa.select(attachments.c.filename, attachments.c.sha256, attachments.c.size)
+                                      .where(attachments.c.gateway_id == case["gateway_id"],
+                                             attachments.c.number == case["number"]).order_by(attachments.c.id))
+            ]  # fmt: skip
     service.set_submission_status(engine, case["gateway_id"], case["number"], kiosk_status(case),
                                   answer=details.get("kiosk_answer"), answered_at=details.get("answered_at"),
-                                  due_date=case["due_date"])  # fmt: skip
+                                  due_date=due_date, due_kind=due_kind, attachments=documents)  # fmt: skip
+
+
+def kiosk_deadline(case: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The deadline the citizen sees and what it is for (service.DUE_KINDS): a request's or objection's
+    answer (the extended one after an extension, and the one that applied once answered); a complaint's
+    verification, follow-up, or the day it closes by itself after the reply (SP4N-LAPOR!)."""
+    status = case["status"]
+    if case["kind"] == "complaint":
+        stage = {"baru": "verification", "diverifikasi": "follow-up", "didisposisi": "follow-up",
+                 "dijawab": "auto-close"}.get(status)  # fmt: skip
+        return (case["due_date"], stage) if stage and case["due_date"] else (None, "none")
+    due = case["due_date"] or case.get("answer_due")
+    return (due, "answer") if due else (None, "none")
 
 
 def kiosk_status(case: dict[str, Any]) -> str:
@@ -240,7 +297,8 @@ def assign(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def extend(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, days: int, reason: str,
            now_ms: int) -> dict[str, Any]:  # fmt: skip
-    """Extend a request's deadline once, by 1 to 7 working days, with a reason (UU 14/2008 Ps. 22(8))."""
+    """Extend a request's deadline once, by 1 to 7 working days, with a reason (UU 14/2008 Ps. 22(8)); the
+    extension is notified within the first 10 working days, so it is refused (Conflict) once they have passed."""
     if not 1 <= days <= dates.EXTENSION_DAYS or not reason.strip():
         raise BackofficeError(_("Perpanjangan 1 sampai 7 hari kerja, dengan alasan."))
 
@@ -249,6 +307,9 @@ def extend(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
         _need(case, ("request",), ("baru", "diverifikasi", "didisposisi"))
         if case["extended"]:
             raise Conflict(_("Jangka waktu hanya dapat diperpanjang satu kali."))
+        if not case["due_date"] or today > date.fromisoformat(case["due_date"]):
+            raise Conflict(_("Perpanjangan harus diberitahukan sebelum 10 hari kerja berakhir; "
+                             "batas waktunya sudah lewat."))  # fmt: skip
         due = cal.add_working_days(date.fromisoformat(case["due_date"]), days)
         details = _note(case, "perpanjang", reason, today)
         details["extension"] = {"days": days, "reason": reason, "on": today.isoformat()}
@@ -411,13 +472,20 @@ def decide(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, num
 
 def close(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, number: str, now_ms: int
           ) -> dict[str, Any]:  # fmt: skip
-    """Close a case (the PPID; the atasan for an objection)."""
+    """Close a case: a request or complaint by the PPID; an objection only by the atasan, and only once it is
+    decided (UU 14/2008 Ps. 35-36: the Atasan PPID's written decision is what ends an objection, so nobody
+    may close one that is still undecided). NotAllowed for another role, Conflict for an undecided objection.
+    """
 
     def change(case: dict[str, Any], _cal: dates.WorkCalendar, today: date) -> dict[str, Any]:
-        if not (can(me.role, "triage") or (me.role == "atasan" and case["kind"] == "objection")):
+        if not may_close(me.role, case["kind"]):
             raise NotAllowed(_("Peran Anda tidak boleh melakukan langkah ini."))
-        _need(case, ("request", "complaint", "objection"), ("baru", "diverifikasi", "didisposisi", "ditunda",
-                                                            "dijawab"))  # fmt: skip
+        if case["kind"] == "objection":
+            _need(case, ("objection",), ("dijawab",))
+        else:
+            _need(
+                case, ("request", "complaint"), ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab")
+            )
         return {"status": "selesai", "is_open": False, "due_date": None, "closed_ms": now_ms,
                 "details": _note(case, "selesai", "", today)}  # fmt: skip
 
@@ -471,6 +539,14 @@ def recompute_deadlines(engine: Engine, actor: audit.Actor, now_ms: int) -> int:
     return moved
 
 
+def may_close(role: str, kind: str) -> bool:
+    """Whether ``role`` may close a case of ``kind``: objections are the atasan's alone (Ps. 36), the rest the
+    PPID's (the ``triage`` capability)."""
+    if kind == "objection":
+        return can(role, "decide")
+    return can(role, "triage")
+
+
 def quiet_complaints(conn: Connection, now_ms: int) -> list[tuple[str, str]]:
     """The complaints whose reply got no answer for 10 working days (SP4N-LAPOR!): (gateway, number) pairs."""
     today = office_date(now_ms).isoformat()
@@ -498,14 +574,20 @@ def close_quiet_complaints(engine: Engine, now_ms: int) -> int:
 
 def attach(engine: Engine, files_dir: Any, me: Officer, actor: audit.Actor, gateway_id: str, number: str,
            filename: str, data: bytes, now_ms: int) -> str:  # fmt: skip
-    """Attach a PDF to a case's answer (stored by sha256 with the central's files); answer the sha256."""
-    if not data.startswith(b"%PDF-"):
-        raise BackofficeError(_("Lampiran harus berkas PDF."))
+    """Attach a PDF to a case's answer (stored by sha256 with the central's files); answer the sha256.
+
+    BackofficeError unless it is a real PDF (:func:`uploads.check_pdf`); Conflict once the case is answered or
+    closed (what the citizen was sent must not change afterwards); NotAllowed/NotFoundError as for the steps.
+    The attachments go down to the kiosk with the answer (:func:`publish_status`).
+    """
     with engine.connect() as conn:
         case = _load(conn, gateway_id, number)
         if not _can_view(conn, case, me):
             raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
     _need_role(me, "answer", case)
+    if case["status"] in ANSWERED:
+        raise Conflict(_("Berkas sudah dijawab atau ditutup: lampiran tidak dapat ditambahkan lagi."))
+    uploads.check_pdf(data)
     sha256 = service.store_file(files_dir, data)
     with engine.begin() as conn:
         conn.execute(attachments.insert().values(gateway_id=gateway_id, number=number, sha256=sha256,

@@ -25,7 +25,16 @@ class LoginRefused(BackofficeError):
     """Wrong name or password, a disabled account, or a locked one; answered with the login page and 401."""
 
 
-STATUS = {NotAllowed: 403, NotFoundError: 404, Conflict: 409, LoginRefused: 401, BackofficeError: 400}
+class LoginBusy(BackofficeError):
+    """Every password-check slot is taken (a login flood); answered with the login page and 503."""
+
+
+class TooLarge(BackofficeError):
+    """An upload is larger than the back office accepts; answered with 413 (a styled page)."""
+
+
+STATUS = {NotAllowed: 403, NotFoundError: 404, Conflict: 409, LoginRefused: 401, LoginBusy: 503, TooLarge: 413,
+          BackofficeError: 400}  # fmt: skip
 
 
 def status_of(err: BackofficeError) -> int:

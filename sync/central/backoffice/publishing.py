@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sync.central import service
-from sync.central.backoffice import audit
+from sync.central.backoffice import audit, uploads
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
 from sync.central.db import content
 
@@ -72,8 +72,7 @@ def publish(engine: Engine, actor: audit.Actor, kind: str, item_id: str, data: d
 def publish_pdf(engine: Engine, files_dir: Path, actor: audit.Actor, title: str, filename: str, data: bytes,
                 gateways: list[str], now_ms: int) -> str:  # fmt: skip
     """Store a PDF by sha256 and announce it to the kiosks; answer the sha256. BackofficeError if not a PDF."""
-    if not data.startswith(b"%PDF-"):
-        raise BackofficeError("a document is a PDF file")
+    uploads.check_pdf(data)
     sha256 = ""
     for scope in _scopes(gateways):
         sha256 = service.publish_document(

@@ -13,9 +13,11 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.engine import Engine
 
 from sync.central.backoffice import calendar
+from sync.central.backoffice.audit import csv_cell
 from sync.central.backoffice.models import cases
 
 
@@ -73,7 +75,7 @@ def figures(engine: Engine, year: int, month: int | None) -> dict[str, Any]:
 def csv_text(report: dict[str, Any]) -> str:
     """The figures as CSV rows ``section,item,value``."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(csv.writer(out))
     writer.writerow(["section", "item", "value"])
     writer.writerow(["period", "start", report["start"].isoformat()])
     writer.writerow(["period", "end", report["end"].isoformat()])
@@ -83,8 +85,26 @@ def csv_text(report: dict[str, Any]) -> str:
     for category, stages in report["complaints"].items():
         for stage, count in stages.items():
             writer.writerow(["complaints", f"{category}/{stage}", count])
-    writer.writerow(["requests", "average_working_days_to_answer", report["average_days"] or ""])
+    average = report["average_days"]
+    writer.writerow(["requests", "average_working_days_to_answer", "" if average is None else average])
     return out.getvalue()
+
+
+class _SafeWriter:
+    """A csv writer whose cells go through :func:`audit.csv_cell` (no formula injection: complaint categories
+    and exemption names come from citizens' and officers' text)."""
+
+    def __init__(self, writer: Any):
+        self._writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+
+def objection_labels() -> dict[str, str]:
+    """The report's words for the objection figures (``figures()["objections"]`` keys), in the page's language."""
+    return {"received": _("diterima"), "diterima": _("keberatan diterima"), "ditolak": _("keberatan ditolak"),
+            "belum diputus": _("belum diputus")}  # fmt: skip
 
 
 def charts(report: dict[str, Any]) -> dict[str, str]:
@@ -93,16 +113,17 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
 
     style = pygal.style.Style(background="white", plot_background="white", font_family="DejaVu Sans")
     made = {}
-    bar = pygal.Bar(style=style, width=640, height=320, show_legend=False)
-    bar.x_labels = ["diterima", "tepat waktu", "terlambat", "belum dijawab"]
+    empty = {"no_data_text": _("Tidak ada data")}
+    bar = pygal.Bar(style=style, width=640, height=320, show_legend=False, **empty)
+    bar.x_labels = [_("diterima"), _("tepat waktu"), _("terlambat"), _("belum dijawab")]
     req = report["requests"]
     bar.add("permohonan", [req["received"], req["on_time"], req["late"], req["open"]])
     made["requests"] = bar
-    pie = pygal.Pie(style=style, width=640, height=320)
+    pie = pygal.Pie(style=style, width=640, height=320, **empty)
     for decision, count in report["decisions"].items():
         pie.add(decision, count)
     made["decisions"] = pie
-    stacked = pygal.StackedBar(style=style, width=640, height=320, x_label_rotation=30)
+    stacked = pygal.StackedBar(style=style, width=640, height=320, x_label_rotation=30, **empty)
     categories = list(report["complaints"])
     stacked.x_labels = categories
     for stage in ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai"):

@@ -13,7 +13,7 @@ from sync.central.app import central
 from sync.central.backoffice import accounts, audit, calendar, cases, forms
 from sync.central.backoffice.errors import BackofficeError
 from sync.central.backoffice.session import actor, now_ms
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import blueprint, page_arg, requires
 
 bp = blueprint("admin")
 
@@ -74,7 +74,7 @@ def user_action(username: str, action: str) -> Any:
                                password=password, new_user=username)  # fmt: skip
     if action not in ("aktif", "nonaktif"):
         raise BackofficeError("unknown action")
-    accounts.set_active(engine, username, action == "aktif")
+    accounts.set_active(engine, username, action == "aktif", at)
     with engine.begin() as conn:
         audit.record(
             conn, actor(), "user-" + action, "user:" + username, at, None, {"active": action == "aktif"}
@@ -91,7 +91,7 @@ def _audit_filters() -> dict[str, str]:
 @requires("audit")
 def audit_trail() -> str:
     """The audit trail, newest first, 100 per page, with filters by user, action and target."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     rows, total = audit.entries(central().engine, page, **_audit_filters())
     return render_template("backoffice/audit.html", rows=rows, total=total, page=page, page_size=audit.PAGE,
                            filters=_audit_filters())  # fmt: skip

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from sync.central import service
 from sync.central.app import central
 from sync.central.backoffice import accounts, audit, cases, forms
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
+from sync.central.backoffice.intake import office_date
 from sync.central.backoffice.models import templates
 from sync.central.backoffice.roles import can
 from sync.central.backoffice.session import actor, now_ms, officer
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import MAX_ID, blueprint, requires
 
 bp = blueprint("cases")
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
@@ -163,6 +165,24 @@ def attach(gateway_id: str, number: str) -> Response:
     return _done(gateway_id, number, _("Lampiran tersimpan."))
 
 
+@bp.get("/berkas/<gateway_id>/<number>/lampiran/<int:attachment_id>")
+@requires("inbox")
+def attachment(gateway_id: str, number: str, attachment_id: int) -> Response:
+    """An attachment's bytes (a PDF), for the officers who may open the case; audited. 404 when the officer
+    may not see the case, or it has no such attachment, or its file is gone."""
+    if attachment_id > MAX_ID:
+        raise NotFoundError(_("Lampiran tidak ada."))
+    row = cases.attachment_for(
+        central().engine, officer(), actor(), gateway_id, number, attachment_id, now_ms()
+    )
+    path = service.file_path(central().files(), row["sha256"])
+    if path is None:
+        raise NotFoundError(_("Lampiran tidak ada."))
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=row["filename"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/templat")
 @requires("templates")
 def template_list() -> str:
@@ -191,6 +211,9 @@ def template_add() -> Response:
 @bp.post("/templat/<int:template_id>/hapus")
 @requires("templates")
 def template_remove(template_id: int) -> Response:
+    """Remove an answer template; 404 when there is none with that id."""
+    if template_id > MAX_ID:
+        raise NotFoundError(_("Templat tidak ada."))
     with central().engine.begin() as conn:
         row = conn.execute(sa.select(templates).where(templates.c.id == template_id)).mappings().first()
         if row is None:
@@ -210,7 +233,8 @@ def can_step(case: dict[str, Any], step: str) -> bool:
         "disposisi": can(me.role, "triage") and kind != "objection" and status in ("diverifikasi", "didisposisi",
                                                                                     "ditunda"),
         "perpanjang": own and kind == "request" and not case["extended"] and status in ("baru", "diverifikasi",
-                                                                                         "didisposisi"),
+                                                                                         "didisposisi")
+        and bool(case["due_date"]) and case["due_date"] >= office_date(now_ms()).isoformat(),
         "jawab": own and kind == "request" and status in ("diverifikasi", "didisposisi"),
         "tanggapi": own and kind == "complaint" and status in ("diverifikasi", "didisposisi"),
         "tolak": can(me.role, "triage") and kind == "complaint" and status in ("baru", "diverifikasi"),
@@ -218,9 +242,9 @@ def can_step(case: dict[str, Any], step: str) -> bool:
                                                                                "didisposisi"),
         "lanjutkan": can(me.role, "triage") and kind == "complaint" and status == "ditunda",
         "putus": me.role == "atasan" and kind == "objection" and status in ("baru", "diverifikasi"),
-        "selesai": (can(me.role, "triage") or (me.role == "atasan" and kind == "objection"))
-        and status not in ("selesai", "ditolak"),
-        "identitas": can(me.role, "personal") and not case["anonymous"],
+        "selesai": cases.may_close(me.role, kind)
+        and (status == "dijawab" if kind == "objection" else status not in ("selesai", "ditolak")),
+        "identitas": cases.may_see_identity(me.role, kind) and not case["anonymous"],
     }  # fmt: skip
     return bool(table.get(step))
 

@@ -10,7 +10,7 @@ from sync.central.backoffice import inbox as inbox_query
 from sync.central.backoffice import intake
 from sync.central.backoffice.cases import STATUSES, close_quiet_complaints, quiet_complaints
 from sync.central.backoffice.session import now_ms, officer
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import blueprint, page_arg, requires
 
 bp = blueprint("inbox")
 FILTERS = ("kind", "status", "gateway", "opd", "category", "due", "q", "sort")
@@ -22,7 +22,7 @@ def inbox() -> str:
     """Every case the officer may see, newest first by default; filters, search, sort and paging in the URL."""
     engine, at = central().engine, now_ms()
     args = {k: request.args.get(k, "").strip()[:100] for k in FILTERS}
-    query = inbox_query.Query(**args, page=max(1, request.args.get("page", 1, type=int) or 1))  # type: ignore[arg-type]
+    query = inbox_query.Query(**args, page=page_arg())  # type: ignore[arg-type]
     query.sort = query.sort or "baru"
     with engine.connect() as conn:  # the usual case: nothing new, one connection for the whole page
         if not intake.behind(conn) and not quiet_complaints(conn, at):

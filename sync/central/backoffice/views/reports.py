@@ -37,7 +37,8 @@ def report() -> str:
     """The report for ?tahun=YYYY[&bulan=M] (default: this year) as a page with charts."""
     figures, year, month = _figures()
     return render_template("backoffice/report.html", r=figures, year=year, month=month,
-                           charts=reports.charts(figures), printable=False)  # fmt: skip
+                           charts=reports.charts(figures), printable=False,
+                           objection_labels=reports.objection_labels())  # fmt: skip
 
 
 @bp.get("/laporan.csv")
@@ -55,7 +56,8 @@ def report_pdf() -> Response:
     """The same report as PDF (WeasyPrint): a print layout with the charts embedded."""
     figures, year, month = _figures()
     html = render_template("backoffice/report.html", r=figures, year=year, month=month,
-                           charts=reports.charts(figures), printable=True)  # fmt: skip
+                           charts=reports.charts(figures), printable=True,
+                           objection_labels=reports.objection_labels())  # fmt: skip
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.pdf"
     return Response(reports.pdf(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
