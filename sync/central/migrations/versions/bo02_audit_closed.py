@@ -2,13 +2,13 @@
 firing the delete trigger) and PostgreSQL's ``TRUNCATE`` (which fires no row trigger) are refused too.
 
 Revision ID: bo02
-Revises: 0005
+Revises: 0006
 """
 
 from alembic import op
 
 revision = "bo02"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
