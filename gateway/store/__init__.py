@@ -217,6 +217,16 @@ class Store:
         )
         return [{"node": r[0], "name": r[1], "value": r[2], "at": r[3]} for r in rows]
 
+    def knows_measurement(self, node: str, name: str) -> bool:
+        """Whether node ``node`` has ever sent measurement ``name`` (it has a latest value), e.g. before a chart
+        of it is drawn: a node or name the store does not know has no chart."""
+        row = self.conn.execute(
+            "SELECT 1 FROM latest l JOIN nodes n ON n.id = l.node_id JOIN names m ON m.id = l.name_id "
+            "WHERE n.node = ? AND m.name = ?",
+            (node, name),
+        ).fetchone()
+        return row is not None
+
     def series(self, node: str, name: str, since_ms: int) -> list[dict[str, Any]]:
         """5-minute aggregates (start ms, mean, low, high, count) of one measurement since ``since_ms``."""
         from gateway.store.writer import SERIES_BUCKET_MS

@@ -143,25 +143,33 @@ def login_locked_for(store: Any, account: str) -> float:
     return max(0.0, (json.loads(value)["locked_until"] - db.now_ms()) / 1000)
 
 
-def login_failed(store: Any, account: str, free: int, base_s: float, cap_s: float) -> float:
-    """Count a failed login of ``account``; returns the lockout it now has, in seconds.
+def login_attempt(store: Any, account: str, free: int, base_s: float, cap_s: float) -> float:
+    """Begin a login of ``account``, atomically: 0.0 when its password may be checked now, else the seconds it is
+    still locked for (that attempt is refused and not counted).
 
-    The first ``free`` failures cost nothing; each one after locks the account for ``base_s`` doubled per
-    further failure, at most ``cap_s`` (whichever address the attempts come from).
+    An attempt that may go on is counted as a failure *before* the password is checked, in the same ``BEGIN
+    IMMEDIATE`` transaction that looked at the lock, so parallel attempts cannot all pass the check before any
+    is recorded (a success then clears the count: :func:`login_succeeded`). The first ``free`` failures cost
+    nothing; each one after locks the account for ``base_s`` doubled per further failure, at most ``cap_s``,
+    whichever address the attempts come from. So however many attempts arrive at once, at most ``free`` + 1
+    passwords are checked before the lock. Raises StoreError when the store cannot be written.
     """
     key = LOGIN_FAILURES_PREFIX + account
     now = db.now_ms()
     conn = store.conn
-    with db.transaction(conn, "counting a failed login"):
+    with db.transaction(conn, "counting a login attempt"):
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        failures = (json.loads(row[0])["failures"] if row else 0) + 1
+        state = json.loads(row[0]) if row else {"failures": 0, "locked_until": 0}
+        if state["locked_until"] > now:
+            return (state["locked_until"] - now) / 1000
+        failures = state["failures"] + 1
         lock_s = 0.0 if failures <= free else min(cap_s, base_s * 2 ** (failures - free - 1))
         state = {"failures": failures, "last_at": now, "locked_until": now + int(lock_s * 1000)}
         conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, json.dumps(state)),
         )
-    return lock_s
+    return 0.0
 
 
 def login_succeeded(store: Any, account: str) -> None:

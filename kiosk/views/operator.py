@@ -9,7 +9,9 @@ Sessions live on the server (in the store): the signed cookie only names one, so
 end it for good, whoever kept a copy of the cookie. Failed logins are counted per account (the kiosk has one,
 ``operator``), whatever address they come from: after ``KIOSK_LOGIN_FREE_FAILURES`` the account is locked for
 a delay that doubles with each further failure (``KIOSK_LOGIN_LOCK_BASE_SECONDS`` .. ``_CAP_SECONDS``),
-answered 429 without the password being checked; a success clears the count.
+answered 429 without the password being checked; a success clears the count. Each attempt is counted before
+its password is checked, in the transaction that looked at the lock (``login_attempt``), so attempts arriving
+together cannot all pass the check: at most the free failures + 1 passwords are ever checked before the lock.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def login() -> Any:
     form = forms.LoginForm()
     if form.validate_on_submit():
         cfg = current_app.config
-        locked = kiosk_queries.login_locked_for(store(), ACCOUNT)
+        locked = kiosk_queries.login_attempt(store(), ACCOUNT, int(cfg["KIOSK_LOGIN_FREE_FAILURES"]),
+                                             float(cfg["KIOSK_LOGIN_LOCK_BASE_SECONDS"]),
+                                             float(cfg["KIOSK_LOGIN_LOCK_CAP_SECONDS"]))  # fmt: skip
         if locked > 0:
             log.warning("operator login refused: the account is locked for %.0f s", locked)
             abort(429)
@@ -89,9 +93,7 @@ def login() -> Any:
                 store(), _ms("KIOSK_OPERATOR_MAX_AGE_SECONDS")
             )
             return redirect(url_for("operator.health"))
-        lock = kiosk_queries.login_failed(store(), ACCOUNT, int(cfg["KIOSK_LOGIN_FREE_FAILURES"]),
-                                          float(cfg["KIOSK_LOGIN_LOCK_BASE_SECONDS"]),
-                                          float(cfg["KIOSK_LOGIN_LOCK_CAP_SECONDS"]))  # fmt: skip
+        lock = kiosk_queries.login_locked_for(store(), ACCOUNT)  # the attempt was counted before the check
         log.warning("operator login refused%s", f"; the account is locked for {lock:.0f} s" if lock else "")
         form.password.errors = ["✗"]
         return render_template("operator/login.html", form=form, failed=True), 401

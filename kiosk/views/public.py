@@ -132,12 +132,15 @@ def conditions_page() -> Response:
 
 @bp.get("/kondisi/grafik/<node>/<name>/<span>.svg")
 def chart(node: str, name: str, span: str) -> Response:
-    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 for an unknown span.
+    """A chart of one measurement (24j = 24 hours, 7h = 7 days); 404 (the kiosk's page) for an unknown span,
+    and for a node or measurement the store does not know, so the chart cache only ever holds real charts.
 
     The chart is drawn in the bounded render worker: one that fails or overruns ``KIOSK_RENDER_SECONDS`` is
     answered with a "data belum tersedia" picture (kept a minute), never with a request thread held.
     """
     if span not in conditions.RANGES or len(node) > 32 or len(name) > 32:
+        abort(404)
+    if not store().knows_measurement(node, name):
         abort(404)
     limit = float(current_app.config["KIOSK_WATER_ALERT_CM"]) if name == "water_cm" else None
     cache = current_app.extensions.setdefault("anjungan_charts", conditions.ChartCache())

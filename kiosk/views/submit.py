@@ -229,7 +229,8 @@ def status_lookup() -> Any:
 def status_show(number: str) -> Any:
     """The status of a submission: that it exists and its status; with its code (``?kode=``, as the receipt's
     QR code carries it) or in the session that made it, also its due date and answer. Never personal data;
-    404 when not known here (nor at the central)."""
+    404 when not known here (nor at the central, or the central cannot be asked); 503 "a check is in progress"
+    while another request thread is already waiting for the central (kiosk/status.py, ``Relay``)."""
     try:
         canonical = str(regno.parse(number[:64]))
     except regno.InvalidNumber:

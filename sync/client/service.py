@@ -170,6 +170,7 @@ class SyncClient:
         except SyncError as err:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
             raise
+        self.settle_checkpoint()  # lookups forgotten while the round ran
         return result
 
     def run_once(self, attempts: int = 5) -> RoundResult:

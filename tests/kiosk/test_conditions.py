@@ -44,8 +44,22 @@ def test_conditions_page_shows_readings_freshness_and_charts(
         assert "<svg" in svg and "Tinggi muka air" in svg and "Batas siaga" in svg
         assert "kozea" not in svg and "<script" not in svg
     assert client.get("/kondisi/grafik/dmk-wl-01/water_cm/1y.svg").status_code == 404
-    empty = client.get("/kondisi/grafik/nobody/water_cm/24j.svg").get_data(as_text=True)
-    assert "Data belum tersedia" in empty
+
+
+def test_a_chart_of_a_node_or_measurement_the_store_does_not_know_is_a_404(
+    app: Flask, feed: Callable[..., None]
+) -> None:
+    """``/kondisi/grafik/nosuch/nosuch/24j.svg`` answered 200 "Data belum tersedia" and filled the chart cache
+    with whatever keys anyone asked for: now a 404 (the kiosk's page), and nothing is cached."""
+    feed("dmk-wl-01", {"water_cm": 131.5})
+    client = app.test_client()
+    for path in ("nosuch/nosuch", "nobody/water_cm", "dmk-wl-01/nosuch_cm", "dmk-wl-01/temp_c"):
+        for span in ("24j", "7h"):
+            response = client.get(f"/kondisi/grafik/{path}/{span}.svg")
+            assert response.status_code == 404 and response.mimetype == "text/html", path
+            assert '<html lang="id">' in response.get_data(as_text=True)
+    assert app.extensions.get("anjungan_charts") is None or not app.extensions["anjungan_charts"]._charts
+    assert client.get("/kondisi/grafik/dmk-wl-01/water_cm/24j.svg").status_code == 200
 
 
 def test_charts_reference_nothing_outside(client: FlaskClient, feed: Callable[..., None]) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from flask import Flask
@@ -12,6 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from gateway.store import Store
 from gateway.store import kiosk as kiosk_queries
+from tests.kiosk.conftest import ServerThread
 from tests.kiosk.helpers import csrf, post
 
 PASSWORD = "kunci-operator-2025"
@@ -97,5 +103,60 @@ def test_lockout_per_account_whatever_the_address(operator_app: Flask, kiosk_sto
 
 
 def test_the_lock_grows_with_each_failure(kiosk_store: Store) -> None:
-    locks = [kiosk_queries.login_failed(kiosk_store, "operator", 2, 30.0, 900.0) for _ in range(9)]
+    key = kiosk_queries.LOGIN_FAILURES_PREFIX + "operator"
+    locks = []
+    for _ in range(9):
+        assert kiosk_queries.login_attempt(kiosk_store, "operator", 2, 30.0, 900.0) == 0.0  # may be checked
+        locks.append(round(kiosk_queries.login_locked_for(kiosk_store, "operator")))
+        if locks[-1]:  # locked: the next attempt is refused with the time left, and not counted
+            assert kiosk_queries.login_attempt(kiosk_store, "operator", 2, 30.0, 900.0) > locks[-1] - 1
+        state = json.loads(kiosk_store.get_meta(key) or "{}")
+        kiosk_store.set_meta(key, json.dumps({**state, "locked_until": 0}))  # the lock has run out
     assert locks == [0, 0, 30, 60, 120, 240, 480, 900, 900]
+
+
+def _from(
+    url: str, address: str, method: str, headers: dict[str, str], body: str = ""
+) -> tuple[int, dict[str, str], str]:
+    """One request to the live kiosk at ``url`` from loopback ``address`` (127.0.0.N: a device of its own)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60, source_address=(address, 0))
+    try:
+        conn.request(method, "/operator/masuk", body=body or None, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_parallel_wrong_logins_check_at_most_the_free_failures_and_one(
+    make_app: Callable[..., Flask], kiosk_store: Store
+) -> None:
+    """24 wrong passwords at once from 24 addresses (each within its own per-address limit): before, the lock
+    was checked and the failure recorded in two steps, and 8 passwords were checked; now at most free + 1."""
+    app = make_app(KIOSK_PASSWORD_HASH=generate_password_hash(PASSWORD))  # the defaults: 5 free failures
+    free = int(app.config["KIOSK_LOGIN_FREE_FAILURES"])
+    addresses = [f"127.0.0.{n}" for n in range(2, 26)]
+    with ServerThread(app) as server:
+        forms = []
+        for address in addresses:  # each device opens the login page: its session cookie and CSRF token
+            _status, headers, page = _from(server.url, address, "GET", {})
+            cookie = headers["Set-Cookie"].split(";")[0]
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+            assert token, page[:300]
+            forms.append((address, cookie, token.group(1)))
+        start = threading.Barrier(len(forms))
+
+        def attempt(form: tuple[str, str, str]) -> int:
+            address, cookie, token = form
+            body = urlencode({"csrf_token": token, "password": f"tebakan-{address}"})
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            start.wait(30)
+            return _from(server.url, address, "POST", headers, body)[0]
+
+        with ThreadPoolExecutor(len(forms)) as pool:
+            codes = list(pool.map(attempt, forms))
+    checked = codes.count(401)  # a 401 is a password checked and found wrong; a 429 was refused unchecked
+    assert checked + codes.count(429) == len(forms), codes
+    assert 1 <= checked <= free + 1, codes
+    assert kiosk_queries.login_locked_for(kiosk_store, "operator") > 0
