@@ -212,11 +212,12 @@ def publish_status(engine: Engine, case: dict[str, Any]) -> None:
 def kiosk_deadline(case: dict[str, Any]) -> tuple[str | None, str | None]:
     """The deadline the citizen sees and what it is for (service.DUE_KINDS): a request's or objection's
     answer (the extended one after an extension, and the one that applied once answered); a complaint's
-    verification, follow-up, or the day it closes by itself after the reply (SP4N-LAPOR!)."""
+    verification, follow-up (which keeps running while the complaint is deferred), or the day it closes by
+    itself after the reply (SP4N-LAPOR!)."""
     status = case["status"]
     if case["kind"] == "complaint":
         stage = {"baru": "verification", "diverifikasi": "follow-up", "didisposisi": "follow-up",
-                 "dijawab": "auto-close"}.get(status)  # fmt: skip
+                 "ditunda": "follow-up", "dijawab": "auto-close"}.get(status)  # fmt: skip
         return (case["due_date"], stage) if stage and case["due_date"] else (None, "none")
     due = case["due_date"] or case.get("answer_due")
     return (due, "answer") if due else (None, "none")
