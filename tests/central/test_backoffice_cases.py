@@ -351,7 +351,7 @@ def test_an_anonymous_complaint_keeps_no_identity_even_if_a_gateway_sends_one(
 ) -> None:
     from sync.central import service
 
-    number = "DMK-WONOSALAM-261123-00045"
+    number = "DMK-WONOSALAM-261123-00075"
     record = citizen(1, "complaint", number, AT, anonim=True)
     record["personal"] = {"nama": "Siti Aminah", "nik": "3321014507800001"}  # a faulty gateway
     assert gateway.send("submissions", [record]).status_code == 200
