@@ -465,6 +465,8 @@ def _check_text(record: Mapping[str, Any]) -> None:
     database can store it; a NUL character is refused by PostgreSQL in a text column (inside a JSON value it
     travels escaped, which both databases store). Both are refused here, so that such a record is a 422 that
     names it, never a 500 that stops its stream (DESIGN.md, the frame contract: "every string ... encodable").
+    A NaN or infinite float anywhere in the record is refused too: JSON has none (RFC 8259, section 6), so
+    such a record could never be encoded for the wire.
     """
     for key, value in record.items():
         if isinstance(value, str) and "\x00" in value:
@@ -473,6 +475,9 @@ def _check_text(record: Mapping[str, Any]) -> None:
         if where is not None or _SURROGATE_RE.search(key):
             raise _Bad(f"{where or repr(_printable(key))} holds text that cannot be encoded as UTF-8 "
                        "(a lone surrogate)")  # fmt: skip
+        where = _non_finite(value, f"'{_printable(key)}'")
+        if where is not None:
+            raise _Bad(f"{where} holds a non-finite number (NaN or Infinity), which JSON cannot carry")
 
 
 def _unencodable(value: Any, where: str) -> str | None:
@@ -490,6 +495,23 @@ def _unencodable(value: Any, where: str) -> str | None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found = _unencodable(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """Where inside ``value`` a float is NaN or infinite (a path like ``'data'.'up_s'``), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{where}.'{_printable(str(key))}'")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{where}[{index}]")
             if found is not None:
                 return found
     return None

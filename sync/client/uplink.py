@@ -303,14 +303,15 @@ class Uplink:
         try:
             return protocol.encode_batch(stream, records, after=after, columnar=False)
         except protocol.ProtocolError as err:
-            bad = [r for r in records if protocol.record_problem(stream, r) is not None]
             if not set_aside:  # prefetching: the main path will set them aside
                 return None
-            if not bad:
+            bad = [(r, _unsendable(stream, r)) for r in records]
+            bad = [(r, problem) for r, problem in bad if problem is not None]
+            if not bad:  # each record travels alone, only not together: smaller batches until one travels
+                self._shrink(stream)
                 raise TransientError(f"a {stream} batch cannot be encoded: {err}") from err
-            for record in bad:
-                reason = f"not sendable: {protocol.record_problem(stream, record)}"
-                self.store.dead_letter(stream, [record], reason)
+            for record, problem in bad:
+                self.store.dead_letter(stream, [record], f"not sendable: {problem}")
             self.dead_lettered += len(bad)
             self.store.record_sync_error(stream, f"{len(bad)} record(s) set aside: {err}")
             return None
@@ -352,6 +353,18 @@ class Uplink:
     def _shrink(self, stream: str) -> None:
         if self.fixed_batch is None:
             self.sizes[stream] = max(1, self.sizes[stream] // 2)
+
+
+def _unsendable(stream: str, record: dict[str, Any]) -> str | None:
+    """Why one record cannot travel at all (the protocol's record check, else its encoding alone), or None."""
+    problem = protocol.record_problem(stream, record)
+    if problem is not None:
+        return problem
+    try:
+        protocol.encode_batch(stream, [record], columnar=False, compress=False)
+    except protocol.ProtocolError as err:
+        return str(err)
+    return None
 
 
 def _rejection_reason(err: Exception, seq: int) -> str:

@@ -69,6 +69,29 @@ def test_text_no_database_can_store_is_set_aside_and_the_rest_flows(store: Store
     assert json.loads(record)["data"]["msg"] == "sonar: \ud800 no echo"
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_json_cannot_carry_is_set_aside_and_the_rest_flows(
+    store: Store, central, make_client, number: float
+):
+    # as stored by a gateway before every field of a frame was checked: a hello whose up_s is NaN
+    fill(store, frames=20, events=3)
+    store.writer().write([Frame("h", "node-1", 2, 0, {}, {"fw": "0.1.0", "stats": {"up_s": [1, number]}})])
+    fill(store, frames=20, events=3, start=100)
+    client = make_client()
+    client.run_once(attempts=1)
+    (bad,) = [e["seq"] for e in store.events(limit=1000) if e["data"].get("stats")]
+    ((seq, reason),) = dead(store, "events")
+    assert seq == bad
+    assert (
+        reason == "not sendable: 'data'.'stats'.'up_s'[1] holds a non-finite number (NaN or Infinity), "
+        "which JSON cannot carry"
+    )
+    assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != bad]
+    assert central.seqs("readings") == store_seqs(store, "readings")
+    assert store.acked("events") == store_seqs(store, "events")[-1]
+    client.run_once(attempts=1)  # and the next round is an ordinary one
+
+
 def test_a_batch_that_keeps_failing_is_narrowed_to_the_records_that_fail(
     store: Store, central, proxy, make_client
 ):
