@@ -80,7 +80,7 @@ class Uplink:
         for the rest of the drain while the others go on; then the first such failure is raised
         (TransientError). CredentialError and ClockSkewRefused are raised at once, for the caller to handle.
         """
-        total = self.retry_dead_letters(should_stop)
+        total, retry_failure = self._retry_dead_letters(should_stop)
         failed: dict[str, TransientError] = {}
         with ThreadPoolExecutor(1, thread_name_prefix="anjungan-sync-prefetch") as pool:
             while not should_stop():
@@ -94,6 +94,8 @@ class Uplink:
                     failed[stream] = err
         if failed:
             raise next(iter(failed.values()))
+        if retry_failure is not None:  # after the streams' work: the round fails and backs off like any other
+            raise retry_failure
         return total
 
     def _drain_batch(
@@ -265,19 +267,28 @@ class Uplink:
 
     # -- dead letters sent again ----------------------------------------------------------------------------
     def retry_dead_letters(self, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Send the dead letters someone asked to be sent again, one record per request; answers how many the
-        central stored (those are forgotten, and a submission's personal data purged). A record refused again
-        stays a dead letter with the new reason; a transient failure leaves the request for the next round.
+        """Send the dead letters someone asked to be sent again (those whose attempt is due), one record per
+        request; answers how many the central stored (those are forgotten, and a submission's personal data
+        purged). A record refused again stays a dead letter with the new reason. A transient failure (5xx, no
+        answer) counts an attempt, sets the record's next attempt later (:func:`deadletters.postpone`) and is
+        raised once the other streams' dead letters were tried (TransientError).
 
         Each record travels alone without ``after``: the central stores it whatever its acked seq (a seq it
         had declared gone stays stored), and a record still ahead of the acked seq may later travel again
         with its stream's batches, which changes nothing.
         """
-        stored = 0
+        stored, failure = self._retry_dead_letters(should_stop)
+        if failure is not None:
+            raise failure
+        return stored
+
+    def _retry_dead_letters(self, should_stop: Callable[[], bool]) -> tuple[int, TransientError | None]:
+        """:meth:`retry_dead_letters`, answering (records stored, the first transient failure or None)."""
+        stored, failure = 0, None
         for stream in STREAMS:
             for record in deadletters.due(self.store, stream):
                 if should_stop():
-                    return stored
+                    return stored, failure
                 try:
                     body, headers = protocol.encode_batch(stream, [record], columnar=False)
                     self.central.post_json(BATCHES_PATH, body, headers)
@@ -286,10 +297,13 @@ class Uplink:
                     self.store.dead_letter(stream, [record], reason)
                     continue
                 except TransientError as err:
-                    log.warning("%s: dead letter seq %d not sent again yet: %s", stream, record["seq"], err)
+                    delay = deadletters.postpone(self.store, stream, record["seq"])
+                    log.warning("%s: dead letter seq %d not sent again (%s): next attempt in %d s",
+                                stream, record["seq"], err, delay)  # fmt: skip
+                    failure = failure or err
                     break
                 stored += deadletters.resolve(self.store, stream, [record["seq"]])
-        return stored
+        return stored, failure
 
     def _encode(
         self, stream: str, records: list[dict[str, Any]], after: int, *, set_aside: bool = True
