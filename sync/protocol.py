@@ -379,6 +379,8 @@ def _need(record: Mapping[str, Any], key: str, test: Any, what: str) -> None:
 def _check_time(record: Mapping[str, Any]) -> None:
     _need(record, "at", _is_int64, "an integer (ms since the epoch)")
     _need(record, "offset", lambda v: v is None or _is_int64(v), "an integer or null")
+    if record["offset"] is not None and not _is_int64(record["at"] + record["offset"]):
+        raise _Bad("'at' + 'offset' (the central's time of the record) is beyond a 64-bit integer")
 
 
 def _plain_reading(r: Mapping[str, Any]) -> bool:
@@ -392,7 +394,10 @@ def _plain_reading(r: Mapping[str, Any]) -> bool:
             and 0 <= r["q"] < _BIG
             and type(r["at"]) is int
             and -_BIG < r["at"] < _BIG
-            and (offset is None or (type(offset) is int and -_BIG < offset < _BIG))
+            and (
+                offset is None
+                or (type(offset) is int and -_BIG < offset < _BIG and -_BIG < r["at"] + offset < _BIG)
+            )
             and (
                 (type(value) is int and -_BIG < value < _BIG)
                 or (type(value) is float and math.isfinite(value))
@@ -424,6 +429,11 @@ def plain_reading_columns(columns: Mapping[str, list[Any]]) -> bool:
         and -_BIG < min(columns["at"]) <= max(columns["at"]) < _BIG
         and set(map(type, columns["offset"])) <= {int, _NONE_TYPE}
         and all(-_BIG < o < _BIG for o in columns["offset"] if o is not None)
+        and all(
+            -_BIG < a + o < _BIG
+            for a, o in zip(columns["at"], columns["offset"], strict=True)
+            if o is not None
+        )
         and value_types <= {int, float}
         and _finite_floats(value, value_types)
         and (int not in value_types or all(-_BIG < v < _BIG for v in value if type(v) is int))
