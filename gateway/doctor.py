@@ -17,11 +17,12 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.errors import AnjunganError
 
@@ -344,6 +345,35 @@ def _clock(cfg: Any) -> Iterator[Finding]:
                   "check the link; `systemctl start anjungan-clock-central` takes the central's time")  # fmt: skip
 
 
+NET_TIMEOUT_S = 5  # each connect and read of a network check
+NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
+
+_T = TypeVar("_T")
+
+
+def _within(seconds: float, work: Callable[[], _T]) -> _T:
+    """``work()``'s result, or TimeoutError when it has not finished within ``seconds`` (it is then left to
+    end in a daemon thread: the command goes on and exits without waiting for it). Errors of ``work`` are
+    raised here."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as err:  # handed to the caller
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=run, name="anjungan-doctor-check", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"no whole answer within {seconds:.0f} s (an answer that arrives too slowly)")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 def _central(cfg: Any) -> Iterator[Finding]:
     if not cfg.central.url:
         yield good("tidak ada pusat: kios bekerja luring, tidak ada sinkronisasi",
@@ -352,11 +382,23 @@ def _central(cfg: Any) -> Iterator[Finding]:
     import requests
 
     base = cfg.central.url.rstrip("/")
-    try:  # the answer is read to 64 KiB at most, unpacked: whatever is on the line cannot flood memory
-        with requests.get(base + "/api/v1/time", timeout=10, stream=True,
+
+    def ask_time() -> None:  # the answer is read to 64 KiB at most, unpacked: it cannot flood memory
+        with requests.get(base + "/api/v1/time", timeout=NET_TIMEOUT_S, stream=True,
                           headers={"Accept-Encoding": "identity"}) as answer:  # fmt: skip
             answer.raise_for_status()
-            float(json.loads(answer.raw.read(64 << 10, decode_content=False))["time"])
+            body = answer.raw.read(64 << 10, decode_content=False)
+            encoding = answer.headers.get("Content-Encoding", "identity").lower()
+            if encoding != "identity" or body.startswith(b"\x1f\x8b"):
+                raise ValueError(f"the answer is compressed ({encoding if encoding != 'identity' else 'gzip'}) "
+                                 "although none was asked for: a proxy or captive portal in between?")  # fmt: skip
+            try:
+                float(json.loads(body)["time"])
+            except (ValueError, KeyError, TypeError):
+                raise ValueError(f"the answer is not the central's time: {body[:60]!r}") from None
+
+    try:
+        _within(NET_DEADLINE_S, ask_time)
     except (requests.RequestException, ValueError, KeyError, TypeError, OSError) as err:
         yield bad(f"pusat {base} tidak terjangkau: {err}", f"central {base} cannot be reached: {err}",
                   "periksa modem/SIM dan [central] url", "check the modem/SIM and [central] url")  # fmt: skip
@@ -374,10 +416,14 @@ def _central(cfg: Any) -> Iterator[Finding]:
     signature = hmac.new(cfg.central.secret.encode(), message, hashlib.sha256).hexdigest()
     headers = {"X-Anjungan-Gateway": cfg.central.gateway_id, "X-Anjungan-Timestamp": stamp,
                "X-Anjungan-Signature": signature}  # fmt: skip
+
+    def ask_signed() -> int:
+        with requests.get(base + target, headers=headers, timeout=NET_TIMEOUT_S, stream=True) as answer:
+            return int(answer.status_code)  # the body is never read
+
     try:
-        with requests.get(base + target, headers=headers, timeout=10, stream=True) as answer:
-            status = answer.status_code  # the body is never read
-    except requests.RequestException as err:
+        status = _within(NET_DEADLINE_S, ask_signed)
+    except (requests.RequestException, OSError) as err:
         yield bad(f"pusat tidak menjawab permintaan bertanda: {err}", f"the central did not answer a signed request: {err}",
                   "coba lagi nanti", "try again later")  # fmt: skip
         return

@@ -100,10 +100,34 @@ def parse_line(line: bytes) -> Frame:
     except UnicodeDecodeError as err:
         raise FrameError(f"not UTF-8: byte 0x{payload[err.start]:02x} at {err.start + 1}") from None
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except ValueError as err:
         raise FrameError(f"not JSON: {err}") from None
     return frame_from_object(obj, check_text=_SURROGATE_ESCAPE_RE.search(payload) is not None)
+
+
+def _refuse_constant(name: str) -> float:
+    """``json.loads`` hook: ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259, section 6)."""
+    raise FrameError(f"non-finite number {name} (JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    """``json.loads`` hook: a JSON number too large for a float (``1e999``) is refused, never infinity."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise FrameError(f"number {text[:20]} is out of range (not a finite float)")
+    return number
+
+
+def non_finite(value: Any) -> bool:
+    """Whether ``value`` holds a non-finite float (NaN, infinity) anywhere (keys and items, at any depth)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(non_finite(item) for item in value)
+    return False
 
 
 def unencodable_text(value: Any) -> str | None:
@@ -138,6 +162,8 @@ def frame_from_object(obj: Any, *, check_text: bool = True) -> Frame:
     bad_text = unencodable_text(obj) if check_text else None
     if bad_text is not None:
         raise FrameError(f"text not encodable as UTF-8 (a lone surrogate): {bad_text}")
+    if non_finite(obj):  # JSON has no NaN or Infinity; nothing downstream could send it on
+        raise FrameError("a non-finite number (NaN or Infinity): JSON has none")
     if obj.get("v") != PROTOCOL_VERSION or not _is_int(obj.get("v")):
         raise FrameError(f"protocol version {obj.get('v')!r} is not understood")
     kind, node, boot, seq = obj.get("k"), obj.get("n"), obj.get("b"), obj.get("q")

@@ -159,7 +159,7 @@ def dead_letters_retry(cfg: Any, stream: str | None, seqs: tuple[int, ...]) -> N
     for row in refused:
         click.echo(f"refused again: {row['stream']} {row['seq']} {row['summary']}: {row['reason']}")
     if waiting:
-        click.echo(f"{len(waiting)} not sent yet ({note}): the next sync round sends them")
+        click.echo(f"{len(waiting)} not sent yet ({note}): a later sync round sends them")
 
 
 def _check_choice(chosen: list[tuple[str, int]], seqs: tuple[int, ...]) -> None:
@@ -187,7 +187,7 @@ def _send_again_now(cfg: Any, store: Store) -> str:
             client.uplink.retry_dead_letters()
         except SyncError as err:
             return str(err)
-    return "the central did not answer"
+    return "not tried now"
 
 
 @contextmanager

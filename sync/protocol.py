@@ -445,6 +445,8 @@ def _need(record: Mapping[str, Any], key: str, test: Any, what: str) -> None:
 def _check_time(record: Mapping[str, Any]) -> None:
     _need(record, "at", _is_int64, "an integer (ms since the epoch)")
     _need(record, "offset", lambda v: v is None or _is_int64(v), "an integer or null")
+    if record["offset"] is not None and not _is_int64(record["at"] + record["offset"]):
+        raise _Bad("'at' + 'offset' (the central's time of the record) is beyond a 64-bit integer")
 
 
 def _plain_reading(r: Mapping[str, Any]) -> bool:
@@ -458,7 +460,10 @@ def _plain_reading(r: Mapping[str, Any]) -> bool:
             and 0 <= r["q"] < _BIG
             and type(r["at"]) is int
             and -_BIG < r["at"] < _BIG
-            and (offset is None or (type(offset) is int and -_BIG < offset < _BIG))
+            and (
+                offset is None
+                or (type(offset) is int and -_BIG < offset < _BIG and -_BIG < r["at"] + offset < _BIG)
+            )
             and (
                 (type(value) is int and -_BIG < value < _BIG)
                 or (type(value) is float and math.isfinite(value))
@@ -490,6 +495,11 @@ def plain_reading_columns(columns: Mapping[str, list[Any]]) -> bool:
         and -_BIG < min(columns["at"]) <= max(columns["at"]) < _BIG
         and set(map(type, columns["offset"])) <= {int, _NONE_TYPE}
         and all(-_BIG < o < _BIG for o in columns["offset"] if o is not None)
+        and all(
+            -_BIG < a + o < _BIG
+            for a, o in zip(columns["at"], columns["offset"], strict=True)
+            if o is not None
+        )
         and value_types <= {int, float}
         and _finite_floats(value, value_types)
         and (int not in value_types or all(-_BIG < v < _BIG for v in value if type(v) is int))
@@ -531,6 +541,8 @@ def _check_text(record: Mapping[str, Any]) -> None:
     database can store it; a NUL character is refused by PostgreSQL in a text column (inside a JSON value it
     travels escaped, which both databases store). Both are refused here, so that such a record is a 422 that
     names it, never a 500 that stops its stream (DESIGN.md, the frame contract: "every string ... encodable").
+    A NaN or infinite float anywhere in the record is refused too: JSON has none (RFC 8259, section 6), so
+    such a record could never be encoded for the wire.
     """
     for key, value in record.items():
         if isinstance(value, str) and "\x00" in value:
@@ -539,6 +551,9 @@ def _check_text(record: Mapping[str, Any]) -> None:
         if where is not None or _SURROGATE_RE.search(key):
             raise _Bad(f"{where or repr(_printable(key))} holds text that cannot be encoded as UTF-8 "
                        "(a lone surrogate)")  # fmt: skip
+        where = _non_finite(value, f"'{_printable(key)}'")
+        if where is not None:
+            raise _Bad(f"{where} holds a non-finite number (NaN or Infinity), which JSON cannot carry")
 
 
 def _unencodable(value: Any, where: str) -> str | None:
@@ -556,6 +571,23 @@ def _unencodable(value: Any, where: str) -> str | None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found = _unencodable(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """Where inside ``value`` a float is NaN or infinite (a path like ``'data'.'up_s'``), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{where}.'{_printable(str(key))}'")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{where}[{index}]")
             if found is not None:
                 return found
     return None

@@ -152,25 +152,38 @@ class MqttReader:
 
     # -- storing and acknowledging ---------------------------------------------------------------------------
     def _store(self, message: mqtt.MQTTMessage) -> Future[int]:
-        """Submit the message's frame (or console line); the Future resolves after the commit."""
+        """Submit the message's frames (or console lines); the Future resolves after they all committed.
+
+        A message is read like serial output: each line (split at ``\n``; lines of white space only are
+        skipped) is parsed on its own, so every frame of a message is stored once and every line that is not
+        a frame of the topic's node is kept in the console log and counted as bad (a blank message: one bad
+        line).
+        """
         match = _TOPIC_RE.fullmatch(message.topic)
         topic_node = match.group(1) if match else None
         node = topic_node if topic_node and _NODE_RE.fullmatch(topic_node) else None
         source = node or message.topic
         payload = bytes(message.payload)
-        try:
-            frame = parse_line(payload)
-            if frame.node != topic_node:
-                raise FrameError(f"frame of node {frame.node!r} published under {message.topic}")
-        except FrameError as err:
-            self.bad_messages += 1
-            log.debug("mqtt %s: not a frame: %s", message.topic, err)
-            return self.writer.console(source, payload[:1100], node=node)
-        self.frames += 1
-        future = self.writer.submit([frame], source=self.source)
-        if self.on_frames is not None:
-            self.on_frames([frame])
-        return future
+        frames: list[Frame] = []
+        pending: list[Future[int]] = []
+        lines = [line for line in payload.split(b"\n") if line.strip()] or [payload]  # blank: one bad line
+        for line in lines:
+            try:
+                frame = parse_line(line)
+                if frame.node != topic_node:
+                    raise FrameError(f"frame of node {frame.node!r} published under {message.topic}")
+            except FrameError as err:
+                self.bad_messages += 1
+                log.debug("mqtt %s: not a frame: %s", message.topic, err)
+                pending.append(self.writer.console(source, line[:1100], node=node))
+                continue
+            frames.append(frame)
+        if frames:
+            self.frames += len(frames)
+            pending.append(self.writer.submit(frames, source=self.source))
+            if self.on_frames is not None:
+                self.on_frames(frames)
+        return _all_of(pending)
 
     def _ack(self, done: Future[int], mid: int, qos: int, generation: int) -> None:
         """Acknowledge to the broker only what the store committed, on the connection it arrived on.
@@ -192,3 +205,29 @@ class MqttReader:
         self.client.ack(mid, qos)
         with self._lock:
             self.acked += 1
+
+
+def _all_of(futures: list[Future[int]]) -> Future[int]:
+    """A Future resolved once every one of ``futures`` is: the sum of their results, else their failure (one
+    that is not StoreRefusedError first: that message must come again; then StoreRefusedError)."""
+    if len(futures) == 1:
+        return futures[0]
+    combined: Future[int] = Future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_done: Future[int]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            fatal = [e for e in errors if not isinstance(e, StoreRefusedError)]
+            combined.set_exception((fatal or errors)[0])  # type: ignore[arg-type]
+        else:
+            combined.set_result(sum(f.result() for f in futures))
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined

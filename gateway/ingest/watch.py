@@ -5,6 +5,11 @@ the spacing of its frames: the median of the last gaps between consecutive frame
 how many sequence numbers each gap spans (so a lost frame does not double the interval). The node clock
 ``t`` (ms since boot) is used when frames carry it, so that frames delivered in a burst (an MQTT backlog)
 still give the right spacing; arrival gaps under 0.1 s are ignored for the same reason.
+
+An interval a node declares is believed only when it is a finite number of seconds in (0, ``MAX_INTERVAL_S``]
+(a day); any other value is ignored (logged) and the interval is learned from the spacing instead. A learned
+interval is kept within [``MIN_INTERVAL_S``, ``MAX_INTERVAL_S``] as well, so no node's numbers can break the
+watch; and one node whose check fails is logged (once per kind of failure) while the others are checked.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ GAPS_KEPT = 15
 GAPS_NEEDED = 3
 MIN_ARRIVAL_GAP_S = 0.1
 MIN_INTERVAL_S = 1
+MAX_INTERVAL_S = 86_400  # a day: a node silent longer than three days is offline whatever it declares
 
 
 @dataclass
@@ -62,12 +68,12 @@ class IntervalLearner:
     def _saw(self, frame: Frame, at_ms: int) -> None:
         state = self._nodes.setdefault(frame.node, _Learner())
         hello_interval = frame.extra.get("interval_s") if frame.kind == "h" else None
-        if (
-            isinstance(hello_interval, int | float)
-            and not isinstance(hello_interval, bool)
-            and hello_interval > 0
-        ):
-            state.hello_interval = float(hello_interval)
+        if hello_interval is not None:
+            declared = _declared_interval(hello_interval)
+            if declared is None:
+                log.warning("node %s: ignoring the declared interval_s %.40r (not a number of seconds in "
+                            "(0, %d])", frame.node, hello_interval, MAX_INTERVAL_S)  # fmt: skip
+            state.hello_interval = declared
         t_ms = frame.extra.get("t")
         t_ms = t_ms if isinstance(t_ms, int) and not isinstance(t_ms, bool) else None
         if frame.boot == state.boot and frame.seq > state.seq:
@@ -84,7 +90,20 @@ class IntervalLearner:
         with self._lock:
             state = self._nodes.get(node)
             seconds = state.interval() if state else None
-        return None if seconds is None else max(MIN_INTERVAL_S, math.ceil(seconds))
+        if seconds is None or not math.isfinite(seconds):
+            return None
+        return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, math.ceil(min(seconds, MAX_INTERVAL_S))))
+
+
+def _declared_interval(value: object) -> float | None:
+    """A node's declared ``interval_s`` as seconds when it is a finite number in (0, MAX_INTERVAL_S]."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if math.isfinite(seconds) and 0 < seconds <= MAX_INTERVAL_S else None
 
 
 class NodeWatch:
@@ -100,6 +119,7 @@ class NodeWatch:
         self.started_ms = db.now_ms()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing: dict[str, str] = {}  # node -> its last failure, logged once
 
     def start(self) -> NodeWatch:
         if self._thread is None:
@@ -124,17 +144,31 @@ class NodeWatch:
         """One pass over the nodes (also callable directly, e.g. from tests)."""
         now_ms = db.now_ms() if now_ms is None else now_ms
         for node, last_seen, online, stored_interval in store_health.watched_nodes(self.store):
-            interval = self.learner.interval(node)
-            if interval is not None and interval != stored_interval:
-                store_health.set_interval(self.store, node, interval)
-            interval = interval or stored_interval
-            # a node cannot be heard while the ingest is down: count its silence from our start at the earliest
-            silent_since = max(last_seen, self.started_ms)
-            overdue = store_health.is_overdue(silent_since, interval, self.offline_after, now_ms)
-            if overdue and online:
-                silent_s = (now_ms - last_seen) // 1000
-                log.warning("node %s: OFFLINE (silent %d s, interval %s s)", node, silent_s, interval)
-                store_health.mark(self.store, node, False, {"last_seen": last_seen, "interval_s": interval})
-            elif not online and not store_health.is_overdue(last_seen, interval, self.offline_after, now_ms):
-                log.warning("node %s: online again", node)
-                store_health.mark(self.store, node, True, {"last_seen": last_seen, "interval_s": interval})
+            try:
+                self._check_node(node, last_seen, online, stored_interval, now_ms)
+            except Exception as err:  # one node's trouble never stops the watch of the others
+                failure = f"{type(err).__name__}: {err}"
+                if self._failing.get(node) != failure:
+                    log.exception("node %s: health check failed", node)
+                self._failing[node] = failure
+            else:
+                self._failing.pop(node, None)
+
+    def _check_node(
+        self, node: str, last_seen: int, online: int, stored_interval: int | None, now_ms: int
+    ) -> None:
+        """Save the node's learned interval; mark it offline or online again when its silence says so."""
+        interval = self.learner.interval(node)
+        if interval is not None and interval != stored_interval:
+            store_health.set_interval(self.store, node, interval)
+        interval = interval or stored_interval
+        # a node cannot be heard while the ingest is down: count its silence from our start at the earliest
+        silent_since = max(last_seen, self.started_ms)
+        overdue = store_health.is_overdue(silent_since, interval, self.offline_after, now_ms)
+        if overdue and online:
+            silent_s = (now_ms - last_seen) // 1000
+            log.warning("node %s: OFFLINE (silent %d s, interval %s s)", node, silent_s, interval)
+            store_health.mark(self.store, node, False, {"last_seen": last_seen, "interval_s": interval})
+        elif not online and not store_health.is_overdue(last_seen, interval, self.offline_after, now_ms):
+            log.warning("node %s: online again", node)
+            store_health.mark(self.store, node, True, {"last_seen": last_seen, "interval_s": interval})

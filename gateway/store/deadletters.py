@@ -77,22 +77,48 @@ def request_retry(store: Any, stream: str | None = None, seqs: Iterable[int] | N
 
 
 def retry_wanted(store: Any) -> bool:
-    """Some dead letter waits to be sent again."""
+    """Some dead letter waits to be sent again now (its next attempt is due)."""
     return (
-        store.conn.execute("SELECT 1 FROM dead_letters WHERE retry_at IS NOT NULL LIMIT 1").fetchone()
+        store.conn.execute(
+            "SELECT 1 FROM dead_letters WHERE retry_at IS NOT NULL AND retry_at <= ? LIMIT 1", (db.now_ms(),)
+        ).fetchone()
         is not None
     )
 
 
+RETRY_DELAY_S = 30  # after a transient failure of a dead letter sent again: 30 s, doubled per attempt ...
+RETRY_DELAY_CAP_S = 3600  # ... up to an hour
+
+
+def postpone(store: Any, stream: str, seq: int) -> int:
+    """A dead letter sent again failed transiently (5xx, no answer): count the attempt and set its next
+    attempt ``RETRY_DELAY_S`` × 2^(attempts − 1) later (at most ``RETRY_DELAY_CAP_S``); the request stays.
+    Answers the delay in seconds."""
+    row = store.conn.execute(
+        "SELECT attempts FROM dead_letters WHERE stream = ? AND seq = ?", (stream, seq)
+    ).fetchone()
+    attempts = (row[0] if row else 0) + 1
+    delay = min(RETRY_DELAY_CAP_S, RETRY_DELAY_S * 2 ** min(attempts - 1, 20))
+    with db.transaction(store.conn, "postponing a dead letter sent again"):
+        store.conn.execute(
+            "UPDATE dead_letters SET attempts = ?, retry_at = ? WHERE stream = ? AND seq = ? "
+            "AND retry_at IS NOT NULL",
+            (attempts, db.now_ms() + delay * 1000, stream, seq),
+        )
+    return delay
+
+
 def due(store: Any, stream: str, limit: int = 100) -> list[dict[str, Any]]:
-    """The dead letters of ``stream`` asked to be sent again, as records to send (oldest seq first).
+    """The dead letters of ``stream`` asked to be sent again whose attempt is due, as records to send (oldest
+    seq first).
 
     Events and readings are sent as they were set aside; a submission is read from ``submissions`` again, so
     that it carries its personal data (kept there while the central did not have it).
     """
     rows = store.conn.execute(
-        "SELECT seq, record FROM dead_letters WHERE stream = ? AND retry_at IS NOT NULL ORDER BY seq LIMIT ?",
-        (stream, limit),
+        "SELECT seq, record FROM dead_letters WHERE stream = ? AND retry_at IS NOT NULL AND retry_at <= ? "
+        "ORDER BY seq LIMIT ?",
+        (stream, db.now_ms(), limit),
     ).fetchall()
     if stream != "submissions":
         return [json.loads(record) for _seq, record in rows]

@@ -2,7 +2,8 @@
 
 - ``GET /api/v1/changes?since=<cursor>`` is applied one page at a time with
   :meth:`~gateway.store.Store.apply_changes`, which stores the new cursor in the same transaction; paging stops
-  at an empty page. A crash between two pages repeats at most one page, and applying a page twice is harmless.
+  at an empty page, or after ``MAX_PAGES`` pages (the rest comes with the next round); a non-empty page whose
+  cursor does not move on is an error of the central (TransientError), never a loop. A crash between two pages repeats at most one page, and applying a page twice is harmless.
 - A document's file is fetched by sha256 into ``<data_dir>/files/<sha256>.part``, resumed with
   ``Range: bytes=<have>-`` after a cut, verified against the sha256 before it is renamed into place; a file
   whose bytes do not match is discarded and fetched again from the start.
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 CHUNK = 64 << 10
 MAX_FILE_BYTES = 1 << 30  # a file whose document announces no size
 MIN_FILE_RATE = 2048  # bytes/s: a download slower than this on average is stopped (and resumed next round)
-MAX_PAGES = 10_000  # a central that never answers an empty page must not keep a kiosk busy forever
+MAX_PAGES = (
+    200  # pages of one round at most (100,000 changes at the central's 500 a page): the rest next round
+)
 
 
 def pull_changes(
@@ -82,9 +85,17 @@ def pull_changes(
             if str(new_cursor) != cursor:
                 store.apply_changes([], str(new_cursor))
             break
+        if str(new_cursor) == cursor:  # the same page again and again: a fault of the central, not news
+            raise TransientError(
+                f"the central answered a page of {len(changes)} change(s) without moving the cursor "
+                f"({cursor!r:.40}): changes stopped for this round"
+            )
         store.apply_changes(changes, str(new_cursor))
         faults.point("downlink.applied")
         applied += len(changes)
+    else:  # the cap: the rest comes with the next round; not "up to date" yet
+        log.warning("changes: %d pages in one round, the rest comes with the next round", MAX_PAGES)
+        return applied
     if not should_stop():  # the feed answered to its end: the downlink works now, whether or not it had news
         store.set_meta("downlink_last_success", str(_now_ms()))
         if store.get_meta("downlink_last_error") is not None:

@@ -86,7 +86,7 @@ class Uplink:
         for the rest of the drain while the others go on; then the first such failure is raised
         (TransientError). CredentialError and ClockSkewRefused are raised at once, for the caller to handle.
         """
-        total = self.retry_dead_letters(should_stop)
+        total, retry_failure = self._retry_dead_letters(should_stop)
         failed: dict[str, TransientError] = {}
         caught_up: set[str] = (
             set()
@@ -107,6 +107,8 @@ class Uplink:
                     caught_up.add(stream)  # (a batch with records set aside is sent again at once)
         if failed:
             raise next(iter(failed.values()))
+        if retry_failure is not None:  # after the streams' work: the round fails and backs off like any other
+            raise retry_failure
         return total
 
     def _drain_batch(
@@ -278,19 +280,28 @@ class Uplink:
 
     # -- dead letters sent again ----------------------------------------------------------------------------
     def retry_dead_letters(self, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Send the dead letters someone asked to be sent again, one record per request; answers how many the
-        central stored (those are forgotten, and a submission's personal data purged). A record refused again
-        stays a dead letter with the new reason; a transient failure leaves the request for the next round.
+        """Send the dead letters someone asked to be sent again (those whose attempt is due), one record per
+        request; answers how many the central stored (those are forgotten, and a submission's personal data
+        purged). A record refused again stays a dead letter with the new reason. A transient failure (5xx, no
+        answer) counts an attempt, sets the record's next attempt later (:func:`deadletters.postpone`) and is
+        raised once the other streams' dead letters were tried (TransientError).
 
         Each record travels alone without ``after``: the central stores it whatever its acked seq (a seq it
         had declared gone stays stored), and a record still ahead of the acked seq may later travel again
         with its stream's batches, which changes nothing.
         """
-        stored = 0
+        stored, failure = self._retry_dead_letters(should_stop)
+        if failure is not None:
+            raise failure
+        return stored
+
+    def _retry_dead_letters(self, should_stop: Callable[[], bool]) -> tuple[int, TransientError | None]:
+        """:meth:`retry_dead_letters`, answering (records stored, the first transient failure or None)."""
+        stored, failure = 0, None
         for stream in STREAMS:
             for record in deadletters.due(self.store, stream):
                 if should_stop():
-                    return stored
+                    return stored, failure
                 try:
                     body, headers = protocol.encode_batch(stream, [record], columnar=False)
                     self.central.post_json(BATCHES_PATH, body, headers)
@@ -299,10 +310,13 @@ class Uplink:
                     self.store.dead_letter(stream, [record], reason)
                     continue
                 except TransientError as err:
-                    log.warning("%s: dead letter seq %d not sent again yet: %s", stream, record["seq"], err)
+                    delay = deadletters.postpone(self.store, stream, record["seq"])
+                    log.warning("%s: dead letter seq %d not sent again (%s): next attempt in %d s",
+                                stream, record["seq"], err, delay)  # fmt: skip
+                    failure = failure or err
                     break
                 stored += deadletters.resolve(self.store, stream, [record["seq"]])
-        return stored
+        return stored, failure
 
     def _encode(
         self, stream: str, records: list[dict[str, Any]], after: int, *, set_aside: bool = True
@@ -316,14 +330,15 @@ class Uplink:
         try:
             return protocol.encode_batch(stream, records, after=after, columnar=False)
         except protocol.ProtocolError as err:
-            bad = [r for r in records if protocol.record_problem(stream, r) is not None]
             if not set_aside:  # prefetching: the main path will set them aside
                 return None
-            if not bad:
+            bad = [(r, _unsendable(stream, r)) for r in records]
+            bad = [(r, problem) for r, problem in bad if problem is not None]
+            if not bad:  # each record travels alone, only not together: smaller batches until one travels
+                self._shrink(stream)
                 raise TransientError(f"a {stream} batch cannot be encoded: {err}") from err
-            for record in bad:
-                reason = f"not sendable: {protocol.record_problem(stream, record)}"
-                self.store.dead_letter(stream, [record], reason)
+            for record, problem in bad:
+                self.store.dead_letter(stream, [record], f"not sendable: {problem}")
             self.dead_lettered += len(bad)
             self.store.record_sync_error(stream, f"{len(bad)} record(s) set aside: {err}")
             return None
@@ -386,6 +401,18 @@ class Uplink:
     def _shrink(self, stream: str) -> None:
         if self.fixed_batch is None:
             self.sizes[stream] = max(1, self.sizes[stream] // 2)
+
+
+def _unsendable(stream: str, record: dict[str, Any]) -> str | None:
+    """Why one record cannot travel at all (the protocol's record check, else its encoding alone), or None."""
+    problem = protocol.record_problem(stream, record)
+    if problem is not None:
+        return problem
+    try:
+        protocol.encode_batch(stream, [record], columnar=False, compress=False)
+    except protocol.ProtocolError as err:
+        return str(err)
+    return None
 
 
 def _rejection_reason(err: Exception, seq: int) -> str:

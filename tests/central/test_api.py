@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -220,6 +221,23 @@ def test_integers_beyond_64_bits_are_rejected_not_a_server_error(gateway: Gatewa
     assert response.status_code == 422, response.json
     assert [r["seq"] for r in response.json["rejected"]] == [1, 2, 3]
     assert gateway.send("readings", [records[3]], after=0).json["acked"] == 4  # 1-3 dead-lettered
+
+
+@pytest.mark.parametrize("columnar", [None, False])
+def test_a_corrected_time_beyond_64_bits_is_rejected_not_a_server_error(gateway: Gateway, columnar) -> None:
+    """``at`` and ``offset`` each fit in 64 bits but their sum (the central's time of the record) does not."""
+    records = readings(1, 4)
+    records[1]["at"], records[1]["offset"] = (1 << 63) - 1, 1
+    records[2]["at"], records[2]["offset"] = -(1 << 63) + 1, -(1 << 62) * 2
+    response = gateway.send("readings", records, columnar=columnar)
+    assert response.status_code == 422, response.json
+    assert [r["seq"] for r in response.json["rejected"]] == [2, 3]
+    assert "64-bit" in response.json["rejected"][0]["reason"]
+    events = [event(1), event(2)]
+    events[0]["at"], events[0]["offset"] = (1 << 63) - 1, 1 << 40
+    response = gateway.send("events", events)
+    assert response.status_code == 422 and [r["seq"] for r in response.json["rejected"]] == [1]
+    assert gateway.send("readings", [records[0], records[3]], after=0).json["acked"] == 4
 
 
 def test_text_a_database_cannot_store_is_rejected_by_seq_not_a_server_error(

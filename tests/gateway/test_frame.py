@@ -76,6 +76,22 @@ def test_non_finite_values_are_refused(constant: bytes) -> None:
         parse_line(line)
 
 
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"])
+@pytest.mark.parametrize("kind", ["h", "e"])
+def test_non_finite_numbers_are_refused_in_any_field(number: bytes, kind: str) -> None:
+    """JSON has no NaN or Infinity: not in a measurement, nor in a hello's or error's other fields."""
+    import zlib
+
+    payload = (
+        b'{"v":1,"k":"' + kind.encode() + b'","n":"a","b":0,"q":0,"msg":"m","x":{"up_s":' + number + b"}}"
+    )
+    line = b"@" + payload + b"*" + f"{zlib.crc32(payload):08x}".encode() + b"\n"
+    with pytest.raises(FrameError, match="(?i)finite|range"):
+        parse_line(line)
+    fine = payload.replace(number, b"1e300")
+    assert parse_line(b"@" + fine + b"*" + f"{zlib.crc32(fine):08x}".encode()).extra["x"]["up_s"] == 1e300
+
+
 def test_exactly_1024_bytes_is_allowed() -> None:
     base = reading_line("a", 0, 0, {"x_v": 1.0}).rstrip(b"\n")
     pad = 1024 - len(base) - len(',"t":') - 0

@@ -86,6 +86,29 @@ def test_frames_are_stored_and_topics_checked(store: Store, mosquitto: Broker) -
         reader.close()
 
 
+def test_each_line_of_a_message_is_read_as_serial_output_is(store: Store, mosquitto: Broker) -> None:
+    """One message holding two frames (and a line that is not a frame) separated by newlines: both frames are
+    stored once, the bad line is counted and kept."""
+    reader = _reader(store, mosquitto)
+    publisher = Publisher(mosquitto)
+    try:
+        two = reading_line("ws-03", 1, 0, {"rain_mm": 0.1}) + reading_line("ws-03", 1, 1, {"rain_mm": 0.2})
+        publisher.publish("ws-03", two)
+        publisher.publish("ws-03", reading_line("ws-03", 1, 2, {"rain_mm": 0.3}) + b"\r\nnot a frame\r\n\r\n")
+        publisher.publish("ws-03", two)  # again: kept once
+        assert publisher.wait_accepted() == 3
+        wait_for(lambda: count(store, "console") == 1, what="the console line")
+        wait_for(lambda: len(frame_keys(store, "ws-03")) == 3, what="the frames")
+        wait_for(lambda: reader.acked == 3, what="the acknowledgements")
+        assert frame_keys(store, "ws-03") == [("ws-03", 1, q) for q in range(3)]
+        assert [c["line"] for c in store.console("ws-03")] == ["not a frame"]
+        assert {n["node"]: n["bad_lines"] for n in store.nodes()} == {"ws-03": 1}
+        assert reader.frames == 5 and reader.bad_messages == 1
+    finally:
+        publisher.close()
+        reader.close()
+
+
 def test_a_broker_restart_loses_nothing(store: Store, own_broker: Broker) -> None:
     reader = _reader(store, own_broker)
     try:

@@ -65,3 +65,44 @@ def test_silence_while_the_ingest_was_down_is_not_held_against_a_node(store: Sto
     assert store.events(kind="offline") == []
     watch.check(now_ms=watch.started_ms + 181_000)
     assert len(store.events(kind="offline")) == 1
+
+
+def test_a_declared_interval_beyond_reason_is_ignored_and_every_node_still_watched(store: Store) -> None:
+    """A hello with ``interval_s`` 1e300 (or NaN, 0, -5, 10**400, "60") is not believed: the watch goes on for
+    every node, and the node's interval is learned from its spacing instead."""
+    writer = store.writer()
+    learner = IntervalLearner()
+    watch = NodeWatch(store, learner, offline_after=3)
+    watch.started_ms = T0
+    for node in ("big", "ok"):
+        for seq in range(5):
+            frames = [reading(node, 1, seq)]
+            writer.write(frames, at=T0 + seq * 10_000)
+            learner.saw(frames, T0 + seq * 10_000)
+    for declared in (1e300, float("nan"), float("inf"), 0, -5, 10**400, "60", True):
+        learner.saw([Frame("h", "big", 1, 5, {}, {"fw": "1", "interval_s": declared})], T0 + 40_000)
+        assert learner.interval("big") == 10
+    learner.saw([Frame("h", "ok", 1, 5, {}, {"fw": "1", "interval_s": 86_400})], T0 + 40_000)
+    assert learner.interval("ok") == 86_400
+    learner.saw([Frame("h", "ok", 1, 6, {}, {"fw": "1", "interval_s": 86_401})], T0 + 40_000)
+    assert learner.interval("ok") == 10
+    watch.check(now_ms=T0 + 40_000 + 31_000)
+    assert sorted(e["node"] for e in store.events(kind="offline")) == ["big", "ok"]
+    assert {n["node"]: n["interval_s"] for n in store.nodes()} == {"big": 10, "ok": 10}
+
+
+def test_one_nodes_failure_never_stops_the_watch_of_the_others(store: Store, caplog) -> None:
+    writer = store.writer()
+    for node in ("a-broken", "b-fine"):
+        writer.write([reading(node, 1, 0)], at=T0)
+    store.conn.execute("UPDATE nodes SET interval_s = 60 WHERE node = 'b-fine'")
+    store.conn.execute(
+        "UPDATE nodes SET interval_s = 'not a number' WHERE node = 'a-broken'"
+    )  # a damaged row
+    watch = NodeWatch(store, IntervalLearner(), offline_after=3)
+    watch.started_ms = T0
+    for second in range(181, 190):
+        watch.check(now_ms=T0 + second * 1000)
+    assert [e["node"] for e in store.events(kind="offline")] == ["b-fine"]
+    failures = [r for r in caplog.records if "a-broken" in r.getMessage() and "failed" in r.getMessage()]
+    assert len(failures) == 1  # logged once, not every second

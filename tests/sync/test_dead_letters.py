@@ -19,7 +19,7 @@ from gateway.store import Store, deadletters
 from sync.client import TransientError
 from sync.client.uplink import NARROW_AFTER, RECORD_TRIES, STREAMS
 from tests.fixtures.faultproxy import PASS, Fault, Request, fault_proxy
-from tests.sync.conftest import fill, store_seqs
+from tests.sync.conftest import fill, store_seqs, write_config
 from tests.sync.test_cli import anjungan
 
 MARKER = "poison-marker"
@@ -67,6 +67,29 @@ def test_text_no_database_can_store_is_set_aside_and_the_rest_flows(store: Store
     # the dead letter holds the record as it was, its text escaped, so it can be looked at and sent again
     (record,) = store.conn.execute("SELECT record FROM dead_letters").fetchone()
     assert json.loads(record)["data"]["msg"] == "sonar: \ud800 no echo"
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_json_cannot_carry_is_set_aside_and_the_rest_flows(
+    store: Store, central, make_client, number: float
+):
+    # as stored by a gateway before every field of a frame was checked: a hello whose up_s is NaN
+    fill(store, frames=20, events=3)
+    store.writer().write([Frame("h", "node-1", 2, 0, {}, {"fw": "0.1.0", "stats": {"up_s": [1, number]}})])
+    fill(store, frames=20, events=3, start=100)
+    client = make_client()
+    client.run_once(attempts=1)
+    (bad,) = [e["seq"] for e in store.events(limit=1000) if e["data"].get("stats")]
+    ((seq, reason),) = dead(store, "events")
+    assert seq == bad
+    assert (
+        reason == "not sendable: 'data'.'stats'.'up_s'[1] holds a non-finite number (NaN or Infinity), "
+        "which JSON cannot carry"
+    )
+    assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != bad]
+    assert central.seqs("readings") == store_seqs(store, "readings")
+    assert store.acked("events") == store_seqs(store, "events")[-1]
+    client.run_once(attempts=1)  # and the next round is an ordinary one
 
 
 def test_a_batch_that_keeps_failing_is_narrowed_to_the_records_that_fail(
@@ -234,3 +257,38 @@ def test_a_submission_refused_again_stays_set_aside_with_the_new_reason(
     assert NIK in (personal_of(store, bad) or "")
     missing = anjungan(gateway_config, "sync", "dead-letters", "retry", "999")
     assert missing.returncode == 1 and "no dead letter with seq 999" in missing.stderr
+
+
+def test_a_dead_letter_that_fails_again_backs_off_and_says_why(
+    store: Store, central, proxy, make_client, tmp_path
+):
+    """The central still answers 500 for a dead letter sent again: the round fails (and backs off) after the
+    other streams flowed, the attempt is counted, the next attempt waits (no hot loop), and the command
+    says what the central answered."""
+    store.dead_letter("events", [{"seq": 1, "at": 1, "offset": None, "node": None, "kind": "note",
+                                  "data": {"text": MARKER}}], "the central failed on this record alone")  # fmt: skip
+    fill(store, frames=30, events=3)
+    proxy.policy = fails_with_marker
+    config = write_config(tmp_path, proxy.url, central.gateway_id, central.secret)
+    sent = anjungan(config, "sync", "dead-letters", "retry")
+    assert sent.returncode == 0, sent.stderr
+    assert "0 of 1" in sent.stdout and "500" in sent.stdout and "did not answer" not in sent.stdout
+    (row,) = deadletters.listing(store)
+    assert (row["attempts"], row["retry_requested"]) == (2, True)
+    assert not deadletters.retry_wanted(store)  # the next attempt is not due yet
+
+    deadletters.request_retry(store, "events", [1])
+    client = make_client(url=proxy.url)
+    assert client.wants_round()
+    with pytest.raises(TransientError, match="500"):
+        client.run_once(attempts=1)
+    assert central.seqs("readings") == store_seqs(store, "readings")  # the rest of the round's work was done
+    assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != 1]
+    assert deadletters.listing(store)[0]["attempts"] == 3
+    assert not client.wants_round()
+    posts = len(proxy.requests)
+    for _ in range(5):  # the rounds that follow do not send it again before its time
+        client.run_once(attempts=1)
+    assert len(proxy.requests) - posts <= 5 * 2 and not any(
+        MARKER.encode() in gzip.decompress(r.body) for r in proxy.requests[posts:] if r.body
+    )

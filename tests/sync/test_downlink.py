@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
+
+import pytest
 
 from gateway.store import files
+from sync.client import TransientError, downlink
+from sync.client.transport import Central
 from tests.central.officers import http_login
 from tests.fixtures.faultproxy import Fault, fault_proxy
-from tests.sync.conftest import fill
+from tests.sync.conftest import fill, serve_wsgi
 
 
 def test_changes_applied_page_by_page_and_twice_is_harmless(store, central, make_client):
@@ -120,3 +126,35 @@ def test_the_files_folder_is_private_whatever_the_umask(store, central, make_cli
         os.umask(previous)
     assert (folder / sha).read_bytes() == data
     assert f"{os.stat(folder).st_mode & 0o777:04o}" == "0700"
+
+
+def stuck_central(environ, start_response):
+    """A faulty central: whatever the cursor asked for, the same non-empty page and the same cursor back."""
+    from urllib.parse import parse_qs
+
+    since = parse_qs(environ.get("QUERY_STRING", "")).get("since", [""])[0] or "c-000001"
+    page = {"changes": [{"kind": "announcement", "id": "a1", "op": "upsert", "data": {"title": "x"}}],
+            "cursor": since}  # fmt: skip
+    body = json.dumps(page).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    requests.append(environ["PATH_INFO"])
+    return [body]
+
+
+requests: list[str] = []
+
+
+def test_a_page_whose_cursor_does_not_move_stops_the_round_with_an_error(store):
+    """Before: 10,000 requests (> 400 s) and a success; now the second request finds the cursor stuck."""
+    requests.clear()
+    with serve_wsgi(stuck_central) as (host, port):
+        central = Central(f"http://{host}:{port}", "gw", "secret", now=time.time, timeout_s=10)
+        try:
+            with pytest.raises(TransientError, match="without moving the cursor"):
+                downlink.pull_changes(store, central)
+        finally:
+            central.close()
+    assert len(requests) == 2  # the first page moved the cursor from "" on; the second did not
+    assert store.get_meta("changes_cursor") == "c-000001"
+    assert store.get_meta("downlink_last_success") is None
+    assert downlink.MAX_PAGES <= 1000
