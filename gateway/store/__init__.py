@@ -495,11 +495,17 @@ class Store:
                 (_safe_text(message), db.now_ms(), stream),
             )
 
+    STANDING_ERROR = "the central has more of this stream than this store"  # a state, not an event (uplink)
+
     def clear_sync_errors(self) -> None:
-        """Forget every stream's last error: a round just sent all there was, so none of them is current."""
+        """Forget every stream's last error: a round just sent all there was, so none of them is current —
+        except a standing condition that no round clears by itself (:data:`STANDING_ERROR`: this store is
+        behind the central, docs/sync.md "A replaced store")."""
         with db.transaction(self.conn, "clearing sync errors"):
             self.conn.execute(
-                "UPDATE sync_state SET last_error = NULL, last_error_at = NULL WHERE last_error IS NOT NULL"
+                "UPDATE sync_state SET last_error = NULL, last_error_at = NULL "
+                "WHERE last_error IS NOT NULL AND substr(last_error, 1, ?) != ?",
+                (len(self.STANDING_ERROR), self.STANDING_ERROR),
             )
 
     def dead_letter(self, stream: str, records: list[dict[str, Any]], reason: str) -> None:

@@ -364,7 +364,7 @@ class Uplink:
         if central_acked <= highest:
             return
         message = (
-            f"the central has more of this stream than this store: the store was replaced or restored from an "
+            f"{Store.STANDING_ERROR}: the store was replaced or restored from an "
             f"old backup (the central holds {stream} through seq {central_acked}, this store's highest is "
             f'{highest}); see docs/sync.md, "A replaced store"'
         )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from gateway import regno
 from sync.central.backoffice.audit import Actor, csv_cell, record
 from sync.central.backoffice.models import audit
 from tests.central.conftest import Gateway, central_of
@@ -89,7 +91,7 @@ def test_exported_csv_cells_never_start_a_formula(app: Flask, gateway: Gateway) 
     admin = logged_in(app, "admin1", "admin")
     body = admin.get("/audit.csv").get_data(as_text=True)
     assert _formulas(body) == [] and "'" + EVIL[0] in _cells(body)
-    gateway.send("submissions", [citizen(i + 1, "complaint", f"DMK-WONOSALAM-261123-{i + 1:04d}0", AT,
+    gateway.send("submissions", [citizen(i + 1, "complaint", regno.make("dmk-wonosalam", date(2026, 11, 23), i + 1), AT,
                                          kategori=text) for i, text in enumerate(EVIL)])  # fmt: skip
     report = logged_in(app, "ppid1", "ppid").get("/laporan.csv?tahun=2026").get_data(as_text=True)
     assert _formulas(report) == [] and any(c.startswith("'=HYPERLINK") for c in _cells(report))

@@ -66,9 +66,9 @@ def test_month_report_page_csv_and_pdf(app: Flask, gateway: Gateway, clock: Cloc
 
 
 def test_zero_days_average_and_indonesian_words_everywhere(app: Flask, gateway: Gateway) -> None:
-    number = "DMK-WONOSALAM-261123-00011"
+    number = "DMK-WONOSALAM-261123-00016"
     gateway.send("submissions", [citizen(1, "request", number, AT),
-                                 citizen(2, "objection", "DMK-WONOSALAM-261123-00037", AT, nomor_permohonan=number)])  # fmt: skip
+                                 citizen(2, "objection", "DMK-WONOSALAM-261123-00034", AT, nomor_permohonan=number)])  # fmt: skip
     ppid = logged_in(app, "ppid1", "ppid")
     ppid.get("/kotak-masuk")
     step(ppid, number, "verifikasi")

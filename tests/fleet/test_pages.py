@@ -25,7 +25,7 @@ def setup_fleet(app: Flask, gateway: Gateway, clock: Clock) -> None:
     assert gateway.send("readings", records).status_code == 200
     assert (
         gateway.send(
-            "submissions", [citizen(1, "complaint", "DMK-WONOSALAM-261123-00001", now_ms)]
+            "submissions", [citizen(1, "complaint", "DMK-WONOSALAM-261123-00016", now_ms)]
         ).status_code
         == 200
     )

@@ -30,6 +30,7 @@ def test_a_mis_tap_asks_and_a_language_switch_keeps_the_text(server: ServerThrea
     page.goto(server.url + "/pengaduan")
     type_on_keyboard(page, "#judul", "Jalan rusak")
     page.tap('#kb .kb-key[data-key="done"]')
+    page.wait_for_timeout(650)  # a tap in the keyboard's place within 600 ms is still the keyboard's
     page.tap("label.choice:has(#rahasia)")
     page.tap(".btn-home")  # a mis-tap on "Beranda"
     page.wait_for_selector("#leave:not([hidden])")
@@ -52,6 +53,7 @@ def test_a_mis_tap_asks_and_a_language_switch_keeps_the_text(server: ServerThrea
 
     type_on_keyboard(page, "#judul", "Sampah")
     page.tap('#kb .kb-key[data-key="done"]')
+    page.wait_for_timeout(650)  # a tap in the keyboard's place within 600 ms is still the keyboard's
     page.tap(".form-actions a")  # "Batal": an explicit clear, no question
     page.wait_for_url(server.url + "/")
     page.goto(server.url + "/pengaduan")

@@ -28,6 +28,7 @@ def fill(page: Any, field: str, text: str) -> None:
     """Tap the field, type on the on-screen keyboard, close it with its "Selesai" key."""
     type_on_keyboard(page, f"#{field}", text)
     page.tap('#kb .kb-key[data-key="done"]')
+    page.wait_for_timeout(650)  # a tap in the keyboard's place within 600 ms is still the keyboard's
     page.wait_for_selector("#kb", state="hidden")
     assert page.input_value(f"#{field}") == text, field
 
