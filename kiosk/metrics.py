@@ -14,8 +14,6 @@ Metrics (``anjungan_gateway_*``): ``readings_stored_total`` (every reading the s
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.scrape import refusal
 from gateway.store import db
 from gateway.store.health import node_health
 
@@ -110,23 +109,6 @@ class GatewayCollector(Collector):
             if state["last_success"]:
                 success.add_metric([stream], state["last_success"] / 1000)
         yield from (pending, oldest, dead, success)
-
-
-def refusal(remote: str | None, authorization: str | None, token: str, allow: str) -> int | None:
-    """None when a scrape may read the metrics, else the HTTP status to refuse it with (403 or 401)."""
-    if allow.strip():
-        networks = [ipaddress.ip_network(p.strip(), strict=False) for p in allow.split(",") if p.strip()]
-        try:
-            address = ipaddress.ip_address(remote or "")
-        except ValueError:
-            return 403
-        if not any(address in network for network in networks):
-            return 403
-    if token:
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return 401
-    return None
 
 
 @bp.get("/metrics")

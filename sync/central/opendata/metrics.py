@@ -13,8 +13,6 @@ still to send), ``gateway_records_stored_total{stream}`` (ingest: ``rate()`` of 
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -26,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from gateway.scrape import refusal
 from sync import protocol
 from sync.central.db import gateways, stream_state, submissions
 from sync.central.opendata import settings
@@ -87,29 +86,6 @@ class CentralCollector(Collector):
         yield from (contact, batch, backlog)
 
 
-def allowed(remote: str | None, authorization: str | None, token: str, allow: str) -> int | None:
-    """None when a scrape may read the metrics, else the HTTP status to refuse it with (401 or 403).
-
-    ``token``: the bearer token required (empty: none); ``allow``: comma-separated addresses or networks that
-    may scrape (empty: any). Raises ValueError for a malformed ``allow``.
-    """
-    if allow.strip():
-        networks = [
-            ipaddress.ip_network(part.strip(), strict=False) for part in allow.split(",") if part.strip()
-        ]
-        try:
-            address = ipaddress.ip_address(remote or "")
-        except ValueError:
-            return 403
-        if not any(address in network for network in networks):
-            return 403
-    if token:
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return 401
-    return None
-
-
 def init_app(app: Any, engine: Engine) -> None:
     """Register ``/metrics`` with a registry of its own holding the central's collector."""
     registry = CollectorRegistry(auto_describe=False)
@@ -123,7 +99,7 @@ def metrics() -> Response:
     """The central's metrics in Prometheus text format; 401 without the configured bearer token, 403 from
     an address outside ``metrics_allow``."""
     config = current_app.config
-    refused = allowed(request.remote_addr, request.headers.get("Authorization"),
+    refused = refusal(request.remote_addr, request.headers.get("Authorization"),
                       str(settings.value(config, "metrics_token")), str(settings.value(config, "metrics_allow")))  # fmt: skip
     if refused:
         response = Response("metrics: not allowed\n", status=refused, mimetype="text/plain")
