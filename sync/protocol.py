@@ -22,6 +22,7 @@ from typing import Any, TypeGuard
 
 from gateway import regno, statuscode
 from gateway.errors import AnjunganError
+from gateway.vocabulary import READING_KEYS, STREAMS, SUBMISSION_KINDS, Stream
 
 API_PREFIX = "/api/v1"
 HEADER_GATEWAY = "X-Anjungan-Gateway"
@@ -30,15 +31,12 @@ HEADER_SIGNATURE = "X-Anjungan-Signature"
 # Informational, on GET /changes: what the gateway still has to send, e.g. "submissions=0,events=2,readings=950"
 HEADER_BACKLOG = "X-Anjungan-Backlog"
 MAX_SKEW_S = 300
-STREAMS = ("submissions", "events", "readings")  # upload priority order
-SUBMISSION_KINDS = ("request", "complaint", "objection")
 COLUMNAR_VERSION = 1
 CONTENT_TYPE = "application/json"
 
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
 _NAME_RE = re.compile(r"[a-z0-9_]{1,32}\Z")
 _MAX_SCALE = 9
-_READING_KEYS = ("seq", "node", "boot", "q", "name", "value", "at", "offset")
 
 
 class ProtocolError(AnjunganError):
@@ -638,7 +636,11 @@ def _check_submission(record: Mapping[str, Any]) -> None:
         raise _Bad("'access' is not a status-code hash (64 lowercase hex digits) or null")
 
 
-_CHECKERS = {"readings": _check_reading, "events": _check_event, "submissions": _check_submission}
+_CHECKERS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    Stream.READINGS: _check_reading,
+    Stream.EVENTS: _check_event,
+    Stream.SUBMISSIONS: _check_submission,
+}
 
 
 def _check_increasing(seqs: list[Any]) -> None:
@@ -656,7 +658,7 @@ def _check_increasing(seqs: list[Any]) -> None:
 
 def _columnable(records: list[dict]) -> bool:
     """Whether every record has exactly the reading shape and is surely right (checked column by column)."""
-    if set(map(len, records)) != {len(_READING_KEYS)}:
+    if set(map(len, records)) != {len(READING_KEYS)}:
         return False
     columns = _records_to_columns(records)
     return columns is not None and plain_reading_columns(columns)
@@ -774,7 +776,7 @@ def _from_columns(columns: Any) -> dict[str, list[Any]]:
     if not _is_int(base):
         raise ProtocolError("columns: 't0' is not an integer")
     groups = _list(columns.get("groups"), "groups")
-    out: dict[str, list[Any]] = {key: [] for key in _READING_KEYS}
+    out: dict[str, list[Any]] = {key: [] for key in READING_KEYS}
     for group in groups:
         for key, column in _group_columns(group, nodes, names, base).items():
             out[key].extend(column)
@@ -806,8 +808,8 @@ def _group_columns(group: Any, nodes: list[Any], names: list[Any], base: int) ->
 def _column_records(columns: Mapping[str, list[Any]]) -> list[dict]:
     """Readings given as columns as one dict each, in seq order."""
     records = [
-        dict(zip(_READING_KEYS, row, strict=True))
-        for row in zip(*[columns[key] for key in _READING_KEYS], strict=True)
+        dict(zip(READING_KEYS, row, strict=True))
+        for row in zip(*[columns[key] for key in READING_KEYS], strict=True)
     ]
     records.sort(key=operator.itemgetter("seq"))
     return records
@@ -816,7 +818,7 @@ def _column_records(columns: Mapping[str, list[Any]]) -> list[dict]:
 def _records_to_columns(records: list[dict]) -> dict[str, list[Any]] | None:
     """Records as one list per key of the reading shape, or None when one lacks such a key."""
     try:
-        return {key: list(map(operator.itemgetter(key), records)) for key in _READING_KEYS}
+        return {key: list(map(operator.itemgetter(key), records)) for key in READING_KEYS}
     except KeyError:
         return None
 
