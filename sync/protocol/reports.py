@@ -64,8 +64,8 @@ def parse_files(text: str | None) -> dict[str, int] | None:
 # drops that key only. A gateway that sends no such header (an older one) is still served.
 HEADER_HEALTH = "X-Anjungan-Health"
 HEALTH_INTS = (
-    "uptime_s", "disk_free_b", "disk_total_b", "store_b", "budget_b", "clock", "offset_ms", "dead",
-    "sync_s", "oldest_submissions_s", "oldest_events_s", "oldest_readings_s",
+    "uptime_s", "disk_free_b", "disk_total_b", "store_b", "budget_b", "clock", "offset_ms", "dead", "sync_s",
+    *(f"oldest_{stream}_s" for stream in STREAMS),  # the age of the oldest record waiting, per stream
 )  # fmt: skip
 HEALTH_FLOATS = ("water_alert_cm", "mains_min_v")
 _VERSION_RE = re.compile(r"[A-Za-z0-9.+_-]{1,40}\Z")
