@@ -23,7 +23,7 @@ COLUMNAR_VERSION = 1
 _MAX_SCALE = 9
 
 
-def columnable(records: list[dict]) -> bool:
+def columnable(records: list[dict[str, Any]]) -> bool:
     """Whether every record has exactly the reading shape and is surely right (checked column by column)."""
     if set(map(len, records)) != {len(READING_KEYS)}:
         return False
@@ -109,10 +109,10 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def to_columns(records: list[dict]) -> dict[str, Any]:
+def to_columns(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``columns`` object of a batch for readings of exactly the reading shape (at least one; see
     :func:`columnable`): ``{"v", "t0", "nodes", "names", "groups"}``, one group per (node, name)."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
         groups.setdefault((record["node"], record["name"]), []).append(record)
     nodes = sorted({node for node, _ in groups})
@@ -174,7 +174,7 @@ def _group_columns(group: Any, nodes: list[Any], names: list[Any], base: int) ->
     return columns
 
 
-def column_records(columns: Mapping[str, list[Any]]) -> list[dict]:
+def column_records(columns: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     """Readings given as columns as one dict each, in seq order."""
     records = [
         dict(zip(READING_KEYS, row, strict=True))
@@ -184,7 +184,7 @@ def column_records(columns: Mapping[str, list[Any]]) -> list[dict]:
     return records
 
 
-def records_to_columns(records: list[dict]) -> dict[str, list[Any]] | None:
+def records_to_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
     """Records as one list per key of the reading shape, or None when one lacks such a key."""
     try:
         return {key: list(map(operator.itemgetter(key), records)) for key in READING_KEYS}
@@ -193,6 +193,7 @@ def records_to_columns(records: list[dict]) -> dict[str, list[Any]] | None:
 
 
 def _pick(table: list[Any], index: Any, what: str) -> str:
-    if not is_int(index) or not 0 <= index < len(table) or not isinstance(table[index], str):
+    entry = table[index] if is_int(index) and 0 <= index < len(table) else None
+    if not isinstance(entry, str):
         raise ProtocolError(f"columns: '{what}' is not an index into its table")
-    return table[index]
+    return entry

@@ -37,7 +37,7 @@ class Batch:
     def __init__(
         self,
         stream: str,
-        records: list[dict] | None = None,
+        records: list[dict[str, Any]] | None = None,
         after: int | None = None,
         *,
         columns: dict[str, list[Any]] | None = None,
@@ -50,7 +50,7 @@ class Batch:
         self._columns = columns
 
     @property
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         if self._records is None:
             assert self._columns is not None
             self._records = codec.column_records(self._columns)
@@ -102,7 +102,7 @@ def decode_status_lookup(body: bytes) -> tuple[str, str | None]:
 
 def encode_batch(
     stream: str,
-    records: list[dict],
+    records: list[dict[str, Any]],
     *,
     after: int | None = None,
     columnar: bool | None = None,
@@ -127,7 +127,7 @@ def encode_batch(
 
 
 def _encode_doc(
-    stream: str, records: list[dict], after: int | None, columnar: bool, compress: bool
+    stream: str, records: list[dict[str, Any]], after: int | None, columnar: bool, compress: bool
 ) -> tuple[bytes, dict[str, str]]:
     doc: dict[str, Any] = {"stream": stream}
     if after is not None:
