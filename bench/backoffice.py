@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from gateway import regno  # noqa: E402
+from gateway.vocabulary import SubmissionKind  # noqa: E402
 from sync import protocol  # noqa: E402
 from sync.central import service  # noqa: E402
 from sync.central.app import create_app  # noqa: E402
@@ -60,8 +61,12 @@ def sentence(rng: random.Random, n: int) -> str:
     ).capitalize()
 
 
+# how often each kind is filed: 6 complaints to 3 requests to 1 objection
+KIND_WEIGHTS = {SubmissionKind.COMPLAINT: 6, SubmissionKind.REQUEST: 3, SubmissionKind.OBJECTION: 1}
+
+
 def record(rng: random.Random, gateway: str, seq: int, now_ms: int) -> dict:
-    kind = rng.choices(("complaint", "request", "objection"), (6, 3, 1))[0]
+    kind = rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()))[0]
     at = now_ms - rng.randrange(0, 120 * 86_400_000)
     if kind == "complaint":
         public = {"klasifikasi": "pengaduan", "kategori": rng.choice(CATEGORIES), "judul": sentence(rng, 5),

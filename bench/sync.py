@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from gateway.frame import Frame  # noqa: E402
 from gateway.store import Store  # noqa: E402
+from gateway.vocabulary import READING_KEYS  # noqa: E402
 from sync import protocol  # noqa: E402
 from sync.client import Settings, SyncClient  # noqa: E402
 from tests.fixtures.mosquitto import free_port, wait_port  # noqa: E402
@@ -63,8 +64,7 @@ def encoded_bytes(store: Store, per_batch: int, limit: int) -> dict[str, float]:
         rows = store.conn.execute(conn_sql, (seq, per_batch)).fetchall()
         if not rows:
             break
-        records = [dict(zip(("seq", "node", "boot", "q", "name", "value", "at", "offset"), r, strict=True))
-                   for r in rows]  # fmt: skip
+        records = [dict(zip(READING_KEYS, r, strict=True)) for r in rows]
         out["rows_gzip"] += len(protocol.encode_batch("readings", records, after=seq, columnar=False)[0])
         out["columnar_gzip"] += len(protocol.encode_batch("readings", records, after=seq, columnar=True)[0])
         out["rows_plain"] += len(

@@ -26,6 +26,7 @@ from gateway.health import node_list_command
 from gateway.ingest.cli import ingest_command
 from gateway.monitor import monitor_command
 from gateway.simulator.cli import simulate_command
+from gateway.vocabulary import READING_EXPORT_KEYS
 
 
 class RootGroup(click.Group):
@@ -122,7 +123,7 @@ def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: s
             listed = ", ".join(known) if known else "none yet"
             raise AnjunganError(f"no node {node!r} is known to this gateway (known: {listed})")
         out = sys.stdout
-        fields = ["node", "boot", "seq", "name", "value", "received_at"]
+        fields = list(READING_EXPORT_KEYS)
         writer = csv.DictWriter(out, fields, lineterminator="\n") if fmt == "csv" else None
         if writer:
             writer.writeheader()

@@ -10,10 +10,13 @@ deadline is the N-th working day after it. The sync side and the central reuse t
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import holidays
+
+from gateway.vocabulary import SubmissionKind
 
 REQUEST_DAYS = 10  # Ps. 22(7): written answer to an information request
 EXTENSION_DAYS = 7  # Ps. 22(8): one extension, with reasons
@@ -72,9 +75,16 @@ def complaint_due(received: date) -> date:
     return add_working_days(received, COMPLAINT_DAYS)
 
 
+_DUE: dict[str, Callable[[date], date]] = {
+    SubmissionKind.REQUEST: request_due,
+    SubmissionKind.OBJECTION: objection_due,
+    SubmissionKind.COMPLAINT: complaint_due,
+}
+
+
 def due_for(kind: str, received: date) -> date:
-    """The due date of a submission of ``kind`` (request, objection, complaint: the store's kinds)."""
-    return {"request": request_due, "objection": objection_due, "complaint": complaint_due}[kind](received)
+    """The due date of a submission of ``kind`` (:class:`~gateway.vocabulary.SubmissionKind`)."""
+    return _DUE[kind](received)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from gateway.errors import AnjunganError
 
@@ -29,8 +30,19 @@ _DAMM = (
 _NUMBER_RE = re.compile(r"([A-Z0-9][A-Z0-9-]{0,31})-(\d{6})-(\d{5,})")
 
 
+# Why a number cannot be right: not in the form KIOSK-YYMMDD-NNNNC; a check digit that does not match (a
+# mistyped or swapped digit); a date that does not exist; or, where a number travels between machines, a
+# variant spelling of a right one (see :func:`canonical`).
+Problem = Literal["form", "check_digit", "date", "spelling"]
+
+
 class InvalidNumber(AnjunganError):
-    """A registration number that is malformed or whose check digit does not match."""
+    """A registration number that is malformed or whose check digit does not match; ``code`` (a
+    :data:`Problem`) says which, so that a page can choose its own words for it (the message is English)."""
+
+    def __init__(self, message: str, *, code: Problem):
+        super().__init__(message)
+        self.code: Problem = code
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,16 @@ def parse(text: str) -> Number:
     cleaned = re.sub(r"[\s/]+", "-", text.strip().upper()).strip("-")
     match = _NUMBER_RE.fullmatch(cleaned)
     if not match:
-        raise InvalidNumber("the registration number is not in the form KIOSK-YYMMDD-NNNNC")
+        raise InvalidNumber("the registration number is not in the form KIOSK-YYMMDD-NNNNC", code="form")
     gateway, day_digits, tail = match.groups()
     if damm(day_digits + tail) != 0:
-        raise InvalidNumber("the registration number's check digit does not match: please check it")
+        raise InvalidNumber(
+            "the registration number's check digit does not match: please check it", code="check_digit"
+        )
     try:
         day = date(2000 + int(day_digits[:2]), int(day_digits[2:4]), int(day_digits[4:]))
     except ValueError:
-        raise InvalidNumber("the registration number holds an impossible date") from None
+        raise InvalidNumber("the registration number holds an impossible date", code="date") from None
     return Number(gateway.lower(), day, int(tail[:-1]))
 
 
@@ -80,5 +94,5 @@ def canonical(text: str) -> str:
     """
     number = str(parse(text))
     if number != text:
-        raise InvalidNumber(f"the registration number is not written as {number!r}")
+        raise InvalidNumber(f"the registration number is not written as {number!r}", code="spelling")
     return number

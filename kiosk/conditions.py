@@ -1,8 +1,8 @@
 """Local conditions: what each measurement means for a citizen, where each node is, how fresh its data is, and
 the charts (rendered by :mod:`kiosk.charts` in the bounded render worker).
 
-Names and units come from the unit-suffix vocabulary of the node frame contract (docs/protocol.md: ``_c``,
-``_pct``, ``_cm``, ``_mm``, ``_v``, ``_a``, ``_w``, ``_wh``, ``_hz``, ``_hpa``, ``_ugm3``): the measurements the
+Names and units come from the unit-suffix vocabulary of the node frame contract
+(:class:`gateway.vocabulary.UnitSuffix`: ``_c``, ``_pct``, ``_cm``, ...): the measurements the
 project's nodes send have their own name in Bahasa Indonesia and English (:data:`MEASUREMENTS`); any other one
 is named by the quantity its suffix carries (:data:`UNITS`), so nothing is ever shown as a raw English name.
 
@@ -30,6 +30,7 @@ from markupsafe import escape
 
 from gateway.store import files as store_files
 from gateway.store.health import age_s
+from gateway.vocabulary import UNIT_SYMBOLS, UnitSuffix
 
 RANGES = {"24j": 24 * 3600 * 1000, "7h": 7 * 24 * 3600 * 1000}
 HOUR_MS = 3600 * 1000
@@ -46,19 +47,23 @@ class Measure:
     on_off: bool = False  # 1 = on, 0 = off (e.g. mains_ok)
 
 
-# suffix -> (unit symbol, the quantity it measures, decimals): the frame contract's unit vocabulary
+# unit suffix -> (the quantity it measures, decimals)
+_QUANTITIES: dict[str, tuple[Any, int]] = {
+    UnitSuffix.C: (_l("Suhu"), 1),
+    UnitSuffix.PCT: (_l("Persentase"), 0),
+    UnitSuffix.CM: (_l("Tinggi atau jarak"), 0),
+    UnitSuffix.MM: (_l("Curah hujan"), 1),
+    UnitSuffix.V: (_l("Tegangan listrik"), 1),
+    UnitSuffix.A: (_l("Arus listrik"), 2),
+    UnitSuffix.W: (_l("Daya listrik"), 0),
+    UnitSuffix.WH: (_l("Energi listrik"), 0),
+    UnitSuffix.HZ: (_l("Frekuensi listrik"), 1),
+    UnitSuffix.HPA: (_l("Tekanan udara"), 0),
+    UnitSuffix.UGM3: (_l("Debu di udara"), 0),
+}
+# unit suffix -> (unit symbol, the quantity it measures, decimals): the frame contract's unit vocabulary
 UNITS: dict[str, tuple[str, Any, int]] = {
-    "c": ("°C", _l("Suhu"), 1),
-    "pct": ("%", _l("Persentase"), 0),
-    "cm": ("cm", _l("Tinggi atau jarak"), 0),
-    "mm": ("mm", _l("Curah hujan"), 1),
-    "v": ("V", _l("Tegangan listrik"), 1),
-    "a": ("A", _l("Arus listrik"), 2),
-    "w": ("W", _l("Daya listrik"), 0),
-    "wh": ("Wh", _l("Energi listrik"), 0),
-    "hz": ("Hz", _l("Frekuensi listrik"), 1),
-    "hpa": ("hPa", _l("Tekanan udara"), 0),
-    "ugm3": ("µg/m³", _l("Debu di udara"), 0),
+    suffix: (UNIT_SYMBOLS[suffix], quantity, decimals) for suffix, (quantity, decimals) in _QUANTITIES.items()
 }
 
 # The measurements of the project's nodes (firmware/); order = order on the page.

@@ -120,16 +120,23 @@ def check_email(_form: Any, field: Any) -> None:
 
 
 def check_number(_form: Any, field: Any) -> None:
+    """A registration number as typed (gateway.regno: case, spaces and '/' forgiven), made canonical; a message
+    chosen by the number's problem (:data:`gateway.regno.Problem`) when it cannot be right."""
     try:
         field.data = str(regno.parse(field.data or ""))
     except regno.InvalidNumber as err:
-        if "check digit" in str(err):
-            raise ValidationError(
-                _l("Nomor ini salah ketik: angka pemeriksanya tidak cocok. Periksa kembali.")
-            ) from err
-        raise ValidationError(
-            _l("Bentuk nomor tidak dikenali. Contoh: %(example)s.", example=example_number())
-        ) from err
+        message = _NUMBER_MESSAGES.get(err.code, _NUMBER_MESSAGES["form"])
+        raise ValidationError(message % {"example": example_number()}) from err
+
+
+# What the kiosk says about a registration number that cannot be right, by its problem (gateway.regno.Problem);
+# %(example)s is a number of this kiosk. A mistyped or swapped digit gets no example: the form is right.
+_UNKNOWN_FORM = _l("Bentuk nomor tidak dikenali. Contoh: %(example)s.")
+_NUMBER_MESSAGES: dict[regno.Problem, Any] = {
+    "form": _UNKNOWN_FORM,
+    "date": _UNKNOWN_FORM,
+    "check_digit": _l("Nomor ini salah ketik: angka pemeriksanya tidak cocok. Periksa kembali."),
+}
 
 
 def example_number() -> str:

@@ -36,7 +36,7 @@ class StatusView:
     kind: str | None = None
     at_ms: int | None = None
     due_date: str | None = None
-    due_kind: str | None = None  # what due_date is the deadline of (sync.central.service.DUE_KINDS)
+    due_kind: str | None = None  # what due_date is the deadline of (gateway.vocabulary.DueKind)
     answer: str | None = None
     answered_at: str | None = None
     offline: bool = False

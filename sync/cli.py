@@ -16,6 +16,7 @@ import click
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
 from gateway.store import Store, files
+from gateway.vocabulary import STREAMS
 
 
 @click.group("sync")
@@ -102,9 +103,7 @@ def dead_letters_group() -> None:
     """Records the central refused (or failed on again and again), set aside with the reason."""
 
 
-_STREAM_OPTION = click.option(
-    "--stream", type=click.Choice(["submissions", "events", "readings"]), help="Only this stream."
-)
+_STREAM_OPTION = click.option("--stream", type=click.Choice(STREAMS), help="Only this stream.")
 
 
 @dead_letters_group.command("list")

@@ -28,11 +28,9 @@ from gateway.errors import StoreError
 from gateway.store import db, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
 from gateway.store.writer import ReadingWriter
+from gateway.vocabulary import STREAMS, SUBMISSION_KINDS, Stream
 
 __all__ = ["Store", "ReadingWriter", "STREAMS", "iso_utc"]
-
-STREAMS = ("submissions", "events", "readings")
-SUBMISSION_KINDS = ("request", "complaint", "objection")
 
 
 def iso_utc(ms: int) -> str:
@@ -290,7 +288,7 @@ class Store:
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
-        ``kind`` is one of :data:`SUBMISSION_KINDS` (the sync protocol's); the status starts as ``received``.
+        ``kind`` is one of :data:`~gateway.vocabulary.SUBMISSION_KINDS`; the status starts as ``received``.
 
         The number's daily ordinal is counted inside the same ``BEGIN IMMEDIATE`` transaction, so two kiosk
         threads or processes never hand out the same number. The submission also gets its status code
@@ -419,7 +417,7 @@ class Store:
     def highest_seq(self, stream: str) -> int:
         """The highest seq this store ever gave a record of ``stream`` (0 when none): AUTOINCREMENT's counter,
         which counts records that retention has evicted since. Raises StoreError for an unknown stream."""
-        if stream not in ("readings", "events", "submissions"):
+        if stream not in STREAMS:
             raise StoreError(f"unknown stream {stream!r}")
         row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
         return int(row[0]) if row else 0
@@ -527,8 +525,8 @@ class Store:
 
     def backlog(self) -> dict[str, dict[str, Any]]:
         """Per stream: unsynced count, oldest unsynced record's time (ms), acked seq, last success, last error."""
-        table = {"readings": ("readings r JOIN frames f ON f.id = r.frame_id", "r.seq", "f.at"),
-                 "events": ("events", "seq", "at"), "submissions": ("submissions", "seq", "at")}  # fmt: skip
+        table = {Stream.READINGS: ("readings r JOIN frames f ON f.id = r.frame_id", "r.seq", "f.at"),
+                 Stream.EVENTS: ("events", "seq", "at"), Stream.SUBMISSIONS: ("submissions", "seq", "at")}  # fmt: skip
         out = {}
         with db.snapshot(self.conn) as conn:
             for stream, acked, last_success, last_error, last_error_at in conn.execute(

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.errors import StoreError
-from gateway.store import STREAMS, db, iso_utc
+from gateway.store import db, iso_utc
+from gateway.vocabulary import STREAMS
 
 _SUBMISSION_SQL = (
     "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal FROM submissions WHERE seq = ?"

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from gateway.vocabulary import DipCategory
 from kiosk import charts, conditions, documents, i18n
 from kiosk.pagecache import MARKER
 from kiosk.renderworker import BoundedWorker, RenderError
@@ -31,14 +32,23 @@ from kiosk.views import current_alerts, kiosk_tz, store, thresholds
 log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
-CATEGORIES = {
-    "berkala": (_l("Informasi berkala"), _l("Diumumkan rutin: profil, kegiatan, kinerja, keuangan.")),
-    "serta-merta": (_l("Informasi serta-merta"), _l("Segera diumumkan: bencana, wabah, gangguan layanan.")),
-    "setiap-saat": (
+CATEGORIES: dict[str, tuple[Any, Any]] = {  # (title, description), in the order the page lists them
+    DipCategory.BERKALA: (
+        _l("Informasi berkala"),
+        _l("Diumumkan rutin: profil, kegiatan, kinerja, keuangan."),
+    ),
+    DipCategory.SERTA_MERTA: (
+        _l("Informasi serta-merta"),
+        _l("Segera diumumkan: bencana, wabah, gangguan layanan."),
+    ),
+    DipCategory.SETIAP_SAAT: (
         _l("Informasi setiap saat"),
         _l("Tersedia kapan saja bila diminta: peraturan, keputusan."),
     ),
-    "dikecualikan": (_l("Informasi dikecualikan"), _l("Tidak dapat diberikan (UU 14/2008 Pasal 17).")),
+    DipCategory.DIKECUALIKAN: (
+        _l("Informasi dikecualikan"),
+        _l("Tidak dapat diberikan (UU 14/2008 Pasal 17)."),
+    ),
 }
 
 

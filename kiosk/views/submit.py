@@ -30,6 +30,7 @@ from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
 from gateway.printing import PrinterError, Slip, print_slip
 from gateway.store import files
+from gateway.vocabulary import DueKind, LaporStage, SubmissionKind, SubmissionStatus
 from kiosk import forms
 from kiosk import status as status_mod
 from kiosk.views import kiosk_tz, store
@@ -37,42 +38,46 @@ from kiosk.views import kiosk_tz, store
 log = logging.getLogger(__name__)
 bp = Blueprint("submit", __name__)
 
-# The store's (and the sync protocol's) kinds -> (label, receipt heading); the pages keep Indonesian names.
-KINDS = {
-    "request": (_l("Permohonan informasi"), "TANDA TERIMA PERMOHONAN INFORMASI"),
-    "complaint": (_l("Pengaduan"), "TANDA TERIMA PENGADUAN"),
-    "objection": (_l("Keberatan"), "TANDA TERIMA KEBERATAN"),
+# The submission kinds -> (label, receipt heading); the pages keep Indonesian names.
+KINDS: dict[str, tuple[Any, str]] = {
+    SubmissionKind.REQUEST: (_l("Permohonan informasi"), "TANDA TERIMA PERMOHONAN INFORMASI"),
+    SubmissionKind.COMPLAINT: (_l("Pengaduan"), "TANDA TERIMA PENGADUAN"),
+    SubmissionKind.OBJECTION: (_l("Keberatan"), "TANDA TERIMA KEBERATAN"),
 }
-PAGE_KINDS = {"permohonan": "request", "pengaduan": "complaint", "keberatan": "objection"}
-# Statuses as the central sends them (received, in-progress, answered, rejected, extended, closed) and the
-# SP4N-LAPOR! stages an office may use; unknown ones are shown as they are.
-STATUSES = {
-    "received": _l("Diterima, menunggu diproses"),
-    "in-progress": _l("Sedang diproses"),
-    "answered": _l("Sudah dijawab"),
-    "rejected": _l("Ditolak"),
-    "extended": _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
-    "closed": _l("Selesai"),
-    "diterima": _l("Diterima, menunggu diproses"),
-    "verifikasi": _l("Sedang diverifikasi"),
-    "diproses": _l("Sedang diproses"),
-    "tindak-lanjut": _l("Sedang ditindaklanjuti"),
-    "diperpanjang": _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
-    "dijawab": _l("Sudah dijawab"),
-    "ditolak": _l("Ditolak"),
-    "selesai": _l("Selesai"),
-    "bukan-wewenang": _l("Bukan wewenang kantor ini (diteruskan)"),
-    "tunda": _l("Ditunda"),
-    "arsip": _l("Diarsipkan"),
+PAGE_KINDS: dict[str, str] = {
+    "permohonan": SubmissionKind.REQUEST,
+    "pengaduan": SubmissionKind.COMPLAINT,
+    "keberatan": SubmissionKind.OBJECTION,
+}
+# Statuses as the central sends them (SubmissionStatus) and the SP4N-LAPOR! stages an office may use
+# (LaporStage); unknown ones are shown as they are.
+STATUSES: dict[str, Any] = {
+    SubmissionStatus.RECEIVED: _l("Diterima, menunggu diproses"),
+    SubmissionStatus.IN_PROGRESS: _l("Sedang diproses"),
+    SubmissionStatus.ANSWERED: _l("Sudah dijawab"),
+    SubmissionStatus.REJECTED: _l("Ditolak"),
+    SubmissionStatus.EXTENDED: _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
+    SubmissionStatus.CLOSED: _l("Selesai"),
+    LaporStage.DITERIMA: _l("Diterima, menunggu diproses"),
+    LaporStage.VERIFIKASI: _l("Sedang diverifikasi"),
+    LaporStage.DIPROSES: _l("Sedang diproses"),
+    LaporStage.TINDAK_LANJUT: _l("Sedang ditindaklanjuti"),
+    LaporStage.DIPERPANJANG: _l("Waktu diperpanjang (paling lama 7 hari kerja)"),
+    LaporStage.DIJAWAB: _l("Sudah dijawab"),
+    LaporStage.DITOLAK: _l("Ditolak"),
+    LaporStage.SELESAI: _l("Selesai"),
+    LaporStage.BUKAN_WEWENANG: _l("Bukan wewenang kantor ini (diteruskan)"),
+    LaporStage.TUNDA: _l("Ditunda"),
+    LaporStage.ARSIP: _l("Diarsipkan"),
 }
 MAX_RECEIPTS = 5
-# what the due date on the status page is the deadline of (the central's status change says; see
-# sync/central/service.py DUE_KINDS); "none": no deadline runs now, none is shown
-DUE_LABELS = {
-    "answer": _l("Batas waktu jawaban"),
-    "verification": _l("Batas waktu verifikasi"),
-    "follow-up": _l("Batas waktu tindak lanjut"),
-    "auto-close": _l("Ditutup otomatis bila tidak ada tanggapan pada"),
+# what the due date on the status page is the deadline of (the central's status change says: DueKind);
+# DueKind.NONE: no deadline runs now, none is shown
+DUE_LABELS: dict[str, Any] = {
+    DueKind.ANSWER: _l("Batas waktu jawaban"),
+    DueKind.VERIFICATION: _l("Batas waktu verifikasi"),
+    DueKind.FOLLOW_UP: _l("Batas waktu tindak lanjut"),
+    DueKind.AUTO_CLOSE: _l("Ditutup otomatis bila tidak ada tanggapan pada"),
 }
 
 
@@ -155,7 +160,7 @@ def permohonan() -> Any:
     """The information-request form; 400 with messages when invalid, 400 when the CSRF token is missing."""
     form = forms.PermohonanForm()
     if form.validate_on_submit():
-        return _save("request", form)
+        return _save(SubmissionKind.REQUEST, form)
     if request.method == "GET":
         _name_dip_entry(form, request.args.get("informasi", ""))
     return _form_page("permohonan", form, "form_permohonan.html")
@@ -173,7 +178,7 @@ def pengaduan() -> Any:
     """The complaint form (anonim: no identity kept; rahasia: not published)."""
     form = forms.PengaduanForm()
     if form.validate_on_submit():
-        return _save("complaint", form)
+        return _save(SubmissionKind.COMPLAINT, form)
     return _form_page("pengaduan", form, "form_pengaduan.html")
 
 
@@ -184,10 +189,10 @@ def keberatan() -> Any:
     earlier = None
     if form.validate_on_submit():
         earlier = store().submission(form.nomor_permohonan.data)
-        if earlier is not None and earlier["kind"] != "request":
+        if earlier is not None and earlier["kind"] != SubmissionKind.REQUEST:
             form.nomor_permohonan.errors = [_l("Nomor ini bukan nomor permohonan informasi.")]
         else:
-            return _save("objection", form)
+            return _save(SubmissionKind.OBJECTION, form)
     return _form_page("keberatan", form, "form_keberatan.html", grounds=forms.GROUNDS)
 
 
@@ -274,7 +279,7 @@ def _status_page(number: str, code: str | None) -> Any:
 def _first_due_kind(kind: str | None) -> str:
     """What the kiosk's own due date is for, before the central says (gateway.dates.due_for): a complaint's
     verification plus follow-up (SP4N-LAPOR!), else the answer."""
-    return "follow-up" if kind == "complaint" else "answer"
+    return DueKind.FOLLOW_UP if kind == SubmissionKind.COMPLAINT else DueKind.ANSWER
 
 
 @bp.get("/status/<number>/lampiran/<sha256>")

@@ -14,13 +14,14 @@ import click
 import sqlalchemy as sa
 
 from gateway.errors import AnjunganError
+from gateway.vocabulary import READING_EXPORT_KEYS, SUBMISSION_STATUSES
 from sync.central import service
 from sync.central.app import MAX_BODY, Central, create_app, open_central, require_database
 from sync.central.backoffice.roles import ROLES
 from sync.central.settings import DB_ENV, CentralSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
-READING_FIELDS = ("gateway", "node", "boot", "seq", "name", "value", "received_at")
+READING_FIELDS = ("gateway", *READING_EXPORT_KEYS)
 
 
 def plain_errors(func: F) -> F:
@@ -252,7 +253,7 @@ def _audit_personal_export(state: Central, at: int, fmt: str, count: int) -> Non
 @central_group.command("set-status")
 @click.argument("gateway_id")
 @click.argument("number")
-@click.argument("status", type=click.Choice(service.SUBMISSION_STATUSES))
+@click.argument("status", type=click.Choice(SUBMISSION_STATUSES))
 @click.option("--answer", help="The answer shown to the citizen.")
 @click.option("--due-date", help="A new due date (ISO), e.g. when the deadline is extended.")
 @click.pass_context

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import ConfigError
+from gateway.vocabulary import Stream
 from sync.central.settings import CentralSettings
 
 metadata = sa.MetaData()
@@ -106,7 +107,11 @@ content = sa.Table(
     sa.Column("changed_ms", sa.BigInteger, nullable=False),
 )
 
-STREAM_TABLES = {"readings": readings, "events": events, "submissions": submissions}
+STREAM_TABLES: dict[str, sa.Table] = {
+    Stream.READINGS: readings,
+    Stream.EVENTS: events,
+    Stream.SUBMISSIONS: submissions,
+}
 
 # --- engines: durability, snapshots for reads, bounded waits, bounded pools --------------------------------
 # An acknowledgement means the data is on disk: SQLite syncs every commit (synchronous=FULL; in WAL mode that

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.vocabulary import CONTENT_KINDS
 from sync import protocol
 
 
@@ -91,7 +92,7 @@ _SCHEMAS: dict[str, Any] = {
                     "properties": {
                         "kind": {
                             "type": "string",
-                            "enum": ["dip", "document", "announcement", "submission", "config"],
+                            "enum": list(CONTENT_KINDS),
                         },
                         "id": {"type": "string"},
                         "op": {"type": "string", "enum": ["upsert", "delete"]},

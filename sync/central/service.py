@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway import private, regno
 from gateway.errors import AnjunganError
+from gateway.vocabulary import CONTENT_KINDS, DIP_CATEGORIES, DUE_KINDS, SUBMISSION_STATUSES
 from sync import protocol
 from sync.central import db, sealing
 from sync.central.db import (
@@ -36,9 +37,6 @@ from sync.central.db import (
 )
 from sync.central.fleet import ingest as fleet_ingest
 
-CONTENT_KINDS = ("dip", "document", "announcement", "submission", "config")
-DIP_CATEGORIES = ("berkala", "serta-merta", "setiap-saat", "dikecualikan")
-SUBMISSION_STATUSES = ("received", "in-progress", "answered", "rejected", "extended", "closed")
 _GATEWAY_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
 _CURSOR_RE = re.compile(r"c-([0-9]{1,18})\Z")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
@@ -657,9 +655,6 @@ def _check_content(kind: str, data: Mapping[str, Any]) -> None:
         raise CentralError("a submission's status is one of " + ", ".join(SUBMISSION_STATUSES))
     if kind == "config" and "value" not in data:
         raise CentralError("a config change carries a value")
-
-
-DUE_KINDS = ("answer", "verification", "follow-up", "auto-close", "none")  # "none": no deadline runs now
 
 
 def set_submission_status(

@@ -241,10 +241,9 @@ class SyncClient:
 def pending_estimate(store: Store) -> dict[str, int]:
     """Records above each stream's acknowledged seq (cheap: AUTOINCREMENT's high-water mark, not a count)."""
     conn = store.conn
-    tables = {"readings": "readings", "events": "events", "submissions": "submissions"}
     out = {}
-    for stream in STREAMS:
-        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (tables[stream],)).fetchone()
+    for stream in STREAMS:  # each stream's table has the stream's name
+        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
         acked = store.acked(stream)
         dead = conn.execute(
             "SELECT count(*) FROM dead_letters WHERE stream = ? AND seq > ?", (stream, acked)

@@ -40,6 +40,7 @@ from typing import Any
 
 from gateway import faults
 from gateway.store import Store, db, deadletters
+from gateway.vocabulary import READING_KEYS
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
 from sync.client.transport import Central
@@ -423,9 +424,6 @@ def _rejection_reason(err: Exception, seq: int) -> str:
     return str(err)
 
 
-_READING_KEYS = ("seq", "node", "boot", "q", "name", "value", "at", "offset")
-
-
 def readings_after(store: Store, after: int, limit: int) -> list[dict[str, Any]]:
     """Like ``store.outbox("readings")`` but after a given seq (the batch in flight), dead letters left out."""
     with db.snapshot(store.conn) as conn:
@@ -434,4 +432,4 @@ def readings_after(store: Store, after: int, limit: int) -> list[dict[str, Any]]
             "(SELECT seq FROM dead_letters WHERE stream = 'readings') ORDER BY r.seq LIMIT ?",
             (after, limit),
         ).fetchall()
-    return [dict(zip(_READING_KEYS, row, strict=True)) for row in rows]
+    return [dict(zip(READING_KEYS, row, strict=True)) for row in rows]

@@ -64,3 +64,17 @@ def test_every_adjacent_transposition_is_caught() -> None:
 def test_malformed_numbers(text: str) -> None:
     with pytest.raises(regno.InvalidNumber):
         regno.parse(text)
+
+
+def test_each_problem_has_its_code() -> None:
+    """A page chooses its words by the code (kiosk/forms.py), never by the English message."""
+    good = regno.make("dmk", date(2026, 11, 28), 1)
+    mistyped = good[:-1] + str((int(good[-1]) + 1) % 10)
+    no_such_day = f"DMK-261399-0001{regno.damm('2613990001')}"  # month 13, with a right check digit
+    for text, code in {"hello": "form", mistyped: "check_digit", no_such_day: "date"}.items():
+        with pytest.raises(regno.InvalidNumber) as caught:
+            regno.parse(text)
+        assert caught.value.code == code, text
+    with pytest.raises(regno.InvalidNumber) as caught:
+        regno.canonical(good.lower())
+    assert caught.value.code == "spelling"

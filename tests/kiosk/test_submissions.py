@@ -224,6 +224,22 @@ def test_objection_number_checks(client: FlaskClient) -> None:
     assert "Not a valid choice" in page or "bukan pilihan" in page.lower() or "error" in page
 
 
+def test_number_messages_follow_the_problem_in_each_language(client: FlaskClient) -> None:
+    """The message is chosen by the number's problem (gateway.regno.InvalidNumber.code), then translated."""
+    good = regno.make("test-kiosk", date.today(), 3)
+    mistyped = good[:-1] + str((int(good[-1]) + 1) % 10)
+    no_such_day = f"TEST-KIOSK-261399-0001{regno.damm('2613990001')}"
+    example = regno.make("test-kiosk", date.today(), 13)
+    for lang, wrong_digit, unknown in [
+        ("id", "salah ketik", f"Bentuk nomor tidak dikenali. Contoh: {example}."),
+        ("en", "This number is mistyped", f"This number is not in a form we know. Example: {example}."),
+    ]:
+        client.set_cookie("lang", lang)
+        for number, expected in [(mistyped, wrong_digit), ("nomor saya", unknown), (no_such_day, unknown)]:
+            page = post(client, "/status", {"nomor": number}).get_data(as_text=True)
+            assert expected in page, (lang, number)
+
+
 def test_status_check(client: FlaskClient, kiosk_store: Store) -> None:
     number = number_on(post(client, "/permohonan", request_data()))
     response = post(client, "/status", {"nomor": f"  {number.lower()} "})

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy.engine import Connection, Engine
 
 from gateway import dates
+from gateway.vocabulary import CASE_STATUSES
 from sync.central import service
 from sync.central.backoffice import audit, calendar, uploads
 from sync.central.backoffice.accounts import Officer
@@ -33,7 +34,7 @@ from sync.central.backoffice.models import attachments, cases, opds
 from sync.central.backoffice.roles import can
 from sync.central.db import submissions
 
-STATUSES = ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai")
+STATUSES = CASE_STATUSES
 ACTIVE = ("baru", "diverifikasi", "didisposisi", "ditunda")  # the office still owes the next step
 ANSWERED = ("dijawab", "ditolak", "selesai")  # the citizen has the office's answer (no more attachments)
 AUDITED = ("status", "opd", "due_date", "extended", "details", "is_open")
@@ -210,7 +211,7 @@ def publish_status(engine: Engine, case: dict[str, Any]) -> None:
 
 
 def kiosk_deadline(case: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The deadline the citizen sees and what it is for (service.DUE_KINDS): a request's or objection's
+    """The deadline the citizen sees and what it is for (gateway.vocabulary.DueKind): a request's or objection's
     answer (the extended one after an extension, and the one that applied once answered); a complaint's
     verification, follow-up (which keeps running while the complaint is deferred), or the day it closes by
     itself after the reply (SP4N-LAPOR!)."""
@@ -224,7 +225,7 @@ def kiosk_deadline(case: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def kiosk_status(case: dict[str, Any]) -> str:
-    """The kiosk's status (service.SUBMISSION_STATUSES) for a case."""
+    """The kiosk's status (gateway.vocabulary.SubmissionStatus) for a case."""
     status = case["status"]
     if status == "baru":
         return "received"

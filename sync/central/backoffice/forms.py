@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from gateway.vocabulary import DipCategory, SubmissionKind
 from sync.central.backoffice.roles import ROLES
 
 
@@ -132,8 +133,9 @@ class DecideForm(FlaskForm):
 
 
 class TemplateForm(FlaskForm):
-    kind = SelectField(_l("Jenis"), choices=choices([("request", _l("Permohonan")), ("complaint", _l("Pengaduan")),
-                                            ("objection", _l("Keberatan"))]))  # fmt: skip
+    kind = SelectField(_l("Jenis"), choices=choices([(SubmissionKind.REQUEST, _l("Permohonan")),
+                                                     (SubmissionKind.COMPLAINT, _l("Pengaduan")),
+                                                     (SubmissionKind.OBJECTION, _l("Keberatan"))]))  # fmt: skip
     category = StringField(_l("Kategori (kosong: semua)"), [Optional(), Length(max=48)])
     title = StringField(_l("Judul templat"), [DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Isi templat"), [DataRequired(), Length(max=5000)])
@@ -155,9 +157,10 @@ class DipForm(FlaskForm):
                                   choices=choices([("softcopy", "softcopy"), ("hardcopy", "hardcopy")]),
                                   validators=[DataRequired()])  # fmt: skip
     retention = StringField(_l("Jangka waktu penyimpanan"), [DataRequired(), Length(max=200)])
-    category = SelectField(_l("Kategori"), choices=choices([("berkala", _l("Berkala")), ("serta-merta", _l("Serta-merta")),
-                                                   ("setiap-saat", _l("Setiap saat")),
-                                                   ("dikecualikan", _l("Dikecualikan"))]))  # fmt: skip
+    category = SelectField(_l("Kategori"), choices=choices([(DipCategory.BERKALA, _l("Berkala")),
+                                                            (DipCategory.SERTA_MERTA, _l("Serta-merta")),
+                                                            (DipCategory.SETIAP_SAAT, _l("Setiap saat")),
+                                                            (DipCategory.DIKECUALIKAN, _l("Dikecualikan"))]))  # fmt: skip
     reason = TextAreaField(_l("Alasan pengecualian (untuk dikecualikan)"), [Optional(), Length(max=2000)])
     document = SelectField(_l("Dokumen"), choices=choices([]), validators=[Optional()])
     gateways = SelectMultipleField(TARGETS, choices=choices([]), validators=[Optional()])

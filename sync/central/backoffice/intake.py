@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway import dates, regno
 from gateway.errors import AnjunganError
+from gateway.vocabulary import SubmissionKind
 from sync.central.backoffice import calendar
 from sync.central.backoffice.models import case_sync, cases
 from sync.central.db import stream_state, submissions
@@ -26,10 +27,10 @@ from sync.central.db import stream_state, submissions
 OFFICE_TZ = timezone(timedelta(hours=7), "WIB")
 BATCH = 2000
 ANALYZE_AFTER = 5000  # cases made at once after which PostgreSQL's statistics are refreshed at once
-FIRST_STAGE_DAYS = {
-    "request": dates.REQUEST_DAYS,
-    "objection": dates.OBJECTION_ANSWER_DAYS,
-    "complaint": dates.COMPLAINT_VERIFY_DAYS,
+FIRST_STAGE_DAYS: dict[str, int] = {
+    SubmissionKind.REQUEST: dates.REQUEST_DAYS,
+    SubmissionKind.OBJECTION: dates.OBJECTION_ANSWER_DAYS,
+    SubmissionKind.COMPLAINT: dates.COMPLAINT_VERIFY_DAYS,
 }
 _TEXT_FIELDS = ("judul", "isi", "lokasi", "rincian", "tujuan", "uraian", "nomor_permohonan", "kategori")
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.engine import Engine
 
+from gateway.vocabulary import CASE_STATUSES
 from sync.central.backoffice import calendar
 from sync.central.backoffice.audit import csv_cell
 from sync.central.backoffice.models import cases
@@ -126,7 +127,7 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
     stacked = pygal.StackedBar(style=style, width=640, height=320, x_label_rotation=30, **empty)
     categories = list(report["complaints"])
     stacked.x_labels = categories
-    for stage in ("baru", "diverifikasi", "didisposisi", "ditunda", "dijawab", "ditolak", "selesai"):
+    for stage in CASE_STATUSES:
         stacked.add(stage, [report["complaints"][c].get(stage, 0) for c in categories])
     made["complaints"] = stacked
     return {name: "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode() for name, chart in

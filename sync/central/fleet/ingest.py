@@ -1,7 +1,7 @@
 """What the central keeps of a gateway's health reports and of its nodes' hello frames.
 
 - :func:`record_report`: the ``X-Anjungan-Health`` and ``X-Anjungan-Nodes`` headers of a changes request
-  (sync/protocol.py); an older gateway sends neither and nothing is recorded.
+  (sync/protocol/reports.py); an older gateway sends neither and nothing is recorded.
 - :func:`batch_stored`: in the transaction that stores a batch, the readings' roll-ups advance
   (:mod:`.rollup`) and each hello event updates its node's firmware, memory, RSSI, battery and boot (only when
   it is newer than what is kept, so that a batch sent again changes nothing).

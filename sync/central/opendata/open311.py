@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.vocabulary import SubmissionStatus
 from sync.central.db import content, submissions
 from sync.central.opendata import audit, settings
 from sync.central.opendata.tables import hidden
@@ -51,14 +52,15 @@ SERVICES = [
     ("lainnya", "Lainnya", "Hal lain."),
 ]
 SERVICE_NAMES = {code: name for code, name, _ in SERVICES}
-CLOSED = {"answered", "rejected", "closed"}  # the central's submission statuses that close a request
-STATUS_NOTES = {
-    "received": "Diterima",
-    "in-progress": "Sedang ditindaklanjuti",
-    "answered": "Sudah ditanggapi",
-    "rejected": "Ditolak",
-    "extended": "Waktu penyelesaian diperpanjang",
-    "closed": "Selesai",
+# the central's submission statuses that close a request
+CLOSED = {SubmissionStatus.ANSWERED, SubmissionStatus.REJECTED, SubmissionStatus.CLOSED}
+STATUS_NOTES: dict[str, str] = {
+    SubmissionStatus.RECEIVED: "Diterima",
+    SubmissionStatus.IN_PROGRESS: "Sedang ditindaklanjuti",
+    SubmissionStatus.ANSWERED: "Sudah ditanggapi",
+    SubmissionStatus.REJECTED: "Ditolak",
+    SubmissionStatus.EXTENDED: "Waktu penyelesaian diperpanjang",
+    SubmissionStatus.CLOSED: "Selesai",
 }
 REQUEST_FIELDS = (
     "service_request_id", "status", "status_notes", "service_name", "service_code", "description",

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.vocabulary import UNIT_SYMBOLS
 from sync.central.opendata import audit
 from sync.central.opendata.tables import places
 from sync.central.service import CentralError
@@ -22,10 +23,7 @@ from sync.central.service import CentralError
 REGION_CODE_RE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?\Z")  # provinsi[.kab[.kec[.desa]]]
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
 
-UNITS = {  # the unit suffix of a measurement name (DESIGN.md, the node frame) -> the unit's symbol
-    "c": "°C", "pct": "%", "cm": "cm", "mm": "mm", "v": "V", "a": "A", "w": "W", "wh": "Wh", "hz": "Hz",
-    "hpa": "hPa", "ugm3": "µg/m³",
-}  # fmt: skip
+UNITS = UNIT_SYMBOLS  # the unit suffix of a measurement name (DESIGN.md, the node frame) -> the unit's symbol
 
 
 @dataclass(frozen=True)

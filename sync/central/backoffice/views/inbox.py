@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from sqlalchemy.engine import Connection
 
+from gateway.vocabulary import SUBMISSION_KINDS
 from sync.central.app import central
 from sync.central.backoffice import inbox as inbox_query
 from sync.central.backoffice import intake
@@ -35,5 +36,5 @@ def inbox() -> str:
 
 def _render(conn: Connection, query: inbox_query.Query, args: dict[str, str], at: int) -> str:
     result = inbox_query.search(conn, officer(), query, intake.office_date(at))
-    return render_template("backoffice/inbox.html", result=result, args=args, statuses=STATUSES,
+    return render_template("backoffice/inbox.html", result=result, args=args, kinds=SUBMISSION_KINDS, statuses=STATUSES,
                            facets=inbox_query.facets(conn), sorts=list(inbox_query.SORTS))  # fmt: skip
