@@ -67,7 +67,7 @@ STATUSES = {
 }
 MAX_RECEIPTS = 5
 # what the due date on the status page is the deadline of (the central's status change says; see
-# sync/central/service.py DUE_KINDS); "none": no deadline runs now, none is shown
+# sync.central.service.DUE_KINDS); "none": no deadline runs now, none is shown
 DUE_LABELS = {
     "answer": _l("Batas waktu jawaban"),
     "verification": _l("Batas waktu verifikasi"),

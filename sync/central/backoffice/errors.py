@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.central.service import CentralError
+from sync.central.errors import CentralError
 
 
 class BackofficeError(CentralError):

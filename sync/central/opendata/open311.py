@@ -27,9 +27,10 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.engine import Connection, Engine
 
 from sync.central.db import content, submissions
+from sync.central.errors import CentralError
 from sync.central.opendata import audit, settings
 from sync.central.opendata.tables import hidden
-from sync.central.service import CentralError, now_ms
+from sync.central.service import now_ms
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
