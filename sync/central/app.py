@@ -273,16 +273,17 @@ def create_app(
 def _unavailable(err: errors.Unavailable) -> tuple[Response, int]:
     """503 with Retry-After and the reason in a word the gateway can show ("busy", "disk full", ...)."""
     retry = central().settings.retry_after_s * (10 if err.reason == db.DISK_FULL else 1)
-    response = jsonify({"error": "unavailable", "reason": err.reason, "detail": str(err)})
+    body, status = errors.answer(err)
+    response = jsonify(body)
     response.headers["Retry-After"] = str(retry)
-    return response, 503
+    return response, status
 
 
 def _database_error(err: Exception) -> tuple[Response, int]:
     reason = db.unavailable_reason(err)
     if reason is None:
         current_app.logger.error("unexpected database error: %s", err)
-        return jsonify({"error": "internal", "detail": "unexpected database error"}), 500
+        return _json_answer(AnjunganError("unexpected database error"))
     current_app.logger.warning("database %s: %s", reason, str(err).splitlines()[0][:200])
     return _unavailable(errors.Unavailable(reason, f"the central's database is {_REASON_TEXT[reason]}"))
 
@@ -291,19 +292,16 @@ _REASON_TEXT = {db.BUSY: "busy", db.DISK_FULL: "out of disk space", db.UNAVAILAB
 
 
 def _anjungan_error(err: AnjunganError) -> tuple[Response, int]:
-    if isinstance(err, errors.RecordsRejected):
-        body = {"error": "rejected records", "stream": err.stream, "rejected": err.rejected}
-        return jsonify(body), 422
-    if isinstance(err, protocol.SkewError):
-        return jsonify({"error": err.error, "detail": str(err), "server_time": err.server_time}), 401
-    if isinstance(err, protocol.SignatureError):
-        return jsonify({"error": err.error, "detail": str(err)}), 401
-    if isinstance(err, protocol.BodyTooLargeError):
-        return jsonify({"error": "too large", "detail": str(err)}), 413
-    if isinstance(err, protocol.ProtocolError | errors.CentralError):
-        return jsonify({"error": "malformed", "detail": str(err)}), 400
-    current_app.logger.error("unexpected error: %s", err)
-    return jsonify({"error": "internal", "detail": str(err)}), 500
+    """Any error of ours: the status and word its class names (sync/central/errors.py); one without a status is
+    a fault of ours (500 ``internal``, logged)."""
+    if err.status is None:
+        current_app.logger.error("unexpected error: %s", err)
+    return _json_answer(err)
+
+
+def _json_answer(err: AnjunganError) -> tuple[Response, int]:
+    body, status = errors.answer(err)
+    return jsonify(body), status
 
 
 def _http_error(err: HTTPException) -> tuple[Response, int]:
