@@ -1,12 +1,30 @@
 """The one error hierarchy of anjungan.
 
 Every error the project raises on purpose derives from :class:`AnjunganError`; the edges translate it (the CLI
-prints its message as one line and exits 1, a view answers an HTTP status).
+prints its message as one line and exits 1, a view answers an HTTP status: the one its class names).
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class AnjunganError(Exception):
-    """Base of every error anjungan raises on purpose. Its message is meant for people."""
+    """Base of every error anjungan raises on purpose. Its message is meant for people.
+
+    How an HTTP API answers it is said by its class, in one place: ``status`` (the HTTP status) and ``error``
+    (the stable word of a JSON answer's ``"error"`` field, docs/protocol.md), and :meth:`fields` (what the
+    answer carries beside the word). An error whose class names no status is a fault of ours, answered 500.
+    The sync client's errors (sync/client/errors.py), made of an answer the gateway received, hold that
+    answer's status in ``status`` instead (None when no answer came).
+    """
+
+    status: int | None = None
+    error: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """What a JSON answer says of this error beside its word: ``{"detail": message}``."""
+        return {"detail": str(self)}
 
 
 class ConfigError(AnjunganError):

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from werkzeug.exceptions import ClientDisconnected, NotFound, RequestEntityTooLarge, RequestTimeout
 
 from sync import protocol
-from sync.central import sealing, service
+from sync.central import errors, sealing, service
 from sync.central.app import central
 from sync.central.fleet import ingest as fleet_ingest
 from sync.central.openapi import openapi_document
@@ -273,7 +273,7 @@ def get_changes() -> Response:
     gateway_id = authenticate()
     limit_text = request.args.get("limit", str(DEFAULT_PAGE))
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        raise service.CentralError(f"limit is a whole number from 1 to {MAX_PAGE}")
+        raise errors.CentralError(f"limit is a whole number from 1 to {MAX_PAGE}")
     state = central()
     page = service.changes_since(state.engine, gateway_id, request.args.get("since"), int(limit_text))
     backlog = protocol.parse_backlog(request.headers.get(protocol.HEADER_BACKLOG))

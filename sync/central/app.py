@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.errors import AnjunganError, ConfigError
 from sync import protocol
-from sync.central import db, sealing, service
+from sync.central import db, errors, sealing, service
 from sync.central import settings as settings_mod
 from sync.central.settings import CentralSettings
 
@@ -33,7 +33,7 @@ class InflightBudget:
 
     Requests take from it through a :class:`Reservation` (bodies as they are spooled, then held, inflated
     bytes, the estimated memory of decoded records); all of it is given back when the request ends. A request
-    that finds no room waits up to ``wait_s``, then gets :class:`service.Unavailable` (503 busy). A request
+    that finds no room waits up to ``wait_s``, then gets :class:`errors.Unavailable` (503 busy). A request
     that holds everything taken may go on beyond ``capacity`` (one large batch alone is never refused for
     the budget's sake; its own limits bound it).
     """
@@ -67,7 +67,7 @@ class InflightBudget:
                         if sender_full
                         else "too many requests in flight"
                     )
-                    raise service.Unavailable(db.BUSY, why)
+                    raise errors.Unavailable(db.BUSY, why)
                 self._cond.wait(left)
             self.used += size
             self.peak = max(self.peak, self.used)
@@ -102,7 +102,7 @@ class Reservation:
 
     def take(self, size: int, sender: str | None = None, of_sender: int = 0) -> None:
         """Hold ``size`` more bytes of the shared budget and ``of_sender`` bytes of the claimed gateway id
-        ``sender``'s share; waits up to ``wait_s`` for room, then raises :class:`service.Unavailable`."""
+        ``sender``'s share; waits up to ``wait_s`` for room, then raises :class:`errors.Unavailable`."""
         size = max(size, 0)
         if size or (sender is not None and of_sender > 0):
             self.budget._take(self, size, sender, max(of_sender, 0))
@@ -145,7 +145,7 @@ class Central:
     def files(self) -> Path:
         """The files folder; raises CentralError when none is configured."""
         if self.files_dir is None:
-            raise service.CentralError(
+            raise errors.CentralError(
                 "no files folder configured: set ANJUNGAN_CENTRAL_SERVER_FILES (or --files-dir)"
             )
         return self.files_dir
@@ -263,47 +263,45 @@ def create_app(
     opendata.init_app(app, state.engine)
     app.register_error_handler(AnjunganError, _anjungan_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(service.Unavailable, _unavailable)
+    app.register_error_handler(errors.Unavailable, _unavailable)
     app.register_error_handler(sa.exc.DBAPIError, _database_error)
     app.register_error_handler(sa.exc.TimeoutError, _database_error)
     backoffice.init_app(app, state.master_key)
     return app
 
 
-def _unavailable(err: service.Unavailable) -> tuple[Response, int]:
+def _unavailable(err: errors.Unavailable) -> tuple[Response, int]:
     """503 with Retry-After and the reason in a word the gateway can show ("busy", "disk full", ...)."""
     retry = central().settings.retry_after_s * (10 if err.reason == db.DISK_FULL else 1)
-    response = jsonify({"error": "unavailable", "reason": err.reason, "detail": str(err)})
+    body, status = errors.answer(err)
+    response = jsonify(body)
     response.headers["Retry-After"] = str(retry)
-    return response, 503
+    return response, status
 
 
 def _database_error(err: Exception) -> tuple[Response, int]:
     reason = db.unavailable_reason(err)
     if reason is None:
         current_app.logger.error("unexpected database error: %s", err)
-        return jsonify({"error": "internal", "detail": "unexpected database error"}), 500
+        return _json_answer(AnjunganError("unexpected database error"))
     current_app.logger.warning("database %s: %s", reason, str(err).splitlines()[0][:200])
-    return _unavailable(service.Unavailable(reason, f"the central's database is {_REASON_TEXT[reason]}"))
+    return _unavailable(errors.Unavailable(reason, f"the central's database is {_REASON_TEXT[reason]}"))
 
 
 _REASON_TEXT = {db.BUSY: "busy", db.DISK_FULL: "out of disk space", db.UNAVAILABLE: "not reachable"}
 
 
 def _anjungan_error(err: AnjunganError) -> tuple[Response, int]:
-    if isinstance(err, service.RecordsRejected):
-        body = {"error": "rejected records", "stream": err.stream, "rejected": err.rejected}
-        return jsonify(body), 422
-    if isinstance(err, protocol.SkewError):
-        return jsonify({"error": err.error, "detail": str(err), "server_time": err.server_time}), 401
-    if isinstance(err, protocol.SignatureError):
-        return jsonify({"error": err.error, "detail": str(err)}), 401
-    if isinstance(err, protocol.BodyTooLargeError):
-        return jsonify({"error": "too large", "detail": str(err)}), 413
-    if isinstance(err, protocol.ProtocolError | service.CentralError):
-        return jsonify({"error": "malformed", "detail": str(err)}), 400
-    current_app.logger.error("unexpected error: %s", err)
-    return jsonify({"error": "internal", "detail": str(err)}), 500
+    """Any error of ours: the status and word its class names (sync/central/errors.py); one without a status is
+    a fault of ours (500 ``internal``, logged)."""
+    if err.status is None:
+        current_app.logger.error("unexpected error: %s", err)
+    return _json_answer(err)
+
+
+def _json_answer(err: AnjunganError) -> tuple[Response, int]:
+    body, status = errors.answer(err)
+    return jsonify(body), status
 
 
 def _http_error(err: HTTPException) -> tuple[Response, int]:

@@ -14,8 +14,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse
 
+from gateway.errors import AnjunganError
 from sync import protocol
-from sync.central import service
+from sync.central import errors, service
 from sync.central.api import authenticated
 from sync.central.app import central
 
@@ -44,8 +45,11 @@ def _spend(setting: str, *key: str) -> None:
         raise _TooMany(item.get_expiry())
 
 
-class _TooMany(Exception):
+class _TooMany(AnjunganError):
     """Answered with 429 and Retry-After (the sync client retries it later)."""
+
+    status = 429
+    error = "too many requests"
 
     def __init__(self, retry_after: int):
         super().__init__("too many status lookups; try again later")
@@ -54,9 +58,10 @@ class _TooMany(Exception):
 
 @bp.errorhandler(_TooMany)
 def _too_many(err: _TooMany) -> tuple[Response, int]:
-    response = jsonify({"error": "too many requests", "detail": str(err)})
+    body, status = errors.answer(err)
+    response = jsonify(body)
     response.headers["Retry-After"] = str(err.retry_after)
-    return response, 429
+    return response, status
 
 
 @bp.post("/status-lookup")

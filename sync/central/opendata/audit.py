@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sync.central.errors import CentralError
 from sync.central.opendata.tables import audit
-from sync.central.service import CentralError, iso_utc, now_ms
+from sync.central.service import iso_utc, now_ms
 
 
 def record(conn: Connection, actor: str, action: str, target: str, detail: Any) -> None:

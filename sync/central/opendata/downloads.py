@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from gateway.errors import AnjunganError
 from sync.central.opendata import aggregates, datapackage, settings
 
 bp = Blueprint("opendata", __name__, url_prefix="/opendata/v1")
@@ -21,8 +22,11 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 400
 
 
-class QueryError(Exception):
-    """A malformed download query (answered 400 with the reason)."""
+class QueryError(AnjunganError):
+    """A malformed download query (answered 400 ``bad query`` with the reason)."""
+
+    status = 400
+    error = "bad query"
 
 
 def parse_moment(text: str, name: str, offset_h: int) -> int:
@@ -80,7 +84,7 @@ def _open(response: Response) -> Response:
 @bp.errorhandler(QueryError)
 def _bad_query(err: QueryError) -> Response:
     return Response(
-        json.dumps({"error": "bad query", "detail": str(err)}), status=400, mimetype="application/json"
+        json.dumps({"error": err.error, "detail": str(err)}), status=err.status, mimetype="application/json"
     )
 
 

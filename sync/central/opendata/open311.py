@@ -26,11 +26,13 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.errors import AnjunganError
 from gateway.vocabulary import SubmissionStatus
 from sync.central.db import content, submissions
+from sync.central.errors import CentralError
 from sync.central.opendata import audit, settings
 from sync.central.opendata.tables import hidden
-from sync.central.service import CentralError, now_ms
+from sync.central.service import now_ms
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -70,12 +72,15 @@ REQUEST_FIELDS = (
 SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type", "keywords", "group")
 
 
-class Open311Error(Exception):
-    """A GeoReport error answer: an HTTP status and a description (answered as the spec's ``errors``)."""
+class Open311Error(AnjunganError):
+    """A GeoReport error answer: an HTTP status and a description (answered as the spec's ``errors``, whose
+    ``code`` is the status: GeoReport v2 gives each error its own, so it is this error's, not its class's)."""
 
-    def __init__(self, code: int, description: str):
+    status: int
+
+    def __init__(self, status: int, description: str):
         super().__init__(description)
-        self.code = code
+        self.status = status
         self.description = description
 
 
@@ -347,9 +352,9 @@ def _format(fmt: str) -> str:
 @bp.errorhandler(Open311Error)
 def _error(err: Open311Error) -> Response:
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    response = _respond(fmt, "errors", "error", [{"code": err.code, "description": err.description}],
+    response = _respond(fmt, "errors", "error", [{"code": err.status, "description": err.description}],
                         ("code", "description"))  # fmt: skip
-    response.status_code = err.code
+    response.status_code = err.status
     return response
 
 

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.vocabulary import UNIT_SYMBOLS
+from sync.central.errors import CentralError
 from sync.central.opendata import audit
 from sync.central.opendata.tables import places
-from sync.central.service import CentralError
 
 REGION_CODE_RE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?\Z")  # provinsi[.kab[.kec[.desa]]]
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")

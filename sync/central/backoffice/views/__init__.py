@@ -15,7 +15,8 @@ from werkzeug.exceptions import Forbidden, RequestEntityTooLarge, TooManyRequest
 
 from sync.central import service
 from sync.central.backoffice import csrf, login_manager, roles
-from sync.central.backoffice.errors import BackofficeError, status_of
+from sync.central.backoffice.errors import BackofficeError
+from sync.central.errors import status_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_ENDPOINTS = {"backoffice_auth.login", "backoffice_auth.language", "backoffice_auth.static"}

@@ -18,6 +18,7 @@ from sync.central.backoffice.errors import LoginBusy, LoginRefused
 from sync.central.backoffice.models import users
 from sync.central.backoffice.session import now_ms, officer
 from sync.central.backoffice.views import HERE, blueprint
+from sync.central.errors import status_of
 
 bp = blueprint("auth", static_folder=str(HERE / "static"), static_url_path="/bo-static")
 
@@ -63,15 +64,15 @@ def login() -> Any:
         try:
             me = accounts.log_in(engine, form.username.data or "", form.password.data or "", now_ms(),
                                  current_app.extensions["anjungan.backoffice.login_gate"])  # fmt: skip
-        except LoginBusy:
+        except LoginBusy as err:
             flash(_("Terlalu banyak permintaan masuk saat ini. Coba lagi sebentar lagi."))
-            return render_template("backoffice/login.html", form=form), 503, {"Retry-After": "5"}
-        except LoginRefused:
+            return render_template("backoffice/login.html", form=form), status_of(err), {"Retry-After": "5"}
+        except LoginRefused as err:
             actor = refused_actor(form.username.data or "")
             with engine.begin() as conn:
                 audit.record(conn, actor, "login-refused", actor.target or "user:?", now_ms())
             flash(_("Nama pengguna atau kata sandi salah, atau akun sedang dikunci sementara."))
-            return render_template("backoffice/login.html", form=form), 401
+            return render_template("backoffice/login.html", form=form), status_of(err)
         _rotate_csrf()
         login_user(me)
         with engine.begin() as conn:
