@@ -7,7 +7,6 @@ import os
 import pty
 import re
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from gateway import config as config_mod
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
 from gateway.simulator.physics import SCENARIOS
+from gateway.stopsignals import stop_on_signals
 
 KINDS = ("water-level", "weather", "power")
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -122,14 +122,12 @@ def simulate_command(
     except OSError as err:
         raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
     board = Board(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
-    previous = {sig: signal.signal(sig, lambda *_: board.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    click.echo(str(link))
-    sys.stdout.flush()
     try:
-        board.run()
+        with stop_on_signals(board.stop):
+            click.echo(str(link))
+            sys.stdout.flush()
+            board.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if link.is_symlink() and os.readlink(link) == os.ttyname(slave):
             link.unlink()
         os.close(master)

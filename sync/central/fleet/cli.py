@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import AnjunganError
+from gateway.stopsignals import stop_on_signals
 from sync.central.app import Central, open_central
 from sync.central.backoffice.audit import Actor
 from sync.central.fleet import alerts, completeness, places, rollup
@@ -72,10 +72,9 @@ def alerts_run(ctx: click.Context, every_s: int) -> None:
     if every_s <= 0:
         return
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(every_s):
-        once()
+    with stop_on_signals(stop.set):
+        while not stop.wait(every_s):
+            once()
 
 
 @alerts_group.command("list")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from gateway.errors import AnjunganError
+from gateway.stopsignals import stop_on_signals
 from sync.central.app import Central, open_central, require_database
 from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
 from sync.central.settings import CentralSettings
@@ -201,9 +201,8 @@ def publish_ckan(ctx: click.Context, url: str, api_key: str, resource_id: str, e
         click.echo(f"published {report.rows} row(s) from {len(report.gateways)} gateway(s)")
         return
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    ckan.run_every(every_s, once, stop, lambda line: click.echo(line))
+    with stop_on_signals(stop.set):
+        ckan.run_every(every_s, once, stop, lambda line: click.echo(line))
 
 
 COMMANDS = (open311_hide, open311_show, open311_withheld, opendata_audit, set_place, export_aggregates,
