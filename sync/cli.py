@@ -27,7 +27,7 @@ def run_command(cfg: Any) -> None:
     """Sync until stopped (SIGTERM or Ctrl-C): a round every [sync] interval_s, earlier when there is backlog."""
     from sync.client import Settings, SyncClient
     from sync.client.lookup import LookupRelay
-    from sync.client.transport import Central
+    from sync.client.transport import CentralLink
 
     settings = Settings.from_config(cfg)
     logging.basicConfig(level=logging.INFO, format="sync: %(message)s", stream=sys.stderr)
@@ -36,7 +36,7 @@ def run_command(cfg: Any) -> None:
         stop_on_signals(stop.set),  # the current request finishes, its answer is recorded, then we exit
         Store.from_config(cfg) as store,
         SyncClient(store, settings, stop=stop) as client,
-        Central(
+        CentralLink(
             settings.url, settings.gateway_id, settings.secret, now=client.clock.now, timeout_s=10.0
         ) as link,
     ):

@@ -107,7 +107,7 @@ def simulate_command(
     Prints the path of the board's device (a symlink to the pseudo-terminal) as the first line of stdout. The
     board runs the firmware in its directory and answers the REPL, so `mpremote connect <path> ...` works.
     """
-    from gateway.simulator.board import Board
+    from gateway.simulator.board import SimulatedBoard
 
     if not re.fullmatch(r"[a-z0-9-]{1,32}", node_id):
         raise SimulatorError(f"node id {node_id!r} must be 1-32 of a-z, 0-9 and '-'")
@@ -121,7 +121,7 @@ def simulate_command(
         master, slave = open_pty_link(link)
     except OSError as err:
         raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
-    board = Board(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
+    board = SimulatedBoard(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
     try:
         with stop_on_signals(board.stop):
             click.echo(str(link))

@@ -26,7 +26,7 @@ from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.clock import Clock
 from sync.client.errors import ClockSkewRefused, CredentialError, NotConfigured, SyncError, TransientError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 from sync.client.uplink import STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class SyncClient:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.clock = Clock(store, clock)
-        self.central = Central(
+        self.central = CentralLink(
             settings.url,
             settings.gateway_id,
             settings.secret,

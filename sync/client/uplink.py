@@ -42,7 +42,7 @@ from gateway import faults
 from gateway.store import Store, db, deadletters
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Uplink:
     def __init__(
         self,
         store: Store,
-        central: Central,
+        central: CentralLink,
         *,
         batch_max: int = 20_000,
         columnar: bool = True,

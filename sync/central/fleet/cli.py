@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
-from sync.central.app import Central, open_central
+from sync.central.app import CentralState, open_central
 from sync.central.backoffice.audit import Actor
 from sync.central.fleet import alerts, completeness, places, rollup
 from sync.central.fleet.settings import FleetSettings
@@ -34,7 +34,7 @@ def _plain(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(ctx: click.Context) -> Central:
+def _open(ctx: click.Context) -> CentralState:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     state = open_central(obj["db_url"], files_dir=obj["files_dir"])
     ctx.call_on_close(state.engine.dispose)

@@ -14,7 +14,7 @@ import click
 
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
-from sync.central.app import Central, open_central, require_database
+from sync.central.app import CentralState, open_central, require_database
 from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
 from sync.central.settings import CentralSettings
 
@@ -32,7 +32,7 @@ def _plain(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(ctx: click.Context) -> Central:
+def _open(ctx: click.Context) -> CentralState:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     require_database(obj["db_url"] or CentralSettings.from_env().db)
     state = open_central(obj["db_url"], files_dir=obj["files_dir"])
