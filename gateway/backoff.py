@@ -3,8 +3,9 @@
 The n-th pause after a success (n = 0, 1, 2, …) has the ceiling ``min(cap_s, base_s * factor**n)``. Without
 jitter the pause is that ceiling; with ``jitter=True`` it is drawn uniformly from ``[0, ceiling]`` ("full
 jitter", as in AWS's architecture blog "Exponential Backoff And Jitter", 2015), so that many clients cut off
-together do not come back in step. A pause the other side asked for (an HTTP ``Retry-After``) is a floor, itself
-capped at ``cap_s`` so that a wrong header cannot park a client for a day. :meth:`Backoff.reset` after a success.
+together do not come back in step. A pause the other side asked for (an HTTP ``Retry-After``) is a floor,
+itself capped at ``cap_s`` so that a wrong header cannot park a client for a day. :meth:`Backoff.reset` after
+a success.
 
 The parts use it with their own figures:
 
@@ -54,13 +55,17 @@ class Backoff:
 
     def ceiling(self) -> float:
         """The longest the next pause can be, in seconds (the pause itself without jitter)."""
-        return min(self.cap_s, self.base_s * self.factor ** min(self.attempt, 64))
+        try:
+            grown = self.base_s * self.factor**self.attempt
+        except OverflowError:  # beyond a float long after the cap was reached
+            return self.cap_s
+        return min(self.cap_s, grown)
 
     def next(self, retry_after_s: float | None = None) -> float:
         """The pause in seconds before the next attempt; each call counts one more failure.
 
-        ``retry_after_s``: what the other side asked for (seconds, e.g. HTTP ``Retry-After``, RFC 9110 10.2.3):
-        the pause is at least that, capped at ``cap_s``; None or <= 0 asks for nothing.
+        ``retry_after_s``: what the other side asked for (seconds, e.g. HTTP ``Retry-After``, RFC 9110
+        10.2.3): the pause is at least that, capped at ``cap_s``; None or <= 0 asks for nothing.
         """
         ceiling = self.ceiling()
         self.attempt += 1
