@@ -74,8 +74,9 @@ def firmware_files(config: dict[str, Any]) -> dict[str, bytes]:
     return files
 
 
-class Board:
-    """One raw-REPL session on a board."""
+class BoardSession:
+    """One raw-REPL session on a real board over its serial port (mpremote's ``SerialTransport``); the
+    simulator's board is :class:`gateway.simulator.board.SimulatedBoard`."""
 
     def __init__(self, port: str):
         from mpremote.transport import TransportError
@@ -126,7 +127,7 @@ class Board:
             raise FlashError(f"the board refused a command: {str(err).strip().splitlines()[-1:]}") from err
 
 
-def copy_files(board: Board, files: dict[str, bytes], progress: Any) -> list[str]:
+def copy_files(board: BoardSession, files: dict[str, bytes], progress: Any) -> list[str]:
     """Copy the files whose sha256 differs; verify each copy. Returns the names copied."""
     copied = []
     for name, data in files.items():
@@ -169,7 +170,7 @@ def flash(
     ``known``: the highest boot the gateway knows for this node id; the board's ``bootcount.txt`` is raised to
     it (never lowered), so that its next boot is above every boot the store holds."""
     files = firmware_files(config)
-    board = Board(port)
+    board = BoardSession(port)
     try:
         if known is not None and board.read_int("bootcount.txt") < known:
             files["bootcount.txt"] = str(known).encode()

@@ -8,11 +8,9 @@ to the writer, anything else to the console log), so that monitoring a node neve
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import FrameType
 
 import click
 
@@ -21,6 +19,7 @@ from gateway.clicontext import pass_config
 from gateway.errors import FrameError
 from gateway.frame import Frame, parse_line
 from gateway.ingest.sink import FrameSink, LineSink, is_blank
+from gateway.stopsignals import stop_on_signals
 
 
 def _number(value: float) -> str:
@@ -95,26 +94,20 @@ def monitor_command(cfg: config_mod.Config, port: str, baud: int, raw: bool) -> 
     from gateway.store import Store
 
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    printer = PrintSink(raw, lambda text: click.echo(text))
-    store = Store.from_config(cfg) if cfg.store_path.exists() else None
-    if store is None:
-        click.echo(f"no store at {cfg.store_path}: frames are shown, not stored", err=True)
-    sink: LineSink = printer if store is None else TeeSink(printer, FrameSink(store.writer(), port))
-    try:
-        with portlock.released(cfg.data_dir, port), SerialReader(port, sink, baud=baud) as reader:
-            if reader.is_open.wait(3.0):
-                click.echo(f"monitoring {port} (Ctrl-C to stop)", err=True)
-            else:
-                click.echo(f"{port}: cannot open yet; retrying (Ctrl-C to stop)", err=True)
-            while not stop.wait(0.2):
-                pass
-    finally:
-        if store is not None:
-            store.close()  # the writer commits what it was handed before it stops
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals(stop.set):  # until the store is closed: a second Ctrl-C never cuts its last commit
+        printer = PrintSink(raw, lambda text: click.echo(text))
+        store = Store.from_config(cfg) if cfg.store_path.exists() else None
+        if store is None:
+            click.echo(f"no store at {cfg.store_path}: frames are shown, not stored", err=True)
+        sink: LineSink = printer if store is None else TeeSink(printer, FrameSink(store.writer(), port))
+        try:
+            with portlock.released(cfg.data_dir, port), SerialReader(port, sink, baud=baud) as reader:
+                if reader.is_open.wait(3.0):
+                    click.echo(f"monitoring {port} (Ctrl-C to stop)", err=True)
+                else:
+                    click.echo(f"{port}: cannot open yet; retrying (Ctrl-C to stop)", err=True)
+                while not stop.wait(0.2):
+                    pass
+        finally:
+            if store is not None:
+                store.close()  # the writer commits what it was handed before it stops

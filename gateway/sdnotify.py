@@ -23,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from gateway.warnonce import WarnOnce
+
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +33,8 @@ class Notifier:
 
     ``watchdog_s`` is the watchdog period in seconds (None: no watchdog); :meth:`ping` sends ``WATCHDOG=1`` at
     most every ``watchdog_s / 2`` by ``clock`` (seconds, monotonic). Errors never reach the caller: a service
-    manager that went away must not stop the service; the first failure is logged once.
+    manager that went away must not stop the service; a failure is logged once, and so is its end
+    (:mod:`gateway.warnonce`).
     """
 
     def __init__(
@@ -41,7 +44,7 @@ class Notifier:
         self.watchdog_s = watchdog_s
         self._clock = clock
         self._next_ping = float("-inf")
-        self._warned = False
+        self._trouble = WarnOnce(log, f"service manager at {address}")
         self._lock = threading.Lock()
 
     @classmethod
@@ -67,10 +70,9 @@ class Notifier:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.sendto("\n".join(fields).encode(), self.address)
         except OSError as err:
-            if not self._warned:
-                log.warning("cannot notify the service manager at %s: %s", self.address, err)
-                self._warned = True
+            self._trouble.failed(f"cannot notify: {err}")
             return False
+        self._trouble.recovered("notified again")
         return True
 
     def ready(self, status: str = "") -> bool:

@@ -26,7 +26,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.backoff import Backoff
+from gateway.stopsignals import stop_on_signals
+
 STOP_GRACE_S = 5.0
+RESTART_FIRST_S, RESTART_CAP_S = 1.0, 60.0  # a child that exits is started again after 1 s, 2 s, … 60 s
+HEALTHY_S = 60.0  # a child that ran this long is healthy again: its next restart waits RESTART_FIRST_S
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -77,7 +82,7 @@ class Child:
     env: dict[str, str] | None = None
     log: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    backoff: Backoff = field(default_factory=lambda: Backoff(RESTART_FIRST_S, RESTART_CAP_S))
     next_start: float = 0.0
     started_at: float = field(default=0.0)
 
@@ -139,17 +144,15 @@ class Supervisor:
 
     def run(self) -> int:
         """Run until a stop signal; returns 0 after every child has ended."""
-        previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}
-        try:
-            for child in self.children:
-                child.start()
-            while not self._stopping:
-                self._tend()
-                time.sleep(0.2)
-        finally:
-            stop_all(self.children, self.stop_grace_s)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with stop_on_signals(self._stop, STOP_SIGNALS):
+            try:
+                for child in self.children:
+                    child.start()
+                while not self._stopping:
+                    self._tend()
+                    time.sleep(0.2)
+            finally:
+                stop_all(self.children, self.stop_grace_s)
         return 0
 
     def _tend(self) -> None:
@@ -161,15 +164,14 @@ class Supervisor:
                 continue
             code = child.proc.poll()
             if code is None:
-                if now - child.started_at > 60:
-                    child.restarts = 0
+                if now - child.started_at > HEALTHY_S:
+                    child.backoff.reset()
                 continue
-            pause = min(60.0, 2.0**child.restarts)
+            pause = child.backoff.next()
             self.echo(f"{child.name} exited with {code}; starting it again in {pause:.0f} s")
             child.signal_group(signal.SIGKILL)  # anything it started and left behind
-            child.restarts += 1
             child.proc = None
             child.next_start = now + pause
 
-    def _stop(self, signum: int, frame: object) -> None:
+    def _stop(self) -> None:
         self._stopping = True

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TLRUCache
+
 from gateway.store import kiosk as kiosk_queries
 from gateway.store.health import age_s
 
@@ -115,21 +117,33 @@ def current(store: Any, limits: Thresholds) -> list[Alert]:
     return alerts
 
 
+def _alerts_until(_key: str, entry: tuple[float, list[Alert]], now: float) -> float:
+    return now + entry[0]
+
+
 class AlertCache:
-    """``current()`` at most once per ``ttl`` seconds per process (the banner is polled by every screen)."""
+    """``current()`` at most once per ``ttl`` seconds per process (the banner is polled by every screen).
+
+    A cachetools ``TLRUCache`` of one entry (its life is the ``ttl`` of the call that made it), used under a
+    lock that is held while ``current()`` runs: requests arriving meanwhile wait for its answer instead of
+    asking the store too.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._value: list[Alert] = []
-        self._expires = 0.0
+        self._cache: TLRUCache[str, tuple[float, list[Alert]], float] = TLRUCache(
+            1, _alerts_until, time.monotonic
+        )
 
     def get(self, store: Any, limits: Thresholds, ttl: float) -> list[Alert]:
+        """The current alerts, at most ``ttl`` seconds old."""
         with self._lock:
-            if time.monotonic() >= self._expires:
-                self._value = current(store, limits)
-                self._expires = time.monotonic() + ttl
-            return self._value
+            entry = self._cache.get("alerts")
+            if entry is None:
+                entry = (ttl, current(store, limits))
+                self._cache["alerts"] = entry  # not kept at all when ttl <= 0
+            return entry[1]
 
     def clear(self) -> None:
         with self._lock:
-            self._expires = 0.0
+            self._cache.clear()

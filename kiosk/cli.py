@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gateway.clicontext import pass_config
+from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 5.0
@@ -24,15 +25,14 @@ def _watch_alerts(app: Any, stop: threading.Event) -> None:
     limits = Thresholds(
         float(cfg["KIOSK_WATER_ALERT_CM"]), float(cfg["KIOSK_MAINS_MIN_V"]), int(cfg["KIOSK_STALE_MS"])
     )
-    warned = False
+    trouble = WarnOnce(log, "alert watcher")
     while not stop.wait(WATCH_SECONDS):
         try:
             evaluate(store, limits)
-            warned = False
         except Exception as err:  # the store may be busy or briefly unavailable: say it once, keep watching
-            if not warned:
-                log.warning("alert watcher: %s", err)
-                warned = True
+            trouble.failed(err)
+        else:
+            trouble.recovered()
 
 
 def _prerender_documents(app: Any, stop: threading.Event) -> None:
@@ -40,17 +40,16 @@ def _prerender_documents(app: Any, stop: threading.Event) -> None:
     from kiosk.documents import prerender
 
     store = app.extensions["anjungan_store"]
-    warned = False
+    trouble = WarnOnce(log, "document pages")
     while True:
         try:
             made = prerender(store, app.config["KIOSK_DATA_DIR"], app.extensions["anjungan_renderer"])
+        except Exception as err:  # the store may be busy: say it once, keep watching
+            trouble.failed(err)
+        else:
+            trouble.recovered()
             if made:
                 log.info("rendered %d document pages", made)
-            warned = False
-        except Exception as err:  # the store may be busy: say it once, keep watching
-            if not warned:
-                log.warning("document pages: %s", err)
-                warned = True
         if stop.wait(WATCH_SECONDS):
             return
 

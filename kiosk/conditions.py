@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cachetools import TLRUCache
 from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
@@ -34,6 +35,7 @@ from gateway.vocabulary import UNIT_SYMBOLS, UnitSuffix
 
 RANGES = {"24j": 24 * 3600 * 1000, "7h": 7 * 24 * 3600 * 1000}
 HOUR_MS = 3600 * 1000
+CHARTS_KEPT = 256  # rendered charts kept at most (the least recently used one goes first)
 
 
 @dataclass(frozen=True)
@@ -205,13 +207,23 @@ def chart_spec(store: Any, node: str, name: str, span: str, limit: float | None,
     }  # fmt: skip
 
 
+def _chart_until(_key: tuple[Any, ...], entry: tuple[float, tuple[bytes, bool]], now: float) -> float:
+    return now + entry[0]
+
+
 class ChartCache:
     """Rendered charts, kept ``ttl`` seconds (a chart that could not be drawn is kept as long: it is not
-    tried again on every request)."""
+    tried again on every request).
+
+    A cachetools ``TLRUCache`` (each entry with its own life, at most :data:`CHARTS_KEPT` of them) under a lock;
+    a chart is made outside the lock, so that a slow chart never holds up the others.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._charts: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._charts: TLRUCache[tuple[Any, ...], tuple[float, tuple[bytes, bool]], float] = TLRUCache(
+            CHARTS_KEPT, _chart_until, time.monotonic
+        )
 
     def get(
         self,
@@ -221,14 +233,11 @@ class ChartCache:
         failed_ttl: float = 60.0,
     ) -> tuple[bytes, bool]:
         """``(svg, drawn)`` for ``key``: cached, or made by ``make`` (kept ``failed_ttl`` s when not drawn)."""
-        now = time.monotonic()
         with self._lock:
             hit = self._charts.get(key)
-            if hit and hit[0] > now:
-                return hit[1]  # type: ignore[no-any-return]
+        if hit is not None:
+            return hit[1]
         value = make()
         with self._lock:
-            if len(self._charts) > 256:
-                self._charts.clear()
-            self._charts[key] = (now + (ttl if value[1] else max(ttl, failed_ttl)), value)
+            self._charts[key] = (ttl if value[1] else max(ttl, failed_ttl), value)
         return value

@@ -6,8 +6,13 @@ request that the app gives, computed from exactly the values the app renders wit
 language it will render in, resolved from the ``lang`` cookie by werkzeug's parser, the one ``request.cookies``
 uses). So no cookie header, however malformed or repeated, can make a page of one language land in the slot
 of another. The cache never answers an exception of its own with anything but the app's page: a variant that
-fails is logged and the request goes to the app uncached (its error handlers make every error a kiosk page). Entries live for a few seconds (alerts still show within seconds: every page also polls the
-banner).
+fails is logged and the request goes to the app uncached (its error handlers make every error a kiosk page).
+
+Entries are fresh for a few seconds (alerts still show within seconds: every page also polls the banner). An
+entry past that is rendered again by one thread while the others are answered with it (no thundering herd on a
+busy store), for at most :data:`STALE_S` more seconds; then it is forgotten. The entries live in a cachetools
+``TLRUCache`` (per-entry expiry, at most :data:`_MAX_ENTRIES`), used under one lock (cachetools' caches are not
+thread-safe, and waitress serves from several threads).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cachetools import TLRUCache
+
 log = logging.getLogger(__name__)
 MARKER = "X-Kiosk-Cache"
 _MAX_ENTRIES = 512
+STALE_S = 30.0  # how long after its freshness an entry may still answer while another thread renders it again
 _NEVER = ("/static/", "/dokumen/", "/kondisi/grafik/", "/operator", "/api/")
 
 Entry = tuple[float, str, list[tuple[str, str]], bytes]
@@ -29,6 +37,11 @@ Variant = Callable[[dict[str, Any]], str]
 
 def _no_variant(_environ: dict[str, Any]) -> str:
     return ""
+
+
+def _forgotten_at(_key: tuple[str, str, str], entry: Entry, _now: float) -> float:
+    """When the cache drops ``entry`` (monotonic s): :data:`STALE_S` after it stopped being fresh."""
+    return entry[0] + STALE_S
 
 
 class PageCache:
@@ -41,8 +54,10 @@ class PageCache:
         self.app = app
         self.ttl = ttl
         self.variant = variant
-        self._entries: dict[tuple[str, str, str], Entry] = {}
-        self._lock = threading.Lock()
+        self._entries: TLRUCache[tuple[str, str, str], Entry, float] = TLRUCache(
+            _MAX_ENTRIES, _forgotten_at, time.monotonic
+        )
+        self._lock = threading.Lock()  # around every use of _entries and _refreshing
         self._refreshing: set[tuple[str, str, str]] = set()
 
     def clear(self) -> None:
@@ -60,7 +75,8 @@ class PageCache:
             log.exception("page cache: no key for %s; answered uncached", path)
             return self._passthrough(environ, start_response)
         now = time.monotonic()
-        entry = self._entries.get(key)
+        with self._lock:
+            entry = self._entries.get(key)
         claimed = False
         if entry is not None:
             if entry[0] > now or not self._claim(key):
@@ -109,8 +125,6 @@ class PageCache:
         headers = [(name, value) for name, value in headers if name != MARKER]
         if cacheable and status.startswith("200") and not any(n.lower() == "set-cookie" for n, _ in headers):
             with self._lock:
-                if len(self._entries) >= _MAX_ENTRIES:
-                    self._entries.clear()
                 self._entries[key] = (time.monotonic() + ttl, status, headers, body)
         start_response(status, headers)
         return [body]

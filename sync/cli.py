@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
+from gateway.stopsignals import stop_on_signals
 from gateway.store import Store, files
 from gateway.vocabulary import STREAMS
 
@@ -30,16 +28,16 @@ def run_command(cfg: Any) -> None:
     """Sync until stopped (SIGTERM or Ctrl-C): a round every [sync] interval_s, earlier when there is backlog."""
     from sync.client import Settings, SyncClient
     from sync.client.lookup import LookupRelay
-    from sync.client.transport import Central
+    from sync.client.transport import CentralLink
 
     settings = Settings.from_config(cfg)
     logging.basicConfig(level=logging.INFO, format="sync: %(message)s", stream=sys.stderr)
     stop = threading.Event()
     with (
-        _stop_on_signals(stop),
+        stop_on_signals(stop.set),  # the current request finishes, its answer is recorded, then we exit
         Store.from_config(cfg) as store,
         SyncClient(store, settings, stop=stop) as client,
-        Central(
+        CentralLink(
             settings.url, settings.gateway_id, settings.secret, now=client.clock.now, timeout_s=10.0
         ) as link,
     ):
@@ -67,7 +65,7 @@ def now_command(cfg: Any, attempts: int) -> None:
     settings = Settings.from_config(cfg)
     logging.getLogger("sync").setLevel(logging.ERROR)
     stop = threading.Event()
-    with _stop_on_signals(stop), Store.from_config(cfg) as store:
+    with stop_on_signals(stop.set), Store.from_config(cfg) as store:
         total = sum(pending_estimate(store).values())
         bar = click.progressbar(length=max(total, 1), label="uploading", file=sys.stderr)
         with bar, SyncClient(store, settings, stop=stop, on_acked=lambda _s, n: bar.update(n)) as client:
@@ -187,19 +185,3 @@ def _send_again_now(cfg: Any, store: Store) -> str:
         except SyncError as err:
             return str(err)
     return "not tried now"
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop``: the current request finishes, its answer is recorded, then we exit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

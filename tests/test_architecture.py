@@ -41,8 +41,8 @@ def test_import_rules(part: str) -> None:
 
 
 # DESIGN.md: the central shares with the gateway side only the protocol module and the lowest layer (errors,
-# vocabulary, working-day dates, registration numbers, private files, who may read /metrics)
-LOWEST_LAYER = {"errors", "vocabulary", "clicontext", "dates", "regno", "private", "scrape"}
+# vocabulary, working-day dates, registration numbers, private files, who may read /metrics, stopping on signals)
+LOWEST_LAYER = {"errors", "vocabulary", "clicontext", "dates", "regno", "private", "scrape", "stopsignals"}
 
 
 def test_central_shares_only_the_protocol_with_the_gateway_side() -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from types import FrameType
 
 import click
 
@@ -13,6 +11,7 @@ from gateway import config as config_mod
 from gateway import faults, sdnotify
 from gateway.clicontext import pass_config
 from gateway.errors import ConfigError
+from gateway.stopsignals import stop_on_signals
 
 log = logging.getLogger("gateway.ingest")
 
@@ -48,23 +47,15 @@ def ingest_command(cfg: config_mod.Config, serial_ports: tuple[str, ...], mqtt: 
     setup_logging()
     broker = parse_host_port(mqtt) if mqtt else None
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with (
-            Store.from_config(cfg) as store,
-            Ingest.from_config(store, cfg, extra_serial=serial_ports, mqtt=broker) as ingest,
-        ):
-            log.info("ingest: reading %s into %s", ingest.describe(), store.path)
-            sdnotify.ready(f"reading {ingest.describe()}")
-            while not stop.wait(1.0):
-                faults.point("ingest.loop")
-                sdnotify.ping()  # systemd's watchdog: a stuck loop stops the pings
-            log.info("ingest: stopping")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with (
+        stop_on_signals(stop.set),
+        Store.from_config(cfg) as store,
+        Ingest.from_config(store, cfg, extra_serial=serial_ports, mqtt=broker) as ingest,
+    ):
+        log.info("ingest: reading %s into %s", ingest.describe(), store.path)
+        sdnotify.ready(f"reading {ingest.describe()}")
+        while not stop.wait(1.0):
+            faults.point("ingest.loop")
+            sdnotify.ping()  # systemd's watchdog: a stuck loop stops the pings
+        log.info("ingest: stopping")
     log.info("ingest: stopped")

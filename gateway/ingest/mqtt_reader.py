@@ -24,8 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.errors import FrameError, StoreRefusedError
 from gateway.frame import Frame, parse_line
-from gateway.ingest.backoff import QuietTrouble
 from gateway.store.writer import ReadingWriter
+from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class MqttReader:
         self.bad_messages = 0
         self.acked = 0  # PUBACKs handed to the client (sent before the DISCONNECT of a close)
         self._down = threading.Event()  # set by on_disconnect
-        self.trouble = QuietTrouble(log, f"mqtt {host}:{port}")
+        self.trouble = WarnOnce(log, f"mqtt {host}:{port}")
         self._generation = 0  # counts connections; an ack is only sent on the connection its message came on
         self._lock = threading.Lock()
         self._started = False

@@ -19,10 +19,11 @@ from pathlib import Path
 import serial
 
 from gateway import portlock
+from gateway.backoff import Backoff
 from gateway.errors import StoreError
-from gateway.ingest.backoff import Backoff, QuietTrouble
 from gateway.ingest.lines import LineSplitter
 from gateway.ingest.sink import LineSink
+from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ class SerialReader:
         self.sink = sink
         self.baud = baud
         self.data_dir = data_dir
-        self.backoff = backoff or Backoff(0.5, 30.0)
-        self.trouble = QuietTrouble(log, f"serial {port}")
+        self.backoff = backoff or Backoff(0.5, 30.0)  # 0.5 s doubling to 30 s
+        self.trouble = WarnOnce(log, f"serial {port}")
         self.splitter = LineSplitter()
         self.is_open = threading.Event()  # for tests and the health view: the port is open right now
         self.opens = 0

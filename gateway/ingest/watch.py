@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from gateway.frame import Frame
 from gateway.store import Store, db
 from gateway.store import health as store_health
+from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class NodeWatch:
         self.started_ms = db.now_ms()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failing: dict[str, str] = {}  # node -> its last failure, logged once
+        self._failing: dict[str, WarnOnce] = {}  # node -> its failing health check, logged once
 
     def start(self) -> NodeWatch:
         if self._thread is None:
@@ -147,12 +148,12 @@ class NodeWatch:
             try:
                 self._check_node(node, last_seen, online, stored_interval, now_ms)
             except Exception as err:  # one node's trouble never stops the watch of the others
-                failure = f"{type(err).__name__}: {err}"
-                if self._failing.get(node) != failure:
-                    log.exception("node %s: health check failed", node)
-                self._failing[node] = failure
+                trouble = self._failing.setdefault(node, WarnOnce(log, f"node {node}", level=logging.ERROR))
+                trouble.failed(f"health check failed: {type(err).__name__}: {err}", exc_info=err)
             else:
-                self._failing.pop(node, None)
+                ended = self._failing.pop(node, None)
+                if ended is not None:
+                    ended.recovered("health check works again")
 
     def _check_node(
         self, node: str, last_seen: int, online: int, stored_interval: int | None, now_ms: int

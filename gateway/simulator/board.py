@@ -38,7 +38,7 @@ class Shutdown(BaseException):
 
 
 class _Stdout:
-    def __init__(self, board: Board):
+    def __init__(self, board: SimulatedBoard):
         self.board = board
 
     def write(self, s: Any) -> int:
@@ -50,7 +50,11 @@ class _Stdout:
         pass
 
 
-class Board:
+class SimulatedBoard:
+    """A simulated sensor board: the project's firmware run on a pseudo-terminal, its sensors played by a
+    :class:`~gateway.simulator.physics.World` (the real board's counterpart is :class:`gateway.flash.BoardSession`).
+    """
+
     def __init__(self, root: Path, node_id: str, pty_fds: tuple[int, int], scenario: Scenario | None = None):
         self.root = Path(root)
         self.node_id = node_id

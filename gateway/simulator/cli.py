@@ -7,7 +7,6 @@ import os
 import pty
 import re
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from gateway import config as config_mod
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
 from gateway.simulator.physics import SCENARIOS
+from gateway.stopsignals import stop_on_signals
 
 KINDS = ("water-level", "weather", "power")
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -107,7 +107,7 @@ def simulate_command(
     Prints the path of the board's device (a symlink to the pseudo-terminal) as the first line of stdout. The
     board runs the firmware in its directory and answers the REPL, so `mpremote connect <path> ...` works.
     """
-    from gateway.simulator.board import Board
+    from gateway.simulator.board import SimulatedBoard
 
     if not re.fullmatch(r"[a-z0-9-]{1,32}", node_id):
         raise SimulatorError(f"node id {node_id!r} must be 1-32 of a-z, 0-9 and '-'")
@@ -121,15 +121,13 @@ def simulate_command(
         master, slave = open_pty_link(link)
     except OSError as err:
         raise SimulatorError(f"cannot set up the board in {fs_dir}: {err.strerror or err}") from err
-    board = Board(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
-    previous = {sig: signal.signal(sig, lambda *_: board.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    click.echo(str(link))
-    sys.stdout.flush()
+    board = SimulatedBoard(fs_dir, node_id, (master, slave), SCENARIOS[scenario] if scenario else None)
     try:
-        board.run()
+        with stop_on_signals(board.stop):
+            click.echo(str(link))
+            sys.stdout.flush()
+            board.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if link.is_symlink() and os.readlink(link) == os.ttyname(slave):
             link.unlink()
         os.close(master)

@@ -1,6 +1,6 @@
 """The simulated hardware modules a board's code imports: machine, time, sys, gc, network, dht, ...
 
-Each module is built for one board (:class:`gateway.simulator.board.Board`): sleeping hands control to the
+Each module is built for one board (:class:`gateway.simulator.board.SimulatedBoard`): sleeping hands control to the
 board (which reads the serial line, runs timers and IRQs, and raises KeyboardInterrupt on Ctrl-C), and the
 buses reach the simulated sensors of :mod:`gateway.simulator.devices`.
 """
@@ -18,7 +18,7 @@ from gateway.simulator.boardfs import format_exception_line
 from gateway.simulator.devices import BME280_ADDR, WIRING
 
 if TYPE_CHECKING:
-    from gateway.simulator.board import Board
+    from gateway.simulator.board import SimulatedBoard
 
 TICKS_PERIOD = 1 << 30
 
@@ -39,7 +39,7 @@ class Pin:
     IN, OUT, OPEN_DRAIN = 1, 3, 7
     PULL_UP, PULL_DOWN = 1, 2
     IRQ_FALLING, IRQ_RISING = 2, 1
-    board: Board  # set on the per-board subclass
+    board: SimulatedBoard  # set on the per-board subclass
 
     def __init__(self, id: Any, mode: int = -1, pull: int = -1, value: Any = None, **kwargs: Any):
         self.id = id
@@ -72,7 +72,7 @@ class Pin:
 
 
 class I2C:
-    board: Board
+    board: SimulatedBoard
 
     def __init__(self, id: int = 0, *, scl: Any = None, sda: Any = None, freq: int = 400000, **kwargs: Any):
         wired = _pin_id(scl) == WIRING["i2c_scl"] and _pin_id(sda) == WIRING["i2c_sda"]
@@ -98,7 +98,7 @@ class I2C:
 
 
 class UART:
-    board: Board
+    board: SimulatedBoard
 
     def __init__(self, id: int, baudrate: int = 115200, *, tx: Any = None, rx: Any = None, **kwargs: Any):
         wired = id == WIRING["uart_id"] and _pin_id(tx) in (None, WIRING["uart_tx"]) and baudrate == 9600
@@ -124,7 +124,7 @@ class UART:
 
 
 class ADC:
-    board: Board
+    board: SimulatedBoard
 
     def __init__(self, pin: Any, **kwargs: Any):
         self.wired = _pin_id(pin) == WIRING["bat_adc"]
@@ -135,7 +135,7 @@ class ADC:
 
 class Timer:
     ONE_SHOT, PERIODIC = 0, 1
-    board: Board
+    board: SimulatedBoard
 
     def __init__(self, id: int = -1, **kwargs: Any):
         self.next_at: float | None = None
@@ -155,7 +155,7 @@ class Timer:
 
 
 class WDT:
-    board: Board
+    board: SimulatedBoard
 
     def __init__(self, id: int = 0, timeout: int = 5000):
         self.board.wdt_timeout_s = timeout / 1000
@@ -182,11 +182,11 @@ def ticks_diff(a: int, b: int) -> int:
     return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
-def _bind(cls: type, board: Board) -> type:
+def _bind(cls: type, board: SimulatedBoard) -> type:
     return type(cls.__name__, (cls,), {"board": board})
 
 
-def build_modules(board: Board) -> dict[str, types.ModuleType]:
+def build_modules(board: SimulatedBoard) -> dict[str, types.ModuleType]:
     """The simulated modules for ``board``; everything else the board imports is its own .py files."""
     machine = types.ModuleType("machine")
     for cls in (Pin, I2C, UART, ADC, Timer, WDT):
@@ -305,7 +305,7 @@ def _wlan_class() -> type:
     return WLAN
 
 
-def _dht_class(board: Board) -> type:
+def _dht_class(board: SimulatedBoard) -> type:
     class DHT22:
         def __init__(self, pin: Any):
             self.wired = _pin_id(pin) == WIRING["dht"]

@@ -118,8 +118,9 @@ class Reservation:
 
 
 @dataclass
-class Central:
-    """What the views share: the engine, the master key, where files live, settings, limits and the clock.
+class CentralState:
+    """The central's own state, what its views and commands share (a gateway's connection to a central is
+    :class:`sync.client.transport.CentralLink`): the engine, the master key, where files live, settings, limits and the clock.
 
     ``files_dir`` is None when no files folder is configured (a PostgreSQL central without
     ``ANJUNGAN_CENTRAL_SERVER_FILES``): serving and publishing files then refuse with a plain error.
@@ -151,7 +152,7 @@ class Central:
         return self.files_dir
 
 
-def central() -> Central:
+def central() -> CentralState:
     return current_app.extensions["anjungan.central"]
 
 
@@ -187,7 +188,7 @@ def open_central(
     migrate: bool = True,
     engine_options: dict[str, Any] | None = None,
     settings: CentralSettings | None = None,
-) -> Central:
+) -> CentralState:
     """Connect to (and migrate) the database and load the master key.
 
     Settings come from ``settings`` or the environment (:mod:`sync.central.settings`); ``db_url``,
@@ -221,7 +222,7 @@ def open_central(
     except BaseException:
         engine.dispose()
         raise
-    return Central(
+    return CentralState(
         engine=engine,
         master_key=master_key,
         files_dir=settings.files_dir() or default_files,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from gateway.errors import AnjunganError
 from gateway.vocabulary import READING_EXPORT_KEYS, SUBMISSION_STATUSES
 from sync.central import service
-from sync.central.app import MAX_BODY, Central, create_app, open_central, require_database
+from sync.central.app import MAX_BODY, CentralState, create_app, open_central, require_database
 from sync.central.backoffice.roles import ROLES
 from sync.central.settings import DB_ENV, CentralSettings
 
@@ -63,7 +63,7 @@ def _settings(ctx: click.Context) -> CentralSettings:
         raise click.ClickException(str(err)) from err
 
 
-def _open(ctx: click.Context, *, create: bool = False) -> Central:
+def _open(ctx: click.Context, *, create: bool = False) -> CentralState:
     """Open the central's database. Unless ``create`` (``serve``, ``add-gateway``), a SQLite database file
     that does not exist is refused with one line (so that a command run in the wrong folder, or without
     ``--db``, creates neither an empty ``central.db`` nor a ``central.key`` there)."""
@@ -118,7 +118,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
             evaluator.close()
 
 
-def _alert_evaluator(state: Central) -> Any:
+def _alert_evaluator(state: CentralState) -> Any:
     """The thread that evaluates the fleet's alerts every ANJUNGAN_CENTRAL_SERVER_ALERTS_EVERY_S (0: none)."""
     from sync.central.fleet.alerts import Evaluator
     from sync.central.fleet.settings import FleetSettings
@@ -240,7 +240,7 @@ def _print_rows(rows: Iterator[dict[str, Any]], fields: list[str], fmt: str, pri
         printed[0] += 1
 
 
-def _audit_personal_export(state: Central, at: int, fmt: str, count: int) -> None:
+def _audit_personal_export(state: CentralState, at: int, fmt: str, count: int) -> None:
     """An export with the citizens' personal data is a view of it: one entry in the back office's audit trail
     (actor ``cli``), with what was exported and how many rows were printed (also when the export broke off)."""
     from sync.central.backoffice import audit
@@ -295,7 +295,7 @@ def publish_sample(ctx: click.Context) -> None:
         click.echo(line)
 
 
-def publish_sample_content(state: Central) -> Iterator[str]:
+def publish_sample_content(state: CentralState) -> Iterator[str]:
     data = _sample_pdf()
     sha = service.publish_document(
         state.engine,

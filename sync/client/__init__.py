@@ -1,8 +1,8 @@
 """The gateway's sync client: uplink of the store's outbox, downlink of the central's changes and files.
 
 Modules by concern: :mod:`~sync.client.transport` (signed HTTP, failures classified), :mod:`~.uplink`,
-:mod:`~.downlink`, :mod:`~.clock`, :mod:`~.backoff`, :mod:`~.status`, and :mod:`~.service` (a round and the
-loop). See docs/sync.md.
+:mod:`~.downlink`, :mod:`~.clock`, :mod:`~.status`, and :mod:`~.service` (a round and the loop; its pauses
+after a failure are :class:`gateway.backoff.Backoff`'s). See docs/sync.md.
 """
 
 from sync.client.errors import (

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from gateway.store import Store, db
 from gateway.store.clock import META_KEYS, SystemClock, read_learned
 from sync.client.errors import TransientError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Clock:
         checked = read_learned(self.store.conn).checked_at
         return checked is None or abs(self.system.now_ms() - checked) / 1000 > RECHECK_S
 
-    def learn(self, central: Central) -> Measurement:
+    def learn(self, central: CentralLink) -> Measurement:
         """Measure the offset (best of a few round trips) and store it; raises TransientError if not trusted."""
         self.dropped = False
         best: Measurement | None = None
@@ -130,7 +130,7 @@ class Clock:
         self.set(round((server_time - self.system.wall()) * 1000))
 
 
-def measure(central: Central, clock: SystemClock) -> Measurement:
+def measure(central: CentralLink, clock: SystemClock) -> Measurement:
     """One round trip to ``/time``: the offset against its midpoint; the round trip timed on the monotonic
     clock. A step of the wall clock during the round trip makes it untrusted (TransientError)."""
     base = clock.base_ms()

@@ -42,7 +42,7 @@ from sync.client.errors import (
     TransientError,
     UnreachableError,
 )
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ MAX_PAGES = (
 
 def pull_changes(
     store: Store,
-    central: Central,
+    central: CentralLink,
     should_stop: Callable[[], bool] = lambda: False,
     health: Mapping[str, Any] | None = None,
 ) -> int:
@@ -105,7 +105,7 @@ def pull_changes(
 
 def fetch_files(
     store: Store,
-    central: Central,
+    central: CentralLink,
     data_dir: Path,
     should_stop: Callable[[], bool] = lambda: False,
     now_ms: int | None = None,
@@ -150,7 +150,7 @@ class OversizeError(MismatchError):
     """The central (or something in between) sends more bytes than the document announced: refused."""
 
 
-def fetch_file(central: Central, sha256: str, target: Path, size: int | None = None) -> None:
+def fetch_file(central: CentralLink, sha256: str, target: Path, size: int | None = None) -> None:
     """Fetch one file into ``target`` through ``target.part``, resuming what a previous attempt left."""
     private.ensure_dir(target.parent)  # 0700, whatever the umask
     part = target.with_name(target.name + ".part")
@@ -170,7 +170,7 @@ def fetch_file(central: Central, sha256: str, target: Path, size: int | None = N
     os.replace(part, target)
 
 
-def _download(central: Central, sha256: str, part: Path, have: int, size: int | None = None) -> None:
+def _download(central: CentralLink, sha256: str, part: Path, have: int, size: int | None = None) -> None:
     """Append the bytes from ``have`` on to ``part`` (all of them on a 200), never beyond ``size`` bytes in
     all and within the time :func:`_allowed_s` gives; raises TransientError otherwise."""
     headers = {"Accept-Encoding": "identity"}  # the bytes as stored: what the sha256 and Range refer to

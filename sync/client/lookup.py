@@ -18,13 +18,13 @@ from gateway.store import Store
 from gateway.store import lookups as store_lookups
 from sync import protocol
 from sync.client.errors import SyncError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2
 
 
-def status_lookup(central: Central, number: str, code: str | None) -> dict[str, Any]:
+def status_lookup(central: CentralLink, number: str, code: str | None) -> dict[str, Any]:
     """The central's answer about ``number`` (see docs/protocol.md, "Status lookups"); raises SyncError."""
     body = protocol.encode_status_lookup(number, code)
     target = protocol.STATUS_LOOKUP_PATH
@@ -34,7 +34,7 @@ def status_lookup(central: Central, number: str, code: str | None) -> dict[str, 
 class LookupRelay:
     """Answers the store's pending lookups until ``stop`` is set; :meth:`relay_pending` does one pass."""
 
-    def __init__(self, store: Store, central: Central, stop: threading.Event):
+    def __init__(self, store: Store, central: CentralLink, stop: threading.Event):
         self.store = store
         self.central = central
         self.stop = stop

@@ -5,7 +5,7 @@ was stepped: then at once, without waiting for the interval), purge personal dat
 TRUNCATE checkpoint still owed (also every few seconds while idle), upload every stream (see
 :mod:`sync.client.uplink`), pull the central's changes and fetch missing documents' files (see
 :mod:`sync.client.downlink`). A skew refusal corrects the clock from the central's time and repeats the round
-once. Transient failures are retried with full-jitter exponential backoff (:mod:`sync.client.backoff`).
+once. Transient failures are retried with full-jitter exponential backoff (:mod:`gateway.backoff`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from gateway import faults, sdnotify
+from gateway.backoff import Backoff
 from gateway.errors import StoreError
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
 from sync.client import downlink
-from sync.client.backoff import Backoff
 from sync.client.clock import Clock
 from sync.client.errors import ClockSkewRefused, CredentialError, NotConfigured, SyncError, TransientError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 from sync.client.uplink import STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class SyncClient:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.clock = Clock(store, clock)
-        self.central = Central(
+        self.central = CentralLink(
             settings.url,
             settings.gateway_id,
             settings.secret,
@@ -113,7 +113,7 @@ class SyncClient:
             timeout_s=settings.timeout_s,
         )
         self.uplink = Uplink(store, self.central, batch_max=settings.batch_max, on_acked=on_acked)
-        self.backoff = Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
+        self.backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, jitter=True)
         self._sleep = sleep or self.stop.wait
 
     def close(self) -> None:
@@ -181,7 +181,7 @@ class SyncClient:
             except TransientError as err:
                 if attempt == attempts or self.stop.is_set():
                     raise
-                delay = self.backoff.next_delay(err.retry_after)
+                delay = self.backoff.next(err.retry_after)
                 log.warning("%s; retrying in %.1f s", err, delay)
                 self._sleep(delay)
                 continue
@@ -197,12 +197,12 @@ class SyncClient:
             try:
                 self.round()
             except (TransientError, ClockSkewRefused) as err:
-                delay = self.backoff.next_delay(getattr(err, "retry_after", None))
+                delay = self.backoff.next(getattr(err, "retry_after", None))
                 log.warning("sync failed: %s; next attempt in %.0f s", err, delay)
                 self._sleep(delay)
                 continue
             except SyncError as err:  # credentials: a person must act; keep trying slowly, say it plainly
-                delay = self.backoff.next_delay()
+                delay = self.backoff.next()
                 log.error("%s", err)
                 self._sleep(max(delay, min(self.settings.interval_s, self.settings.backoff_cap_s)))
                 continue

@@ -1,6 +1,6 @@
 """HTTP to the central: every request signed, every failure classified in one place, every answer bounded.
 
-:class:`Central` turns what the central (or the network) answers into the client's errors
+:class:`CentralLink` turns what the central (or the network) answers into the client's errors
 (:mod:`sync.client.errors`); the callers decide what to do about each kind.
 
 Nothing the network sends is trusted to be small or quick: a JSON answer is read (and un-gzipped) in chunks
@@ -49,8 +49,9 @@ CHUNK = 64 << 10
 ENCODINGS = ("identity", "gzip", "x-gzip", "deflate")  # what an answer may be encoded with
 
 
-class Central:
-    """The central's sync API for one gateway.
+class CentralLink:
+    """One gateway's connection to the central's sync API (signed HTTP); the central's own state is
+    :class:`sync.central.app.CentralState`.
 
     ``now`` gives the corrected clock (unix seconds). ``timeout_s`` bounds the wait for each answer's
     headers, each read of its body, and the whole body of a JSON answer; ``max_answer_bytes`` bounds a JSON
@@ -82,7 +83,7 @@ class Central:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> Central:
+    def __enter__(self) -> CentralLink:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -43,7 +43,7 @@ from gateway.store import Store, db, deadletters
 from gateway.vocabulary import READING_KEYS
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Uplink:
     def __init__(
         self,
         store: Store,
-        central: Central,
+        central: CentralLink,
         *,
         batch_max: int = 20_000,
         columnar: bool = True,

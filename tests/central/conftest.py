@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress.server
 from flask import Flask
 from flask.testing import FlaskClient
-from waitress import wasyncore
 
 from sync import protocol
 from sync.central import service
-from sync.central.app import Central, create_app
+from sync.central.app import CentralState, create_app
 
 T0 = 1_795_449_600.0
 
@@ -57,7 +54,7 @@ def app(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
     central_of(app).engine.dispose()
 
 
-def central_of(app: Flask) -> Central:
+def central_of(app: Flask) -> CentralState:
     return app.extensions["anjungan.central"]
 
 
@@ -138,25 +135,3 @@ def submission(seq: int, number: str = "DMK-WONOSALAM-261128-00010") -> dict:
 
 def event(seq: int) -> dict:
     return {"seq": seq, "at": 1_795_449_600_000, "offset": 5, "node": None, "kind": "boot", "data": {"v": 1}}
-
-
-class LiveServer:
-    """A WSGI app served by waitress on a free loopback port, its loop in one named thread; ``stop()`` ends both."""
-
-    def __init__(self, app: Any, threads: int = 4):
-        self.server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=threads)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="central-test-server")
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=self.server._map, count=1)
-        wasyncore.close_all(self.server._map)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(30)
-        self.server.task_dispatcher.shutdown()
-        assert not self._thread.is_alive()

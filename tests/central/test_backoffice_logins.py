@@ -24,8 +24,9 @@ from sync.central.app import create_app
 from sync.central.backoffice import accounts
 from sync.central.backoffice.errors import LoginRefused
 from sync.central.settings import CentralSettings
-from tests.central.conftest import LiveServer, central_of
+from tests.central.conftest import central_of
 from tests.central.officers import PASSWORD, add_officer
+from tests.fixtures.wsgi import LiveServer
 
 WRONG = "bukan-kata-sandinya-sama-sekali"
 
@@ -123,7 +124,7 @@ def test_concurrent_password_checks_are_bounded_by_the_gate(app: Flask, watched:
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Flask, LiveServer]]:
-    """The central served by waitress with 24 threads over a pool of 4 connections (the default), waiting
+    """The central served by 24 request threads over a pool of 4 connections (the default), waiting
     at most 1 s for a connection."""
     settings = dataclasses.replace(CentralSettings(), db=db_url, pool_size=4, pool_timeout_s=1.0)
     app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")

@@ -20,8 +20,9 @@ from sync.central.backoffice import audit as bo_audit
 from sync.central.backoffice.models import cases
 from sync.central.cli import central_group
 from sync.central.db import content
-from tests.central.conftest import Clock, Gateway, LiveServer, readings, submission
+from tests.central.conftest import Clock, Gateway, readings, submission
 from tests.central.officers import http_login
+from tests.fixtures.wsgi import LiveServer
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ NO_SETTINGS = {
 }
 
 
-def test_served_by_waitress_on_a_real_socket(db_url: str, tmp_path: Path) -> None:
+def test_served_on_a_real_socket(db_url: str, tmp_path: Path) -> None:
     app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     state = app.extensions["anjungan.central"]
     issued = service.add_gateway(state.engine, state.master_key, "dmk-live")

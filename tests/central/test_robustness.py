@@ -35,7 +35,8 @@ from sync.central import service
 from sync.central.app import create_app
 from sync.central.cli import central_group
 from sync.central.settings import CentralSettings
-from tests.central.conftest import Clock, Gateway, LiveServer, central_of, reading, readings, submission
+from tests.central.conftest import Clock, Gateway, central_of, reading, readings, submission
+from tests.fixtures.wsgi import LiveServer
 
 ANJUNGAN = str(Path(sys.executable).parent / "anjungan")
 

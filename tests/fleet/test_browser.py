@@ -11,8 +11,9 @@ from flask import Flask
 
 from sync.central.fleet import alerts
 from sync.central.fleet.settings import FleetSettings
-from tests.central.conftest import Clock, Gateway, LiveServer, central_of
+from tests.central.conftest import Clock, Gateway, central_of
 from tests.central.officers import PASSWORD, add_officer
+from tests.fixtures.wsgi import LiveServer
 from tests.fleet.test_pages import setup_fleet
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

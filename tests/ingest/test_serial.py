@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway import portlock
+from gateway.backoff import Backoff
 from gateway.frame import reading_line
-from gateway.ingest.backoff import Backoff
 from gateway.ingest.serial_reader import SerialReader
 from gateway.ingest.service import Ingest, SerialPort
 from gateway.ingest.sink import FrameSink

@@ -1,8 +1,7 @@
-"""Kiosk fixtures: the app over a tmp store, a test client, a waitress server on a free port, feeding readings."""
+"""Kiosk fixtures: the app over a tmp store, a test client, a live server on a free port (tests/fixtures/wsgi.py), feeding readings."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from gateway.frame import Frame
 from gateway.sample_content import seed
 from gateway.store import Store, db
 from kiosk.app import close_app, create_app
+from tests.fixtures.wsgi import LiveServer
 
 TEST_CONFIG = {
     "TESTING": True,
@@ -80,33 +80,7 @@ def feed(kiosk_store: Store) -> Iterator[Callable[..., None]]:
     yield write
 
 
-class ServerThread:
-    """The kiosk app served by waitress on a free loopback port, in a thread (stopped and joined after)."""
-
-    def __init__(self, app: Flask):
-        import waitress
-
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="anjungan-test")
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self.thread = threading.Thread(target=self.server.run, name="kiosk-test-server", daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from waitress import wasyncore
-
-        # close every socket in the server's own loop thread: closed from here, a socket the loop is waiting
-        # on (a client's kept-alive connection) makes its select() fail with EBADF; with its map empty, the
-        # loop ends
-        server: Any = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        self.thread.join(timeout=5)
-        server.task_dispatcher.shutdown(timeout=5)
-
-
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[ServerThread]:
-    with ServerThread(app) as server:
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    with LiveServer(app, name="kiosk-test-server") as server:
         yield server

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from gateway.sample_content import seed
 from gateway.store import Store
 from kiosk.pagecache import PageCache
-from tests.central.conftest import LiveServer
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import GOOD_NIK, complaint_data, csrf, number_on, post, request_data
 
 

@@ -12,7 +12,7 @@ from flask import Flask
 
 from gateway.sample_content import seed
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
@@ -34,22 +34,20 @@ def type_on_keyboard(page: Any, selector: str, text: str) -> None:
 
 
 @pytest.fixture
-def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg) -> Iterator[ServerThread]:  # type: ignore[no-untyped-def]
+def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     seed(kiosk_store, cfg)
-    with ServerThread(make_app(KIOSK_ALERT_POLL_SECONDS=2)) as running:
+    with LiveServer(make_app(KIOSK_ALERT_POLL_SECONDS=2)) as running:
         yield running
 
 
 @pytest.fixture
-def idle_server(make_app: Callable[..., Flask]) -> Iterator[ServerThread]:
+def idle_server(make_app: Callable[..., Flask]) -> Iterator[LiveServer]:
     """Idle after 3 s, warning for 3 s (the real settings clamp the warning to at least 20 s)."""
-    with ServerThread(make_app(KIOSK_IDLE_SECONDS=3, KIOSK_IDLE_WARNING_SECONDS=3)) as running:
+    with LiveServer(make_app(KIOSK_IDLE_SECONDS=3, KIOSK_IDLE_WARNING_SECONDS=3)) as running:
         yield running
 
 
-def test_complaint_on_the_on_screen_keyboard_receipt_and_status(
-    server: ServerThread, touch_page: Any
-) -> None:
+def test_complaint_on_the_on_screen_keyboard_receipt_and_status(server: LiveServer, touch_page: Any) -> None:
     page = touch_page
     page.goto(server.url + "/")
     shot(page, "01-home")
@@ -90,7 +88,7 @@ def test_complaint_on_the_on_screen_keyboard_receipt_and_status(
     shot(page, "06-status-mistyped")
 
 
-def test_form_errors_on_screen(server: ServerThread, touch_page: Any) -> None:
+def test_form_errors_on_screen(server: LiveServer, touch_page: Any) -> None:
     page = touch_page
     page.goto(server.url + "/permohonan")
     type_on_keyboard(page, "#nik", "12345")
@@ -102,7 +100,7 @@ def test_form_errors_on_screen(server: ServerThread, touch_page: Any) -> None:
     shot(page, "07-request-errors")
 
 
-def test_idle_warns_then_clears_everything(idle_server: ServerThread, touch_page: Any) -> None:
+def test_idle_warns_then_clears_everything(idle_server: LiveServer, touch_page: Any) -> None:
     page, server = touch_page, idle_server
     page.goto(server.url + "/bahasa/en?kembali=/pengaduan")
     type_on_keyboard(page, "#judul", "rahasia warga")  # longer than the idle time: typing is activity
@@ -123,7 +121,7 @@ def test_idle_warns_then_clears_everything(idle_server: ServerThread, touch_page
     shot(page, "09-after-idle")
 
 
-def test_no_request_leaves_the_kiosk(server: ServerThread, touch_page: Any) -> None:
+def test_no_request_leaves_the_kiosk(server: LiveServer, touch_page: Any) -> None:
     page = touch_page
     outside: list[str] = []
 
@@ -151,7 +149,7 @@ def test_no_request_leaves_the_kiosk(server: ServerThread, touch_page: Any) -> N
 
 
 def test_alert_banner_appears_without_reload(
-    server: ServerThread, touch_page: Any, feed: Callable[..., None]
+    server: LiveServer, touch_page: Any, feed: Callable[..., None]
 ) -> None:
     page = touch_page
     page.goto(server.url + "/informasi")
@@ -162,7 +160,7 @@ def test_alert_banner_appears_without_reload(
     shot(page, "11-flood-banner")
 
 
-def test_touch_targets_and_contrast(server: ServerThread, touch_page: Any, feed: Callable[..., None]) -> None:
+def test_touch_targets_and_contrast(server: LiveServer, touch_page: Any, feed: Callable[..., None]) -> None:
     feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=3)
     page = touch_page
     too_small, low_contrast = [], []

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
 
@@ -57,19 +57,19 @@ SECOND_TAP_JS = """() => document.addEventListener("submit", () => setTimeout(()
 
 
 @pytest.fixture
-def slow_server(make_app: Callable[..., Flask]) -> Iterator[tuple[ServerThread, HoldPosts]]:
+def slow_server(make_app: Callable[..., Flask]) -> Iterator[tuple[LiveServer, HoldPosts]]:
     app = make_app()
     hold = HoldPosts(app.wsgi_app, "/pengaduan")
     app.wsgi_app = hold  # type: ignore[method-assign]
     try:
-        with ServerThread(app) as running:
+        with LiveServer(app) as running:
             yield running, hold
     finally:
         hold.release()
 
 
 def test_double_tap_sends_the_complaint_once(
-    slow_server: tuple[ServerThread, HoldPosts], touch_page: Any, kiosk_store: Store
+    slow_server: tuple[LiveServer, HoldPosts], touch_page: Any, kiosk_store: Store
 ) -> None:
     server, hold = slow_server
     page = touch_page

@@ -17,7 +17,7 @@ from flask import Flask
 from gateway.store import Store, db
 from kiosk import charts
 from kiosk.renderworker import BoundedWorker, RenderError, RenderTimeout
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 
 NEAR = math.nextafter(0.92, 1.0)  # 0.9200000000000002: what hourly means of 0.92 come out as
 HOUR = 3600_000
@@ -113,12 +113,12 @@ def feed_near_constant(store: Store, node: str, name: str, hours: int) -> None:
 
 
 @pytest.fixture
-def poisoned_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+def poisoned_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
     from gateway.sample_content import seed
 
     seed(kiosk_store, cfg)
     feed_near_constant(kiosk_store, "demo-pw-01", "power_factor", 7 * 24)
-    with ServerThread(make_app(KIOSK_PAGE_CACHE_SECONDS=0.0, KIOSK_CHART_CACHE_SECONDS=0.0)) as server:
+    with LiveServer(make_app(KIOSK_PAGE_CACHE_SECONDS=0.0, KIOSK_CHART_CACHE_SECONDS=0.0)) as server:
         yield server
 
 
@@ -129,7 +129,7 @@ def get(url: str, timeout: float) -> tuple[int, dict[str, str], float]:
         return response.status, dict(response.headers), time.monotonic() - started
 
 
-def test_home_answers_while_poisonous_charts_are_requested(poisoned_server: ServerThread) -> None:
+def test_home_answers_while_poisonous_charts_are_requested(poisoned_server: LiveServer) -> None:
     url = poisoned_server.url
     _status, _headers, usual = get(url + "/", timeout=30)
     results: list[Any] = []

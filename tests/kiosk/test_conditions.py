@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from gateway.store import Store, db
 from kiosk.alerts import Thresholds, evaluate
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
 LIMITS = Thresholds(water_cm=150.0, mains_min_v=150.0, stale_ms=15 * 60_000)
@@ -207,7 +207,7 @@ def test_water_chart_axis_holds_the_level_and_is_rounded(
 @pytest.fixture
 def environment_server(
     make_app: Callable[..., Flask], kiosk_store: Store, feed: Callable[..., None]
-) -> Iterator[ServerThread]:
+) -> Iterator[LiveServer]:
     feed("dmk-wl-01", {"water_cm": 85.0, "distance_cm": 215.0}, history_hours=30)
     feed(
         "dmk-wx-01", {"rain_mm": 2.4, "temp_c": 27.9, "rh_pct": 81.0, "pressure_hpa": 1009.2}, history_hours=6
@@ -215,12 +215,12 @@ def environment_server(
     feed("dmk-pw-01", POWER, history_hours=6)
     labels = {"dmk-wl-01": "Sungai Tuntang, Jembatan Wonosalam", "dmk-wx-01": "Halaman Kantor Kecamatan",
               "dmk-pw-01": "Kantor Kecamatan, panel listrik"}  # fmt: skip
-    with ServerThread(make_app(KIOSK_NODE_LABELS=labels)) as running:
+    with LiveServer(make_app(KIOSK_NODE_LABELS=labels)) as running:
         yield running
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
-def test_environment_page_in_chromium(environment_server: ServerThread, touch_page: Any, lang: str) -> None:
+def test_environment_page_in_chromium(environment_server: LiveServer, touch_page: Any, lang: str) -> None:
     page = touch_page
     page.goto(f"{environment_server.url}/bahasa/{lang}?kembali=/kondisi")
     page.wait_for_load_state("networkidle")

@@ -16,7 +16,7 @@ from gateway.sample_content import make_pdf
 from gateway.store import Store
 from kiosk import documents
 from kiosk.renderworker import BoundedWorker
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
 PAGES = 40
@@ -79,13 +79,13 @@ def test_a_page_asked_before_the_prerender_is_rendered_once(
 @pytest.fixture
 def doc_server(
     make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any
-) -> Iterator[tuple[ServerThread, str]]:
+) -> Iterator[tuple[LiveServer, str]]:
     sha = add_document(kiosk_store, Path(cfg.data_dir), 3, "Rencana Kerja Kecamatan")
-    with ServerThread(make_app()) as running:
+    with LiveServer(make_app()) as running:
         yield running, sha
 
 
-def test_page_controls_below_the_page(doc_server: tuple[ServerThread, str], touch_page: Any) -> None:
+def test_page_controls_below_the_page(doc_server: tuple[LiveServer, str], touch_page: Any) -> None:
     server, sha = doc_server
     page = touch_page
     page.goto(f"{server.url}/dokumen/{sha}?halaman=1")

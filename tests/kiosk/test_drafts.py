@@ -13,19 +13,19 @@ from flask import Flask
 
 from gateway.sample_content import seed
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import request_data
 from tests.kiosk.test_browser import shot, type_on_keyboard
 
 
 @pytest.fixture
-def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
-    with ServerThread(make_app()) as running:
+    with LiveServer(make_app()) as running:
         yield running
 
 
-def test_a_mis_tap_asks_and_a_language_switch_keeps_the_text(server: ServerThread, touch_page: Any) -> None:
+def test_a_mis_tap_asks_and_a_language_switch_keeps_the_text(server: LiveServer, touch_page: Any) -> None:
     page = touch_page
     page.goto(server.url + "/pengaduan")
     type_on_keyboard(page, "#judul", "Jalan rusak")
@@ -61,7 +61,7 @@ def test_a_mis_tap_asks_and_a_language_switch_keeps_the_text(server: ServerThrea
 
 
 def test_a_failed_save_keeps_the_text_and_offers_to_try_again(
-    server: ServerThread, touch_page: Any, kiosk_store: Store
+    server: LiveServer, touch_page: Any, kiosk_store: Store
 ) -> None:
     page = touch_page
     page.goto(server.url + "/permohonan")

@@ -13,14 +13,14 @@ from flask import Flask
 
 from gateway.sample_content import seed
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot, type_on_keyboard
 
 
 @pytest.fixture
-def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
-    with ServerThread(make_app()) as running:
+    with LiveServer(make_app()) as running:
         yield running
 
 
@@ -49,7 +49,7 @@ def submit(page: Any, store: Store) -> tuple[dict[str, Any], dict[str, Any] | No
 
 
 def test_every_form_on_the_on_screen_keyboard_alone(
-    server: ServerThread, touch_page: Any, kiosk_store: Store
+    server: LiveServer, touch_page: Any, kiosk_store: Store
 ) -> None:
     page = touch_page
     page.goto(server.url + "/permohonan")
@@ -113,9 +113,7 @@ STATE_JS = """() => ({
 
 
 @pytest.mark.parametrize("path", ["/permohonan", "/pengaduan", "/keberatan"])
-def test_a_double_tap_on_done_never_lands_on_the_page(
-    server: ServerThread, touch_page: Any, path: str
-) -> None:
+def test_a_double_tap_on_done_never_lands_on_the_page(server: LiveServer, touch_page: Any, path: str) -> None:
     """Issue 11 item 2: two taps on "Selesai" 60–400 ms apart, on every keyboard field of the form, change no
     checkbox or radio and never leave the page (the second tap lands where the keyboard was)."""
     page = touch_page

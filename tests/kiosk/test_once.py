@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from gateway.errors import StoreError
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import complaint_data, number_on, request_data
 
 KEY_RE = re.compile(r'name="idempotency_key" type="hidden" value="([0-9a-f-]{36})"')
@@ -180,7 +180,7 @@ def test_a_post_without_a_good_key_is_still_saved(client: FlaskClient, kiosk_sto
     )
 
 
-def test_concurrent_repeats_against_a_live_kiosk(live_server: ServerThread, kiosk_store: Store) -> None:
+def test_concurrent_repeats_against_a_live_kiosk(live_server: LiveServer, kiosk_store: Store) -> None:
     session = requests.Session()
     page = session.get(live_server.url + "/pengaduan", timeout=30).text
     csrf, key = CSRF_RE.search(page), KEY_RE.search(page)

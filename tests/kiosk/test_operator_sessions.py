@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from gateway.store import Store
 from gateway.store import kiosk as kiosk_queries
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import csrf, post
 
 PASSWORD = "kunci-operator-2025"
@@ -137,7 +137,7 @@ def test_parallel_wrong_logins_check_at_most_the_free_failures_and_one(
     app = make_app(KIOSK_PASSWORD_HASH=generate_password_hash(PASSWORD))  # the defaults: 5 free failures
     free = int(app.config["KIOSK_LOGIN_FREE_FAILURES"])
     addresses = [f"127.0.0.{n}" for n in range(2, 26)]
-    with ServerThread(app) as server:
+    with LiveServer(app) as server:
         forms = []
         for address in addresses:  # each device opens the login page: its session cookie and CSRF token
             _status, headers, page = _from(server.url, address, "GET", {})

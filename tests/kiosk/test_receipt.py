@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from gateway import regno
 from gateway.sample_content import seed
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import post, request_data
 from tests.kiosk.test_browser import shot
 
@@ -47,16 +47,16 @@ def test_ask_for_this_information_names_the_entry(client: FlaskClient, kiosk_sto
 
 
 @pytest.fixture
-def long_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+def long_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
-    with ServerThread(make_app(KIOSK_GATEWAY_ID="kecamatan-wonosalam-kab-demak-01")) as running:
+    with LiveServer(make_app(KIOSK_GATEWAY_ID="kecamatan-wonosalam-kab-demak-01")) as running:
         yield running
 
 
 @pytest.fixture
-def demo_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[ServerThread]:
+def demo_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
-    with ServerThread(make_app(KIOSK_GATEWAY_ID="demo-wonosalam")) as running:
+    with LiveServer(make_app(KIOSK_GATEWAY_ID="demo-wonosalam")) as running:
         yield running
 
 
@@ -67,7 +67,7 @@ NUMBER_BOX_JS = """() => { const e = document.getElementById('receipt-number');
           text: e.textContent}; }"""
 
 
-def receipt_number_box(server: ServerThread, page: Any) -> dict[str, Any]:
+def receipt_number_box(server: LiveServer, page: Any) -> dict[str, Any]:
     page.goto(server.url + "/permohonan")
     for name, value in request_data().items():
         if name != "cara_memperoleh":

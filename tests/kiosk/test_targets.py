@@ -12,7 +12,7 @@ from flask import Flask
 
 from gateway.sample_content import seed
 from gateway.store import Store
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
 MIN_PX = 44
@@ -44,11 +44,11 @@ LINKS_JS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.hr
 @pytest.fixture
 def server(
     make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any, feed: Callable[..., None]
-) -> Iterator[ServerThread]:
+) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)  # its urgent announcement puts the serta-merta banner on every page
     feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=2)  # and a flood alert
     feed("dmk-pw-01", {"mains_v": 221.0, "power_factor": 0.92})
-    with ServerThread(make_app()) as running:
+    with LiveServer(make_app()) as running:
         yield running
 
 
@@ -72,7 +72,7 @@ def walk(page: Any, base: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
-def test_every_target_fits_a_finger(server: ServerThread, touch_page: Any, lang: str) -> None:
+def test_every_target_fits_a_finger(server: LiveServer, touch_page: Any, lang: str) -> None:
     page = touch_page
     page.goto(f"{server.url}/bahasa/{lang}?kembali=/")
     visited, small = walk(page, server.url)

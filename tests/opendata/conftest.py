@@ -14,7 +14,8 @@ from flask import Flask
 
 from gateway import regno
 from sync.central.cli import central_group
-from tests.central.conftest import T0, LiveServer, app, client, clock, db_url, gateway  # noqa: F401
+from tests.central.conftest import T0, app, client, clock, db_url, gateway  # noqa: F401
+from tests.fixtures.wsgi import LiveServer
 
 AT_MS = int(T0 * 1000)
 
@@ -51,7 +52,7 @@ def complaint(seq: int, *, rahasia: bool = False, anonim: bool = False, kategori
 
 @pytest.fixture
 def live(app: Flask) -> Iterator[str]:  # noqa: F811
-    """The app served by waitress on a free loopback port; yields its base URL."""
+    """The app served on a free loopback port (tests/fixtures/wsgi.py); yields its base URL."""
     server = LiveServer(app)
     yield server.url
     server.stop()

@@ -1,12 +1,10 @@
-"""The sync suites' harness: a central served by waitress on a free port in a thread, a gateway configured
+"""The sync suites' harness: a central served on a free port in threads (tests/fixtures/wsgi.py), a gateway configured
 for it (small backoff caps so that retries are quick), and helpers to fill the gateway's store."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,37 +12,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from waitress import wasyncore
-from waitress.server import create_server
 
 from gateway import config as config_mod
 from gateway.frame import Frame
 from gateway.store import Store
 from sync.central import service
-from sync.central.app import Central, create_app
+from sync.central.app import CentralState, create_app
 from sync.central.db import STREAM_TABLES
 from sync.client import Settings, SyncClient
-
-
-@contextmanager
-def serve_wsgi(app: Any, threads: int = 4) -> Iterator[tuple[str, int]]:
-    """Serve ``app`` with waitress on a free loopback port in a thread; stopped (and joined) afterwards."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=30)
-    stopping = threading.Event()
-
-    def loop() -> None:
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
-
-    thread = threading.Thread(target=loop, name="central-waitress", daemon=True)
-    thread.start()
-    try:
-        yield "127.0.0.1", int(server.effective_port)
-    finally:
-        stopping.set()
-        thread.join(10)
+from tests.fixtures.wsgi import LiveServer
 
 
 class SettableClock:
@@ -61,7 +37,7 @@ class SettableClock:
 class CentralHandle:
     """The real central app (sync.central) served over HTTP, with one gateway registered."""
 
-    state: Central
+    state: CentralState
     clock: SettableClock
     host: str
     port: int
@@ -102,11 +78,13 @@ def central(central_db: str, tmp_path: Path) -> Iterator[CentralHandle]:
     clock = SettableClock()
     app = create_app(central_db, files_dir=tmp_path / "central-files", key_file=tmp_path / "central.key",
                      clock=clock)  # fmt: skip
-    state: Central = app.extensions["anjungan.central"]
+    state: CentralState = app.extensions["anjungan.central"]
     issued = service.add_gateway(state.engine, state.master_key, "gw-test")
     try:
-        with serve_wsgi(app) as (host, port):
-            yield CentralHandle(state, clock, host, port, issued["gateway_id"], issued["secret"], app)
+        with LiveServer(app, name="central-test-server") as server:
+            yield CentralHandle(
+                state, clock, server.host, server.port, issued["gateway_id"], issued["secret"], app
+            )
     finally:
         state.engine.dispose()
 

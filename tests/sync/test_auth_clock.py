@@ -8,7 +8,7 @@ import pytest
 
 from sync.client import ClockSkewRefused, CredentialError
 from sync.client import clock as clock_mod
-from sync.client.transport import CREDENTIALS_HINT, Central
+from sync.client.transport import CREDENTIALS_HINT, CentralLink
 from tests.fixtures.faultproxy import Fault, fault_proxy
 from tests.sync.conftest import fill, store_seqs
 
@@ -32,7 +32,7 @@ def test_tampered_request_is_refused(store, central, make_client):
 
 
 def test_stale_request_is_refused_with_the_central_time(central):
-    stale = Central(central.url, central.gateway_id, central.secret, now=lambda: time.time() - 400)
+    stale = CentralLink(central.url, central.gateway_id, central.secret, now=lambda: time.time() - 400)
     with stale, pytest.raises(ClockSkewRefused) as info:
         stale.get_json("/api/v1/changes?since=")
     assert info.value.server_time == pytest.approx(time.time(), abs=5)

@@ -15,7 +15,7 @@ from kiosk.app import close_app, create_app
 from sync.central.backoffice import accounts
 from sync.client import SyncClient
 from tests.central.officers import PASSWORD
-from tests.kiosk.conftest import ServerThread
+from tests.fixtures.wsgi import LiveServer
 from tests.sync.conftest import CentralHandle
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -47,7 +47,7 @@ def test_kiosk_complaint_answered_by_a_pelaksana_after_disposition(
     )
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
     try:
-        with ServerThread(kiosk_app) as kiosk:
+        with LiveServer(kiosk_app) as kiosk:
             page = context.new_page()
             page.goto(kiosk.url + "/pengaduan")
             page.select_option("#kategori", "jalan-rusak")

@@ -28,7 +28,7 @@ from gateway.store import Store
 from sync.client import downlink
 from sync.client.clock import Clock
 from sync.client.errors import TransientError
-from sync.client.transport import MAX_ANSWER_BYTES, Central
+from sync.client.transport import MAX_ANSWER_BYTES, CentralLink
 from tests.sync.conftest import write_config
 
 BOMB_INFLATED = 1 << 30  # 1 GiB of zeros ...
@@ -128,8 +128,8 @@ def trickle(request: BaseHTTPRequestHandler) -> None:
         time.sleep(0.05)
 
 
-def central_at(url: str, timeout_s: float = 60.0) -> Central:
-    return Central(url, "gw", "secret", now=time.time, timeout_s=timeout_s)
+def central_at(url: str, timeout_s: float = 60.0) -> CentralLink:
+    return CentralLink(url, "gw", "secret", now=time.time, timeout_s=timeout_s)
 
 
 def peak_traced(call: Callable[[], object]) -> tuple[int, BaseException | None]:

@@ -22,7 +22,8 @@ from sync.central import service
 from sync.central.app import create_app
 from sync.central.cli import central_group
 from sync.central.settings import CentralSettings
-from tests.sync.conftest import fill, serve_wsgi, store_seqs, write_config
+from tests.fixtures.wsgi import LiveServer
+from tests.sync.conftest import fill, store_seqs, write_config
 from tests.sync.test_cli import anjungan
 
 
@@ -131,8 +132,8 @@ def test_a_busy_central_is_shown_in_plain_words(store, central_db, tmp_path):
     state = app.extensions["anjungan.central"]
     issued = service.add_gateway(state.engine, state.master_key, "gw-busy")
     try:
-        with serve_wsgi(app) as (host, port):
-            config = write_config(tmp_path, f"http://{host}:{port}", "gw-busy", issued["secret"])
+        with LiveServer(app) as server:
+            config = write_config(tmp_path, server.url, "gw-busy", issued["secret"])
             fill(store, events=2)
             with write_locked(central_db):
                 done = anjungan(config, "sync", "now", "--attempts", "1")

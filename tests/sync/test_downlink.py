@@ -10,10 +10,11 @@ import pytest
 
 from gateway.store import files
 from sync.client import TransientError, downlink
-from sync.client.transport import Central
+from sync.client.transport import CentralLink
 from tests.central.officers import http_login
 from tests.fixtures.faultproxy import Fault, fault_proxy
-from tests.sync.conftest import fill, serve_wsgi
+from tests.fixtures.wsgi import LiveServer
+from tests.sync.conftest import fill
 
 
 def test_changes_applied_page_by_page_and_twice_is_harmless(store, central, make_client):
@@ -147,8 +148,8 @@ requests: list[str] = []
 def test_a_page_whose_cursor_does_not_move_stops_the_round_with_an_error(store):
     """Before: 10,000 requests (> 400 s) and a success; now the second request finds the cursor stuck."""
     requests.clear()
-    with serve_wsgi(stuck_central) as (host, port):
-        central = Central(f"http://{host}:{port}", "gw", "secret", now=time.time, timeout_s=10)
+    with LiveServer(stuck_central) as server:
+        central = CentralLink(server.url, "gw", "secret", now=time.time, timeout_s=10)
         try:
             with pytest.raises(TransientError, match="without moving the cursor"):
                 downlink.pull_changes(store, central)

@@ -28,8 +28,8 @@ from sync.central import service
 from sync.central.db import submissions
 from sync.client import SyncClient
 from sync.client.lookup import LookupRelay, status_lookup
-from sync.client.transport import Central
-from tests.kiosk.conftest import ServerThread
+from sync.client.transport import CentralLink
+from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import number_on, post, request_data
 from tests.sync.conftest import CentralHandle, write_config
 
@@ -58,14 +58,14 @@ def kiosk_a(gateway_config: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def kiosk_b(tmp_path: Path, central: CentralHandle) -> Iterator[tuple[Flask, Store, Central]]:
+def kiosk_b(tmp_path: Path, central: CentralHandle) -> Iterator[tuple[Flask, Store, CentralLink]]:
     """A second kiosk of the regency with its own store and credentials, and its sync process's relay."""
     issued = service.add_gateway(central.state.engine, central.state.master_key, "gw-b")
     (tmp_path / "b").mkdir()
     config = write_config(tmp_path / "b", central.url, issued["gateway_id"], issued["secret"])
     cfg = config_mod.load(config, env={})
     store = Store.from_config(cfg)
-    link = Central(central.url, issued["gateway_id"], issued["secret"], now=central.clock, timeout_s=10)
+    link = CentralLink(central.url, issued["gateway_id"], issued["secret"], now=central.clock, timeout_s=10)
     stop = threading.Event()
     relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-b")
     relay.start()
@@ -82,7 +82,7 @@ def kiosk_b(tmp_path: Path, central: CentralHandle) -> Iterator[tuple[Flask, Sto
 
 
 def test_a_number_of_another_kiosk_with_and_without_its_code(
-    central: CentralHandle, kiosk_a: Flask, kiosk_b: tuple[Flask, Store, Central],
+    central: CentralHandle, kiosk_a: Flask, kiosk_b: tuple[Flask, Store, CentralLink],
     make_client: Callable[..., SyncClient], store: Store,
 ) -> None:  # fmt: skip
     citizen = kiosk_a.test_client()
@@ -109,7 +109,7 @@ def test_a_number_of_another_kiosk_with_and_without_its_code(
     assert request_data()["nik"] not in page
 
 
-def test_a_number_the_central_does_not_know(kiosk_b: tuple[Flask, Store, Central]) -> None:
+def test_a_number_the_central_does_not_know(kiosk_b: tuple[Flask, Store, CentralLink]) -> None:
     app_b, _store, _link = kiosk_b
     number = regno.make("gw-x", date(2025, 2, 3), 7)
     response = app_b.test_client().get(f"/status/{number}")
@@ -121,7 +121,7 @@ def test_lookup_answers_offline_when_the_central_is_down(tmp_path: Path, central
     config = write_config(tmp_path / "c", "http://127.0.0.1:9", "gw-c", "x" * 43)  # nobody listens on port 9
     cfg = config_mod.load(config, env={})
     with Store.from_config(cfg) as store:
-        link = Central("http://127.0.0.1:9", "gw-c", "x" * 43, now=central.clock, timeout_s=2)
+        link = CentralLink("http://127.0.0.1:9", "gw-c", "x" * 43, now=central.clock, timeout_s=2)
         stop = threading.Event()
         relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-c")
         relay.start()
@@ -140,7 +140,7 @@ def test_lookup_answers_offline_when_the_central_is_down(tmp_path: Path, central
 
 
 def test_the_central_rate_limits_lookups_per_number(central: CentralHandle, store: Store) -> None:
-    link = Central(central.url, central.gateway_id, central.secret, now=central.clock, timeout_s=10)
+    link = CentralLink(central.url, central.gateway_id, central.secret, now=central.clock, timeout_s=10)
     try:
         answers = [status_lookup(link, "GW-TEST-250203-00017", None) for _ in range(10)]
         assert all(a == {"number": "GW-TEST-250203-00017", "found": False} for a in answers)
@@ -197,12 +197,12 @@ def test_relayed_lookups_never_hold_every_request_thread(
 ) -> None:
     """8 parallel lookups of another kiosk's number while the central does not answer: one request thread waits
     for the relay, the other 7 answer at once that a check is in progress, and the home page answers while
-    that one is still waiting (before: the 4 waitress threads were all held and the home page waited)."""
+    that one is still waiting (before: the 4 request threads were all held and the home page waited)."""
     url = _url_of(hanging_central)
     (tmp_path / "d").mkdir()
     cfg = config_mod.load(write_config(tmp_path / "d", url, "gw-d", "x" * 43), env={})
     store = Store.from_config(cfg)
-    link = Central(url, "gw-d", "x" * 43, now=central.clock, timeout_s=120)
+    link = CentralLink(url, "gw-d", "x" * 43, now=central.clock, timeout_s=120)
     stop = threading.Event()
     relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-d")
     relay.start()
@@ -210,7 +210,7 @@ def test_relayed_lookups_never_hold_every_request_thread(
     number = regno.make("gw-x", date(2025, 2, 3), 7)
     try:
         _wait_for(lambda: lookups.relay_running(store), "the relay's heartbeat")
-        with ServerThread(app) as server, ThreadPoolExecutor(8) as pool:
+        with LiveServer(app) as server, ThreadPoolExecutor(8) as pool:
             asked = [pool.submit(_get, server.url, f"/status/{number}") for _ in range(8)]
             try:
                 _wait_for(lambda: sum(f.done() for f in asked) >= 7, "7 lookups answered")
@@ -243,7 +243,7 @@ def test_no_wait_when_the_sync_process_is_not_running(tmp_path: Path, central: C
     store: Store = app.extensions["anjungan_store"]
     number = regno.make("gw-x", date(2025, 2, 3), 7)
     try:
-        with ServerThread(app) as server, ThreadPoolExecutor(8) as pool:
+        with LiveServer(app) as server, ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _i: _get(server.url, f"/status/{number}", 120), range(8)))
             assert _get(server.url, "/", 30)[0] == 200
         assert [code for code, _h, _p in answers] == [404] * 8
@@ -254,7 +254,7 @@ def test_no_wait_when_the_sync_process_is_not_running(tmp_path: Path, central: C
 
 
 def test_the_relay_heartbeat_ends_with_the_relay(store: Store, central: CentralHandle) -> None:
-    link = Central(central.url, central.gateway_id, central.secret, now=central.clock, timeout_s=10)
+    link = CentralLink(central.url, central.gateway_id, central.secret, now=central.clock, timeout_s=10)
     stop = threading.Event()
     relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-f")
     relay.start()

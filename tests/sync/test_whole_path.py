@@ -10,8 +10,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from gateway.backoff import Backoff
 from gateway.frame import reading_line
-from gateway.ingest.backoff import Backoff
 from gateway.ingest.serial_reader import SerialReader
 from gateway.ingest.sink import FrameSink
 from gateway.store import Store

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +14,8 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import AnjunganError
-from sync.central.app import Central, open_central
+from gateway.stopsignals import stop_on_signals
+from sync.central.app import CentralState, open_central
 from sync.central.backoffice.audit import Actor
 from sync.central.fleet import alerts, completeness, places, rollup
 from sync.central.fleet.settings import FleetSettings
@@ -34,7 +34,7 @@ def _plain(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(ctx: click.Context) -> Central:
+def _open(ctx: click.Context) -> CentralState:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     state = open_central(obj["db_url"], files_dir=obj["files_dir"])
     ctx.call_on_close(state.engine.dispose)
@@ -72,10 +72,9 @@ def alerts_run(ctx: click.Context, every_s: int) -> None:
     if every_s <= 0:
         return
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(every_s):
-        once()
+    with stop_on_signals(stop.set):
+        while not stop.wait(every_s):
+            once()
 
 
 @alerts_group.command("list")

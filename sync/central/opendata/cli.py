@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from gateway.errors import AnjunganError
-from sync.central.app import Central, open_central, require_database
+from gateway.stopsignals import stop_on_signals
+from sync.central.app import CentralState, open_central, require_database
 from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
 from sync.central.settings import CentralSettings
 
@@ -32,7 +32,7 @@ def _plain(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(ctx: click.Context) -> Central:
+def _open(ctx: click.Context) -> CentralState:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     require_database(obj["db_url"] or CentralSettings.from_env().db)
     state = open_central(obj["db_url"], files_dir=obj["files_dir"])
@@ -201,9 +201,8 @@ def publish_ckan(ctx: click.Context, url: str, api_key: str, resource_id: str, e
         click.echo(f"published {report.rows} row(s) from {len(report.gateways)} gateway(s)")
         return
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    ckan.run_every(every_s, once, stop, lambda line: click.echo(line))
+    with stop_on_signals(stop.set):
+        ckan.run_every(every_s, once, stop, lambda line: click.echo(line))
 
 
 COMMANDS = (open311_hide, open311_show, open311_withheld, opendata_audit, set_place, export_aggregates,
