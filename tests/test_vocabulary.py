@@ -132,6 +132,8 @@ def python_offences(source: str, where: str) -> list[str]:
     tree = ast.parse(source, where)
     found = [f"{where}:{line}: a copy of {name}" for line, name in copies(python_literals(tree))]
     for line, name, text in python_constants(tree):
+        if len(text) < 3:  # "a", "w", "cm": too short to tell a unit suffix from a file mode or a letter
+            continue
         for enum in ENUMS:
             member = next((m for m in enum if m.value == text and name.upper().endswith(m.name)), None)
             if member is not None:
