@@ -46,8 +46,8 @@ class WarnOnce:
 
     def failed(self, reason: object, *, exc_info: BaseException | None = None) -> bool:
         """Note a failure: a line at :attr:`level` when it is the first since the last success (with
-        ``exc_info``'s traceback, if given), else a DEBUG line. ``reason``: what went wrong (an exception or a text).
-        Returns True when it warned."""
+        ``exc_info``'s traceback, if given), else a DEBUG line. ``reason``: what went wrong (an exception or
+        a text). Returns True when it warned."""
         with self._lock:
             self.failures += 1
             first = self.since is None

@@ -215,8 +215,8 @@ class ChartCache:
     """Rendered charts, kept ``ttl`` seconds (a chart that could not be drawn is kept as long: it is not
     tried again on every request).
 
-    A cachetools ``TLRUCache`` (each entry with its own life, at most :data:`CHARTS_KEPT` of them) under a lock;
-    a chart is made outside the lock, so that a slow chart never holds up the others.
+    A cachetools ``TLRUCache`` (each entry with its own life, at most :data:`CHARTS_KEPT` of them) under a
+    lock; a chart is made outside the lock, so that a slow chart never holds up the others.
     """
 
     def __init__(self) -> None:
