@@ -114,9 +114,7 @@ def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: s
     from gateway.store import Store
 
     since_ms = _parse_since(since)
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.open(cfg.store_path) as store:
+    with Store.existing_from_config(cfg) as store:  # read as it is: never created, never migrated
         known = [row["node"] for row in store.nodes()]
         if node is not None and node not in known:
             listed = ", ".join(known) if known else "none yet"
@@ -177,7 +175,12 @@ def demo(demo_dir: Path, kiosk_port: int, central_port: int) -> None:
 @cli.command()
 @pass_config
 def upgrade(cfg: config_mod.Config) -> None:
-    """Migrate the store to this release: a backup first, then every migration or none."""
+    """Migrate the store to this release: a backup first, then every migration or none.
+
+    The read-only commands and the technician's tools never migrate: they refuse an older store in one line
+    that says to run this. (The services bring a store up to date when they start; hardware/install-pi.sh runs
+    this command first, so the backup is always made.)
+    """
     from gateway.upgrade import upgrade as upgrade_store
 
     result = upgrade_store(cfg.store_path, Path(cfg.data_dir) / "backups")
