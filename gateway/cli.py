@@ -80,6 +80,9 @@ def init(
     else:
         private.write_text(path, config_mod.commented_toml(overrides))  # holds secrets: 0600
         click.echo(f"wrote {path}")
+        if not gateway_id:
+            click.echo("note: [gateway] id is the built-in example: give each kiosk its own (--gateway-id), it "
+                       "prefixes every registration number", err=True)  # fmt: skip
     cfg = config_mod.load(path)
     from gateway.store import Store
 
@@ -203,7 +206,7 @@ def doctor(cfg: config_mod.Config) -> None:
 
     problems = 0
     for finding in run_checks(cfg):
-        click.echo(f"{'ok  ' if finding.ok else 'PERLU'}  {finding.id}")
+        click.echo(f"{'ok' if finding.ok else 'PERLU':<5}  {finding.id}")
         click.echo(f"       {finding.en}")
         if not finding.ok:
             click.echo(f"       -> {finding.fix_id}")
