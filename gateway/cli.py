@@ -223,8 +223,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as err:
+    except click.UsageError as err:  # a wrong option or argument: click's message with the usage line
         err.show()
+        sys.exit(err.exit_code)
+    except click.ClickException as err:  # a command's own refusal (the central's commands raise these)
+        click.echo(f"anjungan: {err.format_message()}", err=True)
         sys.exit(err.exit_code)
     except AnjunganError as err:
         click.echo(f"anjungan: {err}", err=True)

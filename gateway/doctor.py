@@ -125,7 +125,7 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
             yield bad(f"penyimpanan hampir penuh: {text}", f"the store is nearly full: {text}",
                       "periksa sinkronisasi (data lama terkirim lalu dihapus) atau naikkan store_budget_mb",
                       "check the sync (sent data is evicted first) or raise store_budget_mb")  # fmt: skip
-        yield from _backlog(cfg, store.backlog())
+        yield from _backlog(cfg, store.backlog(), store.get_meta("downlink_last_success"))
     except AnjunganError as err:
         yield bad(f"penyimpanan tidak terbaca: {err}", f"the store cannot be read: {err}",
                   "lihat `journalctl -u anjungan-ingest`; pulihkan dari data/backups bila rusak",
@@ -140,8 +140,9 @@ BACKLOG_AGE_S = 6 * 3600  # a record waiting longer than this means the sync is 
 SYNC_QUIET_MIN_S = 15 * 60  # no successful round for this long (or 3 intervals, if longer) needs a look
 
 
-def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]]) -> Iterator[Finding]:
-    """Per stream: refused records and how long the oldest has waited; then whether the sync runs at all."""
+def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+    """Per stream: refused records and how long the oldest has waited; then whether the sync runs at all
+    (``pulled_ms``: when a round last pulled the central's changes, ms, as the sync records it)."""
     now_ms = time.time() * 1000
     for stream, info in backlog.items():
         pending, dead, oldest = info["pending"], info["dead_letters"], info["oldest_at"]
@@ -161,12 +162,13 @@ def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]]) -> Iterator[Finding]:
         else:
             yield good(line_id, line_en)
     if cfg.central.url:
-        yield from _sync_running(cfg, backlog)
+        yield from _sync_running(cfg, backlog, pulled_ms)
 
 
-def _sync_running(cfg: Any, backlog: dict[str, dict[str, Any]]) -> Iterator[Finding]:
+def _sync_running(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
     """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
     successes = [info["last_success"] for info in backlog.values() if info["last_success"]]
+    successes += [int(pulled_ms)] if pulled_ms and pulled_ms.isdigit() else []
     quiet_s = max(SYNC_QUIET_MIN_S, 3 * float(cfg.sync.interval_s))
     last = max(successes) / 1000 if successes else None
     state = _unit_state("anjungan-sync")
