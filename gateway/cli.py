@@ -81,6 +81,9 @@ def init(
     else:
         private.write_text(path, config_mod.commented_toml(overrides))  # holds secrets: 0600
         click.echo(f"wrote {path}")
+        if not gateway_id:
+            click.echo("note: [gateway] id is the built-in example: give each kiosk its own (--gateway-id), it "
+                       "prefixes every registration number", err=True)  # fmt: skip
     cfg = config_mod.load(path)
     from gateway.store import Store
 
@@ -115,9 +118,7 @@ def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: s
     from gateway.store import Store
 
     since_ms = _parse_since(since)
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.open(cfg.store_path) as store:
+    with Store.existing_from_config(cfg) as store:  # read as it is: never created, never migrated
         known = [row["node"] for row in store.nodes()]
         if node is not None and node not in known:
             listed = ", ".join(known) if known else "none yet"
@@ -178,7 +179,12 @@ def demo(demo_dir: Path, kiosk_port: int, central_port: int) -> None:
 @cli.command()
 @pass_config
 def upgrade(cfg: config_mod.Config) -> None:
-    """Migrate the store to this release: a backup first, then every migration or none."""
+    """Migrate the store to this release: a backup first, then every migration or none.
+
+    The read-only commands and the technician's tools never migrate: they refuse an older store in one line
+    that says to run this. (The services bring a store up to date when they start; hardware/install-pi.sh runs
+    this command first, so the backup is always made.)
+    """
     from gateway.upgrade import upgrade as upgrade_store
 
     result = upgrade_store(cfg.store_path, Path(cfg.data_dir) / "backups")
@@ -201,7 +207,7 @@ def doctor(cfg: config_mod.Config) -> None:
 
     problems = 0
     for finding in run_checks(cfg):
-        click.echo(f"{'ok  ' if finding.ok else 'PERLU'}  {finding.id}")
+        click.echo(f"{'ok' if finding.ok else 'PERLU':<5}  {finding.id}")
         click.echo(f"       {finding.en}")
         if not finding.ok:
             click.echo(f"       -> {finding.fix_id}")
@@ -218,8 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as err:
+    except click.UsageError as err:  # a wrong option or argument: click's message with the usage line
         err.show()
+        sys.exit(err.exit_code)
+    except click.ClickException as err:  # a command's own refusal (the central's commands raise these)
+        click.echo(f"anjungan: {err.format_message()}", err=True)
         sys.exit(err.exit_code)
     except AnjunganError as err:
         click.echo(f"anjungan: {err}", err=True)

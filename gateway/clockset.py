@@ -24,6 +24,9 @@ from gateway.doctor import kernel_clock_synchronized
 from gateway.errors import AnjunganError
 
 STEP_MIN_S = 2.0  # a smaller difference is left to NTP's slewing (or is the link's delay)
+# The installed `anjungan` wrapper runs commands as the service user, which may not set the clock: the unit
+# anjungan-clock-central.service runs `clock from-central` with CAP_SYS_TIME.
+TAKE_CENTRAL_TIME = "run `sudo systemctl start anjungan-clock-central` (it sets the clock as root)"
 
 
 def central_time(url: str, timeout_s: float = 10.0) -> tuple[float, float]:
@@ -66,9 +69,7 @@ def status_command(cfg: Any) -> None:
     if abs(off) < 60:
         click.echo(f"clock agrees with the central's ({off:+.1f} s); NTP has not synchronized it")
         return
-    raise AnjunganError(
-        f"clock NOT known good: {off:+.0f} s off the central's; run `anjungan clock from-central`"
-    )
+    raise AnjunganError(f"clock NOT known good: {off:+.0f} s off the central's; {TAKE_CENTRAL_TIME}")
 
 
 @clock_group.command("from-central")
@@ -94,7 +95,7 @@ def from_central_command(cfg: Any, dry_run: bool, even_if_synchronized: bool) ->
     try:
         time.clock_settime(time.CLOCK_REALTIME, time.time() + step)
     except PermissionError as err:
-        raise AnjunganError("setting the clock needs root (CAP_SYS_TIME)") from err
+        raise AnjunganError(f"setting the clock needs root (CAP_SYS_TIME): {TAKE_CENTRAL_TIME}") from err
     click.echo(f"stepped the clock by {step:+.0f} s to the central's time")
     if shutil.which("fake-hwclock"):
         subprocess.run(["fake-hwclock", "save", "force"], check=False, timeout=30)

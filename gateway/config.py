@@ -95,8 +95,8 @@ SETTINGS: list[Setting] = [
         "kiosk",
         "printer",
         "",
-        'Receipt printer (ESC/POS): "" none, "usb:VID:PID" (hex), "serial:/dev/ttyUSB0", '
-        '"network:HOST[:PORT]" or "file:/dev/usb/lp0".',
+        'Receipt printer (ESC/POS): "" none, "file:/dev/usb/lp0" (a USB printer: `ls /dev/usb/`), '
+        '"serial:/dev/ttyUSB0" or "network:HOST[:PORT]".',
     ),
     Setting(
         "kiosk",

@@ -49,6 +49,7 @@ def bad(id_text: str, en_text: str, fix_id: str, fix_en: str) -> Finding:
 def run_checks(cfg: Any) -> Iterator[Finding]:
     """Every finding for configuration ``cfg`` (a :class:`gateway.config.Config`), in the technician's order."""
     yield from _configuration(cfg)
+    yield from _identity(cfg)
     store_ok = yield from _store(cfg)
     yield from _disk(cfg)
     yield from _permissions(cfg)
@@ -59,6 +60,7 @@ def run_checks(cfg: Any) -> Iterator[Finding]:
     if store_ok:
         yield from _nodes(cfg)
     yield from _serial(cfg)
+    yield from _operator(cfg)
     yield from _printer(cfg)
     yield from _clock(cfg)
     yield from _central(cfg)
@@ -74,6 +76,28 @@ def _configuration(cfg: Any) -> Iterator[Finding]:
             "buat dengan `anjungan init`, atau beri --config /etc/anjungan/gateway.toml",
             "create one with `anjungan init`, or pass --config /etc/anjungan/gateway.toml",
         )
+
+
+def _identity(cfg: Any) -> Iterator[Finding]:
+    """The kiosk's id prefixes its registration numbers: the built-in example, or an id the central knows by
+    another name, needs a hand."""
+    from gateway.config import SETTINGS
+
+    example = next(s.default for s in SETTINGS if (s.section, s.key) == ("gateway", "id"))
+    gid, central_id = cfg.gateway.id, cfg.central.gateway_id
+    if central_id and central_id != gid:
+        yield bad(f"kios ini punya dua id: [gateway] id = {gid}, di pusat {central_id}",
+                  f"this kiosk has two ids: [gateway] id = {gid}, at the central {central_id}",
+                  f"samakan: daftarkan kios di pusat sebagai {gid} (`anjungan central add-gateway {gid}`) lalu "
+                  "isi gateway_id dan secret yang baru",
+                  f"make them one: register the kiosk at the central as {gid} (`anjungan central add-gateway "
+                  f"{gid}`), then fill in the new gateway_id and secret")  # fmt: skip
+    elif gid == example and central_id != gid:
+        yield bad(f"id kios masih contoh bawaan ({gid}): semua kios seperti ini berbagi awalan nomor pendaftaran",
+                  f"the kiosk id is still the built-in example ({gid}): every kiosk left so shares one "
+                  "registration-number prefix",
+                  "beri id sendiri di [gateway] id (mis. dmk-<kecamatan>), sebelum warga pertama mendaftar",
+                  "give it its own [gateway] id (e.g. dmk-<sub-district>) before the first citizen files")  # fmt: skip
 
 
 def _store(cfg: Any) -> Generator[Finding, None, bool]:
@@ -101,9 +125,7 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
             yield bad(f"penyimpanan hampir penuh: {text}", f"the store is nearly full: {text}",
                       "periksa sinkronisasi (data lama terkirim lalu dihapus) atau naikkan store_budget_mb",
                       "check the sync (sent data is evicted first) or raise store_budget_mb")  # fmt: skip
-        for stream, info in store.backlog().items():
-            yield good(f"{stream}: {info['pending']} menunggu sinkron, {info['dead_letters']} ditolak",
-                       f"{stream}: {info['pending']} waiting to sync, {info['dead_letters']} refused")  # fmt: skip
+        yield from _backlog(cfg, store.backlog(), store.get_meta("downlink_last_success"))
     except AnjunganError as err:
         yield bad(f"penyimpanan tidak terbaca: {err}", f"the store cannot be read: {err}",
                   "lihat `journalctl -u anjungan-ingest`; pulihkan dari data/backups bila rusak",
@@ -112,6 +134,76 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
     finally:
         store.close()
     return True
+
+
+BACKLOG_AGE_S = 6 * 3600  # a record waiting longer than this means the sync is behind
+SYNC_QUIET_MIN_S = 15 * 60  # no successful round for this long (or 3 intervals, if longer) needs a look
+
+
+def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+    """Per stream: refused records and how long the oldest has waited; then whether the sync runs at all
+    (``pulled_ms``: when a round last pulled the central's changes, ms, as the sync records it)."""
+    now_ms = time.time() * 1000
+    for stream, info in backlog.items():
+        pending, dead, oldest = info["pending"], info["dead_letters"], info["oldest_at"]
+        age_s = (now_ms - oldest) / 1000 if oldest is not None else 0.0
+        line_id = f"{stream}: {pending} menunggu sinkron, {dead} ditolak pusat"
+        line_en = f"{stream}: {pending} waiting to sync, {dead} refused by the central"
+        if dead:
+            yield bad(line_id, line_en,
+                      "lihat alasannya: `anjungan sync dead-letters list`; setelah diperbaiki: `anjungan sync "
+                      "dead-letters retry`",
+                      "see why: `anjungan sync dead-letters list`; after the fix: `anjungan sync dead-letters "
+                      "retry`")  # fmt: skip
+        elif cfg.central.url and age_s > BACKLOG_AGE_S:
+            yield bad(f"{line_id}; yang tertua menunggu {age_s / 3600:.0f} jam",
+                      f"{line_en}; the oldest has waited {age_s / 3600:.0f} h",
+                      "periksa jaringan dan `anjungan sync status`", "check the link and `anjungan sync status`")  # fmt: skip
+        else:
+            yield good(line_id, line_en)
+    if cfg.central.url:
+        yield from _sync_running(cfg, backlog, pulled_ms)
+
+
+def _sync_running(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+    """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
+    successes = [info["last_success"] for info in backlog.values() if info["last_success"]]
+    successes += [int(pulled_ms)] if pulled_ms and pulled_ms.isdigit() else []
+    quiet_s = max(SYNC_QUIET_MIN_S, 3 * float(cfg.sync.interval_s))
+    last = max(successes) / 1000 if successes else None
+    state = _unit_state("anjungan-sync")
+    if state is not None and state != "active":
+        yield bad(f"layanan anjungan-sync tidak berjalan ({state})", f"the anjungan-sync service is not running ({state})",
+                  "`sudo systemctl enable --now anjungan-sync`; lihat `journalctl -u anjungan-sync`",
+                  "`sudo systemctl enable --now anjungan-sync`; see `journalctl -u anjungan-sync`")  # fmt: skip
+    elif last is None or time.time() - last > quiet_s:
+        when = "belum pernah" if last is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last))
+        when_en = (
+            "never" if last is None else f"not since {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(last))}"
+        )
+        yield bad(f"sinkron dengan pusat belum berhasil ({when})", f"no sync with the central succeeded ({when_en})",
+                  "apakah anjungan-sync berjalan? `systemctl status anjungan-sync`; lalu `anjungan sync status`",
+                  "is anjungan-sync running? `systemctl status anjungan-sync`; then `anjungan sync status`")  # fmt: skip
+    else:
+        ago = (time.time() - last) / 60
+        yield good(f"sinkron berhasil {ago:.0f} menit lalu", f"the last sync succeeded {ago:.0f} min ago")
+
+
+def _unit_state(unit: str) -> str | None:
+    """``systemctl is-active`` of ``unit`` ("active", "inactive", "failed", ...; "disabled" when it is not
+    enabled either), None where systemd does not run (a development machine)."""
+    if not Path("/run/systemd/system").is_dir() or shutil.which("systemctl") is None:
+        return None
+    import subprocess
+
+    def ask(verb: str) -> str:
+        done = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() or "unknown"
+
+    active = ask("is-active")
+    if active != "active" and ask("is-enabled") != "enabled":
+        return f"{active}, disabled"
+    return active
 
 
 def _disk(cfg: Any) -> Iterator[Finding]:
@@ -132,13 +224,25 @@ def _disk(cfg: Any) -> Iterator[Finding]:
     if written is not None:
         days = max(time.clock_gettime(time.CLOCK_BOOTTIME) / 86400, 1 / 24)
         per_day = written / days
-        line_id = f"kartu SD: {per_day / 1e6:.0f} MB ditulis per hari sejak boot (keausan)"
-        line_en = f"SD card: {per_day / 1e6:.0f} MB written a day since boot (wear)"
-        if per_day < 200e6:
-            yield good(line_id, line_en)
-        else:
-            yield bad(line_id, line_en, "cari proses yang banyak menulis: `iotop -ao`; batas log: journald.conf.d",
-                      "find the process writing the most: `iotop -ao`; log limits: journald.conf.d")  # fmt: skip
+        yield wear_finding(per_day)
+
+
+WEAR_TARGET_BYTES_PER_DAY = 50e6  # the gateway's budget for the SD card (docs/deploy.md)
+# which processes wrote the most since they started (bytes), with tools every Pi has
+TOP_WRITERS = "sudo grep -H write_bytes /proc/[0-9]*/io | sort -t' ' -k2 -n | tail -5"
+
+
+def wear_finding(per_day: float) -> Finding:
+    """The SD card's wear from ``per_day`` bytes written a day: within the gateway's target (50 MB) or not."""
+    line_id = f"kartu SD: {per_day / 1e6:.0f} MB ditulis per hari sejak boot (keausan; target ≤ 50 MB)"
+    line_en = f"SD card: {per_day / 1e6:.0f} MB written a day since boot (wear; target ≤ 50 MB)"
+    if per_day <= WEAR_TARGET_BYTES_PER_DAY:
+        return good(line_id, line_en)
+    return bad(line_id, line_en,
+               f"penulis terbesar: `{TOP_WRITERS}`; [gateway] commit_interval_s = 60 mengurangi tulisan ingest "
+               "(docs/deploy.md); pemasangan/pembaruan menulis banyak sekali: ulangi sehari kemudian",
+               f"the biggest writers: `{TOP_WRITERS}`; [gateway] commit_interval_s = 60 cuts the ingest's writes "
+               "(docs/deploy.md); an install or upgrade writes a lot once: look again a day later")  # fmt: skip
 
 
 def _written_since_boot(folder: Path) -> int | None:
@@ -165,17 +269,26 @@ def _permissions(cfg: Any) -> Iterator[Finding]:
         loose.append((Path(cfg.path), why))
     loose += [(path, why) for path in paths if (why := private.loose(path)) is not None]
     for path, why in loose[:LOOSE_SHOWN]:
-        yield bad(f"{path} tidak privat: {why}", f"{path} is not private: {why}",
-                  f"chmod go-rwx {path} (konfigurasi lapangan: chmod 0640, grup anjungan)",
-                  f"chmod go-rwx {path} (the field configuration: chmod 0640, group anjungan)")  # fmt: skip
+        fix_id, fix_en = _private_fix(path, config=cfg.path is not None and path == Path(cfg.path))
+        yield bad(f"{path} tidak privat: {why}", f"{path} is not private: {why}", fix_id, fix_en)
     if len(loose) > LOOSE_SHOWN:
         more = len(loose) - LOOSE_SHOWN
         yield bad(f"{more} folder/berkas lain di {data_dir} juga tidak privat",
                   f"{more} more folders or files in {data_dir} are not private either",
                   f"chmod -R go-rwx {data_dir}", f"chmod -R go-rwx {data_dir}")  # fmt: skip
-    if not loose:
+    if not loose and (cfg.path or data_dir.exists()):
         yield good("konfigurasi, penyimpanan dan folder data (beserta isinya) privat",
                    "configuration, store and data folders are private to their owner")  # fmt: skip
+
+
+def _private_fix(path: Path, *, config: bool) -> tuple[str, str]:
+    """The command that makes ``path`` private: a folder 0700, a file 0600, the configuration also 0640 to the
+    service group when root owns it (hardware/install-pi.sh)."""
+    if config:
+        return (f"chmod 0600 {path} (di lapangan: sudo chown root:anjungan {path} && sudo chmod 0640 {path})",
+                f"chmod 0600 {path} (in the field: sudo chown root:anjungan {path} && sudo chmod 0640 {path})")  # fmt: skip
+    mode = "0700" if path.is_dir() else "0600"
+    return f"chmod {mode} {path}", f"chmod {mode} {path}"
 
 
 LOOSE_SHOWN = 8  # loose paths named one by one; the rest are counted
@@ -225,14 +338,21 @@ def _process_running(name: str) -> bool:
     return False
 
 
-def _reachable(host: str, port: int, what_id: str, what_en: str, fix_id: str, fix_en: str) -> Finding:
+def _connect_problem(host: str, port: int) -> str | None:
+    """None when a TCP connection to ``host:port`` opens within 3 s, else why not."""
     try:
         with socket.create_connection((host, port), timeout=3):
-            return good(f"{what_id} di {host}:{port} menjawab", f"{what_en} at {host}:{port} answers")
+            return None
     except OSError as err:
-        reason = err.strerror or str(err)
-        return bad(f"{what_id} di {host}:{port} tidak menjawab ({reason})",
-                   f"{what_en} at {host}:{port} does not answer ({reason})", fix_id, fix_en)  # fmt: skip
+        return err.strerror or str(err)
+
+
+def _reachable(host: str, port: int, what_id: str, what_en: str, fix_id: str, fix_en: str) -> Finding:
+    reason = _connect_problem(host, port)
+    if reason is None:
+        return good(f"{what_id} di {host}:{port} menjawab", f"{what_en} at {host}:{port} answers")
+    return bad(f"{what_id} di {host}:{port} tidak menjawab ({reason})",
+               f"{what_en} at {host}:{port} does not answer ({reason})", fix_id, fix_en)  # fmt: skip
 
 
 def _nodes(cfg: Any) -> Iterator[Finding]:
@@ -274,28 +394,64 @@ def _serial(cfg: Any) -> Iterator[Finding]:
                       "add [[serial]] port = \"" + path + "\", then systemctl restart anjungan-ingest")  # fmt: skip
 
 
+def _operator(cfg: Any) -> Iterator[Finding]:
+    """The operator pages (health, refused submissions, the printer test) need a password hash."""
+    if cfg.kiosk.operator_password_hash:
+        yield good("halaman operator aktif (/operator/)", "the operator pages are on (/operator/)")
+    else:
+        yield bad("halaman operator mati: [kiosk] operator_password_hash kosong",
+                  "the operator pages are off: [kiosk] operator_password_hash is empty",
+                  "`sudo anjungan kiosk --hash-password`, salin hasilnya ke operator_password_hash, lalu "
+                  "`sudo systemctl restart anjungan-kiosk` (docs/deploy.md)",
+                  "`sudo anjungan kiosk --hash-password`, put what it prints in operator_password_hash, then "
+                  "`sudo systemctl restart anjungan-kiosk` (docs/deploy.md)")  # fmt: skip
+
+
 def _printer(cfg: Any) -> Iterator[Finding]:
+    """The receipt printer as the kiosk would open it: the device opened for writing, the host connected."""
+    from gateway.printing import USB_REFUSED
+
     spec = str(cfg.kiosk.printer)
     if not spec:
         return
     kind, _, rest = spec.partition(":")
-    present: bool
     if kind == "usb":
-        vid, _, pid = rest.partition(":")
-        present = any(
-            _read(d / "idVendor") == vid.lower().zfill(4) and _read(d / "idProduct") == pid.lower().zfill(4)
-            for d in Path("/sys/bus/usb/devices").glob("*")
-        )
-    elif kind in ("serial", "file"):
-        present = os.path.exists(rest)
+        yield bad(f"printer struk {spec}: bentuk usb: tidak didukung", USB_REFUSED.format(spec=spec),
+                  "isi [kiosk] printer = \"file:/dev/usb/lp0\" (lihat `ls /dev/usb/`)",
+                  "set [kiosk] printer = \"file:/dev/usb/lp0\" (see `ls /dev/usb/`)")  # fmt: skip
+        return
+    if kind in ("serial", "file"):
+        problem = _open_for_writing(rest)
     else:
         host, _, port = rest.partition(":")
-        present = _reachable(host, int(port or 9100), "", "", "", "").ok
-    if present:
-        yield good(f"printer struk {spec} terhubung", f"receipt printer {spec} is connected")
+        refused = _connect_problem(host, int(port) if port.isdigit() else 9100)
+        problem = None if refused is None else (refused, "")
+    if problem is None:
+        yield good(
+            f"printer struk {spec} dapat dibuka untuk mencetak",
+            f"receipt printer {spec} can be opened to print",
+        )
     else:
-        yield bad(f"printer struk {spec} tidak ditemukan", f"receipt printer {spec} is not found",
-                  "periksa kabel dan daya printer", "check the printer's cable and power")  # fmt: skip
+        reason, hint = problem
+        yield bad(f"printer struk {spec} tidak dapat dibuka ({reason})", f"receipt printer {spec} cannot be opened ({reason})",
+                  f"periksa kabel dan daya printer{hint}", f"check the printer's cable and power{hint}")  # fmt: skip
+
+
+def _open_for_writing(path: str) -> tuple[str, str] | None:
+    """None when ``path`` (a printer device) opens for writing now; else (why, a hint for the fix). Writes
+    nothing and never creates the file."""
+    import errno
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as err:
+        hints = {errno.ENOENT: "; `ls /dev/usb/` shows the printer's device once it is on",
+                 errno.EACCES: "; the kiosk's user must be allowed to write it (/dev/usb/lp*: group lp, which "
+                               "hardware/install-pi.sh gives it)",
+                 errno.EBUSY: "; another program holds the printer"}  # fmt: skip
+        return err.strerror or str(err), hints.get(err.errno or 0, "")
+    os.close(fd)
+    return None
 
 
 def _read(path: Path) -> str:
@@ -341,8 +497,8 @@ def _clock(cfg: Any) -> Iterator[Finding]:
         detail = "tidak diketahui" if offset is None else f"{offset / 1000:+.0f} s dari pusat"
         yield bad(f"jam belum pasti benar ({detail}); NTP belum tersinkron",
                   f"the clock is not known good ({'unknown' if offset is None else f'{offset / 1000:+.0f} s off the central'}); NTP is not synchronized",
-                  "pastikan jaringan; `systemctl start anjungan-clock-central` mengambil jam dari pusat",
-                  "check the link; `systemctl start anjungan-clock-central` takes the central's time")  # fmt: skip
+                  "pastikan jaringan; `sudo systemctl start anjungan-clock-central` mengambil jam dari pusat",
+                  "check the link; `sudo systemctl start anjungan-clock-central` takes the central's time")  # fmt: skip
 
 
 NET_TIMEOUT_S = 5  # each connect and read of a network check
@@ -376,8 +532,10 @@ def _within(seconds: float, work: Callable[[], _T]) -> _T:
 
 def _central(cfg: Any) -> Iterator[Finding]:
     if not cfg.central.url:
-        yield good("tidak ada pusat: kios bekerja luring, tidak ada sinkronisasi",
-                   "no central configured: the kiosk works offline and nothing syncs")  # fmt: skip
+        yield bad("belum tersambung ke pusat: yang dikumpulkan kios tidak terkirim",
+                  "no central configured: nothing this kiosk collects reaches the central",
+                  "isi [central] url, gateway_id dan secret (docs/deploy.md langkah 5)",
+                  "fill in [central] url, gateway_id and secret (docs/deploy.md step 5)")  # fmt: skip
         return
     import requests
 
@@ -417,12 +575,12 @@ def _central(cfg: Any) -> Iterator[Finding]:
     headers = {"X-Anjungan-Gateway": cfg.central.gateway_id, "X-Anjungan-Timestamp": stamp,
                "X-Anjungan-Signature": signature}  # fmt: skip
 
-    def ask_signed() -> int:
+    def ask_signed() -> tuple[int, bytes]:
         with requests.get(base + target, headers=headers, timeout=NET_TIMEOUT_S, stream=True) as answer:
-            return int(answer.status_code)  # the body is never read
+            return int(answer.status_code), answer.raw.read(4096, decode_content=True) or b""
 
     try:
-        status = _within(NET_DEADLINE_S, ask_signed)
+        status, body = _within(NET_DEADLINE_S, ask_signed)
     except (requests.RequestException, OSError) as err:
         yield bad(f"pusat tidak menjawab permintaan bertanda: {err}", f"the central did not answer a signed request: {err}",
                   "coba lagi nanti", "try again later")  # fmt: skip
@@ -431,5 +589,24 @@ def _central(cfg: Any) -> Iterator[Finding]:
         yield bad("pusat menolak kredensial gateway ini", "the central refuses this gateway's credentials",
                   "periksa [central] gateway_id/secret; jam yang salah juga ditolak (lihat jam di atas)",
                   "check [central] gateway_id and secret; a wrong clock is refused too (see the clock above)")  # fmt: skip
-    else:
+    elif _central_not_found(status, body):
         yield good("pusat menerima kredensial gateway ini", "the central accepts this gateway's credentials")
+    else:
+        yield bad(f"kredensial belum terbukti: pusat menjawab HTTP {status} atas permintaan bertanda",
+                  f"the credentials are not confirmed: the central answered HTTP {status} to a signed request",
+                  "pastikan [central] url menuju pusat sendiri (bukan proxy/portal); `anjungan sync now` "
+                  "menunjukkan jawabannya",
+                  "check that [central] url leads to the central itself (no proxy or portal in between); "
+                  "`anjungan sync now` shows what it answers")  # fmt: skip
+
+
+def _central_not_found(status: int, body: bytes) -> bool:
+    """The central's own answer for a file it does not have, which it gives only to a gateway whose signature it
+    accepted: 404 with ``{"error": "not found", "detail": "no file ..."}`` (sync/central/api.py)."""
+    if status != 404:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and str(answer.get("detail", "")).startswith("no file")

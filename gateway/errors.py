@@ -35,6 +35,14 @@ class StoreError(AnjunganError):
     """The store cannot do what was asked."""
 
 
+class StoreMissingError(StoreError):
+    """There is no store where the configuration says (a read-only command never creates one)."""
+
+
+class StoreNeedsUpgradeError(StoreError):
+    """The store is older than this release; only ``anjungan upgrade`` migrates it (after a backup)."""
+
+
 class StoreFullError(StoreError):
     """The disk (or the store's size budget) is full: nothing new can be saved, nothing stored is damaged."""
 

@@ -11,6 +11,7 @@ import ast
 import contextlib
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,9 @@ def copy_files(board: BoardSession, files: dict[str, bytes], progress: Any) -> l
     return copied
 
 
-def wait_for_hello(line_port: Any, node_id: str, timeout_s: float) -> Frame:
-    """Read lines from the (still open) port until the node's hello frame arrives."""
+def wait_for_hello(line_port: Any, node_id: str, timeout_s: float, seen: list[bytes] | None = None) -> Frame:
+    """Read lines from the (still open) port until the node's hello frame arrives; every line read (the
+    hello last) is appended to ``seen``, so that the caller can store them as the ingest would have."""
     deadline = time.monotonic() + timeout_s
     line_port.timeout = 0.2
     last = b""
@@ -152,6 +154,8 @@ def wait_for_hello(line_port: Any, node_id: str, timeout_s: float) -> Frame:
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
             last = line or last
+            if seen is not None:
+                seen.append(line)
             try:
                 frame = parse_line(line)
             except FrameError:
@@ -163,12 +167,17 @@ def wait_for_hello(line_port: Any, node_id: str, timeout_s: float) -> Frame:
 
 
 def flash(
-    port: str, config: dict[str, Any], hello_timeout_s: float = 20.0, known: int | None = None
+    port: str,
+    config: dict[str, Any],
+    hello_timeout_s: float = 20.0,
+    known: int | None = None,
+    seen: list[bytes] | None = None,
 ) -> tuple[list[str], int, Frame]:
     """Flash ``port``; returns (files copied, files in all, the hello frame after the reset).
 
     ``known``: the highest boot the gateway knows for this node id; the board's ``bootcount.txt`` is raised to
-    it (never lowered), so that its next boot is above every boot the store holds."""
+    it (never lowered), so that its next boot is above every boot the store holds. ``seen`` gets the lines the
+    board printed after the reset (see :func:`wait_for_hello`)."""
     files = firmware_files(config)
     board = BoardSession(port)
     try:
@@ -178,7 +187,7 @@ def flash(
             copied = copy_files(board, files, bar)
         board.reset()
         # the port stays open: reopening it would flush what the node printed meanwhile
-        hello = wait_for_hello(board.transport.serial, config["node_id"], hello_timeout_s)
+        hello = wait_for_hello(board.transport.serial, config["node_id"], hello_timeout_s, seen)
     finally:
         board.close()
     return copied, len(files), hello
@@ -215,11 +224,49 @@ def flash_command(cfg: Any, port: str, node_id: str, kind: str, interval_s: floa
         mqtt_password=mqtt_password, wifi_ssid=wifi_ssid,
         wifi_password=wifi_password,
     )  # fmt: skip
+    for warning in mqtt_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
+    seen: list[bytes] = []
     with portlock.released(cfg.data_dir, port):
         known = known_boot(cfg, node_id)
-        copied, total, hello = flash(port, config, hello_timeout, known)
+        copied, total, hello = flash(port, config, hello_timeout, known, seen)
+        note = store_lines(cfg, port, seen)  # while the port is still ours: before the ingest's next frames
+    if note:
+        click.echo(note, err=True)
     skipped = total - len(copied)
     click.echo(f"copied {len(copied)} files, skipped {skipped} unchanged (sha256 verified)")
     if "bootcount.txt" in copied:
         click.echo(f"boot counter set above boot {known}, the highest this gateway holds for {node_id}")
     click.echo(f"{node_id} is alive: boot {hello.boot}, firmware {hello.extra.get('fw')}")
+
+
+def mqtt_warnings(config: dict[str, Any]) -> list[str]:
+    """What an MQTT node's config lacks to reach the gateway's broker (empty for a serial node)."""
+    if config.get("transport") != "mqtt":
+        return []
+    out = []
+    if not (config["mqtt"]["user"] and config["mqtt"]["password"]):
+        out.append(
+            "no --mqtt-user/--mqtt-password: the gateway's broker takes no anonymous clients, so this node will "
+            "not be heard; make its account with `sudo hardware/mqtt-node-credential.sh "
+            f"{config['node_id']}` and flash again with what it prints"
+        )
+    if not config["wifi"]["ssid"]:
+        out.append("no --wifi-ssid: the node cannot join a WiFi network to reach the broker")
+    return out
+
+
+def store_lines(cfg: Any, port: str, lines: list[bytes]) -> str:
+    """Store what the board printed after its reset (its hello above all: its firmware version) as the ingest
+    would; answers a note when they could not be stored ("" when stored or when there is no store)."""
+    from gateway.ingest.sink import FrameSink
+    from gateway.store import Store
+
+    if not lines or not Path(cfg.store_path).exists():
+        return ""
+    try:
+        with Store.existing_from_config(cfg) as store:
+            FrameSink(store.writer(), port if "://" in port else os.path.abspath(port)).handle(lines)
+    except AnjunganError as err:  # the store needs an upgrade, or cannot be written now
+        return f"the node's hello is not stored: {err}"
+    return ""

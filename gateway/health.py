@@ -9,7 +9,6 @@ import click
 
 from gateway import config as config_mod
 from gateway.clicontext import pass_config
-from gateway.errors import AnjunganError
 
 COLUMNS = ["NODE", "STATUS", "LAST SEEN", "BOOT", "FW", "FRAMES/MIN", "BAD LINES", "RSSI", "BATTERY"]
 
@@ -64,9 +63,7 @@ def node_list_command(cfg: config_mod.Config, fmt: str) -> None:
     from gateway.store import Store, iso_utc
     from gateway.store.health import node_health
 
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.open(cfg.store_path) as store:
+    with Store.existing_from_config(cfg) as store:  # read as it is: never created, never migrated
         nodes = node_health(store, offline_after=cfg.gateway.offline_after_intervals)
     if fmt == "json":
         for n in nodes:

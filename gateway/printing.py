@@ -1,8 +1,12 @@
 """Receipt slips on an ESC/POS printer (python-escpos).
 
-The printer comes from ``[kiosk] printer``: ``""`` (none), ``usb:VID:PID`` (hex ids), ``serial:/dev/ttyUSB0``,
-``network:host`` or ``network:host:port``, ``file:/dev/usb/lp0``. A slip never carries personal data: the
+The printer comes from ``[kiosk] printer``: ``""`` (none), ``file:/dev/usb/lp0`` (a USB printer, through the
+kernel's ``usblp`` driver: every USB receipt printer of the printer class appears as ``/dev/usb/lp<N>``),
+``serial:/dev/ttyUSB0``, ``network:host`` or ``network:host:port``. A slip never carries personal data: the
 office, the kind, the registration number, the dates, the status URL and its QR code.
+
+``usb:VID:PID`` (python-escpos through libusb) is refused with the ``file:`` form to use instead: it needs
+pyusb, a udev rule for the device and the kernel driver detached, and could not print on a kiosk.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from gateway.errors import AnjunganError
 log = logging.getLogger(__name__)
 
 SLIP_WIDTH = 32  # characters per line of font A on a 58 mm printer
+
+
+USB_REFUSED = (
+    "printer setting {spec!r}: the usb: form is not supported; a USB receipt printer is file:/dev/usb/lp0 "
+    "(the kernel's usblp driver; `ls /dev/usb/` after plugging it in)"
+)
 
 
 class PrinterError(AnjunganError):
@@ -39,10 +49,9 @@ def open_printer(spec: str) -> Any:
     from escpos import printer
 
     kind, _, rest = spec.partition(":")
+    if kind == "usb":
+        raise PrinterError(USB_REFUSED.format(spec=spec))
     try:
-        if kind == "usb":
-            vid, _, pid = rest.partition(":")
-            return printer.Usb(int(vid, 16), int(pid, 16))
         if kind == "serial":
             return printer.Serial(rest or "/dev/ttyUSB0")
         if kind == "network":
@@ -54,9 +63,7 @@ def open_printer(spec: str) -> Any:
             return printer.File(rest)
     except ValueError as err:
         raise PrinterError(f"printer setting {spec!r} is not valid: {err}") from err
-    raise PrinterError(
-        f"printer setting {spec!r}: use usb:VID:PID, serial:DEV, network:HOST[:PORT] or file:PATH"
-    )
+    raise PrinterError(f"printer setting {spec!r}: use file:/dev/usb/lp0, serial:DEV or network:HOST[:PORT]")
 
 
 def _network(p: Any) -> Any:

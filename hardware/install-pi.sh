@@ -5,18 +5,24 @@
 # journald limits, the clock, and the systemd units (ingest, kiosk, sync, the screen).
 #
 # Usage (as root, from a checkout or an unpacked release):
-#   hardware/install-pi.sh [--wheelhouse DIR] [--mqtt-interface IFACE] [--gateway-id ID] [--name NAME]
-#     --wheelhouse DIR      install anjungan and its dependencies from wheels in DIR (no index; an install
-#                           with no internet), e.g. made with `pip wheel --wheel-dir DIR .`
-#     --mqtt-interface IF   the network interface the nodes reach the broker on (default wlan0)
-#     --gateway-id, --name  for a new configuration (anjungan init)
+#   hardware/install-pi.sh --gateway-id ID --name NAME [--mqtt-interface IFACE] [--wheelhouse DIR]
+#     --gateway-id ID       this kiosk's id (a-z, 0-9, -): the prefix of its registration numbers, one per kiosk;
+#                           register it at the central under the same id (docs/deploy.md). Needed for a new
+#                           configuration only (an existing /etc/anjungan/gateway.toml is kept as it is).
+#     --name NAME           the office's name shown on the kiosk (a new configuration only)
+#     --mqtt-interface IF   the network interface the WiFi nodes reach the broker on (default wlan0; see
+#                           `ip -br addr`): the broker answers it and this machine only
+#     --wheelhouse DIR      anjungan and its dependencies from wheels in DIR instead of the package index;
+#                           the wheels must be for this Pi (aarch64, its Python): docs/deploy.md says how to
+#                           build them. The Debian packages still come from the network.
 #
 # Idempotent: every step looks before it changes; a second run changes nothing and says so. Each step is logged
-# with its time to /var/log/anjungan-install.log. An upgrade builds the new release beside the running one,
-# migrates the store with `anjungan upgrade` (a backup first, all or nothing) and switches over only when that
-# succeeded: a failed migration leaves the previous release running on untouched data.
+# with its time to /var/log/anjungan-install.log; a failing step stops the script with one line naming it.
+# An upgrade builds the new release beside the running one, migrates the store with `anjungan upgrade` (a
+# backup first, all or nothing) and switches over only when that succeeded: a failed migration leaves the
+# previous release running on untouched data.
 # On a system where systemd is not running (a chroot, an image being built) units are enabled, not started.
-set -euo pipefail
+set -Eeuo pipefail
 umask 022
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,24 +41,53 @@ MQTT_IFACE=wlan0
 GATEWAY_ID=""
 OFFICE_NAME=""
 CHANGES=0
+STEP="starting"
 
-usage() { sed -n '7,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --wheelhouse) WHEELHOUSE="$(cd "$2" && pwd)"; shift 2 ;;
-    --mqtt-interface) MQTT_IFACE="$2"; shift 2 ;;
-    --gateway-id) GATEWAY_ID="$2"; shift 2 ;;
-    --name) OFFICE_NAME="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "install-pi.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
-  esac
-done
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --wheelhouse) WHEELHOUSE="$(cd "$2" && pwd)"; shift 2 ;;
+      --mqtt-interface) MQTT_IFACE="$2"; shift 2 ;;
+      --gateway-id) GATEWAY_ID="$2"; shift 2 ;;
+      --name) OFFICE_NAME="$2"; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) echo "install-pi.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+  done
+}
 
-if [ "$(id -u)" != 0 ]; then
-  echo "install-pi.sh: run as root (sudo $0)" >&2
+require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-pi.sh: run as root (sudo $0)" >&2
+    exit 1
+  fi
+}
+
+# A failing command anywhere (set -e) ends the script with one line naming the step, never silently: the
+# commands' own output went to the log.
+on_error() {
+  local rc=$?
+  trap - ERR
+  echo "install-pi.sh: FAILED at ${STEP} (exit $rc); see $LOG" >&2
+  log "FAILED at ${STEP} (exit $rc)" 2>/dev/null || true
+  exit "$rc"
+}
+trap on_error ERR
+
+# fail MESSAGE: stop with one line that says what to do (a check that failed, not a command)
+fail() {
+  echo "install-pi.sh: $*" >&2
+  log "FAILED: $*" 2>/dev/null || true
   exit 1
-fi
+}
+
+# step DESCRIPTION FUNCTION: run one step, so that a failure names it
+step() {
+  STEP="$1"
+  "$2"
+}
 
 # -- logging and change tracking ------------------------------------------------------------------------------
 log() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$LOG"; }
@@ -96,10 +131,65 @@ ensure_dir() {
   changed "$path/ ($mode $owner:$group)"
 }
 
+# -- checks before anything changes ------------------------------------------------------------------------
+# A new kiosk needs its own id: it prefixes every registration number, and kiosks sharing one would collide.
+check_identity() {
+  [ -f "$CONFIG" ] && return 0
+  if [ -z "$GATEWAY_ID" ] || [ -z "$OFFICE_NAME" ]; then
+    fail "a new kiosk needs --gateway-id ID and --name NAME: the id (e.g. dmk-wonosalam) prefixes its" \
+      "registration numbers, so each kiosk has its own; register it at the central under the same id"
+  fi
+  if ! [[ "$GATEWAY_ID" =~ ^[a-z0-9-]{1,32}$ ]]; then
+    fail "--gateway-id $GATEWAY_ID: use 1-32 of a-z, 0-9 and -"
+  fi
+}
+
+# Wheels built on a laptop are for the laptop (x86_64) unless asked otherwise: refuse them before building.
+check_wheelhouse() {
+  [ -n "$WHEELHOUSE" ] || return 0
+  local machine pytag whl name parts py abi plat foreign=()
+  machine="${MACHINE:-$(uname -m)}"
+  pytag="${PYTAG:-$(python3 -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')}"
+  if ! compgen -G "$WHEELHOUSE/anjungan-*.whl" >/dev/null; then
+    fail "no anjungan wheel in $WHEELHOUSE (docs/deploy.md: a wheel folder for an install without index)"
+  fi
+  for whl in "$WHEELHOUSE"/*.whl; do  # name-version[-build]-python-abi-platform.whl
+    name="${whl##*/}"
+    IFS=- read -r -a parts <<<"${name%.whl}"
+    py="${parts[-3]}" abi="${parts[-2]}" plat="${parts[-1]}"
+    if [ "$plat" != any ] && [[ "$plat" != *"$machine"* ]]; then
+      foreign+=("$name")
+    elif [[ ".$py." != *".py3."* && ".$py." != *".$pytag."* && "$abi" != abi3 ]]; then
+      foreign+=("$name")
+    fi
+  done
+  if [ ${#foreign[@]} -gt 0 ]; then
+    fail "$WHEELHOUSE holds ${#foreign[@]} wheel(s) for another machine or Python (e.g. ${foreign[0]}); this Pi" \
+      "needs $machine and $pytag wheels: build the folder with \`pip download --platform" \
+      "manylinux2014_$machine --python-version ${pytag#cp} --only-binary=:all:\` (docs/deploy.md)"
+  fi
+}
+
+# The nodes' interface: a missing one is not fatal (the WiFi may come later), but the technician hears of it.
+check_mqtt_interface() {
+  if ! [[ "$MQTT_IFACE" =~ ^[A-Za-z0-9._-]{1,15}$ ]]; then
+    fail "--mqtt-interface $MQTT_IFACE is not an interface name (see \`ip -br addr\`)"
+  fi
+  local ifaces
+  if ! ip link show "$MQTT_IFACE" >/dev/null 2>&1; then
+    ifaces="$({ ip -br link 2>/dev/null || true; } | awk '$1 != "lo" {printf " %s", $1}')"
+    say "note: there is no interface $MQTT_IFACE here (yet): until it appears the broker answers this machine" \
+      "only. Interfaces here:${ifaces:- none}; choose the nodes' one with --mqtt-interface"
+  elif ip route show default 2>/dev/null | grep -qw "dev $MQTT_IFACE"; then
+    say "note: $MQTT_IFACE also carries the route to the internet: the nodes' broker answers whoever shares" \
+      "that network (with a password per node); keep the uplink on another interface where you can"
+  fi
+}
+
 # -- steps ----------------------------------------------------------------------------------------------------
 packages() {
-  local wanted=(python3 python3-venv python3-pip mosquitto mosquitto-clients fake-hwclock curl ca-certificates
-    cage chromium fonts-dejavu-core sudo)
+  local wanted=(python3 python3-venv python3-pip mosquitto mosquitto-clients nftables fake-hwclock curl
+    ca-certificates cage chromium fonts-dejavu-core sudo)
   local missing=() pkg
   for pkg in "${wanted[@]}"; do
     if [ "$pkg" = chromium ] && dpkg-query -W -f='${Status}' chromium-browser 2>/dev/null | grep -q 'ok installed'; then
@@ -113,7 +203,10 @@ packages() {
   fi
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >>"$LOG" 2>&1
+  if ! apt-get update -qq >>"$LOG" 2>&1; then
+    fail "cannot reach Debian's package mirrors: ${missing[*]} must come from the network once (connect the" \
+      "Pi, e.g. through the modem or MiFi, and run this again); see $LOG"
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1
   changed "Debian packages: ${missing[*]}"
 }
@@ -258,14 +351,26 @@ prune_releases() {
   done
 }
 
+# render_mqtt_config IFACE DIR: the broker's configuration and its firewall rule for the nodes' IFACE, into DIR
+render_mqtt_config() {
+  local iface="$1" dir="$2"
+  cp "$HW/mosquitto/anjungan.conf" "$dir/anjungan.conf"
+  sed "s/@IFACE@/$iface/g" "$HW/mosquitto/mqtt-firewall.nft.in" >"$dir/mqtt-firewall.nft"
+}
+
 mosquitto_setup() {
-  local conf reload=0 password
-  conf="$(sed "s/@IFACE@/$MQTT_IFACE/" "$HW/mosquitto/anjungan.conf.in")"
-  install_text /etc/mosquitto/conf.d/anjungan.conf 0644 root root <<<"$conf"
+  local reload=0 password rendered
+  rendered="$(mktemp -d)"
+  render_mqtt_config "$MQTT_IFACE" "$rendered"
+  install_file "$rendered/mqtt-firewall.nft" "$CONF_DIR/mqtt-firewall.nft" 0644 root root
+  [ "$FILE_CHANGED" = 1 ] && RELOAD_FIREWALL=1
+  install_file "$rendered/anjungan.conf" /etc/mosquitto/conf.d/anjungan.conf 0644 root root
   reload=$((reload + FILE_CHANGED))
+  rm -rf "$rendered"
   install_file "$HW/mosquitto/anjungan.acl" /etc/mosquitto/anjungan.acl 0644 root root
   reload=$((reload + FILE_CHANGED))
   install_file "$HW/mosquitto/override.conf" /etc/systemd/system/mosquitto.service.d/anjungan.conf 0644 root root
+  [ "$FILE_CHANGED" = 1 ] && DAEMON_RELOAD=1
   if [ -f "$CONF_DIR/mqtt.env" ] && grep -q "^$MQTT_USER:" /etc/mosquitto/anjungan.passwd 2>/dev/null; then
     unchanged "broker user $MQTT_USER"
   else
@@ -309,15 +414,15 @@ system_files() {
     install_file "$unit" "/etc/systemd/system/$(basename "$unit")" 0644 root root
     units=$((units + FILE_CHANGED))
   done
-  if [ "$units" -gt 0 ]; then
-    RESTART=1
-    if systemd_running; then systemctl daemon-reload; fi
+  [ "$units" -gt 0 ] && RESTART=1
+  if { [ "$units" -gt 0 ] || [ "${DAEMON_RELOAD:-0}" = 1 ]; } && systemd_running; then
+    systemctl daemon-reload
   fi
 }
 
 enable_units() {
   local unit
-  local wanted=(mosquitto anjungan-ingest anjungan-kiosk anjungan-screen fake-hwclock
+  local wanted=(anjungan-mqtt-firewall mosquitto anjungan-ingest anjungan-kiosk anjungan-screen fake-hwclock
     anjungan-clock-save.timer anjungan-clock-central.timer)
   if grep -Eq '^url = "https?://' "$CONFIG"; then
     wanted+=(anjungan-sync)
@@ -341,6 +446,9 @@ start_units() {
     say "systemd is not running here (a chroot?): the units are enabled and start at the next boot"
     return 0
   fi
+  if [ "${RELOAD_FIREWALL:-0}" = 1 ] || ! systemctl is-active --quiet anjungan-mqtt-firewall; then
+    systemctl restart anjungan-mqtt-firewall
+  fi
   if [ "${RESTART_MOSQUITTO:-0}" = 1 ]; then systemctl restart mosquitto; fi
   local unit
   for unit in "${SERVICES[@]}" anjungan-screen anjungan-clock-save.timer anjungan-clock-central.timer; do
@@ -358,17 +466,21 @@ main() {
   touch "$LOG"
   chmod 0640 "$LOG"
   log "== install-pi.sh from $SRC"
-  packages
-  users
-  folders
-  release
-  wrapper
-  configuration
-  mosquitto_setup
-  system_files
-  upgrade_store
-  enable_units
-  start_units
+  check_identity
+  check_wheelhouse
+  check_mqtt_interface
+  step "installing the Debian packages" packages
+  step "making the system users" users
+  step "making the folders" folders
+  step "building the release" release
+  step "installing the anjungan command" wrapper
+  step "writing the configuration" configuration
+  step "setting up the MQTT broker" mosquitto_setup
+  step "installing udev rules, journald limits and units" system_files
+  step "migrating the store" upgrade_store
+  step "enabling the units" enable_units
+  step "starting the units" start_units
+  STEP="finishing"
   if [ "$CHANGES" -eq 0 ]; then
     say "nothing changed: anjungan is installed and up to date ($(readlink -f "$PREFIX/current"))"
   else
@@ -377,4 +489,9 @@ main() {
   fi
 }
 
-main
+# Run when executed; only define the functions when sourced (tests/hardware/test_scripts.py).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  parse_args "$@"
+  require_root
+  main
+fi

@@ -21,6 +21,7 @@ case "${1:-base}" in
     need chromium chromium
     need chromedriver chromium-driver
     need shellcheck shellcheck
+    need nft nftables
     need debootstrap debootstrap
     need systemd-analyze systemd
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

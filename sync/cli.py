@@ -65,7 +65,7 @@ def now_command(cfg: Any, attempts: int) -> None:
     settings = Settings.from_config(cfg)
     logging.getLogger("sync").setLevel(logging.ERROR)
     stop = threading.Event()
-    with stop_on_signals(stop.set), Store.from_config(cfg) as store:
+    with stop_on_signals(stop.set), Store.existing_from_config(cfg) as store:
         total = sum(pending_estimate(store).values())
         bar = click.progressbar(length=max(total, 1), label="uploading", file=sys.stderr)
         with bar, SyncClient(store, settings, stop=stop, on_acked=lambda _s, n: bar.update(n)) as client:
@@ -89,9 +89,7 @@ def status_command(cfg: Any, fmt: str) -> None:
     """Backlog per stream, the oldest unsynced record's age, last success and last error."""
     from sync.client import status
 
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.from_config(cfg) as store:
+    with Store.existing_from_config(cfg) as store:  # never created, never migrated here
         report = status.collect(store)
     click.echo(json.dumps(report, indent=2) if fmt == "json" else status.render(report))
 
@@ -112,9 +110,7 @@ def dead_letters_list(cfg: Any, stream: str | None, fmt: str) -> None:
     """Each dead letter: stream, seq, when, attempts, reason, which record (never personal data)."""
     from gateway.store import deadletters
 
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.from_config(cfg) as store:
+    with Store.existing_from_config(cfg) as store:  # never created, never migrated here
         rows = deadletters.listing(store, stream)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -136,9 +132,7 @@ def dead_letters_retry(cfg: Any, stream: str | None, seqs: tuple[int, ...]) -> N
     with the next sync round."""
     from gateway.store import deadletters
 
-    if not cfg.store_path.exists():
-        raise AnjunganError(f"no store at {cfg.store_path} (run `anjungan init` first)")
-    with Store.from_config(cfg) as store:
+    with Store.existing_from_config(cfg) as store:  # never created, never migrated here
         chosen = [(r["stream"], r["seq"]) for r in deadletters.listing(store, stream)
                   if not seqs or r["seq"] in seqs]  # fmt: skip
         _check_choice(chosen, seqs)

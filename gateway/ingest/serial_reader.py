@@ -5,6 +5,10 @@ path (``/dev/ttyACM0``, a ``/dev/serial/by-id/...`` link). While the device path
 it every :data:`WATCH_S` seconds and opens it as soon as it is back, so the node's first frames are read.
 Only a device that is there but cannot be opened (busy, no permission) is retried with growing pauses; a
 pause ends early when the device is replaced.
+
+With a data folder (the ingest), the reader claims the port while it reads it (:mod:`gateway.portlock`: a
+monitor then shows what the reader reads instead of taking the port), copies every line it reads to the
+port's monitors (:mod:`gateway.porttap`), and lets go of the port for a tool that asks for it (``node flash``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gateway.backoff import Backoff
 from gateway.errors import StoreError
 from gateway.ingest.lines import LineSplitter
 from gateway.ingest.sink import LineSink
+from gateway.porttap import TapSender
 from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
@@ -36,8 +41,10 @@ WATCH_S = 0.1  # how often a missing (or failing) device path is looked at
 class SerialReader:
     """Reads ``port`` (a device path or a pyserial URL such as ``loop://``) until :meth:`close`.
 
-    With ``data_dir`` set, the reader honours release requests (:mod:`gateway.portlock`): it closes the port
-    while one exists and opens it again afterwards. Without it (the monitor) it never lets go.
+    With ``data_dir`` set, the reader claims the port before it opens it (and waits while another process
+    holds the claim), serves the port's tap, and honours release requests (:mod:`gateway.portlock`): it
+    closes the port and gives up its claim while one exists, and takes both back afterwards. Without it the
+    reader does none of that.
     """
 
     def __init__(
@@ -62,6 +69,9 @@ class SerialReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_release_check = 0.0
+        self.claim = portlock.PortClaim(data_dir, port) if data_dir is not None else None
+        self.tap = TapSender(data_dir, port) if data_dir is not None else None
+        self._waiting_for_claim = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> SerialReader:
@@ -96,9 +106,21 @@ class SerialReader:
 
     # -- the thread ------------------------------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self.tap is not None:
+                self.tap.close()
+            if self.claim is not None:
+                self.claim.release()
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             if self._release_requested(force=True):
-                self._wait_for_release_end()
+                self._let_go()
+                continue
+            if not self._claimed():
+                self._stop.wait(WATCH_S)
                 continue
             try:
                 port = self._open()
@@ -155,6 +177,8 @@ class SerialReader:
         before = self._device()
         deadline = time.monotonic() + pause
         while not self._stop.wait(WATCH_S):
+            if self._release_requested():  # a tool asks for the port: give up the claim at once
+                return
             now = self._device()
             if now is None:  # gone: no deadline, watch for its return
                 deadline = float("inf")
@@ -198,8 +222,34 @@ class SerialReader:
             lines = self.splitter.feed(data)
             if lines:
                 self.sink.handle(lines)
+                if self.tap is not None:
+                    self.tap.send(lines)
 
-    # -- hand-over -------------------------------------------------------------------------------------------
+    # -- claim and hand-over ---------------------------------------------------------------------------------
+    def _claimed(self) -> bool:
+        """Hold the port's claim (under its current key); False while another process holds it."""
+        if self.claim is None:
+            return True
+        try:
+            held = self.claim.follow()
+        except OSError as err:
+            self.trouble.failed(f"cannot claim the port: {_reason(err)}")
+            return False
+        if held and self._waiting_for_claim:
+            log.warning("serial %s: the other reader let go; reading again", self.port)
+        elif not held and not self._waiting_for_claim:
+            log.warning(
+                "serial %s: another process reads the port (node monitor, node flash); waiting", self.port
+            )
+        self._waiting_for_claim = not held
+        return held
+
+    def _let_go(self) -> None:
+        """The port is closed: give up the claim while the release request lasts."""
+        if self.claim is not None:
+            self.claim.release()
+        self._wait_for_release_end()
+
     def _release_requested(self, force: bool = False) -> bool:
         if self.data_dir is None:
             return False
@@ -211,7 +261,7 @@ class SerialReader:
 
     def _wait_for_release_end(self) -> None:
         assert self.data_dir is not None
-        while not self._stop.wait(RELEASE_CHECK_S):
+        while not self._stop.wait(WATCH_S):
             if not portlock.is_release_requested(self.data_dir, self.port):
                 log.warning("serial %s: taking the port back", self.port)
                 return

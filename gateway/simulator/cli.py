@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gateway import config as config_mod
+from gateway import private
 from gateway.clicontext import pass_config
 from gateway.errors import AnjunganError
 from gateway.simulator.physics import SCENARIOS
@@ -57,7 +58,7 @@ def populate(fs_dir: Path, node_id: str, kind: str, interval_s: float) -> bool:
                 "or another --dir (or --blank) for a new board"
             )
         return False
-    fs_dir.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(fs_dir)
     for source in sorted(FIRMWARE_DIR.glob("*.py")):
         shutil.copyfile(source, fs_dir / source.name)
     config = node_config(node_id, kind, interval_s)
@@ -67,7 +68,7 @@ def populate(fs_dir: Path, node_id: str, kind: str, interval_s: float) -> bool:
 
 def open_pty_link(link: Path) -> tuple[int, int]:
     master, slave = pty.openpty()
-    link.parent.mkdir(parents=True, exist_ok=True)
+    private.ensure_dir(link.parent)
     tmp = link.with_name(link.name + ".tmp")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(os.ttyname(slave))
@@ -115,7 +116,7 @@ def simulate_command(
     link = (link or fs_dir.parent / f"ttySIM-{node_id}").absolute()
     try:
         if blank:
-            fs_dir.mkdir(parents=True, exist_ok=True)
+            private.ensure_dir(fs_dir)
         else:
             populate(fs_dir, node_id, kind, interval_s)
         master, slave = open_pty_link(link)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import private, regno, statuscode
-from gateway.errors import StoreError
+from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
 from gateway.store import db, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
 from gateway.store.writer import ReadingWriter
@@ -105,6 +105,40 @@ class Store:
     @classmethod
     def from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
         return cls.open(
+            cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
+        )
+
+    @classmethod
+    def open_existing(
+        cls, path: Path | str, *, budget_bytes: int | None = None, clock: SystemClock = SYSTEM_CLOCK
+    ) -> Store:
+        """Open the store at ``path`` as it is: never created, never migrated (read-only commands and tools).
+
+        Raises StoreMissingError when there is no store, StoreNeedsUpgradeError when it is older than this
+        release (only ``anjungan upgrade`` migrates, after a backup: docs/deploy.md), StoreError when it cannot
+        be read.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StoreMissingError(f"no store at {path} (create it with `anjungan init`)")
+        conn = db.connect(path, readonly=True)
+        try:
+            pending = db.pending_migrations(conn)
+        except sqlite3.Error as err:
+            raise db.translate(err, f"cannot read the store {path}") from err
+        finally:
+            conn.close()
+        if pending:
+            raise StoreNeedsUpgradeError(
+                f"the store {path} needs an upgrade ({len(pending)} migration(s) pending): run "
+                "`anjungan upgrade` (it backs the store up first)"
+            )
+        return cls(path, budget_bytes=budget_bytes, clock=clock)
+
+    @classmethod
+    def existing_from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+        """:meth:`open_existing` for the store of configuration ``cfg``."""
+        return cls.open_existing(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
         )
 

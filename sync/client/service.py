@@ -25,7 +25,14 @@ from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.clock import Clock
-from sync.client.errors import ClockSkewRefused, CredentialError, NotConfigured, SyncError, TransientError
+from sync.client.errors import (
+    ClockSkewRefused,
+    CredentialError,
+    NotConfigured,
+    SyncError,
+    TransientError,
+    UnreachableError,
+)
 from sync.client.transport import CentralLink
 from sync.client.uplink import STREAMS, Progress, Uplink
 
@@ -191,23 +198,60 @@ class SyncClient:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        """Rounds until :attr:`stop` is set: every ``interval_s``, earlier when there is backlog."""
+        """Rounds until :attr:`stop` is set: every ``interval_s``, earlier when there is backlog.
+
+        It first waits for the central to answer at all (:meth:`wait_for_central`). After failed rounds, the
+        first round that succeeds says so in one line (how many failed, for how long).
+        """
+        self.wait_for_central()
+        failed, since = 0, 0.0
         while not self.stop.is_set():
             sdnotify.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
             try:
                 self.round()
             except (TransientError, ClockSkewRefused) as err:
+                failed, since = failed + 1, since or time.monotonic()
                 delay = self.backoff.next(getattr(err, "retry_after", None))
                 log.warning("sync failed: %s; next attempt in %.0f s", err, delay)
                 self._sleep(delay)
                 continue
             except SyncError as err:  # credentials: a person must act; keep trying slowly, say it plainly
+                failed, since = failed + 1, since or time.monotonic()
                 delay = self.backoff.next()
                 log.error("%s", err)
                 self._sleep(max(delay, min(self.settings.interval_s, self.settings.backoff_cap_s)))
                 continue
+            if failed:
+                log.info(
+                    "sync works again after %d failed round(s) in %.0f s", failed, time.monotonic() - since
+                )
+                failed, since = 0, 0.0
             self.backoff.reset()
             self._idle()
+
+    def wait_for_central(self) -> None:
+        """Wait (quietly: one line) until the central answers ``GET /api/v1/time`` at all, or :attr:`stop`.
+
+        A sync started before its central (the demo starts them together; a Pi boots before its link) would
+        otherwise log a failed round, and its uplink's complaints, before there was anything to complain of.
+        A central that answers, however badly, ends the wait: the rounds then say what is wrong.
+        """
+        waiting = False
+        while not self.stop.is_set():
+            try:
+                self.central.get_json("/api/v1/time", signed=False)
+            except UnreachableError as err:
+                if not waiting:
+                    log.info("waiting for the central at %s to answer (%s)", self.settings.url, err)
+                    waiting = True
+                self._sleep(self.backoff.next())
+                continue
+            except SyncError:
+                pass
+            if waiting:
+                log.info("the central at %s answers", self.settings.url)
+            self.backoff.reset()
+            return
 
     def settle_checkpoint(self) -> bool:
         """Pay an owed TRUNCATE checkpoint (purged personal data or a relayed lookup's code still in the WAL);

@@ -52,7 +52,7 @@ def render(status: dict[str, Any]) -> str:
     for stream, row in status["streams"].items():
         lines.append(
             f"{stream:<12} {row['pending']:>9} {_age(row['oldest_age_s']):>9} {row['acked']:>9} "
-            f"{row['dead_letters']:>5}  {row['last_success'] or 'never'}"
+            f"{row['dead_letters']:>5}  {_last_success(row)}"
         )
         if row["last_error"]:
             lines.append(f"{'':<12} last error {row['last_error_at']}: {row['last_error']}")
@@ -82,6 +82,14 @@ def render(status: dict[str, Any]) -> str:
             f"{item['last_error']} (next try {_iso(item['next_attempt_at'])})"
         )
     return "\n".join(lines)
+
+
+def _last_success(row: dict[str, Any]) -> str:
+    """When the central last acknowledged the stream; a stream that never had anything to send is not a
+    stream that never succeeded."""
+    if row["last_success"]:
+        return str(row["last_success"])
+    return "never" if row["pending"] or row["dead_letters"] else "nothing to send yet"
 
 
 def _age(seconds: float | None) -> str:

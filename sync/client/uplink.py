@@ -42,7 +42,7 @@ from gateway import faults
 from gateway.store import Store, db, deadletters
 from gateway.vocabulary import READING_KEYS
 from sync import protocol
-from sync.client.errors import RejectedError, SyncError, TransientError
+from sync.client.errors import RejectedError, SyncError, TransientError, UnreachableError
 from sync.client.transport import CentralLink
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,9 @@ class Uplink:
         body, headers = protocol.encode_batch(stream, [], columnar=False)
         try:
             self.central.post_json(BATCHES_PATH, body, headers)
+        except UnreachableError as err:  # no answer at all: a link or a central that is down, not our records
+            log.warning("%s: the central cannot be reached: %s", stream, err)
+            return False
         except SyncError as err:
             log.warning("%s: the central fails an empty batch too: %s", stream, err)
             return False

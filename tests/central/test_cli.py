@@ -153,6 +153,27 @@ def test_a_command_without_a_database_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_anjungan_command_prints_a_refusal_as_its_one_plain_line(tmp_path: Path) -> None:
+    """docs/cli.md: every command prints its errors as `anjungan: ...` (the central's printed `Error: ...`)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJUNGAN_")}
+    done = subprocess.run([sys.executable, "-m", "gateway", "central", "export", "readings"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"anjungan: no central database at {tmp_path / 'central.db'}: pass --db or set ANJUNGAN_CENTRAL_DB\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    usage = subprocess.run([sys.executable, "-m", "gateway", "central", "export", "nothing"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert (
+        usage.returncode == 2 and "Usage: anjungan central export" in usage.stderr
+    )  # usage errors keep usage
+
+
 def test_add_gateway_creates_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(central_group, ["add-gateway", "dmk"], env=NO_SETTINGS)

@@ -64,8 +64,32 @@ def test_status_says_when_the_clock_is_not_known_good(tmp_path: Path, central_ah
         assert done.returncode == 0 and "synchronized by NTP" in done.stdout
     else:
         assert done.returncode == 1 and "clock NOT known good: +3600 s off the central's" in done.stderr
+        assert "run `sudo systemctl start anjungan-clock-central`" in done.stderr  # not a command that fails
 
 
 def test_an_unreachable_central_is_one_plain_line(tmp_path: Path) -> None:
     done = _clock(tmp_path, "http://127.0.0.1:9", "from-central", "--even-if-synchronized")
     assert done.returncode == 1 and done.stderr.startswith("anjungan: cannot read the central's time")
+
+
+def test_without_the_right_to_set_the_clock_it_names_the_unit_that_has_it(
+    tmp_path: Path, central_ahead: str
+) -> None:
+    """As the service user (the installed wrapper drops root), the step fails: the message says what works."""
+    script = (
+        "import sys\n"
+        "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff:')][0].split()[1]\n"
+        "sys.exit(3) if int(caps, 16) >> 25 & 1 else None  # CAP_SYS_TIME must be gone: never step this clock\n"
+        "from gateway.cli import main\n"
+        "main(['clock', 'from-central', '--even-if-synchronized'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJUNGAN_")}
+    env.update(ANJUNGAN_CENTRAL_URL=central_ahead, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(["setpriv", "--bounding-set", "-sys_time", "--inh-caps", "-sys_time", "--",
+                           sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        "anjungan: setting the clock needs root (CAP_SYS_TIME): run `sudo systemctl start anjungan-clock-central` "
+        "(it sets the clock as root)"
+    )

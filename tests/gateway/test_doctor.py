@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gateway import config as config_mod
 from gateway.cli import cli
+from gateway.doctor import Finding, run_checks, wear_finding
+from gateway.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _doctor(cwd: Path, *argv: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +95,15 @@ class _BadCentral:
     def _answer(self, conn: socket.socket) -> None:
         with conn:
             try:
-                conn.recv(65536)
+                request = conn.recv(65536)
+                if self.how == "forbidden":  # the time for anyone, 403 to every signed request
+                    if request.startswith(b"GET /api/v1/time "):
+                        body = b'{"time": 1800000000.0}'
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                                     + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+                    else:
+                        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                    return
                 if self.how == "gzip":
                     body = gzip.compress(b'{"time": 1800000000.0}')
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -130,3 +143,120 @@ def test_doctor_bounds_each_network_check_and_says_what_the_central_sent(tmp_pat
         assert "no whole answer within 15 s" in line and took < 60  # before: about 55 minutes
     else:
         assert "compressed (gzip)" in line and "utf-8" not in line
+
+
+def _findings(config: Path, **env: str) -> dict[str, Finding]:
+    """Every finding of ``doctor`` for ``config`` (in this process), by its English text."""
+    cfg = config_mod.load(config, env={"ANJUNGAN_MQTT_HOST": "", **env})
+    return {finding.en: finding for finding in run_checks(cfg)}
+
+
+def _one(findings: dict[str, Finding], start: str) -> Finding:
+    (found,) = [f for text, f in findings.items() if text.startswith(start)]
+    return found
+
+
+def _init(tmp_path: Path, *options: str) -> Path:
+    config = tmp_path / "anjungan.toml"
+    result = CliRunner().invoke(cli, ["--config", str(config), "init", *options])
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def test_the_credentials_count_as_accepted_only_on_the_centrals_own_answer(tmp_path: Path) -> None:
+    """A central that tells the time but answers 403 to signed requests was reported as accepting them."""
+    config = _init(tmp_path, "--gateway-id", "dmk-uji")
+    central = _BadCentral("forbidden")
+    try:
+        found = _findings(config, ANJUNGAN_CENTRAL_URL=f"http://127.0.0.1:{central.port}",
+                          ANJUNGAN_CENTRAL_GATEWAY_ID="dmk-uji", ANJUNGAN_CENTRAL_SECRET="s")  # fmt: skip
+    finally:
+        central.close()
+    assert "the central accepts this gateway's credentials" not in found
+    finding = _one(found, "the credentials are not confirmed: the central answered HTTP 403")
+    assert not finding.ok and "[central] url" in finding.fix_en
+
+
+def test_refused_records_and_a_sync_that_never_succeeds_need_a_hand(tmp_path: Path) -> None:
+    config = _init(tmp_path, "--gateway-id", "dmk-uji")
+    with Store.open(tmp_path / "data" / "anjungan.db") as store:
+        store.add_event("test", {"n": 1})
+        store.dead_letter("events", store.outbox("events", 1), "refused by the central: test")
+    found = _findings(config)
+    events = _one(found, "events: ")
+    assert not events.ok and "`anjungan sync dead-letters list`" in events.fix_en
+    assert _one(found, "readings: 0 waiting to sync, 0 refused").ok
+    assert not any(text.startswith("no sync with the central") for text in found)  # no central: no sync
+    central = {"ANJUNGAN_CENTRAL_URL": "http://127.0.0.1:9", "ANJUNGAN_CENTRAL_GATEWAY_ID": "dmk-uji",
+               "ANJUNGAN_CENTRAL_SECRET": "s"}  # fmt: skip
+    never = _one(_findings(config, **central), "no sync with the central succeeded (never)")
+    assert not never.ok and "systemctl status anjungan-sync" in never.fix_en
+    with Store.open(tmp_path / "data" / "anjungan.db") as store:
+        store.mark_acked("readings", 0)  # a round that found nothing to send, just now
+    assert _one(_findings(config, **central), "the last sync succeeded 0 min ago").ok
+
+
+def test_the_kiosk_id_is_its_own_and_the_same_at_the_central(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "anjungan.toml"), "init"])
+    assert (
+        "note: [gateway] id is the built-in example: give each kiosk its own (--gateway-id)" in result.output
+    )
+    config = tmp_path / "anjungan.toml"
+    example = _one(_findings(config), "the kiosk id is still the built-in example (dmk-wonosalam)")
+    assert not example.ok
+    config = _init(tmp_path, "--force", "--gateway-id", "dmk-uji")
+    assert not any("kiosk id" in text or "two ids" in text for text in _findings(config))
+    two = _one(_findings(config, ANJUNGAN_CENTRAL_GATEWAY_ID="kecamatan-uji"), "this kiosk has two ids")
+    assert not two.ok and "`anjungan central add-gateway dmk-uji`" in two.fix_en
+
+
+def test_a_loose_folder_gets_a_folder_fix_and_the_simulator_makes_none(tmp_path: Path) -> None:
+    config = _init(tmp_path, "--gateway-id", "dmk-uji")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "node", "simulate",
+                             "--node-id", "sim-doc-01"], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert not [text for text in _findings(config) if "is not private" in text]  # data/sim/... are 0700
+    loose = tmp_path / "data" / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    finding = _one(_findings(config), f"{loose} is not private")
+    assert (finding.fix_id, finding.fix_en) == (f"chmod 0700 {loose}", f"chmod 0700 {loose}")
+
+
+def test_without_configuration_or_data_there_is_no_ok_for_permissions_and_lines_align(tmp_path: Path) -> None:
+    done = _doctor(tmp_path)
+    assert "are private to their owner" not in done.stdout
+    heads = [line for line in done.stdout.splitlines() if not line.startswith(" ")]
+    assert heads and all(line[:7] in ("ok     ", "PERLU  ") for line in heads), heads
+    assert "no central configured: nothing this kiosk collects reaches the central" in done.stdout
+
+
+def test_sd_wear_is_held_to_the_deploy_target_with_a_command_every_pi_has() -> None:
+    assert wear_finding(49e6).ok
+    worn = wear_finding(60e6)
+    assert not worn.ok and "target ≤ 50 MB" in worn.en
+    assert "iotop" not in worn.fix_en and "/proc/[0-9]*/io" in worn.fix_en
+
+
+def test_the_printer_is_checked_by_opening_it_and_the_operator_pages_by_their_password(
+    tmp_path: Path,
+) -> None:
+    config = _init(tmp_path, "--gateway-id", "dmk-uji")
+    found = _findings(config, ANJUNGAN_KIOSK_PRINTER=f"file:{tmp_path / 'lp0'}")
+    missing = _one(
+        found, f"receipt printer file:{tmp_path / 'lp0'} cannot be opened (No such file or directory)"
+    )
+    assert not missing.ok and not (tmp_path / "lp0").exists()  # never created
+    assert not _one(found, "the operator pages are off").ok
+    (tmp_path / "lp0").write_bytes(b"")
+    found = _findings(config, ANJUNGAN_KIOSK_PRINTER=f"file:{tmp_path / 'lp0'}",
+                      ANJUNGAN_KIOSK_OPERATOR_PASSWORD_HASH="scrypt:x")  # fmt: skip
+    assert _one(found, f"receipt printer file:{tmp_path / 'lp0'} can be opened to print").ok
+    assert _one(found, "the operator pages are on").ok
+    usb = _one(_findings(config, ANJUNGAN_KIOSK_PRINTER="usb:0416:5011"), "printer setting 'usb:0416:5011'")
+    assert not usb.ok and "file:/dev/usb/lp0" in usb.fix_en

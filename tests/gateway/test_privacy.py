@@ -179,6 +179,7 @@ def test_every_folder_the_gateway_creates_is_private(tmp_path: Path, umask_022: 
     """Under umask 022 ``mkdir -p`` makes 0755 folders (``data/files`` was): every folder the gateway makes,
     and each missing parent, is 0700."""
     from gateway import portlock
+    from gateway.porttap import TapListener
     from gateway.sample_content import write_documents
     from kiosk import documents
 
@@ -188,13 +189,13 @@ def test_every_folder_the_gateway_creates_is_private(tmp_path: Path, umask_022: 
     source = str(documents.file_path(data, sha))
     documents.count_pages({"path": source, "count_file": str(documents.pages_dir(data, sha) / "count")})
     documents.render_page({"path": source, "number": 1, "target": str(documents.page_path(data, sha, 1))})
-    with portlock.released(data, "loop://", settle_s=0):
+    with portlock.released(data, "loop://"), TapListener(data, "loop://"):
         pass
     private.ensure_dir(data / "backups")
     folders = [tmp_path / "site", *(p for p in (tmp_path / "site").rglob("*") if p.is_dir())]
     assert {p.relative_to(tmp_path).as_posix(): _mode(p) for p in folders} == {
         name: "0700" for name in ("site", "site/data", "site/data/files", "site/data/pages",
-                                  f"site/data/pages/{sha}", "site/data/run", "site/data/run/release",
+                                  f"site/data/pages/{sha}", "site/data/run", "site/data/run/readers", "site/data/run/tap",
                                   "site/data/backups")
     }  # fmt: skip
 

@@ -97,6 +97,33 @@ def test_upgrade_keeps_every_row_and_backs_up_first(old_code: Path, tmp_path: Pa
     assert len(list((store.parent / "backups").glob("anjungan-*.db"))) == 1  # nothing to do: no new backup
 
 
+def test_no_command_but_upgrade_migrates_the_store(old_code: Path, tmp_path: Path) -> None:
+    """Read-only commands and the technician's tools refuse an old store in one line; only `anjungan upgrade`
+    migrates it, after its backup (before, `sync status` migrated it silently and `upgrade` had nothing left to
+    back up)."""
+    config, store, _counts = _old_store(old_code, tmp_path)
+    before = _dump(store)
+    central = {"ANJUNGAN_CENTRAL_URL": "http://127.0.0.1:9", "ANJUNGAN_CENTRAL_GATEWAY_ID": "dmk-uji",
+               "ANJUNGAN_CENTRAL_SECRET": "s"}  # fmt: skip
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    pending = len(MIGRATIONS) - conn.execute("SELECT count(*) FROM migrations").fetchone()[0]
+    conn.close()
+    refusal = (f"anjungan: the store {store} needs an upgrade ({pending} migration(s) pending): run "
+               "`anjungan upgrade` (it backs the store up first)")  # fmt: skip
+    for argv in (["readings"], ["node", "list"], ["sync", "status"], ["sync", "dead-letters", "list"],
+                 ["sync", "dead-letters", "retry"], ["sync", "now"]):  # fmt: skip
+        done = _anjungan(config, *argv, env=central)
+        assert (done.returncode, done.stderr.strip()) == (1, refusal), argv
+    doctor = _anjungan(config, "doctor")
+    assert (
+        doctor.returncode == 1
+        and f"the store needs an upgrade ({pending} migrations pending)" in doctor.stdout
+    )
+    assert _dump(store) == before
+    done = _anjungan(config, "upgrade")
+    assert done.returncode == 0 and "backed up the store" in done.stdout, done.stderr
+
+
 def test_a_failed_migration_leaves_the_store_untouched_for_the_previous_release(
     old_code: Path, tmp_path: Path
 ) -> None:

@@ -150,13 +150,26 @@ def test_install_from_fresh_bookworm_then_again_changes_nothing(installed_root: 
     assert _mode(root / "etc/anjungan/mqtt.env") == ("0o640", "0", gid)
     # the broker: the nodes' network and this machine only, no anonymous clients, the ingest's user
     broker = (root / "etc/mosquitto/conf.d/anjungan.conf").read_text()
-    assert "allow_anonymous false" in broker and "bind_interface wlan0" in broker
+    assert "allow_anonymous false" in broker and "bind_interface" not in broker  # starts whatever wlan0 is
+    assert (
+        '"lo", "wlan0"' in (root / "etc/anjungan/mqtt-firewall.nft").read_text()
+    )  # reachable from these only
+    assert (
+        "Requires=anjungan-mqtt-firewall.service"
+        in (root / "etc/systemd/system/mosquitto.service.d/anjungan.conf").read_text()
+    )
     assert "anjungan-ingest:" in (root / "etc/mosquitto/anjungan.passwd").read_text()
     assert (root / "etc/udev/rules.d/99-anjungan-nodes.rules").exists()
     assert (root / "etc/systemd/journald.conf.d/anjungan.conf").exists()
     # enabled units (no central configured yet: sync waits for one)
     wants = root / "etc/systemd/system/multi-user.target.wants"
-    for unit in ("anjungan-ingest", "anjungan-kiosk", "anjungan-screen", "mosquitto"):
+    for unit in (
+        "anjungan-ingest",
+        "anjungan-kiosk",
+        "anjungan-screen",
+        "mosquitto",
+        "anjungan-mqtt-firewall",
+    ):
         assert (wants / f"{unit}.service").is_symlink(), unit
     assert not (wants / "anjungan-sync.service").exists()
     # the clock: restored at boot and saved at shutdown (fake-hwclock), saved hourly, the central's when no NTP

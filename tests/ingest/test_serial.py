@@ -143,8 +143,8 @@ def test_the_port_is_handed_over_on_request(
     reader = reader_on(path, data_dir=tmp_path)
     write_all(master, reading_line("wl", 1, 0, {"water_cm": 1}))
     wait_for(lambda: len(frame_keys(store)) == 1, what="a frame before the hand-over")
-    with portlock.released(tmp_path, path, settle_s=0.6):
-        assert not reader.is_open.is_set()  # closed within the settle time
+    with portlock.released(tmp_path, path):
+        assert not reader.is_open.is_set()  # closed before the block begins
         write_all(master, b"read by someone else\n")
         other = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # the other tool reads the port meanwhile
         try:

@@ -38,6 +38,14 @@ def test_bad_printer_specs(spec: str) -> None:
         print_slip(printer, SLIP)
 
 
+def test_a_usb_spec_is_refused_with_the_form_that_prints() -> None:
+    """usb:VID:PID failed only when printing ("requires a usb library"); the kernel's usblp device prints."""
+    with pytest.raises(
+        PrinterError, match=r"usb: form is not supported; a USB receipt printer is file:/dev/usb/lp0"
+    ):
+        open_printer("usb:0416:5011")
+
+
 def test_file_printer(tmp_path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "lp0"
     print_slip(f"file:{target}", SLIP)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gateway import portlock
 from gateway.errors import AnjunganError
 from gateway.flash import flash_command
 
@@ -46,8 +47,9 @@ def test_flash_a_blank_board_then_skip_unchanged_files(start_board, config_env):
     third = runner.invoke(flash_command, args, env=config_env)
     assert f"copied 1 files, skipped {n_files - 1} unchanged" in third.output
     assert (board.fs / "rain.py").read_bytes() == (FIRMWARE / "rain.py").read_bytes()
-    release_dir = Path(config_env["ANJUNGAN_CONFIG"]).parent / "data" / "run" / "release"
-    assert not list(release_dir.iterdir())  # the port was handed back to the ingest
+    data_dir = Path(config_env["ANJUNGAN_CONFIG"]).parent / "data"
+    assert not portlock.is_claimed(data_dir, str(board.link))  # the port was handed back to the ingest
+    assert not list((data_dir / "run" / "release").glob("*"))
 
 
 def test_flash_errors_are_plain(config_env, tmp_path):
@@ -84,3 +86,21 @@ def test_a_replacement_board_boots_above_the_boots_the_store_knows(start_board, 
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "boot counter set above boot 7" in result.output
     assert "dmk-wl-09 is alive: boot 8," in result.output
+    # the hello the flash tool read after the reset is stored, as the ingest would have stored it
+    with Store.open_existing(cfg.store_path) as store:
+        (node,) = [n for n in store.nodes() if n["node"] == "dmk-wl-09"]
+    assert (node["boot"], node["fw"]) == (8, "0.1.0")
+
+
+def test_an_mqtt_node_without_a_broker_account_or_wifi_is_warned_about(config_env, tmp_path):
+    args = ["--port", str(tmp_path / "nothing"), "--node-id", "dmk-wl-05", "--kind", "water-level",
+            "--mqtt-host", "192.168.1.10"]  # fmt: skip
+    result = CliRunner().invoke(flash_command, args, env=config_env)
+    assert (
+        "warning: no --mqtt-user/--mqtt-password: the gateway's broker takes no anonymous clients"
+        in result.output
+    )
+    assert "mqtt-node-credential.sh dmk-wl-05" in result.output
+    assert "warning: no --wifi-ssid" in result.output
+    full = [*args, "--mqtt-user", "dmk-wl-05", "--mqtt-password", "s3cret", "--wifi-ssid", "KANTOR"]
+    assert "warning" not in CliRunner().invoke(flash_command, full, env=config_env).output
