@@ -280,7 +280,8 @@ def test_the_ingest_stops_while_the_store_is_locked_and_its_queue_is_full(
                 )
                 if writer.waiting:
                     break
-            assert writer.waiting == 1 and writer.stalls >= 1
+            assert writer.waiting == 1
+            wait_for(lambda: writer.stalls >= 1, what="the writer to find the store locked")
             closer.start()
             closer.join(30)
             assert not closer.is_alive(), "the ingest did not stop"
