@@ -13,7 +13,7 @@ from sync.central.app import central
 from sync.central.backoffice import forms, publishing
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
 from sync.central.backoffice.session import actor, now_ms
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import blueprint, requires, valid
 
 bp = blueprint("publish")
 
@@ -65,20 +65,11 @@ def index() -> str:
     )
 
 
-def _valid(form: Any) -> Any:
-    if not form.validate_on_submit():
-        problems = "; ".join(
-            f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
-        )
-        raise BackofficeError(problems or _("Isian tidak lengkap."))
-    return form
-
-
 @bp.post("/publikasi/dip")
 @requires("publish")
 def dip() -> Response:
     """Publish or edit a DIP entry; 400 on missing columns (a dikecualikan entry needs its reason)."""
-    form = _valid(_forms(publishing.published(central().engine))["dip"])
+    form = valid(_forms(publishing.published(central().engine))["dip"])
     if form.category.data == "dikecualikan" and not (form.reason.data or "").strip():
         raise BackofficeError(_("Informasi yang dikecualikan wajib menyebut alasannya (uji konsekuensi)."))
     data = {"category": form.category.data, "title": form.title.data, "summary": form.summary.data,
@@ -95,7 +86,7 @@ def dip() -> Response:
 @requires("publish")
 def document() -> Response:
     """Upload a PDF and publish it; 400 when it is not a PDF."""
-    form = _valid(_forms(publishing.published(central().engine))["document"])
+    form = valid(_forms(publishing.published(central().engine))["document"])
     upload = form.file.data
     if not upload or not getattr(upload, "filename", ""):
         raise BackofficeError(_("Pilih berkas PDF."))
@@ -109,7 +100,7 @@ def document() -> Response:
 @requires("publish")
 def announcement() -> Response:
     """Publish or edit an announcement (serta-merta: shown as an urgent alert); 400 when it ends before it starts."""
-    form = _valid(_forms(publishing.published(central().engine))["announcement"])
+    form = valid(_forms(publishing.published(central().engine))["announcement"])
     starts, ends = form.starts.data, form.ends.data
     if starts and ends and ends < starts:
         raise BackofficeError(_("Tanggal berakhir sebelum tanggal mulai."))
@@ -131,7 +122,7 @@ def _kind(kind: str) -> str:
 @requires("publish")
 def withdraw(kind: str, item_id: str) -> Response:
     """Withdraw an item from every kiosk (scope "") or one (form field ``scope``); 404 when not published."""
-    _valid(forms.EmptyForm())
+    valid(forms.EmptyForm())
     publishing.withdraw(
         central().engine, actor(), _kind(kind), item_id, request.form.get("scope", ""), now_ms()
     )
