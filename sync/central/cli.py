@@ -185,6 +185,8 @@ def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password
     """Create an officer's account; print {"user", "role", "opd", "password"} (the password is shown once)."""
     from sync.central.backoffice import accounts, audit
 
+    if role == "pelaksana" and not opd:
+        raise click.ClickException("--role pelaksana needs --opd CODE (the OPD the officer works for)")
     state = _open(ctx)
     given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     at = service.now_ms()

@@ -110,8 +110,11 @@ class EmptyForm(Form):
 
 
 class UserForm(Form):
+    """A new officer's account. No role is chosen beforehand (least privilege): the admin picks one."""
+
     username = StringField(_l("Nama pengguna"), [DataRequired(), Length(min=2, max=64)])
-    role = SelectField(_l("Peran"), choices=choices([(r, r) for r in ROLES]))
+    role = SelectField(_l("Peran"), choices=choices([("", _l("— pilih peran —"))] + [(r, labels.ROLES[r]) for r in ROLES]),
+                       default="", validators=[DataRequired(_l("Pilih peran pengguna."))])  # fmt: skip
     opd = SelectField(_l("OPD (untuk pelaksana)"), choices=choices([]), validators=[Optional()])
 
 

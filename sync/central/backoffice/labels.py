@@ -101,6 +101,15 @@ HISTORY: dict[str, Any] = {
     "selesai": _l("Ditutup"),
 }
 
+# the roles (roles.py ROLES), as the users page offers them
+ROLES: dict[str, Any] = {
+    "admin": _l("admin — pengelola sistem (pengguna, anjungan, pengaturan)"),
+    "ppid": _l("ppid — PPID Utama (semua berkas, publikasi)"),
+    "pelaksana": _l("pelaksana — petugas OPD (berkas yang didisposisikan ke OPD-nya)"),
+    "atasan": _l("atasan — Atasan PPID (memutus keberatan)"),
+    "teknisi": _l("teknisi — teknisi lapangan (armada, tanpa data warga)"),
+}
+
 
 def field(key: str) -> str:
     """The label of a submission's field ``key`` (public or personal); the key itself when unknown."""
@@ -141,4 +150,10 @@ def history(action: str) -> str:
 def dip_category(code: str) -> str:
     """A DIP entry's category as words."""
     label = DIP_CATEGORIES.get(code)
+    return code if label is None else str(label)
+
+
+def role(code: str) -> str:
+    """A role as words, with what it is for."""
+    label = ROLES.get(code)
     return code if label is None else str(label)
