@@ -1,8 +1,10 @@
 """``anjungan demo``: the whole system on one machine, on embedded defaults.
 
-It keeps everything in the demo folder: a local central (SQLite) with this gateway registered, three simulated
-nodes (water level, weather, power) on pseudo-terminals, and the gateway's ingest, kiosk and sync, each a
-supervised child process with its log in ``<demo dir>/logs/``. Ctrl-C stops everything (and a killed demo
+It keeps everything in the demo folder: a local central (SQLite) with this gateway registered and the sample
+content published there (gateway/sample_content.py: officers edit or withdraw it on the back office's Publikasi
+page, and it reaches the kiosk through the downlink in the first sync round), three simulated nodes (water level,
+weather, power) on pseudo-terminals, and the gateway's ingest, kiosk and sync, each a supervised child process
+with its log in ``<demo dir>/logs/``. Ctrl-C stops everything (and a killed demo
 takes its children along: see gateway/supervise.py); running it again carries on with the same data.
 """
 
@@ -19,7 +21,6 @@ from typing import Any
 from gateway import config as config_mod
 from gateway import private
 from gateway.errors import AnjunganError
-from gateway.sample_content import seed
 from gateway.store import Store
 from gateway.supervise import Child, Supervisor, anjungan_argv
 
@@ -155,6 +156,18 @@ def _places(demo_dir: Path, gateway_id: str) -> None:
     marker.write_text("places set\n")
 
 
+def _publish_sample(demo_dir: Path) -> None:
+    """Publish the sample content at the demo's central for every kiosk (audited there as ``cli``). Every start
+    runs it: it publishes only what the central never had, so nothing is added twice and an item an officer
+    edited or withdrew stays so."""
+    result = subprocess.run(anjungan_argv("central", "--db", _central_db(demo_dir), "publish-sample"),
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    if result.returncode != 0:
+        raise AnjunganError(
+            f"cannot publish the demo's sample content at the central: {result.stderr.strip()}"
+        )
+
+
 def _seed_submissions(store: Store) -> None:
     """A few realistic citizens' submissions (they travel to the central like any other)."""
     from datetime import date
@@ -172,11 +185,13 @@ def _link(demo_dir: Path, node_id: str) -> Path:
 
 
 def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
-    """Write the demo's configuration, register it at the central and seed the store; return the config path."""
+    """Write the demo's configuration, register it at the central, publish the sample content there and file
+    the demo's submissions in the store; return the config path."""
     private.ensure_dir(demo_dir / "logs")
     credentials = _credentials(demo_dir)
     operator_hash, _password = _operator(demo_dir)
     _places(demo_dir, credentials["gateway_id"])
+    _publish_sample(demo_dir)
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {
         "gateway": {"id": GATEWAY_ID, "name": "Kecamatan Wonosalam (demo)", "data_dir": "data"},
@@ -199,9 +214,6 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     private.write_text(path, text)
     cfg = config_mod.load(path)
     with Store.from_config(cfg) as store:
-        if store.get_meta("demo_seeded") is None:
-            seed(store, cfg)
-            store.set_meta("demo_seeded", "1")
         if store.get_meta("demo_submissions") is None:
             _seed_submissions(store)
             store.set_meta("demo_submissions", "1")

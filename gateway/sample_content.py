@@ -1,9 +1,12 @@
-"""Realistic sample public information for a kiosk that has not synced yet (``anjungan init --sample-content``).
+"""Realistic sample public information: what ``anjungan demo`` publishes at its central (``anjungan central
+publish-sample``), and what ``anjungan init --sample-content`` (and the kiosk's tests) seed straight into a store
+that has not synced yet.
 
 The content has the shapes the central sends: ``dip`` entries (the Daftar Informasi Publik, every category,
-exempt entries with their Ps. 17 ground), ``document`` records whose small PDFs are written at seed time into
-``<data_dir>/files/<sha256>``, and ``announcement`` records (one urgent). The office is a fictional but
-typical kecamatan in Kabupaten Demak.
+exempt entries with their Ps. 17 ground), ``document`` records whose small PDFs (:func:`documents`) are written
+at seed time into ``<data_dir>/files/<sha256>``, and ``announcement`` records (one urgent). The office is a
+fictional but typical kecamatan in Kabupaten Demak. The module is pure data (it imports only
+:mod:`gateway.private`), so that the central may read it too.
 """
 
 from __future__ import annotations
@@ -262,6 +265,11 @@ _ANNOUNCEMENTS = [
 ]  # fmt: skip
 
 SAMPLE_CHANGES: list[dict[str, Any]] = [*_DOCS, *_DIP, *_ANNOUNCEMENTS]
+
+
+def documents() -> dict[str, bytes]:
+    """The sample documents' PDFs by sha256 (the ``id`` of their ``document`` change in :data:`SAMPLE_CHANGES`)."""
+    return {_SHA[key]: data for key, data in _BYTES.items()}
 
 
 def write_documents(data_dir: Path) -> int:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.errors import AnjunganError, ConfigError
 from sync import protocol
@@ -268,6 +269,9 @@ def create_app(
     app.register_error_handler(sa.exc.DBAPIError, _database_error)
     app.register_error_handler(sa.exc.TimeoutError, _database_error)
     backoffice.init_app(app, state.master_key)
+    if state.settings.proxy_count:  # the client's address, scheme and host as the trusted proxies report them
+        hops = state.settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     return app
 
 

@@ -186,6 +186,8 @@ def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password
     """Create an officer's account; print {"user", "role", "opd", "password"} (the password is shown once)."""
     from sync.central.backoffice import accounts, audit
 
+    if role == "pelaksana" and not opd:
+        raise click.ClickException("--role pelaksana needs --opd CODE (the OPD the officer works for)")
     state = _open(ctx)
     given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     at = service.now_ms()
@@ -289,63 +291,24 @@ def set_status(
 @click.pass_context
 @plain_errors
 def publish_sample(ctx: click.Context) -> None:
-    """Publish sample content (DIP entries, a document, an announcement) for every gateway."""
+    """Publish the sample content (DIP entries, documents, announcements) for every gateway; items published
+    before (also those edited or withdrawn since) are left as they are, so running it again adds nothing."""
     state = _open(ctx)
     for line in publish_sample_content(state):
         click.echo(line)
 
 
 def publish_sample_content(state: CentralState) -> Iterator[str]:
-    data = _sample_pdf()
-    sha = service.publish_document(
-        state.engine,
-        state.files(),
-        data,
-        title="Laporan Keuangan Desa 2025",
-        filename="laporan-keuangan-2025.pdf",
-    )
-    yield f"document {sha}"
-    entries = [
-        ("dip-apbdes-2025", "berkala", "APBDes 2025", sha),
-        ("dip-banjir", "serta-merta", "Peringatan dini banjir", None),
-        ("dip-perdes", "setiap-saat", "Peraturan Desa", None),
-    ]
-    for item_id, category, title, document in entries:
-        service.publish_content(
-            state.engine,
-            "dip",
-            item_id,
-            {
-                "category": category,
-                "title": title,
-                "summary": f"{title} (contoh)",
-                "unit": "Pemerintah Desa",
-                "responsible": "PPID Desa",
-                "made": "2025",
-                "formats": ["pdf"] if document else ["html"],
-                "retention": "5 tahun",
-                "document": document,
-                "reason": None,
-            },
-        )
-        yield f"dip {item_id}"
-    service.publish_content(
-        state.engine,
-        "announcement",
-        "ann-posyandu",
-        {
-            "title": "Posyandu bulan ini",
-            "body": "Posyandu dibuka Sabtu pukul 08.00 di balai desa.",
-            "starts": None,
-            "ends": None,
-            "urgent": False,
-        },
-    )
-    yield "announcement ann-posyandu"
+    """Publish :mod:`gateway.sample_content` (the content a kiosk's ``init --sample-content`` seeds) for every
+    gateway, as the back office publishes (audited, actor ``cli``); yield one line per item. Idempotent:
+    :func:`sync.central.backoffice.publishing.publish_new`."""
+    from gateway import sample_content
+    from sync.central.backoffice import audit, publishing
 
-
-def _sample_pdf() -> bytes:
-    return b"%PDF-1.4\n% anjungan sample document\n" + b"Laporan keuangan desa (contoh).\n" * 64 + b"%%EOF\n"
+    made = publishing.publish_new(state.engine, state.files(), audit.Actor("cli", "admin"),
+                                  sample_content.SAMPLE_CHANGES, sample_content.documents(), service.now_ms())  # fmt: skip
+    for kind, item_id, published in made:
+        yield f"{kind} {item_id}" if published else f"{kind} {item_id}: published before, left as it is"
 
 
 class _Echo:

@@ -158,8 +158,19 @@ SETTINGS: list[Setting] = [
         "cookie_secure",
         False,
         "Send the back office's session cookie only over HTTPS (`Secure`); set it (`1`/`true`) when the central "
-        "is served over HTTPS, e.g. behind a TLS-terminating proxy.",
+        "is served over HTTPS, e.g. behind a TLS-terminating proxy. Over HTTPS (as `proxy_count` proxies report "
+        "it) the cookie is `Secure` anyway.",
         bool,
+    ),
+    Setting(
+        "proxy_count",
+        0,
+        "Reverse proxies in front of the central that set `X-Forwarded-For` (appending), `X-Forwarded-Proto` "
+        "and `X-Forwarded-Host`/`Host`, e.g. `1` behind one nginx. The central then takes the client's address, "
+        "scheme and host from them (werkzeug's ProxyFix): for the login's rate limit and the audit trail, the "
+        "secure cookie, `/metrics`' allow list and the status lookups' limit. `0`: the headers are ignored "
+        "(anyone could forge them when no proxy sets them).",
+        int,
     ),
 ]
 
@@ -193,6 +204,7 @@ class CentralSettings:
     body_min_rate_kib: float = 2.0
     body_grace_s: float = 10.0
     cookie_secure: bool = False
+    proxy_count: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> CentralSettings:
@@ -233,6 +245,10 @@ class CentralSettings:
                 raise ConfigError(f"central: {name} must be at least 0.001 s, not {getattr(self, name)}")
         if self.inflight_mb < 1 or self.retry_after_s < 1 or self.max_records < 1:
             raise ConfigError("central: inflight_mb, retry_after_s and max_records are at least 1")
+        if not 0 <= self.proxy_count <= 10:
+            raise ConfigError(
+                f"central: proxy_count is the number of proxies in front, 0 to 10, not {self.proxy_count}"
+            )
 
     @property
     def connections_per_process(self) -> int:

@@ -13,6 +13,7 @@ from sync.central.backoffice import accounts
 
 _TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 PASSWORD = "kata-sandi-uji-coba-panjang"
+CONFIRM = {"konfirmasi": "ya"}  # what a confirmation page's button sends (deactivating, withdrawing)
 
 
 def add_officer(app: Flask, name: str, role: str, opd: str | None = None) -> str:

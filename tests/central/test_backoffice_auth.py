@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,10 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sync.central.backoffice import accounts
+from sync.central.backoffice import audit as trail
 from sync.central.backoffice.models import audit, sessions, users
 from sync.central.cli import central_group
 from tests.central.conftest import Clock, central_of
-from tests.central.officers import PASSWORD, add_officer, logged_in, login, post, token
+from tests.central.officers import CONFIRM, PASSWORD, add_officer, logged_in, login, post, token
 
 
 def test_root_is_the_login_page_and_only_login_and_api_are_open(app: Flask, client: FlaskClient) -> None:
@@ -147,7 +149,7 @@ def test_disabling_an_account_ends_its_sessions_for_good(app: Flask) -> None:
     cookie = officer.get_cookie("anjungan_bo")
     assert cookie is not None and officer.get("/kotak-masuk").status_code == 200
     admin = logged_in(app, "admin1", "admin")
-    assert post(admin, "/pengguna/sari/nonaktif", page="/pengguna").status_code == 302
+    assert post(admin, "/pengguna/sari/nonaktif", CONFIRM, page="/pengguna").status_code == 302
     assert officer.get("/kotak-masuk").status_code == 302
     assert post(admin, "/pengguna/sari/aktif", page="/pengguna").status_code == 302
     replay = app.test_client()
@@ -228,3 +230,91 @@ def test_back_office_pages_carry_the_security_headers(app: Flask, db_url: str, t
         assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
     finally:
         central_of(https).engine.dispose()
+
+
+def test_the_login_page_says_when_the_session_ran_idle(app: Flask, clock: Clock) -> None:
+    client = logged_in(app, "budi", "ppid")
+    clock.now += 16 * 60
+    answer = client.get("/kotak-masuk")
+    assert answer.status_code == 302 and answer.location.startswith("/?next=")
+    page = client.get(answer.location).get_data(as_text=True)
+    assert "Sesi Anda berakhir karena tidak ada kegiatan selama 15 menit. Silakan masuk lagi." in page
+    later = client.get("/kotak-masuk")  # the session ended already: an ordinary "log in first"
+    page = client.get(later.location).get_data(as_text=True)
+    assert "Silakan masuk terlebih dahulu." in page and "Sesi Anda berakhir" not in page
+    form = logged_in(app, "sari", "ppid")  # a form sent after the idle time says it too, in English if chosen
+    form.get("/bahasa/en?next=/kotak-masuk")
+    csrf = token(form, "/kotak-masuk")
+    clock.now += 16 * 60
+    sent = form.post("/keluar", data={"csrf_token": csrf})
+    assert sent.status_code == 302
+    page = form.get(sent.location).get_data(as_text=True)
+    assert "Your session ended after 15 minutes without activity. Please log in again." in page
+
+
+def test_the_login_limit_counts_refused_logins_only(app: Flask) -> None:
+    """Per address: only refused logins count against the limit; per account: a success resets the count."""
+    app.config["BACKOFFICE_LIMIT_LOGIN"] = "3 per minute"
+    add_officer(app, "tono", "ppid")
+    for _ in range(5):  # officers sharing one office address log in all morning
+        assert login(app.test_client(), "tono").status_code == 302
+    client = app.test_client()
+    assert [login(client, "tono", "salah-sandi-sekali-lagi").status_code for _ in range(2)] == [401, 401]
+    assert login(app.test_client(), "tono").status_code == 302  # the account's count starts again
+    assert login(client, "tono", "salah-sandi-sekali-lagi").status_code == 401  # the address's third refusal
+    with central_of(app).engine.connect() as conn:
+        failed = conn.execute(sa.select(users.c.failed_logins).where(users.c.username == "tono")).scalar_one()
+    assert failed == 1
+    assert login(app.test_client(), "tono").status_code == 429  # the address's refusals are used up
+
+
+def test_behind_a_reverse_proxy_the_client_is_who_the_proxy_says(
+    app: Flask, db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    from sync.central.app import create_app
+    from sync.central.settings import CentralSettings
+
+    proxied = create_app(settings=CentralSettings(db=db_url, proxy_count=1), files_dir=tmp_path / "f3",
+                         key_file=tmp_path / "central.key", clock=clock)  # fmt: skip
+    try:
+        for central in (proxied, app):
+            central.config["BACKOFFICE_LIMIT_LOGIN"] = "2 per minute"
+        add_officer(proxied, "tono", "ppid")
+        add_officer(proxied, "tini", "ppid")  # the same database as ``app``'s
+
+        def refused(central: Flask, forwarded_for: str, name: str = "tono") -> int:
+            client = central.test_client()
+            data = {
+                "username": name,
+                "password": "salah-sandi-sekali-lagi",
+                "csrf_token": token(client, "/"),
+            }
+            return client.post("/", data=data, headers={"X-Forwarded-For": forwarded_for}).status_code
+
+        # two citizens' offices behind one proxy: each address has its own budget of refused logins
+        assert [refused(proxied, "203.0.113.5") for _ in range(3)] == [401, 401, 429]
+        assert refused(proxied, "203.0.113.6") == 401
+        entries, _total = trail.entries(central_of(proxied).engine, action="login-refused")
+        assert sorted({e["ip"] for e in entries}) == ["203.0.113.5", "203.0.113.6"]
+        # HTTPS at the proxy: the session cookie is Secure, and the CSRF check sees the public host
+        https = {
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "ppid.example.go.id",
+        }
+        client = proxied.test_client()
+        page = client.get("/", headers=https).get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert csrf
+        data = {"username": "tono", "password": PASSWORD, "csrf_token": csrf.group(1)}
+        answer = client.post("/", data=data, headers={**https, "Referer": "https://ppid.example.go.id/"})
+        assert answer.status_code == 302
+        assert "Secure" in answer.headers["Set-Cookie"]
+        plain = app.test_client()
+        data = {"username": "tini", "password": PASSWORD, "csrf_token": token(plain, "/")}
+        answer = plain.post("/", data=data, headers=https)  # the headers ignored: plain HTTP, no Secure flag
+        assert answer.status_code == 302 and "Secure" not in answer.headers["Set-Cookie"]
+        # without proxy_count the header is anyone's to forge: ignored, every attempt is the proxy's address
+        assert [refused(app, f"198.51.100.{n}", "tini") for n in range(3)] == [401, 401, 429]
+    finally:
+        central_of(proxied).engine.dispose()

@@ -50,7 +50,7 @@ def test_a_deferred_complaint_keeps_its_deadline_and_is_resumed(
     late = ppid.get("/kotak-masuk?due=terlambat").get_data(as_text=True)
     assert CPL in late and "2026-11-30" in late
     page = case_page(ppid, CPL)
-    assert 'id="step-lanjutkan"' in page and "· verifikasi</li>" in page.split("Riwayat", 1)[1]
+    assert 'id="step-lanjutkan"' in page and "· Diverifikasi</li>" in page.split("Riwayat", 1)[1]
     assert step(ppid, CPL, "lanjutkan").status_code == 302
     seen = kiosk_view(filed, CPL)
     assert seen["status"] == "in-progress" and seen["due_date"] == "2026-11-30" and not seen["answer"]

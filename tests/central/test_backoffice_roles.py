@@ -29,7 +29,8 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     ("GET", f"/grafik/{GW}/dmk-wl-01/water_cm", {"admin": 404, "teknisi": 404, "ppid": 404}),
     ("GET", "/pengguna", {"admin": 200}),
     ("POST", "/pengguna", {"admin": 400}),
-    ("POST", "/pengguna/ppid-x/nonaktif", {"admin": 302}),
+    ("GET", "/pengguna/ppid-x/nonaktif", {"admin": 200}),  # the confirmation page
+    ("POST", "/pengguna/ppid-x/nonaktif", {"admin": 200}),  # unconfirmed: the confirmation page again
     ("GET", "/audit", {"admin": 200}),
     ("GET", "/audit.csv", {"admin": 200}),
     ("GET", "/pengaturan", {"admin": 200}),
@@ -43,6 +44,7 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     ("POST", "/publikasi/dip", {"ppid": 400}),
     ("POST", "/publikasi/dokumen", {"ppid": 400}),
     ("POST", "/publikasi/pengumuman", {"ppid": 400}),
+    ("GET", "/publikasi/dip/nothing/tarik", {"ppid": 404}),
     ("POST", "/publikasi/dip/nothing/tarik", {"ppid": 404}),
     ("GET", "/publikasi/dip/nothing/pratinjau", {"ppid": 404}),
     ("GET", "/laporan", {"admin": 200, "ppid": 200, "atasan": 200}),

@@ -106,9 +106,33 @@ def test_set_status_of_a_case_is_refused_and_points_to_the_back_office(
     assert status == "baru" and changes == 0
 
 
-def test_publish_sample(run, filled: dict) -> None:
-    output = run("publish-sample")
-    assert output.startswith("document ") and "dip dip-apbdes-2025" in output
+def test_publish_sample_publishes_the_kiosk_seed_once(run, filled: dict, db_url: str, tmp_path: Path) -> None:
+    """What a kiosk's ``init --sample-content`` seeds, published at the central (audited); a second run adds
+    nothing, and an item an officer withdrew stays withdrawn."""
+    from gateway.sample_content import SAMPLE_CHANGES, documents
+    from sync.central.backoffice import publishing
+
+    assert run("publish-sample").splitlines() == [f"{c['kind']} {c['id']}" for c in SAMPLE_CHANGES]
+    app = create_app(db_url, files_dir=tmp_path / "files", key_file=tmp_path / "central.key", clock=Clock())
+    engine = app.extensions["anjungan.central"].engine
+    gateway = Gateway(filled["gateway_id"], filled["secret"], app.test_client(), Clock())
+    try:
+        changes = gateway.get("/api/v1/changes?limit=1000").json["changes"]
+        assert [(c["kind"], c["id"], c["op"], c["data"]) for c in changes] == [
+            (c["kind"], c["id"], c["op"], c["data"]) for c in SAMPLE_CHANGES
+        ]
+        for sha256, pdf in documents().items():
+            assert gateway.get(f"/api/v1/files/{sha256}").data == pdf
+        _entries, audited = bo_audit.entries(engine, username="cli")
+        assert audited == len(SAMPLE_CHANGES)
+        publishing.withdraw(engine, bo_audit.Actor("ppid1", "ppid"), "announcement", "ann-001", "", 1)
+        again = run("publish-sample").splitlines()
+        assert again == [f"{c['kind']} {c['id']}: published before, left as it is" for c in SAMPLE_CHANGES]
+        after = gateway.get("/api/v1/changes?limit=1000").json["changes"]
+        assert len(after) == len(SAMPLE_CHANGES)  # nothing twice
+        assert [c["op"] for c in after if c["id"] == "ann-001"] == ["delete"]
+    finally:
+        engine.dispose()
 
 
 def test_an_export_with_personal_data_is_in_the_audit_trail(

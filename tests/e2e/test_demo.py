@@ -43,12 +43,25 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
+        # the demo prepares its central first (about fifteen short commands: slow on a busy machine)
         _wait(
-            "the kiosk answering", lambda: requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2).ok, 90
+            "the kiosk answering", lambda: requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2).ok, 300
         )
         _wait("the central answering", lambda: requests.get(f"http://127.0.0.1:{central_port}/api/v1/time",
                                                             timeout=2).ok, 60)  # fmt: skip
         config = demo_dir / "anjungan.toml"
+
+        def sync_status() -> dict:
+            out = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "sync", "status",
+                                  "--format", "json"], capture_output=True, text=True, timeout=60)  # fmt: skip
+            return dict(json.loads(out.stdout))
+
+        # the sample content is published at the central (not seeded into the store): the first sync round
+        # that completes brings it to the kiosk, whose first load of the page then shows it
+        _wait("the first sync round", lambda: sync_status()["downlink"]["last_success"] is not None, 120)
+        berkala = requests.get(f"http://127.0.0.1:{kiosk_port}/informasi/berkala", timeout=10).text
+        assert "Profil Kecamatan Wonosalam" in berkala, berkala
+        _wait("the sample documents' files at the kiosk", lambda: sync_status()["files"]["fetched"] >= 3, 60)
         # the demo's secrets are private; the kiosk's operator pages are on (the demo made their password)
         for secret in (
             config,
@@ -112,6 +125,7 @@ def test_demo_runs_the_whole_system(tmp_path: Path) -> None:
         f"central database: anjungan central --db sqlite:///{demo_dir / 'central' / 'central.db'}" in output
     )
     _officer_answers_in_the_back_office(demo_dir, output)
+    _a_second_start_publishes_nothing_twice(demo_dir, kiosk_port, central_port)
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _is_demo_child(p, demo_dir)]
     assert leftovers == [], "the demo left processes running"
 
@@ -139,8 +153,38 @@ def _officer_answers_in_the_back_office(demo_dir: Path, output: str) -> None:
         assert login(client, "ppid", passwords["ppid"]).status_code == 302
         inbox = client.get("/kotak-masuk").get_data(as_text=True)
         assert "3 berkas" in inbox and "Jalan berlubang di depan SD" in inbox and "Siti Aminah" not in inbox
+        # the sample content is the central's publication: on the Publikasi page, to edit or withdraw
+        published = client.get("/publikasi").get_data(as_text=True)
+        assert (
+            "Profil Kecamatan Wonosalam" in published
+            and "Selamat datang di Anjungan Informasi Publik" in published
+        )
+        assert "/publikasi/dip/dip-001/tarik" in published
     finally:
         app.extensions["anjungan.central"].engine.dispose()
+
+
+def _content_versions(demo_dir: Path) -> list[tuple[str, str, int]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{demo_dir / 'central' / 'central.db'}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT kind, item_id, version FROM content ORDER BY version")).all()
+    finally:
+        engine.dispose()
+    return [(str(kind), str(item), int(version)) for kind, item, version in rows]
+
+
+def _a_second_start_publishes_nothing_twice(demo_dir: Path, kiosk_port: int, central_port: int) -> None:
+    """A second start prepares the demo again: its publication of the sample content adds nothing."""
+    from gateway.demo import prepare
+    from gateway.sample_content import SAMPLE_CHANGES
+
+    before = _content_versions(demo_dir)
+    assert {(kind, item) for kind, item, _v in before} >= {(c["kind"], c["id"]) for c in SAMPLE_CHANGES}
+    prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port)
+    assert _content_versions(demo_dir) == before
 
 
 def test_demo_with_a_port_taken_says_which_in_one_line(tmp_path: Path) -> None:

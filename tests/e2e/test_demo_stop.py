@@ -33,7 +33,7 @@ def start_demo(
     )  # fmt: skip
     try:
         wait_for(
-            "the kiosk answering", lambda: requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2).ok, 120
+            "the kiosk answering", lambda: requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2).ok, 300
         )
         wait_for("the central answering",
                  lambda: requests.get(f"http://127.0.0.1:{central_port}/api/v1/time", timeout=2).ok, 120)  # fmt: skip

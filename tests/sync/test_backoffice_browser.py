@@ -69,6 +69,16 @@ def test_kiosk_complaint_answered_by_a_pelaksana_after_disposition(
             page.click(f"text={number}")
             page.click("#step-verifikasi button[type=submit]")
             page.wait_for_selector(".flash")
+            # a radio group is a row of choices, not a bullet list; the chosen one is marked
+            group = page.locator("#step-tolak ul.choices")
+            assert group.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+            assert group.evaluate("e => getComputedStyle(e).display") == "flex"
+            choice = page.locator("#step-tolak ul.choices li").nth(1)
+            assert choice.evaluate("e => getComputedStyle(e).borderTopWidth") == "1px"
+            page.click("#step-tolak label[for=reason-1]")
+            assert page.is_checked("#reason-1")
+            assert choice.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(232, 241, 251)"
+            shot(page, "02b-case-choices")
             page.select_option("#step-disposisi select[name=opd]", "dispu")
             page.fill("#step-disposisi textarea[name=text]", "Mohon ditindaklanjuti")
             page.click("#step-disposisi button[type=submit]")

@@ -15,7 +15,7 @@ import hashlib
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -73,24 +73,28 @@ def add_user(
 ) -> str:
     """Create an officer's account; answer the password (generated when ``password`` is None).
 
-    Raises BackofficeError for a bad name, role, OPD code or a too short password, or when the name is taken.
-    A ``pelaksana`` needs an OPD; the OPD is created (named by its code) when it is new.
+    Raises BackofficeError (in the officer's words, as the users page shows it) for a bad name, role, OPD code
+    or a too short password, or when the name is taken. A ``pelaksana`` needs an OPD; the OPD is created (named
+    by its code) when it is new.
     """
     username = username.strip().lower()
     if not _USERNAME_RE.match(username):
-        raise BackofficeError("a user name is 2-64 lower-case letters, digits, '.', '_' or '-'")
+        raise BackofficeError(_("Nama pengguna terdiri atas 2 sampai 64 huruf kecil, angka, titik, garis bawah "
+                                "atau tanda hubung, tanpa spasi."))  # fmt: skip
     if role not in ROLES:
-        raise BackofficeError("a role is one of " + ", ".join(ROLES))
+        raise BackofficeError(_("Pilih peran pengguna."))
     if role == "pelaksana" and not opd:
-        raise BackofficeError("a pelaksana belongs to an OPD: give --opd CODE")
+        raise BackofficeError(_("Petugas pelaksana bekerja untuk satu OPD: pilih OPD-nya."))
     if opd is not None and not _OPD_RE.match(opd):
-        raise BackofficeError("an OPD code is lower-case letters, digits and '-' (at most 32)")
+        raise BackofficeError(
+            _("Kode OPD terdiri atas huruf kecil, angka dan tanda hubung (paling banyak 32).")
+        )
     password = password if password is not None else generate_password()
     if len(password) < MIN_PASSWORD:
-        raise BackofficeError(f"a password has at least {MIN_PASSWORD} characters")
+        raise BackofficeError(_("Kata sandi paling sedikit %(count)d karakter.", count=MIN_PASSWORD))
     with engine.begin() as conn:
         if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
-            raise BackofficeError(f"a user {username!r} already exists")
+            raise BackofficeError(_("Nama pengguna %(name)s sudah dipakai.", name=username))
         if opd and not conn.execute(sa.select(opds.c.code).where(opds.c.code == opd)).first():
             conn.execute(opds.insert().values(code=opd, name=opd.upper()))
         conn.execute(
@@ -111,7 +115,7 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 def user(conn: Connection, username: str) -> dict[str, Any]:
     row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
     if row is None:
-        raise NotFoundError(f"no user {username!r}")
+        raise NotFoundError(_("Tidak ada pengguna %(name)s.", name=username))
     return dict(row)
 
 
@@ -142,6 +146,17 @@ def _keep_an_admin(conn: Connection, leaving: int) -> None:
         raise Conflict(
             _("Akun ini adalah satu-satunya admin yang aktif: aktifkan atau buat admin lain dahulu.")
         )
+
+
+def unlock(engine: Engine, username: str) -> dict[str, Any]:
+    """End an account's lockout after failed logins (and forget its failed attempts); answer what it was:
+    ``{"locked_until_ms", "failed_logins"}``. Raises NotFoundError for an unknown name."""
+    with engine.begin() as conn:
+        found = user(conn, username)
+        conn.execute(
+            users.update().where(users.c.id == found["id"]).values(failed_logins=0, locked_until_ms=None)
+        )
+    return {"locked_until_ms": found["locked_until_ms"], "failed_logins": found["failed_logins"]}
 
 
 def reset_password(engine: Engine, username: str) -> str:
@@ -271,8 +286,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def load_session(engine: Engine, token: str, now_ms: int, idle_ms: int) -> Officer | None:
-    """The officer of a live session, or None (unknown, ended, idle too long, account disabled)."""
+def load_session(
+    engine: Engine, token: str, now_ms: int, idle_ms: int, on_idle: Callable[[], object] | None = None
+) -> Officer | None:
+    """The officer of a live session, or None (unknown, ended, idle too long, account disabled). A live session
+    found idle longer than ``idle_ms`` is ended here, and ``on_idle()`` called (the login page then says why)."""
     key = _token_hash(token)
     query = (
         sa.select(sessions.c.last_seen_ms, users.c.id, users.c.username, users.c.role, users.c.opd)
@@ -285,6 +303,8 @@ def load_session(engine: Engine, token: str, now_ms: int, idle_ms: int) -> Offic
         return None
     if now_ms - row.last_seen_ms > idle_ms:
         end_session(engine, token, now_ms)
+        if on_idle is not None:
+            on_idle()
         return None
     if now_ms - row.last_seen_ms > TOUCH_EVERY_MS:
         with engine.begin() as conn:
@@ -310,7 +330,8 @@ def list_opds(engine: Engine) -> list[dict[str, str]]:
 def save_opd(engine: Engine, code: str, name: str) -> None:
     """Add an OPD or rename one; BackofficeError for a bad code or an empty name."""
     if not _OPD_RE.match(code) or not name.strip():
-        raise BackofficeError("an OPD has a code (lower-case letters, digits, '-') and a name")
+        raise BackofficeError(_("OPD memerlukan kode (huruf kecil, angka, tanda hubung; paling banyak 32) dan "
+                                "nama."))  # fmt: skip
     with engine.begin() as conn:
         if conn.execute(sa.select(opds.c.code).where(opds.c.code == code)).first():
             conn.execute(opds.update().where(opds.c.code == code).values(name=name.strip()))

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.central.backoffice import calendar
+from sync.central.backoffice import calendar, labels
 from sync.central.backoffice.accounts import Officer
 from sync.central.backoffice.cases import ACTIVE, visible
 from sync.central.backoffice.models import cases, opds
@@ -110,20 +110,7 @@ def _urgency(row: dict[str, Any], cal: Any, today: date, soon: date) -> tuple[in
     return cal.working_days_between(today, due), "soon" if due <= soon else ""
 
 
-CATEGORIES = (
-    "jalan-rusak",
-    "sampah",
-    "banjir",
-    "pelayanan-publik",
-    "bansos",
-    "adminduk",
-    "kesehatan",
-    "pendidikan",
-    "listrik-air",
-    "pungli",
-    "dana-desa",
-    "lainnya",
-)  # SP4N-LAPOR! village categories
+CATEGORIES = tuple(labels.COMPLAINT_CATEGORIES)  # SP4N-LAPOR! village categories
 
 
 def facets(conn: Connection) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,45 @@ def withdraw(engine: Engine, actor: audit.Actor, kind: str, item_id: str, scope:
         audit.record(
             conn, actor, f"withdraw-{kind}", f"{kind}:{item_id}@{scope or '*'}", now_ms, before, None
         )
+
+
+def known(engine: Engine, kind: str, item_id: str, scope: str = "") -> bool:
+    """Whether the central ever published ``kind`` ``item_id`` there (scope "" = every kiosk), including an item
+    edited or withdrawn since."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(content.c.version).where(
+            content.c.kind == kind, content.c.item_id == item_id, content.c.scope == scope)).first()  # fmt: skip
+    return row is not None
+
+
+def publish_new(engine: Engine, files_dir: Path, actor: audit.Actor, changes: Sequence[Mapping[str, Any]],
+                files: Mapping[str, bytes], now_ms: int) -> Iterator[tuple[str, str, bool]]:  # fmt: skip
+    """Publish for every kiosk each item of ``changes`` that the central never published (:func:`known`), in
+    order; yield ``(kind, item_id, published)`` per item (``published`` False: left as it is).
+
+    ``changes`` have the changes feed's shape (docs/protocol.md): ``{"kind", "id", "op": "upsert", "data"}`` of
+    kind dip, document or announcement; a document's PDF is ``files[id]`` (its sha256). Publishing the same
+    changes again adds nothing, and never brings back an item an officer edited or withdrew meanwhile. Each
+    publication is audited under ``actor``. Raises BackofficeError for a document whose bytes are missing,
+    are not a PDF or do not match its sha256, and CentralError for content the downlink refuses.
+    """
+    for change in changes:
+        kind, item_id, data = str(change["kind"]), str(change["id"]), dict(change["data"])
+        if kind not in KINDS or change.get("op", "upsert") != "upsert":
+            raise BackofficeError(f"only upserts of {', '.join(KINDS)} are published, not {kind} {item_id}")
+        if known(engine, kind, item_id):
+            yield kind, item_id, False
+            continue
+        if kind == "document":
+            if item_id not in files:
+                raise BackofficeError(f"the document {item_id} has no file")
+            sha256 = publish_pdf(engine, files_dir, actor, str(data.get("title") or ""),
+                                 str(data.get("filename") or item_id), files[item_id], [], now_ms)  # fmt: skip
+            if sha256 != item_id:
+                raise BackofficeError(f"the document {item_id}'s file has the sha256 {sha256}")
+        else:
+            publish(engine, actor, kind, item_id, data, [], now_ms)
+        yield kind, item_id, True
 
 
 def _current(engine: Engine, kind: str, item_id: str, scope: str) -> dict[str, Any] | None:

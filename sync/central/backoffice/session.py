@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
@@ -26,13 +26,23 @@ def actor() -> Actor:
     return Actor(me.username, me.role, request.remote_addr)
 
 
+IDLE_FLAG = "backoffice_session_idle"  # on ``g``: this request's session just ended for idleness
+
+
 def _load(token: str) -> accounts.Officer | None:
     idle_ms = int(current_app.config["BACKOFFICE_IDLE_SECONDS"]) * 1000
-    return accounts.load_session(central().engine, token, now_ms(), idle_ms)
+    return accounts.load_session(
+        central().engine, token, now_ms(), idle_ms, lambda: setattr(g, IDLE_FLAG, True)
+    )
 
 
 def _unauthorized() -> Response:
-    if request.method == "GET":
+    """To the login page (back here after it, for a page); it says why when the session just ran idle."""
+    if g.get(IDLE_FLAG):
+        minutes = int(current_app.config["BACKOFFICE_IDLE_SECONDS"]) // 60
+        flash(_("Sesi Anda berakhir karena tidak ada kegiatan selama %(minutes)d menit. Silakan masuk lagi.",
+                minutes=minutes))  # fmt: skip
+    elif request.method == "GET":
         flash(_("Silakan masuk terlebih dahulu."))
     return redirect(
         url_for("backoffice_auth.login", next=request.full_path if request.method == "GET" else None)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge, TooManyRequests
 
 from sync.central import service
-from sync.central.backoffice import csrf, login_manager, roles
+from sync.central.backoffice import csrf, labels, login_manager, roles
 from sync.central.backoffice.errors import BackofficeError
 from sync.central.errors import status_of
 
@@ -74,6 +74,16 @@ def page_arg() -> int:
     return min(max(1, page), MAX_PAGE)
 
 
+def valid(form: Any, fallback: str | None = None) -> Any:
+    """``form`` when it validates; else BackofficeError (400) naming each field's label and its problems in the
+    page's language (``fallback``, or "Isian tidak lengkap.", when no field names one)."""
+    if form.validate_on_submit():
+        return form
+    problems = "; ".join(f"{form[name].label.text}: {' '.join(str(e) for e in errs)}"
+                         for name, errs in form.errors.items() if name != "csrf_token")  # fmt: skip
+    raise BackofficeError(problems or fallback or _("Isian tidak lengkap."))
+
+
 def requires(capability: str) -> Callable[[F], F]:
     """A view only for the roles that have ``capability`` (roles.CAPABILITIES); 403 for the others."""
 
@@ -99,8 +109,11 @@ def _forbidden_page(_err: Forbidden) -> tuple[str, int]:
     return render_template("backoffice/error.html", message=None, status=403), 403
 
 
-def _csrf_page(err: CSRFError) -> tuple[str, int]:
-    return render_template("backoffice/error.html", message=err.description, status=400), 400
+def _csrf_page(_err: CSRFError) -> tuple[str, int]:
+    """A form without its CSRF token, or with a stale one (Flask-WTF's reason is English and technical)."""
+    message = _("Formulir ini sudah tidak berlaku (misalnya sesi sudah berganti). Muat ulang halaman, lalu kirim "
+                "lagi.")  # fmt: skip
+    return render_template("backoffice/error.html", message=message, status=400), 400
 
 
 def _too_many_page(_err: TooManyRequests) -> tuple[str, int]:
@@ -127,4 +140,4 @@ def _template_globals() -> dict[str, Any]:
 
     return {"can": lambda capability: current_user.is_authenticated and roles.can(current_user.role, capability),
             "has_view": lambda endpoint: endpoint in current_app.view_functions,
-            "lang": current_language()}  # fmt: skip
+            "lang": current_language(), "labels": labels}  # fmt: skip

@@ -102,5 +102,6 @@ def language(code: str) -> Any:
     target = _safe_next(request.args.get("next")) or url_for("backoffice_auth.login")
     response = redirect(target)
     if code in LANGUAGES:
-        response.set_cookie("lang", code, samesite="Lax", httponly=True)
+        secure = bool(current_app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+        response.set_cookie("lang", code, samesite="Lax", httponly=True, secure=secure)
     return response

@@ -17,7 +17,7 @@ from sync.central.backoffice.intake import office_date
 from sync.central.backoffice.models import templates
 from sync.central.backoffice.roles import can
 from sync.central.backoffice.session import actor, now_ms, officer
-from sync.central.backoffice.views import MAX_ID, blueprint, requires
+from sync.central.backoffice.views import MAX_ID, blueprint, requires, valid
 
 bp = blueprint("cases")
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
@@ -78,15 +78,6 @@ def _done(gateway_id: str, number: str, message: str) -> Response:
     return redirect(url_for(".case", gateway_id=gateway_id, number=number))
 
 
-def _valid(form: Any) -> Any:
-    if not form.validate_on_submit():
-        problems = "; ".join(
-            f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
-        )
-        raise BackofficeError(problems or _("Isian tidak lengkap."))
-    return form
-
-
 @bp.post("/berkas/<gateway_id>/<number>/<step>")
 @requires("inbox")
 def act(gateway_id: str, number: str, step: str) -> Response:
@@ -99,35 +90,35 @@ def act(gateway_id: str, number: str, step: str) -> Response:
     cases.check_step(engine, me, gateway_id, number, STEP_CAPABILITY[step])
     key = (engine, me, who, gateway_id, number)
     if step == "verifikasi":
-        _valid(forms.EmptyForm())
+        valid(forms.EmptyForm())
         cases.verify(*key, at)
     elif step == "disposisi":
         form = forms.AssignForm()
         form.opd.choices = forms.choices(_opd_choices())
-        _valid(form)
+        valid(form)
         cases.assign(*key, form.opd.data or "", form.text.data or "", at)
     elif step == "perpanjang":
-        form = _valid(forms.ExtendForm())
+        form = valid(forms.ExtendForm())
         cases.extend(*key, int(form.days.data), form.text.data or "", at)
     elif step == "jawab":
         return _answer(gateway_id, number)
     elif step == "tanggapi":
-        form = _valid(forms.NoteForm())
+        form = valid(forms.NoteForm())
         cases.respond(*key, form.text.data or "", at)
     elif step == "tolak":
-        form = _valid(forms.RefuseForm())
+        form = valid(forms.RefuseForm())
         cases.refuse(*key, form.reason.data or "", form.duplicate_of.data or None, form.text.data or "", at)
     elif step == "tunda":
-        form = _valid(forms.NoteForm())
+        form = valid(forms.NoteForm())
         cases.defer(*key, form.text.data or "", at)
     elif step == "lanjutkan":
-        _valid(forms.EmptyForm())
+        valid(forms.EmptyForm())
         cases.resume(*key, at)
     elif step == "putus":
-        form = _valid(forms.DecideForm())
+        form = valid(forms.DecideForm())
         cases.decide(*key, form.decision.data or "", form.text.data or "", at)
     elif step == "selesai":
-        _valid(forms.EmptyForm())
+        valid(forms.EmptyForm())
         cases.close(*key, at)
     else:
         raise NotFoundError(_("Langkah tidak dikenal."))
@@ -139,7 +130,7 @@ def _answer(gateway_id: str, number: str) -> Response:
     tpl = _templates_for("request", None)
     form.template.choices = forms.choices([("", "—")] + [(str(t["id"]), t["title"]) for t in tpl])
     form.template.validate_choice = False
-    _valid(form)
+    valid(form)
     engine, me, who, at = central().engine, officer(), actor(), now_ms()
     upload = form.attachment.data
     if upload and getattr(upload, "filename", ""):
@@ -197,7 +188,7 @@ def template_list() -> str:
 @bp.post("/templat")
 @requires("templates")
 def template_add() -> Response:
-    form = _valid(forms.TemplateForm())
+    form = valid(forms.TemplateForm())
     values = {"kind": form.kind.data, "category": (form.category.data or "").strip(), "title": form.title.data,
               "body": form.body.data}  # fmt: skip
     with central().engine.begin() as conn:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from sync.central import service
@@ -13,15 +14,16 @@ from sync.central.app import central
 from sync.central.backoffice import forms, publishing
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
 from sync.central.backoffice.session import actor, now_ms
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import blueprint, requires, valid
 
 bp = blueprint("publish")
 
 
 def _forms(current: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    kiosks = [
-        (g["gateway_id"], f"{g['gateway_id']} — {g['name']}") for g in service.overview(central().engine)
-    ]
+    """The publishing forms; the kiosks they offer as targets are the active ones (a removed gateway receives
+    nothing any more: its requests are refused)."""
+    kiosks = [(g["gateway_id"], f"{g['gateway_id']} — {g['name']}") for g in service.overview(central().engine)
+              if g["removed"] is None]  # fmt: skip
     documents = [("", "—")] + [(d["item_id"], d["data"]["title"]) for d in current["document"]]
     made: dict[str, Any] = {
         "dip": forms.DipForm(),
@@ -60,25 +62,14 @@ def index() -> str:
     current = publishing.published(central().engine)
     made = _forms(current)
     _prefill(made)
-    return render_template(
-        "backoffice/publish.html", current=current, forms=made, action_form=forms.EmptyForm()
-    )
-
-
-def _valid(form: Any) -> Any:
-    if not form.validate_on_submit():
-        problems = "; ".join(
-            f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
-        )
-        raise BackofficeError(problems or _("Isian tidak lengkap."))
-    return form
+    return render_template("backoffice/publish.html", current=current, forms=made)
 
 
 @bp.post("/publikasi/dip")
 @requires("publish")
 def dip() -> Response:
     """Publish or edit a DIP entry; 400 on missing columns (a dikecualikan entry needs its reason)."""
-    form = _valid(_forms(publishing.published(central().engine))["dip"])
+    form = valid(_forms(publishing.published(central().engine))["dip"])
     if form.category.data == "dikecualikan" and not (form.reason.data or "").strip():
         raise BackofficeError(_("Informasi yang dikecualikan wajib menyebut alasannya (uji konsekuensi)."))
     data = {"category": form.category.data, "title": form.title.data, "summary": form.summary.data,
@@ -95,7 +86,7 @@ def dip() -> Response:
 @requires("publish")
 def document() -> Response:
     """Upload a PDF and publish it; 400 when it is not a PDF."""
-    form = _valid(_forms(publishing.published(central().engine))["document"])
+    form = valid(_forms(publishing.published(central().engine))["document"])
     upload = form.file.data
     if not upload or not getattr(upload, "filename", ""):
         raise BackofficeError(_("Pilih berkas PDF."))
@@ -109,7 +100,7 @@ def document() -> Response:
 @requires("publish")
 def announcement() -> Response:
     """Publish or edit an announcement (serta-merta: shown as an urgent alert); 400 when it ends before it starts."""
-    form = _valid(_forms(publishing.published(central().engine))["announcement"])
+    form = valid(_forms(publishing.published(central().engine))["announcement"])
     starts, ends = form.starts.data, form.ends.data
     if starts and ends and ends < starts:
         raise BackofficeError(_("Tanggal berakhir sebelum tanggal mulai."))
@@ -127,14 +118,42 @@ def _kind(kind: str) -> str:
     return kind
 
 
+KIND_NAMES = {"dip": _l("entri DIP"), "document": _l("dokumen"), "announcement": _l("pengumuman")}
+
+
+def _confirm_withdrawal(kind: str, item_id: str, scope: str) -> str:
+    """The page that asks before an item is withdrawn from the kiosks; NotFoundError when it is not published."""
+    data = publishing.item(central().engine, _kind(kind), item_id, scope)
+    where = scope or _("semua anjungan")
+    return render_template(
+        "backoffice/confirm.html", title=_("Tarik %(what)s ini dari anjungan?", what=KIND_NAMES[kind]),
+        explanation=_("Anjungan menghapusnya pada sinkronisasi berikutnya; warga tidak melihatnya lagi. Jejak "
+                      "audit menyimpan isinya."),
+        facts=[(_("Judul"), data.get("title", item_id)), (_("Kode"), item_id), (_("Tujuan"), where)],
+        action=url_for(".withdraw", kind=kind, item_id=item_id), hidden={"scope": scope},
+        confirm=_("Ya, tarik"), back=url_for(".index"), action_form=forms.EmptyForm(),
+    )  # fmt: skip
+
+
+@bp.get("/publikasi/<kind>/<item_id>/tarik")
+@requires("publish")
+def confirm_withdraw(kind: str, item_id: str) -> str:
+    """The confirmation page of a withdrawal (query ``scope``: a kiosk, or "" for every kiosk); 404 when the
+    item is not published there."""
+    return _confirm_withdrawal(kind, item_id, request.args.get("scope", ""))
+
+
 @bp.post("/publikasi/<kind>/<item_id>/tarik")
 @requires("publish")
-def withdraw(kind: str, item_id: str) -> Response:
-    """Withdraw an item from every kiosk (scope "") or one (form field ``scope``); 404 when not published."""
-    _valid(forms.EmptyForm())
-    publishing.withdraw(
-        central().engine, actor(), _kind(kind), item_id, request.form.get("scope", ""), now_ms()
-    )
+def withdraw(kind: str, item_id: str) -> Response | str:
+    """Withdraw an item from every kiosk (scope "") or one (form field ``scope``); 404 when not published.
+    It needs ``konfirmasi=ya`` (from its confirmation page): without it the confirmation page is answered and
+    nothing changes."""
+    valid(forms.EmptyForm())
+    scope = request.form.get("scope", "")
+    if request.form.get("konfirmasi") != "ya":
+        return _confirm_withdrawal(kind, item_id, scope)
+    publishing.withdraw(central().engine, actor(), _kind(kind), item_id, scope, now_ms())
     flash(_("Terbitan ditarik dari anjungan."))
     return redirect(url_for(".index"))
 

@@ -1,0 +1,161 @@
+"""The words officers read for the codes a submission and a case carry, in the page's language.
+
+A kiosk stores codes, not labels (kiosk/forms.py): field keys such as ``cara_memperoleh``, choices such as
+``melihat`` or ``jalan-rusak``, and an objection's grounds as the letters of UU 14/2008 Ps. 35(1). The back office
+shows each with the kiosk form's own Indonesian label (English when the officer chose it), and an objection's
+grounds as Ps. 35(1) names them. The central never imports the kiosk, so the labels are written out here; an
+unknown code is shown as it is. The templates reach these functions as ``labels`` (``labels.field(key)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from gateway.vocabulary import DipCategory
+
+# The kiosk forms' fields (kiosk/forms.py PermohonanForm, PengaduanForm, KeberatanForm and the identity fields)
+FIELDS: dict[str, Any] = {
+    "rincian": _l("Rincian informasi yang dibutuhkan"),
+    "tujuan": _l("Tujuan penggunaan informasi"),
+    "cara_memperoleh": _l("Cara memperoleh informasi"),
+    "format_salinan": _l("Bentuk salinan"),
+    "cara_salinan": _l("Cara mendapatkan salinan"),
+    "klasifikasi": _l("Jenis laporan"),
+    "kategori": _l("Kategori"),
+    "judul": _l("Judul laporan"),
+    "isi": _l("Isi laporan"),
+    "tanggal_kejadian": _l("Tanggal kejadian"),
+    "lokasi": _l("Lokasi kejadian"),
+    "anonim": _l("Anonim"),
+    "rahasia": _l("Rahasia"),
+    "nomor_permohonan": _l("Nomor pendaftaran permohonan"),
+    "alasan": _l("Alasan keberatan"),
+    "uraian": _l("Uraian keberatan"),
+    "nama": _l("Nama lengkap"),
+    "nik": _l("NIK"),
+    "alamat": _l("Alamat"),
+    "pekerjaan": _l("Pekerjaan"),
+    "telepon": _l("Nomor telepon / HP"),
+    "email": _l("E-mail"),
+}
+
+# SP4N-LAPOR!'s village complaint categories, as the kiosk offers them (kiosk/forms.py CATEGORIES)
+COMPLAINT_CATEGORIES: dict[str, Any] = {
+    "jalan-rusak": _l("Jalan rusak"),
+    "sampah": _l("Sampah"),
+    "banjir": _l("Banjir"),
+    "pelayanan-publik": _l("Pelayanan publik"),
+    "bansos": _l("Bantuan sosial (bansos)"),
+    "adminduk": _l("Administrasi kependudukan"),
+    "kesehatan": _l("Kesehatan"),
+    "pendidikan": _l("Pendidikan"),
+    "listrik-air": _l("Listrik / air bersih"),
+    "pungli": _l("Pungutan liar (pungli)"),
+    "dana-desa": _l("Dana desa"),
+    "lainnya": _l("Lainnya"),
+}
+
+# UU 14/2008 Ps. 35(1) a-g: the grounds of an objection, in the law's words
+OBJECTION_GROUNDS: dict[str, Any] = {
+    "a": _l("Ps. 35(1) a: penolakan atas permintaan informasi berdasarkan alasan pengecualian (Ps. 17)"),
+    "b": _l("Ps. 35(1) b: tidak disediakannya informasi berkala (Ps. 9)"),
+    "c": _l("Ps. 35(1) c: tidak ditanggapinya permintaan informasi"),
+    "d": _l("Ps. 35(1) d: permintaan informasi ditanggapi tidak sebagaimana yang diminta"),
+    "e": _l("Ps. 35(1) e: tidak dipenuhinya permintaan informasi"),
+    "f": _l("Ps. 35(1) f: pengenaan biaya yang tidak wajar"),
+    "g": _l("Ps. 35(1) g: penyampaian informasi yang melebihi waktu yang diatur dalam UU 14/2008"),
+}
+
+# the choices of the kiosk's fields, by field
+VALUES: dict[str, dict[str, Any]] = {
+    "cara_memperoleh": {"melihat": _l("Melihat / membaca / mendengarkan / mencatat"),
+                        "salinan": _l("Mendapatkan salinan")},
+    "format_salinan": {"softcopy": _l("Softcopy (berkas digital)"), "hardcopy": _l("Hardcopy (cetak)")},
+    "cara_salinan": {"langsung": _l("Mengambil langsung"), "kurir": _l("Kurir"), "pos": _l("Pos"),
+                     "faksimili": _l("Faksimili"), "email": _l("E-mail")},
+    "klasifikasi": {"pengaduan": _l("Pengaduan"), "aspirasi": _l("Aspirasi / usulan"),
+                    "permintaan-informasi": _l("Permintaan informasi")},
+    "kategori": COMPLAINT_CATEGORIES,
+    "alasan": OBJECTION_GROUNDS,
+}  # fmt: skip
+
+# UU 14/2008 Ps. 9-11 and 17: the categories of public information (a DIP entry's)
+DIP_CATEGORIES: dict[str, Any] = {
+    DipCategory.BERKALA: _l("Berkala"),
+    DipCategory.SERTA_MERTA: _l("Serta-merta"),
+    DipCategory.SETIAP_SAAT: _l("Setiap saat"),
+    DipCategory.DIKECUALIKAN: _l("Dikecualikan"),
+}
+
+# the steps a case's history records (cases.py ``_note``)
+HISTORY: dict[str, Any] = {
+    "verifikasi": _l("Diverifikasi"),
+    "disposisi": _l("Disposisi ke OPD"),
+    "perpanjang": _l("Jangka waktu diperpanjang"),
+    "jawab": _l("Pemberitahuan tertulis dikirim"),
+    "tanggapan": _l("Tanggapan dikirim"),
+    "tolak": _l("Laporan ditolak"),
+    "tunda": _l("Ditunda"),
+    "lanjutkan": _l("Dilanjutkan"),
+    "putusan": _l("Keberatan diputus"),
+    "selesai": _l("Ditutup"),
+}
+
+# the roles (roles.py ROLES), as the users page offers them
+ROLES: dict[str, Any] = {
+    "admin": _l("admin — pengelola sistem (pengguna, anjungan, pengaturan)"),
+    "ppid": _l("ppid — PPID Utama (semua berkas, publikasi)"),
+    "pelaksana": _l("pelaksana — petugas OPD (berkas yang didisposisikan ke OPD-nya)"),
+    "atasan": _l("atasan — Atasan PPID (memutus keberatan)"),
+    "teknisi": _l("teknisi — teknisi lapangan (armada, tanpa data warga)"),
+}
+
+
+def field(key: str) -> str:
+    """The label of a submission's field ``key`` (public or personal); the key itself when unknown."""
+    label = FIELDS.get(key)
+    return key if label is None else str(label)
+
+
+def ordered(fields: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A submission's fields in the order of the kiosk's form (unknown keys last, by name)."""
+    rank = {key: index for index, key in enumerate(FIELDS)}
+    return sorted(fields.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def values(key: str, value: Any) -> list[str]:
+    """What field ``key`` holds, as words: each code its label (a list holds several, e.g. an objection's
+    grounds); other values as they are. Empty values give []."""
+    items = value if isinstance(value, list | tuple) else [value]
+    words = VALUES.get(key, {})
+    return [str(words.get(str(item), item)) for item in items if item not in (None, "")]
+
+
+def category(kind: str, code: str | None) -> str:
+    """A case's category as words: a complaint's category, an objection's grounds (comma-separated letters of
+    Ps. 35(1), as intake.py stores them) joined by "; "; "" for none."""
+    if not code:
+        return ""
+    if kind == "objection":
+        return "; ".join(str(OBJECTION_GROUNDS.get(part, part)) for part in code.split(","))
+    return str(COMPLAINT_CATEGORIES.get(code, code))
+
+
+def history(action: str) -> str:
+    """A step of a case's history as words."""
+    label = HISTORY.get(action)
+    return action if label is None else str(label)
+
+
+def dip_category(code: str) -> str:
+    """A DIP entry's category as words."""
+    label = DIP_CATEGORIES.get(code)
+    return code if label is None else str(label)
+
+
+def role(code: str) -> str:
+    """A role as words, with what it is for."""
+    label = ROLES.get(code)
+    return code if label is None else str(label)
