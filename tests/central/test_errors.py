@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 
 import sync.central
+from gateway import regno
 from gateway.errors import AnjunganError
 from sync import protocol
 from sync.central import db, errors, lookup
@@ -32,6 +33,7 @@ SPECIAL: dict[type, Callable[[], AnjunganError]] = {
     errors.Unavailable: lambda: errors.Unavailable(db.BUSY, "the central's database is busy"),
     open311.Open311Error: lambda: open311.Open311Error(404, "no service request 'x'"),
     lookup._TooMany: lambda: lookup._TooMany(60),
+    regno.InvalidNumber: lambda: regno.InvalidNumber("probe: ünïcode message", code="check_digit"),
 }
 
 # Where the code raises each class that a blueprint answers itself (the endpoint's blueprint); the others are
