@@ -300,11 +300,13 @@ def _nodes(
     reboots = rules.reboots_last_day(conn, now_ms, sorted({r.gateway_id for r in rows})) if rows else {}
     out: dict[str, list[dict[str, Any]]] = {}
     node: dict[str, Any] = {}
+    current = None
     for row in rows:
         key = (row.gateway_id, row.node)
-        if node.get("key") != key:
+        if key != current:
+            current = key
             node = {
-                "key": key, "node": row.node, "last_seen_ms": row.last_seen_ms, "silent": bool(row.silent),
+                "node": row.node, "last_seen_ms": row.last_seen_ms, "silent": bool(row.silent),
                 "boot": row.boot, "reboots_24h": reboots.get(key, 0), "fw": row.fw, "mem_free": row.mem_free,
                 "rssi": row.rssi, "bat_v": row.bat_v, "bad_frames": row.bad_frames,
                 "interval_s": int(row.interval_s), "interval_set": row.interval_set_s is not None,

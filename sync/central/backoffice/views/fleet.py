@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, after_this_request, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import NotFound
 
 from sync import protocol
@@ -39,15 +39,27 @@ def measure_label(name: str) -> str:
     return measures.label(name, current_language())
 
 
+def _images_from(policy: str, origin: str) -> str:
+    """Content-Security-Policy ``policy`` with ``origin`` added to its ``img-src`` (made from ``default-src``
+    when it has none), everything else as it was."""
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    names = [d.split()[0] for d in directives]
+    if "img-src" not in names:
+        fallback = directives[names.index("default-src")].split()[1:] if "default-src" in names else []
+        directives.append(" ".join(["img-src", *fallback]))
+        names.append("img-src")
+    at = names.index("img-src")
+    directives[at] += f" {origin}"
+    return "; ".join(directives)
+
+
 def _tiles(cfg: FleetSettings) -> mapsvg.Tiles | None:
     """The map's tile source when a tile URL is configured; with it, this response's Content-Security-Policy
     lets the page's images come from the tiles' origin too (the back office's policy allows only its own)."""
     if not cfg.tile_url:
         return None
     tiles = mapsvg.Tiles(cfg.tile_url, cfg.tile_attribution)
-    policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
-        "img-src 'self' data:", f"img-src 'self' data: {tiles.origin}"
-    )
+    policy = _images_from(SECURITY_HEADERS["Content-Security-Policy"], tiles.origin)
 
     @after_this_request
     def _allow_tiles(response: Response) -> Response:
@@ -84,8 +96,8 @@ class Formats:
         if ms is None:
             return self.never
         age = self.just_now if now < ms else self._words((now - ms) // 1000, self.ago)
-        moment = service.iso_utc(ms)
-        return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(moment, age)
+        moment = service.iso_utc(ms)  # digits, dashes, colons, a dot, T and Z: nothing to escape
+        return Markup(f'<time datetime="{moment}" title="{moment}">{escape(age)}</time>')
 
     def duration(self, s: int | None) -> str:
         """A duration in seconds in words (seconds, minutes, hours or days); "—" for None."""
