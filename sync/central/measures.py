@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LANGUAGES = ("id", "en")
-
 # suffix -> the unit's symbol (the frame contract's vocabulary)
 UNITS = {
     "c": "°C", "pct": "%", "cm": "cm", "mm": "mm", "v": "V", "a": "A", "w": "W", "wh": "Wh", "hz": "Hz",
