@@ -107,11 +107,3 @@ def set_node(
         _upsert(conn, nodes, {"gateway_id": gateway_id, "node": node}, values)
         audit.record(conn, actor, "fleet-node", f"{gateway_id}/{node}", now_ms,
                      dict(before._mapping) if before else None, values)  # fmt: skip
-
-
-def all_places(conn: Connection) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every place set: ``(gateway_id, node) -> {"label", "lat", "lon"}`` (node "" for a kiosk)."""
-    return {
-        (r.gateway_id, r.node): {"label": r.label, "lat": r.lat, "lon": r.lon}
-        for r in conn.execute(sa.select(places))
-    }

@@ -229,14 +229,19 @@ def _reboots(conn: Connection, kiosks: set[str], now_ms: int, cfg: FleetSettings
     return out
 
 
-def reboots_last_day(conn: Connection, now_ms: int) -> dict[tuple[str, str], int]:
-    """Reboots of each (gateway, node) in the 24 hours before ``now_ms``, from reboot events."""
+def reboots_last_day(
+    conn: Connection, now_ms: int, gateway_ids: list[str] | None = None
+) -> dict[tuple[str, str], int]:
+    """Reboots of each (gateway, node) in the 24 hours before ``now_ms``, from reboot events; only those of
+    ``gateway_ids`` when given."""
     at = sa.func.coalesce(events.c.true_ms, events.c.at_ms)
     query = (
         sa.select(events.c.gateway_id, events.c.node, sa.func.count())
         .where(events.c.kind == "reboot", events.c.at_ms >= now_ms - 2 * DAY_MS, at >= now_ms - DAY_MS)
         .group_by(events.c.gateway_id, events.c.node)
     )
+    if gateway_ids is not None:
+        query = query.where(events.c.gateway_id.in_(gateway_ids))
     return {(gw, node): count for gw, node, count in conn.execute(query) if node}
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gateway.errors import ConfigError
+from sync.central.fleet.mapsvg import check_tile_url
 from sync.central.opendata import settings as opendata_settings
 
 ENV_PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
@@ -42,11 +43,13 @@ class FleetSettings:
     mail_to: str = ""  # comma-separated; empty: no e-mail
     webhook_url: str = ""  # empty: no webhook
     webhook_secret: str = ""  # the HMAC-SHA256 key of the X-Anjungan-Signature header of webhook posts
+    tile_url: str = ""  # map tiles, e.g. https://tile.example/{z}/{x}/{y}.png; empty: no tiles
+    tile_attribution: str = ""  # what the tiles' licence asks the map to say
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> FleetSettings:
         """Settings from ``env`` (default: the process environment) and ``overrides``; ConfigError names a
-        variable whose value has the wrong type."""
+        variable whose value has the wrong type, or a tile URL that is not a ``{z}/{x}/{y}`` template."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -61,6 +64,11 @@ class FleetSettings:
                     f"{ENV_PREFIX}{field.name.upper()}: expected {kind.__name__}, got {raw!r}"
                 ) from err
         values.update(overrides)
+        if values.get("tile_url"):
+            try:
+                check_tile_url(values["tile_url"])
+            except ValueError as err:
+                raise ConfigError(f"{ENV_PREFIX}TILE_URL: {err}") from err
         return cls(**values)
 
 

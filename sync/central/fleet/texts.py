@@ -1,10 +1,13 @@
-"""The words of alerts, in Bahasa Indonesia first and English, for notifications (the back office's pages use
-Flask-Babel's catalogue for the same titles)."""
+"""The words of alerts, in Bahasa Indonesia first and English: titles, and the details of an alert as people
+read them (a measurement by its label and unit from :mod:`sync.central.measures`, the other keys by
+:data:`DETAILS`), for the alerts page and the e-mails; the webhook's JSON keeps the keys themselves."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+from sync.central import measures
 
 TITLES: dict[str, tuple[str, str]] = {
     "kiosk-silent": ("Anjungan {gw} tidak menghubungi pusat", "Kiosk {gw} has not contacted the central"),
@@ -26,6 +29,53 @@ def title(kind: str, gateway_id: str, node: str | None, detail: dict[str, Any], 
     return pair[0 if lang == "id" else 1].format(gw=gateway_id, node=node or "-")
 
 
+# the keys of an alert's detail that are not measurement names (rules.py) -> (Bahasa Indonesia, English)
+DETAILS: dict[str, tuple[str, str]] = {
+    "limit_cm": ("Ambang (cm)", "Threshold (cm)"),
+    "limit_mm": ("Ambang (mm)", "Threshold (mm)"),
+    "mains_min_v": ("Batas tegangan padam (V)", "Mains-lost voltage (V)"),
+    "cause": ("Sebab", "Cause"),
+    "kiosks": ("Anjungan terdampak", "Kiosks affected"),
+    "last_seen_ms": ("Terakhir terdengar (UTC)", "Last heard (UTC)"),
+    "sync_s": ("Interval sinkronisasi (detik)", "Sync interval (s)"),
+    "interval_s": ("Interval (detik)", "Interval (s)"),
+    "reboots_24h": ("Mulai ulang dalam 24 jam", "Reboots in 24 hours"),
+    "count": ("Jumlah", "Count"),
+    "store_b": ("Penyimpanan (bita)", "Store (bytes)"),
+    "budget_b": ("Batas penyimpanan (bita)", "Store budget (bytes)"),
+    "disk_free_b": ("Disk bebas (bita)", "Free disk (bytes)"),
+    "disk_total_b": ("Disk total (bita)", "Disk size (bytes)"),
+}  # fmt: skip
+CAUSES: dict[str, tuple[str, str]] = {
+    "no-answer": ("node listrik tidak menjawab", "the power node does not answer"),
+    "no-mains": ("tegangan 0 V atau di bawah batas", "0 V or below the limit"),
+}
+
+
+def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """An alert's ``detail`` as ``(label, value)`` pairs in ``lang`` (``id`` or ``en``), sorted by key: a
+    measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms as
+    ISO 8601 UTC, a list joined by commas, a cause in words, None as "-"."""
+    pick = 0 if lang != "en" else 1
+    out = []
+    for key, value in sorted(detail.items()):
+        name = DETAILS[key][pick] if key in DETAILS else measures.label(key, "en" if pick else "id")
+        if value is None:
+            text = "-"
+        elif key.endswith("_ms") and isinstance(value, int):
+            text = iso(value)
+        elif key == "cause" and value in CAUSES:
+            text = CAUSES[value][pick]
+        elif isinstance(value, list):
+            text = ", ".join(str(v) for v in value)
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        else:
+            text = str(value)
+        out.append((name, text))
+    return out
+
+
 def iso(ms: int | None) -> str:
     """``ms`` as ISO 8601 UTC to the second, "-" for None."""
     if ms is None:
@@ -37,11 +87,13 @@ def mail_body(doc: dict[str, Any]) -> str:
     """The plain-text body of an alert's e-mail: Bahasa Indonesia, then English."""
     alert = doc["alert"]
     state = {"opened": ("TERBUKA", "OPEN"), "resolved": ("SELESAI", "RESOLVED")}[doc["event"]]
-    detail = ", ".join(f"{k}={v}" for k, v in sorted(alert["detail"].items()))
+    rincian, detail = (
+        "; ".join(f"{k}: {v}" for k, v in detail_items(alert["detail"], lang)) for lang in ("id", "en")
+    )
     return (
         f"{alert['title_id']}\n"
         f"Status: {state[0]}\nMulai: {iso(alert['started_ms'])}\nSelesai: {iso(alert['resolved_ms'])}\n"
-        f"Rincian: {detail}\n\n"
+        f"Rincian: {rincian}\n\n"
         f"{alert['title_en']}\n"
         f"State: {state[1]}\nStarted: {iso(alert['started_ms'])}\nResolved: {iso(alert['resolved_ms'])}\n"
         f"Detail: {detail}\n\n"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.central import measures
 from sync.central.opendata import aggregates, satudata
 
 LICENSES = {  # SPDX id -> (title, path)
@@ -56,6 +57,7 @@ SCHEMA: dict[str, Any] = {
     "primaryKey": list(aggregates.PRIMARY_KEY),
     "missingValues": [""],
 }  # fmt: skip
+TITLE_NAMES = 3  # measurements named in a package's title; more are counted
 _CKAN_TYPES = {"string": "text", "datetime": "timestamp", "integer": "int8", "number": "float8"}
 
 
@@ -77,10 +79,31 @@ def license_of(spdx: str) -> dict[str, str]:
     return {"name": spdx, "title": title, **({"path": path} if path else {})}
 
 
+def title(rows: list[dict[str, Any]], period: str, judul: str = "Data sensor anjungan") -> str:
+    """The human-readable title of a package of ``rows``: ``judul``, the labels of its measurements with their
+    units (:func:`measures.label`, Bahasa Indonesia; at most :data:`TITLE_NAMES`, the rest counted) and the
+    periodicity, e.g. ``Data sensor anjungan: Curah hujan (mm), Tinggi muka air (cm) (per jam)``."""
+    labels = sorted({measures.label(r["name"]) for r in rows})
+    what = ", ".join(labels[:TITLE_NAMES])
+    if len(labels) > TITLE_NAMES:
+        what += f" dan {len(labels) - TITLE_NAMES} pengukuran lain"
+    when = satudata.PERIODICITY[period].lower()
+    return f"{judul}: {what} ({when})" if labels else f"{judul} ({when})"
+
+
+def description(rows: list[dict[str, Any]], fallback: str) -> str:
+    """The human-readable description of a package of ``rows``: each measurement's label and unit with its
+    Satu Data definition (``Tinggi muka air (cm): Tinggi permukaan air ...``); ``fallback`` when empty."""
+    names = sorted({r["name"] for r in rows})
+    return " ".join(f"{measures.label(n)}: {satudata.standard_of(n).definition}" for n in names) or fallback
+
+
 def descriptor(
     rows: list[dict[str, Any]], period: str, fmt: str, path: str, *, walidata: str, license: str
 ) -> dict[str, Any]:
-    """The ``datapackage.json`` of one export of ``rows`` written to ``path`` (relative) as ``fmt``."""
+    """The ``datapackage.json`` of one export of ``rows`` written to ``path`` (relative) as ``fmt``: the title
+    and description name the measurements by their labels (:func:`title`, :func:`description`); the data's
+    columns and the Satu Data metadata keep the measurement names."""
     meta = satudata.dataset_metadata(rows, period, walidata)
     resource: dict[str, Any] = {
         "name": f"agregat-{period}",
@@ -94,8 +117,8 @@ def descriptor(
     return {
         "profile": "tabular-data-package",
         "name": f"anjungan-sensor-{period}",
-        "title": f"{meta['judul']} ({satudata.PERIODICITY[period].lower()})",
-        "description": meta["definisi"],
+        "title": title(rows, period, meta["judul"]),
+        "description": description(rows, meta["definisi"]),
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": ["satu data", "sensor", *sorted({r["name"] for r in rows})],
         "licenses": [license_of(license)],

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.vocabulary import UNIT_SYMBOLS
+from sync.central import measures
 from sync.central.errors import CentralError
 from sync.central.opendata import audit
 from sync.central.opendata.tables import places
@@ -35,26 +36,6 @@ class Standard:
     classification: str
 
 
-MEASUREMENTS = {
-    "water_cm": Standard(
-        "Tinggi muka air", "Tinggi permukaan air di atas titik nol pos pantau.", "Kebencanaan"
-    ),
-    "rain_mm": Standard("Curah hujan", "Tinggi air hujan yang tertampung pada penakar hujan.", "Meteorologi"),
-    "temp_c": Standard("Suhu udara", "Suhu udara di sekitar sensor.", "Meteorologi"),
-    "rh_pct": Standard("Kelembapan relatif", "Kelembapan relatif udara di sekitar sensor.", "Meteorologi"),
-    "pressure_hpa": Standard("Tekanan udara", "Tekanan atmosfer di lokasi sensor.", "Meteorologi"),
-    "mains_v": Standard("Tegangan listrik", "Tegangan jaringan listrik PLN di lokasi; 0 V: padam.", "Energi"),
-    "current_a": Standard(
-        "Arus listrik", "Arus yang mengalir pada jaringan listrik yang dipantau.", "Energi"
-    ),
-    "power_w": Standard("Daya listrik", "Daya aktif pada jaringan listrik yang dipantau.", "Energi"),
-    "energy_wh": Standard("Energi listrik", "Energi aktif kumulatif yang tercatat meteran.", "Energi"),
-    "freq_hz": Standard("Frekuensi listrik", "Frekuensi jaringan listrik PLN di lokasi.", "Energi"),
-    "distance_cm": Standard(
-        "Jarak ke permukaan", "Jarak dari sensor ultrasonik ke permukaan air.", "Kebencanaan"
-    ),
-    "bat_v": Standard("Tegangan baterai", "Tegangan baterai node sensor.", "Perangkat"),
-}
 MEASURE = "Banyaknya pengukuran, rata-rata, minimum, maksimum dan jumlah nilai per periode"
 PERIODICITY = {"hour": "Per jam", "day": "Harian", "month": "Bulanan"}
 LEGAL_BASIS = "Peraturan Presiden Nomor 39 Tahun 2019 tentang Satu Data Indonesia"
@@ -62,14 +43,15 @@ LEGAL_BASIS = "Peraturan Presiden Nomor 39 Tahun 2019 tentang Satu Data Indonesi
 
 def unit_of(name: str) -> str:
     """The unit symbol of measurement ``name`` from its suffix (``water_cm`` -> ``cm``); "" when unknown."""
-    return UNITS.get(name.rsplit("_", 1)[-1], "") if "_" in name else ""
+    return measures.unit_of(name)
 
 
 def standard_of(name: str) -> Standard:
-    """The data standard of ``name``; a generic one for a measurement not in :data:`MEASUREMENTS`."""
-    known = MEASUREMENTS.get(name)
+    """The data standard of ``name`` from the one table of measurements (:data:`measures.MEASURES`: its
+    Indonesian label is the concept); a generic one for a measurement not in it."""
+    known = measures.MEASURES.get(name)
     if known:
-        return known
+        return Standard(known.id, known.definition, known.classification)
     unit = unit_of(name)
     return Standard(
         name, f"Nilai {name} yang dikirim node sensor" + (f" dalam {unit}." if unit else "."), "Lainnya"

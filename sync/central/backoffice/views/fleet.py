@@ -1,22 +1,25 @@
-"""The fleet's pages: the map, alerts (acknowledge), completeness with its trend, sensor charts, and setting a
-kiosk's or node's place, producer and interval. Every role with ``fleet`` reads them (the teknisi included);
-no page here shows a citizen's data."""
+"""The fleet's pages: the fleet a page of kiosks at a time with its map, a kiosk's own page, the whole map,
+alerts (acknowledge), completeness with its trend, sensor charts, and setting a kiosk's or node's place,
+producer and interval. Measurements are named by their labels (:mod:`sync.central.measures`). Every role with
+``fleet`` reads them (the teknisi included); no page here shows a citizen's data."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, after_this_request, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from werkzeug.exceptions import NotFound
 
 from sync import protocol
+from sync.central import measures, service
 from sync.central.app import central
-from sync.central.backoffice import accounts, audit, forms
+from sync.central.backoffice import accounts, audit, current_language, forms
 from sync.central.backoffice.errors import BackofficeError, Conflict
 from sync.central.backoffice.session import actor, now_ms
-from sync.central.backoffice.views import blueprint, requires
+from sync.central.backoffice.views import SECURITY_HEADERS, blueprint, page_arg, requires
 from sync.central.db import reading as reading_snapshot
 from sync.central.fleet import alerts, charts, completeness, mapsvg, overview, places, texts
 from sync.central.fleet.settings import FleetSettings
@@ -29,23 +32,151 @@ def _cfg() -> FleetSettings:
     return FleetSettings.from_env()
 
 
+@bp.app_template_filter("measure")
+def measure_label(name: str) -> str:
+    """A measurement's label with its unit in the officer's language (``water_cm`` -> ``Tinggi muka air (cm)``;
+    :mod:`sync.central.measures`); an unknown name as it is."""
+    return measures.label(name, current_language())
+
+
+def _images_from(policy: str, origin: str) -> str:
+    """Content-Security-Policy ``policy`` with ``origin`` added to its ``img-src`` (made from ``default-src``
+    when it has none), everything else as it was."""
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    names = [d.split()[0] for d in directives]
+    if "img-src" not in names:
+        fallback = directives[names.index("default-src")].split()[1:] if "default-src" in names else []
+        directives.append(" ".join(["img-src", *fallback]))
+        names.append("img-src")
+    at = names.index("img-src")
+    directives[at] += f" {origin}"
+    return "; ".join(directives)
+
+
+def _tiles(cfg: FleetSettings) -> mapsvg.Tiles | None:
+    """The map's tile source when a tile URL is configured; with it, this response's Content-Security-Policy
+    lets the page's images come from the tiles' origin too (the back office's policy allows only its own)."""
+    if not cfg.tile_url:
+        return None
+    tiles = mapsvg.Tiles(cfg.tile_url, cfg.tile_attribution)
+    policy = _images_from(SECURITY_HEADERS["Content-Security-Policy"], tiles.origin)
+
+    @after_this_request
+    def _allow_tiles(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = policy
+        return response
+
+    return tiles
+
+
+class Formats:
+    """The fleet page's formatters, ``when``, ``duration`` and ``size`` (Python, not template macros: a page of
+    kiosks and nodes calls them hundreds of times), with their words translated once per page."""
+
+    def __init__(self) -> None:
+        self.never, self.just_now = _("belum pernah"), _("baru saja")
+        # (below this many seconds, words, unit in seconds); gettext without values: the page fills in %(n)d
+        self.ago = [(120, _("%(n)d detik lalu"), 1), (7200, _("%(n)d menit lalu"), 60),
+                    (172800, _("%(n)d jam lalu"), 3600), (None, _("%(n)d hari lalu"), 86400)]  # fmt: skip
+        self.spans = [(120, _("%(n)d detik"), 1), (7200, _("%(n)d menit"), 60), (172800, _("%(n)d jam"), 3600),
+                      (None, _("%(n)d hari"), 86400)]  # fmt: skip
+
+    @staticmethod
+    def _words(s: int, table: list[tuple[int | None, str, int]]) -> str:
+        for below, words, unit in table:
+            if below is None or s < below:
+                return words % {"n": s // unit}
+        raise AssertionError("the last row has no bound")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"when": self.when, "duration": self.duration, "size": self.size}
+
+    def when(self, ms: int | None, now: int) -> Markup | str:
+        """``ms`` (ms UTC) as how long before ``now`` it was, in a ``<time>`` with the ISO 8601 moment."""
+        if ms is None:
+            return self.never
+        age = self.just_now if now < ms else self._words((now - ms) // 1000, self.ago)
+        moment = service.iso_utc(ms)  # digits, dashes, colons, a dot, T and Z: nothing to escape
+        return Markup(f'<time datetime="{moment}" title="{moment}">{escape(age)}</time>')
+
+    def duration(self, s: int | None) -> str:
+        """A duration in seconds in words (seconds, minutes, hours or days); "—" for None."""
+        return "—" if s is None else self._words(s, self.spans)
+
+    @staticmethod
+    def size(b: int | None) -> str:
+        """A size in bytes in GiB, MiB or KiB; "—" for None."""
+        if b is None:
+            return "—"
+        if b >= 1 << 30:
+            return f"{b / (1 << 30):.1f} GiB"
+        if b >= 1 << 20:
+            return f"{b / (1 << 20):.1f} MiB"
+        return f"{b // 1024} KiB"
+
+
+def _map(kiosks: list[dict[str, Any]], cfg: FleetSettings) -> Markup | None:
+    """The SVG map of the placed ones of ``kiosks`` and their shown nodes, for the page as it is (every text in
+    it escaped); None when none is placed."""
+    spots = mapsvg.points(kiosks)
+    return Markup(mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))) if spots else None
+
+
+def _query() -> tuple[overview.Query, dict[str, str]]:
+    """The fleet page's query (``q``, ``state``, ``sort``, ``page``) and the filters to keep in its links."""
+    args = {k: request.args.get(k, "").strip()[:100] for k in ("q", "state", "sort")}
+    try:
+        query = overview.Query(args["q"], args["state"], args["sort"] or "id", page_arg())
+    except ValueError as err:
+        raise BackofficeError(_("Pilihan tidak dikenal.")) from err
+    return query, {k: v for k, v in args.items() if v}
+
+
 def fleet_page() -> str:
-    """The fleet: each kiosk's contact, backlog, health and nodes, the map, and the forms to set places."""
-    now = now_ms()
+    """The fleet, a page of kiosks at a time (filters, sort and page in the URL): each kiosk's contact,
+    backlog, health and first nodes (silent first), the map of the page's kiosks, and the forms to set places."""
+    now, cfg = now_ms(), _cfg()
+    query, args = _query()
     with reading_snapshot(central().engine) as conn:
-        kiosks = overview.kiosks(conn, now, _cfg())
-    return render_template("backoffice/fleet.html", kiosks=kiosks, streams=protocol.STREAMS, now=now,
-                           opds=accounts.list_opds(central().engine), action_form=forms.EmptyForm(),
-                           map_url=url_for("backoffice_fleet.map_svg"))  # fmt: skip
+        result = overview.page(conn, now, cfg, query)
+    return render_template("backoffice/fleet.html", result=result, kiosks=result.kiosks, args=args, query=query,
+                           streams=protocol.STREAMS, now=now, opds=accounts.list_opds(central().engine),
+                           action_form=forms.EmptyForm(), map=_map(result.kiosks, cfg), single=None,
+                           states=overview.STATES, sorts=overview.SORTS, **Formats().as_dict())  # fmt: skip
+
+
+@bp.get("/armada/anjungan/<gateway_id>")
+@requires("fleet")
+def kiosk_page(gateway_id: str) -> str:
+    """One kiosk with all its nodes, a page of them at a time (``page``); 404 for an unknown kiosk."""
+    now, cfg, number, per = now_ms(), _cfg(), page_arg(), overview.NODES_PER_PAGE
+    with reading_snapshot(central().engine) as conn:
+        result = overview.page(conn, now, cfg, overview.Query(gateway=gateway_id), nodes_shown=per,
+                               node_offset=(number - 1) * per)  # fmt: skip
+        if not result.kiosks:
+            raise NotFound()
+        node_pages = max(1, -(-result.kiosks[0]["nodes_total"] // per))
+        if number > node_pages:  # past the last page: the last one
+            number = node_pages
+            result = overview.page(conn, now, cfg, overview.Query(gateway=gateway_id), nodes_shown=per,
+                                   node_offset=(number - 1) * per)  # fmt: skip
+    kiosk = result.kiosks[0]
+    return render_template("backoffice/fleet.html", result=result, kiosks=result.kiosks, args={}, query=None,
+                           streams=protocol.STREAMS, now=now, opds=accounts.list_opds(central().engine),
+                           action_form=forms.EmptyForm(), map=_map(result.kiosks, cfg), single=kiosk,
+                           node_page=number, node_pages=node_pages, **Formats().as_dict())  # fmt: skip
 
 
 @bp.get("/armada/peta.svg")
 @requires("fleet")
 def map_svg() -> Response:
-    """The map of placed kiosks and nodes (SVG, no tile server)."""
+    """The map of every placed kiosk and node of the regency (an SVG document; tiles under it when configured).
+    A point links to its kiosk's own page."""
+    cfg = _cfg()
     with reading_snapshot(central().engine) as conn:
-        kiosks = overview.kiosks(conn, now_ms(), _cfg())
-    body = mapsvg.render(mapsvg.points(kiosks), _("Peta anjungan dan node"))
+        kiosks = overview.placed(conn, now_ms(), cfg)
+    spots = mapsvg.points(kiosks, lambda gw: url_for(".kiosk_page", gateway_id=gw))
+    body = mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))
     return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -77,7 +208,7 @@ def set_place() -> Any:
     except places.PlaceError as err:
         raise BackofficeError(str(err)) from err
     flash(_("Tempat %(target)s disimpan.", target=gateway_id))
-    return redirect(url_for("backoffice_admin.fleet") + f"#kiosk-{gateway_id}")
+    return redirect(url_for(".kiosk_page", gateway_id=gateway_id))
 
 
 @bp.post("/armada/node")
@@ -95,20 +226,20 @@ def set_node() -> Any:
     except places.PlaceError as err:
         raise BackofficeError(str(err)) from err
     flash(_("Node %(target)s disimpan.", target=gateway_id + "/" + node))
-    return redirect(url_for("backoffice_admin.fleet") + f"#kiosk-{gateway_id}")
+    return redirect(url_for(".kiosk_page", gateway_id=gateway_id))
 
 
 @bp.get("/peringatan")
 @requires("fleet")
 def alert_list() -> str:
     """Unresolved alerts and the history (the newest 200 resolved)."""
-    lang = request.cookies.get("lang", "id")
+    lang = current_language()
     with reading_snapshot(central().engine) as conn:
         current, history = alerts.listing(conn), alerts.listing(conn, "resolved")
         counts = alerts.counts(conn)
     for alert in current + history:
-        alert["title"] = texts.title(alert["kind"], alert["gateway_id"], alert["node"], alert["detail"],
-                                     "en" if lang == "en" else "id")  # fmt: skip
+        alert["title"] = texts.title(alert["kind"], alert["gateway_id"], alert["node"], alert["detail"], lang)
+        alert["details"] = texts.detail_items(alert["detail"], lang)
     return render_template("backoffice/alerts.html", current=current, history=history, counts=counts,
                            action_form=forms.EmptyForm())  # fmt: skip
 
@@ -173,6 +304,6 @@ def sensor_chart(gateway_id: str, node: str, name: str) -> str:
         with reading_snapshot(central().engine) as conn:
             if not charts.aggregates(conn, gateway_id, node, name, "month", now_ms()):
                 raise NotFound()
-    chart = charts.sensor_chart(rows, f"{gateway_id} / {node} / {name}") if rows else None
+    chart = charts.sensor_chart(rows, f"{gateway_id} / {node} / {measure_label(name)}") if rows else None
     return render_template("backoffice/sensor.html", rows=rows, chart=chart, gateway_id=gateway_id, node=node,
                            name=name, period=period, periods=list(charts.PERIODS))  # fmt: skip
