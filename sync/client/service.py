@@ -100,7 +100,12 @@ class SyncClient:
         on_acked: Progress | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: SystemClock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        notifier: sdnotify.Notifier | None = None,
     ):
+        """``sleep(seconds)`` waits (default: :attr:`stop`'s wait, true when stopped) and ``monotonic()`` measures
+        the waits (seconds); ``notifier`` feeds systemd's watchdog (default: this process's, from the
+        environment), also while the loop waits (gateway/sdnotify.py). Tests inject all three."""
         self.store = store
         self.settings = settings
         self.stop = stop or threading.Event()
@@ -114,10 +119,16 @@ class SyncClient:
         )
         self.uplink = Uplink(store, self.central, batch_max=settings.batch_max, on_acked=on_acked)
         self.backoff = Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
-        self._sleep = sleep or self.stop.wait
+        self._wait = sleep or self.stop.wait
+        self._monotonic = monotonic
+        self.notifier = notifier or sdnotify.notifier()
 
     def close(self) -> None:
         self.central.close()
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` (an idle slice, a back-off), feeding the watchdog meanwhile; True when stopped."""
+        return self.notifier.wait(seconds, self._wait)
 
     def __enter__(self) -> SyncClient:
         return self
@@ -193,7 +204,7 @@ class SyncClient:
     def run_forever(self) -> None:
         """Rounds until :attr:`stop` is set: every ``interval_s``, earlier when there is backlog."""
         while not self.stop.is_set():
-            sdnotify.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
+            self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
             try:
                 self.round()
             except (TransientError, ClockSkewRefused) as err:
@@ -219,10 +230,10 @@ class SyncClient:
             return False
 
     def _idle(self) -> None:
-        deadline = time.monotonic() + self.settings.interval_s
+        deadline = self._monotonic() + self.settings.interval_s
         while not self.stop.is_set():
             self.settle_checkpoint()  # every few seconds until a reader that held it up lets go
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
                 return  # (a stepped wall clock: learn the offset again at once)
             self._sleep(min(POLL_S, self.settings.interval_s / 30, left))
