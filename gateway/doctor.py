@@ -17,13 +17,13 @@ import json
 import os
 import shutil
 import socket
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from gateway.deadline import within as _within  # one deadline for a whole network check
 from gateway.errors import AnjunganError
 
 
@@ -347,31 +347,6 @@ def _clock(cfg: Any) -> Iterator[Finding]:
 
 NET_TIMEOUT_S = 5  # each connect and read of a network check
 NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
-
-_T = TypeVar("_T")
-
-
-def _within(seconds: float, work: Callable[[], _T]) -> _T:
-    """``work()``'s result, or TimeoutError when it has not finished within ``seconds`` (it is then left to
-    end in a daemon thread: the command goes on and exits without waiting for it). Errors of ``work`` are
-    raised here."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, work()))
-        except BaseException as err:  # handed to the caller
-            outcome.append((False, err))
-
-    thread = threading.Thread(target=run, name="anjungan-doctor-check", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if not outcome:
-        raise TimeoutError(f"no whole answer within {seconds:.0f} s (an answer that arrives too slowly)")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 def _central(cfg: Any) -> Iterator[Finding]:
