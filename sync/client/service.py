@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import faults, sdnotify
+from gateway import faults, sdnotify, upgrade
 from gateway.errors import StoreError
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
@@ -122,6 +122,7 @@ class SyncClient:
         self._wait = sleep or self.stop.wait
         self._monotonic = monotonic
         self.notifier = notifier or sdnotify.notifier()
+        self._purge_mark: tuple[int, int | None] | None = None  # the store's purges at the last backup scrub
 
     def close(self) -> None:
         self.central.close()
@@ -182,6 +183,7 @@ class SyncClient:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
             raise
         self.settle_checkpoint()  # lookups forgotten while the round ran
+        self.scrub_backups()
         return result
 
     def run_once(self, attempts: int = 5) -> RoundResult:
@@ -228,6 +230,25 @@ class SyncClient:
         except StoreError as err:
             log.warning("checkpoint not completed: %s", err)
             return False
+
+    def scrub_backups(self) -> None:
+        """Purged means gone from the upgrade's backups too (gateway/upgrade.py): after the first round of this
+        process, and after each round in which the store purged personal data (a purge stamps ``purged_at``),
+        purge from every backup what the store no longer holds. A failure is logged; the next round tries
+        again."""
+        mark = self.store.conn.execute(
+            "SELECT count(*), max(purged_at) FROM submissions WHERE purged_at IS NOT NULL"
+        ).fetchone()
+        if tuple(mark) == self._purge_mark:
+            return
+        try:
+            upgrade.scrub_backups(
+                self.settings.data_dir / upgrade.BACKUP_FOLDER, upgrade.holding_personal(self.store.conn)
+            )
+        except StoreError as err:
+            log.warning("%s", err)
+            return
+        self._purge_mark = (mark[0], mark[1])
 
     def _idle(self) -> None:
         deadline = self._monotonic() + self.settings.interval_s
