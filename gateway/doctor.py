@@ -1,7 +1,9 @@
 """``anjungan doctor``: the technician's first command. Plain-words findings in Bahasa Indonesia and English.
 
 Each :class:`Finding` says what was seen and, when something needs a hand, how to fix it. The checks only read:
-a missing configuration, store or folder is reported, never created. Order: configuration, store (schema, size,
+a missing configuration, store or folder is reported, never created; the store is opened so that nothing on
+disk changes (gateway/store/readonly.py: no -wal or -shm left, an empty or damaged file called damaged, not
+initialised). Order: configuration, store (schema, size,
 backlog), disk (space, and writes since boot: the SD card's wear), permissions, the kiosk's port and screen,
 the broker, each node, serial devices and their udev names, the printer, the clock, the central (reachable,
 credentials accepted).
@@ -17,6 +19,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -84,7 +87,11 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
         yield bad(f"tidak ada penyimpanan di {path}", f"no store at {path}",
                   "buat dengan `anjungan init`", "create it with `anjungan init`")  # fmt: skip
         return False
-    store = Store(path)  # opened as it is: never created, never migrated here
+    why = _store_damage(path)
+    if why is not None:
+        yield _damaged(path, why)
+        return False
+    store = Store(path, readonly=True)  # read as it is: never created, migrated or written here
     try:
         pending = db.pending_migrations(store.conn)
         if pending:
@@ -173,7 +180,7 @@ def _permissions(cfg: Any) -> Iterator[Finding]:
         yield bad(f"{more} folder/berkas lain di {data_dir} juga tidak privat",
                   f"{more} more folders or files in {data_dir} are not private either",
                   f"chmod -R go-rwx {data_dir}", f"chmod -R go-rwx {data_dir}")  # fmt: skip
-    if not loose:
+    if not loose and (cfg.path or data_dir.exists()):
         yield good("konfigurasi, penyimpanan dan folder data (beserta isinya) privat",
                    "configuration, store and data folders are private to their owner")  # fmt: skip
 
@@ -200,6 +207,39 @@ def _config_loose(path: Path) -> str | None:
     if info.st_uid == 0 and info.st_mode & 0o777 == 0o640:
         return None
     return private.loose(path)
+
+
+def _store_damage(path: Path) -> str | None:
+    """Why the file at ``path`` is no usable store (not a SQLite database, damaged pages, no migrations table:
+    not anjungan's), or None. Reads only."""
+    from gateway.errors import StoreError
+    from gateway.store import readonly
+
+    try:
+        why = readonly.damage(path)
+        conn = readonly.connect(path) if why is None else None
+    except (OSError, StoreError):
+        return None  # unreadable (permissions): the store's own check says so
+    if conn is None:
+        return why
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as err:
+        return str(err) if readonly.is_damaged(err) else None  # another trouble: the checks below say it
+    finally:
+        conn.close()
+    return None if "migrations" in tables else "it has no migrations table: it is not an anjungan store"
+
+
+def _damaged(path: Path, why: str) -> Finding:
+    backups = path.parent / "backups"
+    return bad(f"penyimpanan {path} rusak: {why}", f"the store {path} is damaged: {why}",
+               f"hentikan layanan (`sudo systemctl stop anjungan-ingest anjungan-kiosk anjungan-sync`), simpan "
+               f"berkas rusak untuk diperiksa, salin cadangan terbaru dari {backups} ke {path}, lalu `sudo "
+               "anjungan upgrade` dan nyalakan layanan; tanpa cadangan: `anjungan init` membuat yang baru",
+               f"stop the services (`sudo systemctl stop anjungan-ingest anjungan-kiosk anjungan-sync`), keep the "
+               f"damaged file for a look, copy the newest backup from {backups} to {path}, then `sudo anjungan "
+               "upgrade` and start the services; without a backup `anjungan init` makes a new one")  # fmt: skip
 
 
 def _kiosk(cfg: Any) -> Iterator[Finding]:
@@ -238,7 +278,7 @@ def _reachable(host: str, port: int, what_id: str, what_en: str, fix_id: str, fi
 def _nodes(cfg: Any) -> Iterator[Finding]:
     from gateway.store import Store
 
-    with Store(Path(cfg.store_path)) as store:
+    with Store(Path(cfg.store_path), readonly=True) as store:
         nodes = store.nodes()
     if not nodes:
         yield bad("belum ada node yang terbaca", "no node has been read yet",
@@ -274,23 +314,34 @@ def _serial(cfg: Any) -> Iterator[Finding]:
                       "add [[serial]] port = \"" + path + "\", then systemctl restart anjungan-ingest")  # fmt: skip
 
 
-def _printer(cfg: Any) -> Iterator[Finding]:
+def _printer(cfg: Any, usb_devices: Path = Path("/sys/bus/usb/devices")) -> Iterator[Finding]:
+    """The receipt printer, read with the kiosk's own parser (gateway/printing.py): a setting the kiosk cannot
+    use is a finding, as is a printer that is not there (USB ids under ``usb_devices``, a device path, a host
+    that does not answer)."""
+    from gateway.printing import PrinterError, parse_printer
+
     spec = str(cfg.kiosk.printer)
     if not spec:
         return
-    kind, _, rest = spec.partition(":")
+    try:
+        target = parse_printer(spec)
+    except PrinterError as err:
+        yield bad(f"setelan printer tidak bisa dipakai kios: {err}", f"the kiosk cannot use the printer setting: {err}",
+                  "perbaiki [kiosk] printer (usb:VID:PID, serial:DEV, network:HOST[:PORT], file:PATH), lalu "
+                  "`sudo systemctl restart anjungan-kiosk`",
+                  "fix [kiosk] printer (usb:VID:PID, serial:DEV, network:HOST[:PORT], file:PATH), then "
+                  "`sudo systemctl restart anjungan-kiosk`")  # fmt: skip
+        return
     present: bool
-    if kind == "usb":
-        vid, _, pid = rest.partition(":")
+    if target.kind == "usb":
         present = any(
-            _read(d / "idVendor") == vid.lower().zfill(4) and _read(d / "idProduct") == pid.lower().zfill(4)
-            for d in Path("/sys/bus/usb/devices").glob("*")
+            _hex(_read(d / "idVendor")) == target.vendor and _hex(_read(d / "idProduct")) == target.product
+            for d in usb_devices.glob("*")
         )
-    elif kind in ("serial", "file"):
-        present = os.path.exists(rest)
+    elif target.kind in ("serial", "file"):
+        present = os.path.exists(target.device)
     else:
-        host, _, port = rest.partition(":")
-        present = _reachable(host, int(port or 9100), "", "", "", "").ok
+        present = _reachable(target.host, target.port, "", "", "", "").ok
     if present:
         yield good(f"printer struk {spec} terhubung", f"receipt printer {spec} is connected")
     else:
@@ -303,6 +354,14 @@ def _read(path: Path) -> str:
         return path.read_text().strip().lower()
     except OSError:
         return ""
+
+
+def _hex(text: str) -> int | None:
+    """A USB id as sysfs writes it (``0416``), or None."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
 
 
 def kernel_clock_synchronized() -> bool | None:
@@ -319,17 +378,20 @@ def kernel_clock_synchronized() -> bool | None:
 
 
 def _clock(cfg: Any) -> Iterator[Finding]:
-    from gateway.store import db
+    from gateway.store import readonly
     from gateway.store.clock import learned_offset
 
     synced = kernel_clock_synchronized()
     offset = None
     if Path(cfg.store_path).exists():
-        conn = db.connect(Path(cfg.store_path), readonly=True)
         try:
-            offset = learned_offset(conn)
-        finally:
-            conn.close()
+            conn = readonly.connect(Path(cfg.store_path))
+            try:
+                offset = learned_offset(conn)
+            finally:
+                conn.close()
+        except (AnjunganError, sqlite3.Error):
+            offset = None  # the store's own finding says why
     if synced:
         yield good("jam: tersinkron NTP", "clock: synchronized by NTP")
     elif offset is not None and abs(offset) < 60_000:
