@@ -19,6 +19,9 @@ from gateway.errors import ConfigError
 
 DEFAULT_PATH = Path("anjungan.toml")
 FIELD_PATH = Path("/etc/anjungan/gateway.toml")
+# WatchdogSec= of hardware/systemd/anjungan-sync.service (tests/gateway/test_config.py holds them equal): the
+# [sync] waits and each request are bounded against it (see _validate_sync)
+SYNC_WATCHDOG_S = 1800
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ SETTINGS: list[Setting] = [
         "sync",
         "interval_s",
         60.0,
-        "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog).",
+        "Seconds between sync rounds of `anjungan sync run` (it starts earlier when there is backlog); at "
+        "most 900, half the sync service's watchdog (WatchdogSec=1800).",
         float,
     ),
     Setting(
@@ -204,17 +208,24 @@ SETTINGS: list[Setting] = [
         "sync",
         "backoff_cap_s",
         900.0,
-        "Longest wait in seconds between retries after a failure (full-jitter exponential backoff).",
+        "Longest wait in seconds between retries after a failure (full-jitter exponential backoff); at most 900.",
         float,
     ),
     Setting(
         "sync",
         "backoff_base_s",
         1.0,
-        "Longest wait in seconds before the first retry after a failure; it doubles with each failure in a row.",
+        "Longest wait in seconds before the first retry after a failure; it doubles with each failure in a row "
+        "(never beyond backoff_cap_s; at most 900).",
         float,
     ),
-    Setting("sync", "timeout_s", 60.0, "Seconds to wait for the central's answer to one request.", float),
+    Setting(
+        "sync",
+        "timeout_s",
+        60.0,
+        "Seconds to wait for the central's answer to one request; at most 180.",
+        float,
+    ),
 ]
 
 _BY_NAME = {(s.section, s.key): s for s in SETTINGS}
@@ -418,6 +429,26 @@ def _validate(sections: dict[str, Any]) -> None:
         raise ConfigError(f"gateway.id must be lower-case letters, digits and '-' (1-32), got {gid!r}")
     if sections["gateway"]["store_budget_mb"] < 16:
         raise ConfigError("gateway.store_budget_mb must be at least 16")
+    _validate_sync(sections["sync"])
+
+
+def _validate_sync(sync: Mapping[str, Any]) -> None:
+    """The sync's waits and requests, bounded against its watchdog (WatchdogSec=SYNC_WATCHDOG_S).
+
+    The loop feeds the watchdog while it waits (gateway/sdnotify.py), so the bounds are a margin, not the
+    mechanism: an idle interval or a back-off of at most half the period, a request of at most a tenth (a round
+    makes several requests and pings only between rounds). Raises ConfigError naming the setting, its bound
+    and why.
+    """
+    why = f"the sync service's watchdog is {SYNC_WATCHDOG_S} s (WatchdogSec= in anjungan-sync.service)"
+    bounds = {"interval_s": SYNC_WATCHDOG_S / 2, "backoff_cap_s": SYNC_WATCHDOG_S / 2,
+              "backoff_base_s": SYNC_WATCHDOG_S / 2, "timeout_s": SYNC_WATCHDOG_S / 10}  # fmt: skip
+    for key, most in bounds.items():
+        value = float(sync[key])
+        if not 0 < value <= most:
+            raise ConfigError(
+                f"sync.{key} must be more than 0 and at most {most:.0f} s ({why}), got {value:g}"
+            )
 
 
 def _toml_value(value: Any) -> str:

@@ -1,7 +1,9 @@
 """``anjungan doctor``: the technician's first command. Plain-words findings in Bahasa Indonesia and English.
 
 Each :class:`Finding` says what was seen and, when something needs a hand, how to fix it. The checks only read:
-a missing configuration, store or folder is reported, never created. Order: configuration, store (schema, size,
+a missing configuration, store or folder is reported, never created; the store is opened so that nothing on
+disk changes (gateway/store/readonly.py: no -wal or -shm left, an empty or damaged file called damaged, not
+initialised). Order: configuration, store (schema, size,
 backlog), disk (space, and writes since boot: the SD card's wear), permissions, the kiosk's port and screen,
 the broker, each node, serial devices and their udev names, the printer, the clock, the central (reachable,
 credentials accepted).
@@ -17,13 +19,14 @@ import json
 import os
 import shutil
 import socket
-import threading
+import sqlite3
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from gateway.deadline import within as _within  # one deadline for a whole network check
 from gateway.errors import AnjunganError
 
 
@@ -108,7 +111,11 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
         yield bad(f"tidak ada penyimpanan di {path}", f"no store at {path}",
                   "buat dengan `anjungan init`", "create it with `anjungan init`")  # fmt: skip
         return False
-    store = Store(path)  # opened as it is: never created, never migrated here
+    why = _store_damage(path)
+    if why is not None:
+        yield _damaged(path, why)
+        return False
+    store = Store(path, readonly=True)  # read as it is: never created, migrated or written here
     try:
         pending = db.pending_migrations(store.conn)
         if pending:
@@ -315,6 +322,39 @@ def _config_loose(path: Path) -> str | None:
     return private.loose(path)
 
 
+def _store_damage(path: Path) -> str | None:
+    """Why the file at ``path`` is no usable store (not a SQLite database, damaged pages, no migrations table:
+    not anjungan's), or None. Reads only."""
+    from gateway.errors import StoreError
+    from gateway.store import readonly
+
+    try:
+        why = readonly.damage(path)
+        conn = readonly.connect(path) if why is None else None
+    except (OSError, StoreError):
+        return None  # unreadable (permissions): the store's own check says so
+    if conn is None:
+        return why
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as err:
+        return str(err) if readonly.is_damaged(err) else None  # another trouble: the checks below say it
+    finally:
+        conn.close()
+    return None if "migrations" in tables else "it has no migrations table: it is not an anjungan store"
+
+
+def _damaged(path: Path, why: str) -> Finding:
+    backups = path.parent / "backups"
+    return bad(f"penyimpanan {path} rusak: {why}", f"the store {path} is damaged: {why}",
+               f"hentikan layanan (`sudo systemctl stop anjungan-ingest anjungan-kiosk anjungan-sync`), simpan "
+               f"berkas rusak untuk diperiksa, salin cadangan terbaru dari {backups} ke {path}, lalu `sudo "
+               "anjungan upgrade` dan nyalakan layanan; tanpa cadangan: `anjungan init` membuat yang baru",
+               f"stop the services (`sudo systemctl stop anjungan-ingest anjungan-kiosk anjungan-sync`), keep the "
+               f"damaged file for a look, copy the newest backup from {backups} to {path}, then `sudo anjungan "
+               "upgrade` and start the services; without a backup `anjungan init` makes a new one")  # fmt: skip
+
+
 def _kiosk(cfg: Any) -> Iterator[Finding]:
     host = "127.0.0.1" if cfg.kiosk.host in ("", "0.0.0.0") else cfg.kiosk.host
     yield _reachable(host, cfg.kiosk.port, "kiosk", "kiosk", "systemctl restart anjungan-kiosk",
@@ -358,7 +398,7 @@ def _reachable(host: str, port: int, what_id: str, what_en: str, fix_id: str, fi
 def _nodes(cfg: Any) -> Iterator[Finding]:
     from gateway.store import Store
 
-    with Store(Path(cfg.store_path)) as store:
+    with Store(Path(cfg.store_path), readonly=True) as store:
         nodes = store.nodes()
     if not nodes:
         yield bad("belum ada node yang terbaca", "no node has been read yet",
@@ -408,23 +448,26 @@ def _operator(cfg: Any) -> Iterator[Finding]:
 
 
 def _printer(cfg: Any) -> Iterator[Finding]:
-    """The receipt printer as the kiosk would open it: the device opened for writing, the host connected."""
-    from gateway.printing import USB_REFUSED
+    """The receipt printer as the kiosk would open it, read with the kiosk's own parser (gateway/printing.py):
+    a setting the kiosk cannot use is a finding; the device opened for writing, the host connected."""
+    from gateway.printing import PrinterError, parse_printer
 
     spec = str(cfg.kiosk.printer)
     if not spec:
         return
-    kind, _, rest = spec.partition(":")
-    if kind == "usb":
-        yield bad(f"printer struk {spec}: bentuk usb: tidak didukung", USB_REFUSED.format(spec=spec),
-                  "isi [kiosk] printer = \"file:/dev/usb/lp0\" (lihat `ls /dev/usb/`)",
-                  "set [kiosk] printer = \"file:/dev/usb/lp0\" (see `ls /dev/usb/`)")  # fmt: skip
+    try:
+        target = parse_printer(spec)
+    except PrinterError as err:
+        yield bad(f"setelan printer tidak bisa dipakai kios: {err}", f"the kiosk cannot use the printer setting: {err}",
+                  "isi [kiosk] printer = \"file:/dev/usb/lp0\" (lihat `ls /dev/usb/`), serial:DEV atau "
+                  "network:HOST[:PORT], lalu `sudo systemctl restart anjungan-kiosk`",
+                  "set [kiosk] printer = \"file:/dev/usb/lp0\" (see `ls /dev/usb/`), serial:DEV or "
+                  "network:HOST[:PORT], then `sudo systemctl restart anjungan-kiosk`")  # fmt: skip
         return
-    if kind in ("serial", "file"):
-        problem = _open_for_writing(rest)
+    if target.kind in ("serial", "file"):
+        problem = _open_for_writing(target.device)
     else:
-        host, _, port = rest.partition(":")
-        refused = _connect_problem(host, int(port) if port.isdigit() else 9100)
+        refused = _connect_problem(target.host, target.port)
         problem = None if refused is None else (refused, "")
     if problem is None:
         yield good(
@@ -461,6 +504,14 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _hex(text: str) -> int | None:
+    """A USB id as sysfs writes it (``0416``), or None."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
 def kernel_clock_synchronized() -> bool | None:
     """Whether the kernel's clock is synchronized (NTP or chrony), by adjtimex(2): TIME_ERROR (5) is not."""
     libc_name = ctypes.util.find_library("c")
@@ -475,17 +526,20 @@ def kernel_clock_synchronized() -> bool | None:
 
 
 def _clock(cfg: Any) -> Iterator[Finding]:
-    from gateway.store import db
+    from gateway.store import readonly
     from gateway.store.clock import learned_offset
 
     synced = kernel_clock_synchronized()
     offset = None
     if Path(cfg.store_path).exists():
-        conn = db.connect(Path(cfg.store_path), readonly=True)
         try:
-            offset = learned_offset(conn)
-        finally:
-            conn.close()
+            conn = readonly.connect(Path(cfg.store_path))
+            try:
+                offset = learned_offset(conn)
+            finally:
+                conn.close()
+        except (AnjunganError, sqlite3.Error):
+            offset = None  # the store's own finding says why
     if synced:
         yield good("jam: tersinkron NTP", "clock: synchronized by NTP")
     elif offset is not None and abs(offset) < 60_000:
@@ -503,31 +557,6 @@ def _clock(cfg: Any) -> Iterator[Finding]:
 
 NET_TIMEOUT_S = 5  # each connect and read of a network check
 NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
-
-_T = TypeVar("_T")
-
-
-def _within(seconds: float, work: Callable[[], _T]) -> _T:
-    """``work()``'s result, or TimeoutError when it has not finished within ``seconds`` (it is then left to
-    end in a daemon thread: the command goes on and exits without waiting for it). Errors of ``work`` are
-    raised here."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, work()))
-        except BaseException as err:  # handed to the caller
-            outcome.append((False, err))
-
-    thread = threading.Thread(target=run, name="anjungan-doctor-check", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if not outcome:
-        raise TimeoutError(f"no whole answer within {seconds:.0f} s (an answer that arrives too slowly)")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 def _central(cfg: Any) -> Iterator[Finding]:

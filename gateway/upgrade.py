@@ -1,20 +1,34 @@
 """``anjungan upgrade``: bring the store to this release's schema without ever losing data.
 
 1. Nothing to do when no migration is pending (the command is then read-only and creates nothing).
-2. A backup first, made with SQLite's online backup API (a consistent copy even while the services write), into
+2. One upgrade at a time (an ``flock`` on ``<data_dir>/backups/.upgrade.lock``); what an upgrade killed midway
+   left behind (``*.partial`` copies) is removed first, and a disk too full for the backup is named with what the
+   backups folder holds.
+3. A backup first, made with SQLite's online backup API (a consistent copy even while the services write), into
    ``<data_dir>/backups/``, checked with ``PRAGMA quick_check``; the last :data:`KEEP_BACKUPS` are kept.
-3. Every pending migration in one transaction (:func:`gateway.store.db.migrate_all_or_nothing`): when one fails
+4. Every pending migration in one transaction (:func:`gateway.store.db.migrate_all_or_nothing`): when one fails
    the store is left exactly as it was, so the previous release, still running, carries on with it.
+
+Backups hold no personal data the store no longer holds (:func:`scrub_backups`): a citizen's personal data is
+purged from the store once the central has it (``Store.purge_personal``), and "purged means gone" must hold for
+the copies too, or restoring one would bring it back. A new backup is scrubbed before it is kept, and the sync
+scrubs every backup after each round that purged something (sync/client/service.py), the same way the store
+purges: ``secure_delete`` and a TRUNCATE checkpoint. A backup therefore only ever holds the personal data of
+submissions the central does not have yet, which are exactly what a restore must not lose.
 
 hardware/install-pi.sh runs this with the new release before it switches the services over to it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +36,11 @@ from gateway import private
 from gateway.errors import AnjunganError, StoreError
 from gateway.store import db
 
+log = logging.getLogger(__name__)
+
 KEEP_BACKUPS = 3
+BACKUP_FOLDER = "backups"  # under the data folder (`anjungan upgrade`, the sync's scrub)
+LOCK_NAME = ".upgrade.lock"
 
 
 @dataclass
@@ -47,6 +65,11 @@ def backup_store(store_path: Path, backup_dir: Path, label: str) -> Path:
         copy = sqlite3.connect(partial)
         try:
             source.backup(copy)
+        finally:
+            copy.close()
+        _scrub(partial, holding_personal(source))  # what the store purged while the copy was made
+        copy = sqlite3.connect(partial)
+        try:
             check = [row[0] for row in copy.execute("PRAGMA quick_check")]
         finally:
             copy.close()
@@ -69,6 +92,113 @@ def _prune(backup_dir: Path) -> None:
         old.unlink()
 
 
+def holding_personal(conn: sqlite3.Connection) -> set[str]:
+    """The uuids of the submissions whose personal data the store at ``conn`` still holds (those the central
+    does not have yet, and refused ones)."""
+    return {row[0] for row in conn.execute("SELECT uuid FROM submissions WHERE personal IS NOT NULL")}
+
+
+def scrub_backups(backup_dir: Path, holding: Collection[str]) -> int:
+    """Purge from every backup in ``backup_dir`` the personal data of each submission not in ``holding`` (the
+    uuids whose personal data the store still holds: :func:`holding_personal`), and the status lookups (a
+    relayed lookup's code lives only until the kiosk has read the answer). Returns how many submissions lost
+    their personal data; a missing folder is nothing to do (never created). Raises StoreError naming each
+    backup that could not be scrubbed, after trying every one.
+    """
+    if not backup_dir.is_dir():
+        return 0
+    purged, failed = 0, []
+    for backup in sorted(backup_dir.glob("anjungan-*.db")):
+        try:
+            purged += _scrub(backup, holding)
+        except (sqlite3.Error, StoreError) as err:
+            failed.append(f"{backup.name}: {err}")
+    if failed:
+        raise StoreError(f"personal data not yet purged from backups in {backup_dir}: {'; '.join(failed)}")
+    return purged
+
+
+def _scrub(path: Path, holding: Collection[str]) -> int:
+    """Purge ``path``'s personal data outside ``holding`` as the store purges (secure_delete, then a TRUNCATE
+    checkpoint so that no old page stays in a -wal file); the number of submissions purged."""
+    if not _needs_scrub(path, holding):
+        return 0
+    conn = db.connect(path)
+    try:
+        conn.execute("CREATE TEMP TABLE holding (uuid TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO holding (uuid) VALUES (?)", ((uuid,) for uuid in holding))
+        with db.transaction(conn, f"purging personal data from the backup {path}"):
+            purged = conn.execute(
+                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE personal IS NOT NULL "
+                "AND uuid NOT IN (SELECT uuid FROM holding)",
+                (db.now_ms(),),
+            ).rowcount
+            if _has_table(conn, "status_lookups"):
+                conn.execute("DELETE FROM status_lookups")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return purged
+
+
+def _needs_scrub(path: Path, holding: Collection[str]) -> bool:
+    """Whether ``path`` holds personal data outside ``holding`` or a status lookup (read only: creates
+    nothing, writes nothing)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        uuids = {row[0] for row in conn.execute("SELECT uuid FROM submissions WHERE personal IS NOT NULL")}
+        lookups = (
+            _has_table(conn, "status_lookups")
+            and conn.execute("SELECT 1 FROM status_lookups LIMIT 1").fetchone() is not None
+        )
+    finally:
+        conn.close()
+    return bool(uuids - set(holding)) or bool(lookups)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        is not None
+    )
+
+
+@contextlib.contextmanager
+def _one_upgrade_at_a_time(backup_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the backups folder's lock file; AnjunganError when another upgrade holds it."""
+    private.ensure_dir(backup_dir)
+    fd = os.open(backup_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, private.FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AnjunganError(f"another `anjungan upgrade` is running on {backup_dir.parent}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_partials(backup_dir: Path) -> int:
+    """Remove the copies an upgrade killed midway left (``*.partial`` and their ``-wal``/``-shm``); the bytes
+    freed. Only called under :func:`_one_upgrade_at_a_time`: no other upgrade is writing one."""
+    freed = 0
+    for stale in backup_dir.glob("*.partial*"):
+        freed += stale.stat().st_size
+        stale.unlink()
+        log.warning("removed %s, left by an upgrade that did not finish", stale)
+    return freed
+
+
+def _backups_held(backup_dir: Path) -> str:
+    """What the backups folder holds, for a "too little disk" message."""
+    backups = sorted(backup_dir.glob("anjungan-*.db"))
+    if not backups:
+        return f"{backup_dir} holds no backup"
+    sizes = ", ".join(f"{b.name} ({b.stat().st_size / 1e6:.0f} MB)" for b in backups)
+    total = sum(b.stat().st_size for b in backups)
+    return f"the backups in {backup_dir} take {total / 1e6:.0f} MB: {sizes} (the oldest can go)"
+
+
 def upgrade(store_path: Path, backup_dir: Path) -> UpgradeResult:
     """Back up and migrate the store at ``store_path`` (see the module's docstring).
 
@@ -85,12 +215,19 @@ def upgrade(store_path: Path, backup_dir: Path) -> UpgradeResult:
         conn.close()
     if not pending:
         return UpgradeResult([], None)
+    with _one_upgrade_at_a_time(backup_dir):
+        return _upgrade(store_path, backup_dir, pending)
+
+
+def _upgrade(store_path: Path, backup_dir: Path, pending: list[str]) -> UpgradeResult:
+    _remove_partials(backup_dir)
     size = sum(p.stat().st_size for p in (store_path, Path(f"{store_path}-wal")) if p.exists())
     free = shutil.disk_usage(store_path.parent).free
     if free < 2 * size + (16 << 20):
         raise AnjunganError(
             f"too little disk for a backup before the upgrade: {free / 1e6:.0f} MB free, "
-            f"{2 * size / 1e6:.0f} MB needed; free some space and run `anjungan upgrade` again"
+            f"{(2 * size + (16 << 20)) / 1e6:.0f} MB needed; {_backups_held(backup_dir)}; free some space and "
+            "run `anjungan upgrade` again"
         )
     backup = backup_store(store_path, backup_dir, f"before-{pending[-1]}")
     conn = db.connect(store_path)

@@ -35,6 +35,7 @@ LOG=/var/log/anjungan-install.log
 SERVICE_USER=anjungan
 SCREEN_USER="anjungan-screen"
 MQTT_USER="anjungan-ingest"
+MQTT_PASSWD=/etc/mosquitto/anjungan.passwd
 SERVICES=(anjungan-ingest anjungan-kiosk anjungan-sync)
 WHEELHOUSE=""
 MQTT_IFACE=wlan0
@@ -332,22 +333,28 @@ upgrade_store() {
   if ! (cd "$DATA_DIR" && runuser -u "$SERVICE_USER" -- "$NEW_RELEASE/bin/anjungan" --config "$CONFIG" upgrade) \
     2>&1 | tee -a "$LOG"; then
     say "FAILED: the store could not be migrated to $NEW_RELEASE; ${current:-nothing} stays installed and running, the store is untouched"
+    restart_moved_services
     exit 1
   fi
   ln -sfn "$NEW_RELEASE" "$PREFIX/current.new"
   mv -T "$PREFIX/current.new" "$PREFIX/current"
   changed "$PREFIX/current -> $NEW_RELEASE"
   RESTART=1
-  prune_releases
+  prune_releases "$current"
 }
 
-# keep the running release and the one before it (to go back by hand: ln -sfn releases/OLD current)
+# prune_releases [PREVIOUS]: keep the release now running and PREVIOUS, the one that ran until now (the last
+# known good: to go back by hand, ln -sfn releases/OLD current); remove every other, however recently built
+# (a release whose migration failed never ran).
 prune_releases() {
-  local keep=2 old
-  # shellcheck disable=SC2012  # names carry no newlines: version-fingerprint
-  for old in $(ls -1t "$PREFIX/releases" | tail -n +$((keep + 1))); do
-    rm -rf "${PREFIX:?}/releases/$old"
-    changed "removed old release $old"
+  local previous="${1:-}" rel
+  for rel in "$PREFIX"/releases/*; do
+    [ -d "$rel" ] || continue
+    if [ "$rel" = "$NEW_RELEASE" ] || [ "$rel" = "$previous" ]; then
+      continue
+    fi
+    rm -rf "${rel:?}"
+    changed "removed old release ${rel##*/}"
   done
 }
 
@@ -396,6 +403,149 @@ EOF
   fi
   [ "$reload" -gt 0 ] && RESTART_MOSQUITTO=1
   return 0
+}
+
+# -- the previous layout ---------------------------------------------------------------------------------------
+# The first release kept its store where its configuration's data_dir "./data" put it, beside the configuration
+# (/etc/anjungan/data), which the sandboxed units may not write. Move that folder to $DATA_DIR (the old
+# services stopped meanwhile) and point data_dir at it; a data_dir elsewhere, or a store in both places, is
+# refused before anything moves. A failed migration afterwards starts the old services again (upgrade_store).
+MOVED_SERVICES=()
+previous_layout() {
+  [ -f "$CONFIG" ] || return 0
+  local old
+  old="$(config_data_dir)"
+  if [ "$old" = "$DATA_DIR" ]; then
+    unchanged "data_dir $DATA_DIR"
+    return 0
+  fi
+  case "$old/" in
+    "$CONF_DIR"/*) ;;
+    *) refuse "$CONFIG has data_dir = $old, which the services may not write: move the folder to $DATA_DIR," \
+         "set [gateway] data_dir = \"$DATA_DIR\" and run this again" ;;
+  esac
+  if [ -d "$old" ] && [ -n "$(ls -A "$DATA_DIR" 2>/dev/null)" ]; then
+    refuse "there is a data folder in $old (data_dir of $CONFIG) and files in $DATA_DIR: keep one (the one" \
+      "with the newer store) in $DATA_DIR, set [gateway] data_dir = \"$DATA_DIR\" and run this again"
+  fi
+  if [ -d "$old" ]; then
+    stop_for_move
+    rmdir "$DATA_DIR"
+    mv -T "$old" "$DATA_DIR"
+    chown -R "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
+    chmod -R go-rwx "$DATA_DIR"
+    changed "moved the data folder $old to $DATA_DIR"
+  fi
+  set_data_dir
+  changed "$CONFIG: [gateway] data_dir = \"$DATA_DIR\""
+}
+
+# the data folder the configuration names, as the new release reads it (absolute)
+config_data_dir() {
+  local out
+  if ! out="$("$NEW_RELEASE/bin/python" -c 'import os, sys
+from gateway import config
+print(os.path.normpath(config.load(sys.argv[1], env={}).data_dir))' "$CONFIG" 2>&1)"; then
+    refuse "the new release cannot read $CONFIG: ${out##*$'\n'}; fix it and run this again"
+  fi
+  printf '%s\n' "$out"
+}
+
+set_data_dir() {
+  if grep -q '^data_dir *=' "$CONFIG"; then
+    sed -i "s|^data_dir *=.*|data_dir = \"$DATA_DIR\"|" "$CONFIG"
+  elif grep -q '^\[gateway\]' "$CONFIG"; then
+    sed -i "0,/^\[gateway\]/s||[gateway]\ndata_dir = \"$DATA_DIR\"|" "$CONFIG"
+  else
+    printf '\n[gateway]\ndata_dir = "%s"\n' "$DATA_DIR" >>"$CONFIG"
+  fi
+  [ "$(config_data_dir)" = "$DATA_DIR" ] || refuse "could not set [gateway] data_dir in $CONFIG: set it to $DATA_DIR"
+}
+
+# the old services, stopped while their data folder moves (nothing to stop where systemd does not run)
+stop_for_move() {
+  systemd_running || return 0
+  local unit
+  for unit in anjungan-ingest anjungan-kiosk anjungan-sync anjungan-chromium; do
+    if systemctl is-active --quiet "$unit"; then
+      systemctl stop "$unit"
+      MOVED_SERVICES+=("$unit")
+      say "stopped $unit while its data folder moves"
+    fi
+  done
+}
+
+restart_moved_services() {
+  [ ${#MOVED_SERVICES[@]} -gt 0 ] || return 0
+  systemctl start "${MOVED_SERVICES[@]}" || true
+  say "started again: ${MOVED_SERVICES[*]} (the previous release, on the moved data folder)"
+}
+
+# refuse MESSAGE: stop before anything more changes, saying what to do
+refuse() {
+  say "install-pi.sh: $*" >&2
+  exit 1
+}
+
+# Units of anjungan this release no longer ships (the first release's anjungan-chromium.service, now the
+# screen's): disabled, stopped and removed, so that two never run side by side.
+retire_units() {
+  local unit_dir="${UNIT_DIR:-/etc/systemd/system}" unit name
+  for unit in "$unit_dir"/anjungan-*.service "$unit_dir"/anjungan-*.timer; do
+    [ -f "$unit" ] || continue
+    name="${unit##*/}"
+    [ -e "$HW/systemd/$name" ] && continue
+    if systemd_running; then
+      systemctl disable --now "$name" >>"$LOG" 2>&1 || true
+    else
+      systemctl disable "$name" >>"$LOG" 2>&1 || true
+    fi
+    rm -f "$unit"
+    changed "removed $name (no longer part of anjungan)"
+  done
+}
+
+# The ingest's password in mqtt.env must be the one the broker holds (a hand edit, or a node credential once
+# made under the ingest's name, may have replaced either): when it is not, mqtt.env goes and mosquitto_setup
+# makes both anew.
+ingest_login() {
+  local password
+  [ -f "$CONF_DIR/mqtt.env" ] && [ -f "$MQTT_PASSWD" ] || return 0
+  password="$(sed -n 's/^ANJUNGAN_MQTT_PASSWORD=//p' "$CONF_DIR/mqtt.env")"
+  if password_accepted "$MQTT_PASSWD" "$MQTT_USER" "$password"; then
+    unchanged "the ingest's broker password"
+    return 0
+  fi
+  rm -f "$CONF_DIR/mqtt.env"
+  RESTART=1  # the ingest reads the new one when it starts again
+  say "the ingest's password in $CONF_DIR/mqtt.env is not the broker's: making a new one"
+}
+
+# password_accepted FILE USER PASSWORD: whether Mosquitto would accept PASSWORD for USER by FILE, its password
+# file (mosquitto_passwd's "$7$" PBKDF2-SHA512 or "$6$" SHA512 entries). The password travels in the
+# environment, never on a command line.
+password_accepted() {
+  ANJUNGAN_PASSWORD="$3" python3 -c '
+import base64, hashlib, hmac, os, sys
+
+path, user = sys.argv[1:3]
+password = os.environ["ANJUNGAN_PASSWORD"].encode()
+for line in open(path, encoding="utf-8"):
+    name, _, entry = line.rstrip("\n").partition(":")
+    if name != user:
+        continue
+    parts = entry.split("$")
+    if len(parts) == 5 and parts[1] == "7":
+        salt, want = base64.b64decode(parts[3]), base64.b64decode(parts[4])
+        got = hashlib.pbkdf2_hmac("sha512", password, salt, int(parts[2]), len(want))
+    elif len(parts) == 4 and parts[1] == "6":
+        salt, want = base64.b64decode(parts[2]), base64.b64decode(parts[3])
+        got = hashlib.sha512(password + salt).digest()
+    else:
+        sys.exit(1)
+    sys.exit(0 if hmac.compare_digest(got, want) else 1)
+sys.exit(1)
+' "$1" "$2"
 }
 
 system_files() {
@@ -475,9 +625,12 @@ main() {
   step "building the release" release
   step "installing the anjungan command" wrapper
   step "writing the configuration" configuration
+  step "moving the first release's data into place" previous_layout
+  step "checking the ingest's broker login" ingest_login
   step "setting up the MQTT broker" mosquitto_setup
-  step "installing udev rules, journald limits and units" system_files
   step "migrating the store" upgrade_store
+  step "installing udev rules, journald limits and units" system_files
+  step "retiring units of the first release" retire_units
   step "enabling the units" enable_units
   step "starting the units" start_units
   STEP="finishing"
@@ -489,7 +642,8 @@ main() {
   fi
 }
 
-# Run when executed; only define the functions when sourced (tests/hardware/test_scripts.py).
+# Run when executed; only define the functions when sourced (tests/hardware/test_scripts.py,
+# tests/hardware/test_install_steps.py).
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   parse_args "$@"
   require_root

@@ -25,7 +25,7 @@ from typing import Any
 
 from gateway import private, regno, statuscode
 from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
-from gateway.store import db, retention
+from gateway.store import db, readonly, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
 from gateway.store.writer import ReadingWriter
 from gateway.vocabulary import STREAMS, SUBMISSION_KINDS, Stream
@@ -76,11 +76,20 @@ class Store:
     """Open with :meth:`open`; thread-safe (a connection per thread); :meth:`close` is idempotent.
 
     ``clock`` is what records are stamped with and what the learned offset is checked against (see
-    :mod:`gateway.store.clock`); tests inject one.
+    :mod:`gateway.store.clock`); tests inject one. ``readonly`` opens every connection with
+    :func:`gateway.store.readonly.connect`: reads only, and nothing on disk changes (the technician's tools).
     """
 
-    def __init__(self, path: Path, *, budget_bytes: int | None = None, clock: SystemClock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        budget_bytes: int | None = None,
+        clock: SystemClock = SYSTEM_CLOCK,
+        readonly: bool = False,
+    ):
         self.path = Path(path)
+        self.readonly = readonly
         self.budget_bytes = budget_bytes
         self.clock = clock
         self._local = threading.local()
@@ -148,7 +157,8 @@ class Store:
         """This thread's connection (synchronous=NORMAL)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._track(db.connect(self.path))
+            opened = readonly.connect(self.path) if self.readonly else db.connect(self.path)
+            conn = self._local.conn = self._track(opened)
         return conn
 
     @property

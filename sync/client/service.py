@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import faults, sdnotify
+from gateway import faults, sdnotify, upgrade
 from gateway.backoff import Backoff
 from gateway.errors import StoreError
 from gateway.store import Store, deadletters
@@ -107,7 +107,12 @@ class SyncClient:
         on_acked: Progress | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: SystemClock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        notifier: sdnotify.Notifier | None = None,
     ):
+        """``sleep(seconds)`` waits (default: :attr:`stop`'s wait, true when stopped) and ``monotonic()`` measures
+        the waits (seconds); ``notifier`` feeds systemd's watchdog (default: this process's, from the
+        environment), also while the loop waits (gateway/sdnotify.py). Tests inject all three."""
         self.store = store
         self.settings = settings
         self.stop = stop or threading.Event()
@@ -121,10 +126,17 @@ class SyncClient:
         )
         self.uplink = Uplink(store, self.central, batch_max=settings.batch_max, on_acked=on_acked)
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, jitter=True)
-        self._sleep = sleep or self.stop.wait
+        self._wait = sleep or self.stop.wait
+        self._monotonic = monotonic
+        self.notifier = notifier or sdnotify.notifier()
+        self._purge_mark: tuple[int, int | None] | None = None  # the store's purges at the last backup scrub
 
     def close(self) -> None:
         self.central.close()
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` (an idle slice, a back-off), feeding the watchdog meanwhile; True when stopped."""
+        return self.notifier.wait(seconds, self._wait)
 
     def __enter__(self) -> SyncClient:
         return self
@@ -178,6 +190,7 @@ class SyncClient:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
             raise
         self.settle_checkpoint()  # lookups forgotten while the round ran
+        self.scrub_backups()
         return result
 
     def run_once(self, attempts: int = 5) -> RoundResult:
@@ -206,7 +219,7 @@ class SyncClient:
         self.wait_for_central()
         failed, since = 0, 0.0
         while not self.stop.is_set():
-            sdnotify.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
+            self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
             try:
                 self.round()
             except (TransientError, ClockSkewRefused) as err:
@@ -262,11 +275,30 @@ class SyncClient:
             log.warning("checkpoint not completed: %s", err)
             return False
 
+    def scrub_backups(self) -> None:
+        """Purged means gone from the upgrade's backups too (gateway/upgrade.py): after the first round of this
+        process, and after each round in which the store purged personal data (a purge stamps ``purged_at``),
+        purge from every backup what the store no longer holds. A failure is logged; the next round tries
+        again."""
+        mark = self.store.conn.execute(
+            "SELECT count(*), max(purged_at) FROM submissions WHERE purged_at IS NOT NULL"
+        ).fetchone()
+        if tuple(mark) == self._purge_mark:
+            return
+        try:
+            upgrade.scrub_backups(
+                self.settings.data_dir / upgrade.BACKUP_FOLDER, upgrade.holding_personal(self.store.conn)
+            )
+        except StoreError as err:
+            log.warning("%s", err)
+            return
+        self._purge_mark = (mark[0], mark[1])
+
     def _idle(self) -> None:
-        deadline = time.monotonic() + self.settings.interval_s
+        deadline = self._monotonic() + self.settings.interval_s
         while not self.stop.is_set():
             self.settle_checkpoint()  # every few seconds until a reader that held it up lets go
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0 or self.wants_round() or self.clock.check() or self.clock.dropped:
                 return  # (a stepped wall clock: learn the offset again at once)
             self._sleep(min(POLL_S, self.settings.interval_s / 30, left))

@@ -197,3 +197,10 @@ def test_settings_tables_in_the_docs_are_current() -> None:
     doc = (REPO / "docs" / "configuration.md").read_text()
     assert module.BEGIN in doc and module.END in doc
     assert module.generated_configuration(doc) == doc, "run: .venv/bin/python scripts/update-docs.py"
+
+
+def test_the_sync_bounds_follow_the_sync_units_watchdog() -> None:
+    """[sync] settings are bounded against the sync service's WatchdogSec (gateway/config.py): one number, kept
+    in two places, must agree."""
+    unit = (REPO / "hardware" / "systemd" / "anjungan-sync.service").read_text()
+    assert f"\nWatchdogSec={config.SYNC_WATCHDOG_S}\n" in unit

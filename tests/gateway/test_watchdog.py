@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sdnotify import Notifier
+from gateway.sdnotify import PING_SPACING, Notifier
 
 WATCHDOG_S = 6.0
 
@@ -71,23 +71,24 @@ def test_ingest_pings_from_its_main_loop_and_stops_when_the_loop_is_stuck(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
-    # the 10th pass of the main loop blocks for good; pings go out on passes 1, 4 and 7 (every WatchdogSec/2)
+    # the 10th pass of the main loop blocks for good; pings go out on the passes before it, one a second (the
+    # loop's pace: at most one per WatchdogSec * PING_SPACING, 0.75 s here)
     proc = _service(tmp_path, path, "ingest", fault="ingest.loop:10:hang")
     try:
         ready = _receive(sock, 60)
         assert ready is not None and "READY=1" in ready[1].splitlines()
         pings = []
-        while len(pings) < 3:
-            got = _receive(sock, 60)
-            assert got is not None, f"only {len(pings)} pings while the loop ran"
+        # the pings while the loop runs, then none for twice the watchdog period once it is stuck (systemd
+        # would have acted after one)
+        while (got := _receive(sock, 2 * WATCHDOG_S)) is not None:
             assert got[1] == "WATCHDOG=1"
             pings.append(got[0])
+            assert len(pings) < 10, "the pings went on although the loop is stuck"
+        assert len(pings) >= 3, f"only {len(pings)} pings while the loop ran"
         gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-        # no faster than every WatchdogSec/2, and always within WatchdogSec (systemd stays content)
-        assert all(WATCHDOG_S / 2 - 0.2 <= gap < WATCHDOG_S for gap in gaps), gaps
+        # no faster than the pacing, and always within WatchdogSec (systemd stays content)
+        assert all(WATCHDOG_S * PING_SPACING - 0.2 <= gap < WATCHDOG_S for gap in gaps), gaps
 
-        # the loop is now stuck: no ping for twice the watchdog period (systemd would have acted after one) ...
-        assert _receive(sock, 2 * WATCHDOG_S) is None
         # ... while the process itself is alive, its reader and writer threads too: only the loop stopped
         assert proc.poll() is None
         assert len(os.listdir(f"/proc/{proc.pid}/task")) > 1
@@ -154,7 +155,8 @@ def test_notifier_reads_systemds_environment(tmp_path: Path) -> None:
     # outside systemd, nothing is sent and nothing fails
     none = Notifier.from_environ({})
     assert not none.enabled and not none.ready() and not none.ping()
-    # the rate: at most one ping per half period, by the clock given
+    # the rate: at most one ping per eighth of the period, by the clock given (a loop passing every second
+    # under a 10 s watchdog pings every other pass)
     now = [100.0]
     path = str(tmp_path / "n.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -164,8 +166,39 @@ def test_notifier_reads_systemds_environment(tmp_path: Path) -> None:
         for step in range(12):
             now[0] = 100.0 + step
             sent.append(notifier.ping())
-        assert [i for i, was in enumerate(sent) if was] == [0, 5, 10]
+        assert [i for i, was in enumerate(sent) if was] == [0, 2, 4, 6, 8, 10]
         assert notifier.send("STATUS=x")
     # a vanished socket is logged once, never raised
     gone = Notifier(str(tmp_path / "missing.sock"), 10.0)
     assert not gone.ping()
+
+
+def test_a_wait_pings_in_slices_and_ends_early_when_stopped(tmp_path: Path) -> None:
+    """A main loop's wait (an idle interval, a back-off) feeds the watchdog: a datagram at least every quarter
+    period, however long the wait; a stop ends it at once. By a virtual clock: deterministic."""
+    now = [0.0]
+    slices: list[float] = []
+    path = str(tmp_path / "w.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.setblocking(False)
+        notifier = Notifier(path, 8.0, clock=lambda: now[0])
+        pinged: list[float] = []
+
+        def wait(seconds: float) -> bool:
+            while True:
+                try:
+                    sock.recv(64)
+                except BlockingIOError:
+                    break
+                pinged.append(now[0])
+            slices.append(seconds)
+            now[0] += seconds
+            return now[0] >= 100.0  # a stop asked for at t = 100
+
+        assert notifier.wait(30.0, wait) is False  # the whole wait, in slices of a quarter period
+        assert slices == [2.0] * 15 and pinged == [float(t) for t in range(0, 30, 2)]
+        assert notifier.wait(500.0, wait) is True and now[0] == 100.0  # ended by the stop
+    # without a watchdog, one plain wait
+    plain: list[float] = []
+    assert Notifier("", None).wait(7.5, lambda s: plain.append(s)) is False and plain == [7.5]

@@ -62,7 +62,7 @@ def test_now_without_central_says_so(store, tmp_path):
 
 
 def test_run_syncs_new_backlog_and_stops_on_sigterm(store, central, tmp_path):
-    config = write_config(tmp_path, central.url, central.gateway_id, central.secret, interval_s=3600)
+    config = write_config(tmp_path, central.url, central.gateway_id, central.secret, interval_s=900)
     proc = subprocess.Popen([ANJUNGAN, "--config", str(config), "sync", "run"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
