@@ -258,5 +258,8 @@ def test_the_printer_is_checked_by_opening_it_and_the_operator_pages_by_their_pa
                       ANJUNGAN_KIOSK_OPERATOR_PASSWORD_HASH="scrypt:x")  # fmt: skip
     assert _one(found, f"receipt printer file:{tmp_path / 'lp0'} can be opened to print").ok
     assert _one(found, "the operator pages are on").ok
-    usb = _one(_findings(config, ANJUNGAN_KIOSK_PRINTER="usb:0416:5011"), "printer setting 'usb:0416:5011'")
+    usb = _one(
+        _findings(config, ANJUNGAN_KIOSK_PRINTER="usb:0416:5011"),
+        "the kiosk cannot use the printer setting: printer setting 'usb:0416:5011'",
+    )
     assert not usb.ok and "file:/dev/usb/lp0" in usb.fix_en
