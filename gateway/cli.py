@@ -83,7 +83,7 @@ def init(
         click.echo(f"wrote {path}")
         if not gateway_id:
             click.echo("note: [gateway] id is the built-in example: give each kiosk its own (--gateway-id), it "
-                       "prefixes every registration number", err=True)  # fmt: skip
+                       "prefixes every registration number")  # fmt: skip
     cfg = config_mod.load(path)
     from gateway.store import Store
 

@@ -65,7 +65,9 @@ def now_command(cfg: Any, attempts: int) -> None:
     settings = Settings.from_config(cfg)
     logging.getLogger("sync").setLevel(logging.ERROR)
     stop = threading.Event()
-    with stop_on_signals(stop.set), Store.existing_from_config(cfg) as store:
+    # a missing store is made, as `sync run` makes it (the downlink fills it); an existing one is never migrated
+    opened = Store.existing_from_config(cfg) if cfg.store_path.exists() else Store.from_config(cfg)
+    with stop_on_signals(stop.set), opened as store:
         total = sum(pending_estimate(store).values())
         bar = click.progressbar(length=max(total, 1), label="uploading", file=sys.stderr)
         with bar, SyncClient(store, settings, stop=stop, on_acked=lambda _s, n: bar.update(n)) as client:
