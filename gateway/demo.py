@@ -110,8 +110,12 @@ def _officers(demo_dir: Path) -> list[dict[str, Any]]:
         argv = anjungan_argv("central", "--db", _central_db(demo_dir), "add-user", name, "--role", role,
                              *(["--opd", opd] if opd else []))  # fmt: skip
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            raise AnjunganError(f"cannot create the demo officer {name}: {result.stderr.strip()}")
+        if result.returncode != 0:  # made by a first run stopped before the marker: a new password instead
+            again = anjungan_argv("central", "--db", _central_db(demo_dir), "reset-password", name)
+            reset = subprocess.run(again, capture_output=True, text=True, timeout=120)
+            if reset.returncode != 0:
+                raise AnjunganError(f"cannot create the demo officer {name}: {result.stderr.strip()}")
+            result = reset
         made.append(json.loads(result.stdout))
     marker.write_text("the passwords were printed on the first run\n")
     return made

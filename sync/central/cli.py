@@ -199,6 +199,30 @@ def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password
     click.echo(json.dumps(shown if password_stdin else {**shown, "password": password}))
 
 
+@central_group.command("reset-password")
+@click.argument("name")
+@click.pass_context
+@plain_errors
+def reset_password(ctx: click.Context, name: str) -> None:
+    """Give an officer's account a new generated password and end its sessions; print {"user", "role", "opd",
+    "password"} (the password is shown once). For an admin who lost theirs; admins reset others on /pengguna."""
+    from sync.central.backoffice import accounts, audit
+
+    state = _open(ctx)
+    at = service.now_ms()
+    password = accounts.reset_password(state.engine, name)
+    with state.engine.begin() as conn:
+        found = accounts.user(conn, name)
+        audit.record(
+            conn, audit.Actor("cli", "admin"), "user-reset-password", "user:" + found["username"], at
+        )
+    click.echo(
+        json.dumps(
+            {"user": found["username"], "role": found["role"], "opd": found["opd"], "password": password}
+        )
+    )
+
+
 @central_group.command("export")
 @click.argument("what", type=click.Choice(["readings", "submissions"]))
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)

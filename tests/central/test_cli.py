@@ -232,3 +232,23 @@ def test_served_on_a_real_socket(db_url: str, tmp_path: Path) -> None:
     finally:
         server.stop()
         state.engine.dispose()
+
+
+def test_reset_password_gives_a_new_password_that_logs_in_and_the_old_one_not(run, db_url: str) -> None:
+    """What an admin who lost their password (or a demo stopped before it printed them) runs."""
+    from sync.central.backoffice import accounts
+
+    run("add-gateway", "dmk")  # makes the database (a command without one creates nothing)
+    made = json.loads(run("add-user", "sari", "--role", "pelaksana", "--opd", "dispu"))
+    reset = json.loads(run("reset-password", "sari"))
+    assert (reset["user"], reset["role"], reset["opd"]) == ("sari", "pelaksana", "dispu")
+    assert reset["password"] != made["password"]
+    engine = sa.create_engine(db_url)
+    try:
+        assert accounts.log_in(engine, "sari", reset["password"], int(time.time() * 1000)).username == "sari"
+        with pytest.raises(accounts.LoginRefused):
+            accounts.log_in(engine, "sari", made["password"], int(time.time() * 1000))
+        entries, _total = bo_audit.entries(engine)
+        assert [e["action"] for e in entries][:2] == ["user-reset-password", "user-add"]
+    finally:
+        engine.dispose()
