@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sync.client.backoff import Backoff
 
 from gateway import config as config_mod
+from gateway.backoff import Backoff
 from gateway.errors import ConfigError
 from gateway.sdnotify import PING_SPACING, WAIT_SLICE, Notifier
 from gateway.store import Store
@@ -103,7 +103,9 @@ def test_the_loop_pings_through_the_longest_back_offs(
     notifier = Notifier(path, WATCHDOG_S, clock=time.monotonic)
     client = make_client(url="http://127.0.0.1:9", stop=stop, sleep=time.sleep, monotonic=time.monotonic,
                          notifier=notifier)  # fmt: skip
-    client.backoff = Backoff(base_s=900.0, cap_s=900.0, rng=Longest())  # the longest wait, every time
+    client.backoff = Backoff(
+        base_s=900.0, cap_s=900.0, jitter=True, rng=Longest()
+    )  # the longest wait, every time
     start = time.now
     _run(client, stop)
     time.collect()
