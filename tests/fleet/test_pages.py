@@ -81,6 +81,9 @@ def test_alerts_completeness_and_charts_pages(app: Flask, gateway: Gateway, cloc
     page = tek.get(f"/kelengkapan?periode=day&kelompok=node&tanggal={day}").get_data(as_text=True)
     assert "dmk-wl-01" in page and "data:image/svg+xml;base64," in page and 'class="zone zone-' in page
     assert tek.get("/kelengkapan?periode=year").status_code == 400
+    for far in ("periode=month&tanggal=9999-12-31", "periode=day&tanggal=0001-01-01", "tanggal=1999-12-31"):
+        answer = tek.get(f"/kelengkapan?{far}")
+        assert answer.status_code == 400 and "Tanggal tidak valid." in answer.get_data(as_text=True)
     for period in ("hour", "day", "month"):
         chart = tek.get(f"/grafik/{gateway.id}/dmk-wl-01/water_cm?periode={period}")
         assert chart.status_code == 200 and "data:image/svg+xml;base64," in chart.get_data(as_text=True)

@@ -263,11 +263,16 @@ def acknowledge(alert_id: int) -> Any:
 
 
 def _day() -> date:
+    """The ``tanggal`` asked for (ISO date), today by default; BackofficeError (400) for a date that is not one
+    or lies outside completeness.FIRST_DAY .. LAST_DAY."""
     text = request.args.get("tanggal", "")
     try:
-        return date.fromisoformat(text) if text else completeness.local_date(now_ms())
+        day = date.fromisoformat(text) if text else completeness.local_date(now_ms())
     except ValueError as err:
         raise BackofficeError(_("Tanggal tidak valid.")) from err
+    if not completeness.FIRST_DAY <= day <= completeness.LAST_DAY:
+        raise BackofficeError(_("Tanggal tidak valid."))
+    return day
 
 
 @bp.get("/kelengkapan")
