@@ -50,6 +50,9 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
                                       "interval_s": "60"}, page="/armada").status_code == 302  # fmt: skip
     assert post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"},
                 page="/armada").status_code == 400  # fmt: skip
+    unknown = post(tek, "/armada/tempat", {"gateway": gateway.id, "node": "dmk-xx-99", "label": "Salah ketik",
+                                           "lat": "-6.9", "lon": "110.6"}, page="/armada")  # fmt: skip
+    assert unknown.status_code == 400 and "dmk-xx-99" in unknown.get_data(as_text=True)
     page = tek.get("/armada").get_data(as_text=True)
     for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
                  "submissions 0, events 0, readings 5", "tertua readings: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
