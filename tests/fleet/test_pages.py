@@ -3,12 +3,14 @@ by the officer, audited), completeness zones with the trend chart, sensor charts
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Flask
 
 from sync import protocol
 from sync.central.backoffice.models import audit
-from sync.central.fleet import alerts, completeness
+from sync.central.fleet import alerts, completeness, texts
 from sync.central.fleet.settings import FleetSettings
 from tests.central.conftest import Clock, Gateway, central_of
 from tests.central.officers import citizen, logged_in, post
@@ -79,7 +81,13 @@ def test_alerts_completeness_and_charts_pages(app: Flask, gateway: Gateway, cloc
         (alert,) = alerts.listing(conn)
     assert post(tek, f"/peringatan/{alert['id']}/terima", page="/peringatan").status_code == 302
     assert post(tek, f"/peringatan/{alert['id']}/terima", page="/peringatan").status_code == 409
-    assert "tek-sari" in tek.get("/peringatan").get_data(as_text=True)
+    listed = tek.get("/peringatan").get_data(as_text=True)
+    assert "tek-sari" in listed
+    # times in the regency's local time, one format (as the charts), never UTC ISO
+    opened = texts.local_time(alert["opened_ms"])
+    assert (
+        opened.endswith(" WIB") and opened in listed and not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?Z", listed)
+    )
     day = completeness.local_date(int(clock() * 1000)).isoformat()
     page = tek.get(f"/kelengkapan?periode=day&kelompok=node&tanggal={day}").get_data(as_text=True)
     assert "dmk-wl-01" in page and "data:image/svg+xml;base64," in page and 'class="zone zone-' in page

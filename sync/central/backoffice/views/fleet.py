@@ -32,6 +32,12 @@ def _cfg() -> FleetSettings:
     return FleetSettings.from_env()
 
 
+@bp.app_template_filter("waktu")
+def local_time(ms: int) -> str:
+    """A fleet time (Unix ms) in the regency's local time (texts.local_time)."""
+    return texts.local_time(int(ms))
+
+
 @bp.app_template_filter("measure")
 def measure_label(name: str) -> str:
     """A measurement's label with its unit in the officer's language (``water_cm`` -> ``Tinggi muka air (cm)``;
