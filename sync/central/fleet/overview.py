@@ -250,10 +250,12 @@ def placed(conn: Connection, now_ms: int, cfg: FleetSettings) -> list[dict[str, 
         .where(node_place.c.node != "", node_place.c.lat.is_not(None))
         .order_by(node_place.c.gateway_id, node_place.c.node)
     )  # fmt: skip
-    for row in conn.execute(query):
-        if row.gateway_id in kiosks:
-            kiosks[row.gateway_id]["nodes"].append({"node": row.node, "silent": bool(row.silent),
-                                                    "alerts": int(row.alerts), "place": {"label": row.label, "lat": row.lat, "lon": row.lon}})  # fmt: skip
+    for spot in conn.execute(query):
+        if spot.gateway_id in kiosks:
+            kiosks[spot.gateway_id]["nodes"].append({
+                "node": spot.node, "silent": bool(spot.silent), "alerts": int(spot.alerts),
+                "place": {"label": spot.label, "lat": spot.lat, "lon": spot.lon},
+            })  # fmt: skip
     return list(kiosks.values())
 
 
