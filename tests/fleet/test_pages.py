@@ -57,7 +57,7 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
     assert unknown.status_code == 400 and "dmk-xx-99" in unknown.get_data(as_text=True)
     page = tek.get("/armada").get_data(as_text=True)
     for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
-                 "submissions 0, events 0, readings 5", "tertua readings: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
+                 "pengajuan 0, peristiwa 0, bacaan 5", "tertua bacaan: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
         assert text in page, text
     svg = tek.get("/armada/peta.svg")
     assert svg.mimetype == "image/svg+xml"

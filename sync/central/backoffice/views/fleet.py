@@ -38,6 +38,13 @@ def local_time(ms: int) -> str:
     return texts.local_time(int(ms))
 
 
+@bp.app_template_filter("stream")
+def stream_label(stream: str) -> str:
+    """A sync stream's name in the officer's language (``submissions`` -> ``pengajuan``); another as it is."""
+    labels = {"submissions": _("pengajuan"), "events": _("peristiwa"), "readings": _("bacaan")}
+    return str(labels.get(stream, stream))
+
+
 @bp.app_template_filter("measure")
 def measure_label(name: str) -> str:
     """A measurement's label with its unit in the officer's language (``water_cm`` -> ``Tinggi muka air (cm)``;
