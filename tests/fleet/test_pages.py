@@ -59,6 +59,7 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
     for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
                  "pengajuan 0, peristiwa 0, bacaan 5", "tertua bacaan: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
         assert text in page, text
+    assert f"{gateway.id}</a></strong> {gateway.id}" not in page  # a name that is the id is not said twice
     svg = tek.get("/armada/peta.svg")
     assert svg.mimetype == "image/svg+xml"
     assert "Balai Desa Wonosalam" in svg.get_data(as_text=True) and "http" not in svg.get_data(as_text=True).replace(
