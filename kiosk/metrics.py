@@ -128,6 +128,6 @@ def metrics() -> Response:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(GatewayCollector(current_app.extensions["anjungan_store"]))
         current_app.extensions["anjungan_metrics"] = registry
-    response = Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response

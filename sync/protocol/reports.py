@@ -72,6 +72,45 @@ _VERSION_RE = re.compile(r"[A-Za-z0-9.+_-]{1,40}\Z")
 _INT_RE = re.compile(r"-?[0-9]{1,18}\Z")
 _FLOAT_RE = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?\Z")
 
+# The sane range of each value a gateway reports (inclusive); a value outside it is not understood and is left
+# out like any other, so that nothing it says can overflow a 64-bit column, divide by zero or date a node in the
+# future. Seconds of age or uptime: at most ten years; intervals: one second to one day; bytes: up to 1 PB.
+_DAY_S = 86_400
+_TEN_YEARS_S = 10 * 366 * _DAY_S
+_BYTES_MAX = 10**15
+RANGES: dict[str, tuple[float, float]] = {
+    # X-Anjungan-Health
+    "uptime_s": (0, _TEN_YEARS_S),
+    "disk_free_b": (0, _BYTES_MAX),
+    "disk_total_b": (0, _BYTES_MAX),
+    "store_b": (0, _BYTES_MAX),
+    "budget_b": (0, _BYTES_MAX),
+    "clock": (0, 1),
+    "offset_ms": (-_TEN_YEARS_S * 1000, _TEN_YEARS_S * 1000),
+    "dead": (0, 10**12),
+    "sync_s": (1, _DAY_S),
+    **{f"oldest_{stream}_s": (0, _TEN_YEARS_S) for stream in STREAMS},
+    "water_alert_cm": (-100_000, 100_000),
+    "mains_min_v": (0, 1_000),
+    # X-Anjungan-Nodes (and the same quantities in a node's hello event)
+    "boot": (0, 2**32 - 1),
+    "mem": (0, 2**40),
+    "rssi": (-200, 50),
+    "bad": (0, 10**12),
+    "frames": (0, 10**12),
+    "every": (1, _DAY_S),
+    "seen": (0, _TEN_YEARS_S),
+    "up": (0, _TEN_YEARS_S),
+    "bat": (0, 100),
+}
+
+
+def in_range(key: str, value: float) -> bool:
+    """Whether a reported ``value`` of ``key`` (a :data:`RANGES` key) lies in its sane range; a key with no
+    range is never in range."""
+    low, high = RANGES.get(key, (1, 0))
+    return low <= value <= high
+
 
 def format_health(health: Mapping[str, Any]) -> str:
     """The ``X-Anjungan-Health`` header's value: ``key=value`` pairs, comma-separated, of the keys given
@@ -92,7 +131,8 @@ def format_health(health: Mapping[str, Any]) -> str:
 
 def parse_health(text: str | None) -> dict[str, Any] | None:
     """The values of an ``X-Anjungan-Health`` header (``version`` str, the others int or float); None when the
-    header is absent or too long (over 1,000 characters). Unknown keys and values not understood are left out."""
+    header is absent or too long (over 1,000 characters). Unknown keys and values not understood (not a number,
+    or outside the key's :data:`RANGES`, e.g. ``sync_s=0``) are left out."""
     if not text or len(text) > 1000:
         return None
     out: dict[str, Any] = {}
@@ -100,9 +140,9 @@ def parse_health(text: str | None) -> dict[str, Any] | None:
         key, _, value = part.strip().partition("=")
         if key == "version" and _VERSION_RE.match(value):
             out[key] = value
-        elif key in HEALTH_INTS and _INT_RE.match(value):
+        elif key in HEALTH_INTS and _INT_RE.match(value) and in_range(key, int(value)):
             out[key] = int(value)
-        elif key in HEALTH_FLOATS and _FLOAT_RE.match(value):
+        elif key in HEALTH_FLOATS and _FLOAT_RE.match(value) and in_range(key, float(value)):
             out[key] = float(value)
     return out
 
@@ -135,7 +175,7 @@ def format_nodes(nodes: Sequence[Mapping[str, Any]]) -> str:
 def parse_nodes(text: str | None) -> list[dict[str, Any]] | None:
     """The nodes of an ``X-Anjungan-Nodes`` header: ``[{"node", "fw"?, <key>: int|float ...}]``; None when
     absent or too long (over 16,000 characters); an item whose node id is not a node id is left out, and so are
-    values not understood."""
+    values not understood (not a number, or outside the key's :data:`RANGES`, e.g. ``every=0``)."""
     if text is None or len(text) > 16_000:
         return None
     out: list[dict[str, Any]] = []
@@ -148,9 +188,9 @@ def parse_nodes(text: str | None) -> list[dict[str, Any]] | None:
             key, _, value = pair.partition("=")
             if key == "fw" and _VERSION_RE.match(value):
                 entry["fw"] = value
-            elif key in NODE_INTS and _INT_RE.match(value):
+            elif key in NODE_INTS and _INT_RE.match(value) and in_range(key, int(value)):
                 entry[key] = int(value)
-            elif key in NODE_FLOATS and _FLOAT_RE.match(value):
+            elif key in NODE_FLOATS and _FLOAT_RE.match(value) and in_range(key, float(value)):
                 entry[key] = float(value)
         out.append(entry)
     return out

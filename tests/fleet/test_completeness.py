@@ -6,12 +6,13 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from sync.central.backoffice.audit import SYSTEM
 from sync.central.fleet import completeness, places, rollup
-from sync.central.fleet.tables import daily, hourly, marks, series
+from sync.central.fleet.tables import daily, hourly, marks, nodes, series
 from tests.central.conftest import Gateway, central_of
 from tests.fleet.conftest import reading
 
@@ -106,10 +107,30 @@ def test_an_interval_set_at_the_central_wins_and_caps_received(app: Flask, gatew
     assert (few["expected"], few["received"], few["pct"], few["zone"]) == (288.0, 300, 100.0, "green")
 
 
+def test_a_stored_zero_or_negative_interval_falls_back_to_the_default(app: Flask, gateway: Gateway) -> None:
+    send_shuffled(gateway, day_readings())
+    engine = central_of(app).engine
+    for node in ("full", "few"):
+        places.set_node(engine, gateway.id, node, SYSTEM, 0, producer="bpbd")
+    with engine.begin() as conn:  # as an older central may have kept from a gateway's report
+        conn.execute(sa.update(nodes).where(nodes.c.node == "full").values(interval_s=0, interval_set_s=0))
+        conn.execute(sa.update(nodes).where(nodes.c.node == "few").values(interval_s=-60))
+    now = completeness.day_start_ms(DAY + timedelta(days=1))
+    with engine.connect() as conn:
+        by_node = {r["node"]: r for r in completeness.report(conn, completeness.window("day", DAY), now)}
+        trend = completeness.trend(conn, [DAY], now)
+    assert (by_node["full"]["expected"], by_node["full"]["zone"]) == (1440.0, "green")
+    assert (by_node["few"]["expected"], by_node["few"]["zone"]) == (1440.0, "red")
+    assert trend[0]["expected"] == 4320.0
+
+
 def test_zones_and_windows() -> None:
     assert [completeness.zone(p) for p in (100, 90, 89.9, 50, 49.9, 0, None)] == [
         "green", "green", "yellow", "yellow", "red", "red", "none"]  # fmt: skip
     month = completeness.window("month", date(2026, 12, 31))
     assert month.label == "2026-12" and month.end_ms - month.start_ms == 31 * rollup.DAY_MS
+    for far in (date(9999, 12, 31), date(1, 1, 1)):
+        with pytest.raises(ValueError):
+            completeness.window("month", far)
     week = completeness.window("week", date(2026, 11, 26))  # a Thursday
     assert week.label == "2026-W48" and completeness.local_date(week.start_ms) == date(2026, 11, 23)

@@ -14,7 +14,8 @@ from flask import Flask
 from gateway.errors import ConfigError
 from sync.central.fleet import mapsvg
 from sync.central.fleet.settings import FleetSettings
-from tests.central.conftest import Clock, Gateway
+from sync.central.fleet.tables import alerts
+from tests.central.conftest import Clock, Gateway, central_of
 from tests.central.officers import logged_in, post
 from tests.fleet.conftest import reading
 
@@ -150,3 +151,13 @@ def test_the_fleet_page_draws_tiles_only_when_configured(
     assert page.count('<a href="#kiosk-') == 3  # the points link to their kiosk's row on the page
     standalone = tek.get("/armada/peta.svg").get_data(as_text=True)
     assert standalone.count(f'<a href="/armada/anjungan/{gateway.id}"') == 3
+
+
+def test_a_node_is_red_on_the_map_only_for_its_own_alert(app: Flask, gateway: Gateway, clock: Clock) -> None:
+    tek = _placed(app, gateway, clock)
+    with central_of(app).engine.begin() as conn:
+        conn.execute(alerts.insert().values(key="node-reboots/x", kind="node-reboots", gateway_id=gateway.id,
+                                            node="dmk-wl-01", state="open", started_ms=1, opened_ms=1, detail="{}"))  # fmt: skip
+    svg = tek.get("/armada/peta.svg").get_data(as_text=True)
+    assert '<g class="spot node alert"><title>dmk-wl-01 · ' in svg
+    assert '<g class="spot node ok"><title>dmk-wl-02 · ' in svg

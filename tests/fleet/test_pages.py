@@ -3,12 +3,14 @@ by the officer, audited), completeness zones with the trend chart, sensor charts
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Flask
 
 from sync import protocol
 from sync.central.backoffice.models import audit
-from sync.central.fleet import alerts, completeness
+from sync.central.fleet import alerts, completeness, texts
 from sync.central.fleet.settings import FleetSettings
 from tests.central.conftest import Clock, Gateway, central_of
 from tests.central.officers import citizen, logged_in, post
@@ -50,10 +52,14 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
                                       "interval_s": "60"}, page="/armada").status_code == 302  # fmt: skip
     assert post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"},
                 page="/armada").status_code == 400  # fmt: skip
+    unknown = post(tek, "/armada/tempat", {"gateway": gateway.id, "node": "dmk-xx-99", "label": "Salah ketik",
+                                           "lat": "-6.9", "lon": "110.6"}, page="/armada")  # fmt: skip
+    assert unknown.status_code == 400 and "dmk-xx-99" in unknown.get_data(as_text=True)
     page = tek.get("/armada").get_data(as_text=True)
     for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
-                 "submissions 0, events 0, readings 5", "tertua readings: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
+                 "pengajuan 0, peristiwa 0, bacaan 5", "tertua bacaan: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
         assert text in page, text
+    assert f"{gateway.id}</a></strong> {gateway.id}" not in page  # a name that is the id is not said twice
     svg = tek.get("/armada/peta.svg")
     assert svg.mimetype == "image/svg+xml"
     assert "Balai Desa Wonosalam" in svg.get_data(as_text=True) and "http" not in svg.get_data(as_text=True).replace(
@@ -76,11 +82,20 @@ def test_alerts_completeness_and_charts_pages(app: Flask, gateway: Gateway, cloc
         (alert,) = alerts.listing(conn)
     assert post(tek, f"/peringatan/{alert['id']}/terima", page="/peringatan").status_code == 302
     assert post(tek, f"/peringatan/{alert['id']}/terima", page="/peringatan").status_code == 409
-    assert "tek-sari" in tek.get("/peringatan").get_data(as_text=True)
+    listed = tek.get("/peringatan").get_data(as_text=True)
+    assert "tek-sari" in listed
+    # times in the regency's local time, one format (as the charts), never UTC ISO
+    opened = texts.local_time(alert["opened_ms"])
+    assert (
+        opened.endswith(" WIB") and opened in listed and not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?Z", listed)
+    )
     day = completeness.local_date(int(clock() * 1000)).isoformat()
     page = tek.get(f"/kelengkapan?periode=day&kelompok=node&tanggal={day}").get_data(as_text=True)
     assert "dmk-wl-01" in page and "data:image/svg+xml;base64," in page and 'class="zone zone-' in page
     assert tek.get("/kelengkapan?periode=year").status_code == 400
+    for far in ("periode=month&tanggal=9999-12-31", "periode=day&tanggal=0001-01-01", "tanggal=1999-12-31"):
+        answer = tek.get(f"/kelengkapan?{far}")
+        assert answer.status_code == 400 and "Tanggal tidak valid." in answer.get_data(as_text=True)
     for period in ("hour", "day", "month"):
         chart = tek.get(f"/grafik/{gateway.id}/dmk-wl-01/water_cm?periode={period}")
         assert chart.status_code == 200 and "data:image/svg+xml;base64," in chart.get_data(as_text=True)

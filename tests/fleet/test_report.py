@@ -77,3 +77,44 @@ def test_hello_events_fill_a_nodes_health_and_an_older_one_changes_nothing(
         5,
     )
     assert node["last_seen_ms"] == at + 60_000 + 0
+
+
+def test_out_of_range_report_values_are_left_out() -> None:
+    health = protocol.parse_health(
+        "sync_s=-5,uptime_s=999999999999999999,offset_ms=-999999999999999999,clock=7,oldest_events_s=-1,"
+        "mains_min_v=-3,dead=2,sync_s=0"
+    )
+    assert health == {"dead": 2}
+    assert protocol.parse_health("sync_s=86400,uptime_s=0") == {"sync_s": 86400, "uptime_s": 0}
+    parsed = protocol.parse_nodes(
+        "dmk-a,every=0,seen=999999999999999999,boot=-1,mem=999999999999999999,bat=-1,bad=4;"
+        "dmk-b,every=-60,seen=-10,rssi=-999;dmk-c,every=86401;dmk-d,every=1,seen=0"
+    )
+    assert parsed == [{"node": "dmk-a", "bad": 4}, {"node": "dmk-b"}, {"node": "dmk-c"},
+                      {"node": "dmk-d", "every": 1, "seen": 0}]  # fmt: skip
+
+
+def test_the_central_never_fails_on_out_of_range_reports(app: Flask, gateway: Gateway, clock: Clock) -> None:
+    headers = {
+        protocol.HEADER_HEALTH: "version=0.1.0,sync_s=-5,uptime_s=999999999999999999,offset_ms=12",
+        protocol.HEADER_NODES: "dmk-wl-01,every=0,seen=999999999999999999,bad=1;dmk-wl-02,every=-60,seen=-10",
+    }
+    assert gateway.get("/api/v1/changes", headers=headers).status_code == 200
+    at = 1_795_449_600_000
+    hello = event(1, at, "hello", "dmk-wl-03", boot=2**64, fw="1.0.0", mem_free=2**70, rssi=-(2**63),
+                  bat_v=1e300, up_s=-1)  # fmt: skip
+    sane = event(2, at, "hello", "dmk-wl-04", boot=3, mem_free=40000, rssi=-60, bat_v=3.9, up_s=5)
+    assert gateway.send("events", [hello, sane]).status_code == 200
+    with central_of(app).engine.connect() as conn:
+        kept = conn.execute(sa.select(health)).mappings().one()
+        by_node = {r["node"]: r for r in conn.execute(sa.select(nodes)).mappings()}
+    assert (kept["sync_s"], kept["uptime_s"], kept["offset_ms"]) == (None, None, 12)
+    assert (by_node["dmk-wl-01"]["interval_s"], by_node["dmk-wl-01"]["last_seen_ms"]) == (None, None)
+    assert by_node["dmk-wl-01"]["bad_frames"] == 1
+    assert (by_node["dmk-wl-02"]["interval_s"], by_node["dmk-wl-02"]["last_seen_ms"]) == (None, None)
+    bad = by_node["dmk-wl-03"]
+    assert (bad["boot"], bad["mem_free"], bad["rssi"], bad["bat_v"], bad["up_s"]) == (None,) * 5
+    assert (bad["fw"], bad["last_seen_ms"]) == ("1.0.0", at)
+    good = by_node["dmk-wl-04"]
+    got = (good["boot"], good["mem_free"], good["rssi"], good["bat_v"], good["up_s"])
+    assert got == (3, 40000, -60, 3.9, 5)

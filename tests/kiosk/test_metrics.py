@@ -14,6 +14,7 @@ def scrape(client, **kwargs) -> dict[str, dict[tuple, float]]:
     answer = client.get("/metrics", **kwargs)
     assert answer.status_code == 200, answer.data
     assert answer.headers["Content-Type"].startswith("text/plain; version=")
+    assert answer.headers["Content-Type"].count("charset") == 1  # one charset: Prometheus 3 refuses two
     out: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(answer.get_data(as_text=True)):
         for sample in family.samples:

@@ -12,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.errors import ConfigError
 from sync.central.db import gateways
+from sync.central.fleet import alerts as fleet_alerts
+from sync.central.fleet.tables import alerts
 from sync.central.opendata import settings
 from tests.central.conftest import Gateway, central_of
 from tests.opendata.conftest import complaint
@@ -22,6 +24,7 @@ def scrape(app: Flask, **kwargs) -> dict[str, dict[tuple, float]]:
     answer = app.test_client().get("/metrics", **kwargs)
     assert answer.status_code == 200, answer.data
     assert answer.headers["Content-Type"].startswith("text/plain; version=")
+    assert answer.headers["Content-Type"].count("charset") == 1  # one charset: Prometheus 3 refuses two
     out: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(answer.get_data(as_text=True)):
         for sample in family.samples:
@@ -49,6 +52,20 @@ def test_central_metrics_count_gateways_ingest_backlog_and_submissions(app: Flas
     assert got["anjungan_central_submissions"] == {(("kind", "complaint"),): 1, (("kind", "objection"),): 0,
                                                    (("kind", "request"),): 1}  # fmt: skip
     assert got["anjungan_central_gateway_last_batch_timestamp_seconds"][(("gateway", gateway.id),)] > 0
+
+
+def test_central_metrics_count_alerts_per_state_and_kind(app: Flask) -> None:
+    rows = [("open", "power"), ("acknowledged", "node-silent"), ("resolved", "power"), ("resolved", "power")]
+    with central_of(app).engine.begin() as conn:
+        for i, (state, kind) in enumerate(rows):
+            conn.execute(alerts.insert().values(key=f"{kind}/{i}", kind=kind, gateway_id="demo-x", state=state,
+                                                started_ms=1, opened_ms=1, detail="{}"))  # fmt: skip
+    got = scrape(app)["anjungan_central_alerts"]
+    assert got[(("kind", "power"), ("state", "open"))] == 1
+    assert got[(("kind", "node-silent"), ("state", "acknowledged"))] == 1
+    assert got[(("kind", "power"), ("state", "resolved"))] == 2
+    assert got[(("kind", "water"), ("state", "open"))] == 0
+    assert len(got) == len(fleet_alerts.STATES) * len(fleet_alerts.KINDS)
 
 
 def test_no_personal_data_in_any_metric(app: Flask, gateway: Gateway) -> None:

@@ -110,7 +110,7 @@ def test_the_gateway_reports_its_backlog_to_the_overview(store, central, make_cl
     with requests.Session() as session:
         http_login(session, central.url, central.app, "teknisi1", "teknisi")
         page = session.get(central.url + "/armada", timeout=10).text
-    assert "submissions 0, events 0, readings 0" in page
+    assert "pengajuan 0, peristiwa 0, bacaan 0" in page
 
 
 def test_the_files_folder_is_private_whatever_the_umask(store, central, make_client, gateway_config):

@@ -25,6 +25,10 @@ from sync.central.fleet.tables import daily, nodes, series
 
 PERIODS = ("day", "week", "month")
 GROUPS = ("node", "kiosk", "producer")
+# The days completeness is computed for: a window and its 30-day trend stay well inside what a date and a
+# millisecond count can hold (year 1 minus 30 days, or the month after December 9999, do not exist).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 GREEN, YELLOW = 90.0, 50.0
 
 
@@ -58,7 +62,10 @@ def day_start_ms(day: date) -> int:
 
 
 def window(period: str, day: date) -> Window:
-    """The day, ISO week (Monday first) or month containing ``day``; ValueError for another period."""
+    """The day, ISO week (Monday first) or month containing ``day``; ValueError for another period or a day
+    outside :data:`FIRST_DAY` .. :data:`LAST_DAY`."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"the day is {FIRST_DAY} to {LAST_DAY}")
     if period == "day":
         first, last = day, day + timedelta(days=1)
         label = day.isoformat()
@@ -76,7 +83,13 @@ def window(period: str, day: date) -> Window:
 
 
 def _interval(default_s: int) -> Any:
-    return sa.func.coalesce(nodes.c.interval_set_s, nodes.c.interval_s, default_s)
+    """A series' reading interval in seconds: set at the central, else reported, else the default; a stored 0
+    or negative value counts as unknown and the whole is NULL rather than 0 (NULLIF), so that no expected count
+    ever divides by zero."""
+    set_s, reported_s = nodes.c.interval_set_s, nodes.c.interval_s
+    return sa.func.nullif(
+        sa.func.coalesce(sa.case((set_s > 0, set_s)), sa.case((reported_s > 0, reported_s)), default_s), 0
+    )
 
 
 def _expected(start_ms: Any, end_ms: int, default_s: int) -> Any:

@@ -22,7 +22,9 @@ from sync import protocol
 from sync.central.fleet import rollup
 from sync.central.fleet.tables import health, nodes
 
-_HELLO = {"fw": "fw", "mem_free": "mem_free", "rssi": "rssi", "bat_v": "bat_v", "up_s": "up_s"}
+# A hello event's field -> (nodes column, the key of its sane range in protocol.RANGES)
+_HELLO = {"boot": ("boot", "boot"), "mem_free": ("mem_free", "mem"), "rssi": ("rssi", "rssi"),
+          "bat_v": ("bat_v", "bat"), "up_s": ("up_s", "up")}  # fmt: skip
 
 
 def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
@@ -95,12 +97,11 @@ def _hello(conn: Connection, gateway_id: str, record: Mapping[str, Any]) -> None
     if found is not None and found[0] is not None and found[0] > at:
         return  # an older hello (a batch sent again, or late): what is kept is newer
     values: dict[str, Any] = {"last_seen_ms": at}
-    if isinstance(data.get("boot"), int):
-        values["boot"] = data["boot"]
-    for field, column in _HELLO.items():
+    if isinstance(data.get("fw"), str):
+        values["fw"] = data["fw"][:40]
+    for field, (column, kind) in _HELLO.items():
         value = data.get(field)
-        if field == "fw" and isinstance(value, str):
-            values[column] = value[:40]
-        elif field != "fw" and isinstance(value, int | float) and not isinstance(value, bool):
-            values[column] = value
+        # a value out of its sane range (or not a finite number) is left out: the batch is stored all the same
+        if isinstance(value, int | float) and not isinstance(value, bool) and protocol.in_range(kind, value):
+            values[column] = int(value) if field != "bat_v" else float(value)
     _upsert(conn, nodes, key, values)

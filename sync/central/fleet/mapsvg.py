@@ -139,8 +139,13 @@ def points(
             spot = node["place"]
             if spot and spot["lat"] is not None:
                 out.append({"label": f"{node['node']} · {spot['label']}", "lat": spot["lat"], "lon": spot["lon"],
-                            "kind": "node", "state": "silent" if node["silent"] else state, "href": link})  # fmt: skip
+                            "kind": "node", "state": _node_state(node), "href": link})  # fmt: skip
     return out
+
+
+def _node_state(node: dict[str, Any]) -> str:
+    """A node's own state on the map: silent, or with an unresolved alert of its own, or ok (never its kiosk's)."""
+    return "silent" if node["silent"] else "alert" if node.get("alerts") else "ok"
 
 
 def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None) -> str:
@@ -172,8 +177,8 @@ def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None) 
         label = escape(spot["label"])
         text = ""
         if spot["kind"] == "kiosk" or len(spots) <= LABELLED_NODES:
-            # to the right of its point, or to its left in the map's right part (not cut off)
-            at = f'x="{x - 8:.1f}" text-anchor="end"' if x > WIDTH * 0.6 else f'x="{x + 8:.1f}"'
+            # to the right of its point in the map's left half, to its left in the right half (not cut off)
+            at = f'x="{x - 8:.1f}" text-anchor="end"' if x > WIDTH / 2 else f'x="{x + 8:.1f}"'
             text = f'<text {at} y="{y + 4:.1f}" stroke="#fff" stroke-width="3" paint-order="stroke">{label}</text>'
         parts.append(f'<a href={quoteattr(spot["href"])}><g class="spot {spot["kind"]} {spot["state"]}">'
                      f'<title>{label}</title>{shape}{text}</g></a>')  # fmt: skip

@@ -197,10 +197,20 @@ def _node_state(last_reading: Any, now_ms: int, cfg: FleetSettings) -> tuple[Any
     return last, interval, silent
 
 
+def _node_alerts() -> Any:
+    """A subquery of each node's own unresolved alerts: ``gateway_id``, ``node``, ``n``."""
+    return (
+        sa.select(alerts.c.gateway_id, alerts.c.node, sa.func.count().label("n"))
+        .where(alerts.c.resolved_ms.is_(None), alerts.c.node.is_not(None))
+        .group_by(alerts.c.gateway_id, alerts.c.node)
+        .subquery("node_alerts")
+    )
+
+
 def placed(conn: Connection, now_ms: int, cfg: FleetSettings) -> list[dict[str, Any]]:
     """Every kiosk that has a place or a placed node, for the whole regency's map (:mod:`.mapsvg`):
     ``gateway_id``, ``silent``, ``alerts``, ``place`` (None when only its nodes are placed) and ``nodes`` (only
-    the placed ones: ``node``, ``silent``, ``place``). Reads the places, never every node of the fleet."""
+    the placed ones: ``node``, ``silent``, ``alerts`` (its own unresolved count), ``place``). Reads the places, never every node of the fleet."""
     (source, kiosk_place), silent, alert_count = _kiosk_columns(now_ms, cfg)
     node_place = places.alias("node_place")
     kiosks: dict[str, dict[str, Any]] = {}
@@ -226,22 +236,26 @@ def placed(conn: Connection, now_ms: int, cfg: FleetSettings) -> list[dict[str, 
         .subquery()
     )  # fmt: skip
     _last, _interval, node_silent = _node_state(last_reading, now_ms, cfg)
+    own = _node_alerts()
     query = (
         sa.select(node_place.c.gateway_id, node_place.c.node, node_place.c.label, node_place.c.lat,
-                  node_place.c.lon, node_silent.label("silent"))
+                  node_place.c.lon, node_silent.label("silent"), sa.func.coalesce(own.c.n, 0).label("alerts"))
         .select_from(
             node_place.outerjoin(nodes, sa.and_(nodes.c.gateway_id == node_place.c.gateway_id,
                                                 nodes.c.node == node_place.c.node))
             .outerjoin(last_reading, sa.and_(last_reading.c.gateway_id == node_place.c.gateway_id,
                                              last_reading.c.node == node_place.c.node))
+            .outerjoin(own, sa.and_(own.c.gateway_id == node_place.c.gateway_id, own.c.node == node_place.c.node))
         )
         .where(node_place.c.node != "", node_place.c.lat.is_not(None))
         .order_by(node_place.c.gateway_id, node_place.c.node)
     )  # fmt: skip
-    for row in conn.execute(query):
-        if row.gateway_id in kiosks:
-            kiosks[row.gateway_id]["nodes"].append({"node": row.node, "silent": bool(row.silent),
-                                                    "place": {"label": row.label, "lat": row.lat, "lon": row.lon}})  # fmt: skip
+    for spot in conn.execute(query):
+        if spot.gateway_id in kiosks:
+            kiosks[spot.gateway_id]["nodes"].append({
+                "node": spot.node, "silent": bool(spot.silent), "alerts": int(spot.alerts),
+                "place": {"label": spot.label, "lat": spot.lat, "lon": spot.lon},
+            })  # fmt: skip
     return list(kiosks.values())
 
 
@@ -298,6 +312,15 @@ def _nodes(
     )  # fmt: skip
     counts = {gw: (int(total), int(silent_total or 0)) for gw, (total, silent_total) in firsts.items()}
     reboots = rules.reboots_last_day(conn, now_ms, sorted({r.gateway_id for r in rows})) if rows else {}
+    shown_ids = sorted({r.gateway_id for r in rows})
+    node_alerts = {
+        (gw, nd): int(n)
+        for gw, nd, n in conn.execute(
+            sa.select(alerts.c.gateway_id, alerts.c.node, sa.func.count())
+            .where(alerts.c.resolved_ms.is_(None), alerts.c.node.is_not(None), alerts.c.gateway_id.in_(shown_ids))
+            .group_by(alerts.c.gateway_id, alerts.c.node)
+        )
+    } if rows else {}  # fmt: skip
     out: dict[str, list[dict[str, Any]]] = {}
     node: dict[str, Any] = {}
     current = None
@@ -307,7 +330,7 @@ def _nodes(
             current = key
             node = {
                 "node": row.node, "last_seen_ms": row.last_seen_ms, "silent": bool(row.silent),
-                "boot": row.boot, "reboots_24h": reboots.get(key, 0), "fw": row.fw, "mem_free": row.mem_free,
+                "boot": row.boot, "reboots_24h": reboots.get(key, 0), "alerts": node_alerts.get(key, 0), "fw": row.fw, "mem_free": row.mem_free,
                 "rssi": row.rssi, "bat_v": row.bat_v, "bad_frames": row.bad_frames,
                 "interval_s": int(row.interval_s), "interval_set": row.interval_set_s is not None,
                 "producer": row.producer, "measurements": {}, "measurements_total": 0,

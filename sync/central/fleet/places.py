@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from sync.central.backoffice import audit
-from sync.central.fleet.tables import nodes, places
+from sync.central.fleet.tables import nodes, places, series
 
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
 
@@ -36,6 +36,16 @@ def _valid(lat: float, lon: float) -> bool:
     return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
+def _known(conn: Connection, gateway_id: str, node: str) -> bool:
+    """Whether the central has heard of ``node`` at ``gateway_id``: a row of it in the nodes or the series."""
+    return any(
+        conn.execute(
+            sa.select(sa.literal(1)).where(t.c.gateway_id == gateway_id, t.c.node == node).limit(1)
+        ).first()
+        for t in (nodes, series)
+    )
+
+
 def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
     insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(
         **key, **values
@@ -53,14 +63,17 @@ def set_place(
     actor: audit.Actor,
     now_ms: int,
 ) -> None:
-    """Set where a kiosk (``node`` "") or a node stands; audited (``fleet-place``). PlaceError for a bad node id
-    or coordinates, or an empty label."""
+    """Set where a kiosk (``node`` "") or a node stands; audited (``fleet-place``). PlaceError for a bad node id,
+    a node the central has never heard of at that kiosk (no report, hello or reading from it), bad coordinates,
+    or an empty label."""
     label = label.strip()[:200]
     if not label:
         raise PlaceError("a place needs a label")
     _check(node, lat, lon)
     key = {"gateway_id": gateway_id, "node": node}
     with engine.begin() as conn:
+        if node and not _known(conn, gateway_id, node):
+            raise PlaceError(f"no node {node!r} is known at {gateway_id}")
         before = conn.execute(
             sa.select(places.c.label, places.c.lat, places.c.lon).where(
                 places.c.gateway_id == gateway_id, places.c.node == node

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sync.central import measures
+from sync.central.fleet import settings
 
 TITLES: dict[str, tuple[str, str]] = {
     "kiosk-silent": ("Anjungan {gw} tidak menghubungi pusat", "Kiosk {gw} has not contacted the central"),
@@ -36,7 +37,7 @@ DETAILS: dict[str, tuple[str, str]] = {
     "mains_min_v": ("Batas tegangan padam (V)", "Mains-lost voltage (V)"),
     "cause": ("Sebab", "Cause"),
     "kiosks": ("Anjungan terdampak", "Kiosks affected"),
-    "last_seen_ms": ("Terakhir terdengar (UTC)", "Last heard (UTC)"),
+    "last_seen_ms": ("Terakhir terdengar", "Last heard"),
     "sync_s": ("Interval sinkronisasi (detik)", "Sync interval (s)"),
     "interval_s": ("Interval (detik)", "Interval (s)"),
     "reboots_24h": ("Mulai ulang dalam 24 jam", "Reboots in 24 hours"),
@@ -54,8 +55,8 @@ CAUSES: dict[str, tuple[str, str]] = {
 
 def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     """An alert's ``detail`` as ``(label, value)`` pairs in ``lang`` (``id`` or ``en``), sorted by key: a
-    measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms as
-    ISO 8601 UTC, a list joined by commas, a cause in words, None as "-"."""
+    measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms in
+    the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, None as "-"."""
     pick = 0 if lang != "en" else 1
     out = []
     for key, value in sorted(detail.items()):
@@ -63,7 +64,7 @@ def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         if value is None:
             text = "-"
         elif key.endswith("_ms") and isinstance(value, int):
-            text = iso(value)
+            text = local_time(value)
         elif key == "cause" and value in CAUSES:
             text = CAUSES[value][pick]
         elif isinstance(value, list):
@@ -81,6 +82,18 @@ def iso(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}  # Indonesia's zones by their offset from UTC in hours
+
+
+def local_time(ms: int) -> str:
+    """An instant (Unix ms) as the regency's local time, as the back office shows every time of the fleet:
+    ``2026-11-30 16:06:05 WIB`` (WIB/WITA/WIT for UTC+7/8/9, else ``UTC+h``)."""
+    offset_ms = settings.utc_offset_ms()
+    hours = offset_ms // 3_600_000
+    zone = _ZONES.get(hours, f"UTC{hours:+d}")
+    return datetime.fromtimestamp((ms + offset_ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S ") + zone
 
 
 def mail_body(doc: dict[str, Any]) -> str:

@@ -8,7 +8,8 @@ token) and ``metrics_allow`` (client addresses or networks) restrict it (docs/op
 Metrics (``anjungan_central_*``): ``gateways``; per gateway ``gateway_last_contact_timestamp_seconds``,
 ``gateway_last_batch_timestamp_seconds``, ``gateway_backlog_records{stream}`` (what the gateway last reported
 still to send), ``gateway_records_stored_total{stream}`` (ingest: ``rate()`` of it is the ingest rate);
-``submissions{kind}``, ``open311_withheld``.
+``submissions{kind}``, ``open311_withheld``; ``alerts{state,kind}`` (every state and kind of
+sync/central/fleet/alerts.py, 0 when none).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from sqlalchemy.engine import Engine
 from gateway.scrape import refusal
 from sync import protocol
 from sync.central.db import gateways, stream_state, submissions
+from sync.central.fleet.alerts import KINDS as ALERT_KINDS
+from sync.central.fleet.alerts import STATES as ALERT_STATES
+from sync.central.fleet.tables import alerts
 from sync.central.opendata import settings
 from sync.central.opendata.tables import hidden
 
@@ -50,6 +54,10 @@ class CentralCollector(Collector):
                 sa.select(submissions.c.kind, sa.func.count()).group_by(submissions.c.kind)
             ).all()
             withheld = conn.execute(sa.select(sa.func.count()).select_from(hidden)).scalar_one()
+            by_state_kind = (alerts.c.state, alerts.c.kind)
+            alert_counts = conn.execute(
+                sa.select(*by_state_kind, sa.func.count()).group_by(*by_state_kind)
+            ).all()
         yield from self._gateways(rows)
         stored = CounterMetricFamily(
             PREFIX + "gateway_records_stored",
@@ -66,6 +74,18 @@ class CentralCollector(Collector):
         yield by_kind
         yield GaugeMetricFamily(PREFIX + "open311_withheld", "Complaints withheld from Open311 by officers",
                                 value=float(withheld))  # fmt: skip
+        yield self._alerts(alert_counts)
+
+    @staticmethod
+    def _alerts(rows: Sequence[Any]) -> Metric:
+        """``alerts{state,kind}``: every state and kind known, 0 when none (so that a rule can say ``> 0``)."""
+        found = {(str(state), str(kind)): int(n) for state, kind, n in rows}
+        family = GaugeMetricFamily(PREFIX + "alerts", "Fleet alerts per state (open, acknowledged, resolved) "
+                                   "and kind", labels=["state", "kind"])  # fmt: skip
+        for state in ALERT_STATES:
+            for kind in ALERT_KINDS:
+                family.add_metric([state, kind], float(found.get((state, kind), 0)))
+        return family
 
     def _gateways(self, rows: Sequence[Any]) -> Iterator[Metric]:
         yield GaugeMetricFamily(PREFIX + "gateways", "Registered gateways", value=float(len(rows)))
@@ -107,4 +127,4 @@ def metrics() -> Response:
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     registry = current_app.extensions["anjungan.metrics_registry"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

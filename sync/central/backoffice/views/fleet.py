@@ -32,6 +32,19 @@ def _cfg() -> FleetSettings:
     return FleetSettings.from_env()
 
 
+@bp.app_template_filter("waktu")
+def local_time(ms: int) -> str:
+    """A fleet time (Unix ms) in the regency's local time (texts.local_time)."""
+    return texts.local_time(int(ms))
+
+
+@bp.app_template_filter("stream")
+def stream_label(stream: str) -> str:
+    """A sync stream's name in the officer's language (``submissions`` -> ``pengajuan``); another as it is."""
+    labels = {"submissions": _("pengajuan"), "events": _("peristiwa"), "readings": _("bacaan")}
+    return str(labels.get(stream, stream))
+
+
 @bp.app_template_filter("measure")
 def measure_label(name: str) -> str:
     """A measurement's label with its unit in the officer's language (``water_cm`` -> ``Tinggi muka air (cm)``;
@@ -263,11 +276,16 @@ def acknowledge(alert_id: int) -> Any:
 
 
 def _day() -> date:
+    """The ``tanggal`` asked for (ISO date), today by default; BackofficeError (400) for a date that is not one
+    or lies outside completeness.FIRST_DAY .. LAST_DAY."""
     text = request.args.get("tanggal", "")
     try:
-        return date.fromisoformat(text) if text else completeness.local_date(now_ms())
+        day = date.fromisoformat(text) if text else completeness.local_date(now_ms())
     except ValueError as err:
         raise BackofficeError(_("Tanggal tidak valid.")) from err
+    if not completeness.FIRST_DAY <= day <= completeness.LAST_DAY:
+        raise BackofficeError(_("Tanggal tidak valid."))
+    return day
 
 
 @bp.get("/kelengkapan")
