@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.exceptions import NotFound
 
+from gateway.vocabulary import Stream
 from sync import protocol
 from sync.central import measures, service
 from sync.central.app import central
@@ -41,7 +42,11 @@ def local_time(ms: int) -> str:
 @bp.app_template_filter("stream")
 def stream_label(stream: str) -> str:
     """A sync stream's name in the officer's language (``submissions`` -> ``pengajuan``); another as it is."""
-    labels = {"submissions": _("pengajuan"), "events": _("peristiwa"), "readings": _("bacaan")}
+    labels: dict[str, str] = {
+        Stream.SUBMISSIONS: _("pengajuan"),
+        Stream.EVENTS: _("peristiwa"),
+        Stream.READINGS: _("bacaan"),
+    }
     return str(labels.get(stream, stream))
 
 
