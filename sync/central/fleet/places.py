@@ -62,17 +62,20 @@ def set_place(
     lon: float | None,
     actor: audit.Actor,
     now_ms: int,
+    *,
+    known_only: bool = False,
 ) -> None:
     """Set where a kiosk (``node`` "") or a node stands; audited (``fleet-place``). PlaceError for a bad node id,
-    a node the central has never heard of at that kiosk (no report, hello or reading from it), bad coordinates,
-    or an empty label."""
+    bad coordinates or an empty label, and with ``known_only`` (the back office's form, where a typo would store
+    an invisible place) for a node the central has never heard of at that kiosk (no report, hello or reading).
+    The command line may place a node before its first report (a technician installing it)."""
     label = label.strip()[:200]
     if not label:
         raise PlaceError("a place needs a label")
     _check(node, lat, lon)
     key = {"gateway_id": gateway_id, "node": node}
     with engine.begin() as conn:
-        if node and not _known(conn, gateway_id, node):
+        if known_only and node and not _known(conn, gateway_id, node):
             raise PlaceError(f"no node {node!r} is known at {gateway_id}")
         before = conn.execute(
             sa.select(places.c.label, places.c.lat, places.c.lon).where(

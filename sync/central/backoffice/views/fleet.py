@@ -222,7 +222,8 @@ def set_place() -> Any:
     gateway_id = _gateway()
     try:
         places.set_place(central().engine, gateway_id, request.form.get("node", "").strip(),
-                         request.form.get("label", ""), _float("lat"), _float("lon"), actor(), now_ms())  # fmt: skip
+                         request.form.get("label", ""), _float("lat"), _float("lon"), actor(), now_ms(),
+                         known_only=True)  # fmt: skip
     except places.PlaceError as err:
         raise BackofficeError(str(err)) from err
     flash(_("Tempat %(target)s disimpan.", target=gateway_id))
