@@ -448,9 +448,9 @@ def _operator(cfg: Any) -> Iterator[Finding]:
 
 
 def _printer(cfg: Any) -> Iterator[Finding]:
-    """The receipt printer as the kiosk would open it, read with the kiosk's own parser (gateway/printing.py):
+    """The receipt printer as the kiosk would open it, read with the kiosk's own parser (gateway/printerspec.py):
     a setting the kiosk cannot use is a finding; the device opened for writing, the host connected."""
-    from gateway.printing import PrinterError, parse_printer
+    from gateway.printerspec import PrinterError, parse_printer
 
     spec = str(cfg.kiosk.printer)
     if not spec:
