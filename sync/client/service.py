@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway import faults, sdnotify, upgrade
 from gateway.backoff import Backoff
+from gateway.config import Config
 from gateway.errors import StoreError
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
@@ -61,7 +62,7 @@ class Settings:
     mains_min_v: float | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Settings:
+    def from_config(cls, cfg: Config) -> Settings:
         if not cfg.central.url:
             raise NotConfigured("no central configured: set [central] url (and gateway_id, secret)")
         if not cfg.central.gateway_id or not cfg.central.secret:
