@@ -3,6 +3,10 @@
 Settings are data (:data:`SETTINGS`): each has a section, a key, a default, a type and a help text. The
 commented file that ``anjungan init`` writes and docs/configuration.md are both checked against this list.
 Unknown sections and keys are errors that name them.
+
+:func:`load` returns a frozen :class:`Config` holding one frozen dataclass per section (:class:`GatewaySection`,
+:class:`KioskSection`, ...; ``[[serial]]`` a tuple of :class:`SerialSection`). The classes give each key its
+type; :func:`section_mismatches` holds them to the table (key order, type, default), at import and in a test.
 """
 
 from __future__ import annotations
