@@ -39,7 +39,6 @@ LAYERS: list[tuple[str, dict[str, tuple[str, ...]]]] = [
                 "gateway.warnonce",
                 "gateway.stopsignals",
                 "gateway.sdnotify",
-                "gateway.deadline",
                 "gateway.private",
                 "gateway.portlock",
                 "gateway.scrape",
@@ -73,6 +72,7 @@ LAYERS: list[tuple[str, dict[str, tuple[str, ...]]]] = [
                 "gateway.__main__",
                 "gateway.cli",
                 "gateway.clockset",
+                "gateway.deadline",
                 "gateway.demo",
                 "gateway.doctor",
                 "gateway.flash",
@@ -184,6 +184,23 @@ def test_imports_follow_the_layer_order(package: str) -> None:
             if why:
                 offenders.append(f"{path.relative_to(REPO)}: imports {imported}: {why}")
     assert offenders == []
+
+
+def test_the_lowest_layer_holds_only_what_several_parts_use() -> None:
+    """Code used by one part lives in that part (the receipt printer is the kiosk's, not the lowest layer's)."""
+    users: dict[str, set[str]] = {}
+    for path in our_modules():
+        mine = part_of(module_name(path))
+        for imported in imported_modules(path):
+            if part_of(imported) == "base" and mine not in (None, "base"):
+                users.setdefault(imported, set()).add(str(mine))
+    lonely = {
+        module: sorted(users.get(module, ()))
+        for module in LAYERS[0][1]["base"]
+        if module not in ONLY_ITSELF and len(users.get(module, ())) < 2
+    }
+    assert users
+    assert lonely == {}, "move these into the one part that uses them"
 
 
 @pytest.mark.parametrize(
