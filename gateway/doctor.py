@@ -125,7 +125,7 @@ def _store(cfg: Config) -> Generator[Finding, None, bool]:
                       "jalankan `anjungan upgrade` (cadangan dibuat dulu)",
                       "run `anjungan upgrade` (it makes a backup first)")  # fmt: skip
             return False
-        used, budget = store.used_bytes(), int(cfg.gateway.store_budget_mb) << 20
+        used, budget = store.used_bytes(), cfg.gateway.store_budget_mb << 20
         text = f"{used / 1e6:.1f} MB / {budget / 1e6:.0f} MB"
         if used < budget * 0.9:
             yield good(f"penyimpanan {path}: {text} terpakai", f"store {path}: {text} used")
@@ -179,7 +179,7 @@ def _sync_running(
     """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
     successes = [info["last_success"] for info in backlog.values() if info["last_success"]]
     successes += [int(pulled_ms)] if pulled_ms and pulled_ms.isdigit() else []
-    quiet_s = max(SYNC_QUIET_MIN_S, 3 * float(cfg.sync.interval_s))
+    quiet_s = max(SYNC_QUIET_MIN_S, 3 * cfg.sync.interval_s)
     last = max(successes) / 1000 if successes else None
     state = _unit_state("anjungan-sync")
     if state is not None and state != "active":
@@ -455,7 +455,7 @@ def _printer(cfg: Config) -> Iterator[Finding]:
     a setting the kiosk cannot use is a finding; the device opened for writing, the host connected."""
     from gateway.printerspec import PrinterError, parse_printer
 
-    spec = str(cfg.kiosk.printer)
+    spec = cfg.kiosk.printer
     if not spec:
         return
     try:

@@ -106,7 +106,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
 def _secret_key(cfg: Config) -> str:
     """The configured key, or one kept in ``<data_dir>/kiosk.key`` (created 0600 on first start)."""
     if cfg.kiosk.secret_key:
-        return str(cfg.kiosk.secret_key)
+        return cfg.kiosk.secret_key
     path = Path(cfg.data_dir) / "kiosk.key"
     if not path.exists():
         private.ensure_dir(path.parent)
