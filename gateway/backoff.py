@@ -27,6 +27,22 @@ from __future__ import annotations
 import random
 
 
+def pause_after(failures: int, base_s: float, cap_s: float, *, factor: float = 2.0) -> float:
+    """The pause in seconds after ``failures`` failed attempts in a row, without jitter.
+
+    0 failures: no pause (0.0); then ``base_s``, ``base_s * factor``, ... at most ``cap_s``. For things that
+    keep their count of failures in a table row (a dead letter sent again, a file to upload) rather than in a
+    :class:`Backoff` held by a loop; the same rule as :meth:`Backoff.ceiling`.
+    """
+    if failures <= 0:
+        return 0.0
+    try:
+        grown = base_s * factor ** (failures - 1)
+    except OverflowError:  # beyond a float long after the cap was reached
+        return cap_s
+    return min(cap_s, grown)
+
+
 class Backoff:
     """Exponential pauses in seconds: ``base_s``, times ``factor`` after each failure, at most ``cap_s``.
 
@@ -55,11 +71,7 @@ class Backoff:
 
     def ceiling(self) -> float:
         """The longest the next pause can be, in seconds (the pause itself without jitter)."""
-        try:
-            grown = self.base_s * self.factor**self.attempt
-        except OverflowError:  # beyond a float long after the cap was reached
-            return self.cap_s
-        return min(self.cap_s, grown)
+        return pause_after(self.attempt + 1, self.base_s, self.cap_s, factor=self.factor)
 
     def next(self, retry_after_s: float | None = None) -> float:
         """The pause in seconds before the next attempt; each call counts one more failure.
