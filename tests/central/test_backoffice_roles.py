@@ -27,6 +27,8 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     ("GET", "/peringatan", {"admin": 200, "teknisi": 200, "ppid": 200}),
     ("POST", "/peringatan/999/terima", {"admin": 404, "teknisi": 404, "ppid": 404}),
     ("GET", "/kelengkapan", {"admin": 200, "teknisi": 200, "ppid": 200}),
+    ("GET", "/sms", {"admin": 200, "ppid": 200}),
+    ("POST", "/sms/999/ulang", {"admin": 404, "ppid": 404}),
     ("GET", f"/grafik/{GW}/dmk-wl-01/water_cm", {"admin": 404, "teknisi": 404, "ppid": 404}),
     ("GET", "/pengguna", {"admin": 200}),
     ("POST", "/pengguna", {"admin": 400}),
