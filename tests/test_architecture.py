@@ -41,7 +41,8 @@ def test_import_rules(part: str) -> None:
 
 
 # DESIGN.md: the central shares with the gateway side only the protocol module and the lowest layer (errors,
-# vocabulary, working-day dates, registration numbers, private files, who may read /metrics, stopping on signals)
+# vocabulary, working-day dates, registration numbers, private files, who may read /metrics, stopping on signals,
+# growing pauses after failures)
 # and the sample content (pure data: what the demo publishes at its central and what a kiosk's init seeds)
 LOWEST_LAYER = {
     "errors",
@@ -52,6 +53,7 @@ LOWEST_LAYER = {
     "private",
     "scrape",
     "stopsignals",
+    "backoff",
     "sample_content",
 }
 

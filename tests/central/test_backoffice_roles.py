@@ -79,6 +79,7 @@ def test_the_matrix_names_every_back_office_route(app: Flask) -> None:
         "/berkas/<gateway_id>/<number>/<step>": f"/berkas/{GW}/{REQ}/verifikasi",
         "/pengguna/<username>/<action>": "/pengguna/ppid-x/nonaktif",
         "/peringatan/<int:alert_id>/terima": "/peringatan/999/terima",
+        "/sms/<int:message_id>/ulang": "/sms/999/ulang",
         "/grafik/<gateway_id>/<node>/<name>": f"/grafik/{GW}/dmk-wl-01/water_cm",
         "/armada/anjungan/<gateway_id>": f"/armada/anjungan/{GW}",
         "/pengaturan/libur/<day>/hapus": "/pengaturan/libur/2026-12-31/hapus",
