@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from gateway import regno
 from gateway.cli import cli
+from gateway.store import Store
 from sync.central.backoffice.models import audit
 from sync.central.sms import queue, worker
 from sync.central.sms.senders import HttpSender, ModemSender
@@ -126,6 +127,25 @@ def test_an_answer_texts_the_citizen_once_through_the_modem(
         f"Permohonan {number(1)} sudah selesai. Baca di anjungan: bawa struk Anda.",
     ]
     assert PHONE[1:] not in logs.text and "sms" in logs.text.lower()
+
+
+def test_from_the_kiosks_store_to_the_citizens_phone(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, store: Store
+) -> None:
+    """The kiosk's own records (its store's outbox) reach the central with the opt-in; the kiosk purges the
+    number once the central has them, and the central still texts it."""
+    made = [store.add_submission("request", {"rincian": "APBDes 2025", "tujuan": "Musyawarah", "cara_memperoleh":
+            "melihat"}, {"nama": "Siti", "nik": "3321014507800001", "telepon": PHONE}, gateway_id="dmk-wonosalam",
+            due_date=None, day=date(2026, 11, 23), notify_sms=flag)["number"] for flag in (True, False)]  # fmt: skip
+    records = store.outbox("submissions")
+    assert [r.get("sms") for r in records] == [True, None]
+    acked = gateway.send("submissions", records).json["acked"]
+    store.mark_acked("submissions", acked)
+    assert store.purge_personal(acked) == 2
+    for num in made:
+        answer(ppid, num)
+    send(app, ModemSender(modem.path, timeout_s=10), cfg(sms_modem_port=modem.path), AT)
+    assert modem.sent == [(E164, f"Permohonan {made[0]} sudah dijawab. Baca di anjungan: bawa struk Anda.")]
 
 
 class Crash(BaseException):
