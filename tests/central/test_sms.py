@@ -336,3 +336,46 @@ def test_texts_are_one_gsm7_sms_and_never_hold_the_number() -> None:
     assert queue.normalise_phone("0243551234") is None and queue.normalise_phone("+15551234567") is None
     assert queue.scrub(f"ERROR for {PHONE} / 6281234567890 / {E164}", E164).count("+62812*****890") == 3
     assert json.loads(DEFAULT_BODY) == {"to": "{to}", "text": "{text}"}
+
+
+def test_the_serve_loop_sends_in_its_own_thread_and_stops(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    state = central_of(app)
+    settings = cfg(sms_modem_port=modem.path, sms_every_s=1)
+    running = worker.Worker(state.engine, ModemSender(modem.path, timeout_s=10), settings,
+                            worker.hash_key(state.master_key, settings), state.clock).start()  # fmt: skip
+    try:
+        assert modem.got_message.wait(60)
+    finally:
+        running.close()
+    assert len(modem.sent) == 1
+
+
+def test_settings_are_checked_and_documented() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from gateway.errors import ConfigError
+    from sync.central.settings import CentralSettings
+    from sync.central.sms.settings import env_names
+
+    prefix = "ANJUNGAN_CENTRAL_SERVER_SMS_"
+    env = {prefix + "SENDER": "modem", prefix + "MODEM_PORT": "/dev/ttyUSB0", prefix + "DAILY_CAP": "3"}
+    assert SmsSettings.from_env(env).sms_daily_cap == 3
+    CentralSettings.from_env(env)  # the central's own settings leave these alone
+    for wrong, says in (({prefix + "SENDER": "modem"}, "MODEM_PORT"), ({prefix + "SENDER": "pigeon"}, "SENDER"),
+                        ({prefix + "DAILY_CAP": "lima"}, "DAILY_CAP"), ({prefix + "HTTP_BODY": "[1]"}, "HTTP_BODY"),
+                        ({prefix + "SENDER": "http"}, "HTTP_URL")):  # fmt: skip
+        with pytest.raises(ConfigError, match=says):
+            SmsSettings.from_env(wrong)
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("update_docs", repo / "scripts" / "update-docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (repo / "docs" / "sms.md").read_text()
+    assert module.generated_sms(doc) == doc, "run: .venv/bin/python scripts/update-docs.py"
+    assert [name for name in env_names() if f"`{name}`" not in doc] == []
