@@ -114,6 +114,9 @@ def test_an_answer_texts_the_citizen_once_through_the_modem(
     assert modem.sent == [(E164, text)] and len(text) <= 160
     assert modem.commands[:3] == ["AT", "AT+CMGF=1", f'AT+CMGS="{E164}"']
     assert rows(app)[0]["state"] == "sent" and rows(app)[0]["reference"] == "1"
+    page = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
+    assert 'id="case-sms"' in page and "dijawab:\n    terkirim" in page and PHONE[1:] not in page
+    assert 'id="case-sms"' not in ppid.get(f"/berkas/dmk-wonosalam/{number(2)}").get_data(as_text=True)
     # again, and after a restart (a new worker recovers first): nothing is sent twice
     assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
     assert worker.recover(central_of(app).engine, AT + 120_000) == []

@@ -201,6 +201,16 @@ def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def for_case(conn: sa.Connection, gateway_id: str, number: str) -> list[dict[str, object]]:
+    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error (no number)."""
+    query = (
+        sa.select(outbox.c.id, outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.sent_ms,
+                  outbox.c.last_error)
+        .where(outbox.c.gateway_id == gateway_id, outbox.c.number == number).order_by(outbox.c.id)
+    )  # fmt: skip
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
 def counts(conn: sa.Connection) -> dict[str, int]:
     """How many messages are in each state."""
     found: dict[str, int] = dict(
