@@ -12,8 +12,9 @@ claim and the result, so the modem or gateway may have sent it) is never sent ag
 A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
 ``{key}``) so a gateway that de-duplicates on it drops a repeat.
 
-The daily cap counts the messages sent to the same number (its keyed hash) on the office's day (WIB); one over
-the cap waits until the next day. The phone number is read from the submission when the message is sent, and
+The daily cap counts the messages sent to the same number (its keyed hash) on the office's day (WIB), and one
+being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
+or an advisory lock per number (PostgreSQL), so workers running at once never pass the cap together. The phone number is read from the submission when the message is sent, and
 never reaches a log or an error (errors are scrubbed of it).
 """
 
@@ -42,6 +43,7 @@ from sync.central.sms.tables import outbox
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted while sending: it may have been sent; retry only if the citizen did not get it"
 BATCH = 100
+_LOCK = 7020515  # PostgreSQL advisory lock class of the daily cap (the fleet's alerts use 7020514)
 
 
 @dataclass
@@ -125,11 +127,17 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
             report.dropped.append(message_id)
             return
         digest = queue.phone_hash(key, phone)
+        if conn.dialect.name == "postgresql":  # one worker at a time counts and claims for a number
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:digest))"),
+                         {"lock": _LOCK, "digest": digest})  # fmt: skip
         today = office_date(now_ms).isoformat()
-        sent_today = conn.execute(
+        sent_today = conn.execute(  # those sent today, and one another worker is sending now
             sa.select(sa.func.count()).where(
-                outbox.c.phone_hash == digest, outbox.c.sent_day == today, outbox.c.state == "sent"
-            )  # fmt: skip
+                outbox.c.phone_hash == digest,
+                sa.or_(
+                    sa.and_(outbox.c.state == "sent", outbox.c.sent_day == today), outbox.c.state == "sending"
+                ),
+            )
         ).scalar_one()
         if sent_today >= cfg.sms_daily_cap:
             conn.execute(outbox.update().where(outbox.c.id == message_id)
