@@ -330,7 +330,7 @@ def test_the_opt_in_is_checked_and_optional(gateway: Gateway, app: Flask) -> Non
 
 
 def test_texts_are_one_gsm7_sms_and_never_hold_the_number() -> None:
-    longest = regno.make("a" * 24, date(2026, 11, 23), 99999)
+    longest = regno.make("a" * 32, date(2026, 11, 23), 9_999_999)  # the longest a kiosk makes, and more
     for event in queue.EVENTS:
         for kind in ("request", "complaint", "objection"):
             text = queue.text_for(kind, longest, event, "2026-12-10")
@@ -382,3 +382,21 @@ def test_settings_are_checked_and_documented() -> None:
     doc = (repo / "docs" / "sms.md").read_text()
     assert module.generated_sms(doc) == doc, "run: .venv/bin/python scripts/update-docs.py"
     assert [name for name in env_names() if f"`{name}`" not in doc] == []
+
+
+def test_a_complaint_that_closes_by_itself_is_told_too(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    from sync.central.backoffice import cases
+
+    gateway.send("submissions", [opted_in(1, "complaint", 1)])
+    assert step(ppid, number(1), "verifikasi").status_code == 302
+    assert step(ppid, number(1), "tanggapi", text="Sudah ditambal.").status_code == 302
+    engine = central_of(app).engine
+    assert cases.close_quiet_complaints(engine, AT + 30 * DAY_MS) == 1  # no reply within 10 working days
+    assert cases.close_quiet_complaints(engine, AT + 31 * DAY_MS) == 0
+    assert [(r["event"], r["key"].rsplit("/", 1)[1]) for r in rows(app)] == [
+        ("answered", "2"),
+        ("closed", "auto"),
+    ]
+    assert rows(app)[1]["text"] == f"Pengaduan {number(1)} sudah selesai. Baca di anjungan: bawa struk Anda."
