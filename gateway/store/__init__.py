@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import private, regno, statuscode
+from gateway.config import Config
 from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
 from gateway.store import db, readonly, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
@@ -112,7 +113,7 @@ class Store:
         return store
 
     @classmethod
-    def from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+    def from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Store:
         return cls.open(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
         )
@@ -145,7 +146,7 @@ class Store:
         return cls(path, budget_bytes=budget_bytes, clock=clock)
 
     @classmethod
-    def existing_from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+    def existing_from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Store:
         """:meth:`open_existing` for the store of configuration ``cfg``."""
         return cls.open_existing(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK

@@ -28,11 +28,11 @@ from limits import parse as parse_limit
 
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
-from gateway.printing import PrinterError, Slip, print_slip
 from gateway.store import files
 from gateway.vocabulary import DueKind, LaporStage, SubmissionKind, SubmissionStatus
 from kiosk import forms
 from kiosk import status as status_mod
+from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import kiosk_tz, store
 
 log = logging.getLogger(__name__)
