@@ -12,7 +12,9 @@ The parts use it with their own figures:
 - a serial port that cannot be opened (gateway/ingest/serial_reader.py): 0.5 s doubling to 30 s, no jitter;
 - a supervised part that exited (gateway/supervise.py): 1 s doubling to 60 s, no jitter;
 - the sync's rounds after a failure (sync/client/service.py): ``[sync] backoff_base_s`` doubling to
-  ``backoff_cap_s`` (1 s to 900 s by default), full jitter, the central's Retry-After as a floor.
+  ``backoff_cap_s`` (1 s to 900 s by default), full jitter, the central's Retry-After as a floor;
+- the central's SMS to citizens (sync/central/sms/worker.py): ``sms_backoff_base_s`` doubling to
+  ``sms_backoff_cap_s`` (60 s to 3600 s by default), no jitter (the next attempt's time is stored).
 
 Why not a library: ``backoff`` and ``tenacity`` wrap a call in their own retry loop (a decorator,
 ``Retrying``), and their wait strategies live inside it (tenacity's ``wait_random_exponential`` is a function

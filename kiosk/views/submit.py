@@ -112,7 +112,8 @@ def _save(kind: str, form: Any) -> Any:
         record = store().add_submission(kind, form.public(), form.personal(),
                                         gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
                                         due_date=dates.due_for(kind, today), day=today,
-                                        idempotency_key=key, code=_code_for(key))  # fmt: skip
+                                        idempotency_key=key, code=_code_for(key),
+                                        notify_sms=bool(getattr(form, "kabari_sms", None) and form.kabari_sms.data))  # fmt: skip
     except StoreError as err:
         log.error("a %s could not be saved: %s", kind, err)  # the error never holds the form's data
         return Response(render_template("error.html", code=503), status=503)
