@@ -3,7 +3,7 @@
 One round (:func:`send_due`) takes the due messages oldest first. Each is claimed in its own transaction
 (``pending`` -> ``sending``, a conditional UPDATE: of several workers only one wins it), sent, then marked
 ``sent`` with its reference. A failure puts it back to ``pending`` with the next attempt after an exponential
-pause (:class:`gateway.backoff.Backoff`: ``sms_backoff_base_s`` doubling up to ``sms_backoff_cap_s``); after
+pause (:func:`gateway.backoff.pause_after`: ``sms_backoff_base_s`` doubling up to ``sms_backoff_cap_s``); after
 ``sms_max_attempts`` it is ``failed`` and listed in the back office, whose retry button queues it again.
 
 Sent at most once: a message found ``sending`` by a later round (the worker was stopped or crashed between the
@@ -32,7 +32,7 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from gateway.backoff import Backoff
+from gateway.backoff import pause_after
 from sync.central.backoffice.intake import OFFICE_TZ, office_date
 from sync.central.db import submissions
 from sync.central.sms import queue
@@ -176,9 +176,8 @@ def _failed(engine: Engine, cfg: SmsSettings, message_id: int, attempts: int, er
         values = {"state": "failed", "last_error": error, "next_ms": now_ms}
         report.failed.append(message_id)
     else:
-        backoff = Backoff(cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s)
-        backoff.attempt = attempts - 1
-        values = {"state": "pending", "last_error": error, "next_ms": now_ms + int(backoff.next() * 1000)}
+        pause_s = pause_after(attempts, cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s)
+        values = {"state": "pending", "last_error": error, "next_ms": now_ms + int(pause_s * 1000)}
         report.retrying.append(message_id)
     with engine.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
