@@ -190,7 +190,7 @@ check_mqtt_interface() {
 # -- steps ----------------------------------------------------------------------------------------------------
 packages() {
   local wanted=(python3 python3-venv python3-pip mosquitto mosquitto-clients nftables fake-hwclock curl
-    ca-certificates cage chromium fonts-dejavu-core sudo)
+    ca-certificates cage chromium fonts-dejavu-core sudo espeak-ng alsa-utils)
   local missing=() pkg
   for pkg in "${wanted[@]}"; do
     if [ "$pkg" = chromium ] && dpkg-query -W -f='${Status}' chromium-browser 2>/dev/null | grep -q 'ok installed'; then
