@@ -227,7 +227,7 @@ users() {
     unchanged "user $SCREEN_USER"
   fi
   add_groups "$SERVICE_USER" dialout lp plugdev
-  add_groups "$SCREEN_USER" video render input tty
+  add_groups "$SCREEN_USER" video render input tty audio  # audio: the "Dengarkan" button plays through ALSA
 }
 
 # add_groups USER GROUP...: the groups that exist on this system and the user is not in yet
