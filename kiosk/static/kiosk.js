@@ -202,6 +202,7 @@
   setInterval(function () {
     if (finishing) { return; }
     var now = Date.now();
+    if (player && !player.paused && !warningUntil) { last = now; } /* someone is listening: not idle */
     if (atHome && now - last >= idleMs) { finish(); return; }
     if (!warningUntil && now - last >= idleMs) {
       warningUntil = now + warnS * 1000;

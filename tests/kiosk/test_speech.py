@@ -79,7 +79,7 @@ def test_a_client_cannot_make_the_kiosk_speak_its_own_text(client: FlaskClient) 
 
 
 def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
-    app: Flask, make_app: object, client: FlaskClient, cfg: Config
+    app: Flask, client: FlaskClient, cfg: Config
 ) -> None:
     number = number_on(post(client, "/pengaduan", complaint_data()))
     page = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
@@ -173,7 +173,7 @@ def test_display_modes_are_kept_until_the_idle_reset(
     assert '<html lang="id">' in client.get("/").get_data(as_text=True)
 
 
-def test_the_page_cache_keeps_each_mode_apart(make_app, kiosk_store: Store, cfg: Config) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_cache_keeps_each_mode_apart(make_app, app: Flask) -> None:  # type: ignore[no-untyped-def]
     cached = make_app(KIOSK_PAGE_CACHE_SECONDS=60.0)
     plain, large = cached.test_client(), cached.test_client()
     large.get("/tampilan/besar/nyala")
