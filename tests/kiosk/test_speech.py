@@ -180,3 +180,39 @@ def test_the_page_cache_keeps_each_mode_apart(make_app, app: Flask) -> None:  # 
     assert 'class="mode-besar"' in large.get("/").get_data(as_text=True)
     assert 'class="mode-besar"' not in plain.get("/").get_data(as_text=True)
     assert 'class="mode-besar"' in large.get("/").get_data(as_text=True)
+
+
+def test_a_status_with_its_answer_is_read_to_whoever_holds_the_code_only(
+    app: Flask, client: FlaskClient, kiosk_store: Store, cfg: Config
+) -> None:
+    number = number_on(post(client, "/pengaduan", complaint_data()))
+    code = re.search(
+        r'id="receipt-code">([^<]+)<', client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    )
+    assert code
+    answer = "Jalan Mrisen diperbaiki minggu depan oleh Dinas PU, kata Pak Budi di nomor 0857."
+    kiosk_store.apply_changes(
+        [
+            {
+                "kind": "submission",
+                "id": number,
+                "op": "upsert",
+                "data": {"status": "answered", "answer": answer},
+            }
+        ],
+        "c1",
+    )
+    holder = app.test_client()  # another device, with the code from the receipt
+    page = post(holder, "/status", {"nomor": number, "kode": code.group(1)}).get_data(as_text=True)
+    src = listen_src(page)
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and passage.owner is not None
+    assert answer in passage.text and "Sudah dijawab" in passage.text
+    assert holder.get(src).data[:4] == b"RIFF"
+    assert app.test_client().get(src).status_code == 404
+    assert client.get(src).status_code == 404  # the session that made it did not open this page
+    assert not list((Path(cfg.data_dir) / "speech").glob(f"*{key_of(src)}*"))
+    stranger = app.test_client()  # without the code: the status only, and nothing of the answer is read
+    page = stranger.get(f"/status/{number}").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(page)))
+    assert passage is not None and answer not in passage.text and "Sudah dijawab" in passage.text
