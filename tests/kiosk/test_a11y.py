@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 
+from gateway import regno
 from gateway.sample_content import seed
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
@@ -104,6 +106,8 @@ def test_every_page_passes_axe(server: LiveServer, touch_page: Any, lang: str, m
     document = page.locator("a[href^='/dokumen/']").first.get_attribute("href")
     page.goto(base + str(document))
     found += blocking_violations(page, "/dokumen/…")
+    page.goto(f"{base}/status/{regno.make('test-kiosk', date.today(), 999)}")  # well-formed, not known here
+    found += blocking_violations(page, "/status/<unknown>")
     page.goto(base + "/permohonan")
     page.evaluate("() => document.querySelector('form.kform').submit()")  # empty: every error shown
     page.wait_for_selector(".form-errors")
