@@ -109,6 +109,22 @@ class Speech:
                 del self._passages[key]
         return len(keys)
 
+    def cached(self, lang: str, key: str) -> Path | None:
+        """The cached WAV file of public passage ``key`` in ``lang`` (its use noted, so that the trim keeps it),
+        or None when there is none (not made yet, private, or not a well-formed key)."""
+        if lang not in VOICES or not KEY_RE.fullmatch(key):
+            return None
+        with self._lock:
+            passage = self._passages.get(key)
+        if passage is not None and passage.owner is not None:
+            return None
+        path = self.cache_dir / f"{lang}-{key}.wav"
+        try:
+            os.utime(path)
+        except OSError:
+            return None
+        return path
+
     def audio(self, lang: str, key: str, owner: str | None) -> tuple[bytes, bool] | None:
         """The WAV bytes of passage ``key`` in ``lang`` and whether it is public (cacheable), or None when the
         kiosk does not know that passage for this caller (never registered, forgotten, or private to another

@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -263,6 +264,9 @@ def _sentence(text: str) -> str:
 def listen(lang: str, key: str) -> Response:
     """The spoken audio (WAV) of a text the kiosk registered when it rendered a page (kiosk/speech.py); 404 for
     any other key, and for a private passage asked by another session; 503 when espeak-ng cannot speak."""
+    path = speech().cached(lang, key)
+    if path is not None:  # streamed from the file (a page's reading can be megabytes), with Range requests
+        return send_file(path, mimetype="audio/wav", conditional=True, max_age=86400)
     try:
         found = speech().audio(lang, key, session.get("reader"))
     except SpeechUnavailable as err:

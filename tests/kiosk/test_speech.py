@@ -56,6 +56,11 @@ def test_home_is_read_aloud_from_its_own_text_and_cached_on_disk(
     cached = Path(cfg.data_dir) / "speech" / f"id-{key_of(src)}.wav"
     assert cached.read_bytes() == audio.data
     assert (Path(cfg.data_dir) / "speech").stat().st_mode & 0o777 == 0o700
+    with client.get(
+        src, headers={"Range": "bytes=0-99"}
+    ) as part:  # then streamed from the file, as players ask
+        assert part.status_code == 206 and part.data == audio.data[:100]
+        assert "max-age=86400" in part.headers["Cache-Control"]
 
 
 def test_english_pages_are_read_in_english(app: Flask, client: FlaskClient) -> None:
