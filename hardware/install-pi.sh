@@ -190,7 +190,7 @@ check_mqtt_interface() {
 # -- steps ----------------------------------------------------------------------------------------------------
 packages() {
   local wanted=(python3 python3-venv python3-pip mosquitto mosquitto-clients nftables fake-hwclock curl
-    ca-certificates cage chromium fonts-dejavu-core sudo)
+    ca-certificates cage chromium fonts-dejavu-core sudo espeak-ng alsa-utils)
   local missing=() pkg
   for pkg in "${wanted[@]}"; do
     if [ "$pkg" = chromium ] && dpkg-query -W -f='${Status}' chromium-browser 2>/dev/null | grep -q 'ok installed'; then
@@ -227,7 +227,7 @@ users() {
     unchanged "user $SCREEN_USER"
   fi
   add_groups "$SERVICE_USER" dialout lp plugdev
-  add_groups "$SCREEN_USER" video render input tty
+  add_groups "$SCREEN_USER" video render input tty audio  # audio: the "Dengarkan" button plays through ALSA
 }
 
 # add_groups USER GROUP...: the groups that exist on this system and the user is not in yet

@@ -24,6 +24,7 @@ from gateway.store import Store
 from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
 from kiosk.renderworker import BoundedWorker
+from kiosk.speech import Speech
 from kiosk.status import Relay
 
 CSP = (
@@ -90,6 +91,11 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_LOOKUP_WAIT_SECONDS": 5.0,
         "KIOSK_LOOKUP_WAITERS": 1,  # request threads that may wait for a relayed answer at a time
         "KIOSK_LOOKUP_RETRY_SECONDS": 8,  # the busy page tries again after this long
+        "KIOSK_SPEECH_CACHE_BYTES": 64
+        * 1024
+        * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
+        "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
+        "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
         "KIOSK_METRICS_ALLOW": kiosk.metrics_allow,
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -142,6 +148,13 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.extensions["anjungan_renderer"] = BoundedWorker(float(app.config["KIOSK_RENDER_SECONDS"]))
     app.extensions["anjungan_lookup_relay"] = Relay(
         float(app.config["KIOSK_LOOKUP_WAIT_SECONDS"]), int(app.config["KIOSK_LOOKUP_WAITERS"])
+    )
+
+    app.extensions["anjungan_speech"] = Speech(
+        Path(app.config["KIOSK_DATA_DIR"]) / "speech",
+        int(app.config["KIOSK_SPEECH_CACHE_BYTES"]),
+        float(app.config["KIOSK_SPEECH_SECONDS"]),
+        str(app.config["KIOSK_ESPEAK"]),
     )
 
     Babel(app, locale_selector=i18n.current_language)

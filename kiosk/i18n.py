@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Request, current_app, request
 
+from kiosk import display
+
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
@@ -30,7 +32,8 @@ def current_language() -> str:
 
 
 def cache_variant(default: Callable[[], str]) -> Callable[[dict[str, Any]], str]:
-    """The page cache's key part for a WSGI environ: the language the app will render that request in.
+    """The page cache's key part for a WSGI environ: the language the app will render that request in, and the
+    display modes it will render with (:mod:`kiosk.display`), e.g. ``"en|besar,kontras"``.
 
     The cookies are parsed by the very property the app reads, ``flask.Request(environ).cookies`` (werkzeug's
     parser over the raw ``Cookie`` header, which never raises: a byte that is not UTF-8, ``x=\xe9``, is kept as
@@ -40,7 +43,8 @@ def cache_variant(default: Callable[[], str]) -> Callable[[dict[str, Any]], str]
     """
 
     def variant(environ: dict[str, Any]) -> str:
-        return language_of(Request(environ).cookies, default())
+        cookies = Request(environ).cookies
+        return language_of(cookies, default()) + "|" + ",".join(display.modes_of(cookies))
 
     return variant
 

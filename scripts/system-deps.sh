@@ -12,6 +12,8 @@ case "${1:-base}" in
     # WeasyPrint (the central's PDF reports) needs Pango and a font
     ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || want+=(libpango-1.0-0 libpangoft2-1.0-0)
     [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || want+=(fonts-dejavu-core)
+    # the kiosk reads its pages aloud ("Dengarkan") with espeak-ng, offline
+    need espeak-ng espeak-ng
     ;;
   demo)
     need mosquitto mosquitto
@@ -19,6 +21,7 @@ case "${1:-base}" in
   test)
     need mosquitto mosquitto
     need chromium chromium
+    need espeak-ng espeak-ng
     need chromedriver chromium-driver
     need shellcheck shellcheck
     need nft nftables

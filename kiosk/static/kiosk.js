@@ -121,6 +121,48 @@
     });
   }
 
+  /* reading aloud: "Dengarkan" plays the page's text, spoken by the kiosk itself (espeak-ng, cached there);
+     a second tap stops it. With "Bacakan isian" on (the mode-baca class on <html>), a form field is read
+     (its label, hint and error) when it gets the focus. Only addresses the page was served with are played:
+     the kiosk speaks its own texts, never one a page makes up. */
+  var player = null;
+  var listenBtn = document.getElementById("listen");
+  function setListening(on) {
+    if (!listenBtn) { return; }
+    listenBtn.setAttribute("aria-pressed", on ? "true" : "false");
+    listenBtn.classList.toggle("is-playing", on);
+    var label = listenBtn.querySelector(".tool-label");
+    if (label) { label.textContent = on ? listenBtn.dataset.labelStop : listenBtn.dataset.labelPlay; }
+    var icon = listenBtn.querySelector(".tool-icon");
+    if (icon) { icon.textContent = on ? "■" : "▶"; }
+  }
+  function stopReading() {
+    if (player) { player.pause(); player.removeAttribute("src"); player = null; }
+    setListening(false);
+  }
+  function play(src, fromButton) {
+    stopReading();
+    var audio = new Audio(src);
+    player = audio;
+    audio.addEventListener("ended", function () { if (player === audio) { stopReading(); } });
+    audio.addEventListener("error", function () { if (player === audio) { stopReading(); } });
+    if (fromButton) { setListening(true); }
+    var started = audio.play();
+    if (started && started.catch) { started.catch(function () { if (player === audio) { stopReading(); } }); }
+  }
+  if (listenBtn) {
+    listenBtn.addEventListener("click", function () {
+      if (listenBtn.getAttribute("aria-pressed") === "true") { stopReading(); }
+      else { play(listenBtn.dataset.src, true); }
+    });
+  }
+  document.addEventListener("focusin", function (e) {
+    var t = e.target;
+    if (!document.documentElement.classList.contains("mode-baca")) { return; }
+    if (t && t.dataset && t.dataset.listen) { play(t.dataset.listen, false); }
+  });
+  window.anjunganReader = { stop: stopReading, playing: function () { return player; } };
+
   /* idle: warn, then clear the form and the session and go home */
   var idleMs = parseInt(body.dataset.idle || "90", 10) * 1000;
   var warnS = Math.max(1, parseInt(body.dataset.idleWarning || "30", 10));
@@ -135,6 +177,7 @@
   function finish() {
     if (finishing) { return; }
     finishing = true;
+    stopReading();
     drafts.clearAll();
     Array.prototype.forEach.call(document.forms, function (f) { f.reset(); });
     if (window.anjunganKeyboard) { window.anjunganKeyboard.hide(); }
@@ -159,6 +202,7 @@
   setInterval(function () {
     if (finishing) { return; }
     var now = Date.now();
+    if (player && !player.paused && !warningUntil) { last = now; } /* someone is listening: not idle */
     if (atHome && now - last >= idleMs) { finish(); return; }
     if (!warningUntil && now - last >= idleMs) {
       warningUntil = now + warnS * 1000;

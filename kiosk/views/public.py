@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,15 +19,17 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
 
 from gateway.vocabulary import DipCategory
-from kiosk import charts, conditions, documents, i18n
+from kiosk import charts, conditions, display, documents, i18n
 from kiosk.pagecache import MARKER
 from kiosk.renderworker import BoundedWorker, RenderError
+from kiosk.speech import Speech, SpeechUnavailable, readable_text
 from kiosk.views import current_alerts, kiosk_tz, store, thresholds
 
 log = logging.getLogger(__name__)
@@ -214,18 +217,85 @@ def language(code: str) -> Any:
     return response
 
 
+@bp.get("/tampilan/<mode>/<state>")
+def display_mode(mode: str, state: str) -> Any:
+    """Turn a display mode (``besar``, ``kontras``, ``baca``) on (``nyala``) or off (``mati``) and go back to the
+    page the citizen was on; kept in a cookie until the idle reset, like the language (kiosk/display.py)."""
+    response = redirect(_same_origin(request.args.get("kembali")) or url_for("public.home"))
+    if mode in display.MODES and state in ("nyala", "mati"):
+        value = display.with_mode(display.current_modes(), mode, state == "nyala")
+        if value:
+            response.set_cookie(display.COOKIE, value, samesite="Strict", httponly=True)
+        else:
+            response.delete_cookie(display.COOKIE, samesite="Strict", httponly=True)
+    return response
+
+
+# Pages that may show personal data (a receipt, a status with its answer): what they read aloud is spoken only
+# to the session that saw them and never written to disk (kiosk/speech.py).
+PRIVATE_ENDPOINTS = {"submit.receipt", "submit.status_show", "submit.status_lookup"}
+
+
+def speech() -> Speech:
+    """The app's reader (kiosk/speech.py)."""
+    return current_app.extensions["anjungan_speech"]  # type: ignore[no-any-return]
+
+
+def listen_url(*parts: Any) -> str:
+    """The address of the audio of ``parts`` (texts, joined as sentences) in the page's language, registering
+    them with the reader; "" when there is nothing to read. Private to this session on a private page."""
+    text = " ".join(_sentence(str(p)) for p in parts if p and str(p).strip())
+    if not text:
+        return ""
+    owner = None
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        owner = session.setdefault("reader", secrets.token_urlsafe(16))
+    lang = i18n.current_language()
+    key = speech().register(text, lang, owner)
+    return url_for("public.listen", lang=lang, key=key)
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if not text or text[-1] in ".!?:;," else text + "."
+
+
+@bp.get("/dengarkan/<lang>/<key>.wav")
+def listen(lang: str, key: str) -> Response:
+    """The spoken audio (WAV) of a text the kiosk registered when it rendered a page (kiosk/speech.py); 404 for
+    any other key, and for a private passage asked by another session; 503 when espeak-ng cannot speak."""
+    path = speech().cached(lang, key)
+    if path is not None:  # streamed from the file (a page's reading can be megabytes), with Range requests
+        return send_file(path, mimetype="audio/wav", conditional=True, max_age=86400)
+    try:
+        found = speech().audio(lang, key, session.get("reader"))
+    except SpeechUnavailable as err:
+        log.warning("reading aloud failed: %s", err)
+        abort(503)
+    if found is None:
+        abort(404)
+    wav, public = found
+    response = Response(wav, mimetype="audio/wav")
+    response.headers["Cache-Control"] = "max-age=86400" if public else "private, no-store"
+    return response
+
+
 @bp.post("/selesai")
 def finish() -> Any:
-    """Start over: clear the session (form data, receipts, operator login) and the language; go home.
+    """Start over: clear the session (form data, receipts, operator login), the language and the display modes;
+    go home.
 
     Exempt from CSRF on purpose: it only ends the caller's own session (the idle timer posts it).
     """
     from kiosk.views.operator import end_session
 
     end_session()  # an operator's session ends on the server too, not only in this browser
+    if session.get("reader"):
+        speech().forget(session["reader"])  # what a receipt or an answer read aloud is forgotten too
     session.clear()
     response = redirect(url_for("public.home"))
     response.delete_cookie("lang", samesite="Strict", httponly=True)
+    response.delete_cookie(display.COOKIE, samesite="Strict", httponly=True)
     return response
 
 
@@ -249,6 +319,9 @@ def install_template_globals(app: Flask) -> None:
     csrf = app.extensions["csrf"]
     assert isinstance(csrf, CSRFProtect)
     csrf.exempt(finish)
+    app.jinja_env.globals["listen"] = (
+        listen_url  # a global, so that imported macros (_fields.html) see it too
+    )
 
     @app.context_processor
     def kiosk_globals() -> dict[str, Any]:
@@ -268,7 +341,13 @@ def install_template_globals(app: Flask) -> None:
             "default_lang": current_app.config["KIOSK_LANGUAGE"],
             "poll_seconds": current_app.config["KIOSK_ALERT_POLL_SECONDS"],
             "node_place": node_place,
+            "modes": display.current_modes(),
         }
+
+    @app.template_filter("readable")
+    def readable(html: Any) -> str:
+        """The text of an HTML fragment as it is read aloud (kiosk/speech.py, ``readable_text``)."""
+        return readable_text(str(html))
 
     @app.template_filter("localtime")
     def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:

@@ -17,7 +17,7 @@ from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
 MIN_PX = 44
-SKIP = ("/static/", "/kondisi/grafik/", "/bahasa/", "/api/")
+SKIP = ("/static/", "/kondisi/grafik/", "/bahasa/", "/tampilan/", "/api/")
 MAX_PAGES = 80
 
 TARGETS_JS = """() => {

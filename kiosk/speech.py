@@ -1,0 +1,324 @@
+"""Reading aloud ("Dengarkan"): the kiosk's own texts spoken with espeak-ng, offline, made on the kiosk.
+
+The kiosk only ever speaks text it rendered itself. A page registers the text it shows (:func:`readable_text`
+of its main region, a form field's label, hint and error) with :meth:`Speech.register`, which answers a key,
+``sha256("<lang>\\n<text>")`` in hex; the page's button asks ``/dengarkan/<lang>/<key>.wav``. A key the kiosk
+never registered (or has since forgotten) is a 404: no client can make the kiosk synthesize a string of its
+choosing.
+
+Passages of pages that are not public (a receipt, a status with its answer: they may hold personal data) are
+*private*: registered with the session's owner token, spoken only to that session, never written to disk, and
+forgotten at the idle reset (:meth:`Speech.forget`). Public passages are cached as WAV files under
+``<data_dir>/speech/`` (folder 0700), named by language and key, within a size bound: the least recently used
+files are deleted first.
+
+espeak-ng (Debian's package ``espeak-ng``) is run as ``espeak-ng -v <voice> --stdout --stdin`` with the text
+on its standard input (never on its command line), one synthesis at a time, each within a time bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import threading
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from cachetools import LRUCache
+
+from gateway import private
+
+log = logging.getLogger(__name__)
+
+VOICES = {"id": "id", "en": "en"}  # kiosk language -> espeak-ng voice
+KEY_RE = re.compile(r"[0-9a-f]{64}")
+MAX_CHARS = 12_000  # a passage longer than this is cut at a sentence (about ten minutes of speech)
+WORDS_PER_MINUTE = 150  # a little slower than espeak-ng's 175: easier to follow at a public screen
+
+
+class SpeechUnavailable(Exception):
+    """espeak-ng is missing, failed, or took longer than the bound."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A registered text: ``text`` to speak in ``lang`` (``id``/``en``); ``owner`` is the session token a
+    private passage belongs to (None for a public one)."""
+
+    text: str
+    lang: str
+    owner: str | None
+
+
+def passage_key(lang: str, text: str) -> str:
+    """The key of ``text`` in ``lang``: sha256 of ``"<lang>\\n<text>"``, 64 hex digits."""
+    return hashlib.sha256(f"{lang}\n{text}".encode()).hexdigest()
+
+
+class Speech:
+    """The kiosk's reader: registered passages (in memory, at most ``max_passages``), the WAV cache in
+    ``cache_dir`` (at most ``max_bytes`` in all) and the espeak-ng runner (``espeak``, a command name or path;
+    each run bounded by ``timeout`` seconds). Thread-safe."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        max_bytes: int,
+        timeout: float = 30.0,
+        espeak: str = "espeak-ng",
+        max_passages: int = 4096,
+    ):
+        self.cache_dir = Path(cache_dir)
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.espeak = espeak
+        self._passages: LRUCache[str, Passage] = LRUCache(max_passages)
+        self._lock = threading.Lock()  # around _passages
+        self._synth = threading.Lock()  # one espeak-ng at a time: the Pi has few cores to spare
+
+    def register(self, text: str, lang: str, owner: str | None = None) -> str:
+        """Remember ``text`` (normalized, cut to :data:`MAX_CHARS`) as speakable in ``lang``; returns its key.
+        ``owner`` makes it private to that session token. Raises ValueError for a language without a voice."""
+        if lang not in VOICES:
+            raise ValueError(f"no voice for language {lang!r}")
+        text = _cut(text)
+        key = passage_key(lang, text)
+        with self._lock:
+            known = self._passages.get(key)
+            # a text that is also public stays public; a private one is the latest session's that showed it
+            if known is None or (known.owner is not None and known.owner != owner):
+                self._passages[key] = Passage(text, lang, owner)
+        return key
+
+    def passage(self, key: str) -> Passage | None:
+        """The registered passage of ``key``, or None."""
+        with self._lock:
+            return self._passages.get(key)
+
+    def forget(self, owner: str) -> int:
+        """Drop every passage private to session token ``owner`` (the idle reset); returns how many."""
+        with self._lock:
+            keys = [k for k, p in self._passages.items() if p.owner == owner]
+            for key in keys:
+                del self._passages[key]
+        return len(keys)
+
+    def cached(self, lang: str, key: str) -> Path | None:
+        """The cached WAV file of public passage ``key`` in ``lang`` (its use noted, so that the trim keeps it),
+        or None when there is none (not made yet, private, or not a well-formed key)."""
+        if lang not in VOICES or not KEY_RE.fullmatch(key):
+            return None
+        with self._lock:
+            passage = self._passages.get(key)
+        if passage is not None and passage.owner is not None:
+            return None
+        path = self.cache_dir / f"{lang}-{key}.wav"
+        try:
+            os.utime(path)
+        except OSError:
+            return None
+        return path
+
+    def audio(self, lang: str, key: str, owner: str | None) -> tuple[bytes, bool] | None:
+        """The WAV bytes of passage ``key`` in ``lang`` and whether it is public (cacheable), or None when the
+        kiosk does not know that passage for this caller (never registered, forgotten, or private to another
+        session). Raises :class:`SpeechUnavailable` when espeak-ng cannot speak it."""
+        if lang not in VOICES or not KEY_RE.fullmatch(key):
+            return None
+        with self._lock:
+            passage = self._passages.get(key)
+        path = self.cache_dir / f"{lang}-{key}.wav"
+        if passage is None or passage.owner is None:
+            cached = _read(path)
+            if cached is not None:
+                return cached, True
+        if passage is None or passage.lang != lang:
+            return None
+        if passage.owner is not None and passage.owner != owner:
+            return None
+        wav = self.synthesize(passage.text, lang)
+        if passage.owner is None:
+            self._store(path, wav)
+        return wav, passage.owner is None
+
+    def synthesize(self, text: str, lang: str) -> bytes:
+        """``text`` spoken in ``lang`` as a WAV file (espeak-ng's 22050 Hz mono 16-bit). Raises
+        :class:`SpeechUnavailable`."""
+        command = [
+            self.espeak,
+            "-v",
+            VOICES[lang],
+            "-s",
+            str(WORDS_PER_MINUTE),
+            "-b",
+            "1",
+            "--stdout",
+            "--stdin",
+        ]
+        with self._synth:
+            try:
+                done = subprocess.run(
+                    command, input=text.encode(), capture_output=True, timeout=self.timeout, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as err:
+                raise SpeechUnavailable(f"espeak-ng: {err}") from err
+        if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
+            raise SpeechUnavailable(f"espeak-ng exited {done.returncode}: {done.stderr[:200]!r}")
+        return done.stdout
+
+    def _store(self, path: Path, wav: bytes) -> None:
+        """Keep ``wav`` at ``path`` (written whole, then renamed), then trim the cache to its bound."""
+        try:
+            private.ensure_dir(self.cache_dir)
+            part = path.with_name(path.name + f".{threading.get_ident()}.part")
+            part.write_bytes(wav)
+            part.replace(path)
+            self._trim()
+        except OSError as err:  # a full or read-only disk: the citizen still hears it
+            log.warning("speech cache not written: %s", err)
+
+    def _trim(self) -> None:
+        files = []
+        for entry in os.scandir(self.cache_dir):
+            if entry.name.endswith(".wav"):
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                files.append((st.st_mtime, st.st_size, entry.path))
+        total = sum(size for _, size, _ in files)
+        for _, size, name in sorted(files):  # oldest use first
+            if total <= self.max_bytes:
+                break
+            try:
+                os.unlink(name)
+                total -= size
+            except FileNotFoundError:
+                pass
+
+    def cached_bytes(self) -> int:
+        """The bytes the WAV cache holds now."""
+        if not self.cache_dir.is_dir():
+            return 0
+        return sum(e.stat().st_size for e in os.scandir(self.cache_dir) if e.name.endswith(".wav"))
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # a use: the trim deletes the least recently used first
+    return data
+
+
+def _cut(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= MAX_CHARS:
+        return text
+    head = text[:MAX_CHARS]
+    end = head.rfind(". ")
+    return head[: end + 1] if end > 0 else head
+
+
+# -- the text of a page -----------------------------------------------------------------------------------------
+
+_SKIP = {"script", "style", "template", "form", "button", "input", "select", "textarea", "svg", "noscript"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_BLOCK = {
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "tr", "td", "th", "section", "article",
+    "figcaption", "br", "ul", "ol", "dl", "table", "header", "footer", "figure", "blockquote", "pre", "main",
+    "nav", "a",
+}  # fmt: skip
+
+
+# inline elements the kiosk's style shows as lines of their own (a tile's title and text, a reading's parts)
+_LINE_CLASSES = {"tile-title", "tile-sub", "tile-count", "reading-label", "reading-value", "reading-state"}
+_SYMBOLS = ("So", "Sm", "Sk")
+
+
+class _Reader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool, bool, bool]] = []  # (tag, skipped, spelled, a line of its own)
+        self.chunks: list[str] = []
+        self.current: list[str] = []
+
+    def _skipping(self) -> bool:
+        return any(entry[1] for entry in self.stack)
+
+    def _spelling(self) -> bool:
+        return any(entry[2] for entry in self.stack)
+
+    def _flush(self, end: str = ".") -> None:
+        chunk = "".join(ch for ch in "".join(self.current) if unicodedata.category(ch) not in _SYMBOLS)
+        chunk = " ".join(chunk.split())
+        self.current = []
+        if chunk:
+            self.chunks.append(chunk if chunk[-1] in ".!?:;," else chunk + end)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        skip = (
+            tag in _SKIP
+            or "hidden" in names
+            or names.get("aria-hidden") == "true"
+            or "data-read-skip" in names
+        )
+        if tag == "img" and not skip and not self._skipping() and names.get("alt"):
+            self._flush()
+            self.current.append(names["alt"] or "")
+            self._flush()
+        if tag in _BLOCK or _LINE_CLASSES.intersection((names.get("class") or "").split()):
+            self._flush()
+        if tag not in _VOID:
+            line = bool(_LINE_CLASSES.intersection((names.get("class") or "").split()))
+            self.stack.append((tag, skip, "data-read-spell" in names, line))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "dt":
+            self._flush(":")
+        elif tag in _BLOCK:
+            self._flush()
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                if self.stack[i][3]:
+                    self._flush()
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._skipping():
+            return
+        if self._spelling():
+            data = spell(data)
+        self.current.append(data)
+
+
+def spell(text: str) -> str:
+    """``text`` as characters to be read one by one: ``7KQ2M-9XD4H`` -> ``7 K Q 2 M, 9 X D 4 H``."""
+    groups = [" ".join(ch for ch in group if not ch.isspace()) for group in re.split(r"[-\s]+", text.strip())]
+    return ", ".join(g for g in groups if g)
+
+
+def readable_text(html: str) -> str:
+    """The text a citizen sees in the HTML fragment ``html``, as sentences to be read aloud.
+
+    Left out: scripts, styles, forms and their controls, buttons, SVG, and elements marked
+    ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. Each block ends a
+    sentence, and so does each link (a full stop is added when it has none; a ``<dt>`` ends with a colon); an element marked
+    ``data-read-spell`` is read character by character. Symbols (Unicode So, Sm, Sk: arrows, check marks,
+    icons) are dropped.
+    """
+    reader = _Reader()
+    reader.feed(html)
+    reader.close()
+    reader._flush()
+    return " ".join(reader.chunks)

@@ -1,0 +1,223 @@
+"""Reading aloud ("Dengarkan") and the display modes, through the app with the real espeak-ng.
+
+The kiosk speaks only texts it rendered itself: a key it never registered is a 404, whatever the client asks.
+Private pages (a receipt, a status with its answer) are spoken only to their own session and never kept on
+disk; the idle reset forgets them. Public passages are cached as WAV files within a size bound.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.config import Config
+from gateway.store import Store
+from kiosk.speech import Speech, passage_key, readable_text, spell
+from tests.kiosk.helpers import complaint_data, number_on, post
+
+LISTEN_RE = re.compile(r'id="listen" data-src="([^"]+)"')
+
+
+def listen_src(page: str) -> str:
+    match = LISTEN_RE.search(page)
+    assert match, "no Dengarkan button"
+    return html.unescape(match.group(1))
+
+
+def speech_of(app: Flask) -> Speech:
+    return app.extensions["anjungan_speech"]  # type: ignore[no-any-return]
+
+
+def key_of(src: str) -> str:
+    return src.rsplit("/", 1)[1].removesuffix(".wav")
+
+
+def test_home_is_read_aloud_from_its_own_text_and_cached_on_disk(
+    app: Flask, client: FlaskClient, kiosk_store: Store, cfg: Config
+) -> None:
+    page = client.get("/").get_data(as_text=True)
+    src = listen_src(page)
+    assert src.startswith("/dengarkan/id/")
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and passage.owner is None
+    assert passage.text.startswith("Selamat datang. Silakan sentuh layanan yang Anda perlukan.")
+    assert "Informasi publik." in passage.text  # the tiles are read
+    announcement = next(a for a in kiosk_store.content("announcement") if not a.get("urgent"))
+    assert announcement["title"] in passage.text
+    assert "Beranda" not in passage.text and "Dengarkan" not in passage.text  # not the header's buttons
+
+    audio = client.get(src)
+    assert audio.status_code == 200 and audio.mimetype == "audio/wav"
+    assert audio.data[:4] == b"RIFF" and audio.data[8:12] == b"WAVE" and len(audio.data) > 20_000
+    cached = Path(cfg.data_dir) / "speech" / f"id-{key_of(src)}.wav"
+    assert cached.read_bytes() == audio.data
+    assert (Path(cfg.data_dir) / "speech").stat().st_mode & 0o777 == 0o700
+    with client.get(
+        src, headers={"Range": "bytes=0-99"}
+    ) as part:  # then streamed from the file, as players ask
+        assert part.status_code == 206 and part.data == audio.data[:100]
+        assert "max-age=86400" in part.headers["Cache-Control"]
+
+
+def test_english_pages_are_read_in_english(app: Flask, client: FlaskClient) -> None:
+    client.get("/bahasa/en")
+    src = listen_src(client.get("/pengumuman").get_data(as_text=True))
+    assert src.startswith("/dengarkan/en/")
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and passage.lang == "en" and passage.text.startswith("Announcements.")
+    assert client.get(src).data[:4] == b"RIFF"
+
+
+def test_a_client_cannot_make_the_kiosk_speak_its_own_text(client: FlaskClient) -> None:
+    client.get("/")
+    for lang in ("id", "en"):
+        forged = passage_key(lang, "Teks apa saja dari luar.")
+        assert client.get(f"/dengarkan/{lang}/{forged}.wav").status_code == 404
+    real = key_of(listen_src(client.get("/").get_data(as_text=True)))
+    assert client.get(f"/dengarkan/xx/{real}.wav").status_code == 404  # no such voice
+    assert client.get(f"/dengarkan/en/{real}.wav").status_code == 404  # registered in Indonesian only
+    assert client.get("/dengarkan/id/..%2Fkiosk.key.wav").status_code == 404
+
+
+def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
+    app: Flask, client: FlaskClient, cfg: Config
+) -> None:
+    number = number_on(post(client, "/pengaduan", complaint_data()))
+    page = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    src = listen_src(page)
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and passage.owner is not None
+    spelled = spell(number)
+    assert spelled in passage.text  # the number is read character by character
+    code = re.search(r'id="receipt-code">([^<]+)<', page)
+    assert code and spell(code.group(1)) in passage.text
+
+    audio = client.get(src)
+    assert audio.status_code == 200 and audio.data[:4] == b"RIFF"
+    assert "no-store" in audio.headers["Cache-Control"]
+    assert not (Path(cfg.data_dir) / "speech" / f"id-{key_of(src)}.wav").exists()
+
+    other = app.test_client()
+    assert other.get(src).status_code == 404  # another citizen at another time
+    client.post("/selesai")
+    assert client.get(src).status_code == 404  # forgotten at the idle reset
+    assert speech_of(app).passage(key_of(src)) is None
+
+
+def test_form_fields_carry_their_label_hint_and_error(app: Flask, client: FlaskClient) -> None:
+    page = client.get("/permohonan").get_data(as_text=True)
+    nik = re.search(
+        r'<input[^>]*data-listen="([^"]+)"[^>]*id="nik"|<input[^>]*id="nik"[^>]*data-listen="([^"]+)"', page
+    )
+    assert nik
+    passage = speech_of(app).passage(key_of(html.unescape(nik.group(1) or nik.group(2))))
+    assert passage is not None and passage.text.startswith("NIK") and "Hanya angka." in passage.text
+    wrong = post(client, "/permohonan", {"nik": "12345"}).get_data(as_text=True)
+    nik = re.search(
+        r'<input[^>]*data-listen="([^"]+)"[^>]*id="nik"|<input[^>]*id="nik"[^>]*data-listen="([^"]+)"', wrong
+    )
+    assert nik
+    src = html.unescape(nik.group(1) or nik.group(2))
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and "NIK harus 16 angka" in passage.text
+    assert client.get(src).data[:4] == b"RIFF"
+    radios = re.findall(r'<input[^>]*data-listen="([^"]+)"[^>]*name="cara_memperoleh"', wrong) or re.findall(
+        r'<input[^>]*name="cara_memperoleh"[^>]*data-listen="([^"]+)"', wrong
+    )
+    assert len(radios) == 2 and radios[0] != radios[1]
+
+
+def test_the_page_text_leaves_out_controls_and_spells_codes() -> None:
+    text = readable_text(
+        '<h1>✔ Judul</h1><p class="lead">Isi satu</p><p data-read-skip>lewati</p>'
+        '<form><label>Nama</label><input value="rahasia"><button>Kirim</button></form>'
+        "<dl><dt>Status</dt><dd>Diterima</dd></dl><p hidden>tersembunyi</p>"
+        '<p data-read-spell>7KQ2M-9XD4H</p><img src="x" alt="Grafik air"><script>x()</script>'
+    )
+    assert text == "Judul. Isi satu. Status: Diterima. 7 K Q 2 M, 9 X D 4 H. Grafik air."
+
+
+def test_the_wav_cache_keeps_within_its_bound(tmp_path: Path) -> None:
+    speech = Speech(tmp_path / "speech", max_bytes=400_000)
+    keys = [
+        speech.register(f"Pengumuman nomor {n}. Kerja bakti di balai desa hari Minggu pagi.", "id")
+        for n in range(6)
+    ]
+    sizes = []
+    for key in keys:
+        found = speech.audio("id", key, None)
+        assert found is not None and found[1]
+        sizes.append(len(found[0]))
+        assert speech.cached_bytes() <= 400_000
+    assert sum(sizes) > 400_000  # the bound was reached: older files went
+    assert (tmp_path / "speech" / f"id-{keys[-1]}.wav").exists()
+    assert not (tmp_path / "speech" / f"id-{keys[0]}.wav").exists()
+
+
+def test_display_modes_are_kept_until_the_idle_reset(
+    make_app: object, app: Flask, client: FlaskClient
+) -> None:
+    page = client.get("/pengumuman").get_data(as_text=True)
+    assert re.search(r"<html lang=\"id\">", page)
+    assert 'id="mode-besar" role="button" data-keep aria-pressed="false"' in page
+    reply = client.get("/tampilan/besar/nyala?kembali=/pengumuman")
+    assert reply.status_code == 302 and reply.headers["Location"] == "/pengumuman"
+    client.get("/tampilan/kontras/nyala")
+    page = client.get("/pengumuman").get_data(as_text=True)
+    assert '<html lang="id" class="mode-besar mode-kontras">' in page
+    assert 'aria-pressed="true"' in page and "/tampilan/besar/mati" in page
+    client.get("/tampilan/besar/mati")
+    assert '<html lang="id" class="mode-kontras">' in client.get("/").get_data(as_text=True)
+    client.get("/tampilan/tidak-ada/nyala")  # unknown modes change nothing
+    assert '<html lang="id" class="mode-kontras">' in client.get("/").get_data(as_text=True)
+    client.post("/selesai")
+    assert '<html lang="id">' in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_cache_keeps_each_mode_apart(make_app, app: Flask) -> None:  # type: ignore[no-untyped-def]
+    cached = make_app(KIOSK_PAGE_CACHE_SECONDS=60.0)
+    plain, large = cached.test_client(), cached.test_client()
+    large.get("/tampilan/besar/nyala")
+    assert 'class="mode-besar"' in large.get("/").get_data(as_text=True)
+    assert 'class="mode-besar"' not in plain.get("/").get_data(as_text=True)
+    assert 'class="mode-besar"' in large.get("/").get_data(as_text=True)
+
+
+def test_a_status_with_its_answer_is_read_to_whoever_holds_the_code_only(
+    app: Flask, client: FlaskClient, kiosk_store: Store, cfg: Config
+) -> None:
+    number = number_on(post(client, "/pengaduan", complaint_data()))
+    code = re.search(
+        r'id="receipt-code">([^<]+)<', client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    )
+    assert code
+    answer = "Jalan Mrisen diperbaiki minggu depan oleh Dinas PU, kata Pak Budi di nomor 0857."
+    kiosk_store.apply_changes(
+        [
+            {
+                "kind": "submission",
+                "id": number,
+                "op": "upsert",
+                "data": {"status": "answered", "answer": answer},
+            }
+        ],
+        "c1",
+    )
+    holder = app.test_client()  # another device, with the code from the receipt
+    page = post(holder, "/status", {"nomor": number, "kode": code.group(1)}).get_data(as_text=True)
+    src = listen_src(page)
+    passage = speech_of(app).passage(key_of(src))
+    assert passage is not None and passage.owner is not None
+    assert answer in passage.text and "Sudah dijawab" in passage.text
+    assert holder.get(src).data[:4] == b"RIFF"
+    assert app.test_client().get(src).status_code == 404
+    assert client.get(src).status_code == 404  # the session that made it did not open this page
+    assert not list((Path(cfg.data_dir) / "speech").glob(f"*{key_of(src)}*"))
+    stranger = app.test_client()  # without the code: the status only, and nothing of the answer is read
+    page = stranger.get(f"/status/{number}").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(page)))
+    assert passage is not None and answer not in passage.text and "Sudah dijawab" in passage.text
