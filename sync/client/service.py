@@ -21,7 +21,7 @@ from typing import Any
 from gateway import faults, sdnotify, upgrade
 from gateway.backoff import Backoff
 from gateway.errors import StoreError
-from gateway.store import Store, deadletters
+from gateway.store import Store
 from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.clock import Clock
@@ -34,7 +34,7 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import STREAMS, Progress, Uplink
+from sync.client.uplink import Progress, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -280,19 +280,17 @@ class SyncClient:
         process, and after each round in which the store purged personal data (a purge stamps ``purged_at``),
         purge from every backup what the store no longer holds. A failure is logged; the next round tries
         again."""
-        mark = self.store.conn.execute(
-            "SELECT count(*), max(purged_at) FROM submissions WHERE purged_at IS NOT NULL"
-        ).fetchone()
-        if tuple(mark) == self._purge_mark:
+        mark = self.store.purge_mark()
+        if mark == self._purge_mark:
             return
         try:
             upgrade.scrub_backups(
-                self.settings.data_dir / upgrade.BACKUP_FOLDER, upgrade.holding_personal(self.store.conn)
+                self.settings.data_dir / upgrade.BACKUP_FOLDER, self.store.holding_personal()
             )
         except StoreError as err:
             log.warning("%s", err)
             return
-        self._purge_mark = (mark[0], mark[1])
+        self._purge_mark = mark
 
     def _idle(self) -> None:
         deadline = self._monotonic() + self.settings.interval_s
@@ -311,31 +309,17 @@ class SyncClient:
             return True
         if pending["events"] and urgent_events(self.store):
             return True
-        return deadletters.retry_wanted(self.store)
+        return self.store.dead_letter_retry_wanted()
 
 
 def pending_estimate(store: Store) -> dict[str, int]:
     """Records above each stream's acknowledged seq (cheap: AUTOINCREMENT's high-water mark, not a count)."""
-    conn = store.conn
-    out = {}
-    for stream in STREAMS:  # each stream's table has the stream's name
-        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
-        acked = store.acked(stream)
-        dead = conn.execute(
-            "SELECT count(*) FROM dead_letters WHERE stream = ? AND seq > ?", (stream, acked)
-        ).fetchone()[0]
-        out[stream] = max(0, (top[0] if top else 0) - acked - dead)
-    return out
+    return store.pending_estimate()
 
 
 def urgent_events(store: Store) -> bool:
     """An event the central should hear of soon (not one of ROUTINE_EVENTS) waits above the acked seq."""
-    marks = ",".join("?" * len(ROUTINE_EVENTS))
-    row = store.conn.execute(
-        f"SELECT 1 FROM events WHERE seq > ? AND kind NOT IN ({marks}) LIMIT 1",
-        (store.acked("events"), *ROUTINE_EVENTS),
-    ).fetchone()
-    return row is not None
+    return store.has_events_except(store.acked("events"), ROUTINE_EVENTS)
 
 
 def _stamp() -> str:

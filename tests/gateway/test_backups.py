@@ -45,7 +45,7 @@ def test_a_backup_loses_what_the_store_purges_and_keeps_what_it_still_holds(stor
     assert _niks_in(backups) == set(NIKS)  # none of them is at the central yet: the backup must keep them
 
     assert store.purge_personal(2) == 2  # the central acknowledged the first two
-    holding = upgrade.holding_personal(store.conn)
+    holding = store.holding_personal()
     assert holding == {uuids[2]}
     assert upgrade.scrub_backups(backups, holding) == 2
     assert _niks_in(backups) == {NIKS[2]}  # not in the page, not in a -wal: the bytes are gone
