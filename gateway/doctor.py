@@ -172,7 +172,9 @@ def _backlog(cfg: Any, backlog: Mapping[str, Mapping[str, Any]], pulled_ms: str 
         yield from _sync_running(cfg, backlog, pulled_ms)
 
 
-def _sync_running(cfg: Any, backlog: Mapping[str, Mapping[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+def _sync_running(
+    cfg: Any, backlog: Mapping[str, Mapping[str, Any]], pulled_ms: str | None
+) -> Iterator[Finding]:
     """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
     successes = [info["last_success"] for info in backlog.values() if info["last_success"]]
     successes += [int(pulled_ms)] if pulled_ms and pulled_ms.isdigit() else []
