@@ -110,7 +110,7 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait_ms: int = CHECKPOINT_WAIT
             conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
     except sqlite3.Error as err:
         raise translate(err, "checkpointing the store") from err
-    return busy == 0 and log == done
+    return bool(busy == 0 and log == done)
 
 
 def owe_checkpoint(conn: sqlite3.Connection) -> None:

@@ -136,8 +136,8 @@ class DeadLettersMixin(StoreBase):
         row = self.conn.execute(
             "SELECT attempts FROM dead_letters WHERE stream = ? AND seq = ?", (stream, seq)
         ).fetchone()
-        attempts = (row[0] if row else 0) + 1
-        delay = min(RETRY_DELAY_CAP_S, RETRY_DELAY_S * 2 ** min(attempts - 1, 20))
+        attempts = (int(row[0]) if row else 0) + 1
+        delay = min(RETRY_DELAY_CAP_S, RETRY_DELAY_S * int(2 ** min(attempts - 1, 20)))
         with db.transaction(self.conn, "postponing a dead letter sent again"):
             self.conn.execute(
                 "UPDATE dead_letters SET attempts = ?, retry_at = ? WHERE stream = ? AND seq = ? "

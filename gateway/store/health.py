@@ -35,7 +35,7 @@ class HealthMixin(NodesMixin):
 
     def frames_per_minute(self, node_id: int, now_ms: int) -> float:
         """Frames per minute of one node over the last 10 minutes (index walk over its latest frames)."""
-        ats = [
+        ats: list[int] = [
             row[0]
             for row in self.reader.execute(
                 "SELECT at FROM frames WHERE node_id = ? ORDER BY boot DESC, q DESC LIMIT ?",

@@ -112,7 +112,7 @@ class KioskMixin(StoreBase):
         value = self.get_meta(LOGIN_FAILURES_PREFIX + account)
         if value is None:
             return 0.0
-        return max(0.0, (json.loads(value)["locked_until"] - db.now_ms()) / 1000)
+        return max(0.0, (int(json.loads(value)["locked_until"]) - db.now_ms()) / 1000)
 
     def login_attempt(self, account: str, free: int, base_s: float, cap_s: float) -> float:
         """Begin a login of ``account``, atomically: 0.0 when its password may be checked now, else the seconds it is

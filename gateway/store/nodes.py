@@ -10,16 +10,16 @@ from typing import Any
 
 from gateway.store import db
 from gateway.store.base import StoreBase
+from gateway.store.rows import NodeRow
 
 
 class NodesMixin(StoreBase):
     """The nodes' queries of :class:`~gateway.store.Store`."""
 
-    def nodes(self) -> list[dict[str, Any]]:
-        """Every row of ``nodes`` (its columns as keys: gateway/store/schema.py), by node id."""
-        cur = self.reader.execute("SELECT * FROM nodes ORDER BY node")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+    def nodes(self) -> list[NodeRow]:
+        """Every row of ``nodes``, by node id."""
+        cur = self.reader.execute(f"SELECT {', '.join(NodeRow.__annotations__)} FROM nodes ORDER BY node")
+        return [dict(zip(NodeRow.__annotations__, row, strict=True)) for row in cur]  # type: ignore[misc]
 
     def watched_nodes(self) -> list[tuple[str, int, bool, int | None]]:
         """(node, last_seen ms, online, interval_s) of every node, for the ingest's offline check."""

@@ -102,6 +102,38 @@ class Submission(TypedDict):
     attachments: list[dict[str, Any]]
 
 
+class Receipt(Submission):
+    """A submission just saved (:meth:`~gateway.store.Store.add_submission`): ``code`` is its status code in the
+    clear, the one time it exists so (None on a repeat whose code does not match), ``repeat`` whether the
+    idempotency key had been used already."""
+
+    code: str | None
+    repeat: bool
+
+
+class NodeRow(TypedDict):
+    """A row of ``nodes`` (gateway/store/schema.py): ``first_seen``/``last_seen`` ms, the hello fields as the
+    node last sent them (None until it has), ``online`` 1/0 as the ingest's watch marked it, ``interval_s``
+    the reporting interval the watch learned (None until it has)."""
+
+    id: int
+    node: str
+    first_seen: int
+    last_seen: int
+    boot: int | None
+    fw: str | None
+    up_s: int | None
+    mem_free: int | None
+    rssi: int | None
+    bat_v: float | None
+    kind: str | None
+    port: str | None
+    frames: int
+    bad_lines: int
+    online: int
+    interval_s: int | None
+
+
 class SubmissionSummary(TypedDict):
     """A line of the operator's list of submissions (no personal data; ``holds_personal`` says whether the
     store still holds it)."""

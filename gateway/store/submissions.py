@@ -15,7 +15,7 @@ from gateway import regno, statuscode
 from gateway.errors import StoreError
 from gateway.store import backups, db
 from gateway.store.base import StoreBase
-from gateway.store.rows import Submission, SubmissionSummary, to_json
+from gateway.store.rows import Receipt, Submission, SubmissionSummary, to_json
 from gateway.vocabulary import SUBMISSION_KINDS
 
 _SUBMISSION_COLUMNS = (
@@ -38,7 +38,7 @@ class SubmissionsMixin(StoreBase):
         day: date | None = None,
         idempotency_key: str | None = None,
         code: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Receipt:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
         ``kind`` is one of :data:`~gateway.vocabulary.SUBMISSION_KINDS`; the status starts as ``received``.
