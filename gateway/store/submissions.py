@@ -153,16 +153,12 @@ class SubmissionsMixin(StoreBase):
 
     def recent_submissions(self, limit: int = 100) -> list[SubmissionSummary]:
         """The newest submissions for the operator: number, kind, day, status, due date — no personal data."""
-        rows = self.reader.execute(
-            "SELECT number, kind, day, status, due_date, answered_at, personal IS NOT NULL FROM submissions "
-            "ORDER BY seq DESC LIMIT ?",
+        rows = self.query(
+            "SELECT number, kind, day, status, due_date, answered_at, personal IS NOT NULL AS holds_personal "
+            "FROM submissions ORDER BY seq DESC LIMIT ?",
             (limit,),
         )
-        return [
-            {"number": number, "kind": kind, "day": day, "status": status, "due_date": due,
-             "answered_at": answered, "holds_personal": holds}
-            for number, kind, day, status, due, answered, holds in rows
-        ]  # fmt: skip
+        return rows  # type: ignore[return-value]  # the columns are SubmissionSummary's keys
 
     def submission_counts(self) -> dict[str, int]:
         """Submissions per status."""
