@@ -60,7 +60,6 @@ def run_command(cfg: Any) -> None:
 def now_command(cfg: Any, attempts: int) -> None:
     """One sync round now, with a progress bar; exits 1 with one line if it fails."""
     from sync.client import Settings, SyncClient, SyncError
-    from sync.client.service import pending_estimate
 
     settings = Settings.from_config(cfg)
     logging.getLogger("sync").setLevel(logging.ERROR)
@@ -68,7 +67,7 @@ def now_command(cfg: Any, attempts: int) -> None:
     # a missing store is made, as `sync run` makes it (the downlink fills it); an existing one is never migrated
     opened = Store.existing_from_config(cfg) if cfg.store_path.exists() else Store.from_config(cfg)
     with stop_on_signals(stop.set), opened as store:
-        total = sum(pending_estimate(store).values())
+        total = sum(store.pending_estimate().values())
         bar = click.progressbar(length=max(total, 1), label="uploading", file=sys.stderr)
         with bar, SyncClient(store, settings, stop=stop, on_acked=lambda _s, n: bar.update(n)) as client:
             try:

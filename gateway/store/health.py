@@ -25,6 +25,8 @@ def age_s(then_ms: int, now_ms: int) -> int | None:
 
 
 def is_overdue(last_seen: int, interval_s: float | None, offline_after: float, now_ms: int) -> bool:
+    """Whether a node last seen at ``last_seen`` (ms) has missed ``offline_after`` of its ``interval_s`` by
+    ``now_ms``; never when its interval is not known yet."""
     if not interval_s:
         return False
     return now_ms - last_seen > offline_after * interval_s * 1000

@@ -53,7 +53,7 @@ class KioskMixin(StoreBase):
 
     def alert_states(self) -> dict[str, dict[str, Any]]:
         """Every recorded alert state by key."""
-        rows = self.conn.execute(
+        rows = self.reader.execute(
             "SELECT key, value FROM meta WHERE key >= ? AND key < ?",
             (ALERT_META_PREFIX, ALERT_META_PREFIX + "~"),
         )

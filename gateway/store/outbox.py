@@ -96,6 +96,7 @@ class OutboxMixin(StoreBase):
         return int(row[0])
 
     def record_sync_error(self, stream: str, message: str) -> None:
+        """Keep ``message`` as the last error of ``stream`` (shown by ``anjungan sync status``), with when."""
         with db.transaction(self.conn, "recording a sync error"):
             self.conn.execute(
                 "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",

@@ -304,22 +304,12 @@ class SyncClient:
     def wants_round(self) -> bool:
         """New submissions, events other than ROUTINE_EVENTS, a batch's worth of readings, or dead letters to
         send again are waiting (routine events and a few readings go with the round of the interval)."""
-        pending = pending_estimate(self.store)
+        pending = self.store.pending_estimate()
         if pending["submissions"] or pending["readings"] >= READINGS_WAKE:
             return True
-        if pending["events"] and urgent_events(self.store):
+        if pending["events"] and self.store.has_events_except(self.store.acked("events"), ROUTINE_EVENTS):
             return True
         return self.store.dead_letter_retry_wanted()
-
-
-def pending_estimate(store: Store) -> dict[str, int]:
-    """Records above each stream's acknowledged seq (cheap: AUTOINCREMENT's high-water mark, not a count)."""
-    return store.pending_estimate()
-
-
-def urgent_events(store: Store) -> bool:
-    """An event the central should hear of soon (not one of ROUTINE_EVENTS) waits above the acked seq."""
-    return store.has_events_except(store.acked("events"), ROUTINE_EVENTS)
 
 
 def _stamp() -> str:

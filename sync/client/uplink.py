@@ -153,7 +153,7 @@ class Uplink:
         self, after: int, limit: int
     ) -> tuple[list[dict[str, Any]], tuple[bytes, dict[str, str]]] | None:
         """The readings batch that follows seq ``after``, encoded as if ``after`` were acknowledged."""
-        records = readings_after(self.store, after, limit)
+        records = self.store.readings_after(after, limit)
         if not records:
             return None
         encoded = self._encode("readings", records, after, set_aside=False)
@@ -420,8 +420,3 @@ def _rejection_reason(err: Exception, seq: int) -> str:
         if isinstance(item, dict) and item.get("seq") == seq and item.get("reason"):
             return str(item["reason"])
     return str(err)
-
-
-def readings_after(store: Store, after: int, limit: int) -> list[dict[str, Any]]:
-    """Like ``store.outbox("readings")`` but after a given seq (the batch in flight), dead letters left out."""
-    return store.readings_after(after, limit)
