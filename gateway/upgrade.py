@@ -34,7 +34,7 @@ from pathlib import Path
 
 from gateway import private
 from gateway.errors import AnjunganError, StoreError
-from gateway.store import backups, db
+from gateway.store import backups, db, readonly
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def backup_store(store_path: Path, backup_dir: Path, label: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = backup_dir / f"anjungan-{stamp}-{label}.db"
     partial = target.with_suffix(".db.partial")
-    source = db.connect(store_path, readonly=True)
+    source = readonly.reader(store_path)
     try:
         private.create_file(partial)
         copy = sqlite3.connect(partial)
@@ -159,7 +159,7 @@ def upgrade(store_path: Path, backup_dir: Path) -> UpgradeResult:
     store_path = Path(store_path)
     if not store_path.exists():
         raise AnjunganError(f"no store at {store_path} (run `anjungan init` first)")
-    conn = db.connect(store_path, readonly=True)
+    conn = readonly.reader(store_path)
     try:
         pending = db.pending_migrations(conn)
     finally:

@@ -99,7 +99,7 @@ class StoreBase:
         path = Path(path)
         if not path.is_file():
             raise StoreMissingError(f"no store at {path} (create it with `anjungan init`)")
-        conn = db.connect(path, readonly=True)
+        conn = readonly.reader(path)
         try:
             pending = db.pending_migrations(conn)
         except sqlite3.Error as err:
