@@ -22,6 +22,7 @@ from typing import Any, Self
 import sqlite_utils
 
 from gateway import private
+from gateway.config import Config
 from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
 from gateway.store import db, readonly, retention
 from gateway.store.clock import (
@@ -80,7 +81,7 @@ class StoreBase:
         return store
 
     @classmethod
-    def from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Self:
+    def from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Self:
         """:meth:`open` for the store of configuration ``cfg`` (its ``store_path``, ``gateway.store_budget_mb``)."""
         return cls.open(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
@@ -114,7 +115,7 @@ class StoreBase:
         return cls(path, budget_bytes=budget_bytes, clock=clock)
 
     @classmethod
-    def existing_from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Self:
+    def existing_from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Self:
         """:meth:`open_existing` for the store of configuration ``cfg``."""
         return cls.open_existing(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK

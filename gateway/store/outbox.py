@@ -61,15 +61,15 @@ class OutboxMixin(StoreBase):
                 ]
             if stream == "submissions":
                 rows = conn.execute(
-                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal, access_hash "
+                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal, access_hash, notify_sms "
                     f"FROM submissions WHERE seq > ? {dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
                     (after, limit),
                 ).fetchall()
                 return [
                     {"seq": s, "uuid": u, "number": num, "kind": k, "at": at, "offset": off, "due_date": due,
                      "public": json.loads(pub), "personal": json.loads(per) if per is not None else None,
-                     **({"access": acc} if acc else {})}
-                    for s, u, num, k, at, off, due, pub, per, acc in rows
+                     **({"access": acc} if acc else {}), **({"sms": True} if sms and per is not None else {})}
+                    for s, u, num, k, at, off, due, pub, per, acc, sms in rows
                 ]  # fmt: skip
         raise StoreError(f"unknown stream {stream!r}")
 

@@ -199,4 +199,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE submissions ADD COLUMN attachments TEXT;
         """,
     ),
+    (
+        "1100-submission-sms",
+        # The citizen ticked "Kabari saya lewat SMS": the central texts the phone number of the personal data
+        # when an officer answers, extends, defers or closes (the record's optional "sms" field).
+        """
+        ALTER TABLE submissions ADD COLUMN notify_sms INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]

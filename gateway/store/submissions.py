@@ -38,6 +38,7 @@ class SubmissionsMixin(StoreBase):
         day: date | None = None,
         idempotency_key: str | None = None,
         code: str | None = None,
+        notify_sms: bool = False,
     ) -> Receipt:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
@@ -50,6 +51,8 @@ class SubmissionsMixin(StoreBase):
         central. ``idempotency_key`` (a string of at most 64 characters, e.g. the random key of a served form) makes the
         call idempotent: the key is looked up in that same transaction, and a repeat (a double tap, a resend
         after a slow answer, concurrent or not) stores nothing and returns the first submission under that key.
+        ``notify_sms``: the citizen asked to be told of changes by SMS (the central texts the phone number of
+        ``personal``; ignored without personal data).
         Returns the stored record (without personal data) with ``repeat``: True when the key had been used
         already, and the status code under ``"code"`` — the one time it exists in the clear, for the receipt
         (on a repeat: ``code`` when it matches the stored hash, else None).
@@ -68,9 +71,8 @@ class SubmissionsMixin(StoreBase):
             repeat = number is not None
             if number is None:
                 code = code or statuscode.new_code()
-                number = self._insert(
-                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key, code
-                )
+                number = self._insert(conn, kind, public, personal, gateway_id, due_date, day, idempotency_key,
+                                      code, notify_sms and personal is not None)  # fmt: skip
         if repeat and not (code and self.status_code_matches(number, code)):
             code = None
         record = self.submission(number)
@@ -90,7 +92,7 @@ class SubmissionsMixin(StoreBase):
 
     def _insert(self, conn: sqlite3.Connection, kind: str, public: Mapping[str, Any],
                 personal: Mapping[str, Any] | None, gateway_id: str, due_date: date | None,
-                day: date, key: str | None, code: str) -> str:  # fmt: skip
+                day: date, key: str | None, code: str, notify_sms: bool = False) -> str:  # fmt: skip
         """Insert one submission with the next number of ``day`` and the hash of its status code ``code``
         (inside the caller's transaction)."""
         ordinal = conn.execute(
@@ -99,11 +101,11 @@ class SubmissionsMixin(StoreBase):
         number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
         conn.execute(
             "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
-            "access_hash, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
+            "access_hash, idempotency_key, notify_sms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
             (str(uuid_mod.uuid4()), number, kind, day.isoformat(), self.clock.now_ms(), self.clock_offset(),
              due_date.isoformat() if due_date else None, to_json(dict(public)),
              to_json(dict(personal)) if personal is not None else None,
-             statuscode.access_hash(number, code), key),
+             statuscode.access_hash(number, code), key, int(notify_sms)),
         )  # fmt: skip
         return number
 

@@ -25,8 +25,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
-from gateway.printing import PrinterError, Slip, print_slip
 from kiosk import forms
+from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import store
 
 log = logging.getLogger(__name__)

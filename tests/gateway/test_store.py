@@ -348,5 +348,12 @@ def test_the_row_types_name_every_column(store: Store) -> None:
         return {row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")}
 
     assert set(NodeRow.__annotations__) == columns("nodes")
-    private = {"offset", "personal", "access_hash", "idempotency_key", "purged_at"}  # never leave the store
-    assert set(Submission.__annotations__) == columns("submissions") - private
+    kept_in = {
+        "offset",
+        "personal",
+        "access_hash",
+        "idempotency_key",
+        "purged_at",
+        "notify_sms",
+    }  # the outbox's
+    assert set(Submission.__annotations__) == columns("submissions") - kept_in
