@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))
 
 from gateway.frame import Frame  # noqa: E402
 from gateway.store import Store  # noqa: E402
-from gateway.vocabulary import READING_KEYS  # noqa: E402
 from sync import protocol  # noqa: E402
 from sync.client import Settings, SyncClient  # noqa: E402
 from tests.fixtures.mosquitto import free_port, wait_port  # noqa: E402
@@ -59,12 +58,10 @@ def encoded_bytes(store: Store, per_batch: int, limit: int) -> dict[str, float]:
     """Body bytes per reading of the first ``limit`` readings, in batches of ``per_batch``: rows vs columns."""
     out = {"rows_gzip": 0, "columnar_gzip": 0, "rows_plain": 0}
     seq = count = 0
-    conn_sql = store._READINGS_SQL + " WHERE r.seq > ? ORDER BY r.seq LIMIT ?"
     while count < limit:
-        rows = store.conn.execute(conn_sql, (seq, per_batch)).fetchall()
-        if not rows:
+        records = store.readings_after(seq, per_batch)
+        if not records:
             break
-        records = [dict(zip(READING_KEYS, r, strict=True)) for r in rows]
         out["rows_gzip"] += len(protocol.encode_batch("readings", records, after=seq, columnar=False)[0])
         out["columnar_gzip"] += len(protocol.encode_batch("readings", records, after=seq, columnar=True)[0])
         out["rows_plain"] += len(

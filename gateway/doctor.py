@@ -21,7 +21,7 @@ import shutil
 import socket
 import sqlite3
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def _identity(cfg: Config) -> Iterator[Finding]:
 
 
 def _store(cfg: Config) -> Generator[Finding, None, bool]:
-    from gateway.store import Store, db
+    from gateway.store import Store
 
     path = Path(cfg.store_path)
     if not path.exists():
@@ -118,7 +118,7 @@ def _store(cfg: Config) -> Generator[Finding, None, bool]:
         return False
     store = Store(path, readonly=True)  # read as it is: never created, migrated or written here
     try:
-        pending = db.pending_migrations(store.conn)
+        pending = store.migrations_pending()
         if pending:
             yield bad(f"penyimpanan perlu diperbarui ({len(pending)} migrasi)",
                       f"the store needs an upgrade ({len(pending)} migrations pending)",
@@ -148,7 +148,9 @@ BACKLOG_AGE_S = 6 * 3600  # a record waiting longer than this means the sync is 
 SYNC_QUIET_MIN_S = 15 * 60  # no successful round for this long (or 3 intervals, if longer) needs a look
 
 
-def _backlog(cfg: Config, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+def _backlog(
+    cfg: Config, backlog: Mapping[str, Mapping[str, Any]], pulled_ms: str | None
+) -> Iterator[Finding]:
     """Per stream: refused records and how long the oldest has waited; then whether the sync runs at all
     (``pulled_ms``: when a round last pulled the central's changes, ms, as the sync records it)."""
     now_ms = time.time() * 1000
@@ -174,7 +176,7 @@ def _backlog(cfg: Config, backlog: dict[str, dict[str, Any]], pulled_ms: str | N
 
 
 def _sync_running(
-    cfg: Config, backlog: dict[str, dict[str, Any]], pulled_ms: str | None
+    cfg: Config, backlog: Mapping[str, Mapping[str, Any]], pulled_ms: str | None
 ) -> Iterator[Finding]:
     """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
     successes = [info["last_success"] for info in backlog.values() if info["last_success"]]

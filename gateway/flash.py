@@ -53,21 +53,17 @@ def known_boot(cfg: Config, node_id: str) -> int | None:
     keyed (node, boot, q), and a reused key is dropped as a duplicate (docs/flashing.md)."""
     import sqlite3
 
+    from gateway.errors import StoreError
+    from gateway.store import Store
+
     path = Path(cfg.store_path)
     if not path.exists():
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        row = conn.execute(
-            "SELECT max(coalesce(n.boot, 0), coalesce((SELECT max(boot) FROM frames f WHERE f.node_id = n.id), 0)) "
-            "FROM nodes n WHERE n.node = ?",
-            (node_id,),
-        ).fetchone()
-    except sqlite3.Error:
+        with Store(path, readonly=True) as store:
+            return store.highest_boot(node_id)
+    except (StoreError, sqlite3.Error):
         return None
-    finally:
-        conn.close()
-    return int(row[0]) if row and row[0] else None
 
 
 def firmware_files(config: dict[str, Any]) -> dict[str, bytes]:

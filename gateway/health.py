@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -28,7 +29,7 @@ def _cell(value: Any, suffix: str = "") -> str:
     return "-" if value is None else f"{value}{suffix}"
 
 
-def table_rows(nodes: list[dict[str, Any]]) -> list[list[str]]:
+def table_rows(nodes: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     return [
         [
             n["node"],
@@ -61,14 +62,11 @@ def node_list_command(cfg: config_mod.Config, fmt: str) -> None:
     A node is OFFLINE when it has missed [gateway] offline_after_intervals of its intervals.
     """
     from gateway.store import Store, iso_utc
-    from gateway.store.health import node_health
 
     with Store.existing_from_config(cfg) as store:  # read as it is: never created, never migrated
-        nodes = node_health(store, offline_after=cfg.gateway.offline_after_intervals)
+        nodes = store.node_health(offline_after=cfg.gateway.offline_after_intervals)
     if fmt == "json":
-        for n in nodes:
-            n["last_seen"] = iso_utc(n["last_seen"])
-        click.echo(json.dumps(nodes, indent=1))
+        click.echo(json.dumps([{**n, "last_seen": iso_utc(n["last_seen"])} for n in nodes], indent=1))
     elif not nodes:
         click.echo("no nodes yet")
     else:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from gateway import private
 from gateway.errors import AnjunganError, StoreError
-from gateway.store import db
+from gateway.store import backups, db, readonly
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def backup_store(store_path: Path, backup_dir: Path, label: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = backup_dir / f"anjungan-{stamp}-{label}.db"
     partial = target.with_suffix(".db.partial")
-    source = db.connect(store_path, readonly=True)
+    source = readonly.reader(store_path)
     try:
         private.create_file(partial)
         copy = sqlite3.connect(partial)
@@ -67,7 +67,9 @@ def backup_store(store_path: Path, backup_dir: Path, label: str) -> Path:
             source.backup(copy)
         finally:
             copy.close()
-        _scrub(partial, holding_personal(source))  # what the store purged while the copy was made
+        backups.scrub(
+            partial, backups.holding_personal(source)
+        )  # what the store purged while the copy was made
         copy = sqlite3.connect(partial)
         try:
             check = [row[0] for row in copy.execute("PRAGMA quick_check")]
@@ -92,15 +94,9 @@ def _prune(backup_dir: Path) -> None:
         old.unlink()
 
 
-def holding_personal(conn: sqlite3.Connection) -> set[str]:
-    """The uuids of the submissions whose personal data the store at ``conn`` still holds (those the central
-    does not have yet, and refused ones)."""
-    return {row[0] for row in conn.execute("SELECT uuid FROM submissions WHERE personal IS NOT NULL")}
-
-
 def scrub_backups(backup_dir: Path, holding: Collection[str]) -> int:
     """Purge from every backup in ``backup_dir`` the personal data of each submission not in ``holding`` (the
-    uuids whose personal data the store still holds: :func:`holding_personal`), and the status lookups (a
+    uuids whose personal data the store still holds: :meth:`gateway.store.Store.holding_personal`), and the status lookups (a
     relayed lookup's code lives only until the kiosk has read the answer). Returns how many submissions lost
     their personal data; a missing folder is nothing to do (never created). Raises StoreError naming each
     backup that could not be scrubbed, after trying every one.
@@ -110,57 +106,12 @@ def scrub_backups(backup_dir: Path, holding: Collection[str]) -> int:
     purged, failed = 0, []
     for backup in sorted(backup_dir.glob("anjungan-*.db")):
         try:
-            purged += _scrub(backup, holding)
+            purged += backups.scrub(backup, holding)
         except (sqlite3.Error, StoreError) as err:
             failed.append(f"{backup.name}: {err}")
     if failed:
         raise StoreError(f"personal data not yet purged from backups in {backup_dir}: {'; '.join(failed)}")
     return purged
-
-
-def _scrub(path: Path, holding: Collection[str]) -> int:
-    """Purge ``path``'s personal data outside ``holding`` as the store purges (secure_delete, then a TRUNCATE
-    checkpoint so that no old page stays in a -wal file); the number of submissions purged."""
-    if not _needs_scrub(path, holding):
-        return 0
-    conn = db.connect(path)
-    try:
-        conn.execute("CREATE TEMP TABLE holding (uuid TEXT PRIMARY KEY)")
-        conn.executemany("INSERT INTO holding (uuid) VALUES (?)", ((uuid,) for uuid in holding))
-        with db.transaction(conn, f"purging personal data from the backup {path}"):
-            purged = conn.execute(
-                "UPDATE submissions SET personal = NULL, purged_at = ? WHERE personal IS NOT NULL "
-                "AND uuid NOT IN (SELECT uuid FROM holding)",
-                (db.now_ms(),),
-            ).rowcount
-            if _has_table(conn, "status_lookups"):
-                conn.execute("DELETE FROM status_lookups")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    return purged
-
-
-def _needs_scrub(path: Path, holding: Collection[str]) -> bool:
-    """Whether ``path`` holds personal data outside ``holding`` or a status lookup (read only: creates
-    nothing, writes nothing)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-    try:
-        uuids = {row[0] for row in conn.execute("SELECT uuid FROM submissions WHERE personal IS NOT NULL")}
-        lookups = (
-            _has_table(conn, "status_lookups")
-            and conn.execute("SELECT 1 FROM status_lookups LIMIT 1").fetchone() is not None
-        )
-    finally:
-        conn.close()
-    return bool(uuids - set(holding)) or bool(lookups)
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        is not None
-    )
 
 
 @contextlib.contextmanager
@@ -208,7 +159,7 @@ def upgrade(store_path: Path, backup_dir: Path) -> UpgradeResult:
     store_path = Path(store_path)
     if not store_path.exists():
         raise AnjunganError(f"no store at {store_path} (run `anjungan init` first)")
-    conn = db.connect(store_path, readonly=True)
+    conn = readonly.reader(store_path)
     try:
         pending = db.pending_migrations(conn)
     finally:

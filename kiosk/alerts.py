@@ -21,7 +21,6 @@ from typing import Any
 
 from cachetools import TLRUCache
 
-from gateway.store import kiosk as kiosk_queries
 from gateway.store.health import age_s
 
 WATER = "water_cm"
@@ -85,7 +84,7 @@ def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds, now_m
 
 def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
     """Update the sensor alerts' states from the latest readings (recording events) and return the active ones."""
-    states = kiosk_queries.alert_states(store)
+    states = store.alert_states()
     now = store.clock.now_ms()
     for reading in store.latest():
         if reading["name"] not in (WATER, MAINS):
@@ -98,9 +97,9 @@ def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
             continue
         limit = limits.water_cm if kind == "water" else limits.mains_min_v
         data = {"kind": kind, "measurement": reading["name"], "value": reading["value"], "limit": limit}
-        kiosk_queries.alert_transition(store, key, wanted, data, reading["node"])
+        store.alert_transition(key, wanted, data, reading["node"])
     alerts = []
-    for key, state in sorted(kiosk_queries.alert_states(store).items()):
+    for key, state in sorted(store.alert_states().items()):
         if state.get("active"):
             kind, _, node = key.partition(":")
             alerts.append(Alert(key, kind, node, state.get("value"), state.get("limit"), state.get("since")))

@@ -29,7 +29,6 @@ from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
-from gateway.store import files as store_files
 from gateway.store.health import age_s
 from gateway.vocabulary import UNIT_SYMBOLS, UnitSuffix
 
@@ -127,7 +126,7 @@ def order_key(name: str) -> tuple[int, str]:
 def node_labels(store: Any, configured: Mapping[str, Any] | None) -> dict[str, str]:
     """Place of each node: the gateway's ``[kiosk] node_labels``, then the central's ``kiosk.node_labels``."""
     labels = {str(k): str(v) for k, v in (configured or {}).items() if isinstance(v, str) and v.strip()}
-    sent = store_files.config_overrides(store).get("kiosk", {}).get("node_labels")
+    sent = store.config_overrides().get("kiosk", {}).get("node_labels")
     if isinstance(sent, dict):
         labels.update({str(k): str(v) for k, v in sent.items() if isinstance(v, str) and v.strip()})
     return labels

@@ -23,31 +23,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.scrape import refusal
-from gateway.store import db
-from gateway.store.health import node_health
 
 bp = Blueprint("metrics", __name__)
 PREFIX = "anjungan_gateway_"
 RATE_WINDOW_MS = 600_000
-
-
-def readings_total(store: Any) -> int:
-    """Readings the store has ever taken (the readings' AUTOINCREMENT counter survives their deletion)."""
-    row = store.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def readings_per_second(store: Any, now_ms: int) -> float:
-    """Readings stored per second over the last 10 minutes (walks back from the newest reading only)."""
-    conn = store.conn
-    top = conn.execute("SELECT max(seq) FROM readings").fetchone()[0]
-    if top is None:
-        return 0.0
-    older = conn.execute(
-        "SELECT r.seq FROM readings r JOIN frames f ON f.id = r.frame_id WHERE f.at < ? ORDER BY r.seq DESC LIMIT 1",
-        (now_ms - RATE_WINDOW_MS,),
-    ).fetchone()
-    return (top - (older[0] if older else 0)) / (RATE_WINDOW_MS / 1000)
 
 
 class GatewayCollector(Collector):
@@ -60,9 +39,9 @@ class GatewayCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         store = self.store
         now = store.clock.now_ms()
-        with db.snapshot(store.conn):
-            total, rate = readings_total(store), readings_per_second(store, now)
-            nodes = node_health(store, offline_after=self.offline_after, now_ms=now)
+        with store.snapshot():
+            total, rate = store.readings_total(), store.readings_per_second(now, RATE_WINDOW_MS)
+            nodes = store.node_health(offline_after=self.offline_after, now_ms=now)
             used = store.used_bytes()
         backlog = store.backlog()  # its own short read transaction
         yield CounterMetricFamily(PREFIX + "readings_stored", "Readings the store has taken", value=total)

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.store import lookups
-
 POLL_S = 0.05
 
 
@@ -76,7 +74,7 @@ def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Rela
         return view
     if relay is None:
         return StatusView(number, False)
-    if not lookups.relay_running(store):  # nobody would answer: say so at once
+    if not store.lookup_relay_running():  # nobody would answer: say so at once
         return StatusView(number, False, offline=True)
     if not relay.slots.acquire(blocking=False):
         return StatusView(number, False, busy=True)
@@ -87,17 +85,17 @@ def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Rela
 
 
 def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> StatusView:
-    lookup_id = lookups.ask(store, number, code)
+    lookup_id = store.ask_status_lookup(number, code)
     deadline = time.monotonic() + wait_s
     answer = None
     try:
         while answer is None and time.monotonic() < deadline:
-            answer = lookups.take(store, lookup_id)
+            answer = store.take_status_lookup(lookup_id)
             if answer is None:
                 time.sleep(POLL_S)
     finally:
         if answer is None:
-            lookups.drop(store, lookup_id)
+            store.drop_status_lookup(lookup_id)
     if answer is None or "error" in answer:
         return StatusView(number, False, offline=True)
     if not answer.get("found"):

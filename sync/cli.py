@@ -13,7 +13,7 @@ from gateway.clicontext import pass_config
 from gateway.config import Config
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
-from gateway.store import Store, files
+from gateway.store import Store
 from gateway.vocabulary import STREAMS
 
 
@@ -60,7 +60,6 @@ def run_command(cfg: Config) -> None:
 def now_command(cfg: Config, attempts: int) -> None:
     """One sync round now, with a progress bar; exits 1 with one line if it fails."""
     from sync.client import Settings, SyncClient, SyncError
-    from sync.client.service import pending_estimate
 
     settings = Settings.from_config(cfg)
     logging.getLogger("sync").setLevel(logging.ERROR)
@@ -68,14 +67,14 @@ def now_command(cfg: Config, attempts: int) -> None:
     # a missing store is made, as `sync run` makes it (the downlink fills it); an existing one is never migrated
     opened = Store.existing_from_config(cfg) if cfg.store_path.exists() else Store.from_config(cfg)
     with stop_on_signals(stop.set), opened as store:
-        total = sum(pending_estimate(store).values())
+        total = sum(store.pending_estimate().values())
         bar = click.progressbar(length=max(total, 1), label="uploading", file=sys.stderr)
         with bar, SyncClient(store, settings, stop=stop, on_acked=lambda _s, n: bar.update(n)) as client:
             try:
                 result = client.run_once(attempts)
             except SyncError as err:
                 raise AnjunganError(f"sync failed: {err}") from err
-        failing = len(files.failing(store))
+        failing = len(store.files_failing())
     click.echo(f"uploaded {result.uploaded} record(s), applied {result.changes} change(s), "
                f"fetched {result.files} file(s)")  # fmt: skip
     if failing:
@@ -110,10 +109,9 @@ _STREAM_OPTION = click.option("--stream", type=click.Choice(STREAMS), help="Only
 @pass_config
 def dead_letters_list(cfg: Config, stream: str | None, fmt: str) -> None:
     """Each dead letter: stream, seq, when, attempts, reason, which record (never personal data)."""
-    from gateway.store import deadletters
 
     with Store.existing_from_config(cfg) as store:  # never created, never migrated here
-        rows = deadletters.listing(store, stream)
+        rows = store.dead_letters(stream)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -132,19 +130,18 @@ def dead_letters_list(cfg: Config, stream: str | None, fmt: str) -> None:
 def dead_letters_retry(cfg: Config, stream: str | None, seqs: tuple[int, ...]) -> None:
     """Send dead letters again after a fix (all of them, or those SEQs): now when the central answers, else
     with the next sync round."""
-    from gateway.store import deadletters
 
     with Store.existing_from_config(cfg) as store:  # never created, never migrated here
-        chosen = [(r["stream"], r["seq"]) for r in deadletters.listing(store, stream)
+        chosen = [(r["stream"], r["seq"]) for r in store.dead_letters(stream)
                   if not seqs or r["seq"] in seqs]  # fmt: skip
         _check_choice(chosen, seqs)
         for row_stream, seq in chosen:
-            deadletters.request_retry(store, row_stream, [seq])
+            store.request_dead_letter_retry(row_stream, [seq])
         if not chosen:
             click.echo("no dead letters to send again")
             return
         note = _send_again_now(cfg, store)
-        left = {(r["stream"], r["seq"]): r for r in deadletters.listing(store)}
+        left = {(r["stream"], r["seq"]): r for r in store.dead_letters()}
     waiting = [key for key in chosen if key in left and left[key]["retry_requested"]]
     refused = [left[key] for key in chosen if key in left and not left[key]["retry_requested"]]
     click.echo(f"{len(chosen) - len(waiting) - len(refused)} of {len(chosen)} dead letter(s) sent again "

@@ -9,6 +9,7 @@ a part must still not use. A module that no part claims is itself a failure: a n
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,64 @@ def test_no_third_party_code_or_cdn_in_the_repository() -> None:
         text = path.read_text(errors="replace")
         for host in ("cdn.jsdelivr", "unpkg.com", "cdnjs.", "fonts.googleapis", "fonts.gstatic"):
             assert host not in text, f"{path} refers to {host}"
+
+
+# -- the store has one face: no SQL on its tables outside gateway/store/ ----------------------------------------
+SQL_ON_TABLE = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+\"?(\w+)")
+STORE_CONNECTIONS = {"conn", "durable_conn", "reader"}
+
+
+def store_tables() -> set[str]:
+    """Every table the store's migrations create, and SQLite's own AUTOINCREMENT counters."""
+    from gateway.store.schema import MIGRATIONS
+
+    made = {
+        m.group(1)
+        for _name, sql in MIGRATIONS
+        for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", sql)
+    }
+    return made | {"sqlite_sequence", "migrations"}
+
+
+def sql_on_store_tables(path: Path, tables: set[str], root: Path = REPO) -> list[str]:
+    """Lines of ``path`` whose string literals run SQL on one of ``tables``, or that reach for a Store's own
+    connection (``store.conn``, ``self.store.durable_conn``, ``store().reader``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named = {m.group(1) for m in SQL_ON_TABLE.finditer(node.value)} & tables
+            if named:
+                found.append(f"{path.relative_to(root)}:{node.lineno} SQL on {sorted(named)}")
+        elif isinstance(node, ast.Attribute) and node.attr in STORE_CONNECTIONS:
+            owner = node.value.func if isinstance(node.value, ast.Call) else node.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if name.endswith("store"):
+                found.append(f"{path.relative_to(root)}:{node.lineno} reaches for {ast.unparse(node)}")
+    return found
+
+
+def test_the_detector_sees_sql_on_the_store_tables(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'rows = store.conn.execute("SELECT seq FROM dead_letters WHERE stream = ?", ("x",))\n'
+        'top = self.store.reader.execute(f"SELECT seq FROM sqlite_sequence WHERE name = {name!r}")\n'
+        'print("the data from content is fine in prose")\n'
+    )
+    found = [line.split(" ", 1)[1] for line in sql_on_store_tables(sample, store_tables(), tmp_path)]
+    assert "SQL on ['dead_letters']" in found
+    assert "SQL on ['sqlite_sequence']" in found
+    assert "reaches for store.conn" in found and "reaches for self.store.reader" in found
+    assert len(found) == 4
+
+
+def test_no_sql_on_the_store_tables_outside_the_store() -> None:
+    tables = store_tables()
+    assert {"readings", "submissions", "dead_letters", "meta"} <= tables
+    parts = [REPO / "gateway", REPO / "kiosk", REPO / "sync", REPO / "scripts"]
+    outside = [REPO / "gateway" / "store", REPO / "sync" / "central"]  # the central has tables of its own
+    offenders = []
+    for part in parts:
+        for path in sorted(part.rglob("*.py")):
+            if not any(path.is_relative_to(skip) for skip in outside):
+                offenders += sql_on_store_tables(path, tables)
+    assert offenders == []

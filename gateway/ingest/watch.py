@@ -144,7 +144,7 @@ class NodeWatch:
     def check(self, now_ms: int | None = None) -> None:
         """One pass over the nodes (also callable directly, e.g. from tests)."""
         now_ms = db.now_ms() if now_ms is None else now_ms
-        for node, last_seen, online, stored_interval in store_health.watched_nodes(self.store):
+        for node, last_seen, online, stored_interval in self.store.watched_nodes():
             try:
                 self._check_node(node, last_seen, online, stored_interval, now_ms)
             except Exception as err:  # one node's trouble never stops the watch of the others
@@ -161,7 +161,7 @@ class NodeWatch:
         """Save the node's learned interval; mark it offline or online again when its silence says so."""
         interval = self.learner.interval(node)
         if interval is not None and interval != stored_interval:
-            store_health.set_interval(self.store, node, interval)
+            self.store.set_node_interval(node, interval)
         interval = interval or stored_interval
         # a node cannot be heard while the ingest is down: count its silence from our start at the earliest
         silent_since = max(last_seen, self.started_ms)
@@ -169,7 +169,7 @@ class NodeWatch:
         if overdue and online:
             silent_s = (now_ms - last_seen) // 1000
             log.warning("node %s: OFFLINE (silent %d s, interval %s s)", node, silent_s, interval)
-            store_health.mark(self.store, node, False, {"last_seen": last_seen, "interval_s": interval})
+            self.store.mark_node(node, False, {"last_seen": last_seen, "interval_s": interval})
         elif not online and not store_health.is_overdue(last_seen, interval, self.offline_after, now_ms):
             log.warning("node %s: online again", node)
-            store_health.mark(self.store, node, True, {"last_seen": last_seen, "interval_s": interval})
+            self.store.mark_node(node, True, {"last_seen": last_seen, "interval_s": interval})

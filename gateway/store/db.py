@@ -29,7 +29,6 @@ def connect(
     path: Path,
     *,
     synchronous: str = "NORMAL",
-    readonly: bool = False,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, busy_timeout, given sync level.
@@ -38,20 +37,14 @@ def connect(
     "database is locked" (SQLITE_BUSY). ``secure_delete`` is on for every connection: deleted or overwritten
     content (a purged NIK) is zeroed in its page instead of lingering in free space, whatever the SQLite build's
     default. A new store file is created private (0600) and its folder 0700, whatever the process umask (see
-    :mod:`gateway.private`).
+    :mod:`gateway.private`). Read-only connections: :mod:`gateway.store.readonly`.
     """
     try:
-        if readonly:
-            conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-            )
-        else:
-            private.create_file(path)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        private.create_file(path)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA secure_delete = ON")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
     except sqlite3.Error as err:
         raise translate(err, f"cannot open the store {path}") from err
@@ -110,7 +103,7 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait_ms: int = CHECKPOINT_WAIT
             conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
     except sqlite3.Error as err:
         raise translate(err, "checkpointing the store") from err
-    return busy == 0 and log == done
+    return bool(busy == 0 and log == done)
 
 
 def owe_checkpoint(conn: sqlite3.Connection) -> None:

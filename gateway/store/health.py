@@ -1,8 +1,5 @@
-"""Node health in the store: the list behind ``anjungan node list`` and the offline/online marks.
-
-The writer keeps ``nodes`` current as frames arrive (last seen, boot, frames, bad lines, hello fields). The
-ingest's watch owns ``online`` and ``interval_s``: a node that misses ``offline_after`` of its intervals is
-marked offline with an ``offline`` event, and marked online with an ``online`` event when it is heard again.
+"""Node health: the list behind ``anjungan node list``, the kiosk's status page and the metrics (the
+``nodes`` table itself: gateway/store/nodes.py).
 
 ``last_seen`` is the wall-clock arrival time of the node's last frame. The wall clock may have been stepped
 back since (a Pi without RTC whose clock NTP corrected): a last seen in the future says nothing about how long
@@ -11,33 +8,12 @@ ago that was, so its age is unknown (None), never "0 s".
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from gateway.store import Store, db
 from gateway.store.clock import STEP_TOLERANCE_MS
+from gateway.store.nodes import NodesMixin
+from gateway.store.rows import NodeHealth
 
 FPM_WINDOW_MS = 600_000  # frames per minute are counted over the last 10 minutes
 FPM_SAMPLE = 1000  # at most this many recent frames are looked at per node
-
-
-def frames_per_minute(store: Store, node_id: int, now_ms: int) -> float:
-    """Frames per minute of one node over the last 10 minutes (index walk over its latest frames)."""
-    ats = [
-        row[0]
-        for row in store.conn.execute(
-            "SELECT at FROM frames WHERE node_id = ? ORDER BY boot DESC, q DESC LIMIT ?",
-            (node_id, FPM_SAMPLE),
-        )
-    ]
-    # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
-    recent = [at for at in ats if now_ms - FPM_WINDOW_MS <= at <= now_ms + STEP_TOLERANCE_MS]
-    if not recent:
-        return 0.0
-    if len(recent) == FPM_SAMPLE:  # a fast node: the sample spans less than the window
-        span_ms = max(now_ms - min(recent), 1000)
-        return len(recent) * 60_000 / span_ms
-    return len(recent) * 60_000 / FPM_WINDOW_MS
 
 
 def age_s(then_ms: int, now_ms: int) -> int | None:
@@ -49,57 +25,58 @@ def age_s(then_ms: int, now_ms: int) -> int | None:
 
 
 def is_overdue(last_seen: int, interval_s: float | None, offline_after: float, now_ms: int) -> bool:
+    """Whether a node last seen at ``last_seen`` (ms) has missed ``offline_after`` of its ``interval_s`` by
+    ``now_ms``; never when its interval is not known yet."""
     if not interval_s:
         return False
     return now_ms - last_seen > offline_after * interval_s * 1000
 
 
-def node_health(store: Store, offline_after: float = 3, now_ms: int | None = None) -> list[dict[str, Any]]:
-    """Every known node with its health; ``status`` is ``OFFLINE`` when marked so or overdue right now."""
-    now_ms = store.clock.now_ms() if now_ms is None else now_ms
-    out = []
-    for row in store.nodes():
-        overdue = is_overdue(row["last_seen"], row["interval_s"], offline_after, now_ms)
-        online = bool(row["online"]) and not overdue
-        out.append(
-            {
-                "node": row["node"],
-                "status": "online" if online else "OFFLINE",
-                "last_seen": row["last_seen"],
-                "last_seen_s": age_s(row["last_seen"], now_ms),
-                "boot": row["boot"],
-                "fw": row["fw"],
-                "frames_per_min": round(frames_per_minute(store, row["id"], now_ms), 2),
-                "frames": row["frames"],
-                "bad_lines": row["bad_lines"],
-                "interval_s": row["interval_s"],
-                "rssi": row["rssi"],
-                "bat_v": row["bat_v"],
-                "mem_free": row["mem_free"],
-                "up_s": row["up_s"],
-                "port": row["port"],
-            }
-        )
-    return out
+class HealthMixin(NodesMixin):
+    """The nodes' health of :class:`~gateway.store.Store`."""
 
+    def frames_per_minute(self, node_id: int, now_ms: int) -> float:
+        """Frames per minute of one node over the last 10 minutes (index walk over its latest frames)."""
+        ats: list[int] = [
+            row[0]
+            for row in self.reader.execute(
+                "SELECT at FROM frames WHERE node_id = ? ORDER BY boot DESC, q DESC LIMIT ?",
+                (node_id, FPM_SAMPLE),
+            )
+        ]
+        # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
+        recent = [at for at in ats if now_ms - FPM_WINDOW_MS <= at <= now_ms + STEP_TOLERANCE_MS]
+        if not recent:
+            return 0.0
+        if len(recent) == FPM_SAMPLE:  # a fast node: the sample spans less than the window
+            span_ms = max(now_ms - min(recent), 1000)
+            return len(recent) * 60_000 / span_ms
+        return len(recent) * 60_000 / FPM_WINDOW_MS
 
-def watched_nodes(store: Store) -> list[tuple[str, int, bool, int | None]]:
-    """(node, last_seen ms, online, interval_s) of every node, for the ingest's offline check."""
-    rows = store.conn.execute("SELECT node, last_seen, online, interval_s FROM nodes ORDER BY node")
-    return [(n, last, bool(online), interval) for n, last, online, interval in rows]
-
-
-def set_interval(store: Store, node: str, interval_s: int) -> None:
-    with db.transaction(store.conn, "saving a node's interval"):
-        store.conn.execute("UPDATE nodes SET interval_s = ? WHERE node = ?", (interval_s, node))
-
-
-def mark(store: Store, node: str, online: bool, data: dict[str, Any]) -> None:
-    """Mark a node online or offline and record the matching event, in one transaction."""
-    now = store.clock.now_ms()
-    with db.transaction(store.conn, "marking a node online/offline"):
-        store.conn.execute("UPDATE nodes SET online = ? WHERE node = ?", (int(online), node))
-        store.conn.execute(
-            "INSERT INTO events (at, offset, node, kind, data) VALUES (?, ?, ?, ?, ?)",
-            (now, store.clock_offset(), node, "online" if online else "offline", json.dumps(data)),
-        )
+    def node_health(self, offline_after: float = 3, now_ms: int | None = None) -> list[NodeHealth]:
+        """Every known node with its health; ``status`` is ``OFFLINE`` when marked so or overdue right now."""
+        now_ms = self.clock.now_ms() if now_ms is None else now_ms
+        out: list[NodeHealth] = []
+        for row in self.nodes():
+            overdue = is_overdue(row["last_seen"], row["interval_s"], offline_after, now_ms)
+            online = bool(row["online"]) and not overdue
+            out.append(
+                {
+                    "node": row["node"],
+                    "status": "online" if online else "OFFLINE",
+                    "last_seen": row["last_seen"],
+                    "last_seen_s": age_s(row["last_seen"], now_ms),
+                    "boot": row["boot"],
+                    "fw": row["fw"],
+                    "frames_per_min": round(self.frames_per_minute(row["id"], now_ms), 2),
+                    "frames": row["frames"],
+                    "bad_lines": row["bad_lines"],
+                    "interval_s": row["interval_s"],
+                    "rssi": row["rssi"],
+                    "bat_v": row["bat_v"],
+                    "mem_free": row["mem_free"],
+                    "up_s": row["up_s"],
+                    "port": row["port"],
+                }
+            )
+        return out

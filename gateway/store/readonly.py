@@ -59,6 +59,25 @@ def connect(path: Path, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS) -> sqlite3.Co
     return conn
 
 
+def reader(path: Path, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A read-only connection for a service that reads a live store (the kiosk's pages, the read-only commands):
+    ``mode=ro`` and ``query_only``, so that no statement on it can change the store, yet (unlike
+    :func:`connect`) never ``immutable``: it sees every commit of the writers as it happens.
+
+    The store must be in WAL mode with its ``-shm`` file present or creatable by another connection (the
+    :class:`~gateway.store.Store` opens its read-write connection first). Raises StoreError when it cannot be
+    opened.
+    """
+    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as err:
+        raise db.translate(err, f"cannot open the store {path}") from err
+    return conn
+
+
 def is_damaged(err: BaseException) -> bool:
     """Whether ``err`` (a StoreError raised from a sqlite3 error, or that error) says the file is damaged:
     SQLITE_CORRUPT or SQLITE_NOTADB."""

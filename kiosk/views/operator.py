@@ -25,8 +25,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
-from gateway.store import deadletters
-from gateway.store import kiosk as kiosk_queries
 from kiosk import forms
 from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import store
@@ -48,14 +46,14 @@ def _ms(setting: str) -> int:
 
 def signed_in() -> bool:
     """Whether this request carries a live operator session (checked in the store)."""
-    return kiosk_queries.operator_session_valid(store(), session.get("operator"),
+    return store().operator_session_valid(session.get("operator"),
                                                 _ms("KIOSK_OPERATOR_IDLE_SECONDS"),
                                                 _ms("KIOSK_OPERATOR_MAX_AGE_SECONDS"))  # fmt: skip
 
 
 def end_session() -> None:
     """End this request's operator session on the server, if it has one (logout and the idle reset)."""
-    kiosk_queries.operator_session_end(store(), session.get("operator"))
+    store().operator_session_end(session.get("operator"))
 
 
 def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,21 +77,19 @@ def login() -> Any:
     form = forms.LoginForm()
     if form.validate_on_submit():
         cfg = current_app.config
-        locked = kiosk_queries.login_attempt(store(), ACCOUNT, int(cfg["KIOSK_LOGIN_FREE_FAILURES"]),
+        locked = store().login_attempt(ACCOUNT, int(cfg["KIOSK_LOGIN_FREE_FAILURES"]),
                                              float(cfg["KIOSK_LOGIN_LOCK_BASE_SECONDS"]),
                                              float(cfg["KIOSK_LOGIN_LOCK_CAP_SECONDS"]))  # fmt: skip
         if locked > 0:
             log.warning("operator login refused: the account is locked for %.0f s", locked)
             abort(429)
         if check_password_hash(cfg["KIOSK_PASSWORD_HASH"], form.password.data or ""):
-            kiosk_queries.login_succeeded(store(), ACCOUNT)
+            store().login_succeeded(ACCOUNT)
             end_session()
             session.clear()
-            session["operator"] = kiosk_queries.operator_session_start(
-                store(), _ms("KIOSK_OPERATOR_MAX_AGE_SECONDS")
-            )
+            session["operator"] = store().operator_session_start(_ms("KIOSK_OPERATOR_MAX_AGE_SECONDS"))
             return redirect(url_for("operator.health"))
-        lock = kiosk_queries.login_locked_for(store(), ACCOUNT)  # the attempt was counted before the check
+        lock = store().login_locked_for(ACCOUNT)  # the attempt was counted before the check
         log.warning("operator login refused%s", f"; the account is locked for {lock:.0f} s" if lock else "")
         form.password.errors = ["✗"]
         return render_template("operator/login.html", form=form, failed=True), 401
@@ -114,8 +110,8 @@ def health() -> str:
     s = store()
     return render_template(
         "operator/health.html", used_mb=s.used_bytes() / 2**20, budget_mb=(s.budget_bytes or 0) / 2**20,
-        backlog=s.backlog(), nodes=s.nodes(), alert_states=kiosk_queries.alert_states(s),
-        counts=kiosk_queries.submission_counts(s), cursor=s.get_meta("changes_cursor"),
+        backlog=s.backlog(), nodes=s.nodes(), alert_states=s.alert_states(),
+        counts=s.submission_counts(), cursor=s.get_meta("changes_cursor"),
         form=forms.FlaskForm(),
     )  # fmt: skip
 
@@ -126,8 +122,8 @@ def submissions() -> str:
     """Recent submissions, and those the central refused (with its reason), never personal data."""
     s = store()
     return render_template(
-        "operator/submissions.html", rows=kiosk_queries.recent_submissions(s, 200),
-        refused=deadletters.listing(s, "submissions"), form=forms.FlaskForm(),
+        "operator/submissions.html", rows=s.recent_submissions(200),
+        refused=s.dead_letters("submissions"), form=forms.FlaskForm(),
     )  # fmt: skip
 
 
@@ -142,7 +138,7 @@ def resend() -> Any:
     seq = request.form.get("seq", "")
     if seq and not seq.isdigit():
         abort(400)
-    count = deadletters.request_retry(store(), "submissions", [int(seq)] if seq else None)
+    count = store().request_dead_letter_retry("submissions", [int(seq)] if seq else None)
     flash(str(count), "resend")
     return redirect(url_for("operator.submissions"))
 

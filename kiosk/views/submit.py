@@ -272,7 +272,7 @@ def _status_page(number: str, code: str | None) -> Any:
             *[n for n in session.get("opened", []) if n != number][-(MAX_RECEIPTS - 1) :],
             number,
         ]
-    here = {a["sha256"] for a in view.attachments if files.is_fetched(store(), a["sha256"])}
+    here = {a["sha256"] for a in view.attachments if store().file_fetched(a["sha256"])}
     return render_template("status.html", view=view, kind=kind, status_label=label, form=form,
                            due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here)  # fmt: skip
 
@@ -292,7 +292,7 @@ def status_attachment(number: str, sha256: str) -> Response:
         abort(404)
     record = store().submission(number)
     chosen = [a for a in (record or {}).get("attachments", []) if a["sha256"] == sha256]
-    if not chosen or not files.is_fetched(store(), sha256):
+    if not chosen or not store().file_fetched(sha256):
         abort(404)
     path = files.file_path(Path(current_app.config["KIOSK_DATA_DIR"]), sha256)
     if not path.is_file():

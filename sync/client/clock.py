@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gateway.store import Store, db
-from gateway.store.clock import META_KEYS, SystemClock, read_learned
+from gateway.store import Store
+from gateway.store.clock import SystemClock
 from sync.client.errors import TransientError
 from sync.client.transport import CentralLink
 
@@ -65,7 +65,7 @@ class Clock:
         if holding is not None:
             self.offset_ms = holding  # the same, or what another process learned since
             return False
-        learned = read_learned(self.store.conn)
+        learned = self.store.learned_clock()
         step_ms = None if learned.base_ms is None else self.system.base_ms() - learned.base_ms
         log.warning(
             "the wall clock was stepped (%s) or the gateway rebooted: the offset to the central's clock "
@@ -74,8 +74,7 @@ class Clock:
             self.offset_ms,
         )
         dropped, self.offset_ms, self.dropped = self.offset_ms, None, True
-        with db.transaction(self.store.conn, "dropping the clock offset"):
-            self.store.conn.execute("DELETE FROM meta WHERE key = 'clock_offset_ms'")
+        self.store.drop_clock_offset()
         self.store.add_event("clock_step", {"step_ms": step_ms, "dropped_offset_ms": dropped})
         return True
 
@@ -88,7 +87,7 @@ class Clock:
         self.check()
         if self.offset_ms is None:
             return True
-        checked = read_learned(self.store.conn).checked_at
+        checked = self.store.learned_clock().checked_at
         return checked is None or abs(self.system.now_ms() - checked) / 1000 > RECHECK_S
 
     def learn(self, central: CentralLink) -> Measurement:
@@ -115,13 +114,7 @@ class Clock:
             "clock_base_ms": str(self.system.base_ms()),
             "clock_boot": self.system.boot_id(),
         }
-        assert set(values) == set(META_KEYS)
-        with db.transaction(self.store.conn, "saving the clock offset"):
-            self.store.conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                list(values.items()),
-            )
+        self.store.save_clock_offset(values)
         self.offset_ms = offset_ms
         self.dropped = False
 

@@ -68,9 +68,12 @@ def pull_changes(
     applied = 0
     backlog_info = store.backlog()
     backlog = {stream: info["pending"] for stream, info in backlog_info.items()}
+    summary = store.files_summary()
     report_headers = {
         protocol.HEADER_BACKLOG: protocol.format_backlog(backlog),
-        protocol.HEADER_FILES: protocol.format_files(files.summary(store)),
+        protocol.HEADER_FILES: protocol.format_files(
+            {"missing": summary["missing"], "failing": summary["failing"]}
+        ),
         **report.headers(store, backlog_info, health or {}),
     }
     for _ in range(MAX_PAGES):
@@ -110,19 +113,19 @@ def fetch_files(
     should_stop: Callable[[], bool] = lambda: False,
     now_ms: int | None = None,
 ) -> int:
-    """Fetch every document file whose turn it is (:func:`gateway.store.files.due`); returns how many arrived.
+    """Fetch every document file whose turn it is (:meth:`gateway.store.Store.files_due`); returns how many arrived.
 
     A file that fails is recorded (attempts, error) and waits for its own next attempt; the others go on. When
     the central cannot be reached at all, the rest wait for the next round. Nothing here fails the round but
     refused credentials or clock (CredentialError, ClockSkewRefused), which are raised.
     """
     fetched = 0
-    for sha256, size in files.due(store, now_ms):
+    for sha256, size in store.files_due(now_ms):
         if should_stop():
             break
         target = files.file_path(data_dir, sha256)
         if target.exists() and _sha256_of(target) == sha256:  # e.g. fetched before a crash
-            files.mark_fetched(store, sha256, target.stat().st_size)
+            store.mark_file_fetched(sha256, target.stat().st_size)
             continue
         try:
             fetch_file(central, sha256, target, size)
@@ -132,12 +135,12 @@ def fetch_files(
             reason = str(err)
             if isinstance(err, TransientError) and err.status == 404:
                 reason = "the central has no such file (404)"
-            files.mark_failed(store, sha256, reason)
+            store.mark_file_failed(sha256, reason)
             log.warning("document file %s… not fetched: %s", sha256[:12], reason)
             if isinstance(err, UnreachableError):
                 break  # the central is gone for now: the other files wait for the next round
             continue
-        files.mark_fetched(store, sha256, target.stat().st_size)
+        store.mark_file_fetched(sha256, target.stat().st_size)
         fetched += 1
     return fetched
 

@@ -42,13 +42,13 @@ class LookupRelay:
     def relay_pending(self) -> int:
         """Send every pending lookup and record its answer; returns how many were answered."""
         done = 0
-        for item in store_lookups.pending(self.store):
+        for item in self.store.pending_status_lookups():
             try:
                 result = status_lookup(self.central, item["number"], item["code"])
             except SyncError as err:
                 log.warning("status lookup not relayed: %s", err)
                 result = {"error": "offline"}
-            store_lookups.answer(self.store, item["id"], result)
+            self.store.answer_status_lookup(item["id"], result)
             done += 1
         return done
 
@@ -61,7 +61,7 @@ class LookupRelay:
             while not self.stop.is_set():
                 try:
                     if time.monotonic() >= next_beat:
-                        store_lookups.beat(self.store)
+                        self.store.beat_lookup_relay()
                         next_beat = time.monotonic() + store_lookups.HEARTBEAT_MS / 1000
                     self.relay_pending()
                 except Exception:  # the store may be briefly busy: keep relaying, say what happened
@@ -69,6 +69,6 @@ class LookupRelay:
                 self.stop.wait(POLL_S)
         finally:
             try:
-                store_lookups.stopped(self.store)
+                self.store.stop_lookup_relay()
             except Exception:  # the kiosk stops waiting anyway once the heartbeat is stale
                 log.exception("status lookup relay: heartbeat not removed")

@@ -22,7 +22,7 @@ from gateway import faults, sdnotify, upgrade
 from gateway.backoff import Backoff
 from gateway.config import Config
 from gateway.errors import StoreError
-from gateway.store import Store, deadletters
+from gateway.store import Store
 from gateway.store.clock import SystemClock
 from sync.client import downlink
 from sync.client.clock import Clock
@@ -35,7 +35,7 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import STREAMS, Progress, Uplink
+from sync.client.uplink import Progress, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -281,19 +281,17 @@ class SyncClient:
         process, and after each round in which the store purged personal data (a purge stamps ``purged_at``),
         purge from every backup what the store no longer holds. A failure is logged; the next round tries
         again."""
-        mark = self.store.conn.execute(
-            "SELECT count(*), max(purged_at) FROM submissions WHERE purged_at IS NOT NULL"
-        ).fetchone()
-        if tuple(mark) == self._purge_mark:
+        mark = self.store.purge_mark()
+        if mark == self._purge_mark:
             return
         try:
             upgrade.scrub_backups(
-                self.settings.data_dir / upgrade.BACKUP_FOLDER, upgrade.holding_personal(self.store.conn)
+                self.settings.data_dir / upgrade.BACKUP_FOLDER, self.store.holding_personal()
             )
         except StoreError as err:
             log.warning("%s", err)
             return
-        self._purge_mark = (mark[0], mark[1])
+        self._purge_mark = mark
 
     def _idle(self) -> None:
         deadline = self._monotonic() + self.settings.interval_s
@@ -307,36 +305,12 @@ class SyncClient:
     def wants_round(self) -> bool:
         """New submissions, events other than ROUTINE_EVENTS, a batch's worth of readings, or dead letters to
         send again are waiting (routine events and a few readings go with the round of the interval)."""
-        pending = pending_estimate(self.store)
+        pending = self.store.pending_estimate()
         if pending["submissions"] or pending["readings"] >= READINGS_WAKE:
             return True
-        if pending["events"] and urgent_events(self.store):
+        if pending["events"] and self.store.has_events_except(self.store.acked("events"), ROUTINE_EVENTS):
             return True
-        return deadletters.retry_wanted(self.store)
-
-
-def pending_estimate(store: Store) -> dict[str, int]:
-    """Records above each stream's acknowledged seq (cheap: AUTOINCREMENT's high-water mark, not a count)."""
-    conn = store.conn
-    out = {}
-    for stream in STREAMS:  # each stream's table has the stream's name
-        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
-        acked = store.acked(stream)
-        dead = conn.execute(
-            "SELECT count(*) FROM dead_letters WHERE stream = ? AND seq > ?", (stream, acked)
-        ).fetchone()[0]
-        out[stream] = max(0, (top[0] if top else 0) - acked - dead)
-    return out
-
-
-def urgent_events(store: Store) -> bool:
-    """An event the central should hear of soon (not one of ROUTINE_EVENTS) waits above the acked seq."""
-    marks = ",".join("?" * len(ROUTINE_EVENTS))
-    row = store.conn.execute(
-        f"SELECT 1 FROM events WHERE seq > ? AND kind NOT IN ({marks}) LIMIT 1",
-        (store.acked("events"), *ROUTINE_EVENTS),
-    ).fetchone()
-    return row is not None
+        return self.store.dead_letter_retry_wanted()
 
 
 def _stamp() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.store import Store, files, iso_utc
+from gateway.store import Store, iso_utc
 
 
 def collect(store: Store, *, now_ms: int | None = None) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def collect(store: Store, *, now_ms: int | None = None) -> dict[str, Any]:
             "last_success": _iso_meta(store.get_meta("downlink_last_success")),
             "last_error": store.get_meta("downlink_last_error"),
         },
-        "files": {**files.summary(store), "failing_files": files.failing(store)},
+        "files": {**store.files_summary(), "failing_files": store.files_failing()},
         "credentials": {"refused": store.get_meta("credentials_refused")},
     }
 

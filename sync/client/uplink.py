@@ -39,8 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateway import faults
-from gateway.store import Store, db, deadletters
-from gateway.vocabulary import READING_KEYS
+from gateway.store import Store
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError, UnreachableError
 from sync.client.transport import CentralLink
@@ -154,7 +153,7 @@ class Uplink:
         self, after: int, limit: int
     ) -> tuple[list[dict[str, Any]], tuple[bytes, dict[str, str]]] | None:
         """The readings batch that follows seq ``after``, encoded as if ``after`` were acknowledged."""
-        records = readings_after(self.store, after, limit)
+        records = self.store.readings_after(after, limit)
         if not records:
             return None
         encoded = self._encode("readings", records, after, set_aside=False)
@@ -276,18 +275,14 @@ class Uplink:
 
     def _dead_seqs(self, stream: str, records: list[dict[str, Any]]) -> set[int]:
         """The seqs of these records (in seq order) that are dead letters."""
-        rows = self.store.conn.execute(
-            "SELECT seq FROM dead_letters WHERE stream = ? AND seq BETWEEN ? AND ?",
-            (stream, records[0]["seq"], records[-1]["seq"]),
-        )
-        return {seq for (seq,) in rows} & {r["seq"] for r in records}
+        return self.store.dead_letter_seqs(stream, [r["seq"] for r in records])
 
     # -- dead letters sent again ----------------------------------------------------------------------------
     def retry_dead_letters(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Send the dead letters someone asked to be sent again (those whose attempt is due), one record per
         request; answers how many the central stored (those are forgotten, and a submission's personal data
         purged). A record refused again stays a dead letter with the new reason. A transient failure (5xx, no
-        answer) counts an attempt, sets the record's next attempt later (:func:`deadletters.postpone`) and is
+        answer) counts an attempt, sets the record's next attempt later (:meth:`~gateway.store.Store.postpone_dead_letter`) and is
         raised once the other streams' dead letters were tried (TransientError).
 
         Each record travels alone without ``after``: the central stores it whatever its acked seq (a seq it
@@ -303,7 +298,7 @@ class Uplink:
         """:meth:`retry_dead_letters`, answering (records stored, the first transient failure or None)."""
         stored, failure = 0, None
         for stream in STREAMS:
-            for record in deadletters.due(self.store, stream):
+            for record in self.store.dead_letters_due(stream):
                 if should_stop():
                     return stored, failure
                 try:
@@ -314,12 +309,12 @@ class Uplink:
                     self.store.dead_letter(stream, [record], reason)
                     continue
                 except TransientError as err:
-                    delay = deadletters.postpone(self.store, stream, record["seq"])
+                    delay = self.store.postpone_dead_letter(stream, record["seq"])
                     log.warning("%s: dead letter seq %d not sent again (%s): next attempt in %d s",
                                 stream, record["seq"], err, delay)  # fmt: skip
                     failure = failure or err
                     break
-                stored += deadletters.resolve(self.store, stream, [record["seq"]])
+                stored += self.store.resolve_dead_letters(stream, [record["seq"]])
         return stored, failure
 
     def _encode(
@@ -425,14 +420,3 @@ def _rejection_reason(err: Exception, seq: int) -> str:
         if isinstance(item, dict) and item.get("seq") == seq and item.get("reason"):
             return str(item["reason"])
     return str(err)
-
-
-def readings_after(store: Store, after: int, limit: int) -> list[dict[str, Any]]:
-    """Like ``store.outbox("readings")`` but after a given seq (the batch in flight), dead letters left out."""
-    with db.snapshot(store.conn) as conn:
-        rows = conn.execute(
-            f"{store._READINGS_SQL} WHERE r.seq > ? AND r.seq NOT IN "
-            "(SELECT seq FROM dead_letters WHERE stream = 'readings') ORDER BY r.seq LIMIT ?",
-            (after, limit),
-        ).fetchall()
-    return [dict(zip(READING_KEYS, row, strict=True)) for row in rows]

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from gateway import upgrade
-from gateway.store import Store, db
+from gateway.store import Store, readonly
 
 NIKS = [f"35170000000000{i:02d}".encode() for i in range(1, 4)]
 
@@ -45,12 +45,12 @@ def test_a_backup_loses_what_the_store_purges_and_keeps_what_it_still_holds(stor
     assert _niks_in(backups) == set(NIKS)  # none of them is at the central yet: the backup must keep them
 
     assert store.purge_personal(2) == 2  # the central acknowledged the first two
-    holding = upgrade.holding_personal(store.conn)
+    holding = store.holding_personal()
     assert holding == {uuids[2]}
     assert upgrade.scrub_backups(backups, holding) == 2
     assert _niks_in(backups) == {NIKS[2]}  # not in the page, not in a -wal: the bytes are gone
     assert sorted(p.name for p in backups.iterdir()) == [backup.name]  # no -wal, -shm or copy left
-    conn = db.connect(backup, readonly=True)
+    conn = readonly.reader(backup)
     try:
         rows = conn.execute(
             "SELECT uuid, personal IS NULL, purged_at IS NOT NULL FROM submissions ORDER BY seq"

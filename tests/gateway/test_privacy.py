@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gateway import private
 from gateway.cli import cli
-from gateway.store import Store, db, lookups
+from gateway.store import Store, db
 from tests.gateway.helpers import SnapshotHolder
 
 NIK = "3321019876543210"
@@ -102,10 +102,10 @@ def test_a_relayed_lookups_typed_code_leaves_the_wal(tmp_path: Path) -> None:
     path = tmp_path / "data" / "anjungan.db"
     with Store.open(path) as store:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", code)  # the kiosk asks
-        (pending,) = lookups.pending(store)  # the sync process relays it and records the answer
-        lookups.answer(store, pending["id"], {"found": True, "full": True, "answer": "Salinan siap"})
-        assert lookups.take(store, lookup_id) is not None  # the kiosk reads it: the row is deleted
+        lookup_id = store.ask_status_lookup("OTHER-KIOSK-20250101-00001-7", code)  # the kiosk asks
+        (pending,) = store.pending_status_lookups()  # the sync process relays it and records the answer
+        store.answer_status_lookup(pending["id"], {"found": True, "full": True, "answer": "Salinan siap"})
+        assert store.take_status_lookup(lookup_id) is not None  # the kiosk reads it: the row is deleted
         assert store.conn.execute("SELECT count(*) FROM status_lookups").fetchone() == (0,)
         assert _holding(path, code.encode()) == ["anjungan.db-wal"]  # the WAL still has the old pages
         assert db.checkpoint_owed(store.conn)
@@ -118,9 +118,9 @@ def test_a_relayed_lookups_typed_code_leaves_the_wal(tmp_path: Path) -> None:
 
 def test_a_lookup_dropped_unanswered_owes_a_checkpoint_too(store: Store) -> None:
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    lookup_id = lookups.ask(store, "OTHER-KIOSK-20250101-00001-7", "7KQ2M9XD4HRTB3N")
+    lookup_id = store.ask_status_lookup("OTHER-KIOSK-20250101-00001-7", "7KQ2M9XD4HRTB3N")
     assert not db.checkpoint_owed(store.conn)
-    lookups.drop(store, lookup_id)  # the kiosk gave up waiting
+    store.drop_status_lookup(lookup_id)  # the kiosk gave up waiting
     assert db.checkpoint_owed(store.conn)
     assert store.settle_checkpoint() is True
     assert _holding(store.path, b"7KQ2M9XD4HRTB3N") == []

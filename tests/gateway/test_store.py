@@ -338,3 +338,22 @@ def test_commit_interval_gathers_frames_into_one_commit_and_acknowledges_after_i
     assert writer.commits == 2
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == GATHER_FRAMES + 1
+
+
+def test_the_row_types_name_every_column(store: Store) -> None:
+    """A column added to ``nodes`` or ``submissions`` shows in the rows that leave the store, or fails here."""
+    from gateway.store.rows import NodeRow, Submission
+
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")}
+
+    assert set(NodeRow.__annotations__) == columns("nodes")
+    kept_in = {
+        "offset",
+        "personal",
+        "access_hash",
+        "idempotency_key",
+        "purged_at",
+        "notify_sms",
+    }  # the outbox's
+    assert set(Submission.__annotations__) == columns("submissions") - kept_in

@@ -69,7 +69,6 @@ def test_operator_session_ends_with_the_idle_reset(operator_app: Flask) -> None:
 
 
 def test_submissions_the_central_refused_are_shown_and_sent_again(operator_app: Flask, kiosk_store) -> None:  # type: ignore[no-untyped-def]
-    from gateway.store import deadletters
 
     client = operator_app.test_client()
     number = number_on(post(client, "/permohonan", request_data()))
@@ -86,7 +85,7 @@ def test_submissions_the_central_refused_are_shown_and_sent_again(operator_app: 
     response = client.post("/operator/pengajuan/kirim-ulang", data={"csrf_token": token, "seq": str(record["seq"])},
                            follow_redirects=True)  # fmt: skip
     assert "1 pengajuan akan dikirim ulang pada sinkronisasi berikutnya." in response.get_data(as_text=True)
-    (row,) = deadletters.listing(kiosk_store, "submissions")
+    (row,) = kiosk_store.dead_letters("submissions")
     assert row["retry_requested"] and row["number"] == number
     assert "menunggu kirim ulang" in client.get("/operator/pengajuan").get_data(as_text=True)
     assert (

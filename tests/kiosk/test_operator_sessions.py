@@ -90,7 +90,7 @@ def test_lockout_per_account_whatever_the_address(operator_app: Flask, kiosk_sto
         client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
         codes.append(post(client, "/operator/masuk", {"password": f"tebakan-{i}"}).status_code)
     assert codes == [401, 401, 401]
-    assert 29 <= kiosk_queries.login_locked_for(kiosk_store, "operator") <= 30
+    assert 29 <= kiosk_store.login_locked_for("operator") <= 30
     other = operator_app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.99"
     locked = post(other, "/operator/masuk", {"password": PASSWORD})  # even the right password waits
@@ -106,10 +106,10 @@ def test_the_lock_grows_with_each_failure(kiosk_store: Store) -> None:
     key = kiosk_queries.LOGIN_FAILURES_PREFIX + "operator"
     locks = []
     for _ in range(9):
-        assert kiosk_queries.login_attempt(kiosk_store, "operator", 2, 30.0, 900.0) == 0.0  # may be checked
-        locks.append(round(kiosk_queries.login_locked_for(kiosk_store, "operator")))
+        assert kiosk_store.login_attempt("operator", 2, 30.0, 900.0) == 0.0  # may be checked
+        locks.append(round(kiosk_store.login_locked_for("operator")))
         if locks[-1]:  # locked: the next attempt is refused with the time left, and not counted
-            assert kiosk_queries.login_attempt(kiosk_store, "operator", 2, 30.0, 900.0) > locks[-1] - 1
+            assert kiosk_store.login_attempt("operator", 2, 30.0, 900.0) > locks[-1] - 1
         state = json.loads(kiosk_store.get_meta(key) or "{}")
         kiosk_store.set_meta(key, json.dumps({**state, "locked_until": 0}))  # the lock has run out
     assert locks == [0, 0, 30, 60, 120, 240, 480, 900, 900]
@@ -159,4 +159,4 @@ def test_parallel_wrong_logins_check_at_most_the_free_failures_and_one(
     checked = codes.count(401)  # a 401 is a password checked and found wrong; a 429 was refused unchecked
     assert checked + codes.count(429) == len(forms), codes
     assert 1 <= checked <= free + 1, codes
-    assert kiosk_queries.login_locked_for(kiosk_store, "operator") > 0
+    assert kiosk_store.login_locked_for("operator") > 0

@@ -17,7 +17,6 @@ import psycopg
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
-from gateway.store import files
 from sync.central import service
 from sync.central.app import create_app
 from sync.central.cli import central_group
@@ -46,7 +45,7 @@ def test_a_file_the_central_cannot_serve_does_not_stop_the_sync(store, central, 
     assert done.returncode == 0, done.stderr  # the uplink and the other changes went through
     assert "1 document file(s) could not be fetched" in done.stderr
     assert central.seqs("submissions") == store_seqs(store, "submissions")
-    assert files.is_fetched(store, present) and not files.is_fetched(store, missing)
+    assert store.file_fetched(present) and not store.file_fetched(missing)
     report = status(gateway_config)
     failing = report["files"]["failing_files"]
     assert [f["sha256"] for f in failing] == [missing] and failing[0]["attempts"] == 1

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from gateway.frame import Frame
-from gateway.store import Store, deadletters
+from gateway.store import Store
 from sync.client import TransientError
 from sync.client.uplink import NARROW_AFTER, RECORD_TRIES, STREAMS
 from tests.fixtures.faultproxy import PASS, Fault, Request, fault_proxy
@@ -174,7 +174,7 @@ def test_dead_letters_hold_any_record(store: Store):
     (stored, reason) = store.conn.execute("SELECT record, reason FROM dead_letters").fetchone()
     assert json.loads(stored) == record
     assert reason == "refused: \\ud800"
-    assert [d["seq"] for d in deadletters.listing(store)] == [7]
+    assert [d["seq"] for d in store.dead_letters()] == [7]
 
 
 # -- a submission the central refuses keeps its citizen ----------------------------------------------------
@@ -233,7 +233,7 @@ def test_a_refused_submission_keeps_its_citizen_and_is_sent_again(
     (arrived,) = [s for s in central.submissions() if s["seq"] == bad]
     assert arrived["personal"] == {"name": "Budi Santoso", "nik": NIK, "phone": PHONE}
     assert personal_of(store, bad) is None  # purged once the central has it
-    assert deadletters.listing(store) == []
+    assert store.dead_letters() == []
 
 
 def test_a_submission_refused_again_stays_set_aside_with_the_new_reason(
@@ -252,7 +252,7 @@ def test_a_submission_refused_again_stays_set_aside_with_the_new_reason(
     sent = anjungan(gateway_config, "sync", "dead-letters", "retry")
     assert sent.returncode == 0, sent.stderr
     assert "0 of 1" in sent.stdout and "refused again" in sent.stdout and "lone surrogate" in sent.stdout
-    (row,) = deadletters.listing(store)
+    (row,) = store.dead_letters()
     assert (row["seq"], row["attempts"], row["retry_requested"]) == (bad, 2, False)
     assert NIK in (personal_of(store, bad) or "")
     missing = anjungan(gateway_config, "sync", "dead-letters", "retry", "999")
@@ -273,18 +273,18 @@ def test_a_dead_letter_that_fails_again_backs_off_and_says_why(
     sent = anjungan(config, "sync", "dead-letters", "retry")
     assert sent.returncode == 0, sent.stderr
     assert "0 of 1" in sent.stdout and "500" in sent.stdout and "did not answer" not in sent.stdout
-    (row,) = deadletters.listing(store)
+    (row,) = store.dead_letters()
     assert (row["attempts"], row["retry_requested"]) == (2, True)
-    assert not deadletters.retry_wanted(store)  # the next attempt is not due yet
+    assert not store.dead_letter_retry_wanted()  # the next attempt is not due yet
 
-    deadletters.request_retry(store, "events", [1])
+    store.request_dead_letter_retry("events", [1])
     client = make_client(url=proxy.url)
     assert client.wants_round()
     with pytest.raises(TransientError, match="500"):
         client.run_once(attempts=1)
     assert central.seqs("readings") == store_seqs(store, "readings")  # the rest of the round's work was done
     assert central.seqs("events") == [s for s in store_seqs(store, "events") if s != 1]
-    assert deadletters.listing(store)[0]["attempts"] == 3
+    assert store.dead_letters()[0]["attempts"] == 3
     assert not client.wants_round()
     posts = len(proxy.requests)
     for _ in range(5):  # the rounds that follow do not send it again before its time

@@ -42,7 +42,7 @@ def test_delete_status_and_config_changes(store, central, make_client):
     make_client().run_once()
     assert store.content("dip") == []
     assert store.submission(number)["status"] == "answered"
-    assert files.config_overrides(store) == {"sync": {"interval_s": 30}}
+    assert store.config_overrides() == {"sync": {"interval_s": 30}}
 
 
 def publish_document(central, data: bytes) -> str:
@@ -66,15 +66,15 @@ def test_cut_download_resumes_with_range_and_verifies(store, central, make_clien
         target = files.file_path(client.settings.data_dir, sha)
         part = target.with_name(target.name + ".part")
         assert part.stat().st_size == 120_000 and not target.exists()
-        assert files.summary(store)["missing"] == 1
-        assert "cut after" in files.failing(store)[0]["last_error"]
+        assert store.files_summary()["missing"] == 1
+        assert "cut after" in store.files_failing()[0]["last_error"]
         assert client.run_once().files == 0  # its own retry delay has not passed
         retry_delay_passed(store)
         assert client.run_once().files == 1
         ranges = [r.headers.get("range") for r in proxy.requests if "/files/" in r.target]
     assert ranges == [None, "bytes=120000-"]
     assert target.read_bytes() == data and not part.exists()
-    assert files.is_fetched(store, sha) and files.summary(store)["missing"] == 0
+    assert store.file_fetched(sha) and store.files_summary()["missing"] == 0
 
 
 def test_mismatching_bytes_are_discarded_and_fetched_again(store, central, make_client):
@@ -86,7 +86,7 @@ def test_mismatching_bytes_are_discarded_and_fetched_again(store, central, make_
     client.run_once()
     target = files.file_path(client.settings.data_dir, sha)
     assert not target.exists() and not target.with_name(target.name + ".part").exists()
-    assert "discarded" in files.summary(store)["last_error"]
+    assert "discarded" in store.files_summary()["last_error"]
     stored.write_bytes(data)
     retry_delay_passed(store)
     assert client.run_once().files == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway import config as config_mod
-from gateway.store import Store, deadletters
+from gateway.store import Store
 from sync.client import Settings, SyncClient
 from sync.client import status as sync_status
 from tests.sync.conftest import CentralHandle, fill
@@ -39,7 +39,7 @@ def test_a_replaced_store_keeps_its_citizens_submissions(
         sync_round(new, gateway_config)
 
         assert {s["seq"]: s["uuid"] for s in central.submissions()} == first  # nothing overwritten
-        (letter,) = deadletters.listing(new)
+        (letter,) = new.dead_letters()
         assert letter["seq"] == 1 and letter["stream"] == "submissions"
         assert letter["reason"].startswith(
             "seq 1 was already used by another submission: was this kiosk's store replaced?"

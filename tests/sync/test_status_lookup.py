@@ -21,7 +21,7 @@ from flask import Flask
 
 from gateway import config as config_mod
 from gateway import regno, statuscode
-from gateway.store import Store, lookups
+from gateway.store import Store
 from kiosk.app import close_app, create_app
 from sync import protocol
 from sync.central import service
@@ -69,7 +69,7 @@ def kiosk_b(tmp_path: Path, central: CentralHandle) -> Iterator[tuple[Flask, Sto
     stop = threading.Event()
     relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-b")
     relay.start()
-    _wait_for(lambda: lookups.relay_running(store), "the relay's heartbeat")
+    _wait_for(lambda: store.lookup_relay_running(), "the relay's heartbeat")
     app = create_app(cfg, KIOSK_TEST_CONFIG)
     try:
         yield app, store, link
@@ -209,7 +209,7 @@ def test_relayed_lookups_never_hold_every_request_thread(
     app = create_app(cfg, {**KIOSK_TEST_CONFIG, "KIOSK_LOOKUP_WAIT_SECONDS": 60.0})
     number = regno.make("gw-x", date(2025, 2, 3), 7)
     try:
-        _wait_for(lambda: lookups.relay_running(store), "the relay's heartbeat")
+        _wait_for(lambda: store.lookup_relay_running(), "the relay's heartbeat")
         with LiveServer(app) as server, ThreadPoolExecutor(8) as pool:
             asked = [pool.submit(_get, server.url, f"/status/{number}") for _ in range(8)]
             try:
@@ -259,9 +259,9 @@ def test_the_relay_heartbeat_ends_with_the_relay(store: Store, central: CentralH
     relay = threading.Thread(target=LookupRelay(store, link, stop).run, name="relay-f")
     relay.start()
     try:
-        _wait_for(lambda: lookups.relay_running(store), "the relay's heartbeat")
+        _wait_for(lambda: store.lookup_relay_running(), "the relay's heartbeat")
     finally:
         stop.set()
         relay.join(30)
         link.close()
-    assert not lookups.relay_running(store)
+    assert not store.lookup_relay_running()

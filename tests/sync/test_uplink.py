@@ -107,12 +107,11 @@ def test_a_round_sends_what_was_pending_not_what_arrives_meanwhile(store, centra
 def test_routine_events_wait_for_the_round_of_the_interval(store, central, make_client):
     """A node's hello (and first frame) waits for the next round; an offline event starts one at once."""
     from gateway.frame import Frame
-    from sync.client.service import pending_estimate
 
     client = make_client()
     client.run_once()
     store.writer().write([Frame("h", "node-9", 1, 0, {}, {"fw": "1.4.0", "up_s": 5, "mem_free": 60000})])
-    assert pending_estimate(store)["events"] == 2  # node_new and hello
+    assert store.pending_estimate()["events"] == 2  # node_new and hello
     assert not client.wants_round()
     store.add_event("offline", {"node": "node-9"})
     assert client.wants_round()
