@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from gateway.vocabulary import SubmissionKind
 from sync.central.db import submissions
 from sync.central.sms.tables import outbox
 
@@ -34,7 +35,9 @@ EVENTS = ("answered", "extended", "deferred", "rejected", "closed")
 MAX_LENGTH = 160  # one SMS of the GSM 7-bit default alphabet (3GPP TS 23.038)
 # the characters of the texts: a subset of the GSM 7-bit default alphabet that every phone shows as written
 GSM7_SAFE = re.compile(r"[A-Za-z0-9 .,:;()/'\-]*")
-KINDS = {"request": "Permohonan", "complaint": "Pengaduan", "objection": "Keberatan"}
+# the kinds' names in the texts (Bahasa Indonesia, the citizens' language)
+KIND_NAMES: dict[str, str] = {SubmissionKind.REQUEST: "Permohonan", SubmissionKind.COMPLAINT: "Pengaduan",
+              SubmissionKind.OBJECTION: "Keberatan"}  # fmt: skip
 _PHONE = re.compile(r"(?:\+?62|0)(8\d{7,12})")
 
 
@@ -69,7 +72,7 @@ def text_for(kind: str, number: str, event: str, due_date: str | None = None) ->
     """The SMS of ``event`` (one of :data:`EVENTS`) for submission ``number`` of ``kind``; ``due_date`` (ISO) is
     the new deadline of an extension. Raises ValueError for an unknown event or a text that is not one GSM-7 SMS.
     """
-    what = KINDS.get(kind, "Berkas")
+    what = KIND_NAMES.get(kind, "Berkas")
     if event == "extended":
         due = date.fromisoformat(due_date).strftime("%d-%m-%Y") if due_date else ""
         status = f"diperpanjang sampai {due}" if due else "diperpanjang"
