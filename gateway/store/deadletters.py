@@ -15,6 +15,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from gateway.backoff import pause_after
 from gateway.errors import StoreError
 from gateway.store import db
 from gateway.store.base import StoreBase
@@ -137,7 +138,7 @@ class DeadLettersMixin(StoreBase):
             "SELECT attempts FROM dead_letters WHERE stream = ? AND seq = ?", (stream, seq)
         ).fetchone()
         attempts = (int(row[0]) if row else 0) + 1
-        delay = min(RETRY_DELAY_CAP_S, RETRY_DELAY_S * int(2 ** min(attempts - 1, 20)))
+        delay = int(pause_after(attempts, RETRY_DELAY_S, RETRY_DELAY_CAP_S))
         with db.transaction(self.conn, "postponing a dead letter sent again"):
             self.conn.execute(
                 "UPDATE dead_letters SET attempts = ?, retry_at = ? WHERE stream = ? AND seq = ? "

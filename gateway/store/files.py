@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gateway.backoff import pause_after
 from gateway.store import db
 from gateway.store.base import StoreBase
 from gateway.store.rows import FileFailure, FilesSummary
@@ -35,7 +36,7 @@ RETRY_CAP_S = 6 * 3600.0
 
 def retry_delay_s(attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failed download of one file before trying it again."""
-    return 0.0 if attempts <= 0 else min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(attempts - 1, 30))
+    return pause_after(attempts, RETRY_BASE_S, RETRY_CAP_S)
 
 
 class FilesMixin(StoreBase):
