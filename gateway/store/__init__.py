@@ -28,7 +28,7 @@ from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
 from gateway.store import db, readonly, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
 from gateway.store.writer import ReadingWriter
-from gateway.vocabulary import STREAMS, SUBMISSION_KINDS, Stream
+from gateway.vocabulary import SKM_ELEMENTS, SKM_SERVICES, STREAMS, SUBMISSION_KINDS, Stream
 
 __all__ = ["Store", "ReadingWriter", "STREAMS", "iso_utc"]
 
@@ -451,6 +451,41 @@ class Store:
         """
         return db.settle_checkpoint(self.conn, wait_ms)
 
+    # -- satisfaction ratings (Survei Kepuasan Masyarakat, docs/skm.md) --------------------------------------
+    def add_rating(self, service: str, ratings: Mapping[str, int | None], *, day: date, uuid: str) -> bool:
+        """Save one citizen's anonymous satisfaction rating (stream ``ratings``); answer True when stored,
+        False when the rating ``uuid`` was stored already (a double tap or a resend: idempotent).
+
+        ``service`` is one of :data:`~gateway.vocabulary.SKM_SERVICES`; ``ratings`` maps element keys
+        (:data:`~gateway.vocabulary.SKM_ELEMENTS`, ``u1`` .. ``u9``) to 1-4, or None (or absent) for an
+        element the citizen skipped; at least one must be rated. ``day`` is the kiosk's local date: the only
+        time kept. Nothing else is stored with it (no number, NIK, session or time of day): PermenPANRB
+        14/2017 asks for an anonymous survey. ``uuid`` is a random id of the rating form (1 to 64 characters).
+
+        Raises :class:`StoreError` for an unknown service or element, a rating outside 1-4, no rating at
+        all, a bad uuid, or when the store cannot be written (:class:`StoreFullError` on a full disk).
+        """
+        if service not in SKM_SERVICES:
+            raise StoreError(f"a rating's service is one of {', '.join(SKM_SERVICES)}, not {service!r}")
+        unknown = set(ratings) - set(SKM_ELEMENTS)
+        if unknown:
+            raise StoreError(f"unknown survey element(s): {', '.join(sorted(unknown))}")
+        values = [ratings.get(element) for element in SKM_ELEMENTS]
+        if any(v is not None and (type(v) is not int or not 1 <= v <= 4) for v in values):
+            raise StoreError("each survey element is rated 1 to 4 (or skipped)")
+        if all(v is None for v in values):
+            raise StoreError("a rating rates at least one element")
+        if not 0 < len(uuid) <= 64:
+            raise StoreError("a rating's uuid has 1 to 64 characters")
+        columns = ", ".join(SKM_ELEMENTS)
+        with db.transaction(self.durable_conn, "saving the rating"):
+            cur = self.durable_conn.execute(
+                f"INSERT INTO ratings (uuid, service, day, {columns}) VALUES (?, ?, ?, "
+                f"{', '.join('?' * len(SKM_ELEMENTS))}) ON CONFLICT (uuid) DO NOTHING",
+                (uuid, service, day.isoformat(), *values),
+            )
+        return cur.rowcount == 1
+
     # -- outbox (the sync side) ------------------------------------------------------------------------------
     def acked(self, stream: str) -> int:
         row = self.conn.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()
@@ -505,6 +540,17 @@ class Store:
                      "public": json.loads(pub), "personal": json.loads(per) if per is not None else None,
                      **({"access": acc} if acc else {})}
                     for s, u, num, k, at, off, due, pub, per, acc in rows
+                ]  # fmt: skip
+            if stream == "ratings":
+                rows = conn.execute(
+                    f"SELECT seq, uuid, service, day, {', '.join(SKM_ELEMENTS)} FROM ratings WHERE seq > ? "
+                    f"{dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+                return [
+                    {"seq": row[0], "uuid": row[1], "service": row[2], "day": row[3],
+                     "ratings": {e: v for e, v in zip(SKM_ELEMENTS, row[4:], strict=True) if v is not None}}
+                    for row in rows
                 ]  # fmt: skip
         raise StoreError(f"unknown stream {stream!r}")
 
@@ -569,8 +615,10 @@ class Store:
 
     def backlog(self) -> dict[str, dict[str, Any]]:
         """Per stream: unsynced count, oldest unsynced record's time (ms), acked seq, last success, last error."""
+        # (a rating keeps no time of day: its oldest waiting time is unknown)
         table = {Stream.READINGS: ("readings r JOIN frames f ON f.id = r.frame_id", "r.seq", "f.at"),
-                 Stream.EVENTS: ("events", "seq", "at"), Stream.SUBMISSIONS: ("submissions", "seq", "at")}  # fmt: skip
+                 Stream.EVENTS: ("events", "seq", "at"), Stream.SUBMISSIONS: ("submissions", "seq", "at"),
+                 Stream.RATINGS: ("ratings", "seq", "NULL")}  # fmt: skip
         out = {}
         with db.snapshot(self.conn) as conn:
             for stream, acked, last_success, last_error, last_error_at in conn.execute(

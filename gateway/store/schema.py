@@ -199,4 +199,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE submissions ADD COLUMN attachments TEXT;
         """,
     ),
+    (
+        "1100-skm-ratings",
+        # Stream ``ratings``: the citizens' anonymous satisfaction ratings (Survei Kepuasan Masyarakat,
+        # docs/skm.md). A row holds only the service rated, the day, and the nine ratings (1-4, NULL when
+        # skipped): no time of day, no registration number, no NIK, no session. ``uuid`` makes a resend of
+        # the same rating form idempotent.
+        """
+        CREATE TABLE ratings (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            uuid TEXT NOT NULL UNIQUE,
+            service TEXT NOT NULL,
+            day TEXT NOT NULL,
+            u1 INTEGER, u2 INTEGER, u3 INTEGER, u4 INTEGER, u5 INTEGER,
+            u6 INTEGER, u7 INTEGER, u8 INTEGER, u9 INTEGER
+        );
+        INSERT INTO sync_state (stream) VALUES ('ratings');
+        """,
+    ),
 ]
