@@ -157,5 +157,6 @@ def fill(
 
 
 def store_seqs(store: Store, stream: str) -> list[int]:
-    table = {"readings": "readings", "events": "events", "submissions": "submissions", "ratings": "ratings"}[stream]
+    table = {"readings": "readings", "events": "events", "submissions": "submissions", "ratings": "ratings"}
+    table = table[stream]  # each stream's table has the stream's name
     return [r[0] for r in store.conn.execute(f"SELECT seq FROM {table} ORDER BY seq")]
