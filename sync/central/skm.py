@@ -108,7 +108,7 @@ def compute(rows: Iterable[Sequence[int | None]]) -> SkmResult:
 def _result(responses: int, totals: Sequence[int], counts: Sequence[int]) -> SkmResult:
     means = [t / c if c else None for t, c in zip(totals, counts, strict=True)]
     rated = [m for m in means if m is not None]
-    index = sum(m * (1 / len(rated)) for m in rated) if rated else None
+    index = sum(rated) / len(rated) if rated else None  # = Σ NRR × 1/k, without the rounding of 1/k
     converted = index * SCALE if index is not None else None
     mutu, kinerja = category(converted) if converted is not None else (None, None)
     return SkmResult(
