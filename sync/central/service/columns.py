@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.vocabulary import SKM_ELEMENTS
+from gateway.vocabulary import SKM_ELEMENTS, Stream
 from sync import protocol
 from sync.central.service.formats import json_text
 
@@ -153,7 +153,7 @@ def _rating_columns(records: list[dict]) -> dict[str, list[Any]]:
 
 
 _COLUMN_BUILDERS = {
-    "events": _event_columns,
-    "submissions": _submission_columns,
-    "ratings": _rating_columns,
+    Stream.EVENTS: _event_columns,
+    Stream.SUBMISSIONS: _submission_columns,
+    Stream.RATINGS: _rating_columns,
 }
