@@ -490,6 +490,8 @@ class Store:
     def acked(self, stream: str) -> int:
         row = self.conn.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()
         if row is None:
+            if stream in STREAMS:  # a stream added by a later release: no state until its first sync
+                return 0
             raise StoreError(f"unknown stream {stream!r}")
         return int(row[0])
 
@@ -558,6 +560,7 @@ class Store:
         """The central has committed ``stream`` through ``seq``; never moves backwards. The stream's count of
         failures in a row starts again (its head has moved)."""
         with db.transaction(self.conn, "recording the sync"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET acked = max(acked, ?), last_success = ?, failures = 0, failing_seq = NULL "
                 "WHERE stream = ?",
@@ -568,6 +571,7 @@ class Store:
         """A batch of ``stream`` starting at ``first_seq`` failed; answer how many times in a row a batch
         starting there has failed (kept in the store, so that restarts do not forget it)."""
         with db.transaction(self.conn, "recording a sync failure"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET failures = CASE WHEN failing_seq = ? THEN failures + 1 ELSE 1 END, "
                 "failing_seq = ? WHERE stream = ?",
@@ -578,10 +582,21 @@ class Store:
 
     def record_sync_error(self, stream: str, message: str) -> None:
         with db.transaction(self.conn, "recording a sync error"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",
                 (_safe_text(message), db.now_ms(), stream),
             )
+
+    def _stream_state(self, stream: str) -> None:
+        """Give ``stream`` its row in ``sync_state`` (inside the caller's write transaction) when it has none: a
+        stream added by a later release (``ratings``) gets its state at its first sync, so that upgrading a
+        store adds no row. Raises StoreError for an unknown stream."""
+        if stream not in STREAMS:
+            raise StoreError(f"unknown stream {stream!r}")
+        self.conn.execute(
+            "INSERT INTO sync_state (stream) VALUES (?) ON CONFLICT (stream) DO NOTHING", (stream,)
+        )
 
     STANDING_ERROR = "the central has more of this stream than this store"  # a state, not an event (uplink)
 
@@ -621,9 +636,13 @@ class Store:
                  Stream.RATINGS: ("ratings", "seq", "NULL")}  # fmt: skip
         out = {}
         with db.snapshot(self.conn) as conn:
-            for stream, acked, last_success, last_error, last_error_at in conn.execute(
+            states = {row[0]: row for row in conn.execute(
                 "SELECT stream, acked, last_success, last_error, last_error_at FROM sync_state"
-            ).fetchall():
+            ).fetchall()}  # fmt: skip
+            missing = [
+                (s, 0, None, None, None) for s in STREAMS if s not in states
+            ]  # no state yet: nothing acked
+            for stream, acked, last_success, last_error, last_error_at in [*states.values(), *missing]:
                 source, seq_col, at_col = table[stream]
                 count, oldest = conn.execute(
                     f"SELECT count(*), min({at_col}) FROM {source} WHERE {seq_col} > ? "

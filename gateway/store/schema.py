@@ -204,7 +204,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         # Stream ``ratings``: the citizens' anonymous satisfaction ratings (Survei Kepuasan Masyarakat,
         # docs/skm.md). A row holds only the service rated, the day, and the nine ratings (1-4, NULL when
         # skipped): no time of day, no registration number, no NIK, no session. ``uuid`` makes a resend of
-        # the same rating form idempotent.
+        # the same rating form idempotent. The stream's row in sync_state is made at its first sync
+        # (Store._stream_state), so that an upgrade adds no row to any table.
         """
         CREATE TABLE ratings (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -214,7 +215,6 @@ MIGRATIONS: list[tuple[str, str]] = [
             u1 INTEGER, u2 INTEGER, u3 INTEGER, u4 INTEGER, u5 INTEGER,
             u6 INTEGER, u7 INTEGER, u8 INTEGER, u9 INTEGER
         );
-        INSERT INTO sync_state (stream) VALUES ('ratings');
         """,
     ),
 ]
