@@ -4,7 +4,7 @@ PostgreSQL the columns travel as array literals and are unnested: the ingest's h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,7 +152,7 @@ def _rating_columns(records: list[dict]) -> dict[str, list[Any]]:
     }
 
 
-_COLUMN_BUILDERS = {
+_COLUMN_BUILDERS: dict[str, Callable[[list[dict]], dict[str, list[Any]]]] = {
     Stream.EVENTS: _event_columns,
     Stream.SUBMISSIONS: _submission_columns,
     Stream.RATINGS: _rating_columns,
