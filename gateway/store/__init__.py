@@ -452,9 +452,21 @@ class Store:
         return db.settle_checkpoint(self.conn, wait_ms)
 
     # -- satisfaction ratings (Survei Kepuasan Masyarakat, docs/skm.md) --------------------------------------
-    def add_rating(self, service: str, ratings: Mapping[str, int | None], *, day: date, uuid: str) -> bool:
-        """Save one citizen's anonymous satisfaction rating (stream ``ratings``); answer True when stored,
-        False when the rating ``uuid`` was stored already (a double tap or a resend: idempotent).
+    def add_rating(
+        self,
+        service: str,
+        ratings: Mapping[str, int | None],
+        *,
+        day: date,
+        uuid: str,
+        release_ms: int | None = None,
+    ) -> bool:
+        """Save one citizen's anonymous satisfaction rating; answer True when stored, False when the rating
+        ``uuid`` was stored already (a double tap or a resend: idempotent).
+
+        The rating is held (``ratings_held``) until ``release_ms`` (ms since the epoch: the end of the kiosk's
+        local ``day``; default the end of ``day`` in UTC), when :meth:`release_ratings` moves the day's ratings
+        into stream ``ratings`` in random order (docs/skm.md, "At the kiosk").
 
         ``service`` is one of :data:`~gateway.vocabulary.SKM_SERVICES`; ``ratings`` maps element keys
         (:data:`~gateway.vocabulary.SKM_ELEMENTS`, ``u1`` .. ``u9``) to 1-4, or None (or absent) for an
@@ -477,14 +489,36 @@ class Store:
             raise StoreError("a rating rates at least one element")
         if not 0 < len(uuid) <= 64:
             raise StoreError("a rating's uuid has 1 to 64 characters")
+        if release_ms is None:
+            release_ms = (
+                int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000) + 86_400_000
+            )
         columns = ", ".join(SKM_ELEMENTS)
-        with db.transaction(self.durable_conn, "saving the rating"):
-            cur = self.durable_conn.execute(
-                f"INSERT INTO ratings (uuid, service, day, {columns}) VALUES (?, ?, ?, "
-                f"{', '.join('?' * len(SKM_ELEMENTS))}) ON CONFLICT (uuid) DO NOTHING",
-                (uuid, service, day.isoformat(), *values),
+        conn = self.durable_conn
+        with db.transaction(conn, "saving the rating"):
+            if conn.execute("SELECT 1 FROM ratings WHERE uuid = ?", (uuid,)).fetchone():
+                return False
+            cur = conn.execute(
+                f"INSERT INTO ratings_held (uuid, service, day, {columns}, release_ms) VALUES (?, ?, ?, "
+                f"{', '.join('?' * len(SKM_ELEMENTS))}, ?) ON CONFLICT (uuid) DO NOTHING",
+                (uuid, service, day.isoformat(), *values, release_ms),
             )
         return cur.rowcount == 1
+
+    def release_ratings(self, now_ms: int | None = None) -> int:
+        """Move the held ratings whose day is over (``release_ms <= now_ms``, default the store's clock) into
+        stream ``ratings``, in random order, in one transaction; answer how many. The sync side calls it before
+        each drain; running it twice is harmless. Raises StoreError when the store cannot be written."""
+        now_ms = self.clock.now_ms() if now_ms is None else now_ms
+        columns = ", ".join(("uuid", "service", "day", *SKM_ELEMENTS))
+        with db.transaction(self.conn, "releasing ratings"):
+            cur = self.conn.execute(
+                f"INSERT INTO ratings ({columns}) SELECT {columns} FROM ratings_held WHERE release_ms <= ? "
+                "ORDER BY random() ON CONFLICT (uuid) DO NOTHING",
+                (now_ms,),
+            )
+            self.conn.execute("DELETE FROM ratings_held WHERE release_ms <= ?", (now_ms,))
+        return cur.rowcount
 
     # -- outbox (the sync side) ------------------------------------------------------------------------------
     def acked(self, stream: str) -> int:

@@ -5,14 +5,15 @@ nine questions, one per element of the Permen (U1-U9), each answered by one tap 
 (1 tidak baik .. 4 sangat baik). Any question may be left out, and the whole survey skipped. The rating is
 anonymous: what is stored (``Store.add_rating``) is the service, the day and the ratings, never the
 submission's number, the citizen's NIK, the session or the time of day; the survey's URL names only the kind
-of service. The form's random key (its ``uuid``) makes a double tap store one rating.
+of service. The rating is held until the kiosk's day is over; then the day's ratings join the sync stream
+in random order. The form's random key (its ``uuid``) makes a double tap store one rating.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template
@@ -101,8 +102,10 @@ def survey(slug: str) -> Any:
     ratings = {e: int(getattr(form, e).data) for e in SKM_ELEMENTS if getattr(form, e).data}
     if ratings:
         day = datetime.fromtimestamp(store().clock.now_ms() / 1000, kiosk_tz()).date()
+        day_ends = datetime.combine(day + timedelta(days=1), time(), kiosk_tz())  # held until the day is over
         try:
-            store().add_rating(service, ratings, day=day, uuid=_key(form.kunci.data))
+            store().add_rating(service, ratings, day=day, uuid=_key(form.kunci.data),
+                               release_ms=int(day_ends.timestamp() * 1000))  # fmt: skip
         except StoreError as err:
             log.error("a rating could not be saved: %s", err)
             return Response(render_template("error.html", code=503), status=503)

@@ -87,6 +87,7 @@ class Uplink:
         for the rest of the drain while the others go on; then the first such failure is raised
         (TransientError). CredentialError and ClockSkewRefused are raised at once, for the caller to handle.
         """
+        self.store.release_ratings()  # the ratings of days that are over join their stream, shuffled
         total, retry_failure = self._retry_dead_letters(should_stop)
         failed: dict[str, TransientError] = {}
         caught_up: set[str] = (

@@ -41,7 +41,7 @@ def test_rating_after_a_status_check(
     assert page.is_checked("#q-u2 .answer-1 input") and not page.is_checked("#q-u2 .answer-3 input")
     page.tap("#survey-send")
     page.wait_for_selector("#survey-done")
-    rows = kiosk_store.conn.execute("SELECT service, u1, u2, u3, u8, u9 FROM ratings").fetchall()
+    rows = kiosk_store.conn.execute("SELECT service, u1, u2, u3, u8, u9 FROM ratings_held").fetchall()
     assert rows == [("status-check", 4, 1, None, None, 2)]
 
 
@@ -51,4 +51,4 @@ def test_the_survey_can_be_skipped(server: LiveServer, kiosk_store: Store, touch
     page.tap("#q-u1 .answer-3")
     page.tap("#survey-skip")
     page.wait_for_url(f"{server.url}/")
-    assert kiosk_store.conn.execute("SELECT count(*) FROM ratings").fetchone()[0] == 0
+    assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
