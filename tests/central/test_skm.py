@@ -97,6 +97,9 @@ def test_ratings_over_the_api_and_in_the_report(app: Flask, gateway: Gateway) ->
 
     page = logged_in(app, "ppid1", "ppid").get("/laporan?tahun=2026&bulan=11").get_data(as_text=True)
     assert "82.18 (B, Baik)" in page and 'id="skm"' in page
+    csv_text = logged_in(app, "ppid3", "ppid").get("/laporan.csv?tahun=2026&bulan=11").get_data(as_text=True)
+    assert "skm,index,82.18" in csv_text and "skm,mutu,B" in csv_text and "skm,u9,3.33" in csv_text
+    assert f"skm-kiosk,{gateway.id},82.18 B" in csv_text and "skm,respondents,4" in csv_text
     quarter_page = (
         logged_in(app, "ppid2", "ppid").get("/laporan?tahun=2026&triwulan=1").get_data(as_text=True)
     )

@@ -74,8 +74,10 @@ def figures(engine: Engine, year: int, month: int | None) -> dict[str, Any]:
             "complaints": {k: dict(v) for k, v in sorted(complaints.items())}, "average_days": average}  # fmt: skip
 
 
-def csv_text(report: dict[str, Any]) -> str:
-    """The figures as CSV rows ``section,item,value``."""
+def csv_text(report: dict[str, Any], skm_report: dict[str, Any] | None = None) -> str:
+    """The figures as CSV rows ``section,item,value``; with ``skm_report`` (:func:`sync.central.skm.report`)
+    also the satisfaction index: ``skm`` rows (respondents, index 25-100 to two decimals, mutu, each
+    element's mean to two decimals), ``skm-kiosk`` and ``skm-service`` rows (index and mutu of each)."""
     out = io.StringIO()
     writer = _SafeWriter(csv.writer(out))
     writer.writerow(["section", "item", "value"])
@@ -89,7 +91,25 @@ def csv_text(report: dict[str, Any]) -> str:
             writer.writerow(["complaints", f"{category}/{stage}", count])
     average = report["average_days"]
     writer.writerow(["requests", "average_working_days_to_answer", "" if average is None else average])
+    if skm_report is not None:
+        _skm_rows(writer, skm_report)
     return out.getvalue()
+
+
+def _skm_rows(writer: Any, skm_report: dict[str, Any]) -> None:
+    overall = skm_report["overall"]
+    writer.writerow(["skm", "respondents", overall.responses if overall else 0])
+    if overall is not None and overall.converted is not None:
+        writer.writerow(["skm", "index", f"{overall.converted:.2f}"])
+        writer.writerow(["skm", "mutu", overall.mutu])
+        for element, mean in overall.element_means.items():
+            writer.writerow(["skm", element, "" if mean is None else f"{mean:.2f}"])
+    for section, results in (
+        ("skm-kiosk", skm_report["by_gateway"]),
+        ("skm-service", skm_report["by_service"]),
+    ):
+        for key, result in results.items():
+            writer.writerow([section, key, f"{result.converted:.2f} {result.mutu}"])
 
 
 class _SafeWriter:

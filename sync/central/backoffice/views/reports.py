@@ -59,7 +59,7 @@ def report() -> str:
 def report_csv() -> Response:
     figures, year, month = _figures()
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.csv"
-    return Response(reports.csv_text(figures), mimetype="text/csv",
+    return Response(reports.csv_text(figures, _skm(year, month)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
 
 
