@@ -12,6 +12,7 @@ from flask import Flask
 
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
+from tests.kiosk.test_targets import TARGETS_JS
 
 
 @pytest.fixture
@@ -43,6 +44,15 @@ def test_rating_after_a_status_check(
     page.wait_for_selector("#survey-done")
     rows = kiosk_store.conn.execute("SELECT service, u1, u2, u3, u8, u9 FROM ratings_held").fetchall()
     assert rows == [("status-check", 4, 1, None, None, 2)]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_every_survey_target_fits_a_finger(server: LiveServer, touch_page: Any, lang: str) -> None:
+    page = touch_page
+    page.goto(f"{server.url}/bahasa/{lang}?kembali=/survei/pengaduan")
+    page.wait_for_selector("#q-u9")
+    assert page.evaluate(TARGETS_JS) == []  # every link, button and label at least 44 x 44 CSS px
+    assert page.locator("html").get_attribute("lang") == lang
 
 
 def test_the_survey_can_be_skipped(server: LiveServer, kiosk_store: Store, touch_page: Any) -> None:
