@@ -200,7 +200,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "1100-skm-ratings",
+        "1200-skm-ratings",
         # Stream ``ratings``: the citizens' anonymous satisfaction ratings (Survei Kepuasan Masyarakat,
         # docs/skm.md). A row holds only the service rated, the day, and the nine ratings (1-4, NULL when
         # skipped): no time of day, no registration number, no NIK, no session. ``uuid`` makes a resend of
