@@ -12,7 +12,9 @@ The parts use it with their own figures:
 - a serial port that cannot be opened (gateway/ingest/serial_reader.py): 0.5 s doubling to 30 s, no jitter;
 - a supervised part that exited (gateway/supervise.py): 1 s doubling to 60 s, no jitter;
 - the sync's rounds after a failure (sync/client/service.py): ``[sync] backoff_base_s`` doubling to
-  ``backoff_cap_s`` (1 s to 900 s by default), full jitter, the central's Retry-After as a floor.
+  ``backoff_cap_s`` (1 s to 900 s by default), full jitter, the central's Retry-After as a floor;
+- the central's SMS to citizens (sync/central/sms/worker.py): ``sms_backoff_base_s`` doubling to
+  ``sms_backoff_cap_s`` (60 s to 3600 s by default), no jitter (the next attempt's time is stored).
 
 Why not a library: ``backoff`` and ``tenacity`` wrap a call in their own retry loop (a decorator,
 ``Retrying``), and their wait strategies live inside it (tenacity's ``wait_random_exponential`` is a function
@@ -25,6 +27,22 @@ lowest layer, used by every part.
 from __future__ import annotations
 
 import random
+
+
+def pause_after(failures: int, base_s: float, cap_s: float, *, factor: float = 2.0) -> float:
+    """The pause in seconds after ``failures`` failed attempts in a row, without jitter.
+
+    0 failures: no pause (0.0); then ``base_s``, ``base_s * factor``, ... at most ``cap_s``. For things that
+    keep their count of failures in a table row (a dead letter sent again, a file to upload) rather than in a
+    :class:`Backoff` held by a loop; the same rule as :meth:`Backoff.ceiling`.
+    """
+    if failures <= 0:
+        return 0.0
+    try:
+        grown = base_s * factor ** (failures - 1)
+    except OverflowError:  # beyond a float long after the cap was reached
+        return cap_s
+    return min(cap_s, grown)
 
 
 class Backoff:
@@ -55,11 +73,7 @@ class Backoff:
 
     def ceiling(self) -> float:
         """The longest the next pause can be, in seconds (the pause itself without jitter)."""
-        try:
-            grown = self.base_s * self.factor**self.attempt
-        except OverflowError:  # beyond a float long after the cap was reached
-            return self.cap_s
-        return min(self.cap_s, grown)
+        return pause_after(self.attempt + 1, self.base_s, self.cap_s, factor=self.factor)
 
     def next(self, retry_after_s: float | None = None) -> float:
         """The pause in seconds before the next attempt; each call counts one more failure.

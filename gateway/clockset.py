@@ -23,12 +23,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
 from gateway import RELEASE_DATE
 from gateway.clicontext import pass_config
+from gateway.config import Config
 from gateway.deadline import within
 from gateway.doctor import NET_DEADLINE_S, NET_TIMEOUT_S, kernel_clock_synchronized
 from gateway.errors import AnjunganError
@@ -136,7 +136,7 @@ def clock_group() -> None:
 
 @clock_group.command("status")
 @pass_config
-def status_command(cfg: Any) -> None:
+def status_command(cfg: Config) -> None:
     """Say whether the clock is known good (NTP, or agreeing with the central); exit 1 when it is not."""
     synced = kernel_clock_synchronized()
     click.echo(f"time now: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
@@ -164,7 +164,7 @@ def status_command(cfg: Any) -> None:
               "timer's unit: not a failure every 15 min before the central is set up).")  # fmt: skip
 @pass_config
 def from_central_command(
-    cfg: Any, dry_run: bool, even_if_synchronized: bool, allow_large_step: bool, if_configured: bool
+    cfg: Config, dry_run: bool, even_if_synchronized: bool, allow_large_step: bool, if_configured: bool
 ) -> None:
     """When NTP has not synchronized the clock, set it from the central's (needs root or CAP_SYS_TIME).
 

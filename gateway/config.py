@@ -3,16 +3,23 @@
 Settings are data (:data:`SETTINGS`): each has a section, a key, a default, a type and a help text. The
 commented file that ``anjungan init`` writes and docs/configuration.md are both checked against this list.
 Unknown sections and keys are errors that name them.
+
+:func:`load` returns a frozen :class:`Config` holding one frozen dataclass per section (:class:`GatewaySection`,
+:class:`KioskSection`, ...; ``[[serial]]`` a tuple of :class:`SerialSection`). The classes give each key its
+type; :func:`section_mismatches` holds them to the table (key order, type, default), at import and in a test.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from gateway.errors import ConfigError
@@ -265,53 +272,157 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     return value
 
 
-class Section(Mapping[str, Any]):
-    """One section's values, readable as attributes (``cfg.gateway.id``) or items."""
+@dataclass(frozen=True)
+class GatewaySection:
+    """``[gateway]``: this kiosk's identity, where its store lives and how the ingest commits (see
+    :data:`SETTINGS` for each key's meaning and unit)."""
 
-    def __init__(self, name: str, values: dict[str, Any]):
-        self._name = name
-        self._values = values
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"no setting {self._name}.{key}") from None
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"Section({self._name!r}, {self._values!r})"
+    id: str = "dmk-wonosalam"
+    name: str = "Kecamatan Wonosalam"
+    data_dir: str = "./data"  # as written; Config.data_dir resolves it against the file's folder
+    store_budget_mb: int = 1024
+    commit_interval_s: float = 0.0
+    offline_after_intervals: int = 3
 
 
+@dataclass(frozen=True)
+class CentralSection:
+    """``[central]``: the central this gateway syncs to (empty url: no sync) and its credentials there."""
+
+    url: str = ""
+    gateway_id: str = ""
+    secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class SerialSection:
+    """One ``[[serial]]`` entry: a serial device with a node on it and its baud rate."""
+
+    port: str = "/dev/ttyACM0"
+    baud: int = 115200
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    """``[mqtt]``: the broker of the WiFi nodes (empty host: no MQTT ingest) and the ingest's login there."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+def _no_labels() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class KioskSection:
+    """``[kiosk]``: the kiosk web server, its pages' thresholds and labels, the printer and the operator's and
+    /metrics' access. ``node_labels`` is read-only (node id -> place)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    language: str = "id"
+    idle_seconds: int = 90
+    idle_warning_seconds: int = 30
+    operator_password_hash: str = field(default="", repr=False)
+    printer: str = ""
+    public_url: str = ""
+    water_alert_cm: float = 150.0
+    mains_min_v: float = 150.0
+    stale_minutes: int = 15
+    node_labels: Mapping[str, str] = field(default_factory=_no_labels)
+    secret_key: str = field(default="", repr=False)
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow: str = ""
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    """``[sync]``: the sync's rounds, batches, back-off and request timeout, in seconds and records."""
+
+    interval_s: float = 60.0
+    batch_max: int = 20000
+    backoff_cap_s: float = 900.0
+    backoff_base_s: float = 1.0
+    timeout_s: float = 60.0
+
+
+# The typed class of each section, in the order of SECTIONS (checked against SETTINGS by check_sections).
+SECTION_TYPES: dict[str, type] = {
+    "gateway": GatewaySection,
+    "central": CentralSection,
+    "serial": SerialSection,
+    "mqtt": MqttSection,
+    "kiosk": KioskSection,
+    "sync": SyncSection,
+}
+
+
+def _runtime_type(hint: Any) -> type:
+    """The Setting.type a field's annotation stands for: its class, ``dict`` for a mapping."""
+    origin = typing.get_origin(hint) or hint
+    return dict if origin is Mapping else typing.cast(type, origin)
+
+
+def _field_default(f: Field[Any]) -> Any:
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def section_mismatches() -> list[str]:
+    """How the section classes differ from :data:`SETTINGS` (key order, type, default): empty when they agree.
+
+    The table says what each key means (help, environment name, docs); the classes give the keys their types.
+    """
+    problems = []
+    if list(SECTION_TYPES) != SECTIONS:
+        problems.append(f"sections {list(SECTION_TYPES)} != {SECTIONS}")
+    for name, cls in SECTION_TYPES.items():
+        hints = typing.get_type_hints(cls)
+        declared = [(f.name, _runtime_type(hints[f.name]), _field_default(f)) for f in fields(cls)]
+        table = [(st.key, st.type, st.default) for st in settings_of(name)]
+        if declared != table:
+            problems.append(f"[{name}]: the class declares {declared}, the table says {table}")
+    return problems
+
+
+_MISMATCHES = section_mismatches()
+if _MISMATCHES:  # a setting added to the table without its field, or the other way round
+    raise RuntimeError("gateway/config.py: " + "; ".join(_MISMATCHES))
+
+
+@dataclass(frozen=True)
 class Config:
-    """The effective configuration: defaults, then the file, then ANJUNGAN_* variables."""
+    """The effective configuration: defaults, then the file, then ANJUNGAN_* variables, one typed section per
+    table of the file (``cfg.gateway.id``, ``cfg.kiosk.port``); ``serial`` holds one entry per ``[[serial]]``.
+    ``path`` is the file read (absolute), or None when none was."""
 
-    def __init__(self, sections: dict[str, Any], path: Path | None):
-        self._sections = sections
-        self.path = path
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._sections[name]
-        except KeyError:
-            raise AttributeError(f"no section [{name}]") from None
+    gateway: GatewaySection = field(default_factory=GatewaySection)
+    central: CentralSection = field(default_factory=CentralSection)
+    serial: tuple[SerialSection, ...] = ()
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    sync: SyncSection = field(default_factory=SyncSection)
+    path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """Every section as plain data: ``{section: {key: value}}``, a list of those for ``serial``."""
         out: dict[str, Any] = {}
-        for name, value in self._sections.items():
-            out[name] = [dict(v) for v in value] if name in LIST_SECTIONS else dict(value)
+        for name in SECTIONS:
+            value = getattr(self, name)
+            if name in LIST_SECTIONS:
+                out[name] = [_plain(entry) for entry in value]
+            else:
+                out[name] = _plain(value)
         return out
 
     @property
     def data_dir(self) -> Path:
+        """``[gateway] data_dir``; a relative one is relative to the configuration file's folder."""
         data_dir = Path(self.gateway.data_dir)
         if not data_dir.is_absolute() and self.path is not None:
             data_dir = self.path.parent / data_dir
@@ -319,7 +430,16 @@ class Config:
 
     @property
     def store_path(self) -> Path:
+        """The store's SQLite file: ``<data_dir>/anjungan.db``."""
         return self.data_dir / "anjungan.db"
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    return {f.name: _plain_value(getattr(section, f.name)) for f in fields(section)}
+
+
+def _plain_value(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -413,17 +533,20 @@ def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -
             sections[name] = _section_values(name, raw.get(name, {}), origin)
     _apply_env(sections, env)
     _validate(sections)
-    result = Config({}, file_path.resolve() if file_path.exists() else None)
-    result._sections = {
-        name: [Section(name, v) for v in value] if name in LIST_SECTIONS else Section(name, value)
-        for name, value in sections.items()
-    }
-    return result
+    return Config(
+        gateway=GatewaySection(**sections["gateway"]),
+        central=CentralSection(**sections["central"]),
+        serial=tuple(SerialSection(**entry) for entry in sections["serial"]),
+        mqtt=MqttSection(**sections["mqtt"]),
+        kiosk=KioskSection(
+            **{**sections["kiosk"], "node_labels": MappingProxyType(sections["kiosk"]["node_labels"])}
+        ),
+        sync=SyncSection(**sections["sync"]),
+        path=file_path.resolve() if file_path.exists() else None,
+    )
 
 
 def _validate(sections: dict[str, Any]) -> None:
-    import re
-
     gid = sections["gateway"]["id"]
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", gid):
         raise ConfigError(f"gateway.id must be lower-case letters, digits and '-' (1-32), got {gid!r}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.config import Config
 from gateway.deadline import within as _within  # one deadline for a whole network check
 from gateway.errors import AnjunganError
 
@@ -49,7 +50,7 @@ def bad(id_text: str, en_text: str, fix_id: str, fix_en: str) -> Finding:
     return Finding(False, id_text, en_text, fix_id, fix_en)
 
 
-def run_checks(cfg: Any) -> Iterator[Finding]:
+def run_checks(cfg: Config) -> Iterator[Finding]:
     """Every finding for configuration ``cfg`` (a :class:`gateway.config.Config`), in the technician's order."""
     yield from _configuration(cfg)
     yield from _identity(cfg)
@@ -69,7 +70,7 @@ def run_checks(cfg: Any) -> Iterator[Finding]:
     yield from _central(cfg)
 
 
-def _configuration(cfg: Any) -> Iterator[Finding]:
+def _configuration(cfg: Config) -> Iterator[Finding]:
     if cfg.path:
         yield good(f"konfigurasi dibaca dari {cfg.path}", f"configuration read from {cfg.path}")
     else:
@@ -81,7 +82,7 @@ def _configuration(cfg: Any) -> Iterator[Finding]:
         )
 
 
-def _identity(cfg: Any) -> Iterator[Finding]:
+def _identity(cfg: Config) -> Iterator[Finding]:
     """The kiosk's id prefixes its registration numbers: the built-in example, or an id the central knows by
     another name, needs a hand."""
     from gateway.config import SETTINGS
@@ -103,7 +104,7 @@ def _identity(cfg: Any) -> Iterator[Finding]:
                   "give it its own [gateway] id (e.g. dmk-<sub-district>) before the first citizen files")  # fmt: skip
 
 
-def _store(cfg: Any) -> Generator[Finding, None, bool]:
+def _store(cfg: Config) -> Generator[Finding, None, bool]:
     from gateway.store import Store, db
 
     path = Path(cfg.store_path)
@@ -124,7 +125,7 @@ def _store(cfg: Any) -> Generator[Finding, None, bool]:
                       "jalankan `anjungan upgrade` (cadangan dibuat dulu)",
                       "run `anjungan upgrade` (it makes a backup first)")  # fmt: skip
             return False
-        used, budget = store.used_bytes(), int(cfg.gateway.store_budget_mb) << 20
+        used, budget = store.used_bytes(), cfg.gateway.store_budget_mb << 20
         text = f"{used / 1e6:.1f} MB / {budget / 1e6:.0f} MB"
         if used < budget * 0.9:
             yield good(f"penyimpanan {path}: {text} terpakai", f"store {path}: {text} used")
@@ -147,7 +148,7 @@ BACKLOG_AGE_S = 6 * 3600  # a record waiting longer than this means the sync is 
 SYNC_QUIET_MIN_S = 15 * 60  # no successful round for this long (or 3 intervals, if longer) needs a look
 
 
-def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+def _backlog(cfg: Config, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
     """Per stream: refused records and how long the oldest has waited; then whether the sync runs at all
     (``pulled_ms``: when a round last pulled the central's changes, ms, as the sync records it)."""
     now_ms = time.time() * 1000
@@ -172,11 +173,13 @@ def _backlog(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None
         yield from _sync_running(cfg, backlog, pulled_ms)
 
 
-def _sync_running(cfg: Any, backlog: dict[str, dict[str, Any]], pulled_ms: str | None) -> Iterator[Finding]:
+def _sync_running(
+    cfg: Config, backlog: dict[str, dict[str, Any]], pulled_ms: str | None
+) -> Iterator[Finding]:
     """A round completes at least every [sync] interval_s while the sync runs and the central answers."""
     successes = [info["last_success"] for info in backlog.values() if info["last_success"]]
     successes += [int(pulled_ms)] if pulled_ms and pulled_ms.isdigit() else []
-    quiet_s = max(SYNC_QUIET_MIN_S, 3 * float(cfg.sync.interval_s))
+    quiet_s = max(SYNC_QUIET_MIN_S, 3 * cfg.sync.interval_s)
     last = max(successes) / 1000 if successes else None
     state = _unit_state("anjungan-sync")
     if state is not None and state != "active":
@@ -213,7 +216,7 @@ def _unit_state(unit: str) -> str | None:
     return active
 
 
-def _disk(cfg: Any) -> Iterator[Finding]:
+def _disk(cfg: Config) -> Iterator[Finding]:
     folder = Path(cfg.data_dir)
     if not folder.exists():
         return
@@ -263,7 +266,7 @@ def _written_since_boot(folder: Path) -> int | None:
         return None
 
 
-def _permissions(cfg: Any) -> Iterator[Finding]:
+def _permissions(cfg: Config) -> Iterator[Finding]:
     """Each file holding secrets or citizens' data, the data folder and every folder in it (files, pages,
     backups, run) must be private (gateway.private); at most :data:`LOOSE_SHOWN` are named, then a count."""
     from gateway import private
@@ -355,7 +358,7 @@ def _damaged(path: Path, why: str) -> Finding:
                "upgrade` and start the services; without a backup `anjungan init` makes a new one")  # fmt: skip
 
 
-def _kiosk(cfg: Any) -> Iterator[Finding]:
+def _kiosk(cfg: Config) -> Iterator[Finding]:
     host = "127.0.0.1" if cfg.kiosk.host in ("", "0.0.0.0") else cfg.kiosk.host
     yield _reachable(host, cfg.kiosk.port, "kiosk", "kiosk", "systemctl restart anjungan-kiosk",
                      "systemctl restart anjungan-kiosk")  # fmt: skip
@@ -395,7 +398,7 @@ def _reachable(host: str, port: int, what_id: str, what_en: str, fix_id: str, fi
                f"{what_en} at {host}:{port} does not answer ({reason})", fix_id, fix_en)  # fmt: skip
 
 
-def _nodes(cfg: Any) -> Iterator[Finding]:
+def _nodes(cfg: Config) -> Iterator[Finding]:
     from gateway.store import Store
 
     with Store(Path(cfg.store_path), readonly=True) as store:
@@ -417,7 +420,7 @@ def _nodes(cfg: Any) -> Iterator[Finding]:
                       "check the node's power and cable or WiFi; `anjungan node monitor --port ...`")  # fmt: skip
 
 
-def _serial(cfg: Any) -> Iterator[Finding]:
+def _serial(cfg: Config) -> Iterator[Finding]:
     configured = {entry.port for entry in cfg.serial}
     for port in sorted(configured):
         if os.path.exists(port):
@@ -434,7 +437,7 @@ def _serial(cfg: Any) -> Iterator[Finding]:
                       "add [[serial]] port = \"" + path + "\", then systemctl restart anjungan-ingest")  # fmt: skip
 
 
-def _operator(cfg: Any) -> Iterator[Finding]:
+def _operator(cfg: Config) -> Iterator[Finding]:
     """The operator pages (health, refused submissions, the printer test) need a password hash."""
     if cfg.kiosk.operator_password_hash:
         yield good("halaman operator aktif (/operator/)", "the operator pages are on (/operator/)")
@@ -447,12 +450,12 @@ def _operator(cfg: Any) -> Iterator[Finding]:
                   "`sudo systemctl restart anjungan-kiosk` (docs/deploy.md)")  # fmt: skip
 
 
-def _printer(cfg: Any) -> Iterator[Finding]:
-    """The receipt printer as the kiosk would open it, read with the kiosk's own parser (gateway/printing.py):
+def _printer(cfg: Config) -> Iterator[Finding]:
+    """The receipt printer as the kiosk would open it, read with the kiosk's own parser (gateway/printerspec.py):
     a setting the kiosk cannot use is a finding; the device opened for writing, the host connected."""
-    from gateway.printing import PrinterError, parse_printer
+    from gateway.printerspec import PrinterError, parse_printer
 
-    spec = str(cfg.kiosk.printer)
+    spec = cfg.kiosk.printer
     if not spec:
         return
     try:
@@ -525,7 +528,7 @@ def kernel_clock_synchronized() -> bool | None:
     return None if state < 0 else state != 5
 
 
-def _clock(cfg: Any) -> Iterator[Finding]:
+def _clock(cfg: Config) -> Iterator[Finding]:
     from gateway.store import readonly
     from gateway.store.clock import learned_offset
 
@@ -559,7 +562,7 @@ NET_TIMEOUT_S = 5  # each connect and read of a network check
 NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
 
 
-def _central(cfg: Any) -> Iterator[Finding]:
+def _central(cfg: Config) -> Iterator[Finding]:
     if not cfg.central.url:
         yield bad("belum tersambung ke pusat: yang dikumpulkan kios tidak terkirim",
                   "no central configured: nothing this kiosk collects reaches the central",

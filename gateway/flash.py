@@ -20,6 +20,7 @@ import click
 
 from gateway import portlock
 from gateway.clicontext import pass_config
+from gateway.config import Config
 from gateway.errors import AnjunganError, FrameError
 from gateway.frame import Frame, parse_line
 
@@ -46,7 +47,7 @@ def node_config(node_id: str, kind: str, interval_s: float, **options: Any) -> d
     return cfg
 
 
-def known_boot(cfg: Any, node_id: str) -> int | None:
+def known_boot(cfg: Config, node_id: str) -> int | None:
     """The highest boot the gateway's store holds for ``node_id`` (frames or the nodes table), None when the
     store does not exist or does not know the node. A replacement board must boot above it: its frames are
     keyed (node, boot, q), and a reused key is dropped as a duplicate (docs/flashing.md)."""
@@ -212,7 +213,7 @@ def flash(
     "--hello-timeout", type=float, default=20, show_default=True, help="Seconds to wait for the hello."
 )
 @pass_config
-def flash_command(cfg: Any, port: str, node_id: str, kind: str, interval_s: float, mqtt_host: str, mqtt_port: int,
+def flash_command(cfg: Config, port: str, node_id: str, kind: str, interval_s: float, mqtt_host: str, mqtt_port: int,
                   mqtt_user: str, mqtt_password: str, wifi_ssid: str, wifi_password: str, hello_timeout: float) -> None:  # fmt: skip
     """Copy firmware/ and the node's config.json to a board, verify them by sha256, reset, await its hello."""
     import re
@@ -256,7 +257,7 @@ def mqtt_warnings(config: dict[str, Any]) -> list[str]:
     return out
 
 
-def store_lines(cfg: Any, port: str, lines: list[bytes]) -> str:
+def store_lines(cfg: Config, port: str, lines: list[bytes]) -> str:
     """Store what the board printed after its reset (its hello above all: its firmware version) as the ingest
     would; answers a note when they could not be stored ("" when stored or when there is no store)."""
     from gateway.ingest.sink import FrameSink

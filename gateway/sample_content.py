@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import private
+from gateway.config import Config
 
 OFFICE = "Kecamatan Wonosalam"
 
@@ -285,7 +286,7 @@ def write_documents(data_dir: Path) -> int:
     return len(_BYTES)
 
 
-def seed(store: Any, cfg: Any) -> int:
+def seed(store: Any, cfg: Config) -> int:
     """Write the sample documents and apply the content through the path content from the central takes."""
     write_documents(cfg.data_dir)
     current = store.get_meta("changes_cursor") or ""

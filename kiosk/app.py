@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from gateway import private
+from gateway.config import Config
 from gateway.store import Store
 from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
@@ -56,7 +57,7 @@ def _config_value(app: Flask, setting: str) -> Callable[[], str]:
     return lambda: str(app.config[setting])
 
 
-def _defaults(cfg: Any) -> dict[str, Any]:
+def _defaults(cfg: Config) -> dict[str, Any]:
     kiosk = cfg.kiosk
     return {
         "KIOSK_OFFICE": cfg.gateway.name,
@@ -103,10 +104,10 @@ def _defaults(cfg: Any) -> dict[str, Any]:
     }
 
 
-def _secret_key(cfg: Any) -> str:
+def _secret_key(cfg: Config) -> str:
     """The configured key, or one kept in ``<data_dir>/kiosk.key`` (created 0600 on first start)."""
     if cfg.kiosk.secret_key:
-        return str(cfg.kiosk.secret_key)
+        return cfg.kiosk.secret_key
     path = Path(cfg.data_dir) / "kiosk.key"
     if not path.exists():
         private.ensure_dir(path.parent)
@@ -129,7 +130,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def create_app(cfg: Any, test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Flask:
     """The kiosk app for configuration ``cfg``; ``test_config`` overrides the ``KIOSK_*`` settings (and
     ``KIOSK_CLOCK``, a :class:`gateway.store.clock.SystemClock` that tests inject to step the wall clock)."""
     app = Flask(__name__)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gateway.clicontext import pass_config
+from gateway.config import Config
 from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _prerender_documents(app: Any, stop: threading.Event) -> None:
     help="Ask for an operator password, print its hash for [kiosk] operator_password_hash, and exit.",
 )
 @pass_config
-def kiosk_command(cfg: Any, host: str | None, port: int | None, threads: int, hash_password: bool) -> None:
+def kiosk_command(cfg: Config, host: str | None, port: int | None, threads: int, hash_password: bool) -> None:
     """Serve the citizen kiosk (waitress)."""
     if hash_password:
         from werkzeug.security import generate_password_hash

@@ -198,6 +198,11 @@ def _phone(required: bool = True) -> StringField:
     return StringField(_l("Nomor telepon / HP"), checks, filters=[digits_only])
 
 
+def _sms() -> BooleanField:
+    """The opt-in to be told by SMS (docs/sms.md): the central texts the phone number given on the form."""
+    return BooleanField(_l("Kabari saya lewat SMS bila ada jawaban atau perubahan (ke nomor di atas)"))
+
+
 def _email() -> StringField:
     return StringField(_l("E-mail (tidak wajib)"), [Optional(), _cap(120), check_email], filters=[clean_line])
 
@@ -208,6 +213,7 @@ class IdentityMixin:
     alamat = StringField(_l("Alamat"), [_required(), _cap(200)], filters=[clean_line])
     pekerjaan = StringField(_l("Pekerjaan"), [Optional(), _cap(60)], filters=[clean_line])
     telepon = _phone()
+    kabari_sms = _sms()
     email = _email()
 
     def personal(self) -> dict[str, Any]:
@@ -282,6 +288,7 @@ class PengaduanForm(OnceMixin, FlaskForm):
     nama = StringField(_l("Nama lengkap"), [Optional(), _cap(100)], filters=[clean_line])
     nik = _nik(required=False)
     telepon = _phone(required=False)
+    kabari_sms = _sms()
 
     def validate_tanggal_kejadian(self, field: Any) -> None:
         if field.data and field.data > date.today():

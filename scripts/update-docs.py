@@ -1,5 +1,6 @@
 """Rewrite the generated parts of docs/: the settings tables of docs/configuration.md (the gateway's, from
-gateway/config.py) and docs/central.md (the central's, from sync/central/settings.py), and the whole of
+gateway/config.py) and docs/central.md (the central's, from sync/central/settings.py), docs/sms.md (the SMS side's, from
+sync/central/sms/settings.py), and the whole of
 docs/cli.md (from every command's ``--help``). Tests fail when any is stale."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ sys.path.insert(0, str(REPO))
 from gateway.cli import cli  # noqa: E402
 from gateway.config import settings_markdown  # noqa: E402
 from sync.central.settings import settings_markdown as central_settings_markdown  # noqa: E402
+from sync.central.sms.settings import settings_markdown as sms_settings_markdown  # noqa: E402
 
 BEGIN = "<!-- settings:begin (made by scripts/update-docs.py from gateway/config.py) -->"
 END = "<!-- settings:end -->"
@@ -36,6 +38,15 @@ CENTRAL_END = "<!-- central-settings:end -->"
 def generated_central(text: str) -> str:
     pattern = re.compile(re.escape(CENTRAL_BEGIN) + r".*?" + re.escape(CENTRAL_END), re.S)
     return pattern.sub(lambda _: f"{CENTRAL_BEGIN}\n{central_settings_markdown()}{CENTRAL_END}", text)
+
+
+SMS_BEGIN = "<!-- sms-settings:begin (made by scripts/update-docs.py from sync/central/sms/settings.py) -->"
+SMS_END = "<!-- sms-settings:end -->"
+
+
+def generated_sms(text: str) -> str:
+    pattern = re.compile(re.escape(SMS_BEGIN) + r".*?" + re.escape(SMS_END), re.S)
+    return pattern.sub(lambda _: f"{SMS_BEGIN}\n{sms_settings_markdown()}{SMS_END}", text)
 
 
 CLI_HEAD = """# The command line
@@ -67,9 +78,11 @@ def generated_cli() -> str:
 def main() -> None:
     """Rewrite the generated docs; with ``--check``, only say which are stale (exit 1 if any)."""
     configuration, central = REPO / "docs" / "configuration.md", REPO / "docs" / "central.md"
+    sms = REPO / "docs" / "sms.md"
     wanted = {
         configuration: generated_configuration(configuration.read_text()),
         central: generated_central(central.read_text()),
+        sms: generated_sms(sms.read_text()),
         REPO / "docs" / "cli.md": generated_cli(),
     }
     if "--check" in sys.argv[1:]:

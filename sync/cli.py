@@ -6,11 +6,11 @@ import json
 import logging
 import sys
 import threading
-from typing import Any
 
 import click
 
 from gateway.clicontext import pass_config
+from gateway.config import Config
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
 from gateway.store import Store, files
@@ -24,7 +24,7 @@ def sync_group() -> None:
 
 @sync_group.command("run")
 @pass_config
-def run_command(cfg: Any) -> None:
+def run_command(cfg: Config) -> None:
     """Sync until stopped (SIGTERM or Ctrl-C): a round every [sync] interval_s, earlier when there is backlog."""
     from sync.client import Settings, SyncClient
     from sync.client.lookup import LookupRelay
@@ -57,7 +57,7 @@ def run_command(cfg: Any) -> None:
 @click.option("--attempts", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Rounds to try (with backoff) before giving up.")  # fmt: skip
 @pass_config
-def now_command(cfg: Any, attempts: int) -> None:
+def now_command(cfg: Config, attempts: int) -> None:
     """One sync round now, with a progress bar; exits 1 with one line if it fails."""
     from sync.client import Settings, SyncClient, SyncError
     from sync.client.service import pending_estimate
@@ -87,7 +87,7 @@ def now_command(cfg: Any, attempts: int) -> None:
 @sync_group.command("status")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_config
-def status_command(cfg: Any, fmt: str) -> None:
+def status_command(cfg: Config, fmt: str) -> None:
     """Backlog per stream, the oldest unsynced record's age, last success and last error."""
     from sync.client import status
 
@@ -108,7 +108,7 @@ _STREAM_OPTION = click.option("--stream", type=click.Choice(STREAMS), help="Only
 @_STREAM_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_config
-def dead_letters_list(cfg: Any, stream: str | None, fmt: str) -> None:
+def dead_letters_list(cfg: Config, stream: str | None, fmt: str) -> None:
     """Each dead letter: stream, seq, when, attempts, reason, which record (never personal data)."""
     from gateway.store import deadletters
 
@@ -129,7 +129,7 @@ def dead_letters_list(cfg: Any, stream: str | None, fmt: str) -> None:
 @_STREAM_OPTION
 @click.argument("seqs", metavar="[SEQ]...", nargs=-1, type=click.IntRange(1))
 @pass_config
-def dead_letters_retry(cfg: Any, stream: str | None, seqs: tuple[int, ...]) -> None:
+def dead_letters_retry(cfg: Config, stream: str | None, seqs: tuple[int, ...]) -> None:
     """Send dead letters again after a fix (all of them, or those SEQs): now when the central answers, else
     with the next sync round."""
     from gateway.store import deadletters
@@ -167,7 +167,7 @@ def _check_choice(chosen: list[tuple[str, int]], seqs: tuple[int, ...]) -> None:
             )
 
 
-def _send_again_now(cfg: Any, store: Store) -> str:
+def _send_again_now(cfg: Config, store: Store) -> str:
     """Send the dead letters asked for now; answers why not when it could not."""
     from sync.client import Settings, SyncClient, SyncError
 

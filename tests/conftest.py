@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.chromium",
     "tests.fixtures.disk",
     "tests.fixtures.ckan",
+    "tests.fixtures.modem",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,10 @@
-"""The house rules of docs/architecture.md, checked on the source: who may import whom."""
+"""The house rules of docs/architecture.md, checked on the source: the layer order.
+
+Every module of ``gateway``, ``kiosk`` and ``sync`` belongs to one part, and every part to one layer
+(:data:`LAYERS`, lowest first). A module may import the modules of its own part and of any part of a lower
+layer, never one of a higher layer nor another part of its own layer; :data:`NOT_ON` names the few lower parts
+a part must still not use. A module that no part claims is itself a failure: a new module is placed on purpose.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +14,245 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("gateway", "kiosk", "sync")
 
+# (layer, {part: module prefixes}), lowest layer first. A prefix claims the module of that name and every
+# module below it (the longest prefix wins), except the packages in ONLY_ITSELF, which claim their own
+# __init__ only.
+LAYERS: list[tuple[str, dict[str, tuple[str, ...]]]] = [
+    (
+        "lowest",
+        {
+            # pure modules every part may import: errors, vocabulary, working-day dates, registration numbers,
+            # status codes, the typed configuration and the small shared tools
+            "base": (
+                "gateway",  # the package itself: __version__, RELEASE_DATE
+                "gateway.errors",
+                "gateway.vocabulary",
+                "gateway.dates",
+                "gateway.regno",
+                "gateway.statuscode",
+                "gateway.config",
+                "gateway.clicontext",
+                "gateway.printerspec",
+                "gateway.backoff",
+                "gateway.warnonce",
+                "gateway.stopsignals",
+                "gateway.sdnotify",
+                "gateway.private",
+                "gateway.portlock",
+                "gateway.scrape",
+                "gateway.frame",
+                "gateway.faults",
+                "gateway.sample_content",
+            ),
+        },
+    ),
+    (
+        "store and protocol",
+        {
+            "store": ("gateway.store", "gateway.upgrade"),
+            "protocol": ("sync.protocol",),
+        },
+    ),
+    (
+        "parts",
+        {
+            "ingest": ("gateway.ingest", "gateway.porttap"),
+            "kiosk": ("kiosk",),
+            "sync": ("sync", "sync.cli", "sync.client"),
+            "central": ("sync.central",),
+            "simulator": ("gateway.simulator",),
+        },
+    ),
+    (
+        "tools",
+        {
+            "tools": (
+                "gateway.__main__",
+                "gateway.cli",
+                "gateway.clockset",
+                "gateway.deadline",
+                "gateway.demo",
+                "gateway.doctor",
+                "gateway.flash",
+                "gateway.health",
+                "gateway.monitor",
+                "gateway.supervise",
+            ),
+        },
+    ),
+]
 
-def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), str(path))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
-
-
-FORBIDDEN = {
-    "gateway": {"kiosk", "sync"},
-    "kiosk": {"sync"},
-    "sync": {"kiosk"},
-    "firmware": {"gateway", "kiosk", "sync"},
+# Lower parts a part must not use all the same. The central shares with the gateway side only the protocol and
+# the lowest layer (DESIGN.md); the gateway's own commands never import the kiosk or the sync, which add their
+# commands through the `anjungan.commands` entry points and are started as child processes.
+NOT_ON = {
+    "central": {"store"},
+    "tools": {"kiosk", "sync", "central", "protocol"},
 }
 
+ONLY_ITSELF = {"gateway", "sync"}
 
-@pytest.mark.parametrize("part", sorted(FORBIDDEN))
-def test_import_rules(part: str) -> None:
+LAYER_OF = {part: index for index, (_, parts) in enumerate(LAYERS) for part in parts}
+PREFIXES = sorted(
+    ((prefix, part) for _, parts in LAYERS for part, prefixes in parts.items() for prefix in prefixes),
+    key=lambda item: -len(item[0]),
+)
+
+
+def part_of(module: str) -> str | None:
+    """The part that claims ``module`` (a dotted name), or None."""
+    for prefix, part in PREFIXES:
+        if module == prefix or (prefix not in ONLY_ITSELF and module.startswith(prefix + ".")):
+            return part
+    return None
+
+
+def refusal(importer: str, imported: str) -> str | None:
+    """Why module ``importer`` may not import module ``imported`` (both dotted names of ours), or None."""
+    mine, theirs = part_of(importer), part_of(imported)
+    if mine is None or theirs is None:
+        return f"{importer if mine is None else imported} belongs to no part"
+    if mine == theirs:
+        return None
+    if LAYER_OF[theirs] > LAYER_OF[mine]:
+        return f"{mine} ({LAYERS[LAYER_OF[mine]][0]}) imports {theirs} of a higher layer"
+    if LAYER_OF[theirs] == LAYER_OF[mine]:
+        return f"{mine} imports {theirs}, another part of its own layer"
+    if theirs in NOT_ON.get(mine, set()):
+        return f"{mine} must not stand on {theirs}"
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_module(dotted: str) -> bool:
+    base = REPO.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The modules of ours that ``path`` imports anywhere (also inside functions), relative imports resolved."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                stem = package[: len(package) - node.level + 1]
+                base = ".".join(stem + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if is_module(sub) else base)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def our_modules() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+
+
+def test_every_module_belongs_to_a_part() -> None:
+    unclaimed = [module_name(p) for p in our_modules() if part_of(module_name(p)) is None]
+    assert our_modules()
+    assert unclaimed == []
+
+
+def test_every_part_excludes_only_parts_below_it() -> None:
+    for part, below in NOT_ON.items():
+        assert all(LAYER_OF[other] < LAYER_OF[part] for other in below), part
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_follow_the_layer_order(package: str) -> None:
     offenders = []
-    for path in sorted((REPO / part).rglob("*.py")):
-        bad = imported_roots(path) & FORBIDDEN[part]
-        if bad:
-            offenders.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
-    assert (REPO / part).is_dir()
+    for path in our_modules():
+        if path.relative_to(REPO).parts[0] != package:
+            continue
+        importer = module_name(path)
+        for imported in sorted(imported_modules(path)):
+            why = refusal(importer, imported)
+            if why:
+                offenders.append(f"{path.relative_to(REPO)}: imports {imported}: {why}")
     assert offenders == []
 
 
-# DESIGN.md: the central shares with the gateway side only the protocol module and the lowest layer (errors,
-# vocabulary, working-day dates, registration numbers, private files, who may read /metrics, stopping on signals)
-# and the sample content (pure data: what the demo publishes at its central and what a kiosk's init seeds)
-LOWEST_LAYER = {
-    "errors",
-    "vocabulary",
-    "clicontext",
-    "dates",
-    "regno",
-    "private",
-    "scrape",
-    "stopsignals",
-    "sample_content",
-}
+def test_the_lowest_layer_holds_only_what_several_parts_use() -> None:
+    """Code used by one part lives in that part (the receipt printer is the kiosk's, not the lowest layer's)."""
+    users: dict[str, set[str]] = {}
+    for path in our_modules():
+        mine = part_of(module_name(path))
+        for imported in imported_modules(path):
+            if part_of(imported) == "base" and mine not in (None, "base"):
+                users.setdefault(imported, set()).add(str(mine))
+    lonely = {
+        module: sorted(users.get(module, ()))
+        for module in LAYERS[0][1]["base"]
+        if module not in ONLY_ITSELF and len(users.get(module, ())) < 2
+    }
+    assert users
+    assert lonely == {}, "move these into the one part that uses them"
 
 
-def test_central_shares_only_the_protocol_with_the_gateway_side() -> None:
-    central = REPO / "sync" / "central"
-    for path in central.rglob("*.py"):
-        tree = ast.parse(path.read_text())
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("gateway.store.db", "kiosk.app"),  # the store under the kiosk
+        ("gateway.store", "gateway.ingest.sink"),  # the store under the ingest
+        ("gateway.errors", "gateway.store"),  # the lowest layer under the store
+        ("gateway.config", "gateway.store.db"),
+        ("gateway.vocabulary", "sync.protocol"),
+        ("gateway.store.writer", "sync.protocol.codec"),  # store and protocol side by side
+        ("kiosk.app", "sync.client"),  # parts side by side
+        ("sync.client.service", "kiosk.forms"),
+        ("sync.central.app", "gateway.store"),  # the central stands on the protocol and the lowest layer only
+        ("gateway.ingest.service", "gateway.doctor"),  # a part under the tools
+        ("gateway.doctor", "kiosk.printing"),  # the gateway's commands never import the kiosk
+        ("gateway.cli", "sync.cli"),
+        ("gateway.newmodule", "gateway.errors"),  # a module no part claims
+        ("sync.newmodule", "sync.protocol"),
+    ],
+)
+def test_the_order_refuses(importer: str, imported: str) -> None:
+    assert refusal(importer, imported) is not None
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("gateway.dates", "gateway.vocabulary"),  # siblings of the lowest layer
+        ("gateway.store.writer", "gateway.frame"),
+        ("kiosk.views.submit", "kiosk.printing"),
+        ("kiosk.app", "gateway.store"),
+        ("sync.client.service", "sync.protocol"),
+        ("sync.central.api", "sync.protocol.signing"),
+        ("gateway.monitor", "gateway.ingest.serial_reader"),
+    ],
+)
+def test_the_order_allows(importer: str, imported: str) -> None:
+    assert refusal(importer, imported) is None
+
+
+def test_firmware_imports_nothing_of_the_host_side() -> None:
+    offenders = []
+    for path in sorted((REPO / "firmware").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sync."):
-                assert node.module.startswith(("sync.central", "sync.protocol")), f"{path}: {node.module}"
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gateway."):
-                assert node.module.removeprefix("gateway.") in LOWEST_LAYER, f"{path}: {node.module}"
-            if isinstance(node, ast.ImportFrom) and node.module == "gateway":
-                assert {a.name for a in node.names} <= LOWEST_LAYER, f"{path}: gateway.{node.names[0].name}"
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] in PACKAGES]
+    assert (REPO / "firmware").is_dir()
+    assert offenders == []
 
 
 def test_no_third_party_code_or_cdn_in_the_repository() -> None:

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from gateway.config import Config
 from gateway.ingest.mqtt_reader import MqttReader
 from gateway.ingest.serial_reader import SerialReader
 from gateway.ingest.sink import FrameSink
@@ -26,7 +26,7 @@ class SerialPort:
     baud: int = 115200
 
 
-def mqtt_client_id(cfg: Any) -> str:
+def mqtt_client_id(cfg: Config) -> str:
     return str(cfg.mqtt.client_id or f"anjungan-{cfg.gateway.id}")
 
 
@@ -73,7 +73,12 @@ class Ingest:
 
     @classmethod
     def from_config(
-        cls, store: Store, cfg: Any, *, extra_serial: Sequence[str] = (), mqtt: tuple[str, int] | None = None
+        cls,
+        store: Store,
+        cfg: Config,
+        *,
+        extra_serial: Sequence[str] = (),
+        mqtt: tuple[str, int] | None = None,
     ) -> Ingest:
         """Ports from the configuration plus ``extra_serial``; MQTT from ``mqtt`` or the configuration."""
         ports = [SerialPort(s.port, s.baud) for s in cfg.serial]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import private, regno, statuscode
+from gateway.config import Config
 from gateway.errors import StoreError, StoreMissingError, StoreNeedsUpgradeError
 from gateway.store import db, readonly, retention
 from gateway.store.clock import SYSTEM_CLOCK, SystemClock, learned_offset
@@ -112,7 +113,7 @@ class Store:
         return store
 
     @classmethod
-    def from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+    def from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Store:
         return cls.open(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
         )
@@ -145,7 +146,7 @@ class Store:
         return cls(path, budget_bytes=budget_bytes, clock=clock)
 
     @classmethod
-    def existing_from_config(cls, cfg: Any, clock: SystemClock | None = None) -> Store:
+    def existing_from_config(cls, cfg: Config, clock: SystemClock | None = None) -> Store:
         """:meth:`open_existing` for the store of configuration ``cfg``."""
         return cls.open_existing(
             cfg.store_path, budget_bytes=int(cfg.gateway.store_budget_mb) << 20, clock=clock or SYSTEM_CLOCK
@@ -329,6 +330,7 @@ class Store:
         day: date | None = None,
         idempotency_key: str | None = None,
         code: str | None = None,
+        notify_sms: bool = False,
     ) -> dict[str, Any]:
         """Save a citizen's submission durably (synchronous=FULL) and give it its registration number.
 
@@ -341,6 +343,8 @@ class Store:
         central. ``idempotency_key`` (a string of at most 64 characters, e.g. the random key of a served form) makes the
         call idempotent: the key is looked up in that same transaction, and a repeat (a double tap, a resend
         after a slow answer, concurrent or not) stores nothing and returns the first submission under that key.
+        ``notify_sms``: the citizen asked to be told of changes by SMS (the central texts the phone number of
+        ``personal``; ignored without personal data).
         Returns the stored record (without personal data) with ``repeat``: True when the key had been used
         already, and the status code under ``"code"`` — the one time it exists in the clear, for the receipt
         (on a repeat: ``code`` when it matches the stored hash, else None).
@@ -359,9 +363,8 @@ class Store:
             repeat = number is not None
             if number is None:
                 code = code or statuscode.new_code()
-                number = self._insert(
-                    conn, kind, public, personal, gateway_id, due_date, day, idempotency_key, code
-                )
+                number = self._insert(conn, kind, public, personal, gateway_id, due_date, day, idempotency_key,
+                                      code, notify_sms and personal is not None)  # fmt: skip
         if repeat and not (code and self.status_code_matches(number, code)):
             code = None
         record = self.submission(number)
@@ -381,7 +384,7 @@ class Store:
 
     def _insert(self, conn: sqlite3.Connection, kind: str, public: Mapping[str, Any],
                 personal: Mapping[str, Any] | None, gateway_id: str, due_date: date | None,
-                day: date, key: str | None, code: str) -> str:  # fmt: skip
+                day: date, key: str | None, code: str, notify_sms: bool = False) -> str:  # fmt: skip
         """Insert one submission with the next number of ``day`` and the hash of its status code ``code``
         (inside the caller's transaction)."""
         ordinal = conn.execute(
@@ -390,11 +393,11 @@ class Store:
         number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
         conn.execute(
             "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
-            "access_hash, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
+            "access_hash, idempotency_key, notify_sms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
             (str(uuid_mod.uuid4()), number, kind, day.isoformat(), self.clock.now_ms(), self.clock_offset(),
              due_date.isoformat() if due_date else None, _json(dict(public)),
              _json(dict(personal)) if personal is not None else None,
-             statuscode.access_hash(number, code), key),
+             statuscode.access_hash(number, code), key, int(notify_sms)),
         )  # fmt: skip
         return number
 
@@ -567,15 +570,15 @@ class Store:
                 ]
             if stream == "submissions":
                 rows = conn.execute(
-                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal, access_hash "
+                    "SELECT seq, uuid, number, kind, at, offset, due_date, public, personal, access_hash, notify_sms "
                     f"FROM submissions WHERE seq > ? {dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
                     (after, limit),
                 ).fetchall()
                 return [
                     {"seq": s, "uuid": u, "number": num, "kind": k, "at": at, "offset": off, "due_date": due,
                      "public": json.loads(pub), "personal": json.loads(per) if per is not None else None,
-                     **({"access": acc} if acc else {})}
-                    for s, u, num, k, at, off, due, pub, per, acc in rows
+                     **({"access": acc} if acc else {}), **({"sms": True} if sms and per is not None else {})}
+                    for s, u, num, k, at, off, due, pub, per, acc, sms in rows
                 ]  # fmt: skip
             if stream == "ratings":
                 rows = conn.execute(

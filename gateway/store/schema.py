@@ -200,6 +200,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "1100-submission-sms",
+        # The citizen ticked "Kabari saya lewat SMS": the central texts the phone number of the personal data
+        # when an officer answers, extends, defers or closes (the record's optional "sms" field).
+        """
+        ALTER TABLE submissions ADD COLUMN notify_sms INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
         "1200-skm-ratings",
         # Stream ``ratings``: the citizens' anonymous satisfaction ratings (Survei Kepuasan Masyarakat,
         # docs/skm.md). A row holds only the service rated, the day, and the nine ratings (1-4, NULL when

@@ -25,10 +25,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
-from gateway.printing import PrinterError, Slip, print_slip
 from gateway.store import deadletters
 from gateway.store import kiosk as kiosk_queries
 from kiosk import forms
+from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import store
 
 log = logging.getLogger(__name__)

@@ -28,11 +28,11 @@ from limits import parse as parse_limit
 
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
-from gateway.printing import PrinterError, Slip, print_slip
 from gateway.store import files
 from gateway.vocabulary import DueKind, LaporStage, SubmissionKind, SubmissionStatus
 from kiosk import forms
 from kiosk import status as status_mod
+from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import kiosk_tz, store
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ def _save(kind: str, form: Any) -> Any:
         record = store().add_submission(kind, form.public(), form.personal(),
                                         gateway_id=current_app.config["KIOSK_GATEWAY_ID"],
                                         due_date=dates.due_for(kind, today), day=today,
-                                        idempotency_key=key, code=_code_for(key))  # fmt: skip
+                                        idempotency_key=key, code=_code_for(key),
+                                        notify_sms=bool(getattr(form, "kabari_sms", None) and form.kabari_sms.data))  # fmt: skip
     except StoreError as err:
         log.error("a %s could not be saved: %s", kind, err)  # the error never holds the form's data
         return Response(render_template("error.html", code=503), status=503)

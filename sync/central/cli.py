@@ -104,6 +104,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     state.files()  # a server with nowhere to serve documents from does not start
     click.echo(f"central on http://{host}:{port}/", err=True)
     evaluator = _alert_evaluator(state)
+    sms = _sms_worker(state)
     try:
         waitress.serve(
             app,
@@ -116,6 +117,8 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     finally:
         if evaluator is not None:
             evaluator.close()
+        if sms is not None:
+            sms.close()
 
 
 def _alert_evaluator(state: CentralState) -> Any:
@@ -127,6 +130,22 @@ def _alert_evaluator(state: CentralState) -> Any:
     if cfg.alerts_every_s <= 0:
         return None
     return Evaluator(state.engine, cfg, state.clock).start()
+
+
+def _sms_worker(state: CentralState) -> Any:
+    """The thread that sends the SMS queue every ANJUNGAN_CENTRAL_SERVER_SMS_EVERY_S (none without a sender,
+    or at 0: then ``central sms-worker`` sends it)."""
+    from sync.central.sms import worker
+    from sync.central.sms.senders import make_sender
+    from sync.central.sms.settings import SmsSettings
+
+    cfg = SmsSettings.from_env()
+    sender = make_sender(cfg)
+    if sender is None or cfg.sms_every_s <= 0:
+        return None
+    return worker.Worker(
+        state.engine, sender, cfg, worker.hash_key(state.master_key, cfg), state.clock
+    ).start()
 
 
 @central_group.command("add-gateway")
@@ -350,3 +369,7 @@ _register_opendata(central_group)
 from sync.central.fleet.cli import register as _register_fleet  # noqa: E402
 
 _register_fleet(central_group)
+
+from sync.central.sms.cli import register as _register_sms  # noqa: E402
+
+_register_sms(central_group)

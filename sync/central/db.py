@@ -91,6 +91,7 @@ submissions = sa.Table(
     sa.Column("personal", sa.Text),
     *_time_columns(),
     sa.Column("access_hash", sa.String(64)),  # the status code's hash (gateway.statuscode); null before codes
+    sa.Column("notify_sms", sa.Boolean),  # the citizen asked for SMS (the record's "sms"; docs/sms.md)
 )
 
 # Everything that flows down to gateways: the current state of each item, with the change number (version) of

@@ -24,6 +24,7 @@ from typing import Any
 from gateway.errors import ConfigError
 from sync.central.fleet.settings import env_names as fleet_env_names
 from sync.central.opendata.settings import SETTINGS as OPEN_DATA_SETTINGS
+from sync.central.sms.settings import env_names as sms_env_names
 
 PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
 DB_ENV = "ANJUNGAN_CENTRAL_DB"
@@ -177,9 +178,9 @@ SETTINGS: list[Setting] = [
 _BY_ENV = {s.env_name: s for s in SETTINGS}
 # settings given to the database in whole milliseconds (statement_timeout, lock_timeout, busy_timeout, ...)
 _MILLISECOND_SETTINGS = ("idle_s", "statement_timeout_s", "lock_timeout_s")
-# the open data side's and the fleet's settings share the namespace; they are read and checked by
-# sync/central/opendata and sync/central/fleet
-_ELSEWHERE = {s.env_name for s in OPEN_DATA_SETTINGS} | set(fleet_env_names())
+# the open data side's, the fleet's and the SMS side's settings share the namespace; they are read and checked
+# by sync/central/opendata, sync/central/fleet and sync/central/sms
+_ELSEWHERE = {s.env_name for s in OPEN_DATA_SETTINGS} | set(fleet_env_names()) | set(sms_env_names())
 
 
 @dataclass(frozen=True)

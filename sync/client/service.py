@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway import faults, sdnotify, upgrade
 from gateway.backoff import Backoff
+from gateway.config import Config
 from gateway.errors import StoreError
 from gateway.store import Store, deadletters
 from gateway.store.clock import SystemClock
@@ -61,7 +62,7 @@ class Settings:
     mains_min_v: float | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Settings:
+    def from_config(cls, cfg: Config) -> Settings:
         if not cfg.central.url:
             raise NotConfigured("no central configured: set [central] url (and gateway_id, secret)")
         if not cfg.central.gateway_id or not cfg.central.secret:
@@ -71,13 +72,13 @@ class Settings:
             gateway_id=cfg.central.gateway_id,
             secret=cfg.central.secret,
             data_dir=cfg.data_dir,
-            interval_s=float(cfg.sync.interval_s),
-            batch_max=int(cfg.sync.batch_max),
-            backoff_cap_s=float(cfg.sync.backoff_cap_s),
-            backoff_base_s=float(cfg.sync.backoff_base_s),
-            timeout_s=float(cfg.sync.timeout_s),
-            water_alert_cm=float(cfg.kiosk.water_alert_cm),
-            mains_min_v=float(cfg.kiosk.mains_min_v),
+            interval_s=cfg.sync.interval_s,
+            batch_max=cfg.sync.batch_max,
+            backoff_cap_s=cfg.sync.backoff_cap_s,
+            backoff_base_s=cfg.sync.backoff_base_s,
+            timeout_s=cfg.sync.timeout_s,
+            water_alert_cm=cfg.kiosk.water_alert_cm,
+            mains_min_v=cfg.kiosk.mains_min_v,
         )
 
     def health(self) -> dict[str, Any]:

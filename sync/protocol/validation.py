@@ -275,6 +275,9 @@ def _check_submission(record: Mapping[str, Any]) -> None:
         isinstance(record["access"], str) and statuscode.HASH_RE.match(record["access"])
     ):
         raise _Bad("'access' is not a status-code hash (64 lowercase hex digits) or null")
+    # optional since the SMS opt-in (docs/protocol.md): older gateways leave it out
+    if record.get("sms") is not None and not isinstance(record["sms"], bool):
+        raise _Bad("'sms' is not true, false or null")
 
 
 def _is_rating(value: Any) -> bool:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gateway.backoff import Backoff
+from gateway.backoff import Backoff, pause_after
 from gateway.ingest.serial_reader import SerialReader
 from gateway.supervise import Child
 
@@ -60,3 +60,11 @@ def test_a_supervised_part_that_exits_is_started_again_after_1_s_doubling_to_60_
     child = Child("ingest", ["true"])
     assert pauses(child.backoff, 8) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
     assert Child("kiosk", ["true"]).backoff is not child.backoff  # each child its own
+
+
+def test_a_count_of_failures_kept_in_a_row_gives_the_same_pauses_as_a_loop() -> None:
+    loop = Backoff(30, 3600)
+    assert pause_after(0, 30, 3600) == 0.0
+    for failures in range(1, 40):
+        assert pause_after(failures, 30, 3600) == loop.next()
+    assert pause_after(10_000, 30, 3600) == 3600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     cfg = config.load(env={})
     assert cfg.path is None
-    assert cfg.serial == []
+    assert cfg.serial == ()
     assert cfg.gateway.store_budget_mb == 1024
 
 
@@ -92,7 +93,7 @@ def test_serial_port_list_from_environment(tmp_path: Path, order: str) -> None:
 
 def test_empty_serial_port_variable_means_no_ports(tmp_path: Path) -> None:
     cfg = config.load(_write(tmp_path, CONTRACT_TOML), env={"ANJUNGAN_SERIAL_PORT": ""})
-    assert cfg.serial == []
+    assert cfg.serial == ()
 
 
 @pytest.mark.parametrize(
@@ -166,6 +167,34 @@ def test_anjungan_init_writes_a_commented_file_that_loads_back(tmp_path: Path) -
     assert cfg.store_path.exists()
     again = CliRunner().invoke(cli, ["--config", str(path), "init"])
     assert again.exit_code == 0 and "keeping it" in again.output
+
+
+def test_the_typed_sections_agree_with_the_settings_table() -> None:
+    assert config.section_mismatches() == []
+    assert [f.name for f in dataclasses.fields(config.KioskSection)] == [
+        s.key for s in config.settings_of("kiosk")
+    ]
+
+
+def test_the_configuration_is_typed_and_read_only(tmp_path: Path) -> None:
+    text = CONTRACT_TOML + 'water_alert_cm = 120\nnode_labels = { "dmk-wl-01" = "Jembatan" }\n'
+    cfg = config.load(_write(tmp_path, text), env={"ANJUNGAN_SYNC_BATCH_MAX": "500"})
+    assert isinstance(cfg.kiosk, config.KioskSection) and isinstance(cfg.serial[0], config.SerialSection)
+    assert cfg.kiosk.water_alert_cm == 120.0 and isinstance(cfg.kiosk.water_alert_cm, float)
+    assert cfg.sync.batch_max == 500
+    assert dict(cfg.kiosk.node_labels) == {"dmk-wl-01": "Jembatan"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.kiosk.port = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.kiosk.node_labels["dmk-wl-02"] = "Sawah"  # type: ignore[index]
+    assert cfg.as_dict()["kiosk"]["node_labels"] == {"dmk-wl-01": "Jembatan"}
+    assert cfg.as_dict()["serial"] == [
+        {"port": "/dev/ttyACM0", "baud": 115200},
+        {"port": "/dev/ttyUSB1", "baud": 9600},
+    ]
+    # secrets stay out of a logged or printed configuration
+    shown = repr(config.load(_write(tmp_path, '[central]\nsecret = "s3cr3t-value"\n'), env={}))
+    assert "s3cr3t-value" not in shown and "gateway_id=" in shown
 
 
 def test_every_setting_is_documented() -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from gateway import doctor
 from gateway.cli import cli
-from gateway.printing import PrinterError, PrinterTarget, parse_printer
+from gateway.printerspec import PrinterError, PrinterTarget, parse_printer
 
 
 def _doctor(cwd: Path, *argv: str, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from gateway.config import Config
 from gateway.store import Store, db
 from kiosk import charts
 from kiosk.renderworker import BoundedWorker, RenderError, RenderTimeout
@@ -113,7 +114,7 @@ def feed_near_constant(store: Store, node: str, name: str, hours: int) -> None:
 
 
 @pytest.fixture
-def poisoned_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
+def poisoned_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config) -> Iterator[LiveServer]:
     from gateway.sample_content import seed
 
     seed(kiosk_store, cfg)

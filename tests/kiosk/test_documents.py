@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from gateway.config import Config
 from gateway.sample_content import make_pdf
 from gateway.store import Store
 from kiosk import documents
@@ -42,7 +43,7 @@ def worker() -> Iterator[BoundedWorker]:
 
 
 def test_pages_are_rendered_on_arrival_and_only_read_afterwards(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any, worker: BoundedWorker
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config, worker: BoundedWorker
 ) -> None:
     data_dir = Path(cfg.data_dir)
     sha = add_document(kiosk_store, data_dir, PAGES, "Laporan Keuangan Desa 2025")
@@ -63,7 +64,7 @@ def test_pages_are_rendered_on_arrival_and_only_read_afterwards(
 
 
 def test_a_page_asked_before_the_prerender_is_rendered_once(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config
 ) -> None:
     data_dir = Path(cfg.data_dir)
     sha = add_document(kiosk_store, data_dir, 5, "Peraturan Desa")
@@ -78,7 +79,7 @@ def test_a_page_asked_before_the_prerender_is_rendered_once(
 
 @pytest.fixture
 def doc_server(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config
 ) -> Iterator[tuple[LiveServer, str]]:
     sha = add_document(kiosk_store, Path(cfg.data_dir), 3, "Rencana Kerja Kecamatan")
     with LiveServer(make_app()) as running:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from gateway.config import Config
 from gateway.sample_content import seed
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
@@ -18,7 +19,7 @@ from tests.kiosk.test_browser import shot, type_on_keyboard
 
 
 @pytest.fixture
-def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
+def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
     with LiveServer(make_app()) as running:
         yield running

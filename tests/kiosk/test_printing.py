@@ -3,7 +3,7 @@ from datetime import date, datetime
 import pytest
 from escpos.printer import Dummy
 
-from gateway.printing import PrinterError, Slip, open_printer, print_slip
+from kiosk.printing import PrinterError, Slip, open_printer, print_slip
 
 SLIP = Slip("Kecamatan Wonosalam", "TANDA TERIMA PERMOHONAN INFORMASI", "TEST-KIOSK-250203-00017",
             datetime(2025, 2, 3, 9, 30), date(2025, 2, 17), "https://ppid.demakkab.go.id/status/TEST-KIOSK-250203-00017",

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import regno
+from gateway.config import Config
 from gateway.sample_content import seed
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
@@ -47,14 +48,14 @@ def test_ask_for_this_information_names_the_entry(client: FlaskClient, kiosk_sto
 
 
 @pytest.fixture
-def long_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
+def long_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
     with LiveServer(make_app(KIOSK_GATEWAY_ID="kecamatan-wonosalam-kab-demak-01")) as running:
         yield running
 
 
 @pytest.fixture
-def demo_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any) -> Iterator[LiveServer]:
+def demo_id_server(make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)
     with LiveServer(make_app(KIOSK_GATEWAY_ID="demo-wonosalam")) as running:
         yield running

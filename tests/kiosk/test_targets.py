@@ -10,6 +10,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 from flask import Flask
 
+from gateway.config import Config
 from gateway.sample_content import seed
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
@@ -43,7 +44,7 @@ LINKS_JS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.hr
 
 @pytest.fixture
 def server(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any, feed: Callable[..., None]
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config, feed: Callable[..., None]
 ) -> Iterator[LiveServer]:
     seed(kiosk_store, cfg)  # its urgent announcement puts the serta-merta banner on every page
     feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=2)  # and a flood alert

@@ -33,6 +33,7 @@ from sync.central.backoffice.intake import office_date
 from sync.central.backoffice.models import attachments, cases, opds
 from sync.central.backoffice.roles import can
 from sync.central.db import submissions
+from sync.central.sms import queue as sms_queue
 
 STATUSES = CASE_STATUSES
 ACTIVE = ("baru", "diverifikasi", "didisposisi", "ditunda")  # the office still owes the next step
@@ -186,8 +187,25 @@ def _step(engine: Engine, me: Officer, actor: audit.Actor, gateway_id: str, numb
         before = {k: case[k] for k in AUDITED if k in updates and case[k] != updates[k]}
         after = {k: updates[k] for k in before}
         audit.record(conn, actor, action, key_of(case), now_ms, before, after)
+        _tell_by_sms(conn, action, new, now_ms)
     publish_status(engine, new)
     return new
+
+
+# the steps the citizen is told of by SMS (when they asked for it), and what each tells
+SMS_EVENTS = {"answer": "answered", "respond": "answered", "decide": "answered", "extend": "extended",
+              "defer": "deferred", "refuse": "rejected", "close": "closed"}  # fmt: skip
+
+
+def _tell_by_sms(conn: Connection, action: str, case: dict[str, Any], now_ms: int) -> None:
+    """Queue the citizen's SMS of this step (sync/central/sms/queue.py), in the step's transaction; the step's
+    ordinal in the case's log tells it from an earlier step of the same kind (a second deferral)."""
+    event = SMS_EVENTS.get(action)
+    if event is None:
+        return
+    if event == "answered" and kiosk_status(case) == "rejected":
+        event = "rejected"
+    sms_queue.enqueue(conn, case, event, str(len(case["details"].get("log", []))), now_ms)
 
 
 def publish_status(engine: Engine, case: dict[str, Any]) -> None:
@@ -570,6 +588,7 @@ def close_quiet_complaints(engine: Engine, now_ms: int) -> int:
                          .values(**values, updated_ms=now_ms))  # fmt: skip
             audit.record(conn, audit.SYSTEM, "auto-close", key_of(case), now_ms,
                          {"status": "dijawab", "due_date": case["due_date"]}, {"status": "selesai"})  # fmt: skip
+            sms_queue.enqueue(conn, {**case, **values}, "closed", "auto", now_ms)
         publish_status(engine, {**case, **values})
     return len(due)
 

@@ -27,6 +27,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "templates": frozenset({"ppid"}),
     "publish": frozenset({"ppid"}),
     "reports": frozenset({"admin", "ppid", "atasan"}),
+    "sms": frozenset({"admin", "ppid"}),  # the SMS to citizens that failed (masked numbers), retry one
 }
 
 

@@ -130,6 +130,9 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         ],
         **_record_time_columns(records),
         "access_hash": [r.get("access") for r in records],
+        "notify_sms": [
+            r.get("sms") is True and not _anonymous(r) and r["personal"] is not None for r in records
+        ],
     }
 
 

@@ -127,9 +127,9 @@ def _too_large_page(_err: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 def register(app: Flask) -> None:
-    from sync.central.backoffice.views import admin, auth, cases, fleet, inbox, publish, reports
+    from sync.central.backoffice.views import admin, auth, cases, fleet, inbox, publish, reports, sms
 
-    for module in (auth, admin, inbox, cases, publish, reports, fleet):
+    for module in (auth, admin, inbox, cases, publish, reports, fleet, sms):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     app.add_template_filter(service.iso_utc, "iso")

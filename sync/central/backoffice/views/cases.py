@@ -52,9 +52,17 @@ def _page(gateway_id: str, number: str, personal: dict[str, Any] | None = None, 
         "backoffice/case.html", case=case, personal=personal, me=officer(), assign_form=assign_form,
         answer_form=answer_form, note_form=note_form, extend_form=forms.ExtendForm(formdata=None),
         refuse_form=forms.RefuseForm(formdata=None), decide_form=forms.DecideForm(formdata=None),
-        action_form=forms.EmptyForm(), templates=tpl,
+        action_form=forms.EmptyForm(), templates=tpl, sms=_sms_of(gateway_id, number),
     )  # fmt: skip
     return page, status
+
+
+def _sms_of(gateway_id: str, number: str) -> list[dict[str, Any]]:
+    """The SMS the case's citizen was (or is to be) sent, oldest first (docs/sms.md); never the number."""
+    from sync.central.sms import worker
+
+    with central().engine.connect() as conn:
+        return worker.for_case(conn, gateway_id, number)
 
 
 @bp.get("/berkas/<gateway_id>/<number>")

@@ -2,14 +2,14 @@
 ``ratings`` of the sync (docs/protocol.md, docs/skm.md).
 
 Revision ID: skm01
-Revises: bo02
+Revises: sms01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "skm01"
-down_revision = "bo02"
+down_revision = "sms01"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,41 @@
+"""The SMS queue's table (migration ``sms01``).
+
+The citizen's phone number is not copied here: the worker reads it from the submission's personal data when it
+sends (so that it is kept in one place, and purged with it). The queue keeps a keyed hash of the number (for the
+daily cap per number) and a masked form (for the back office's list of failures).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+STATES = ("pending", "sending", "sent", "failed", "dropped")
+
+outbox = sa.Table(
+    "sms_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # one message per (submission, status change): "<gateway>/<number>/<event>/<step>"
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("gateway_id", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),  # answered, extended, deferred, rejected, closed
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("phone_hash", sa.String(64)),  # HMAC-SHA256 of the number (the daily cap), set when sent
+    sa.Column("phone_masked", sa.String(32), nullable=False),  # e.g. +62812*****890
+    # pending -> sending -> sent; failed after the last attempt, or when a send was interrupted; dropped: the
+    # number was gone (purged) when its turn came
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_ms", sa.BigInteger, nullable=False),  # not before this moment (backoff, daily cap)
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("claimed_ms", sa.BigInteger),  # when the current attempt began
+    sa.Column("sent_ms", sa.BigInteger),
+    sa.Column("sent_day", sa.String(10)),  # the office's day (WIB) it was sent: the daily cap counts these
+    sa.Column("reference", sa.String(64)),  # the modem's +CMGS reference or the gateway's answer
+    sa.Column("last_error", sa.Text),  # never holds the number (scrubbed)
+    sa.Index("sms_outbox_due", "state", "next_ms"),
+    sa.Index("sms_outbox_cap", "phone_hash", "sent_day"),
+)

@@ -1,0 +1,259 @@
+"""Sending the SMS queue: each message once, retried with backoff, at most ``sms_daily_cap`` per number a day.
+
+One round (:func:`send_due`) takes the due messages oldest first. Each is claimed in its own transaction
+(``pending`` -> ``sending``, a conditional UPDATE: of several workers only one wins it), sent, then marked
+``sent`` with its reference. A failure puts it back to ``pending`` with the next attempt after an exponential
+pause (:func:`gateway.backoff.pause_after`: ``sms_backoff_base_s`` doubling up to ``sms_backoff_cap_s``); after
+``sms_max_attempts`` it is ``failed`` and listed in the back office, whose retry button queues it again.
+
+Sent at most once: a message found ``sending`` by a later round (the worker was stopped or crashed between the
+claim and the result, so the modem or gateway may have sent it) is never sent again by itself: it becomes
+``failed`` with the error "interrupted", and an officer decides (a retry from the back office sends it again).
+A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
+``{key}``) so a gateway that de-duplicates on it drops a repeat.
+
+The daily cap counts the messages sent to the same number (its keyed hash) on the office's day (WIB), and one
+being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
+or an advisory lock per number (PostgreSQL), so workers running at once never pass the cap together. The phone number is read from the submission when the message is sent, and
+never reaches a log or an error (errors are scrubbed of it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from gateway.backoff import pause_after
+from sync.central.backoffice.intake import OFFICE_TZ, office_date
+from sync.central.db import submissions
+from sync.central.sms import queue
+from sync.central.sms.senders import Sender, SendError
+from sync.central.sms.settings import SmsSettings
+from sync.central.sms.tables import outbox
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted while sending: it may have been sent; retry only if the citizen did not get it"
+BATCH = 100
+_LOCK = 7020515  # PostgreSQL advisory lock class of the daily cap (the fleet's alerts use 7020514)
+
+
+@dataclass
+class RoundReport:
+    """What one round did: ids sent, failed for now (retried later), failed for good, held by the cap."""
+
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    capped: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"sms: {len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed, "
+                f"{len(self.capped)} held by the daily cap, {len(self.dropped)} without a number")  # fmt: skip
+
+
+def hash_key(master_key: bytes, cfg: SmsSettings) -> bytes:
+    """The key of the numbers' hashes: ``sms_hash_key``, else derived from the central's master key."""
+    if cfg.sms_hash_key:
+        return cfg.sms_hash_key.encode()
+    return hmac.new(master_key, b"sms-phone-hash", hashlib.sha256).digest()
+
+
+def next_day_ms(now_ms: int) -> int:
+    """The start (00:00 WIB) of the office's day after the one of ``now_ms``, in ms since the epoch."""
+    tomorrow = office_date(now_ms) + timedelta(days=1)
+    return int(datetime.combine(tomorrow, time(0), OFFICE_TZ).astimezone(UTC).timestamp() * 1000)
+
+
+def recover(engine: Engine, now_ms: int) -> list[int]:
+    """Messages left ``sending`` by a worker that stopped: ``failed`` (:data:`INTERRUPTED`), never resent by
+    themselves. Run at the start of every worker, before its first round. Answers their ids."""
+    with engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(outbox.c.id).where(outbox.c.state == "sending"))]
+        if ids:
+            conn.execute(outbox.update().where(outbox.c.id.in_(ids), outbox.c.state == "sending")
+                         .values(state="failed", last_error=INTERRUPTED, next_ms=now_ms))  # fmt: skip
+    for message_id in ids:
+        log.warning("sms %d was interrupted while sending; listed as failed", message_id)
+    return ids
+
+
+def send_due(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, now_ms: int) -> RoundReport:
+    """One round: send every due message (``pending`` with ``next_ms`` <= ``now_ms``), oldest first."""
+    report = RoundReport()
+    with engine.connect() as conn:
+        due = [r[0] for r in conn.execute(
+            sa.select(outbox.c.id).where(outbox.c.state == "pending", outbox.c.next_ms <= now_ms)
+            .order_by(outbox.c.next_ms, outbox.c.id).limit(BATCH))]  # fmt: skip
+    try:
+        for message_id in due:
+            _one(engine, sender, cfg, key, message_id, now_ms, report)
+    finally:
+        sender.close()
+    return report
+
+
+def _phone_of(conn: sa.Connection, gateway_id: str, number: str) -> str | None:
+    personal = conn.execute(
+        sa.select(submissions.c.personal)
+        .where(submissions.c.gateway_id == gateway_id, submissions.c.number == number)
+        .order_by(submissions.c.seq)
+        .limit(1)
+    ).scalar()
+    if not personal:
+        return None
+    return queue.normalise_phone(str(json.loads(personal).get("telepon") or ""))
+
+
+def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_id: int, now_ms: int,
+         report: RoundReport) -> None:  # fmt: skip
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()
+        if row is None or row.state != "pending":
+            return
+        phone = _phone_of(conn, row.gateway_id, row.number)
+        if phone is None:  # the personal data is gone (purged): nothing to send to
+            conn.execute(outbox.update().where(outbox.c.id == message_id)
+                         .values(state="dropped", last_error="no phone number any more"))  # fmt: skip
+            report.dropped.append(message_id)
+            return
+        digest = queue.phone_hash(key, phone)
+        if conn.dialect.name == "postgresql":  # one worker at a time counts and claims for a number
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:digest))"),
+                         {"lock": _LOCK, "digest": digest})  # fmt: skip
+        today = office_date(now_ms).isoformat()
+        sent_today = conn.execute(  # those sent today, and one another worker is sending now
+            sa.select(sa.func.count()).where(
+                outbox.c.phone_hash == digest,
+                sa.or_(
+                    sa.and_(outbox.c.state == "sent", outbox.c.sent_day == today), outbox.c.state == "sending"
+                ),
+            )
+        ).scalar_one()
+        if sent_today >= cfg.sms_daily_cap:
+            conn.execute(outbox.update().where(outbox.c.id == message_id)
+                         .values(phone_hash=digest, next_ms=next_day_ms(now_ms)))  # fmt: skip
+            report.capped.append(message_id)
+            log.info("sms %d waits for tomorrow: the number's daily cap is reached", message_id)
+            return
+        claimed = conn.execute(
+            outbox.update().where(outbox.c.id == message_id, outbox.c.state == "pending")
+            .values(state="sending", claimed_ms=now_ms, attempts=outbox.c.attempts + 1, phone_hash=digest)
+        ).rowcount  # fmt: skip
+    if not claimed:
+        return  # another worker took it
+    attempts = int(row.attempts) + 1
+    try:
+        reference = sender.send(phone, row.text, row.key)
+    except SendError as err:
+        error = queue.scrub(str(err), phone)[:500]
+        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        return
+    except Exception as err:  # noqa: BLE001 - any other failure of a sender is the message's failure too
+        error = queue.scrub(f"{type(err).__name__}: {err}", phone)[:500]
+        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        return
+    with engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == message_id)
+                     .values(state="sent", sent_ms=now_ms, sent_day=office_date(now_ms).isoformat(),
+                             reference=queue.scrub(reference, phone)[:64], last_error=None))  # fmt: skip
+    report.sent.append(message_id)
+    log.info("sms %d sent (%s %s, attempt %d)", message_id, row.number, row.event, attempts)
+
+
+def _failed(engine: Engine, cfg: SmsSettings, message_id: int, attempts: int, error: str, now_ms: int,
+            report: RoundReport) -> None:  # fmt: skip
+    if attempts >= cfg.sms_max_attempts:
+        values = {"state": "failed", "last_error": error, "next_ms": now_ms}
+        report.failed.append(message_id)
+    else:
+        pause_s = pause_after(attempts, cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s)
+        values = {"state": "pending", "last_error": error, "next_ms": now_ms + int(pause_s * 1000)}
+        report.retrying.append(message_id)
+    with engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
+    log.warning("sms %d failed (attempt %d): %s", message_id, attempts, error)
+
+
+def retry(conn: sa.Connection, message_id: int, now_ms: int) -> dict[str, object] | None:
+    """Queue a failed message again (the back office's retry button): ``pending``, due now, its attempts
+    counted from zero. Answers the row as it was, or None when there is no failed message ``message_id``."""
+    row = conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()
+    if row is None or row.state != "failed":
+        return None
+    conn.execute(outbox.update().where(outbox.c.id == message_id, outbox.c.state == "failed")
+                 .values(state="pending", attempts=0, next_ms=now_ms))  # fmt: skip
+    return dict(row._mapping)
+
+
+def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
+    """The messages an officer should know of, newest first: failed ones, and pending ones that have failed
+    at least once (being retried). Never the number, only its mask."""
+    query = (
+        sa.select(outbox.c.id, outbox.c.gateway_id, outbox.c.number, outbox.c.event, outbox.c.phone_masked,
+                  outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.next_ms, outbox.c.created_ms)
+        .where(sa.or_(outbox.c.state == "failed",
+                      sa.and_(outbox.c.state == "pending", outbox.c.last_error.is_not(None))))
+        .order_by(outbox.c.created_ms.desc(), outbox.c.id.desc()).limit(limit)
+    )  # fmt: skip
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def for_case(conn: sa.Connection, gateway_id: str, number: str) -> list[dict[str, object]]:
+    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error (no number)."""
+    query = (
+        sa.select(outbox.c.id, outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.sent_ms,
+                  outbox.c.last_error)
+        .where(outbox.c.gateway_id == gateway_id, outbox.c.number == number).order_by(outbox.c.id)
+    )  # fmt: skip
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def counts(conn: sa.Connection) -> dict[str, int]:
+    """How many messages are in each state."""
+    found: dict[str, int] = dict(
+        conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
+    )
+    return {state: int(found.get(state, 0)) for state in ("pending", "sending", "sent", "failed", "dropped")}
+
+
+class Worker:
+    """Runs :func:`send_due` every ``cfg.sms_every_s`` seconds in a named thread until :meth:`close`; it first
+    :func:`recover`\\ s what an earlier worker left half-sent."""
+
+    def __init__(
+        self, engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, clock: Callable[[], float]
+    ):
+        self.engine, self.sender, self.cfg, self.key, self.clock = engine, sender, cfg, key, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="anjungan-sms", daemon=True)
+
+    def start(self) -> Worker:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        recovered = False
+        while not self._stop.is_set():
+            try:
+                if not recovered:
+                    recover(self.engine, int(self.clock() * 1000))
+                    recovered = True
+                send_due(self.engine, self.sender, self.cfg, self.key, int(self.clock() * 1000))
+            except Exception:  # a database outage must not end the thread: try again next round
+                log.exception("sms round failed")
+            self._stop.wait(max(1, self.cfg.sms_every_s))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(60)

@@ -1,0 +1,402 @@
+"""SMS to citizens, end to end on SQLite and PostgreSQL: submissions that ask for it (the record's ``sms``
+field), the back office's steps that queue one message each, and the worker sending them through a simulated
+GSM modem on a real pty (AT commands) or to a local HTTP SMS gateway: sent once (also across a restart and an
+interrupted send), retried with backoff, held by the daily cap per number, never for an anonymous complaint,
+failures listed in the back office with a retry button, and the number never in a log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway import regno
+from gateway.cli import cli
+from gateway.store import Store
+from sync.central.backoffice.models import audit
+from sync.central.sms import queue, worker
+from sync.central.sms.senders import HttpSender, ModemSender
+from sync.central.sms.settings import DEFAULT_BODY, SmsSettings
+from sync.central.sms.tables import outbox
+from tests.central.conftest import T0, Gateway, central_of
+from tests.central.officers import citizen, logged_in, post
+from tests.fixtures.modem import Modem
+from tests.fixtures.wsgi import LiveServer
+
+AT = int(T0 * 1000)
+DAY_MS = 86_400_000
+PHONE = "081234567890"
+E164 = "+6281234567890"
+ANSWER = {"held": "ya", "decision": "penuh", "form_of": "softcopy", "medium": "langsung", "cost": "0",
+          "text": "Salinan APBDes terlampir."}  # fmt: skip
+
+
+def number(ordinal: int) -> str:
+    return regno.make("dmk-wonosalam", date(2026, 11, 23), ordinal)
+
+
+def opted_in(seq: int, kind: str, ordinal: int, sms: Any = True, **public: Any) -> dict[str, Any]:
+    record = citizen(seq, kind, number(ordinal), AT, **public)
+    if sms is not None:
+        record["sms"] = sms
+    return record
+
+
+@pytest.fixture
+def ppid(app: Flask) -> FlaskClient:
+    return logged_in(app, "ppid1", "ppid")
+
+
+def step(client: FlaskClient, num: str, name: str, **data: Any) -> Any:
+    assert client.get("/kotak-masuk").status_code in (200, 403)  # the inbox takes in what arrived
+    page = f"/berkas/dmk-wonosalam/{num}"
+    return post(client, f"{page}/{name}", data, page=page)
+
+
+def answer(client: FlaskClient, num: str) -> None:
+    assert step(client, num, "verifikasi").status_code == 302
+    assert step(client, num, "jawab", **ANSWER).status_code == 302
+
+
+def cfg(**overrides: Any) -> SmsSettings:
+    values: dict[str, Any] = {
+        "sms_sender": "modem",
+        "sms_modem_port": "/dev/null",
+        "sms_modem_timeout_s": 10.0,
+    }
+    return SmsSettings(**{**values, **overrides})
+
+
+def rows(app: Flask) -> list[dict[str, Any]]:
+    with central_of(app).engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def send(app: Flask, sender: Any, settings: SmsSettings, now_ms: int) -> worker.RoundReport:
+    state = central_of(app)
+    return worker.send_due(
+        state.engine, sender, settings, worker.hash_key(state.master_key, settings), now_ms
+    )
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_an_answer_texts_the_citizen_once_through_the_modem(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, logs: pytest.LogCaptureFixture
+) -> None:
+    records = [opted_in(1, "request", 1), opted_in(2, "request", 2, sms=None),
+               opted_in(3, "complaint", 3, anonim=True), opted_in(4, "request", 4, sms=False)]  # fmt: skip
+    assert gateway.send("submissions", records).json == {"stream": "submissions", "acked": 4}
+    for ordinal in (1, 2, 4):
+        answer(ppid, number(ordinal))
+    assert step(ppid, number(3), "verifikasi").status_code == 302  # anonymous: told at the kiosk only
+    assert step(ppid, number(3), "tanggapi", text="Sudah ditambal.").status_code == 302
+    queued = rows(app)
+    assert [(r["number"], r["event"], r["phone_masked"]) for r in queued] == [
+        (number(1), "answered", "+62812*****890")
+    ]
+    settings = cfg(sms_modem_port=modem.path)
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT).sent == [queued[0]["id"]]
+    text = f"Permohonan {number(1)} sudah dijawab. Baca di anjungan: bawa struk Anda."
+    assert modem.sent == [(E164, text)] and len(text) <= 160
+    assert modem.commands[:3] == ["AT", "AT+CMGF=1", f'AT+CMGS="{E164}"']
+    assert rows(app)[0]["state"] == "sent" and rows(app)[0]["reference"] == "1"
+    page = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
+    assert 'id="case-sms"' in page and "dijawab:\n    terkirim" in page and PHONE[1:] not in page
+    assert 'id="case-sms"' not in ppid.get(f"/berkas/dmk-wonosalam/{number(2)}").get_data(as_text=True)
+    # again, and after a restart (a new worker recovers first): nothing is sent twice
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
+    assert worker.recover(central_of(app).engine, AT + 120_000) == []
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 120_000).sent == []
+    # closing is told too (its own key), still once
+    assert step(ppid, number(1), "selesai").status_code == 302
+    assert step(ppid, number(1), "selesai").status_code == 409  # a repeated step changes nothing
+    send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 180_000)
+    assert [t for _n, t in modem.sent] == [
+        text,
+        f"Permohonan {number(1)} sudah selesai. Baca di anjungan: bawa struk Anda.",
+    ]
+    assert PHONE[1:] not in logs.text and "sms" in logs.text.lower()
+
+
+def test_from_the_kiosks_store_to_the_citizens_phone(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, store: Store
+) -> None:
+    """The kiosk's own records (its store's outbox) reach the central with the opt-in; the kiosk purges the
+    number once the central has them, and the central still texts it."""
+    made = [store.add_submission("request", {"rincian": "APBDes 2025", "tujuan": "Musyawarah", "cara_memperoleh":
+            "melihat"}, {"nama": "Siti", "nik": "3321014507800001", "telepon": PHONE}, gateway_id="dmk-wonosalam",
+            due_date=None, day=date(2026, 11, 23), notify_sms=flag)["number"] for flag in (True, False)]  # fmt: skip
+    records = store.outbox("submissions")
+    assert [r.get("sms") for r in records] == [True, None]
+    acked = gateway.send("submissions", records).json["acked"]
+    store.mark_acked("submissions", acked)
+    assert store.purge_personal(acked) == 2
+    for num in made:
+        answer(ppid, num)
+    send(app, ModemSender(modem.path, timeout_s=10), cfg(sms_modem_port=modem.path), AT)
+    assert modem.sent == [(E164, f"Permohonan {made[0]} sudah dijawab. Baca di anjungan: bawa struk Anda.")]
+
+
+class Crash(BaseException):
+    """The worker's process dying between the modem's answer and recording it."""
+
+
+class CrashAfterSending:
+    def __init__(self, inner: ModemSender):
+        self.inner = inner
+
+    def send(self, phone: str, text: str, key: str) -> str:
+        self.inner.send(phone, text, key)
+        raise Crash()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_interrupted_send_is_never_repeated_by_itself_and_an_officer_may_retry_it(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    assert step(ppid, number(1), "verifikasi").status_code == 302
+    assert step(ppid, number(1), "perpanjang", days="3", text="Arsip di gudang").status_code == 302
+    settings = cfg(sms_modem_port=modem.path)
+    with pytest.raises(Crash):
+        send(app, CrashAfterSending(ModemSender(modem.path, timeout_s=10)), settings, AT)
+    assert len(modem.sent) == 1 and "diperpanjang sampai 10-12-2026" in modem.sent[0][1]
+    assert rows(app)[0]["state"] == "sending"
+    # the next worker: the message may have gone out, so it is not sent again but listed for an officer
+    (message_id,) = worker.recover(central_of(app).engine, AT + 60_000)
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
+    assert len(modem.sent) == 1 and rows(app)[0]["state"] == "failed"
+    page = ppid.get("/sms").get_data(as_text=True)
+    assert f'id="sms-{message_id}"' in page and "+62812*****890" in page and number(1) in page
+    assert PHONE[1:] not in page and "interrupted" in page
+    assert logged_in(app, "tek1", "teknisi").get("/sms").status_code == 403
+    assert post(ppid, f"/sms/{message_id}/ulang", page="/sms").status_code == 302
+    assert post(ppid, f"/sms/{message_id}/ulang", page="/sms").status_code == 404  # no longer failed
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 120_000).sent == [message_id]
+    assert len(modem.sent) == 2 and rows(app)[0]["state"] == "sent"
+    with central_of(app).engine.connect() as conn:
+        entry = conn.execute(sa.select(audit).where(audit.c.action == "sms-retry")).mappings().one()
+    assert entry["username"] == "ppid1" and entry["target"] == f"dmk-wonosalam/{number(1)}"
+    assert PHONE[1:] not in json.dumps(dict(entry), default=str)
+
+
+def test_a_modem_that_refuses_is_retried_with_backoff_then_listed_as_failed(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, logs: pytest.LogCaptureFixture
+) -> None:
+    gateway.send("submissions", [opted_in(1, "complaint", 1)])
+    assert step(ppid, number(1), "verifikasi").status_code == 302
+    assert step(ppid, number(1), "tunda", text="Menunggu foto lokasi").status_code == 302
+    settings = cfg(sms_modem_port=modem.path, sms_max_attempts=3, sms_backoff_base_s=60, sms_backoff_cap_s=90)
+    modem.fail_next = 3
+    sender = ModemSender(modem.path, timeout_s=10)
+    assert send(app, sender, settings, AT).retrying
+    first = rows(app)[0]
+    assert (first["state"], first["attempts"], first["next_ms"]) == ("pending", 1, AT + 60_000)
+    assert "+CMS ERROR: 500" in first["last_error"]
+    assert send(app, sender, settings, AT + 59_999).retrying == []  # not due yet
+    assert send(app, sender, settings, AT + 60_000).retrying
+    assert rows(app)[0]["next_ms"] == AT + 60_000 + 90_000  # doubled, then capped
+    assert send(app, sender, settings, AT + 150_000).failed
+    assert modem.sent == [] and rows(app)[0]["state"] == "failed" and rows(app)[0]["attempts"] == 3
+    assert "+CMS ERROR: 500" in ppid.get("/sms").get_data(as_text=True)
+    assert PHONE[1:] not in logs.text and E164 not in logs.text and "sms 1 failed" in logs.text
+
+
+@pytest.fixture
+def receiver() -> Iterator[dict[str, Any]]:
+    """A local HTTP SMS gateway: it records each POST (headers and JSON body) and answers 500 to the first
+    ``fail`` of them."""
+    seen: dict[str, Any] = {"posts": [], "fail": 0, "lock": threading.Lock()}
+
+    def app(environ: Any, start_response: Any) -> Any:
+        from werkzeug.wrappers import Request
+
+        req = Request(environ)
+        with seen["lock"]:
+            seen["posts"].append({"headers": dict(req.headers), "body": json.loads(req.get_data())})
+            failing = seen["fail"] > 0
+            seen["fail"] -= 1 if failing else 0
+        status = "500 Internal Server Error" if failing else "200 OK"
+        start_response(status, [("Content-Type", "application/json")])
+        return [b'{"id": "msg-7"}' if not failing else b"{}"]
+
+    with LiveServer(app, name="sms-gateway") as server:
+        seen["url"] = server.url + "/send"
+        yield seen
+
+
+def test_an_http_gateway_failure_then_success_with_backoff(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, receiver: dict[str, Any], logs: pytest.LogCaptureFixture
+) -> None:
+    gateway.send("submissions", [opted_in(1, "objection", 1, nomor_permohonan=number(9))])
+    assert step(ppid, number(1), "verifikasi").status_code in (302, 409)
+    atasan = logged_in(app, "atasan1", "atasan")
+    assert (
+        step(atasan, number(1), "putus", decision="diterima", text="Informasi wajib diberikan.").status_code
+        == 302
+    )
+    body = '{"messages": [{"destination": "{to}", "text": "{text}", "ref": "{key}"}], "auth": "{token}"}'
+    settings = cfg(
+        sms_sender="http", sms_http_url=receiver["url"], sms_http_token="rahasia-uji", sms_http_body=body
+    )
+    sender = HttpSender(receiver["url"], "rahasia-uji", body)
+    receiver["fail"] = 1
+    assert send(app, sender, settings, AT).retrying
+    assert "HTTP 500" in rows(app)[0]["last_error"]
+    assert "+62812*****890" in ppid.get("/sms").get_data(as_text=True)  # listed while it is retried
+    assert send(app, sender, settings, AT + 60_000).sent
+    first, second = receiver["posts"]
+    assert (
+        first["body"] == second["body"]
+        and first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"]
+    )
+    (message,) = second["body"]["messages"]
+    assert message["destination"] == E164 and message["text"].startswith(
+        f"Keberatan {number(1)} sudah dijawab."
+    )
+    assert (
+        second["headers"]["Authorization"] == "Bearer rahasia-uji" and second["body"]["auth"] == "rahasia-uji"
+    )
+    done = rows(app)[0]
+    assert done["state"] == "sent" and done["reference"] == '{"id": "msg-7"}' and done["last_error"] is None
+    assert "Tidak ada SMS yang gagal." in ppid.get("/sms").get_data(as_text=True)
+    assert PHONE[1:] not in logs.text
+
+
+def test_the_daily_cap_per_number_holds_the_rest_until_the_next_day(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    gateway.send("submissions", [opted_in(seq, "request", seq) for seq in (1, 2, 3)])
+    for ordinal in (1, 2, 3):
+        answer(ppid, number(ordinal))
+    settings = cfg(sms_modem_port=modem.path, sms_daily_cap=2)
+    report = send(app, ModemSender(modem.path, timeout_s=10), settings, AT)
+    assert len(report.sent) == 2 and len(report.capped) == 1 and len(modem.sent) == 2
+    held = next(r for r in rows(app) if r["state"] == "pending")
+    tomorrow = worker.next_day_ms(AT)
+    assert held["next_ms"] == tomorrow and held["attempts"] == 0 and tomorrow - AT <= DAY_MS
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, tomorrow - 1).sent == []
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, tomorrow).sent == [held["id"]]
+    assert len(modem.sent) == 3
+
+
+def test_the_worker_command_sends_the_queue_once(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, db_url: str, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    monkeypatch.setenv("ANJUNGAN_CENTRAL_SERVER_SMS_SENDER", "modem")
+    monkeypatch.setenv("ANJUNGAN_CENTRAL_SERVER_SMS_MODEM_PORT", modem.path)
+    monkeypatch.setenv("ANJUNGAN_CENTRAL_SERVER_KEY_FILE", str(tmp_path / "central.key"))
+    args = ["central", "--db", db_url, "--files-dir", str(tmp_path / "files"), "sms-worker", "--once"]
+    outputs = []
+    for _ in range(2):  # a second run (a restart) sends nothing more
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert (
+        len(modem.sent) == 1 and outputs[0].startswith("sms: 1 sent") and outputs[1].startswith("sms: 0 sent")
+    )
+    assert PHONE[1:] not in "".join(outputs)
+    monkeypatch.setenv("ANJUNGAN_CENTRAL_SERVER_SMS_SENDER", "satelit")
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1 and "SMS_SENDER" in refused.output
+
+
+def test_the_opt_in_is_checked_and_optional(gateway: Gateway, app: Flask) -> None:
+    bad = opted_in(1, "request", 1, sms="ya")
+    response = gateway.send("submissions", [bad])
+    assert response.status_code == 422 and "'sms'" in response.json["rejected"][0]["reason"]
+    assert gateway.send("submissions", [opted_in(1, "request", 1, sms=None)]).json["acked"] == 1
+    with central_of(app).engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT notify_sms FROM submissions")).scalar() in (False, 0)
+
+
+def test_texts_are_one_gsm7_sms_and_never_hold_the_number() -> None:
+    longest = regno.make("a" * 32, date(2026, 11, 23), 9_999_999)  # the longest a kiosk makes, and more
+    for event in queue.EVENTS:
+        for kind in ("request", "complaint", "objection"):
+            text = queue.text_for(kind, longest, event, "2026-12-10")
+            assert len(text) <= 160 and queue.GSM7_SAFE.fullmatch(text), text
+    assert queue.normalise_phone("0812-3456-7890") == E164 == queue.normalise_phone("+62 812 3456 7890")
+    assert queue.normalise_phone("0243551234") is None and queue.normalise_phone("+15551234567") is None
+    assert queue.scrub(f"ERROR for {PHONE} / 6281234567890 / {E164}", E164).count("+62812*****890") == 3
+    assert json.loads(DEFAULT_BODY) == {"to": "{to}", "text": "{text}"}
+
+
+def test_the_serve_loop_sends_in_its_own_thread_and_stops(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    state = central_of(app)
+    settings = cfg(sms_modem_port=modem.path, sms_every_s=1)
+    running = worker.Worker(state.engine, ModemSender(modem.path, timeout_s=10), settings,
+                            worker.hash_key(state.master_key, settings), state.clock).start()  # fmt: skip
+    try:
+        assert modem.got_message.wait(60)
+    finally:
+        running.close()
+    assert len(modem.sent) == 1
+
+
+def test_settings_are_checked_and_documented() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from gateway.errors import ConfigError
+    from sync.central.settings import CentralSettings
+    from sync.central.sms.settings import env_names
+
+    prefix = "ANJUNGAN_CENTRAL_SERVER_SMS_"
+    env = {prefix + "SENDER": "modem", prefix + "MODEM_PORT": "/dev/ttyUSB0", prefix + "DAILY_CAP": "3"}
+    assert SmsSettings.from_env(env).sms_daily_cap == 3
+    CentralSettings.from_env(env)  # the central's own settings leave these alone
+    for wrong, says in (({prefix + "SENDER": "modem"}, "MODEM_PORT"), ({prefix + "SENDER": "pigeon"}, "SENDER"),
+                        ({prefix + "DAILY_CAP": "lima"}, "DAILY_CAP"), ({prefix + "HTTP_BODY": "[1]"}, "HTTP_BODY"),
+                        ({prefix + "SENDER": "http"}, "HTTP_URL")):  # fmt: skip
+        with pytest.raises(ConfigError, match=says):
+            SmsSettings.from_env(wrong)
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("update_docs", repo / "scripts" / "update-docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (repo / "docs" / "sms.md").read_text()
+    assert module.generated_sms(doc) == doc, "run: .venv/bin/python scripts/update-docs.py"
+    assert [name for name in env_names() if f"`{name}`" not in doc] == []
+
+
+def test_a_complaint_that_closes_by_itself_is_told_too(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    from sync.central.backoffice import cases
+
+    gateway.send("submissions", [opted_in(1, "complaint", 1)])
+    assert step(ppid, number(1), "verifikasi").status_code == 302
+    assert step(ppid, number(1), "tanggapi", text="Sudah ditambal.").status_code == 302
+    engine = central_of(app).engine
+    assert cases.close_quiet_complaints(engine, AT + 30 * DAY_MS) == 1  # no reply within 10 working days
+    assert cases.close_quiet_complaints(engine, AT + 31 * DAY_MS) == 0
+    assert [(r["event"], r["key"].rsplit("/", 1)[1]) for r in rows(app)] == [
+        ("answered", "2"),
+        ("closed", "auto"),
+    ]
+    assert rows(app)[1]["text"] == f"Pengaduan {number(1)} sudah selesai. Baca di anjungan: bawa struk Anda."
