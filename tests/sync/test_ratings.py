@@ -91,3 +91,25 @@ def test_an_older_gateway_without_ratings_is_served_as_before(central: CentralHa
     assert gateway["acked"]["ratings"] == 0 and gateway["acked"]["submissions"] == 1
     assert protocol.parse_backlog("submissions=0,events=2,readings=5") == {"submissions": 0, "events": 2,
                                                                           "readings": 5}  # fmt: skip
+
+
+def test_ratings_that_cannot_join_their_stream_hold_nothing_else_back(  # type: ignore[no-untyped-def]
+    store, central: CentralHandle, make_client
+) -> None:
+    """When the day's ratings cannot be moved into their stream (the store refuses the write: a full disk),
+    the round still sends everything else, and the ratings go with a later round."""
+    fill(store, events=2, submissions=1)
+    store.add_rating("request", {"u1": 3}, day=date(2026, 11, 23), uuid="held")
+    store.conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON ratings BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    client = make_client()
+    client.run_once()
+    assert central.seqs("events") == [1, 2] and central.seqs("submissions") == [1]
+    assert (
+        central.seqs("ratings") == []
+        and store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 1
+    )
+    store.conn.execute("DROP TRIGGER refuse")
+    client.run_once()
+    assert central.seqs("ratings") == [1]
