@@ -184,6 +184,30 @@ def _seed_submissions(store: Store) -> None:
                              day=today)  # fmt: skip
 
 
+# A week of citizens' satisfaction ratings (docs/skm.md): u1..u9, None = a question left out
+DEMO_RATINGS: tuple[tuple[int | None, ...], ...] = (
+    (4, 4, 3, 4, 3, 4, 4, 3, 3),
+    (3, 3, 3, 4, 3, 3, 4, 3, None),
+    (4, 3, 2, 4, 3, 3, 3, 2, 3),
+    (3, 4, 3, None, 4, 4, 4, 3, 4),
+    (2, 3, 3, 4, 3, 3, 4, None, 2),
+)
+
+
+def _seed_ratings(store: Store) -> None:
+    """Ratings of the last days (their days are over, so the first sync round sends them and the back
+    office's report shows a satisfaction index at once)."""
+    from datetime import date, timedelta
+
+    from gateway.vocabulary import SKM_ELEMENTS, SKM_SERVICES
+
+    today = date.today()
+    for i, values in enumerate(DEMO_RATINGS * 2):
+        day = today - timedelta(days=1 + i % 7)
+        ratings = {e: v for e, v in zip(SKM_ELEMENTS, values, strict=True) if v is not None}
+        store.add_rating(SKM_SERVICES[i % len(SKM_SERVICES)], ratings, day=day, uuid=f"demo-rating-{i}")
+
+
 def _link(demo_dir: Path, node_id: str) -> Path:
     return demo_dir / "run" / f"ttySIM-{node_id}"
 
@@ -220,6 +244,7 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     with Store.from_config(cfg) as store:
         if store.get_meta("demo_submissions") is None:
             _seed_submissions(store)
+            _seed_ratings(store)
             store.set_meta("demo_submissions", "1")
     return path
 

@@ -25,11 +25,13 @@ def _values(words: type[StrEnum]) -> tuple[str, ...]:
 
 class Stream(StrEnum):
     """A stream the gateway sends to the central (DESIGN.md, "Contract: the sync API": ``POST /api/v1/batches``
-    ``{"stream": "readings"|"submissions"|"events"}``); each numbers its records with its own ``seq``.
+    ``{"stream": "readings"|"submissions"|"events"}``, and ``ratings``, the citizens' anonymous satisfaction
+    ratings, a later extension: docs/protocol.md, docs/skm.md); each numbers its records with its own ``seq``.
     Defined in upload priority order: citizens' submissions first, readings last."""
 
     SUBMISSIONS = "submissions"
     EVENTS = "events"
+    RATINGS = "ratings"
     READINGS = "readings"
 
 
@@ -201,3 +203,34 @@ UNIT_SYMBOLS: dict[str, str] = {  # the symbol of each unit, as pages and open d
     UnitSuffix.HPA: "hPa",
     UnitSuffix.UGM3: "µg/m³",
 }
+
+
+class SkmElement(StrEnum):
+    """The nine elements of the Survei Kepuasan Masyarakat (PermenPANRB 14/2017, Lampiran, "Ruang lingkup"),
+    each rated 1-4 by a citizen; the key of each rating in a ``ratings`` record (docs/protocol.md)."""
+
+    U1 = "u1"  # persyaratan
+    U2 = "u2"  # sistem, mekanisme dan prosedur
+    U3 = "u3"  # waktu penyelesaian
+    U4 = "u4"  # biaya/tarif
+    U5 = "u5"  # produk spesifikasi jenis pelayanan
+    U6 = "u6"  # kompetensi pelaksana
+    U7 = "u7"  # perilaku pelaksana
+    U8 = "u8"  # penanganan pengaduan, saran dan masukan
+    U9 = "u9"  # sarana dan prasarana
+
+
+SKM_ELEMENTS = _values(SkmElement)
+
+
+class SkmService(StrEnum):
+    """The kiosk service a satisfaction rating is about (a ``ratings`` record's ``service``): the three
+    submission kinds and the status check."""
+
+    REQUEST = SubmissionKind.REQUEST.value
+    COMPLAINT = SubmissionKind.COMPLAINT.value
+    OBJECTION = SubmissionKind.OBJECTION.value
+    STATUS_CHECK = "status-check"
+
+
+SKM_SERVICES = _values(SkmService)

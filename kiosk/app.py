@@ -44,6 +44,7 @@ RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
     "submit.status_show": ("KIOSK_LIMIT_STATUS", "status", None),
     "operator.login": ("KIOSK_LIMIT_LOGIN", "login", ["POST"]),
     "operator.printer_test": ("KIOSK_LIMIT_SUBMIT", "printer", ["POST"]),
+    "survey.survey": ("KIOSK_LIMIT_SUBMIT", "survey", ["POST"]),
 }
 
 
@@ -162,9 +163,9 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
     app.extensions["anjungan_limiter"] = limiter
 
-    from kiosk.views import operator, public, submit
+    from kiosk.views import operator, public, submit, survey
 
-    for module in (public, submit, operator):
+    for module in (public, submit, survey, operator):
         app.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)
     _apply_rate_limits(app, limiter)

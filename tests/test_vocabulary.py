@@ -205,7 +205,7 @@ def test_the_words_are_strings_with_their_values() -> None:
     labels = {vocabulary.SubmissionStatus.IN_PROGRESS: "x"}
     assert labels["in-progress"] == "x"
     assert f"{vocabulary.Stream.READINGS}" == "readings"
-    assert vocabulary.STREAMS == ("submissions", "events", "readings")  # upload priority order
+    assert vocabulary.STREAMS == ("submissions", "events", "ratings", "readings")  # upload priority order
     assert all(type(word) is str for word in vocabulary.SUBMISSION_KINDS)
     assert vocabulary.READING_KEYS == ("seq", "node", "boot", "q", "name", "value", "at", "offset")
     assert set(vocabulary.UNIT_SYMBOLS) == set(vocabulary.UNIT_SUFFIXES)

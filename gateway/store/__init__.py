@@ -25,6 +25,7 @@ from gateway.store.kiosk import KioskMixin
 from gateway.store.lookups import LookupsMixin
 from gateway.store.nodes import NodesMixin
 from gateway.store.outbox import OutboxMixin
+from gateway.store.ratings import RatingsMixin
 from gateway.store.readings import ReadingsMixin
 from gateway.store.rows import iso_utc
 from gateway.store.submissions import SubmissionsMixin
@@ -38,6 +39,7 @@ class Store(
     ReadingsMixin,
     EventsMixin,
     SubmissionsMixin,
+    RatingsMixin,
     OutboxMixin,
     DeadLettersMixin,
     ContentMixin,
@@ -50,6 +52,7 @@ class Store(
     """The store (see the module's docstring); open with :meth:`open` or :meth:`open_existing`, close with
     :meth:`close` (or use it as a context manager). Each concern's methods are documented in its module:
     :mod:`~gateway.store.readings`, :mod:`~gateway.store.events`, :mod:`~gateway.store.submissions`,
-    :mod:`~gateway.store.outbox`, :mod:`~gateway.store.deadletters`, :mod:`~gateway.store.content`,
+    :mod:`~gateway.store.ratings`, :mod:`~gateway.store.outbox`, :mod:`~gateway.store.deadletters`,
+    :mod:`~gateway.store.content`,
     :mod:`~gateway.store.files`, :mod:`~gateway.store.health`, :mod:`~gateway.store.nodes`,
     :mod:`~gateway.store.lookups`, :mod:`~gateway.store.kiosk`."""

@@ -1,4 +1,4 @@
-"""The outbox: what each stream (readings, events, submissions) has not yet sent to the central, and the
+"""The outbox: what each stream (readings, events, submissions, ratings) has not yet sent to the central, and the
 acknowledgements, failures and errors of sending it (``sync_state``)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from gateway.store import db
 from gateway.store.base import StoreBase
 from gateway.store.readings import READINGS_SQL
 from gateway.store.rows import Backlog, Record, safe_text
-from gateway.vocabulary import STREAMS, Stream
+from gateway.vocabulary import SKM_ELEMENTS, STREAMS, Stream
 
 
 class OutboxMixin(StoreBase):
@@ -20,6 +20,8 @@ class OutboxMixin(StoreBase):
         """The highest seq of ``stream`` the central has acknowledged; raises StoreError for an unknown stream."""
         row = self.conn.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()
         if row is None:
+            if stream in STREAMS:  # a stream added by a later release: no state until its first sync
+                return 0
             raise StoreError(f"unknown stream {stream!r}")
         return int(row[0])
 
@@ -71,12 +73,24 @@ class OutboxMixin(StoreBase):
                      **({"access": acc} if acc else {}), **({"sms": True} if sms and per is not None else {})}
                     for s, u, num, k, at, off, due, pub, per, acc, sms in rows
                 ]  # fmt: skip
+            if stream == "ratings":
+                rows = conn.execute(
+                    f"SELECT seq, uuid, service, day, {', '.join(SKM_ELEMENTS)} FROM ratings WHERE seq > ? "
+                    f"{dead.format(col='seq', stream=stream)} ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+                return [
+                    {"seq": row[0], "uuid": row[1], "service": row[2], "day": row[3],
+                     "ratings": {e: v for e, v in zip(SKM_ELEMENTS, row[4:], strict=True) if v is not None}}
+                    for row in rows
+                ]  # fmt: skip
         raise StoreError(f"unknown stream {stream!r}")
 
     def mark_acked(self, stream: str, seq: int) -> None:
         """The central has committed ``stream`` through ``seq``; never moves backwards. The stream's count of
         failures in a row starts again (its head has moved)."""
         with db.transaction(self.conn, "recording the sync"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET acked = max(acked, ?), last_success = ?, failures = 0, failing_seq = NULL "
                 "WHERE stream = ?",
@@ -87,6 +101,7 @@ class OutboxMixin(StoreBase):
         """A batch of ``stream`` starting at ``first_seq`` failed; answer how many times in a row a batch
         starting there has failed (kept in the store, so that restarts do not forget it)."""
         with db.transaction(self.conn, "recording a sync failure"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET failures = CASE WHEN failing_seq = ? THEN failures + 1 ELSE 1 END, "
                 "failing_seq = ? WHERE stream = ?",
@@ -98,10 +113,21 @@ class OutboxMixin(StoreBase):
     def record_sync_error(self, stream: str, message: str) -> None:
         """Keep ``message`` as the last error of ``stream`` (shown by ``anjungan sync status``), with when."""
         with db.transaction(self.conn, "recording a sync error"):
+            self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",
                 (safe_text(message), db.now_ms(), stream),
             )
+
+    def _stream_state(self, stream: str) -> None:
+        """Give ``stream`` its row in ``sync_state`` (inside the caller's write transaction) when it has none: a
+        stream added by a later release (``ratings``) gets its state at its first sync, so that upgrading a
+        store adds no row. Raises StoreError for an unknown stream."""
+        if stream not in STREAMS:
+            raise StoreError(f"unknown stream {stream!r}")
+        self.conn.execute(
+            "INSERT INTO sync_state (stream) VALUES (?) ON CONFLICT (stream) DO NOTHING", (stream,)
+        )
 
     STANDING_ERROR = "the central has more of this stream than this store"  # a state, not an event (uplink)
 
@@ -118,13 +144,19 @@ class OutboxMixin(StoreBase):
 
     def backlog(self) -> dict[str, Backlog]:
         """Per stream: unsynced count, oldest unsynced record's time (ms), acked seq, last success, last error."""
+        # (a rating keeps no time of day: its oldest waiting time is unknown)
         table = {Stream.READINGS: ("readings r JOIN frames f ON f.id = r.frame_id", "r.seq", "f.at"),
-                 Stream.EVENTS: ("events", "seq", "at"), Stream.SUBMISSIONS: ("submissions", "seq", "at")}  # fmt: skip
+                 Stream.EVENTS: ("events", "seq", "at"), Stream.SUBMISSIONS: ("submissions", "seq", "at"),
+                 Stream.RATINGS: ("ratings", "seq", "NULL")}  # fmt: skip
         out: dict[str, Backlog] = {}
         with self.snapshot() as conn:
-            for stream, acked, last_success, last_error, last_error_at in conn.execute(
+            states = {row[0]: row for row in conn.execute(
                 "SELECT stream, acked, last_success, last_error, last_error_at FROM sync_state"
-            ).fetchall():
+            ).fetchall()}  # fmt: skip
+            missing = [
+                (s, 0, None, None, None) for s in STREAMS if s not in states
+            ]  # no state yet: nothing acked
+            for stream, acked, last_success, last_error, last_error_at in [*states.values(), *missing]:
                 source, seq_col, at_col = table[stream]
                 count, oldest = conn.execute(
                     f"SELECT count(*), min({at_col}) FROM {source} WHERE {seq_col} > ? "

@@ -207,4 +207,33 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE submissions ADD COLUMN notify_sms INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        "1200-skm-ratings",
+        # Stream ``ratings``: the citizens' anonymous satisfaction ratings (Survei Kepuasan Masyarakat,
+        # docs/skm.md). A row holds only the service rated, the day, and the nine ratings (1-4, NULL when
+        # skipped): no time of day, no registration number, no NIK, no session. ``uuid`` makes a resend of
+        # the same rating form idempotent. The stream's row in sync_state is made at its first sync
+        # (Store._stream_state), so that an upgrade adds no row to any table.
+        # A new rating waits in ``ratings_held`` until its day is over (``release_ms``, the end of the kiosk's
+        # local day); then the day's ratings enter ``ratings`` in random order, so that neither their seqs
+        # nor the time they reach the central can be set beside the day's submissions.
+        """
+        CREATE TABLE ratings_held (
+            uuid TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            day TEXT NOT NULL,
+            u1 INTEGER, u2 INTEGER, u3 INTEGER, u4 INTEGER, u5 INTEGER,
+            u6 INTEGER, u7 INTEGER, u8 INTEGER, u9 INTEGER,
+            release_ms INTEGER NOT NULL
+        );
+        CREATE TABLE ratings (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            uuid TEXT NOT NULL UNIQUE,
+            service TEXT NOT NULL,
+            day TEXT NOT NULL,
+            u1 INTEGER, u2 INTEGER, u3 INTEGER, u4 INTEGER, u5 INTEGER,
+            u6 INTEGER, u7 INTEGER, u8 INTEGER, u9 INTEGER
+        );
+        """,
+    ),
 ]

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import ConfigError
-from gateway.vocabulary import Stream
+from gateway.vocabulary import SKM_ELEMENTS, Stream
 from sync.central.settings import CentralSettings
 
 metadata = sa.MetaData()
@@ -108,10 +108,26 @@ content = sa.Table(
     sa.Column("changed_ms", sa.BigInteger, nullable=False),
 )
 
+# Stream ``ratings`` (migration skm01): the citizens' anonymous satisfaction ratings (Survei Kepuasan
+# Masyarakat, PermenPANRB 14/2017; docs/skm.md). Only the kiosk, the service rated, the day and the nine
+# ratings (1-4, null when skipped): nothing that names or points at a citizen or a submission.
+skm_ratings = sa.Table(
+    "skm_ratings",
+    metadata,
+    sa.Column("gateway_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("uuid", sa.String(64), nullable=False),
+    sa.Column("service", sa.String(16), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    *(sa.Column(element, sa.SmallInteger) for element in SKM_ELEMENTS),
+)
+sa.Index("skm_ratings_day", skm_ratings.c.day)
+
 STREAM_TABLES: dict[str, sa.Table] = {
     Stream.READINGS: readings,
     Stream.EVENTS: events,
     Stream.SUBMISSIONS: submissions,
+    Stream.RATINGS: skm_ratings,
 }
 
 # --- engines: durability, snapshots for reads, bounded waits, bounded pools --------------------------------

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateway import faults
+from gateway.errors import StoreError
 from gateway.store import Store
 from sync import protocol
 from sync.client.errors import RejectedError, SyncError, TransientError, UnreachableError
@@ -86,6 +87,10 @@ class Uplink:
         for the rest of the drain while the others go on; then the first such failure is raised
         (TransientError). CredentialError and ClockSkewRefused are raised at once, for the caller to handle.
         """
+        try:  # the ratings of days that are over join their stream, shuffled (docs/skm.md)
+            self.store.release_ratings()
+        except StoreError as err:  # (a full disk): they wait for the next round; the other streams go on
+            log.warning("ratings: the day's ratings cannot join their stream yet: %s", err)
         total, retry_failure = self._retry_dead_letters(should_stop)
         failed: dict[str, TransientError] = {}
         caught_up: set[str] = (

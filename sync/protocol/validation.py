@@ -2,7 +2,7 @@
 shapes", "Text" and "Rejected records: 422"; DESIGN.md, "Contract: the node frame" for node ids, measurement
 names and text that must be encodable as UTF-8).
 
-Owns the record shapes of the three streams: what :func:`record_problem` answers for a record the central
+Owns the record shapes of the streams: what :func:`record_problem` answers for a record the central
 cannot store (a per-record 422, never a 500 that would stop the stream), and the fast column-wise check
 :func:`plain_reading_columns` that decides whether a batch of readings needs looking at record by record.
 """
@@ -16,7 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from gateway import regno, statuscode
-from gateway.vocabulary import SUBMISSION_KINDS, Stream
+from gateway.vocabulary import SKM_ELEMENTS, SKM_SERVICES, SUBMISSION_KINDS, Stream
 
 if TYPE_CHECKING:
     from sync.protocol.envelope import Batch
@@ -280,8 +280,30 @@ def _check_submission(record: Mapping[str, Any]) -> None:
         raise _Bad("'sms' is not true, false or null")
 
 
+def _is_rating(value: Any) -> bool:
+    return type(value) is int and 1 <= value <= 4
+
+
+def _check_rating(record: Mapping[str, Any]) -> None:
+    """A satisfaction rating (docs/protocol.md, "Ratings"; PermenPANRB 14/2017: nine elements rated 1-4)."""
+    _check_text(record)
+    _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
+    _need(record, "service", lambda v: v in SKM_SERVICES, "one of " + ", ".join(SKM_SERVICES))
+    _need(record, "day", _is_iso_date, "an ISO date")
+    _need(record, "ratings", lambda v: isinstance(v, dict), "an object")
+    ratings = record["ratings"]
+    unknown = sorted(set(ratings) - set(SKM_ELEMENTS))
+    if unknown:
+        raise _Bad(f"'ratings' names an unknown element {_printable(str(unknown[0]))!r}")
+    if not all(v is None or _is_rating(v) for v in ratings.values()):
+        raise _Bad("'ratings' holds a value that is not an integer 1-4 or null")
+    if all(v is None for v in ratings.values()):
+        raise _Bad("'ratings' rates no element")
+
+
 _CHECKERS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     Stream.READINGS: _check_reading,
     Stream.EVENTS: _check_event,
     Stream.SUBMISSIONS: _check_submission,
+    Stream.RATINGS: _check_rating,
 }

@@ -46,7 +46,9 @@ def test_month_report_page_csv_and_pdf(app: Flask, gateway: Gateway, clock: Cloc
     step(ppid, numbers[3], "verifikasi")
 
     page = ppid.get("/laporan?tahun=2026&bulan=11").get_data(as_text=True)
-    assert "2026-11-01 – 2026-11-30" in page and page.count("data:image/svg+xml;base64,") == 3
+    assert (
+        "2026-11-01 – 2026-11-30" in page and page.count("data:image/svg+xml;base64,") == 4
+    )  # and the SKM trend
     rows = {(r["section"], r["item"]): r["value"] for r in csv.DictReader(io.StringIO(
         ppid.get("/laporan.csv?tahun=2026&bulan=11").get_data(as_text=True)))}  # fmt: skip
     assert rows[("requests", "received")] == "3" and rows[("requests", "on_time")] == "2"

@@ -125,8 +125,11 @@ def make_client(gateway_config: Path, store: Store) -> Iterator[Callable[..., Sy
         client.close()
 
 
-def fill(store: Store, *, frames: int = 0, events: int = 0, submissions: int = 0, start: int = 0) -> None:
-    """Readings (5 per frame from 3 nodes), events and citizens' submissions, as the real writers make them."""
+def fill(
+    store: Store, *, frames: int = 0, events: int = 0, submissions: int = 0, ratings: int = 0, start: int = 0
+) -> None:
+    """Readings (5 per frame from 3 nodes), events, citizens' submissions and satisfaction ratings, as the real
+    writers make them."""
     if frames:
         batch = [
             Frame("r", f"node-{i % 3}", 1, start + i,
@@ -144,8 +147,16 @@ def fill(store: Store, *, frames: int = 0, events: int = 0, submissions: int = 0
             gateway_id="test-kiosk",
             due_date=date(2030, 1, 1),
         )
+    for i in range(ratings):
+        store.add_rating(
+            "status-check",
+            {"u1": 1 + (start + i) % 4, "u3": 4, "u9": 2},
+            day=date(2026, 11, 1 + i % 28),
+            uuid=f"00000000-0000-4000-8000-{start + i:012d}",
+        )
 
 
 def store_seqs(store: Store, stream: str) -> list[int]:
-    table = {"readings": "readings", "events": "events", "submissions": "submissions"}[stream]
+    table = {"readings": "readings", "events": "events", "submissions": "submissions", "ratings": "ratings"}
+    table = table[stream]  # each stream's table has the stream's name
     return [r[0] for r in store.conn.execute(f"SELECT seq FROM {table} ORDER BY seq")]

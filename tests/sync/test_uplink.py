@@ -8,7 +8,7 @@ from tests.sync.conftest import fill, store_seqs
 
 
 def test_everything_arrives_exactly_once_in_priority_order(store, central, make_client):
-    fill(store, frames=300, events=40, submissions=7)
+    fill(store, frames=300, events=40, submissions=7, ratings=5)
     order: list[str] = []
     client = make_client(on_acked=lambda stream, n: order.append(stream))
     result = client.run_once()
@@ -17,7 +17,7 @@ def test_everything_arrives_exactly_once_in_priority_order(store, central, make_
         assert store.acked(stream) == store_seqs(store, stream)[-1]
     assert result.uploaded == sum(len(store_seqs(store, s)) for s in STREAMS)
     first = {s: order.index(s) for s in STREAMS}
-    assert first["submissions"] < first["events"] < first["readings"]
+    assert first["submissions"] < first["events"] < first["ratings"] < first["readings"]
     assert order == sorted(order, key=STREAMS.index)  # submissions drained before events before readings
 
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.engine import Engine
 
-from gateway.vocabulary import CASE_STATUSES
+from gateway.vocabulary import CASE_STATUSES, SkmElement, SkmService
+from sync.central import skm
 from sync.central.backoffice import calendar
 from sync.central.backoffice.audit import csv_cell
 from sync.central.backoffice.models import cases
@@ -73,8 +74,10 @@ def figures(engine: Engine, year: int, month: int | None) -> dict[str, Any]:
             "complaints": {k: dict(v) for k, v in sorted(complaints.items())}, "average_days": average}  # fmt: skip
 
 
-def csv_text(report: dict[str, Any]) -> str:
-    """The figures as CSV rows ``section,item,value``."""
+def csv_text(report: dict[str, Any], skm_report: dict[str, Any] | None = None) -> str:
+    """The figures as CSV rows ``section,item,value``; with ``skm_report`` (:func:`sync.central.skm.report`)
+    also the satisfaction index: ``skm`` rows (respondents, index 25-100 to two decimals, mutu, each
+    element's mean to two decimals), ``skm-kiosk`` and ``skm-service`` rows (index and mutu of each)."""
     out = io.StringIO()
     writer = _SafeWriter(csv.writer(out))
     writer.writerow(["section", "item", "value"])
@@ -88,7 +91,25 @@ def csv_text(report: dict[str, Any]) -> str:
             writer.writerow(["complaints", f"{category}/{stage}", count])
     average = report["average_days"]
     writer.writerow(["requests", "average_working_days_to_answer", "" if average is None else average])
+    if skm_report is not None:
+        _skm_rows(writer, skm_report)
     return out.getvalue()
+
+
+def _skm_rows(writer: Any, skm_report: dict[str, Any]) -> None:
+    overall = skm_report["overall"]
+    writer.writerow(["skm", "respondents", overall.responses if overall else 0])
+    if overall is not None and overall.converted is not None:
+        writer.writerow(["skm", "index", f"{overall.converted:.2f}"])
+        writer.writerow(["skm", "mutu", overall.mutu])
+        for element, mean in overall.element_means.items():
+            writer.writerow(["skm", element, "" if mean is None else f"{mean:.2f}"])
+    for section, results in (
+        ("skm-kiosk", skm_report["by_gateway"]),
+        ("skm-service", skm_report["by_service"]),
+    ):
+        for key, result in results.items():
+            writer.writerow([section, key, f"{result.converted:.2f} {result.mutu}"])
 
 
 class _SafeWriter:
@@ -132,6 +153,46 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
     made["complaints"] = stacked
     return {name: "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode() for name, chart in
             made.items()}  # fmt: skip
+
+
+def skm_labels() -> dict[str, Any]:
+    """The words of the satisfaction index's part of the report: the nine elements (PermenPANRB 14/2017,
+    Lampiran), the services rated at a kiosk, the quality categories; in the page's language."""
+    return {
+        "elements": {
+            SkmElement.U1: _("Persyaratan"),
+            SkmElement.U2: _("Sistem, mekanisme dan prosedur"),
+            SkmElement.U3: _("Waktu penyelesaian"),
+            SkmElement.U4: _("Biaya/tarif"),
+            SkmElement.U5: _("Produk spesifikasi jenis pelayanan"),
+            SkmElement.U6: _("Kompetensi pelaksana"),
+            SkmElement.U7: _("Perilaku pelaksana"),
+            SkmElement.U8: _("Penanganan pengaduan, saran dan masukan"),
+            SkmElement.U9: _("Sarana dan prasarana"),
+        },
+        "services": {
+            SkmService.REQUEST: _("Permohonan informasi"),
+            SkmService.COMPLAINT: _("Pengaduan"),
+            SkmService.OBJECTION: _("Keberatan"),
+            SkmService.STATUS_CHECK: _("Cek status"),
+        },
+        "kinerja": {"A": _("Sangat Baik"), "B": _("Baik"), "C": _("Kurang Baik"), "D": _("Tidak Baik")},
+    }
+
+
+def skm_chart(skm_report: dict[str, Any]) -> str:
+    """The index's monthly trend over the report's year (25-100, the category bands' lower bounds drawn as
+    reference lines) as an SVG data URI (pygal)."""
+    import pygal
+
+    style = pygal.style.Style(background="white", plot_background="white", font_family="DejaVu Sans")
+    chart = pygal.Line(style=style, width=640, height=320, range=(25, 100), include_x_axis=False,
+                       no_data_text=_("Tidak ada data"), allow_interruptions=True)  # fmt: skip
+    chart.x_labels = [str(m) for m in range(1, 13)]
+    chart.add(_("Indeks SKM"), [None if r is None else round(r.converted, 2) for r in skm_report["months"]])
+    for lowest, mutu, _kinerja in skm.CATEGORIES[:3]:
+        chart.add(mutu, [float(lowest)] * 12, show_dots=False, stroke_style={"dasharray": "4, 4"})
+    return "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode()
 
 
 def pdf(html: str) -> bytes:

@@ -4,12 +4,13 @@ PostgreSQL the columns travel as array literals and are unnested: the ingest's h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gateway.vocabulary import SKM_ELEMENTS, Stream
 from sync import protocol
 from sync.central.service.formats import json_text
 
@@ -27,6 +28,7 @@ def stream_columns(gateway_id: str, batch: protocol.Batch) -> dict[str, list[Any
 
 _PG_TYPES = {
     sa.BigInteger: "bigint",
+    sa.SmallInteger: "smallint",
     sa.String: "text",
     sa.Text: "text",
     sa.Float: "float8",
@@ -141,7 +143,20 @@ def _anonymous(record: Mapping[str, Any]) -> bool:
     return isinstance(public, Mapping) and bool(public.get("anonim"))
 
 
-_COLUMN_BUILDERS = {
-    "events": _event_columns,
-    "submissions": _submission_columns,
+def _rating_columns(records: list[dict]) -> dict[str, list[Any]]:
+    """A ratings batch as columns: the rating's uuid, service and day, and one column per survey element
+    (null when skipped). Nothing else a record might carry is kept (docs/skm.md: anonymous)."""
+    return {
+        "seq": [r["seq"] for r in records],
+        "uuid": [r["uuid"] for r in records],
+        "service": [r["service"] for r in records],
+        "day": [r["day"] for r in records],
+        **{element: [r["ratings"].get(element) for r in records] for element in SKM_ELEMENTS},
+    }
+
+
+_COLUMN_BUILDERS: dict[str, Callable[[list[dict]], dict[str, list[Any]]]] = {
+    Stream.EVENTS: _event_columns,
+    Stream.SUBMISSIONS: _submission_columns,
+    Stream.RATINGS: _rating_columns,
 }

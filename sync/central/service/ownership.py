@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from gateway import regno
-from sync.central.db import identities, submissions
+from sync.central.db import identities, skm_ratings, submissions
 
 
 def number_prefix(number: str) -> str:
@@ -29,6 +29,8 @@ def _identities(stream: str, columns: dict[str, list[Any]]) -> list[tuple[int, s
     if stream == "submissions":
         out = [(s, "number-prefix", number_prefix(n)) for s, n in zip(seqs, columns["number"], strict=True)]
         return out + [(s, "uuid", u) for s, u in zip(seqs, columns["uuid"], strict=True)]
+    if stream == "ratings":  # anonymous: a rating carries no identity to claim
+        return []
     nodes = columns["node"]
     if stream == "readings":  # one check per node, whatever the number of readings
         first: dict[str, list[int]] = {}
@@ -46,25 +48,28 @@ def reused_seqs(
     A kiosk whose store was replaced (an SD card swapped, the same credentials) numbers its submissions from 1
     again. Were such a seq stored ``ON CONFLICT DO NOTHING`` and acknowledged, the kiosk would purge the new
     citizen's personal data although the central holds someone else's submission under that seq. Refused
-    instead (422), so the kiosk keeps the submission as a dead letter with its personal data. Only submissions
-    carry a uuid that tells two records of one seq apart; a resent submission (same uuid) is not refused.
+    instead (422), so the kiosk keeps the submission as a dead letter with its personal data. Submissions and
+    satisfaction ratings carry a uuid that tells two records of one seq apart (a rating refused so is kept,
+    not lost); a resent record (same uuid) is not refused.
     """
-    if stream != "submissions":
+    table = {"submissions": submissions, "ratings": skm_ratings}.get(stream)
+    if table is None:
         return {}
+    what = "submission" if stream == "submissions" else "rating"
     sent = dict(zip(columns["seq"], columns["uuid"], strict=True))
     refused: dict[int, str] = {}
     seqs = sorted(sent)
     for start in range(0, len(seqs), 500):
         rows = conn.execute(
-            sa.select(submissions.c.seq, submissions.c.uuid).where(
-                submissions.c.gateway_id == gateway_id, submissions.c.seq.in_(seqs[start : start + 500])
+            sa.select(table.c.seq, table.c.uuid).where(
+                table.c.gateway_id == gateway_id, table.c.seq.in_(seqs[start : start + 500])
             )
         )
         for seq, uuid in rows:
             if uuid != sent[seq]:
                 refused[seq] = (
-                    f"seq {seq} was already used by another submission: was this kiosk's store replaced? "
-                    'Its submissions are kept at the kiosk as dead letters (docs/sync.md, "A replaced store")'
+                    f"seq {seq} was already used by another {what}: was this kiosk's store replaced? "
+                    f'Its {what}s are kept at the kiosk as dead letters (docs/sync.md, "A replaced store")'
                 )
     return refused
 

@@ -45,6 +45,7 @@ def stream_label(stream: str) -> str:
     labels: dict[str, str] = {
         Stream.SUBMISSIONS: _("pengajuan"),
         Stream.EVENTS: _("peristiwa"),
+        Stream.RATINGS: _("penilaian SKM"),
         Stream.READINGS: _("bacaan"),
     }
     return str(labels.get(stream, stream))

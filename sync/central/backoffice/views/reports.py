@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, render_template, request
 
+from sync.central import skm
 from sync.central.app import central
 from sync.central.backoffice import intake, reports
 from sync.central.backoffice.errors import BackofficeError
@@ -31,13 +32,25 @@ def _figures() -> tuple[dict[str, Any], int, int | None]:
     return reports.figures(central().engine, year, month), year, month
 
 
+def _skm(year: int, month: int | None) -> dict[str, Any]:
+    """The satisfaction index (docs/skm.md) for the month, the quarter ``?triwulan=1-4`` or the year."""
+    quarter_text = request.args.get("triwulan", "")
+    quarter = int(quarter_text) if quarter_text.isdigit() else None
+    if quarter is not None and not 1 <= quarter <= 4:
+        raise BackofficeError("triwulan 1-4")
+    figures = skm.report(central().engine, year, month, None if month else quarter)
+    return {**figures, "quarter": quarter, "chart": reports.skm_chart(figures),
+            "labels": reports.skm_labels()}  # fmt: skip
+
+
 @bp.get("/laporan")
 @requires("reports")
 def report() -> str:
-    """The report for ?tahun=YYYY[&bulan=M] (default: this year) as a page with charts."""
+    """The report for ?tahun=YYYY[&bulan=M] (default: this year) as a page with charts, and the satisfaction
+    index (SKM) of the month, ``&triwulan=Q`` or the year beside its monthly trend."""
     figures, year, month = _figures()
     return render_template("backoffice/report.html", r=figures, year=year, month=month,
-                           charts=reports.charts(figures), printable=False,
+                           charts=reports.charts(figures), printable=False, skm=_skm(year, month),
                            objection_labels=reports.objection_labels())  # fmt: skip
 
 
@@ -46,7 +59,7 @@ def report() -> str:
 def report_csv() -> Response:
     figures, year, month = _figures()
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.csv"
-    return Response(reports.csv_text(figures), mimetype="text/csv",
+    return Response(reports.csv_text(figures, _skm(year, month)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
 
 
@@ -56,7 +69,7 @@ def report_pdf() -> Response:
     """The same report as PDF (WeasyPrint): a print layout with the charts embedded."""
     figures, year, month = _figures()
     html = render_template("backoffice/report.html", r=figures, year=year, month=month,
-                           charts=reports.charts(figures), printable=True,
+                           charts=reports.charts(figures), printable=True, skm=_skm(year, month),
                            objection_labels=reports.objection_labels())  # fmt: skip
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.pdf"
     return Response(reports.pdf(html), mimetype="application/pdf",

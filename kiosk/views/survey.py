@@ -1,0 +1,118 @@
+"""The citizens' satisfaction survey (Survei Kepuasan Masyarakat, PermenPANRB 14/2017; docs/skm.md).
+
+After a service (a receipt shown, a status checked) the receipt and status pages offer ``/survei/<service>``:
+nine questions, one per element of the Permen (U1-U9), each answered by one tap on one of four faces
+(1 tidak baik .. 4 sangat baik). Any question may be left out, and the whole survey skipped. The rating is
+anonymous: what is stored (``Store.add_rating``) is the service, the day and the ratings, never the
+submission's number, the citizen's NIK, the session or the time of day; the survey's URL names only the kind
+of service. The rating is held until the kiosk's day is over; then the day's ratings join the sync stream
+in random order. The form's random key (its ``uuid``) makes a double tap store one rating.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField
+from wtforms.validators import Optional
+
+from gateway.errors import StoreError
+from gateway.vocabulary import SKM_ELEMENTS, SkmElement, SkmService
+from kiosk.forms import _choices
+from kiosk.views import kiosk_tz, store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("survey", __name__)
+
+# The survey's URL word for each service (the pages keep Indonesian names).
+SERVICES: dict[str, SkmService] = {
+    "permohonan": SkmService.REQUEST,
+    "pengaduan": SkmService.COMPLAINT,
+    "keberatan": SkmService.OBJECTION,
+    "cek-status": SkmService.STATUS_CHECK,
+}
+SERVICE_SLUGS: dict[str, str] = {service.value: slug for slug, service in SERVICES.items()}
+
+# The element's name and its question (PermenPANRB 14/2017, Lampiran: the nine "unsur" of the survey).
+QUESTIONS: dict[str, tuple[Any, Any]] = {
+    SkmElement.U1: (_l("Persyaratan"), _l("Apakah persyaratan layanan ini sesuai dan jelas?")),
+    SkmElement.U2: (_l("Prosedur"), _l("Apakah cara dan langkah layanan ini mudah?")),
+    SkmElement.U3: (_l("Waktu penyelesaian"), _l("Apakah layanan ini cepat?")),
+    SkmElement.U4: (_l("Biaya/tarif"), _l("Apakah biaya layanan ini wajar (atau gratis)?")),
+    SkmElement.U5: (_l("Hasil layanan"), _l("Apakah hasil layanan sesuai dengan yang dijanjikan?")),
+    SkmElement.U6: (_l("Kemampuan petugas"), _l("Apakah petugas mampu dan paham?")),
+    SkmElement.U7: (_l("Perilaku petugas"), _l("Apakah petugas sopan dan ramah?")),
+    SkmElement.U8: (_l("Penanganan pengaduan"), _l("Apakah saran dan pengaduan ditangani dengan baik?")),
+    SkmElement.U9: (_l("Sarana dan prasarana"), _l("Apakah anjungan dan tempat layanan ini nyaman?")),
+}
+# The four answers, worst first (1-4), each with its face (kiosk/templates/_faces.html)
+ANSWERS: list[tuple[str, Any]] = [
+    ("1", _l("Tidak baik")),
+    ("2", _l("Kurang baik")),
+    ("3", _l("Baik")),
+    ("4", _l("Sangat baik")),
+]
+
+
+class SurveyForm(FlaskForm):
+    """Nine optional 1-4 answers (``u1`` .. ``u9``) and the form's random key."""
+
+    kunci = HiddenField(default=lambda: str(uuid.uuid4()))
+
+
+for _element in SKM_ELEMENTS:
+    setattr(
+        SurveyForm,
+        _element,
+        RadioField(QUESTIONS[_element][1], choices=_choices(ANSWERS), validators=[Optional()], coerce=str),
+    )
+
+
+def _service(slug: str) -> SkmService:
+    service = SERVICES.get(slug)
+    if service is None:
+        abort(404)
+    return service
+
+
+def _key(text: str | None) -> str:
+    """The form's key as a canonical UUID; a fresh one when it is not one (nothing else is stored)."""
+    try:
+        return str(uuid.UUID(str(text)))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+@bp.route("/survei/<slug>", methods=["GET", "POST"])
+def survey(slug: str) -> Any:
+    """The survey about service ``slug`` (permohonan, pengaduan, keberatan, cek-status); a POST saves the
+    answers given (none: nothing is saved) and thanks the citizen; 503 when the store fails."""
+    service = _service(slug)
+    form = SurveyForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("survey.html", form=form, slug=slug, questions=QUESTIONS,
+                               elements=SKM_ELEMENTS), status  # fmt: skip
+    ratings = {e: int(getattr(form, e).data) for e in SKM_ELEMENTS if getattr(form, e).data}
+    if ratings:
+        day = datetime.fromtimestamp(store().clock.now_ms() / 1000, kiosk_tz()).date()
+        day_ends = datetime.combine(day + timedelta(days=1), time(), kiosk_tz())  # held until the day is over
+        try:
+            store().add_rating(service, ratings, day=day, uuid=_key(form.kunci.data),
+                               release_ms=int(day_ends.timestamp() * 1000))  # fmt: skip
+        except StoreError as err:
+            log.error("a rating could not be saved: %s", err)
+            return Response(render_template("error.html", code=503), status=503)
+    return render_template("survey_thanks.html", rated=bool(ratings))
+
+
+@bp.app_context_processor
+def survey_globals() -> dict[str, Any]:
+    """``survey_slugs``: a submission kind -> the survey's URL word, for the receipt's link to the survey."""
+    return {"survey_slugs": SERVICE_SLUGS}

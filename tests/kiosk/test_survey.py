@@ -1,0 +1,109 @@
+"""The satisfaction survey at the kiosk (docs/skm.md): offered after a receipt and a status check, every
+question skippable, one rating per form, and anonymous: the stored row holds no identity."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask.testing import FlaskClient
+
+from gateway.store import Store
+from tests.kiosk.helpers import csrf, number_on, post, request_data
+
+IDENTITY_COLUMNS = {"number", "nik", "name", "nama", "phone", "session", "at", "offset", "ip", "code"}
+
+
+def _key(page: str) -> str:
+    match = re.search(r'id="kunci" name="kunci" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="kunci" type="hidden" value="([^"]+)"', page
+    )
+    assert match, "no form key on the survey"
+    return match.group(1)
+
+
+def test_the_receipt_and_the_status_page_offer_the_survey(client: FlaskClient) -> None:
+    number = number_on(post(client, "/permohonan", request_data()))
+    receipt = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    assert 'href="/survei/permohonan"' in receipt
+    assert number not in client.get("/survei/permohonan").get_data(as_text=True)  # the survey names no one
+    status = client.get(f"/status/{number}").get_data(as_text=True)
+    assert 'href="/survei/cek-status"' in status
+    assert client.get("/survei/lainnya").status_code == 404
+
+
+def test_a_rating_is_stored_once_with_no_identity(client: FlaskClient, kiosk_store: Store) -> None:
+    post(
+        client, "/permohonan", request_data(), follow_redirects=True
+    )  # a citizen's submission, then the survey
+    page = client.get("/survei/permohonan").get_data(as_text=True)
+    answers = {"csrf_token": csrf(client, "/survei/permohonan"), "kunci": _key(page), "u1": "4", "u3": "2",
+               "u7": "3"}  # fmt: skip
+    first = client.post("/survei/permohonan", data=answers)
+    assert first.status_code == 200 and 'id="survey-done"' in first.get_data(as_text=True)
+    assert client.post("/survei/permohonan", data=answers).status_code == 200  # a double tap: one rating
+    held = kiosk_store.conn.execute("SELECT day, release_ms FROM ratings_held").fetchall()
+    assert len(held) == 1  # held until the kiosk's day is over, then released with the day's others
+    day = date.fromisoformat(held[0][0])
+    day_ends = datetime.combine(day + timedelta(days=1), time(), ZoneInfo("Asia/Jakarta"))
+    assert held[0][1] == int(day_ends.timestamp() * 1000)
+    assert kiosk_store.outbox("ratings") == [] and kiosk_store.release_ratings(held[0][1] - 1) == 0
+    assert kiosk_store.release_ratings(held[0][1]) == 1 and kiosk_store.release_ratings(held[0][1]) == 0
+    assert client.post("/survei/permohonan", data=answers).status_code == 200  # a resend after the release
+    assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
+    rows = kiosk_store.conn.execute("SELECT * FROM ratings").fetchall()
+    assert len(rows) == 1
+    for table in ("ratings", "ratings_held"):
+        columns = [d[1] for d in kiosk_store.conn.execute(f"PRAGMA table_info({table})")]
+        assert not IDENTITY_COLUMNS & set(columns), table
+    columns = [d[1] for d in kiosk_store.conn.execute("PRAGMA table_info(ratings)")]
+    row = dict(zip(columns, rows[0], strict=True))
+    assert row["service"] == "request" and row["day"] == day.isoformat()
+    assert (row["u1"], row["u2"], row["u3"], row["u7"], row["u9"]) == (4, None, 2, 3, None)
+    submission = kiosk_store.conn.execute("SELECT uuid, number, idempotency_key FROM submissions").fetchone()
+    assert not set(submission) & {str(v) for v in row.values()}  # nothing of the submission in the rating
+    outbox = kiosk_store.outbox("ratings")
+    assert outbox[0]["ratings"] == {"u1": 4, "u3": 2, "u7": 3} and set(outbox[0]) == {
+        "seq", "uuid", "service", "day", "ratings"}  # fmt: skip
+
+
+def test_a_days_ratings_enter_the_stream_in_random_order(kiosk_store: Store) -> None:
+    """The seqs of a day's ratings do not follow the order they were made in (nor the day's submissions)."""
+    for i in range(40):
+        kiosk_store.add_rating("request", {"u1": 1 + i % 4}, day=date(2026, 11, 23), uuid=f"r-{i:02d}",
+                               release_ms=1000)  # fmt: skip
+    assert kiosk_store.release_ratings(1000) == 40
+    order = [u for (u,) in kiosk_store.conn.execute("SELECT uuid FROM ratings ORDER BY seq")]
+    assert sorted(order) == [f"r-{i:02d}" for i in range(40)] and order != sorted(order)
+
+
+def test_skipping_everything_stores_nothing(client: FlaskClient, kiosk_store: Store) -> None:
+    page = client.get("/survei/cek-status").get_data(as_text=True)
+    answer = client.post("/survei/cek-status", data={"csrf_token": csrf(client, "/survei/cek-status"),
+                                                     "kunci": _key(page)})  # fmt: skip
+    assert answer.status_code == 200
+    assert "Tidak ada penilaian yang disimpan." in answer.get_data(as_text=True)
+    assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
+
+
+def test_a_bad_answer_is_refused(client: FlaskClient, kiosk_store: Store) -> None:
+    page = client.get("/survei/pengaduan").get_data(as_text=True)
+    answer = client.post("/survei/pengaduan", data={"csrf_token": csrf(client, "/survei/pengaduan"),
+                                                    "kunci": _key(page), "u1": "5"})  # fmt: skip
+    assert answer.status_code == 400
+    assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
+
+
+def test_the_store_refuses_what_is_not_a_rating(kiosk_store: Store) -> None:
+    import pytest
+
+    from gateway.errors import StoreError
+
+    for service, ratings in [("x", {"u1": 3}), ("request", {"u1": 0}), ("request", {"u10": 2}),
+                             ("request", {}), ("request", {"u1": True})]:  # fmt: skip
+        with pytest.raises(StoreError):
+            kiosk_store.add_rating(service, ratings, day=date(2026, 11, 30), uuid="k")
+    with pytest.raises(sqlite3.IntegrityError):  # the schema itself keeps a rating's row small
+        kiosk_store.conn.execute("INSERT INTO ratings (uuid, service) VALUES ('x', 'request')")
