@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from sync import protocol
+from sync.central.backoffice import accounts
 from sync.central.backoffice.models import audit
 from sync.central.fleet import alerts, completeness, texts
 from sync.central.fleet.settings import FleetSettings
@@ -41,6 +42,7 @@ def setup_fleet(app: Flask, gateway: Gateway, clock: Clock) -> None:
 
 def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway, clock: Clock) -> None:
     setup_fleet(app, gateway, clock)
+    accounts.save_opd(central_of(app).engine, "bpbd", "BPBD Kabupaten Demak")
     tek = logged_in(app, "tek-budi", "teknisi")
     answer = post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "Balai Desa Wonosalam", "lat": "-6.87",
                                           "lon": "110.61"}, page="/armada")  # fmt: skip
@@ -50,6 +52,10 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
     assert answer.status_code == 302
     assert post(tek, "/armada/node", {"gateway": gateway.id, "node": "dmk-wl-01", "producer": "bpbd",
                                       "interval_s": "60"}, page="/armada").status_code == 302  # fmt: skip
+    stray = post(tek, "/armada/node", {"gateway": gateway.id, "node": "dmk-wl-01", "producer": "BPBD"},
+                 page="/armada")  # fmt: skip
+    assert stray.status_code == 400
+    assert "OPD BPBD tidak dikenal. OPD yang dikenal: bpbd." in stray.get_data(as_text=True)
     assert post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"},
                 page="/armada").status_code == 400  # fmt: skip
     unknown = post(tek, "/armada/tempat", {"gateway": gateway.id, "node": "dmk-xx-99", "label": "Salah ketik",

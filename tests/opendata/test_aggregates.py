@@ -38,9 +38,9 @@ def test_export_aggregates_is_a_valid_data_package_with_satu_data_metadata(
         "--region-code",
         "33.21.01",
         "--producer",
-        "BPBD Kabupaten Demak",
+        "bpbd",
         "--by",
-        "a",
+        "admin-ani",
     )
     out = tmp_path / "paket"
     done = run_cli("export-aggregates", "--period", "hour", "--format", fmt, "--out", str(out))

@@ -41,7 +41,7 @@ def test_publish_creates_the_keyed_table_upserts_hours_and_sets_satu_data_metada
         reading(len(records) + 1, "dmk-wl-01", "water_cm", 999.0, BASE_MS, offset=None)
     )  # clock unknown
     assert gateway.send("readings", records).json["acked"] == len(records)
-    placed = run_cli("set-place", gateway.id, "--region-code", "33.21.01.2001", "--producer", "BPBD Kabupaten Demak",
+    placed = run_cli("set-place", gateway.id, "--region-code", "33.21.01.2001", "--producer", "bpbd",
                      "--by", "teknisi-ani")  # fmt: skip
     assert placed.exit_code == 0, placed.output
     done = run_cli(

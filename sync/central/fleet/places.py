@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from sync.central.backoffice import audit
+from sync.central.backoffice import accounts, audit
 from sync.central.fleet.tables import nodes, places, series
 
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
@@ -100,8 +100,9 @@ def set_node(
     producer: str | None = None,
     interval_s: int | None = None,
 ) -> None:
-    """Set a node's producer (an OPD code; "" clears it) and/or its reading interval in seconds (0 clears it:
-    the gateway's report counts again); audited (``fleet-node``)."""
+    """Set a node's producer (a known OPD code, its one producer for the fleet and for open data; "" clears
+    it) and/or its reading interval in seconds (0 clears it: the gateway's report counts again); audited
+    (``fleet-node``). PlaceError for a bad node id or interval; accounts.UnknownOpd for an unknown OPD."""
     _check(node, None, None)
     if not node:
         raise PlaceError("a node id is needed")
@@ -115,6 +116,8 @@ def set_node(
     if not values:
         return
     with engine.begin() as conn:
+        if values.get("producer"):
+            accounts.check_opd(conn, values["producer"])
         before = conn.execute(
             sa.select(nodes.c.producer, nodes.c.interval_set_s).where(
                 nodes.c.gateway_id == gateway_id, nodes.c.node == node

@@ -242,6 +242,9 @@ def set_node() -> Any:
     try:
         places.set_node(central().engine, gateway_id, node, actor(), now_ms(),
                         producer=request.form.get("producer"), interval_s=int(interval) if interval else None)  # fmt: skip
+    except accounts.UnknownOpd as err:
+        raise BackofficeError(_("OPD %(code)s tidak dikenal. OPD yang dikenal: %(known)s.", code=err.code,
+                                known=", ".join(err.known) or "—")) from err  # fmt: skip
     except places.PlaceError as err:
         raise BackofficeError(str(err)) from err
     flash(_("Node %(target)s disimpan.", target=gateway_id + "/" + node))
