@@ -28,10 +28,11 @@ def test_one_table_names_every_measurement_of_the_firmware() -> None:
     assert measures.label("water_cm") == "Tinggi muka air (cm)"
     assert measures.label("current_a", "en") == "Current (A)"
     assert measures.label("pm25_ugm3") == "Debu halus PM2,5 (µg/m³)"
-    assert (
-        measures.label("power_factor") == "Faktor daya"
-        and measures.label("mains_ok", "en") == "Mains power on"
-    )
+    assert measures.label("power_factor") == "Faktor daya (cos φ)"
+    assert measures.label("mains_ok", "en") == "Mains power status (0/1)"
+    for name in FIRMWARE_NAMES:  # every one defined in both languages, with a unit
+        known = measures.MEASURES[name]
+        assert known.definition and known.definition_en and measures.unit_of(name), name
     assert measures.label("water_level_cm") == "water_level_cm" == measures.label("water_level_cm", "en")
     assert texts.detail_items({"water_cm": 162.0, "limit_cm": 150.0}, "id") == [
         ("Ambang (cm)", "150"), ("Tinggi muka air (cm)", "162")]  # fmt: skip

@@ -146,6 +146,30 @@ def place_lookup(conn: Connection, default_producer: str) -> Any:
     return lookup
 
 
+SEPARATOR = "; "  # between the entries of a list-valued metadata key (a CKAN extra is one text)
+KEYED = ("konsep", "definisi", "satuan")  # list keys whose entries are ``name: text``, one per measurement
+_ENTRY_START = re.compile(r"; (?=[a-z0-9_]{1,32}: )")  # "; " that begins the next ``name: text`` entry
+
+
+def split_entries(key: str, text: str) -> list[str]:
+    """The entries of list-valued metadata ``key`` as :func:`dataset_metadata` joined them. An entry of a keyed
+    list (:data:`KEYED`) starts with a measurement name and a colon, so a text holding "; " itself stays whole
+    (``mains_v: Tegangan ... di lokasi; 0 V: padam.`` is one entry); the others split at every "; "."""
+    pattern = _ENTRY_START if key in KEYED else re.compile(re.escape(SEPARATOR))
+    return [part for part in pattern.split(text) if part]
+
+
+def merge_entries(key: str, old: str, new: str) -> str:
+    """List-valued metadata ``key``'s entries of ``old`` and ``new`` as one text, sorted: in a keyed list a
+    measurement's new entry replaces its old one (its definition may have been corrected); in another, the
+    union."""
+    if key in KEYED:
+        by_name = {e.split(": ", 1)[0]: e for e in split_entries(key, old)}
+        by_name.update({e.split(": ", 1)[0]: e for e in split_entries(key, new)})
+        return SEPARATOR.join(sorted(by_name.values()))
+    return SEPARATOR.join(sorted(set(split_entries(key, old)) | set(split_entries(key, new))))
+
+
 def dataset_metadata(
     rows: list[dict[str, Any]], period: str, walidata: str, title: str = "Data sensor anjungan"
 ) -> dict[str, Any]:
@@ -158,7 +182,7 @@ def dataset_metadata(
     names = sorted({r["name"] for r in rows})
 
     def joined(values: set[str]) -> str:
-        return "; ".join(sorted(v for v in values if v))
+        return SEPARATOR.join(sorted(v for v in values if v))
 
     return {
         "judul": title,
