@@ -57,7 +57,7 @@ def test_the_pages_show_labels_with_units(app: Flask, gateway: Gateway, clock: C
     tek = logged_in(app, "tek-budi", "teknisi")
     fleet = tek.get("/armada").get_data(as_text=True)
     assert 'title="water_cm">Tinggi muka air (cm)</a>: 162' in fleet
-    assert 'title="current_a">Arus listrik (A)</a>: 0.52' in fleet
+    assert 'title="current_a">Arus listrik (A)</a>: 0,52' in fleet  # a decimal comma in Bahasa Indonesia
     assert 'title="water_level_cm">water_level_cm</a>: 40' in fleet  # unknown: as it is
     assert ">water_cm<" not in fleet and ">current_a<" not in fleet
 
@@ -74,7 +74,8 @@ def test_the_pages_show_labels_with_units(app: Flask, gateway: Gateway, clock: C
     assert "Ambang (cm): 150; Tinggi muka air (cm): 162" in warned and "water_cm" not in warned
 
     assert tek.get("/bahasa/en?next=/armada").status_code == 302
-    assert ">Water level (cm)</a>: 162" in tek.get("/armada").get_data(as_text=True)
+    in_english = tek.get("/armada").get_data(as_text=True)
+    assert ">Water level (cm)</a>: 162" in in_english and ">Current (A)</a>: 0.52" in in_english
     assert "Threshold (cm): 150; Water level (cm): 162" in tek.get("/peringatan").get_data(as_text=True)
 
 

@@ -88,13 +88,14 @@ def sensor_chart(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def trend_chart(rows: list[dict[str, Any]], title: str) -> str:
-    """A line chart of completeness per day (:func:`completeness.trend` rows), with the zones' bounds."""
+    """A line chart of completeness per period (:func:`completeness.period_trend` rows, each with its
+    ``label`` as people read it), with the zones' bounds."""
     import pygal
 
     chart = pygal.Line(style=_style(), width=860, height=320, title=title, js=[], range=(0, 100), x_label_rotation=40,
                        show_minor_x_labels=False)  # fmt: skip
-    chart.x_labels = [r["day"] for r in rows]
-    chart.x_labels_major = [r["day"] for r in rows[:: max(1, len(rows) // 10)]]
+    chart.x_labels = [r["label"] for r in rows]
+    chart.x_labels_major = [r["label"] for r in rows[:: max(1, len(rows) // 10)]]
     chart.add("%", [r["pct"] for r in rows])
     chart.add("50 %", [50] * len(rows), show_dots=False, stroke_style={"dasharray": "4, 4"})
     chart.add("90 %", [90] * len(rows), show_dots=False, stroke_style={"dasharray": "4, 4"})

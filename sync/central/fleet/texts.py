@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.central import measures
+from sync.central import measures, numbers
 from sync.central.fleet import settings
 
 TITLES: dict[str, tuple[str, str]] = {
@@ -56,7 +56,9 @@ CAUSES: dict[str, tuple[str, str]] = {
 def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     """An alert's ``detail`` as ``(label, value)`` pairs in ``lang`` (``id`` or ``en``), sorted by key: a
     measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms in
-    the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, None as "-"."""
+    the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, a number as the
+    language writes it at the measurement's precision (``3,91`` in Bahasa Indonesia: :mod:`sync.central.numbers`),
+    None as "-"."""
     pick = 0 if lang != "en" else 1
     out = []
     for key, value in sorted(detail.items()):
@@ -69,8 +71,8 @@ def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
             text = CAUSES[value][pick]
         elif isinstance(value, list):
             text = ", ".join(str(v) for v in value)
-        elif isinstance(value, float):
-            text = f"{value:g}"
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = numbers.measured(value, key, "en" if pick else "id")
         else:
             text = str(value)
         out.append((name, text))
