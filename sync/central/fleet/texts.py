@@ -65,7 +65,8 @@ def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     None as "-"."""
     pick = 0 if lang != "en" else 1
     words = "en" if pick else "id"
-    peak = detail.get("peak") if isinstance(detail.get("peak"), dict) else {}
+    found = detail.get("peak")
+    peak: dict[str, Any] = found if isinstance(found, dict) else {}
     out = []
     for key, value in sorted(detail.items()):
         if key == "peak":
