@@ -37,7 +37,14 @@ def test_one_table_names_every_measurement_of_the_firmware() -> None:
     assert texts.detail_items({"water_cm": 162.0, "limit_cm": 150.0}, "id") == [
         ("Ambang (cm)", "150"), ("Tinggi muka air (cm)", "162")]  # fmt: skip
     assert texts.detail_items({"cause": "no-mains", "mains_v": 0.0}, "en") == [
-        ("Cause", "0 V or below the limit"), ("Mains voltage (V)", "0")]  # fmt: skip
+        ("Cause", "power cut: 0 V"), ("Mains voltage (V)", "0")]  # fmt: skip
+    assert texts.detail_items({"cause": "no-mains", "mains_min_v": 150.0, "mains_v": 97.5}, "id") == [
+        ("Sebab", "tegangan di bawah batas padam"), ("Batas tegangan padam (V)", "150"),
+        ("Tegangan listrik (V)", "97,5")]  # fmt: skip
+    assert texts.detail_items({"cause": "no-answer", "mains_v": None}, "id")[0] == (
+        "Sebab",
+        "node listrik tidak menjawab",
+    )
 
 
 def _readings(gateway: Gateway, clock: Clock) -> None:

@@ -54,6 +54,9 @@ CAUSES: dict[str, tuple[str, str]] = {
     "no-answer": ("node listrik tidak menjawab", "the power node does not answer"),
     "no-mains": ("tegangan 0 V atau di bawah batas", "0 V or below the limit"),
 }
+# "no-mains" in words once the voltage read is known: none at all, or some below the limit
+NO_MAINS = {True: ("listrik padam: tegangan 0 V", "power cut: 0 V"),
+            False: ("tegangan di bawah batas padam", "voltage below the power-cut limit")}  # fmt: skip
 
 
 def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -72,6 +75,10 @@ def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         if key == "peak":
             continue
         name = DETAILS[key][pick] if key in DETAILS else measures.label(key, words)
+        volts = detail.get("mains_v")
+        if key == "cause" and value == "no-mains" and isinstance(volts, int | float):
+            out.append((name, NO_MAINS[volts <= 0][pick]))
+            continue
         out.append((name, _text(key, value, words, pick)))
         if key in peak:  # the extreme of the episode, after the figure of the last evaluation
             extreme = PEAK_WORDS["min" if key in LOWEST else "max"][pick]
