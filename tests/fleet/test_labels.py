@@ -4,6 +4,7 @@ titles; an unknown name shown as it is; the machine-readable columns keep the na
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -76,6 +77,11 @@ def test_the_pages_show_labels_with_units(app: Flask, gateway: Gateway, clock: C
 
     chart = tek.get(f"/grafik/{gateway.id}/dmk-wl-01/current_a").get_data(as_text=True)
     assert f'{gateway.id} / dmk-wl-01 / <span title="current_a">Arus listrik (A)</span>' in chart
+    assert (
+        "<td>0,52</td>" in chart and "<td>0.52</td>" not in chart
+    )  # the table's figures with decimal commas
+    legend = base64.b64decode(chart.split("data:image/svg+xml;base64,")[1].split('"')[0]).decode()
+    assert ">Rata-rata<" in legend and ">rata-rata<" not in legend
 
     warned = tek.get("/peringatan").get_data(as_text=True)
     assert "Ambang (cm): 150; Tinggi muka air (cm): 162" in warned and "water_cm" not in warned

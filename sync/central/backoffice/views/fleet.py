@@ -351,7 +351,7 @@ def completeness_page() -> str:
     title = {"day": _("Kelengkapan data per hari, 30 hari terakhir (persen)"),
              "week": _("Kelengkapan data per minggu, 12 minggu terakhir (persen)"),
              "month": _("Kelengkapan data per bulan, 6 bulan terakhir (persen)")}[period]  # fmt: skip
-    chart = charts.trend_chart(trend, title)
+    chart = charts.trend_chart(trend, title, lang)
     first = completeness.local_date(win.start_ms)
     return render_template("backoffice/completeness.html", rows=rows, zones=zones, window=win, period=period,
                            group=group, day=day, chart=chart, chart_title=title, periods=completeness.PERIODS,
@@ -372,7 +372,11 @@ def sensor_chart(gateway_id: str, node: str, name: str) -> str:
         with reading_snapshot(central().engine) as conn:
             if not charts.aggregates(conn, gateway_id, node, name, "month", now_ms()):
                 raise NotFound()
-    chart = charts.sensor_chart(rows, f"{gateway_id} / {node} / {measure_label(name)}") if rows else None
+    chart = (
+        charts.sensor_chart(rows, f"{gateway_id} / {node} / {measure_label(name)}", current_language(),
+                            measures.decimals_of(name) + 1, (_("Rata-rata"), _("Min"), _("Maks")))
+        if rows else None
+    )  # fmt: skip
     return render_template("backoffice/sensor.html", rows=rows, chart=chart, gateway_id=gateway_id, node=node,
                            name=name, period=period, periods=list(charts.PERIODS),
                            measure_decimals=measures.decimals_of(name))  # fmt: skip
