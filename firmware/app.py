@@ -9,6 +9,11 @@ import nodecfg
 import wdtguard
 
 _SLICE_MS = 1000  # the watchdog is fed at least this often while waiting
+# The first hellos after a boot come a minute apart, then every hello_min: nothing acknowledges a hello (a
+# serial line, MQTT QoS 0), and one sent before the gateway listens (its ingest opening the port flushes what
+# was waiting) is lost, leaving the node's firmware and memory unknown until the next one.
+EARLY_HELLOS = 3
+EARLY_HELLO_MS = 60000
 
 
 def make_sensors(cfg, machine):
@@ -70,6 +75,7 @@ class App:
         self.bat_adc = bat_adc
         self.started = time.ticks_ms()
         self.last_hello = None
+        self.hellos = 0  # sent since boot
         self.failing = {}  # sensor name -> ticks of the last error frame sent for it
         self.collect = gc.collect  # replaceable where a collection is unsafe (the WASI test VM)
 
@@ -84,6 +90,13 @@ class App:
         up = time.ticks_diff(time.ticks_ms(), self.started) // 1000
         self.send(self.framer.hello(up, gc.mem_free(), self.link.rssi(), bat))
         self.last_hello = time.ticks_ms()
+        self.hellos += 1
+
+    def hello_due(self):
+        """Whether a hello is due: EARLY_HELLO_MS after the last while fewer than EARLY_HELLOS were sent since
+        boot, then every hello_min minutes."""
+        period = EARLY_HELLO_MS if self.hellos < EARLY_HELLOS else self.cfg["hello_min"] * 60000
+        return time.ticks_diff(time.ticks_ms(), self.last_hello) >= period
 
     def report_error(self, name, msg):
         """An error frame when a sensor starts failing, then at most once per hello period."""
@@ -106,7 +119,7 @@ class App:
                 continue
             self.failing.pop(name, None)
         self.send(self.framer.reading(values, time.ticks_ms()))
-        if time.ticks_diff(time.ticks_ms(), self.last_hello) >= self.cfg["hello_min"] * 60000:
+        if self.hello_due():
             self.hello()
         self.collect()
 

@@ -40,6 +40,14 @@ KIOSK_PLACE = ("Kantor Kecamatan Wonosalam", -6.9012, 110.6735)
 NODE_COORDINATES = {"demo-wl-01": (-6.8968, 110.6801), "demo-wx-01": (-6.9015, 110.6741),
                     "demo-pw-01": (-6.9010, 110.6731)}  # fmt: skip
 NODE_PRODUCERS = {"demo-wl-01": "bpbd", "demo-wx-01": "bpbd", "demo-pw-01": "dispu"}
+# The OPDs owning the demo's nodes (the producers of their open data), added at the central before they are set.
+DEMO_OPDS = {
+    "bpbd": "BPBD Kabupaten Demak",
+    "dispu": "Dinas Pekerjaan Umum dan Penataan Ruang Kabupaten Demak",
+}
+# The Kemendagri code of Kecamatan Wonosalam, Kabupaten Demak (Satu Data kode referensi of the kiosk's data).
+REGION_CODE = "33.21.08"
+PLACES_BY = "admin"  # the demo officer named in the central's audit trail for the places set at the first run
 ALERTS_EVERY_S = "10"  # the demo's central evaluates alerts often, so that they show within seconds
 
 
@@ -137,14 +145,22 @@ DEMO_SUBMISSIONS: tuple[tuple[str, dict[str, Any], dict[str, Any] | None], ...] 
 
 
 def _places(demo_dir: Path, gateway_id: str) -> None:
-    """Set the kiosk's and the nodes' places and producers at the central on the first run (audited there)."""
-    marker = demo_dir / "central" / "places-set"
+    """Set the kiosk's and the nodes' places, producers (the demo's OPDs, added first) and the kiosk's Satu Data
+    region code at the central on the first run, as the demo's admin officer (audited there); run after
+    :func:`_officers`. Each command is idempotent: a demo folder of an older version gets the ones it lacks."""
+    marker = demo_dir / "central" / "places-set-v2"
     if marker.exists():
         return
     central = ("central", "--db", _central_db(demo_dir))
     label, lat, lon = KIOSK_PLACE
+    for code, name in DEMO_OPDS.items():
+        result = subprocess.run(anjungan_argv(*central, "add-opd", code, name), capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+        if result.returncode != 0:
+            raise AnjunganError(f"cannot add the demo's OPD {code} at the central: {result.stderr.strip()}")
     commands: list[tuple[str, ...]] = [
-        (*central, "fleet", "place", gateway_id, "--label", label, "--lat", str(lat), "--lon", str(lon))
+        (*central, "fleet", "place", gateway_id, "--label", label, "--lat", str(lat), "--lon", str(lon)),
+        (*central, "set-place", gateway_id, "--region-code", REGION_CODE),
     ]
     for node_id, (lat, lon) in NODE_COORDINATES.items():
         commands.append((*central, "fleet", "place", gateway_id, "--node", node_id, "--label", NODE_PLACES[node_id],
@@ -153,7 +169,7 @@ def _places(demo_dir: Path, gateway_id: str) -> None:
                          "--interval", str(NODE_INTERVAL_S)))  # fmt: skip
     for command in commands:
         result = subprocess.run(
-            anjungan_argv(*command, "--by", "demo"), capture_output=True, text=True, timeout=120
+            anjungan_argv(*command, "--by", PLACES_BY), capture_output=True, text=True, timeout=120
         )
         if result.returncode != 0:
             raise AnjunganError(f"cannot set the demo's places at the central: {result.stderr.strip()}")
@@ -214,11 +230,10 @@ def _link(demo_dir: Path, node_id: str) -> Path:
 
 def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     """Write the demo's configuration, register it at the central, publish the sample content there and file
-    the demo's submissions in the store; return the config path."""
+    the demo's submissions in the store; return the config path. (The officers, then the places, come after.)"""
     private.ensure_dir(demo_dir / "logs")
     credentials = _credentials(demo_dir)
     operator_hash, _password = _operator(demo_dir)
-    _places(demo_dir, credentials["gateway_id"])
     _publish_sample(demo_dir)
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {
@@ -285,6 +300,7 @@ def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callab
     _hash, operator_password = _operator(demo_dir)
     config_path = prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port)
     officers = _officers(demo_dir)
+    _places(demo_dir, _credentials(demo_dir)["gateway_id"])
     parts = children(demo_dir, config_path, kiosk_port=kiosk_port, central_port=central_port)
     echo(f"kiosk:    http://127.0.0.1:{kiosk_port}/")
     if operator_password:

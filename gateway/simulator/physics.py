@@ -12,17 +12,20 @@ import time
 from dataclasses import dataclass
 
 WIB_OFFSET_H = 7  # Western Indonesian Time, UTC+7
+RIVER_CM_PER_MM_H = 0.6  # how far above its base the river settles for each mm/h of steady rain
+RISE_S, FALL_S = 600.0, 1800.0  # the river's time constants, rising and falling
 
 
 @dataclass(frozen=True)
 class Scenario:
     """Events at fixed times after the world starts (seconds), so that a demo shows them within its first
-    minutes: a downpour that takes the river over the kiosk's flood threshold (150 cm by default) and a mains
-    outage. Random showers and outages begin only after ``quiet_until_s``."""
+    minutes: a cloudburst (300 mm/h for 12 minutes: 60 mm, over the central's heavy-rain alert of 50 mm in two
+    hours, ``rain_alert_mm``) that takes the river over the kiosk's flood threshold (150 cm by default) within
+    about five minutes, and a mains outage. Random showers and outages begin only after ``quiet_until_s``."""
 
     flood_at_s: float = 30.0
-    flood_rain_mm_h: float = 30.0
-    flood_rain_s: float = 180.0
+    flood_rain_mm_h: float = 300.0
+    flood_rain_s: float = 720.0
     power_cut_at_s: float = 90.0
     power_cut_s: float = 150.0
     quiet_until_s: float = 900.0
@@ -79,9 +82,11 @@ class World:
             self.rain_mm_h = rng.choice((2.0, 5.0, 12.0, 30.0, 60.0))
             self._rain_left_s = rng.uniform(60, 600)
         self.rain_total_mm += self.rain_mm_h * dt / 3600
-        # the river: fed by rain, relaxing to its base level with a time constant of 30 minutes
-        inflow = self.rain_mm_h * 0.02 * dt  # 1 mm/h raises it 1.2 cm per minute
-        self.level_cm += inflow - (self.level_cm - self.base_level_cm) * dt / 1800
+        # the river, a linear reservoir: heading for its base level plus RIVER_CM_PER_MM_H for each mm/h of rain,
+        # quickly while it rises (RISE_S), slowly as it falls back (FALL_S)
+        target = self.base_level_cm + RIVER_CM_PER_MM_H * self.rain_mm_h
+        tau = RISE_S if target > self.level_cm else FALL_S
+        self.level_cm += (target - self.level_cm) * min(1.0, dt / tau)
         if self._outage_left_s > 0:
             self._outage_left_s -= dt
             self.mains_up = self._outage_left_s <= 0

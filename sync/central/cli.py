@@ -218,6 +218,24 @@ def add_user(ctx: click.Context, name: str, role: str, opd: str | None, password
     click.echo(json.dumps(shown if password_stdin else {**shown, "password": password}))
 
 
+@central_group.command("add-opd")
+@click.argument("code")
+@click.argument("name")
+@click.pass_context
+@plain_errors
+def add_opd(ctx: click.Context, code: str, name: str) -> None:
+    """Add an OPD (perangkat daerah: a producer of data, the office of a pelaksana) or rename one; audited. CODE:
+    lower-case letters, digits and hyphens (at most 32), e.g. bpbd; NAME: e.g. 'BPBD Kabupaten Demak'."""
+    from sync.central.backoffice import accounts, audit
+
+    state = _open(ctx)
+    accounts.save_opd(state.engine, code, name)
+    with state.engine.begin() as conn:
+        audit.record(conn, audit.Actor("cli", "admin"), "opd-save", "opd:" + code, service.now_ms(), None,
+                     {"name": name.strip()})  # fmt: skip
+    click.echo(f"{code}: {name.strip()}")
+
+
 @central_group.command("reset-password")
 @click.argument("name")
 @click.pass_context

@@ -118,3 +118,22 @@ def test_replace_and_truncate_cannot_rewrite_the_trail(app: Flask) -> None:
         assert conn.execute(sa.select(audit.c.username)).scalars().all() == ["x-admin"]
     with engine.begin() as conn:  # new rows still go in
         conn.execute(audit.insert().values(at_ms=1, username="sistem", role="system", action="x", target="y"))
+
+
+def test_the_trail_holds_the_open_data_actions_in_time_order(app: Flask) -> None:
+    from sync.central.backoffice import audit as trail
+    from sync.central.opendata.tables import audit as opendata_audit
+
+    engine = central_of(app).engine
+    with engine.begin() as conn:
+        for i in range(700):  # the two tables interleaved in time, more than one page of the CSV export
+            record(conn, Actor("admin-ani", "admin"), "opd-save", f"opd:o{i}", 2 * i, None, {"i": i})
+            conn.execute(opendata_audit.insert().values(at_ms=2 * i + 1, actor="ppid-budi", action="open311-hide",
+                                                        target=f"u{i}", detail='{"reason": "nama"}'))  # fmt: skip
+    rows, total = trail.entries(engine)
+    assert total == 1400 and [(r["source"], r["at_ms"]) for r in rows[:2]] == [("opendata", 1399),
+                                                                            ("backoffice", 1398)]  # fmt: skip
+    hidden, count = trail.entries(engine, action="open311-hide", username="ppid-budi")
+    assert count == 700 and hidden[0]["after"] == '{"reason": "nama"}' and hidden[0]["role"] is None
+    lines = list(csv.reader(io.StringIO("".join(trail.export_csv(engine, str)))))
+    assert len(lines) == 1 + 1400 and [int(line[1]) for line in lines[1:]] == list(range(1400))

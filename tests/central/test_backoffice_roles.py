@@ -63,6 +63,8 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     ("POST", f"/berkas/{GW}/{REQ}/verifikasi", {"ppid": 302, "pelaksana": 404, "atasan": 403}),
     ("POST", f"/berkas/{GW}/{OBJ}/putus", {"ppid": 403, "pelaksana": 404, "atasan": 400}),
     ("POST", f"/berkas/{GW}/{REQ}/lampiran", {"ppid": 400, "pelaksana": 400}),
+    # withholding from open data: the PPID only, and only a complaint (a request is none: 404)
+    ("POST", f"/berkas/{GW}/{REQ}/data-terbuka", {"ppid": 404}),
     ("GET", f"/berkas/{GW}/{REQ}/lampiran/1", {"ppid": 404, "pelaksana": 404, "atasan": 404}),
     ("POST", "/keluar", {role: 302 for role in ROLES}),
 ]
@@ -75,6 +77,7 @@ def test_the_matrix_names_every_back_office_route(app: Flask) -> None:
         "/berkas/<gateway_id>/<number>": f"/berkas/{GW}/{REQ}",
         "/berkas/<gateway_id>/<number>/identitas": f"/berkas/{GW}/{REQ}/identitas",
         "/berkas/<gateway_id>/<number>/lampiran": f"/berkas/{GW}/{REQ}/lampiran",
+        "/berkas/<gateway_id>/<number>/data-terbuka": f"/berkas/{GW}/{REQ}/data-terbuka",
         "/berkas/<gateway_id>/<number>/lampiran/<int:attachment_id>": f"/berkas/{GW}/{REQ}/lampiran/1",
         "/berkas/<gateway_id>/<number>/<step>": f"/berkas/{GW}/{REQ}/verifikasi",
         "/pengguna/<username>/<action>": "/pengguna/ppid-x/nonaktif",

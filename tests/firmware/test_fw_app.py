@@ -61,6 +61,40 @@ for line in link.lines:
     assert readings[1] == {"water_cm": 120.5, "distance_cm": 179.5}
 
 
+def test_the_first_hellos_come_a_minute_apart_then_every_hello_period(micropython):
+    code = """
+import json, time
+import app, nodecfg
+class Link:
+    def __init__(self):
+        self.lines = []
+    def send(self, line):
+        self.lines.append(line)
+    def poll(self):
+        pass
+    def rssi(self):
+        return None
+class Good:
+    def read(self):
+        return {'water_cm': 120.5}
+cfg = nodecfg.complete({'node_id': 'dmk-wl-01', 'kind': 'water-level', 'interval_s': 0.01}, 'rp2')
+link = Link()
+a = app.App(cfg, link, {'sonar': Good()}, 3)
+a.collect = lambda: None
+a.hello()  # at boot
+due = []
+for _ in range(4):
+    a.last_hello = time.ticks_add(time.ticks_ms(), -61000)  # a minute and a second went by
+    due.append(a.hello_due())
+    a.cycle()
+print('RESULT', json.dumps({'due': due, 'hellos': a.hellos}))
+"""
+    r, _out = micropython.result(code)
+    # a hello at boot and two a minute apart (a gateway that was not yet listening hears one), then every
+    # hello_min (15 minutes): a minute is not enough any more
+    assert r == {"due": [True, True, False, False], "hellos": 3}
+
+
 def test_mqtt_publish_qos1_and_buffer_while_the_broker_is_away(micropython):
     code = """
 import json, mqtt, transport

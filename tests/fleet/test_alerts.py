@@ -10,6 +10,7 @@ from sync import protocol
 from sync.central.fleet import alerts
 from sync.central.fleet.settings import FleetSettings
 from tests.central.conftest import Clock, Gateway, central_of
+from tests.central.officers import logged_in
 from tests.fleet.conftest import event, reading
 
 CFG = FleetSettings()
@@ -80,6 +81,7 @@ def test_power_lost_at_a_power_node_with_start_end_and_kiosks(
         "kiosks": [gateway.id],
         "mains_min_v": 150.0,
         "mains_v": 0.0,
+        "peak": {"mains_v": 0.0},  # the lowest of the episode
     }
     back = reading(6, at + 300 * S, node="dmk-pw-01", name="mains_v", value=219.0)
     assert gateway.send("readings", [back]).status_code == 200
@@ -129,7 +131,7 @@ def test_the_other_rules(app: Flask, gateway: Gateway, clock: Clock) -> None:
     }  # fmt: skip
     found = open_kinds(app)
     assert found[f"rain:{gw}/dmk-wx-01"]["detail"]["rain_mm"] == 60.0
-    assert found[f"node-reboots:{gw}/dmk-wx-01"]["detail"] == {"reboots_24h": 5}
+    assert found[f"node-reboots:{gw}/dmk-wx-01"]["detail"] == {"reboots_24h": 5, "peak": {"reboots_24h": 5}}
     contact(
         gateway,
         clock,
@@ -140,6 +142,25 @@ def test_the_other_rules(app: Flask, gateway: Gateway, clock: Clock) -> None:
     report = run(app, t0 + 21)
     assert len(report.resolved) == 5  # rain and reboots still hold
     assert set(open_kinds(app)) == {f"rain:{gw}/dmk-wx-01", f"node-reboots:{gw}/dmk-wx-01"}
+
+
+def test_a_resolved_alert_keeps_the_peak_of_its_episode(app: Flask, gateway: Gateway, clock: Clock) -> None:
+    t0, gw = clock.now, gateway.id
+    health, nodes = "sync_s=60,clock=1,dead=0,water_alert_cm=150", "dmk-wl-01,every=60,seen=0"
+    for i, level in enumerate((162.0, 178.5, 155.0, 120.0)):  # rises, peaks, recedes, is below the threshold
+        at = t0 + 60 * i
+        assert gateway.send("readings", [reading(i + 1, int(at * S), value=level)]).status_code == 200
+        contact(gateway, clock, at + 1, health, nodes)
+        run(app, at + 2)
+    with central_of(app).engine.connect() as conn:
+        (resolved,) = alerts.listing(conn, "resolved")
+    assert resolved["key"] == f"water:{gw}/dmk-wl-01"
+    assert resolved["detail"]["water_cm"] == 155.0 and resolved["detail"]["peak"] == {"water_cm": 178.5}
+    tek = logged_in(app, "tek-rina", "teknisi")
+    history = tek.get("/peringatan").get_data(as_text=True)
+    assert "Tinggi muka air (cm), tertinggi: 178,5" in history
+    assert tek.get("/bahasa/en?next=/peringatan").status_code == 302
+    assert "Water level (cm), highest: 178.5" in tek.get("/peringatan").get_data(as_text=True)
 
 
 def test_two_evaluations_at_once_open_one_alert(app: Flask, gateway: Gateway, clock: Clock) -> None:

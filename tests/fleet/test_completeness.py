@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from sync.central.backoffice import accounts
 from sync.central.backoffice.audit import SYSTEM
 from sync.central.fleet import completeness, places, rollup
 from sync.central.fleet.tables import daily, hourly, marks, nodes, series
@@ -62,6 +63,8 @@ def test_rollups_count_every_reading_once_whatever_the_order(app: Flask, gateway
 def test_completeness_per_node_kiosk_and_producer(app: Flask, gateway: Gateway) -> None:
     send_shuffled(gateway, day_readings())
     engine = central_of(app).engine
+    accounts.save_opd(engine, "bpbd", "BPBD Kabupaten Demak")
+    accounts.save_opd(engine, "dinkes", "Dinas Kesehatan")
     places.set_node(engine, gateway.id, "full", SYSTEM, 0, producer="bpbd")
     places.set_node(engine, gateway.id, "most", SYSTEM, 0, producer="bpbd")
     places.set_node(engine, gateway.id, "few", SYSTEM, 0, producer="dinkes")
@@ -110,6 +113,7 @@ def test_an_interval_set_at_the_central_wins_and_caps_received(app: Flask, gatew
 def test_a_stored_zero_or_negative_interval_falls_back_to_the_default(app: Flask, gateway: Gateway) -> None:
     send_shuffled(gateway, day_readings())
     engine = central_of(app).engine
+    accounts.save_opd(engine, "bpbd", "BPBD Kabupaten Demak")
     for node in ("full", "few"):
         places.set_node(engine, gateway.id, node, SYSTEM, 0, producer="bpbd")
     with engine.begin() as conn:  # as an older central may have kept from a gateway's report
@@ -134,3 +138,26 @@ def test_zones_and_windows() -> None:
             completeness.window("month", far)
     week = completeness.window("week", date(2026, 11, 26))  # a Thursday
     assert week.label == "2026-W48" and completeness.local_date(week.start_ms) == date(2026, 11, 23)
+
+
+def test_the_trend_follows_the_chosen_period(app: Flask, gateway: Gateway) -> None:
+    send_shuffled(gateway, day_readings())
+    engine = central_of(app).engine
+    now = completeness.day_start_ms(DAY + timedelta(days=1)) + 3_600_000
+    weeks = completeness.windows_back("week", DAY)
+    months = completeness.windows_back("month", DAY)
+    assert len(weeks) == 12 and len(months) == 6
+    assert weeks[-1] == completeness.window("week", DAY) and months[-1] == completeness.window("month", DAY)
+    assert all(a.end_ms == b.start_ms for a, b in zip(weeks, weeks[1:], strict=False))
+    with engine.connect() as conn:
+        by_week = completeness.period_trend(conn, weeks, now)
+        by_month = completeness.period_trend(conn, months, now)
+        by_day = completeness.trend(conn, [DAY], now)
+    # the readings are of one day: the week and the month that hold it count that day (and what followed it
+    # up to now, the hour of the next day), the earlier windows nothing
+    assert [p["pct"] for p in by_week[:-1]] == [None] * 11 and by_week[-1]["expected"] > by_day[0]["expected"]
+    assert (
+        by_week[-1]["received"] == by_day[0]["received"] and by_month[-1]["received"] == by_day[0]["received"]
+    )
+    assert by_week[-1]["start"] == (DAY - timedelta(days=DAY.weekday())).isoformat()
+    assert by_month[-1]["start"] == DAY.replace(day=1).isoformat()

@@ -4,6 +4,7 @@ titles; an unknown name shown as it is; the machine-readable columns keep the na
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -28,15 +29,23 @@ def test_one_table_names_every_measurement_of_the_firmware() -> None:
     assert measures.label("water_cm") == "Tinggi muka air (cm)"
     assert measures.label("current_a", "en") == "Current (A)"
     assert measures.label("pm25_ugm3") == "Debu halus PM2,5 (µg/m³)"
-    assert (
-        measures.label("power_factor") == "Faktor daya"
-        and measures.label("mains_ok", "en") == "Mains power on"
-    )
+    assert measures.label("power_factor") == "Faktor daya (cos φ)"
+    assert measures.label("mains_ok", "en") == "Mains power status (0/1)"
+    for name in FIRMWARE_NAMES:  # every one defined in both languages, with a unit
+        known = measures.MEASURES[name]
+        assert known.definition and known.definition_en and measures.unit_of(name), name
     assert measures.label("water_level_cm") == "water_level_cm" == measures.label("water_level_cm", "en")
     assert texts.detail_items({"water_cm": 162.0, "limit_cm": 150.0}, "id") == [
         ("Ambang (cm)", "150"), ("Tinggi muka air (cm)", "162")]  # fmt: skip
     assert texts.detail_items({"cause": "no-mains", "mains_v": 0.0}, "en") == [
-        ("Cause", "0 V or below the limit"), ("Mains voltage (V)", "0")]  # fmt: skip
+        ("Cause", "power cut: 0 V"), ("Mains voltage (V)", "0")]  # fmt: skip
+    assert texts.detail_items({"cause": "no-mains", "mains_min_v": 150.0, "mains_v": 97.5}, "id") == [
+        ("Sebab", "tegangan di bawah batas padam"), ("Batas tegangan padam (V)", "150"),
+        ("Tegangan listrik (V)", "97,5")]  # fmt: skip
+    assert texts.detail_items({"cause": "no-answer", "mains_v": None}, "id")[0] == (
+        "Sebab",
+        "node listrik tidak menjawab",
+    )
 
 
 def _readings(gateway: Gateway, clock: Clock) -> None:
@@ -56,7 +65,7 @@ def test_the_pages_show_labels_with_units(app: Flask, gateway: Gateway, clock: C
     tek = logged_in(app, "tek-budi", "teknisi")
     fleet = tek.get("/armada").get_data(as_text=True)
     assert 'title="water_cm">Tinggi muka air (cm)</a>: 162' in fleet
-    assert 'title="current_a">Arus listrik (A)</a>: 0.52' in fleet
+    assert 'title="current_a">Arus listrik (A)</a>: 0,52' in fleet  # a decimal comma in Bahasa Indonesia
     assert 'title="water_level_cm">water_level_cm</a>: 40' in fleet  # unknown: as it is
     assert ">water_cm<" not in fleet and ">current_a<" not in fleet
 
@@ -68,12 +77,18 @@ def test_the_pages_show_labels_with_units(app: Flask, gateway: Gateway, clock: C
 
     chart = tek.get(f"/grafik/{gateway.id}/dmk-wl-01/current_a").get_data(as_text=True)
     assert f'{gateway.id} / dmk-wl-01 / <span title="current_a">Arus listrik (A)</span>' in chart
+    assert (
+        "<td>0,52</td>" in chart and "<td>0.52</td>" not in chart
+    )  # the table's figures with decimal commas
+    legend = base64.b64decode(chart.split("data:image/svg+xml;base64,")[1].split('"')[0]).decode()
+    assert ">Rata-rata<" in legend and ">rata-rata<" not in legend
 
     warned = tek.get("/peringatan").get_data(as_text=True)
     assert "Ambang (cm): 150; Tinggi muka air (cm): 162" in warned and "water_cm" not in warned
 
     assert tek.get("/bahasa/en?next=/armada").status_code == 302
-    assert ">Water level (cm)</a>: 162" in tek.get("/armada").get_data(as_text=True)
+    in_english = tek.get("/armada").get_data(as_text=True)
+    assert ">Water level (cm)</a>: 162" in in_english and ">Current (A)</a>: 0.52" in in_english
     assert "Threshold (cm): 150; Water level (cm): 162" in tek.get("/peringatan").get_data(as_text=True)
 
 

@@ -4,11 +4,13 @@ by the officer, audited), completeness zones with the trend chart, sensor charts
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import sqlalchemy as sa
 from flask import Flask
 
 from sync import protocol
+from sync.central.backoffice import accounts
 from sync.central.backoffice.models import audit
 from sync.central.fleet import alerts, completeness, texts
 from sync.central.fleet.settings import FleetSettings
@@ -17,7 +19,7 @@ from tests.central.officers import citizen, logged_in, post
 from tests.fleet.conftest import reading
 
 HEALTH = "version=0.1.0,uptime_s=7200,clock=1,offset_ms=-120,dead=0,sync_s=60,oldest_readings_s=90,disk_free_b=2000000000,disk_total_b=8000000000,store_b=5000000,budget_b=100000000"  # noqa: E501
-NODES = "dmk-wl-01,boot=12,fw=1.0.3,mem=51234,rssi=-67,bat=3.91,bad=2,every=60,seen=5"
+NODES = "dmk-wl-01,boot=12,fw=1.0.3,mem=51234,rssi=-67,bat=3.91,bad=2,every=60,seen=5,up=5400"
 
 
 def setup_fleet(app: Flask, gateway: Gateway, clock: Clock) -> None:
@@ -41,6 +43,7 @@ def setup_fleet(app: Flask, gateway: Gateway, clock: Clock) -> None:
 
 def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway, clock: Clock) -> None:
     setup_fleet(app, gateway, clock)
+    accounts.save_opd(central_of(app).engine, "bpbd", "BPBD Kabupaten Demak")
     tek = logged_in(app, "tek-budi", "teknisi")
     answer = post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "Balai Desa Wonosalam", "lat": "-6.87",
                                           "lon": "110.61"}, page="/armada")  # fmt: skip
@@ -50,13 +53,31 @@ def test_a_teknisi_reads_the_fleet_and_sets_places(app: Flask, gateway: Gateway,
     assert answer.status_code == 302
     assert post(tek, "/armada/node", {"gateway": gateway.id, "node": "dmk-wl-01", "producer": "bpbd",
                                       "interval_s": "60"}, page="/armada").status_code == 302  # fmt: skip
-    assert post(tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"},
-                page="/armada").status_code == 400  # fmt: skip
+    stray = post(tek, "/armada/node", {"gateway": gateway.id, "node": "dmk-wl-01", "producer": "BPBD"},
+                 page="/armada")  # fmt: skip
+    assert stray.status_code == 400
+    assert "OPD BPBD tidak dikenal. OPD yang dikenal: bpbd." in stray.get_data(as_text=True)
+    far = post(
+        tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"}, page="/armada"
+    )
+    assert far.status_code == 400
+    assert "Koordinat di luar jangkauan: lintang -90 sampai 90" in far.get_data(as_text=True)
+    assert tek.get("/bahasa/en?next=/armada").status_code == 302
+    far = post(
+        tek, "/armada/tempat", {"gateway": gateway.id, "label": "x", "lat": "91", "lon": "0"}, page="/armada"
+    )
+    assert far.status_code == 400 and "Coordinates out of range: latitude -90 to 90" in far.get_data(
+        as_text=True
+    )
+    assert "(-6.87000; 110.61000)" in tek.get("/armada").get_data(as_text=True)
+    assert tek.get("/bahasa/id?next=/armada").status_code == 302
     unknown = post(tek, "/armada/tempat", {"gateway": gateway.id, "node": "dmk-xx-99", "label": "Salah ketik",
                                            "lat": "-6.9", "lon": "110.6"}, page="/armada")  # fmt: skip
     assert unknown.status_code == 400 and "dmk-xx-99" in unknown.get_data(as_text=True)
     page = tek.get("/armada").get_data(as_text=True)
-    for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3.91 V", "bpbd",
+    for text in ("Balai Desa Wonosalam", "Jembatan Tuntang", "0.1.0", "1.0.3", "-67 dBm", "3,91 V", "bpbd",
+                 "(-6,87000; 110,61000)", "Perangkat anjungan menyala", "90 menit", "2 jam", "Node menyala (hello terakhir)",
+                 "Interval yang diatur di pusat", '<abbr title="diatur di pusat">*</abbr>',
                  "pengajuan 0, peristiwa 0, bacaan 5", "tertua bacaan: 90 detik", "selisih -120 ms", "water_cm"):  # fmt: skip
         assert text in page, text
     assert f"{gateway.id}</a></strong> {gateway.id}" not in page  # a name that is the id is not said twice
@@ -92,6 +113,12 @@ def test_alerts_completeness_and_charts_pages(app: Flask, gateway: Gateway, cloc
     day = completeness.local_date(int(clock() * 1000)).isoformat()
     page = tek.get(f"/kelengkapan?periode=day&kelompok=node&tanggal={day}").get_data(as_text=True)
     assert "dmk-wl-01" in page and "data:image/svg+xml;base64," in page and 'class="zone zone-' in page
+    week = tek.get(f"/kelengkapan?periode=week&kelompok=node&tanggal={day}").get_data(as_text=True)
+    number = date.fromisoformat(day).isocalendar()
+    assert f"Minggu {number[1]}, {number[0]}" in week and "-W" not in week
+    assert "per minggu, 12 minggu terakhir" in week and "30 hari" not in week
+    month = tek.get(f"/kelengkapan?periode=month&kelompok=node&tanggal={day}").get_data(as_text=True)
+    assert "per bulan, 6 bulan terakhir" in month
     assert tek.get("/kelengkapan?periode=year").status_code == 400
     for far in ("periode=month&tanggal=9999-12-31", "periode=day&tanggal=0001-01-01", "tanggal=1999-12-31"):
         answer = tek.get(f"/kelengkapan?{far}")

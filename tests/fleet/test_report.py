@@ -79,6 +79,22 @@ def test_hello_events_fill_a_nodes_health_and_an_older_one_changes_nothing(
     assert node["last_seen_ms"] == at + 60_000 + 0
 
 
+def test_a_hello_arriving_after_the_nodes_report_of_a_later_reading_is_kept(
+    app: Flask, gateway: Gateway, clock: Clock
+) -> None:
+    # the gateway's nodes report (on GET /changes) names the node's newest frame, a reading after its hello;
+    # the hello itself comes in the events batch that follows
+    now = int(clock() * 1000)
+    report = {protocol.HEADER_NODES: "dmk-wl-01,boot=1,seen=0,every=5"}
+    assert gateway.get("/api/v1/changes", headers=report).status_code == 200
+    hello = event(1, now - 20_000, "hello", "dmk-wl-01", boot=1, fw="sim-1.0", mem_free=41000, up_s=1)
+    assert gateway.send("events", [hello]).status_code == 200
+    with central_of(app).engine.connect() as conn:
+        node = conn.execute(sa.select(nodes)).mappings().one()
+    assert (node["fw"], node["mem_free"], node["up_s"]) == ("sim-1.0", 41000, 1)
+    assert node["last_seen_ms"] >= now - 1_000  # the report's later frame still counts as the last seen
+
+
 def test_out_of_range_report_values_are_left_out() -> None:
     health = protocol.parse_health(
         "sync_s=-5,uptime_s=999999999999999999,offset_ms=-999999999999999999,clock=7,oldest_events_s=-1,"

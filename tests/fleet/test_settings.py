@@ -42,6 +42,8 @@ def test_the_commands(tmp_path: Path) -> None:
         return result.output
 
     gateway = json.loads(run("add-gateway", "dmk-wonosalam"))["gateway_id"]
+    run("add-user", "tek", "--role", "teknisi")
+    assert run("add-opd", "bpbd", "BPBD Kabupaten Demak") == "bpbd: BPBD Kabupaten Demak\n"
     assert "Balai Desa" in run("fleet", "place", gateway, "--label", "Balai Desa", "--lat", "-6.9", "--lon", "110.6",
                                "--by", "tek")  # fmt: skip
     run("fleet", "node", gateway, "dmk-wl-01", "--producer", "bpbd", "--interval", "30", "--by", "tek")
@@ -54,3 +56,51 @@ def test_the_commands(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "coordinates out of range" in bad.output
     missing = runner.invoke(central_group, ["--db", db, "alerts", "ack", "7", "--by", "tek"])
     assert missing.exit_code == 1 and "no such alert" in missing.output
+
+
+def test_a_producer_is_a_known_opd_and_the_actor_a_known_officer(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(central_group, ["--db", db, *args])
+        return result.exit_code, result.output
+
+    gateway = json.loads(run("add-gateway", "dmk-wonosalam")[1])["gateway_id"]
+    run("add-user", "tek", "--role", "teknisi")
+    run("add-opd", "dispu", "Dinas Pekerjaan Umum")
+    run("add-opd", "bpbd", "BPBD Kabupaten Demak")
+    for command in (("fleet", "node", gateway, "dmk-wl-01"), ("set-place", gateway, "--node", "dmk-wl-01")):
+        code, out = run(*command, "--producer", "BPBD Demak", "--by", "tek")
+        assert code == 1
+        assert out.strip() == "Error: unknown OPD 'BPBD Demak'; known OPDs: bpbd, dispu"
+    code, out = run("fleet", "node", gateway, "dmk-wl-01", "--producer", "bpbd", "--by", "someone")
+    assert code == 1 and "--by 'someone' is not an active officer's account" in out
+    code, out = run("set-place", gateway, "--region-code", "33.21.08", "--by", "someone")
+    assert code == 1 and "--by 'someone' is not an active officer's account" in out
+    assert run("set-place", gateway, "--node", "dmk-wl-01", "--producer", "dispu", "--by", "TEK")[0] == 0
+    assert run("fleet", "node", gateway, "dmk-wx-01", "--producer", "bpbd", "--by", "tek")[0] == 0
+    from sync.central.app import open_central
+    from sync.central.opendata import satudata
+
+    engine = open_central(db).engine
+    with (
+        engine.connect() as conn
+    ):  # one producer per node, whichever command set it: the OPD's name published
+        lookup = satudata.place_lookup(conn, "Diskominfo")
+        assert lookup(gateway, "dmk-wl-01").producer == "Dinas Pekerjaan Umum"
+        assert lookup(gateway, "dmk-wx-01").producer == "BPBD Kabupaten Demak"
+        assert lookup(gateway, "dmk-pw-01").producer == "Diskominfo"
+    engine.dispose()
+
+
+def test_publish_ckan_takes_its_portal_from_options_or_the_environment(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    runner = CliRunner()
+    usage = runner.invoke(central_group, ["--db", db, "publish-ckan", "--help"]).output
+    assert "[required]" not in usage and "ANJUNGAN_CENTRAL_SERVER_CKAN_API_KEY" in usage
+    missing = runner.invoke(central_group, ["--db", db, "publish-ckan", "--url", "http://127.0.0.1:9"],
+                            env={"ANJUNGAN_CENTRAL_SERVER_CKAN_RESOURCE_ID": "r1"})  # fmt: skip
+    assert missing.exit_code == 2
+    assert "missing: --api-key or ANJUNGAN_CENTRAL_SERVER_CKAN_API_KEY" in missing.output
+    assert "resource" not in missing.output.split("Error:")[1]

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from gateway import regno
+from sync.central.backoffice import accounts
 from sync.central.cli import central_group
 from tests.central.conftest import T0, app, client, clock, db_url, gateway  # noqa: F401
 from tests.fixtures.wsgi import LiveServer
@@ -58,9 +59,19 @@ def live(app: Flask) -> Iterator[str]:  # noqa: F811
     server.stop()
 
 
+OFFICERS = (("teknisi-ani", "teknisi"), ("ppid-budi", "ppid"), ("ppid-ani", "ppid"), ("admin-ani", "admin"))
+OPDS = {"bpbd": "BPBD Kabupaten Demak", "dispu": "Dinas Pekerjaan Umum"}
+
+
 @pytest.fixture
-def run_cli(db_url: str, tmp_path: Path):  # noqa: F811
-    """Invoke ``anjungan central`` on the test's database; answers the result (exit code not checked)."""
+def run_cli(app: Flask, db_url: str, tmp_path: Path):  # noqa: F811
+    """Invoke ``anjungan central`` on the test's database, where the officers of :data:`OFFICERS` and the OPDs
+    of :data:`OPDS` are known; answers the result (exit code not checked)."""
+    engine = app.extensions["anjungan.central"].engine
+    for name, role in OFFICERS:
+        accounts.add_user(engine, name, role, opd=None, password=None, now_ms=0)
+    for code, name in OPDS.items():
+        accounts.save_opd(engine, code, name)
     runner = CliRunner()
     env = {"ANJUNGAN_CENTRAL_DB": db_url, "ANJUNGAN_CENTRAL_SERVER_KEY_FILE": str(tmp_path / "central.key")}
 

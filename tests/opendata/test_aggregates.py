@@ -38,9 +38,9 @@ def test_export_aggregates_is_a_valid_data_package_with_satu_data_metadata(
         "--region-code",
         "33.21.01",
         "--producer",
-        "BPBD Kabupaten Demak",
+        "bpbd",
         "--by",
-        "a",
+        "admin-ani",
     )
     out = tmp_path / "paket"
     done = run_cli("export-aggregates", "--period", "hour", "--format", fmt, "--out", str(out))
@@ -115,3 +115,18 @@ def _validate_remote(descriptor: dict) -> None:
     package = frictionless.Package(descriptor)
     report = package.validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_downloads_carry_no_float_noise(gateway: Gateway, run_cli) -> None:
+    # 12.1 + 0.1 + 0.1 is 12.299999999999999 in binary floats; a mean of thirds never ends
+    values = [("water_cm", 12.1), ("water_cm", 0.1), ("water_cm", 0.1), ("rain_mm", 0.2794), ("rain_mm", 0.0),
+              ("rain_mm", 0.0)]  # fmt: skip
+    records = [
+        reading(i + 1, "dmk-wl-01", name, v, BASE_MS + i * 60_000) for i, (name, v) in enumerate(values)
+    ]
+    assert gateway.send("readings", records).json["acked"] == len(records)
+    rows = json.loads(run_cli("export-aggregates", "--format", "json").output)
+    got = {r["name"]: (r["sum"], r["mean"], r["min"], r["max"]) for r in rows}
+    assert got == {"water_cm": (12.3, 4.1, 0.1, 12.1), "rain_mm": (0.2794, 0.09313, 0.0, 0.2794)}
+    text = run_cli("export-aggregates", "--format", "csv").output
+    assert ",12.3\n" in text and "12.29999" not in text and "0.0931333" not in text

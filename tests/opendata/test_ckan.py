@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.central.opendata import ckan
+from sync.central.opendata import ckan, satudata
 from tests.central.conftest import Gateway, central_of
 from tests.fixtures.ckan import API_KEY, RESOURCE_ID, RunningDouble
 from tests.opendata.helpers import BASE_MS, HOUR_MS, close, expected_hours, figures, iso, reading, series
@@ -41,7 +41,7 @@ def test_publish_creates_the_keyed_table_upserts_hours_and_sets_satu_data_metada
         reading(len(records) + 1, "dmk-wl-01", "water_cm", 999.0, BASE_MS, offset=None)
     )  # clock unknown
     assert gateway.send("readings", records).json["acked"] == len(records)
-    placed = run_cli("set-place", gateway.id, "--region-code", "33.21.01.2001", "--producer", "BPBD Kabupaten Demak",
+    placed = run_cli("set-place", gateway.id, "--region-code", "33.21.01.2001", "--producer", "bpbd",
                      "--by", "teknisi-ani")  # fmt: skip
     assert placed.exit_code == 0, placed.output
     done = run_cli(
@@ -146,3 +146,19 @@ def _wait(condition, child: subprocess.Popen, timeout: float = 60.0) -> None:
         assert child.poll() is None, child.communicate()[0]
         assert time.monotonic() < deadline, "the scheduled publisher did not publish in time"
         time.sleep(0.05)
+
+
+def test_a_definition_holding_a_semicolon_stays_whole_when_extras_are_merged() -> None:
+    rows = [{"name": n, "producer": "BPBD", "region_code": "33.21.08"} for n in ("mains_v", "water_cm")]
+    meta = satudata.dataset_metadata(rows, "hour", "Diskominfo")
+    assert satudata.split_entries("definisi", meta["definisi"]) == [
+        "mains_v: Tegangan jaringan listrik PLN di lokasi; 0 V: padam.",
+        "water_cm: Tinggi permukaan air di atas titik nol pos pantau.",
+    ]
+    existing = [{"key": "definisi", "value": "mains_v: Tegangan jaringan listrik PLN di lokasi; 0 V: padam."},
+                {"key": "kode_referensi", "value": "33.21.01"}]  # fmt: skip
+    merged = {e["key"]: e["value"] for e in ckan.merge_metadata(existing, meta)}
+    assert merged["definisi"] == meta["definisi"]  # not "0 V: padam." as an entry of its own
+    assert merged["kode_referensi"] == "33.21.01; 33.21.08"
+    assert "power_factor: cos φ" in satudata.dataset_metadata(
+        [{"name": "power_factor", "producer": "x", "region_code": None}], "hour", "w")["satuan"]  # fmt: skip

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from gateway.simulator.physics import SCENARIOS, World
+from sync.central.fleet.settings import FleetSettings
 
 
 def test_the_demo_scenario_floods_and_cuts_the_power_in_its_first_minutes() -> None:
@@ -20,6 +21,19 @@ def test_the_demo_scenario_floods_and_cuts_the_power_in_its_first_minutes() -> N
     assert seen[600][0] >= 150  # still high ten minutes in: the alerts have something to show
     world.advance(1_000_000.0 + 890)
     assert world.mains_up
+
+
+def test_the_demo_rain_crosses_the_heavy_rain_alert_once() -> None:
+    # the central's rain alert: 50 mm in this hour and the last (FleetSettings.rain_alert_mm)
+    limit = FleetSettings().rain_alert_mm
+    world = World(seed="demo-wx-01", now=1_000_000.0, scenario=SCENARIOS["demo"])
+    totals = {}
+    for second in range(0, 3601, 10):
+        world.advance(1_000_000.0 + second)
+        totals[second] = world.rain_total_mm
+    crossed = min(s for s, total in totals.items() if total >= limit)
+    assert crossed <= 15 * 60 and totals[crossed - 10] < limit  # within the first quarter hour
+    assert totals[900] < 2 * limit  # a cloudburst, not a rain that would cross it twice
 
 
 def test_without_a_scenario_the_world_is_as_before() -> None:

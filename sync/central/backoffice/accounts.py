@@ -322,6 +322,50 @@ def end_session(engine: Engine, token: str, now_ms: int) -> None:
         )
 
 
+class UnknownOpd(ValueError):
+    """An OPD code that is not one of the OPDs the back office knows (``bo_opds``); its message is one line
+    listing the known codes. ``code`` is the code given, ``known`` the known codes, sorted."""
+
+    def __init__(self, code: str, known: list[str]) -> None:
+        self.code, self.known = code, known
+        listed = ", ".join(known) if known else "none yet (add one: anjungan central add-opd CODE NAME)"
+        super().__init__(f"unknown OPD {code!r}; known OPDs: {listed}")
+
+
+def check_opd(conn: Connection, code: str) -> str:
+    """``code`` when it is a known OPD (a row of ``bo_opds``), the one check of every producer an officer sets
+    for a node or a kiosk (the fleet's ``fleet node --producer``, open data's ``set-place --producer`` and the
+    back office's node form); raises :class:`UnknownOpd` otherwise."""
+    known = [str(c) for c in conn.execute(sa.select(opds.c.code).order_by(opds.c.code)).scalars()]
+    if code not in known:
+        raise UnknownOpd(code, known)
+    return code
+
+
+def opd_names(conn: Connection) -> dict[str, str]:
+    """Every known OPD's code -> its name."""
+    return {str(r.code): str(r.name) for r in conn.execute(sa.select(opds.c.code, opds.c.name))}
+
+
+class UnknownOfficer(ValueError):
+    """A name given as who acts (``--by`` of the central's commands) that is no active officer's account."""
+
+
+def check_officer(engine: Engine, name: str) -> str:
+    """The account name of the active officer called ``name`` (case and spaces ignored), the one check of every
+    ``--by`` of ``anjungan central`` (whoever the audit trail names must be someone the back office knows);
+    raises :class:`UnknownOfficer`, in one line saying what it must be, otherwise."""
+    username = name.strip().lower()
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(users.c.username).where(users.c.username == username, users.c.active.is_(True))
+        ).first()
+    if found is None:
+        raise UnknownOfficer(f"--by {name!r} is not an active officer's account: give the account name of the "
+                             "officer who does this (see the back office's Pengguna page, or add-user)")  # fmt: skip
+    return username
+
+
 def list_opds(engine: Engine) -> list[dict[str, str]]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(opds).order_by(opds.c.code)).mappings()]

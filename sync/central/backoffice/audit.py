@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sync.central.backoffice.models import audit
+from sync.central.opendata.tables import audit as opendata_audit
 
 PAGE = 100
 CSV_FIELDS = ("id", "at", "username", "role", "action", "target", "before", "after", "ip")
@@ -66,49 +67,75 @@ def record(
     )  # fmt: skip
 
 
-def _filtered(query: Any, username: str = "", action: str = "", target: str = "") -> Any:
+def trail() -> Any:
+    """The one audit trail the back office shows: its own entries (``bo_audit``) and the officers' open-data
+    actions (``opendata_audit``: withholding and showing complaints, setting places, publishing), as rows of
+    ``source`` (``backoffice`` or ``opendata``), ``id`` (per source), ``at_ms``, ``username``, ``role`` (None
+    for open data), ``action``, ``target``, ``before``, ``after`` (open data's detail), ``ip``."""
+    mine = sa.select(
+        sa.literal("backoffice").label("source"), audit.c.id, audit.c.at_ms, audit.c.username,
+        sa.cast(audit.c.role, sa.Text).label("role"), audit.c.action, audit.c.target, audit.c.before,
+        audit.c.after, audit.c.ip,
+    )  # fmt: skip
+    theirs = sa.select(
+        sa.literal("opendata").label("source"), opendata_audit.c.id, opendata_audit.c.at_ms,
+        opendata_audit.c.actor.label("username"), sa.cast(sa.null(), sa.Text).label("role"),
+        opendata_audit.c.action, opendata_audit.c.target, sa.cast(sa.null(), sa.Text).label("before"),
+        opendata_audit.c.detail.label("after"), sa.cast(sa.null(), sa.Text).label("ip"),
+    )  # fmt: skip
+    return sa.union_all(mine, theirs).subquery("trail")
+
+
+def _filtered(query: Any, rows: Any, username: str = "", action: str = "", target: str = "") -> Any:
     if username:
-        query = query.where(audit.c.username == username)
+        query = query.where(rows.c.username == username)
     if action:
-        query = query.where(audit.c.action == action)
+        query = query.where(rows.c.action == action)
     if target:
-        query = query.where(audit.c.target.like(f"%{target}%"))
+        query = query.where(rows.c.target.like(f"%{target}%"))
     return query
 
 
 def entries(engine: Engine, page: int = 1, **filters: str) -> tuple[list[dict[str, Any]], int]:
-    """One page of entries, newest first, and the count of all that match the filters."""
+    """One page of entries of the whole :func:`trail`, newest first, and the count of all that match."""
+    rows = trail()
     with engine.connect() as conn:
-        total = conn.execute(_filtered(sa.select(sa.func.count()).select_from(audit), **filters)).scalar_one()
-        rows = conn.execute(
-            _filtered(sa.select(audit), **filters).order_by(audit.c.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
+        total = conn.execute(
+            _filtered(sa.select(sa.func.count()).select_from(rows), rows, **filters)
+        ).scalar_one()
+        found = conn.execute(
+            _filtered(sa.select(rows), rows, **filters)
+            .order_by(rows.c.at_ms.desc(), rows.c.source.desc(), rows.c.id.desc())
+            .limit(PAGE).offset((page - 1) * PAGE)
         ).mappings().all()  # fmt: skip
-    return [dict(r) for r in rows], int(total)
+    return [dict(r) for r in found], int(total)
 
 
 def export_csv(engine: Engine, iso: Any, **filters: str) -> Iterator[str]:
-    """Every matching entry as CSV text, oldest first (``iso``: ms -> ISO 8601 text).
+    """Every matching entry of the whole :func:`trail` as CSV text, oldest first (``iso``: ms -> ISO 8601 text).
 
-    Read in pages of 1,000 by id, each in its own short transaction, so that a long download holds no
+    Read in pages of 1,000 by (time, source, id), each in its own short transaction, so that a long download holds no
     transaction (on SQLite a held transaction would block the writers).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
-    last = 0
+    last: tuple[Any, ...] | None = None
+    rows = trail()
+    order = (rows.c.at_ms, rows.c.source, rows.c.id)
     while True:
-        query = (
-            _filtered(sa.select(audit), **filters).where(audit.c.id > last).order_by(audit.c.id).limit(1000)
-        )
+        query = _filtered(sa.select(rows), rows, **filters).order_by(*order).limit(1000)
+        if last is not None:
+            query = query.where(sa.tuple_(*order) > sa.tuple_(*(sa.literal(v) for v in last)))
         with engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        for row in rows:
+            found = conn.execute(query).mappings().all()
+        for row in found:
             writer.writerow([csv_cell(cell) for cell in (
-                row["id"], iso(row["at_ms"]), row["username"], row["role"], row["action"], row["target"],
+                row["id"], iso(row["at_ms"]), row["username"], row["role"] or "", row["action"], row["target"],
                 row["before"] or "", row["after"] or "", row["ip"] or "")])  # fmt: skip
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if len(rows) < 1000:
+        if len(found) < 1000:
             return
-        last = rows[-1]["id"]
+        last = (found[-1]["at_ms"], found[-1]["source"], found[-1]["id"])

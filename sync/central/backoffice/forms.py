@@ -145,6 +145,12 @@ class ExtendForm(Form):
     text = TextAreaField(_l("Alasan perpanjangan"), [DataRequired(), Length(max=2000)])
 
 
+class WithholdForm(Form):
+    """Withholding a complaint from open data, or publishing it again: why (kept in the audit trail)."""
+
+    reason = TextAreaField(_l("Alasan (tercatat di jejak audit)"), [DataRequired(), Length(max=500)])
+
+
 class RefuseForm(Form):
     reason = RadioField(_l("Alasan"), choices=choices([("bukan-wewenang", _l("Bukan wewenang")),
                                                ("duplikat", _l("Duplikat laporan lain")),

@@ -26,6 +26,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "personal": frozenset({"ppid", "pelaksana", "atasan"}),
     "templates": frozenset({"ppid"}),
     "publish": frozenset({"ppid"}),
+    "opendata": frozenset({"ppid"}),  # withhold a complaint from open data (Open311) and publish it again
     "reports": frozenset({"admin", "ppid", "atasan"}),
     "sms": frozenset({"admin", "ppid"}),  # the SMS to citizens that failed (masked numbers), retry one
 }

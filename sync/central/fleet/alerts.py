@@ -31,6 +31,24 @@ KINDS = ("kiosk-silent", "node-silent", "node-reboots", "power", "water", "rain"
 _LOCK = 7020514
 
 
+# The figures of an alert's detail whose extreme over the episode is kept (``detail["peak"]``), and which
+# extreme: the highest water and rain, the lowest mains voltage, the most reboots, dead letters, store bytes.
+PEAKS: dict[str, Callable[[float, float], float]] = {"water_cm": max, "rain_mm": max, "mains_v": min,
+                                                      "reboots_24h": max, "count": max, "store_b": max}  # fmt: skip
+
+
+def with_peak(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """The detail ``now`` of an alert, with ``peak``: for each figure of :data:`PEAKS` in it, its extreme over
+    the episode so far (``before``, the detail kept, holds the earlier extremes). A resolved alert thus shows how
+    high the water rose, not where it stood at the last evaluation."""
+    peak = dict((before or {}).get("peak") or {})
+    for key, pick in PEAKS.items():
+        value = now.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            peak[key] = pick(peak[key], value) if isinstance(peak.get(key), int | float) else value
+    return {**now, "peak": peak} if peak else dict(now)
+
+
 class AlertError(Exception):
     """An alert that does not exist or cannot take the action asked (answered 404/409 in the views)."""
 
@@ -57,11 +75,13 @@ def run(engine: Engine, now_ms: int, cfg: FleetSettings) -> RunReport:
         for key, cond in holding.items():
             row = unresolved.get(key)
             if row is None:
+                cond.detail = with_peak(None, cond.detail)
                 report.opened.append(_open(conn, cond, now_ms))
-            elif json.loads(row.detail) != cond.detail:
-                conn.execute(
-                    alerts.update().where(alerts.c.id == row.id).values(detail=rules.dumps(cond.detail))
-                )
+                continue
+            kept = json.loads(row.detail)
+            detail = with_peak(kept, cond.detail)
+            if kept != detail:
+                conn.execute(alerts.update().where(alerts.c.id == row.id).values(detail=rules.dumps(detail)))
         for key, row in unresolved.items():
             if key not in holding:
                 conn.execute(

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync.central import numbers
 from sync.central.fleet import completeness, settings
 from sync.central.fleet.rollup import DAY_MS, HOUR_MS
 from sync.central.fleet.tables import daily, hourly
@@ -73,28 +74,36 @@ def _uri(chart: Any) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode()
 
 
-def sensor_chart(rows: list[dict[str, Any]], title: str) -> str:
-    """A line chart (mean, min, max) of :func:`aggregates` rows as a data URI."""
+def sensor_chart(
+    rows: list[dict[str, Any]],
+    title: str,
+    lang: str = "id",
+    decimals: int = 3,
+    series: tuple[str, str, str] = ("rata-rata", "min", "maks"),
+) -> str:
+    """A line chart (mean, min, max: ``series`` names them in the page's language) of :func:`aggregates` rows
+    as a data URI; its numbers as ``lang`` writes them (``12,5``), to ``decimals`` decimals."""
     import pygal
 
     chart = pygal.Line(style=_style(), width=860, height=360, title=title, js=[], x_label_rotation=40,
-                       show_minor_x_labels=False, show_dots=len(rows) < 80)  # fmt: skip
+                       show_minor_x_labels=False, show_dots=len(rows) < 80,
+                       value_formatter=lambda v: numbers.number(v, lang, decimals))  # fmt: skip
     chart.x_labels = [r["label"] for r in rows]
     chart.x_labels_major = [r["label"] for r in rows[:: max(1, len(rows) // 12)]]
-    chart.add("rata-rata", [r["mean"] for r in rows])
-    chart.add("min", [r["min"] for r in rows])
-    chart.add("maks", [r["max"] for r in rows])
+    for name, key in zip(series, ("mean", "min", "max"), strict=True):
+        chart.add(name, [r[key] for r in rows])
     return _uri(chart)
 
 
-def trend_chart(rows: list[dict[str, Any]], title: str) -> str:
-    """A line chart of completeness per day (:func:`completeness.trend` rows), with the zones' bounds."""
+def trend_chart(rows: list[dict[str, Any]], title: str, lang: str = "id") -> str:
+    """A line chart of completeness per period (:func:`completeness.period_trend` rows, each with its
+    ``label`` as people read it), with the zones' bounds; percentages as ``lang`` writes them."""
     import pygal
 
     chart = pygal.Line(style=_style(), width=860, height=320, title=title, js=[], range=(0, 100), x_label_rotation=40,
-                       show_minor_x_labels=False)  # fmt: skip
-    chart.x_labels = [r["day"] for r in rows]
-    chart.x_labels_major = [r["day"] for r in rows[:: max(1, len(rows) // 10)]]
+                       show_minor_x_labels=False, value_formatter=lambda v: numbers.number(v, lang, 1))  # fmt: skip
+    chart.x_labels = [r["label"] for r in rows]
+    chart.x_labels_major = [r["label"] for r in rows[:: max(1, len(rows) // 10)]]
     chart.add("%", [r["pct"] for r in rows])
     chart.add("50 %", [50] * len(rows), show_dots=False, stroke_style={"dasharray": "4, 4"})
     chart.add("90 %", [90] * len(rows), show_dots=False, stroke_style={"dasharray": "4, 4"})

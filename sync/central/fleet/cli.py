@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
 from sync.central.app import CentralState, open_central
+from sync.central.backoffice import accounts
 from sync.central.backoffice.audit import Actor
 from sync.central.fleet import alerts, completeness, places, rollup
 from sync.central.fleet.settings import FleetSettings
@@ -45,7 +46,14 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-_by = click.option("--by", "actor", required=True, help="Who does this (an officer's account); audited.")
+_by = click.option(
+    "--by", "actor", required=True, help="Who does this: an active officer's account name; audited."
+)
+
+
+def _officer(state: CentralState, name: str) -> Actor:
+    """The officer ``name`` acting from the command line; accounts.UnknownOfficer when no such account."""
+    return Actor(accounts.check_officer(state.engine, name), "cli")
 
 
 @click.group("alerts")
@@ -99,12 +107,13 @@ def alerts_ack(ctx: click.Context, alert_id: int, actor: str) -> None:
     """Acknowledge an open alert."""
     from sync.central.backoffice import audit
 
-    engine, now = _open(ctx).engine, _now_ms()
-    with engine.begin() as conn:
-        before = alerts.acknowledge(conn, alert_id, actor, now)
-        audit.record(conn, Actor(actor, "cli"), "alert-ack", f"alert:{alert_id}", now, {"state": before["state"]},
+    state, now = _open(ctx), _now_ms()
+    officer = _officer(state, actor)
+    with state.engine.begin() as conn:
+        before = alerts.acknowledge(conn, alert_id, officer.username, now)
+        audit.record(conn, officer, "alert-ack", f"alert:{alert_id}", now, {"state": before["state"]},
                      {"state": "acknowledged"})  # fmt: skip
-    click.echo(f"alert {alert_id} acknowledged by {actor}")
+    click.echo(f"alert {alert_id} acknowledged by {officer.username}")
 
 
 @click.group("fleet")
@@ -124,14 +133,15 @@ def fleet_group() -> None:
 def fleet_place(ctx: click.Context, gateway_id: str, node: str, label: str, lat: float | None, lon: float | None,
                 actor: str) -> None:  # fmt: skip
     """Set the place of a kiosk or node (shown on the fleet's map); audited."""
-    places.set_place(_open(ctx).engine, gateway_id, node, label, lat, lon, Actor(actor, "cli"), _now_ms())
+    state = _open(ctx)
+    places.set_place(state.engine, gateway_id, node, label, lat, lon, _officer(state, actor), _now_ms())
     click.echo(f"{gateway_id}{'/' + node if node else ''}: {label}")
 
 
 @fleet_group.command("node")
 @click.argument("gateway_id")
 @click.argument("node")
-@click.option("--producer", help="The OPD that owns the node's data (its code; '' clears it).")
+@click.option("--producer", help="The OPD that owns the node's data: a known OPD's code ('' clears it).")
 @click.option(
     "--interval", "interval_s", type=int, help="Seconds between its readings (0: as its kiosk reports)."
 )
@@ -141,7 +151,8 @@ def fleet_place(ctx: click.Context, gateway_id: str, node: str, label: str, lat:
 def fleet_node(ctx: click.Context, gateway_id: str, node: str, producer: str | None, interval_s: int | None,
                actor: str) -> None:  # fmt: skip
     """Set a node's producer and/or reading interval (completeness counts from them); audited."""
-    places.set_node(_open(ctx).engine, gateway_id, node, Actor(actor, "cli"), _now_ms(), producer=producer,
+    state = _open(ctx)
+    places.set_node(state.engine, gateway_id, node, _officer(state, actor), _now_ms(), producer=producer,
                     interval_s=interval_s)  # fmt: skip
     click.echo(f"{gateway_id}/{node} updated")
 

@@ -262,3 +262,53 @@ def trend(
         out.append({"day": day.isoformat(), "expected": expected_n, "received": received_n,
                     **_pct(received_n, expected_n)})  # fmt: skip
     return out
+
+
+TREND_WINDOWS = {"day": 30, "week": 12, "month": 6}  # how many periods the trend chart shows, the last one's
+
+
+def windows_back(period: str, day: date, count: int | None = None) -> list[Window]:
+    """The ``count`` (default :data:`TREND_WINDOWS`) windows of ``period`` ending with the one that holds
+    ``day``, oldest first; those before :data:`FIRST_DAY` are left out."""
+    count = TREND_WINDOWS[period] if count is None else count
+    out = [window(period, day)]
+    while len(out) < count:
+        before = _day_of(out[0].start_ms) - timedelta(days=1)
+        if before < FIRST_DAY:
+            break
+        out.insert(0, window(period, before))
+    return out
+
+
+def _day_of(start_ms: int) -> date:
+    """The local date a window starting at ``start_ms`` (a local midnight) begins on."""
+    return local_date(start_ms)
+
+
+def period_trend(
+    conn: Connection,
+    windows: list[Window],
+    now_ms: int,
+    *,
+    gateway_id: str | None = None,
+    producer: str | None = None,
+    default_interval_s: int = 60,
+) -> list[dict[str, Any]]:
+    """Completeness of each of ``windows`` (days, weeks or months, as :func:`windows_back` makes them): ``[{"start"
+    (the window's first local date, ISO), "expected", "received", "pct", "zone"}]`` in their order; the sums of
+    :func:`trend`'s days (received capped per series and day)."""
+    days: list[date] = []
+    spans = []
+    for win in windows:
+        first, n = _day_of(win.start_ms), round((win.end_ms - win.start_ms) / DAY_MS)
+        spans.append((first, len(days), len(days) + n))
+        days += [first + timedelta(days=i) for i in range(n)]
+    per_day = trend(conn, days, now_ms, gateway_id=gateway_id, producer=producer,
+                    default_interval_s=default_interval_s)  # fmt: skip
+    out = []
+    for first, lo, hi in spans:
+        expected_n = sum(r["expected"] for r in per_day[lo:hi])
+        received_n = sum(r["received"] for r in per_day[lo:hi])
+        out.append({"start": first.isoformat(), "expected": expected_n, "received": received_n,
+                    **_pct(received_n, expected_n)})  # fmt: skip
+    return out

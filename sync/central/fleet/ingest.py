@@ -85,18 +85,37 @@ def batch_stored(conn: Connection, gateway_id: str, batch: protocol.Batch, acked
                 _hello(conn, gateway_id, record)
 
 
+def _order(boot: Any, up_s: Any) -> tuple[int, int] | None:
+    """A hello's place in its node's life, (boot count, seconds since that boot); None when it lacks either."""
+    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (boot, up_s))
+    return (int(boot), int(up_s)) if ok else None
+
+
 def _hello(conn: Connection, gateway_id: str, record: Mapping[str, Any]) -> None:
+    """Take a hello event's fields into the node's row, unless the row already holds a later hello's.
+
+    Which hello is later is told by the node's own count, (boot, up_s) (DESIGN.md, the node frame), never by
+    ``last_seen_ms``: that is also moved by the gateway's nodes report, which names the node's newest frame,
+    usually a reading sent after the hello that is still on its way in an events batch (so comparing with it
+    dropped a fresh hello). ``last_seen_ms`` only ever moves forward."""
     data = record["data"]
     at = int(record["at"]) + int(record.get("offset") or 0)
     key = {"gateway_id": gateway_id, "node": str(record["node"])[:32]}
     found = conn.execute(
-        sa.select(nodes.c.last_seen_ms).where(
+        sa.select(nodes.c.last_seen_ms, nodes.c.boot, nodes.c.up_s).where(
             nodes.c.gateway_id == key["gateway_id"], nodes.c.node == key["node"]
         )
     ).first()
-    if found is not None and found[0] is not None and found[0] > at:
+    values: dict[str, Any] = {}
+    if found is None or found.last_seen_ms is None or found.last_seen_ms < at:
+        values["last_seen_ms"] = at
+    kept, this = (
+        (_order(found.boot, found.up_s) if found else None),
+        _order(data.get("boot"), data.get("up_s")),
+    )
+    if kept is not None and (this is None or this < kept):
+        _upsert(conn, nodes, key, values)
         return  # an older hello (a batch sent again, or late): what is kept is newer
-    values: dict[str, Any] = {"last_seen_ms": at}
     if isinstance(data.get("fw"), str):
         values["fw"] = data["fw"][:40]
     for field, (column, kind) in _HELLO.items():

@@ -104,7 +104,7 @@ def page(
     clock_ok, offset_ms, dead, sync_s, reported_ms; None when it never reported), ``place``, ``alerts``
     (unresolved count), ``nodes``, ``nodes_total`` and ``nodes_silent`` (all its nodes). A node: ``node``,
     ``last_seen_ms``, ``silent``, ``boot``, ``reboots_24h``, ``fw``, ``mem_free``, ``rssi``, ``bat_v``,
-    ``bad_frames``, ``interval_s``, ``interval_set``, ``producer``, ``measurements`` (``{name: (last_ms,
+    ``bad_frames``, ``up_s`` (the node's own uptime in s, from its last hello), ``interval_s``, ``interval_set``, ``producer``, ``measurements`` (``{name: (last_ms,
     value)}``, at most :data:`MEASURES_SHOWN`), ``measurements_total``, ``place``. Times are ms UTC.
     """
     query = query or Query()
@@ -281,7 +281,7 @@ def _nodes(
         sa.select(
             keys.c.gateway_id, keys.c.node, last.label("last_seen_ms"), interval.label("interval_s"),
             silent.label("silent"), nodes.c.interval_set_s, nodes.c.boot, nodes.c.fw, nodes.c.mem_free,
-            nodes.c.rssi, nodes.c.bat_v, nodes.c.bad_frames, nodes.c.producer,
+            nodes.c.rssi, nodes.c.bat_v, nodes.c.bad_frames, nodes.c.producer, nodes.c.up_s,
             sa.func.row_number().over(partition_by=keys.c.gateway_id, order_by=(silent.desc(), keys.c.node)).label("rank"),
             sa.func.count().over(partition_by=keys.c.gateway_id).label("total"),
             sa.func.sum(silent).over(partition_by=keys.c.gateway_id).label("silent_total"),
@@ -331,7 +331,7 @@ def _nodes(
             node = {
                 "node": row.node, "last_seen_ms": row.last_seen_ms, "silent": bool(row.silent),
                 "boot": row.boot, "reboots_24h": reboots.get(key, 0), "alerts": node_alerts.get(key, 0), "fw": row.fw, "mem_free": row.mem_free,
-                "rssi": row.rssi, "bat_v": row.bat_v, "bad_frames": row.bad_frames,
+                "rssi": row.rssi, "bat_v": row.bat_v, "bad_frames": row.bad_frames, "up_s": row.up_s,
                 "interval_s": int(row.interval_s), "interval_set": row.interval_set_s is not None,
                 "producer": row.producer, "measurements": {}, "measurements_total": 0,
                 "place": {"label": row.label, "lat": row.lat, "lon": row.lon} if row.label is not None else None,

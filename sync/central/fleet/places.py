@@ -13,23 +13,42 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from sync.central.backoffice import audit
+from sync.central.backoffice import accounts, audit
 from sync.central.fleet.tables import nodes, places, series
 
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}\Z")
 
 
 class PlaceError(ValueError):
-    """A value an officer gave that cannot be kept (answered 400 in the views, one line in the CLI)."""
+    """A value an officer gave that cannot be kept (answered 400 in the views, one line in the CLI). Its
+    message is English, for the command line; ``code`` says which fault it is (:data:`FAULTS`), so that the
+    back office says it in the officer's language."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+FAULTS = (
+    "node-id",
+    "coordinates-pair",
+    "coordinates-range",
+    "label",
+    "unknown-node",
+    "node-needed",
+    "interval",
+)
 
 
 def _check(node: str, lat: float | None, lon: float | None) -> None:
     if node and not _NODE_RE.match(node):
-        raise PlaceError(f"not a node id: {node!r}")
+        raise PlaceError("node-id", f"not a node id: {node!r}")
     if (lat is None) != (lon is None):
-        raise PlaceError("give both coordinates, or neither")
+        raise PlaceError("coordinates-pair", "give both coordinates, or neither")
     if lat is not None and lon is not None and not _valid(lat, lon):
-        raise PlaceError("coordinates out of range (latitude -90..90, longitude -180..180)")
+        raise PlaceError(
+            "coordinates-range", "coordinates out of range (latitude -90..90, longitude -180..180)"
+        )
 
 
 def _valid(lat: float, lon: float) -> bool:
@@ -71,12 +90,12 @@ def set_place(
     The command line may place a node before its first report (a technician installing it)."""
     label = label.strip()[:200]
     if not label:
-        raise PlaceError("a place needs a label")
+        raise PlaceError("label", "a place needs a label")
     _check(node, lat, lon)
     key = {"gateway_id": gateway_id, "node": node}
     with engine.begin() as conn:
         if known_only and node and not _known(conn, gateway_id, node):
-            raise PlaceError(f"no node {node!r} is known at {gateway_id}")
+            raise PlaceError("unknown-node", f"no node {node!r} is known at {gateway_id}")
         before = conn.execute(
             sa.select(places.c.label, places.c.lat, places.c.lon).where(
                 places.c.gateway_id == gateway_id, places.c.node == node
@@ -100,21 +119,24 @@ def set_node(
     producer: str | None = None,
     interval_s: int | None = None,
 ) -> None:
-    """Set a node's producer (an OPD code; "" clears it) and/or its reading interval in seconds (0 clears it:
-    the gateway's report counts again); audited (``fleet-node``)."""
+    """Set a node's producer (a known OPD code, its one producer for the fleet and for open data; "" clears
+    it) and/or its reading interval in seconds (0 clears it: the gateway's report counts again); audited
+    (``fleet-node``). PlaceError for a bad node id or interval; accounts.UnknownOpd for an unknown OPD."""
     _check(node, None, None)
     if not node:
-        raise PlaceError("a node id is needed")
+        raise PlaceError("node-needed", "a node id is needed")
     values: dict[str, Any] = {}
     if producer is not None:
         values["producer"] = producer.strip()[:64] or None
     if interval_s is not None:
         if not 0 <= interval_s <= 86_400:
-            raise PlaceError("the interval is 1 to 86400 seconds (0: as the gateway reports)")
+            raise PlaceError("interval", "the interval is 1 to 86400 seconds (0: as the gateway reports)")
         values["interval_set_s"] = interval_s or None
     if not values:
         return
     with engine.begin() as conn:
+        if values.get("producer"):
+            accounts.check_opd(conn, values["producer"])
         before = conn.execute(
             sa.select(nodes.c.producer, nodes.c.interval_set_s).where(
                 nodes.c.gateway_id == gateway_id, nodes.c.node == node

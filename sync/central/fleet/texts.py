@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.central import measures
+from sync.central import measures, numbers
 from sync.central.fleet import settings
 
 TITLES: dict[str, tuple[str, str]] = {
@@ -47,34 +47,57 @@ DETAILS: dict[str, tuple[str, str]] = {
     "disk_free_b": ("Disk bebas (bita)", "Free disk (bytes)"),
     "disk_total_b": ("Disk total (bita)", "Disk size (bytes)"),
 }  # fmt: skip
+# the words after a measurement's label for its extreme over an alert's episode (alerts.PEAKS)
+PEAK_WORDS: dict[str, tuple[str, str]] = {"min": ("terendah", "lowest"), "max": ("tertinggi", "highest")}
+LOWEST = ("mains_v",)
 CAUSES: dict[str, tuple[str, str]] = {
     "no-answer": ("node listrik tidak menjawab", "the power node does not answer"),
     "no-mains": ("tegangan 0 V atau di bawah batas", "0 V or below the limit"),
 }
+# "no-mains" in words once the voltage read is known: none at all, or some below the limit
+NO_MAINS = {True: ("listrik padam: tegangan 0 V", "power cut: 0 V"),
+            False: ("tegangan di bawah batas padam", "voltage below the power-cut limit")}  # fmt: skip
 
 
 def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     """An alert's ``detail`` as ``(label, value)`` pairs in ``lang`` (``id`` or ``en``), sorted by key: a
     measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms in
-    the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, None as "-"."""
+    the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, the episode's extreme of
+    a figure (``peak``, :data:`alerts.PEAKS`) after it (``Tinggi muka air (cm), tertinggi``), a number as the
+    language writes it at the measurement's precision (``3,91`` in Bahasa Indonesia: :mod:`sync.central.numbers`),
+    None as "-"."""
     pick = 0 if lang != "en" else 1
+    words = "en" if pick else "id"
+    found = detail.get("peak")
+    peak: dict[str, Any] = found if isinstance(found, dict) else {}
     out = []
     for key, value in sorted(detail.items()):
-        name = DETAILS[key][pick] if key in DETAILS else measures.label(key, "en" if pick else "id")
-        if value is None:
-            text = "-"
-        elif key.endswith("_ms") and isinstance(value, int):
-            text = local_time(value)
-        elif key == "cause" and value in CAUSES:
-            text = CAUSES[value][pick]
-        elif isinstance(value, list):
-            text = ", ".join(str(v) for v in value)
-        elif isinstance(value, float):
-            text = f"{value:g}"
-        else:
-            text = str(value)
-        out.append((name, text))
+        if key == "peak":
+            continue
+        name = DETAILS[key][pick] if key in DETAILS else measures.label(key, words)
+        volts = detail.get("mains_v")
+        if key == "cause" and value == "no-mains" and isinstance(volts, int | float):
+            out.append((name, NO_MAINS[volts <= 0][pick]))
+            continue
+        out.append((name, _text(key, value, words, pick)))
+        if key in peak:  # the extreme of the episode, after the figure of the last evaluation
+            extreme = PEAK_WORDS["min" if key in LOWEST else "max"][pick]
+            out.append((f"{name}, {extreme}", _text(key, peak[key], words, pick)))
     return out
+
+
+def _text(key: str, value: Any, words: str, pick: int) -> str:
+    if value is None:
+        return "-"
+    if key.endswith("_ms") and isinstance(value, int):
+        return local_time(value)
+    if key == "cause" and value in CAUSES:
+        return CAUSES[value][pick]
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return numbers.measured(value, key, words)
+    return str(value)
 
 
 def iso(ms: int | None) -> str:

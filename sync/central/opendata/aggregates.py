@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync.central import measures
 from sync.central.db import readings
 from sync.central.opendata import satudata
 
@@ -130,7 +131,8 @@ def as_rows(
     period: str,
     place: Callable[[str, str], satudata.Place],
 ) -> Iterator[dict[str, Any]]:
-    """Rows (the module's shape) of ``buckets``, ordered by node, name and period start."""
+    """Rows (the module's shape) of ``buckets``, ordered by node, name and period start; min, max and sum
+    rounded to the measurement's precision, the mean to one decimal more (measures.rounded)."""
     for (node, name, start), bucket in sorted(buckets.items()):
         gateway = sorted(bucket.gateways)[0]
         where = place(gateway, node)
@@ -144,10 +146,10 @@ def as_rows(
             "producer": where.producer,
             "unit": satudata.unit_of(name),
             "count": bucket.count,
-            "mean": bucket.total / bucket.count,
-            "min": bucket.low,
-            "max": bucket.high,
-            "sum": bucket.total,
+            "mean": measures.rounded(name, bucket.total / bucket.count, 1),
+            "min": measures.rounded(name, bucket.low),
+            "max": measures.rounded(name, bucket.high),
+            "sum": measures.rounded(name, bucket.total),
         }
 
 

@@ -127,12 +127,12 @@ def upsert(ckan: Any, resource_id: str, rows: list[dict[str, Any]], chunk: int =
 
 def merge_metadata(existing: list[dict[str, Any]], meta: dict[str, str]) -> list[dict[str, str]]:
     """The dataset's extras with ``meta`` merged in: list-valued keys (``a; b``) keep what was there and add
-    what is new (a run names only the measurements it published); other keys are replaced."""
+    what is new (a run names only the measurements it published; satudata.merge_entries, which keeps an entry
+    holding "; " whole); other keys are replaced."""
     out = {str(e["key"]): str(e["value"]) for e in existing}
     for key, value in meta.items():
         if key in LIST_KEYS and out.get(key):
-            parts = {p for p in out[key].split("; ") if p} | {p for p in value.split("; ") if p}
-            value = "; ".join(sorted(parts))
+            value = satudata.merge_entries(key, out[key], value)
         if value:
             out[key] = value
     return [{"key": k, "value": v} for k, v in sorted(out.items())]

@@ -15,6 +15,7 @@ import click
 from gateway.errors import AnjunganError
 from gateway.stopsignals import stop_on_signals
 from sync.central.app import CentralState, open_central, require_database
+from sync.central.backoffice import accounts
 from sync.central.opendata import aggregates, audit, ckan, datapackage, downloads, open311, satudata, settings
 from sync.central.settings import CentralSettings
 
@@ -26,7 +27,7 @@ def _plain(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (AnjunganError, downloads.QueryError) as err:
+        except (AnjunganError, downloads.QueryError, accounts.UnknownOpd, accounts.UnknownOfficer) as err:
             raise click.ClickException(str(err)) from err
 
     return wrapper  # type: ignore[return-value]
@@ -45,8 +46,15 @@ def _config() -> dict[str, Any]:
 
 
 _by = click.option(
-    "--by", "actor", required=True, help="Who does this (an officer's name or account); audited."
+    "--by", "actor", required=True, help="Who does this: an active officer's account name; audited."
 )
+
+
+def _officer(state: CentralState, name: str) -> str:
+    """The account name of the officer ``name``; accounts.UnknownOfficer when no active account has it."""
+    return accounts.check_officer(state.engine, name)
+
+
 _reason = click.option("--reason", required=True, help="Why; kept in the audit.")
 
 
@@ -58,7 +66,8 @@ _reason = click.option("--reason", required=True, help="Why; kept in the audit."
 @_plain
 def open311_hide(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
     """Withhold complaint REF (its Open311 id or registration number) from Open311."""
-    click.echo(f"withheld {open311.hide(_open(ctx).engine, ref, reason, actor)}")
+    state = _open(ctx)
+    click.echo(f"withheld {open311.hide(state.engine, ref, reason, _officer(state, actor))}")
 
 
 @click.command("open311-show")
@@ -69,7 +78,8 @@ def open311_hide(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
 @_plain
 def open311_show(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
     """Publish again a complaint withheld with open311-hide."""
-    click.echo(f"shown {open311.unhide(_open(ctx).engine, ref, reason, actor)}")
+    state = _open(ctx)
+    click.echo(f"shown {open311.unhide(state.engine, ref, reason, _officer(state, actor))}")
 
 
 @click.command("open311-withheld")
@@ -95,7 +105,8 @@ def opendata_audit(ctx: click.Context, limit: int) -> None:
 @click.argument("gateway_id")
 @click.option("--node", help="One node of the kiosk (default: the kiosk itself, for all its nodes).")
 @click.option("--region-code", help="Kemendagri code of the desa/kecamatan, e.g. 33.21.01.2001.")
-@click.option("--producer", help="The producer (OPD) of the data, e.g. 'BPBD Kabupaten Demak'.")
+@click.option("--producer", help="The producer (produsen data) of the data: a known OPD's code, e.g. bpbd "
+              "('' clears it). A node's producer is the fleet's (fleet node --producer).")  # fmt: skip
 @_by
 @click.pass_context
 @_plain
@@ -108,9 +119,11 @@ def set_place(
     actor: str,
 ) -> None:
     """Set the Satu Data reference code and producer of a kiosk's (or one node's) data; audited."""
+    state = _open(ctx)
     satudata.set_place(
-        _open(ctx).engine, gateway_id, node, region_code=region_code, producer=producer, actor=actor
-    )
+        state.engine, gateway_id, node, region_code=region_code, producer=producer,
+        actor=_officer(state, actor),
+    )  # fmt: skip
     click.echo(
         f"{gateway_id}{'/' + node if node else ''}: region {region_code or '-'}, producer {producer or '-'}"
     )
@@ -157,33 +170,57 @@ def export_aggregates(
     click.echo(datapackage.csv_text(rows) if fmt == "csv" else datapackage.json_text(rows), nl=False)
 
 
+def _ckan_option(key: str, flag: str, what: str) -> Callable[[F], F]:
+    """An option of publish-ckan that may instead come from its setting (the environment): optional here,
+    checked by :func:`_needed` once both ways were looked at."""
+    env = settings.SETTINGS_BY_KEY[key].env_name
+    return click.option(flag, key, help=f"{what} (or {env}).")
+
+
+def _needed(config: dict[str, Any], given: dict[str, str | None]) -> dict[str, str]:
+    """The publish-ckan values ``given`` on the command line, else from their settings; ClickException naming
+    both ways (the option and the environment variable) for each one missing."""
+    out: dict[str, str] = {}
+    missing = []
+    for key, value in given.items():
+        value = value or str(settings.value(config, key) or "")
+        if not value:
+            flag = "--" + key.removeprefix("ckan_").replace("_", "-")
+            missing.append(f"{flag} or {settings.SETTINGS_BY_KEY[key].env_name}")
+        out[key] = value
+    if missing:
+        raise click.UsageError("missing: " + "; ".join(missing))
+    return out
+
+
 @click.command("publish-ckan")
-@click.option(
-    "--url", envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_URL", required=True, help="The CKAN portal's URL."
-)
-@click.option(
-    "--api-key", envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_API_KEY", required=True, help="A CKAN API key."
-)
-@click.option(
-    "--resource-id",
-    envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_RESOURCE_ID",
-    required=True,
-    help="The DataStore resource.",
-)
+@_ckan_option("ckan_url", "--url", "The CKAN portal's URL")
+@_ckan_option("ckan_api_key", "--api-key", "A CKAN API key; better in the environment than on a command line")
+@_ckan_option("ckan_resource_id", "--resource-id", "The DataStore resource")
 @click.option(
     "--every",
     "every_s",
     envvar="ANJUNGAN_CENTRAL_SERVER_CKAN_EVERY_S",
     type=click.IntRange(min=0),
     default=0,
-    help="Publish now and then every this many seconds until stopped (0: once).",
+    help="Publish now and then every this many seconds until stopped (0: once; or ANJUNGAN_CENTRAL_SERVER_"
+    "CKAN_EVERY_S).",
 )
 @click.pass_context
 @_plain
-def publish_ckan(ctx: click.Context, url: str, api_key: str, resource_id: str, every_s: int) -> None:
+def publish_ckan(
+    ctx: click.Context,
+    ckan_url: str | None,
+    ckan_api_key: str | None,
+    ckan_resource_id: str | None,
+    every_s: int,
+) -> None:
     """Publish hourly sensor aggregates to a CKAN DataStore resource (upserts keyed by node, name and period
-    start: a re-run never duplicates)."""
+    start: a re-run never duplicates). URL, API key and resource come from the options or the environment."""
     config = _config()
+    given = _needed(config, {"ckan_url": ckan_url, "ckan_api_key": ckan_api_key,
+                             "ckan_resource_id": ckan_resource_id})  # fmt: skip
+    url, api_key, resource_id = given["ckan_url"], given["ckan_api_key"], given["ckan_resource_id"]
     options = ckan.Options(
         resource_id=resource_id,
         offset_h=int(settings.value(config, "utc_offset_h")),

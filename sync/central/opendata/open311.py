@@ -307,6 +307,17 @@ def unhide(engine: Engine, ref: str, reason: str, actor: str) -> str:
     return uuid
 
 
+def withholding(engine: Engine, number: str) -> dict[str, Any] | None:
+    """Whether complaint ``number`` (its registration number) is withheld: ``{"uuid", "reason", "hidden_by",
+    "hidden_ms"}``, or None when it is published (or is no complaint)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(hidden).join(submissions, submissions.c.uuid == hidden.c.uuid)
+            .where(submissions.c.kind == "complaint", submissions.c.number == number.strip().upper()).limit(1)
+        ).mappings().first()  # fmt: skip
+    return dict(row) if row else None
+
+
 def withheld(engine: Engine) -> list[dict[str, Any]]:
     """Every withheld complaint: ``{"uuid", "reason", "hidden_by", "hidden_ms"}``, newest first."""
     with engine.connect() as conn:

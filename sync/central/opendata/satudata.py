@@ -17,7 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.vocabulary import UNIT_SYMBOLS
 from sync.central import measures
+from sync.central.backoffice import accounts
 from sync.central.errors import CentralError
+from sync.central.fleet import tables as fleet_tables
 from sync.central.opendata import audit
 from sync.central.opendata.tables import places
 
@@ -77,7 +79,10 @@ def set_place(
 ) -> None:
     """Set the region code and/or producer of a kiosk (``node`` None) or of one of its nodes; audited.
 
-    A node's own value wins over its kiosk's. Raises :class:`CentralError` for a malformed code or node id.
+    The producer is a known OPD's code (accounts.check_opd; raises accounts.UnknownOpd otherwise). A node has
+    one producer, the fleet's (``fleet_nodes.producer``, also set by ``fleet node --producer`` and the back
+    office): a node's producer is written there; a kiosk's is the default of its nodes that have none. A node's
+    own region code wins over its kiosk's. Raises :class:`CentralError` for a malformed code or node id.
     """
     if region_code is not None:
         check_region_code(region_code)
@@ -86,14 +91,29 @@ def set_place(
     key = {"gateway_id": gateway_id, "node": node or ""}
     values = {k: v for k, v in (("region_code", region_code), ("producer", producer)) if v is not None}
     with engine.begin() as conn:
+        if producer:  # "" clears it
+            accounts.check_opd(conn, producer)
+        own = dict(values)
+        if node and producer is not None:  # the node's one producer is the fleet's
+            _set_node_producer(conn, gateway_id, node, producer or None)
+            own.pop("producer")
         where = (places.c.gateway_id == gateway_id, places.c.node == key["node"])
         if conn.execute(sa.select(places.c.node).where(*where)).first():
-            if values:
-                conn.execute(places.update().where(*where).values(**values))
+            if own:
+                conn.execute(places.update().where(*where).values(**own))
         else:
-            conn.execute(places.insert().values(**key, **values))
+            conn.execute(places.insert().values(**key, **own))
         target = f"{gateway_id}/{node}" if node else gateway_id
         audit.record(conn, actor, "set-place", target, values)
+
+
+def _set_node_producer(conn: Connection, gateway_id: str, node: str, producer: str | None) -> None:
+    nodes = fleet_tables.nodes
+    where = (nodes.c.gateway_id == gateway_id, nodes.c.node == node)
+    if conn.execute(sa.select(nodes.c.node).where(*where)).first():
+        conn.execute(nodes.update().where(*where).values(producer=producer))
+    else:
+        conn.execute(nodes.insert().values(gateway_id=gateway_id, node=node, producer=producer))
 
 
 @dataclass(frozen=True)
@@ -105,16 +125,49 @@ class Place:
 
 
 def place_lookup(conn: Connection, default_producer: str) -> Any:
-    """A function ``(gateway_id, node) -> Place``: the node's own values, else its kiosk's, else defaults."""
+    """A function ``(gateway_id, node) -> Place``: the node's own region code, else its kiosk's, else None; its
+    producer, the name of its OPD (the node's own, ``fleet_nodes.producer``, else its kiosk's), else
+    ``default_producer``."""
     rows = {(r.gateway_id, r.node): r for r in conn.execute(sa.select(places))}
+    nodes = fleet_tables.nodes
+    owners = {
+        (r.gateway_id, r.node): r.producer
+        for r in conn.execute(sa.select(nodes.c.gateway_id, nodes.c.node, nodes.c.producer))
+        if r.producer
+    }
+    names = accounts.opd_names(conn)
 
     def lookup(gateway_id: str, node: str) -> Place:
         own, kiosk = rows.get((gateway_id, node)), rows.get((gateway_id, ""))
         code = (own and own.region_code) or (kiosk and kiosk.region_code) or None
-        producer = (own and own.producer) or (kiosk and kiosk.producer) or default_producer
-        return Place(code, producer)
+        opd = owners.get((gateway_id, node)) or (own and own.producer) or (kiosk and kiosk.producer)
+        return Place(code, names.get(opd, opd) if opd else default_producer)
 
     return lookup
+
+
+SEPARATOR = "; "  # between the entries of a list-valued metadata key (a CKAN extra is one text)
+KEYED = ("konsep", "definisi", "satuan")  # list keys whose entries are ``name: text``, one per measurement
+_ENTRY_START = re.compile(r"; (?=[a-z0-9_]{1,32}: )")  # "; " that begins the next ``name: text`` entry
+
+
+def split_entries(key: str, text: str) -> list[str]:
+    """The entries of list-valued metadata ``key`` as :func:`dataset_metadata` joined them. An entry of a keyed
+    list (:data:`KEYED`) starts with a measurement name and a colon, so a text holding "; " itself stays whole
+    (``mains_v: Tegangan ... di lokasi; 0 V: padam.`` is one entry); the others split at every "; "."""
+    pattern = _ENTRY_START if key in KEYED else re.compile(re.escape(SEPARATOR))
+    return [part for part in pattern.split(text) if part]
+
+
+def merge_entries(key: str, old: str, new: str) -> str:
+    """List-valued metadata ``key``'s entries of ``old`` and ``new`` as one text, sorted: in a keyed list a
+    measurement's new entry replaces its old one (its definition may have been corrected); in another, the
+    union."""
+    if key in KEYED:
+        by_name = {e.split(": ", 1)[0]: e for e in split_entries(key, old)}
+        by_name.update({e.split(": ", 1)[0]: e for e in split_entries(key, new)})
+        return SEPARATOR.join(sorted(by_name.values()))
+    return SEPARATOR.join(sorted(set(split_entries(key, old)) | set(split_entries(key, new))))
 
 
 def dataset_metadata(
@@ -129,7 +182,7 @@ def dataset_metadata(
     names = sorted({r["name"] for r in rows})
 
     def joined(values: set[str]) -> str:
-        return "; ".join(sorted(v for v in values if v))
+        return SEPARATOR.join(sorted(v for v in values if v))
 
     return {
         "judul": title,

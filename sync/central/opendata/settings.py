@@ -79,7 +79,8 @@ SETTINGS: list[Setting] = [
     Setting("ckan_resource_id", "", "`publish-ckan --resource-id`: the DataStore resource to publish to."),
     Setting("ckan_every_s", 0, "`publish-ckan --every`: seconds between runs (0: one run).", int),
 ]
-_BY_KEY = {s.key: s for s in SETTINGS}
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+_BY_KEY = SETTINGS_BY_KEY
 
 
 def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:

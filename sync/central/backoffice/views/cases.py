@@ -18,6 +18,8 @@ from sync.central.backoffice.models import templates
 from sync.central.backoffice.roles import can
 from sync.central.backoffice.session import actor, now_ms, officer
 from sync.central.backoffice.views import MAX_ID, blueprint, requires, valid
+from sync.central.errors import CentralError
+from sync.central.opendata import open311
 
 bp = blueprint("cases")
 # the capability each step needs (checked before its form is read); None: decided by the case (close)
@@ -45,6 +47,9 @@ def _page(gateway_id: str, number: str, personal: dict[str, Any] | None = None, 
     tpl = _templates_for(case["kind"], case["category"])
     answer_form.template.choices = forms.choices([("", "—")] + [(str(t["id"]), t["title"]) for t in tpl])
     note_form = forms.NoteForm(formdata=None)
+    withheld = None
+    if case["kind"] == "complaint" and can(officer().role, "opendata"):
+        withheld = open311.withholding(central().engine, number)
     chosen = [t for t in tpl if str(t["id"]) == request.args.get("templat")]
     if chosen:  # a template fills the answer's text, to be edited before sending
         answer_form.text.data = note_form.text.data = chosen[0]["body"]
@@ -53,6 +58,7 @@ def _page(gateway_id: str, number: str, personal: dict[str, Any] | None = None, 
         answer_form=answer_form, note_form=note_form, extend_form=forms.ExtendForm(formdata=None),
         refuse_form=forms.RefuseForm(formdata=None), decide_form=forms.DecideForm(formdata=None),
         action_form=forms.EmptyForm(), templates=tpl, sms=_sms_of(gateway_id, number),
+        withhold_form=forms.WithholdForm(formdata=None), withheld=withheld,
     )  # fmt: skip
     return page, status
 
@@ -84,6 +90,31 @@ def show_personal(gateway_id: str, number: str) -> Any:
 def _done(gateway_id: str, number: str, message: str) -> Response:
     flash(message)
     return redirect(url_for(".case", gateway_id=gateway_id, number=number))
+
+
+@bp.post("/berkas/<gateway_id>/<number>/data-terbuka")
+@requires("opendata")
+def open_data(gateway_id: str, number: str) -> Any:
+    """Withhold a complaint from open data (Open311) with a reason, or publish it again (form ``tindakan``:
+    ``tahan`` or ``tampilkan``), as the command line's open311-hide and open311-show do; audited in the open
+    data's trail (shown on the audit page). 404 for a case the officer may not see or that is no complaint."""
+    case = cases.case_for(central().engine, officer(), gateway_id, number)
+    if case["kind"] != "complaint":
+        raise NotFoundError(_("Tidak ada berkas %(number)s.", number=number))
+    form = valid(forms.WithholdForm())
+    action = request.form.get("tindakan", "")
+    if action not in ("tahan", "tampilkan"):
+        raise BackofficeError(_("Pilihan tidak dikenal."))
+    try:
+        if action == "tahan":
+            open311.hide(central().engine, number, form.reason.data or "", actor().username)
+        else:
+            open311.unhide(central().engine, number, form.reason.data or "", actor().username)
+    except CentralError as err:
+        raise BackofficeError(_("Pengaduan ini tidak sedang ditahan.")) from err
+    if action == "tahan":
+        return _done(gateway_id, number, _("Pengaduan ditahan dari data terbuka."))
+    return _done(gateway_id, number, _("Pengaduan dipublikasikan lagi di data terbuka."))
 
 
 @bp.post("/berkas/<gateway_id>/<number>/<step>")

@@ -5,7 +5,7 @@ producer and interval. Measurements are named by their labels (:mod:`sync.centra
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Response, after_this_request, flash, redirect, render_template, request, url_for
@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 
 from gateway.vocabulary import Stream
 from sync import protocol
-from sync.central import measures, service
+from sync.central import measures, numbers, service
 from sync.central.app import central
 from sync.central.backoffice import accounts, audit, current_language, forms
 from sync.central.backoffice.errors import BackofficeError, Conflict
@@ -26,7 +26,6 @@ from sync.central.fleet import alerts, charts, completeness, mapsvg, overview, p
 from sync.central.fleet.settings import FleetSettings
 
 bp = blueprint("fleet")
-TREND_DAYS = 30
 
 
 def _cfg() -> FleetSettings:
@@ -56,6 +55,24 @@ def measure_label(name: str) -> str:
     """A measurement's label with its unit in the officer's language (``water_cm`` -> ``Tinggi muka air (cm)``;
     :mod:`sync.central.measures`); an unknown name as it is."""
     return measures.label(name, current_language())
+
+
+@bp.app_template_filter("angka")
+def number_filter(value: float | int | None, decimals: int = 3, fixed: bool = False) -> str:
+    """A number in the page's language (Babel: ``1.234,5`` in Bahasa Indonesia); "—" for None."""
+    return "—" if value is None else numbers.number(value, current_language(), decimals, fixed=fixed)
+
+
+@bp.app_template_filter("nilai")
+def measured_filter(value: float | int | None, name: str) -> str:
+    """A value of measurement ``name`` at its precision in the page's language; "—" for None."""
+    return "—" if value is None else numbers.measured(value, name, current_language())
+
+
+@bp.app_template_filter("persen")
+def percent_filter(value: float | None) -> str:
+    """A percentage in the page's language (``93,5 %``); "—" for None."""
+    return "—" if value is None else numbers.percent(value, current_language())
 
 
 def _images_from(policy: str, origin: str) -> str:
@@ -124,14 +141,15 @@ class Formats:
 
     @staticmethod
     def size(b: int | None) -> str:
-        """A size in bytes in GiB, MiB or KiB; "—" for None."""
+        """A size in bytes in GiB, MiB or KiB in the page's language (``1,9 GiB``); "—" for None."""
         if b is None:
             return "—"
+        lang = current_language()
         if b >= 1 << 30:
-            return f"{b / (1 << 30):.1f} GiB"
+            return f"{numbers.number(b / (1 << 30), lang, 1, fixed=True)} GiB"
         if b >= 1 << 20:
-            return f"{b / (1 << 20):.1f} MiB"
-        return f"{b // 1024} KiB"
+            return f"{numbers.number(b / (1 << 20), lang, 1, fixed=True)} MiB"
+        return f"{numbers.number(b // 1024, lang, 0)} KiB"
 
 
 def _map(kiosks: list[dict[str, Any]], cfg: FleetSettings) -> Markup | None:
@@ -199,6 +217,20 @@ def map_svg() -> Response:
     return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
+def _place_error(err: places.PlaceError, node: str) -> BackofficeError:
+    """The place or node form's own error for ``err`` in the officer's language (400)."""
+    words = {
+        "node-id": _("Id node tidak valid: huruf kecil, angka dan tanda hubung, paling banyak 32."),
+        "coordinates-pair": _("Isi lintang dan bujur, atau kosongkan keduanya."),
+        "coordinates-range": _("Koordinat di luar jangkauan: lintang -90 sampai 90, bujur -180 sampai 180."),
+        "label": _("Tempat memerlukan nama."),
+        "unknown-node": _("Node %(node)s belum pernah terdengar di anjungan ini.", node=node),
+        "node-needed": _("Isi id node."),
+        "interval": _("Interval 1 sampai 86400 detik (0: seperti dilaporkan anjungan)."),
+    }
+    return BackofficeError(words.get(err.code, str(err)))
+
+
 def _gateway() -> str:
     gateway_id = request.form.get("gateway", "").strip()
     if not gateway_id or central().secret(gateway_id) is None:
@@ -226,7 +258,7 @@ def set_place() -> Any:
                          request.form.get("label", ""), _float("lat"), _float("lon"), actor(), now_ms(),
                          known_only=True)  # fmt: skip
     except places.PlaceError as err:
-        raise BackofficeError(str(err)) from err
+        raise _place_error(err, request.form.get("node", "").strip()) from err
     flash(_("Tempat %(target)s disimpan.", target=gateway_id))
     return redirect(url_for(".kiosk_page", gateway_id=gateway_id))
 
@@ -243,8 +275,11 @@ def set_node() -> Any:
     try:
         places.set_node(central().engine, gateway_id, node, actor(), now_ms(),
                         producer=request.form.get("producer"), interval_s=int(interval) if interval else None)  # fmt: skip
+    except accounts.UnknownOpd as err:
+        raise BackofficeError(_("OPD %(code)s tidak dikenal. OPD yang dikenal: %(known)s.", code=err.code,
+                                known=", ".join(err.known) or "—")) from err  # fmt: skip
     except places.PlaceError as err:
-        raise BackofficeError(str(err)) from err
+        raise _place_error(err, node) from err
     flash(_("Node %(target)s disimpan.", target=gateway_id + "/" + node))
     return redirect(url_for(".kiosk_page", gateway_id=gateway_id))
 
@@ -298,22 +333,31 @@ def _day() -> date:
 @bp.get("/kelengkapan")
 @requires("fleet")
 def completeness_page() -> str:
-    """Completeness per node, kiosk or producer over a day, week or month, and the trend of the last 30 days."""
+    """Completeness per node, kiosk or producer over a day, week or month, and its trend over the chosen
+    period's last windows (30 days, 12 weeks or 6 months: completeness.TREND_WINDOWS)."""
     period = request.args.get("periode", "day")
     group = request.args.get("kelompok", "kiosk")
     if period not in completeness.PERIODS or group not in completeness.GROUPS:
         raise BackofficeError(_("Pilihan tidak dikenal."))
-    day, now, cfg = _day(), now_ms(), _cfg()
+    day, now, cfg, lang = _day(), now_ms(), _cfg(), current_language()
     win = completeness.window(period, day)
-    days = [day - timedelta(days=i) for i in range(TREND_DAYS - 1, -1, -1)]
     with reading_snapshot(central().engine) as conn:
         rows = completeness.report(conn, win, now, group, default_interval_s=cfg.node_default_interval_s)
-        trend = completeness.trend(conn, days, now, default_interval_s=cfg.node_default_interval_s)
+        trend = completeness.period_trend(conn, completeness.windows_back(period, day), now,
+                                          default_interval_s=cfg.node_default_interval_s)  # fmt: skip
     zones = {z: sum(1 for r in rows if r["zone"] == z) for z in ("green", "yellow", "red", "none")}
-    chart = charts.trend_chart(trend, _("Kelengkapan data per hari (persen)"))
+    week_words = _("Minggu {week}, {year}")
+    for point in trend:
+        point["label"] = numbers.period_label(period, date.fromisoformat(point["start"]), lang, week_words)
+    title = {"day": _("Kelengkapan data per hari, 30 hari terakhir (persen)"),
+             "week": _("Kelengkapan data per minggu, 12 minggu terakhir (persen)"),
+             "month": _("Kelengkapan data per bulan, 6 bulan terakhir (persen)")}[period]  # fmt: skip
+    chart = charts.trend_chart(trend, title, lang)
+    first = completeness.local_date(win.start_ms)
     return render_template("backoffice/completeness.html", rows=rows, zones=zones, window=win, period=period,
-                           group=group, day=day, chart=chart, periods=completeness.PERIODS,
-                           groups=completeness.GROUPS)  # fmt: skip
+                           group=group, day=day, chart=chart, chart_title=title, periods=completeness.PERIODS,
+                           groups=completeness.GROUPS,
+                           window_label=numbers.period_label(period, first, lang, week_words))  # fmt: skip
 
 
 @bp.get("/grafik/<gateway_id>/<node>/<name>")
@@ -329,6 +373,11 @@ def sensor_chart(gateway_id: str, node: str, name: str) -> str:
         with reading_snapshot(central().engine) as conn:
             if not charts.aggregates(conn, gateway_id, node, name, "month", now_ms()):
                 raise NotFound()
-    chart = charts.sensor_chart(rows, f"{gateway_id} / {node} / {measure_label(name)}") if rows else None
+    chart = (
+        charts.sensor_chart(rows, f"{gateway_id} / {node} / {measure_label(name)}", current_language(),
+                            measures.decimals_of(name) + 1, (_("Rata-rata"), _("Min"), _("Maks")))
+        if rows else None
+    )  # fmt: skip
     return render_template("backoffice/sensor.html", rows=rows, chart=chart, gateway_id=gateway_id, node=node,
-                           name=name, period=period, periods=list(charts.PERIODS))  # fmt: skip
+                           name=name, period=period, periods=list(charts.PERIODS),
+                           measure_decimals=measures.decimals_of(name))  # fmt: skip
