@@ -46,10 +46,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gateway.backoff import Backoff
 from gateway.errors import StoreError, StoreFullError, StoreRefusedError
 from gateway.frame import Frame
 from gateway.store import db
 from gateway.store.clock import SYSTEM_CLOCK, Learned, SystemClock, read_learned
+from gateway.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +250,7 @@ class ReadingWriter:
         self.stalls = 0
         self.stalled: str | None = None
         self.refused = 0
-        self._stalled_since = 0.0
+        self._trouble = WarnOnce(log, "store writer")  # one line when it stalls, one when it saves again
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> ReadingWriter:
@@ -396,7 +398,7 @@ class ReadingWriter:
     def _commit(self, group: list[_Frames | _Console]) -> None:
         """Commit ``group``: retried while the store cannot be written, bad records isolated (module doc)."""
         isolate = False
-        pause = RETRY_FIRST_S
+        pauses = Backoff(RETRY_FIRST_S, RETRY_MAX_S)
         results: list[int | StoreRefusedError] = []
         while True:
             if self._abandoned:
@@ -428,17 +430,12 @@ class ReadingWriter:
                 if _busy(err):  # the attempt waited the busy timeout already: try again soon
                     self._closed.wait(RETRY_FIRST_S)
                 else:
-                    self._closed.wait(pause)
-                    pause = min(pause * 2, RETRY_MAX_S)
+                    self._closed.wait(pauses.next())
                 continue
             break
         self.commits += 1
         if self.stalled is not None:
-            log.warning(
-                "store writer: saving again after %.0f s (failed attempts so far: %d)",
-                time.monotonic() - self._stalled_since,
-                self.stalls,
-            )
+            self._trouble.recovered("saving again")
             self.stalled = None
         for item, result in zip(group, results, strict=True):
             if isinstance(result, StoreRefusedError):
@@ -452,11 +449,7 @@ class ReadingWriter:
         """Note a failed attempt: warn once when the writer stalls, quietly (debug) while it stays stalled."""
         self.stalls += 1
         reason = str(err) if isinstance(err, StoreError) else f"saving readings: {err}"
-        if self.stalled is None:
-            self._stalled_since = time.monotonic()
-            log.warning("store writer: %s: holding the frames and trying again until they are saved", reason)
-        else:
-            log.debug("store writer: still cannot save: %s", reason)
+        self._trouble.failed(f"{reason}; the frames are held until they are saved")
         self.stalled = reason
 
     @staticmethod

@@ -3,6 +3,7 @@ busy timeout. Nothing is acknowledged before its commit; nothing good is lost; n
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -89,10 +90,12 @@ def _wait_for_attempts(writer: ReadingWriter, more: int) -> None:
 
 
 def test_a_lock_held_longer_than_the_busy_timeout_delays_and_never_drops(
-    store: Store, writer: ReadingWriter
+    store: Store, writer: ReadingWriter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another process holds BEGIN IMMEDIATE for many busy timeouts while frames keep arriving: once it lets
-    go, every frame is stored exactly once, and no Future was resolved before its commit."""
+    go, every frame is stored exactly once, and no Future was resolved before its commit. The log says it
+    once when the writer stalls and once when it saves again, however many attempts failed between."""
+    caplog.set_level(logging.WARNING, logger="gateway.store.writer")
     writer.write(readings(1))
     futures: list[Future[int]] = []
     with LockHolder(store.path) as holder:
@@ -109,6 +112,10 @@ def test_a_lock_held_longer_than_the_busy_timeout_delays_and_never_drops(
     assert frame_keys(store) == [(NODE, 1, q) for q in range(41)]
     assert count(store, "readings") == 2 + 40 * 5
     assert writer.stalled is None and failed_attempts >= 8
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.store.writer"]
+    assert len(warnings) == 2, warnings
+    assert "locked" in warnings[0] and "the frames are held" in warnings[0]
+    assert warnings[1].startswith("store writer: saving again after") and "failed attempts" in warnings[1]
 
 
 def test_producers_wait_while_the_store_is_locked(store: Store) -> None:
