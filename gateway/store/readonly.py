@@ -50,13 +50,7 @@ def connect(path: Path, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS) -> sqlite3.Co
         raise StoreError(f"the store {path} is damaged: {why}")
     in_use = Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
     uri = f"file:{quote(str(path.absolute()))}?mode=ro" + ("" if in_use else "&immutable=1")
-    try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA query_only = ON")
-    except sqlite3.Error as err:
-        raise db.translate(err, f"cannot open the store {path}") from err
-    return conn
+    return _open(uri, path, busy_timeout_ms)
 
 
 def reader(path: Path, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS) -> sqlite3.Connection:
@@ -68,7 +62,12 @@ def reader(path: Path, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS) -> sqlite3.Con
     :class:`~gateway.store.Store` opens its read-write connection first). Raises StoreError when it cannot be
     opened.
     """
-    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    return _open(f"file:{quote(str(Path(path).absolute()))}?mode=ro", path, busy_timeout_ms)
+
+
+def _open(uri: str, path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """Open ``uri`` (a read-only SQLite URI of the store at ``path``) with ``query_only`` on; StoreError when
+    it cannot be opened."""
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

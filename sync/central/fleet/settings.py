@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import ConfigError
+from sync.central import envvalues
+from sync.central.envvalues import ENV_PREFIX, env_values
 from sync.central.fleet.mapsvg import check_tile_url
 from sync.central.opendata import settings as opendata_settings
-
-ENV_PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,7 @@ class FleetSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> FleetSettings:
         """Settings from ``env`` (default: the process environment) and ``overrides``; ConfigError names a
         variable whose value has the wrong type, or a tile URL that is not a ``{z}/{x}/{y}`` template."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is None:
-                continue
-            kind: Any = type(field.default)
-            try:
-                values[field.name] = kind(raw)
-            except ValueError as err:
-                raise ConfigError(
-                    f"{ENV_PREFIX}{field.name.upper()}: expected {kind.__name__}, got {raw!r}"
-                ) from err
+        values = env_values(cls, os.environ if env is None else env)
         values.update(overrides)
         if values.get("tile_url"):
             try:
@@ -74,7 +62,7 @@ class FleetSettings:
 
 def env_names() -> list[str]:
     """Every environment variable of the fleet side (for the documentation test)."""
-    return [ENV_PREFIX + field.name.upper() for field in fields(FleetSettings)]
+    return envvalues.env_names(FleetSettings)
 
 
 @functools.cache

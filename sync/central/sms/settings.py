@@ -10,8 +10,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gateway.errors import ConfigError
+from sync.central import envvalues
+from sync.central.envvalues import ENV_PREFIX, env_values
 
-ENV_PREFIX = "ANJUNGAN_CENTRAL_SERVER_"
 SENDERS = ("", "modem", "http")
 DEFAULT_BODY = '{"to": "{to}", "text": "{text}"}'
 
@@ -61,19 +62,7 @@ class SmsSettings:
         Raises ConfigError naming a variable with a value of the wrong type, an unknown sender, a sender whose
         port or URL is missing, or a body that is not a JSON object.
         """
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is None:
-                continue
-            kind: Any = type(field.default)
-            try:
-                values[field.name] = kind(raw.strip()) if kind is not str else raw
-            except ValueError as err:
-                raise ConfigError(
-                    f"{ENV_PREFIX}{field.name.upper()}: expected {kind.__name__}, got {raw!r}"
-                ) from err
+        values = env_values(cls, os.environ if env is None else env)
         values.update(overrides)
         settings = cls(**values)
         settings.check()
@@ -104,7 +93,7 @@ class SmsSettings:
 
 def env_names() -> list[str]:
     """Every environment variable of the SMS side (the central's settings accept them; the docs list them)."""
-    return [ENV_PREFIX + field.name.upper() for field in fields(SmsSettings)]
+    return envvalues.env_names(SmsSettings)
 
 
 def settings_markdown() -> str:
