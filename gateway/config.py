@@ -21,6 +21,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
 
@@ -80,6 +81,13 @@ SETTINGS: list[Setting] = [
     Setting("kiosk", "host", "127.0.0.1", "Address the kiosk web server listens on."),
     Setting("kiosk", "port", 8080, "Port the kiosk web server listens on.", int),
     Setting("kiosk", "language", "id", "Language of the kiosk's home screen: id (Bahasa Indonesia) or en."),
+    Setting(
+        "kiosk",
+        "timezone",
+        "Asia/Jakarta",
+        "The office's time zone (IANA name): Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT). "
+        "Registration numbers, due dates and every time shown follow it, whatever the machine's own zone.",
+    ),
     Setting(
         "kiosk",
         "idle_seconds",
@@ -325,6 +333,7 @@ class KioskSection:
     host: str = "127.0.0.1"
     port: int = 8080
     language: str = "id"
+    timezone: str = "Asia/Jakarta"
     idle_seconds: int = 90
     idle_warning_seconds: int = 30
     operator_password_hash: str = field(default="", repr=False)
@@ -553,6 +562,14 @@ def _validate(sections: dict[str, Any]) -> None:
     if sections["gateway"]["store_budget_mb"] < 16:
         raise ConfigError("gateway.store_budget_mb must be at least 16")
     _validate_sync(sections["sync"])
+    zone = sections["kiosk"]["timezone"]
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"kiosk.timezone must be an IANA time zone such as Asia/Jakarta, Asia/Makassar or Asia/Jayapura, "
+            f"got {zone!r}"
+        ) from None
 
 
 def _validate_sync(sync: Mapping[str, Any]) -> None:

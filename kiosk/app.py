@@ -106,7 +106,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Strict",
         "WTF_CSRF_TIME_LIMIT": None,  # the idle reset ends sessions; a token must not expire mid-form
         "BABEL_DEFAULT_LOCALE": "id",
-        "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
+        "BABEL_DEFAULT_TIMEZONE": kiosk.timezone,
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -31,6 +30,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from gateway import regno, statuscode
 from kiosk import nik
+from kiosk.views import kiosk_today
 
 # Bidirectional embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069): they can make a text
 # read differently from what it holds (Unicode TR #9; "Trojan Source", CVE-2021-42574).
@@ -143,7 +143,7 @@ def example_number() -> str:
     """A well-formed registration number of this kiosk (its own prefix, today), for examples on screen."""
     from flask import current_app
 
-    return regno.make(str(current_app.config["KIOSK_GATEWAY_ID"]), date.today(), 13)
+    return regno.make(str(current_app.config["KIOSK_GATEWAY_ID"]), kiosk_today(), 13)
 
 
 def _fail(field: Any, message: Any) -> bool:
@@ -291,7 +291,7 @@ class PengaduanForm(OnceMixin, FlaskForm):
     kabari_sms = _sms()
 
     def validate_tanggal_kejadian(self, field: Any) -> None:
-        if field.data and field.data > date.today():
+        if field.data and field.data > kiosk_today():
             raise ValidationError(_l("Tanggal kejadian tidak boleh di masa depan."))
 
     def validate(self, extra_validators: Any = None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,12 @@ def kiosk_tz() -> ZoneInfo:
     """The kiosk's time zone (``BABEL_DEFAULT_TIMEZONE``, Asia/Jakarta unless configured): every time a citizen
     sees — the header clock, receipts, data ages, the charts' axes — is in it, whatever the machine's zone."""
     return ZoneInfo(str(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+
+
+def kiosk_today() -> date:
+    """Today's date at the office (``[kiosk] timezone``) by the store's clock: the day of a registration number
+    and the start of a due date (UU 14/2008 Ps. 22 counts working days from the day a request is received)."""
+    return datetime.fromtimestamp(store().clock.now_ms() / 1000, kiosk_tz()).date()
 
 
 def store() -> Any:

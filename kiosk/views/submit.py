@@ -33,7 +33,7 @@ from gateway.vocabulary import DueKind, LaporStage, SubmissionKind, SubmissionSt
 from kiosk import forms
 from kiosk import status as status_mod
 from kiosk.printing import PrinterError, Slip, print_slip
-from kiosk.views import kiosk_tz, store
+from kiosk.views import kiosk_today, kiosk_tz, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("submit", __name__)
@@ -106,7 +106,7 @@ def _save(kind: str, form: Any) -> Any:
     A repeat of a key (a double tap, a resend after a slow answer) stores nothing, prints no second slip and
     shows the first submission's receipt.
     """
-    today = date.today()
+    today = kiosk_today()
     try:
         key = form.idempotency_key.data
         record = store().add_submission(kind, form.public(), form.personal(),

@@ -25,7 +25,7 @@ from wtforms.validators import Optional
 from gateway.errors import StoreError
 from gateway.vocabulary import SKM_ELEMENTS, SkmElement, SkmService
 from kiosk.forms import _choices
-from kiosk.views import kiosk_tz, store
+from kiosk.views import kiosk_today, kiosk_tz, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("survey", __name__)
@@ -101,7 +101,7 @@ def survey(slug: str) -> Any:
                                elements=SKM_ELEMENTS), status  # fmt: skip
     ratings = {e: int(getattr(form, e).data) for e in SKM_ELEMENTS if getattr(form, e).data}
     if ratings:
-        day = datetime.fromtimestamp(store().clock.now_ms() / 1000, kiosk_tz()).date()
+        day = kiosk_today()
         day_ends = datetime.combine(day + timedelta(days=1), time(), kiosk_tz())  # held until the day is over
         try:
             store().add_rating(service, ratings, day=day, uuid=_key(form.kunci.data),

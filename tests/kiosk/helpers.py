@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 
 GOOD_NIK = "3321010101900001"  # Demak region code, born 01-01-90
+
+
+def office_today(zone: str = "Asia/Jakarta") -> date:
+    """Today at the office of the test kiosk (``[kiosk] timezone``, WIB by default), whatever the machine's
+    zone: the day of its registration numbers and due dates."""
+    return datetime.now(ZoneInfo(zone)).date()
 
 
 def csrf(client: FlaskClient, path: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from gateway import regno
 from gateway.sample_content import seed
 from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
+from tests.kiosk.helpers import office_today
 from tests.kiosk.test_browser import shot
 
 PAGES = ["/", "/informasi", "/informasi/berkala", "/informasi/serta-merta", "/informasi/setiap-saat",
@@ -106,7 +106,7 @@ def test_every_page_passes_axe(server: LiveServer, touch_page: Any, lang: str, m
     document = page.locator("a[href^='/dokumen/']").first.get_attribute("href")
     page.goto(base + str(document))
     found += blocking_violations(page, "/dokumen/…")
-    page.goto(f"{base}/status/{regno.make('test-kiosk', date.today(), 999)}")  # well-formed, not known here
+    page.goto(f"{base}/status/{regno.make('test-kiosk', office_today(), 999)}")  # well-formed, not known here
     found += blocking_violations(page, "/status/<unknown>")
     page.goto(base + "/permohonan")
     page.evaluate("() => document.querySelector('form.kform').submit()")  # empty: every error shown

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from gateway import dates, regno
 from gateway.store import Store
-from tests.kiosk.helpers import GOOD_NIK, complaint_data, number_on, post, request_data
+from tests.kiosk.helpers import GOOD_NIK, complaint_data, number_on, office_today, post, request_data
 
 
 def personal_of(store: Store, number: str) -> dict | None:  # type: ignore[type-arg]
@@ -29,7 +29,7 @@ def test_information_request_end_to_end(client: FlaskClient, kiosk_store: Store,
     assert number.startswith("TEST-KIOSK-")
     record = kiosk_store.submission(number)
     assert record is not None and record["kind"] == "request"
-    assert record["due_date"] == dates.request_due(date.today()).isoformat()
+    assert record["due_date"] == dates.request_due(office_today()).isoformat()
     assert record["public"]["rincian"].startswith("Salinan laporan")
     assert "nik" not in record["public"] and "nama" not in record["public"]
     assert personal_of(kiosk_store, number)["nik"] == GOOD_NIK  # type: ignore[index]
@@ -167,7 +167,7 @@ def test_complaint_with_identity(client: FlaskClient, kiosk_store: Store) -> Non
         record["public"]["kategori"] == "jalan-rusak" and record["public"]["tanggal_kejadian"] == "2025-03-01"
     )
     assert record["public"]["anonim"] is False and record["public"]["rahasia"] is False
-    assert record["due_date"] == dates.complaint_due(date.today()).isoformat()
+    assert record["due_date"] == dates.complaint_due(office_today()).isoformat()
     assert personal_of(kiosk_store, number) == {"nama": "Budi Santoso", "nik": "", "telepon": "085712345678"}
 
 
@@ -198,7 +198,7 @@ def test_objection_against_an_earlier_request(client: FlaskClient, kiosk_store: 
     record = kiosk_store.submission(number)
     assert record["public"] == {"nomor_permohonan": request_number, "alasan": ["c", "g"],  # type: ignore[index]
                                 "uraian": "Sudah lewat 10 hari kerja tanpa jawaban."}  # fmt: skip
-    assert record["due_date"] == dates.objection_due(date.today()).isoformat()  # type: ignore[index]
+    assert record["due_date"] == dates.objection_due(office_today()).isoformat()  # type: ignore[index]
 
 
 def test_objection_number_checks(client: FlaskClient) -> None:
@@ -226,10 +226,10 @@ def test_objection_number_checks(client: FlaskClient) -> None:
 
 def test_number_messages_follow_the_problem_in_each_language(client: FlaskClient) -> None:
     """The message is chosen by the number's problem (gateway.regno.InvalidNumber.code), then translated."""
-    good = regno.make("test-kiosk", date.today(), 3)
+    good = regno.make("test-kiosk", office_today(), 3)
     mistyped = good[:-1] + str((int(good[-1]) + 1) % 10)
     no_such_day = f"TEST-KIOSK-261399-0001{regno.damm('2613990001')}"
-    example = regno.make("test-kiosk", date.today(), 13)
+    example = regno.make("test-kiosk", office_today(), 13)
     for lang, wrong_digit, unknown in [
         ("id", "salah ketik", f"Bentuk nomor tidak dikenali. Contoh: {example}."),
         ("en", "This number is mistyped", f"This number is not in a form we know. Example: {example}."),
