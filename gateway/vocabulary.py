@@ -6,7 +6,7 @@ one appears elsewhere).
 Each word list is a :class:`enum.StrEnum`, whose members are ``str`` (``SubmissionKind.REQUEST == "request"``,
 a mapping keyed by members is found by the plain string, JSON and SQL see the plain string), with a tuple of
 the plain values beside it (``SUBMISSION_KINDS``) for membership checks, click choices and error messages.
-The values are fixed by contracts (/work/shared/DESIGN.md, docs/protocol.md) and by what gateways already in
+The values are fixed by contracts (the design's contracts, written out in docs/protocol.md) and by what gateways already in
 the field store and send: never rename one.
 
 Part of the lowest layer: imports nothing of the project.
@@ -43,7 +43,7 @@ class SubmissionKind(StrEnum):
     any other and the central validates the same list."""
 
     REQUEST = "request"  # permohonan informasi publik, UU 14/2008 Ps. 22
-    COMPLAINT = "complaint"  # pengaduan, the SP4N-LAPOR! flow (shared/notes/ppid.md)
+    COMPLAINT = "complaint"  # pengaduan, the SP4N-LAPOR! flow (docs/backoffice.md)
     OBJECTION = "objection"  # keberatan to the Atasan PPID, UU 14/2008 Ps. 35-36
 
 
@@ -69,7 +69,7 @@ SUBMISSION_STATUSES = _values(SubmissionStatus)
 
 class LaporStage(StrEnum):
     """The SP4N-LAPOR! stages an office may send as a status instead (Tulis Laporan -> Verifikasi -> Tindak
-    Lanjut -> Beri Tanggapan -> Selesai, and the outcomes Tunda, Bukan Wewenang, Arsipkan; shared/notes/ppid.md).
+    Lanjut -> Beri Tanggapan -> Selesai, and the outcomes Tunda, Bukan Wewenang, Arsipkan; docs/backoffice.md).
     The kiosk shows these too; a status in neither list is shown as it is."""
 
     DITERIMA = "diterima"

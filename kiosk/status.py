@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.vocabulary import SubmissionStatus
+
 POLL_S = 0.05
 
 
@@ -101,7 +103,7 @@ def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> Status
     if not answer.get("found"):
         return StatusView(number, False)
     full = bool(answer.get("full"))
-    view = StatusView(number, True, full, status=str(answer.get("status") or "received"))
+    view = StatusView(number, True, full, status=str(answer.get("status") or SubmissionStatus.RECEIVED))
     view.code_refused = bool(code) and not full
     if full:
         view.kind, view.due_date = answer.get("kind"), answer.get("due_date")

@@ -273,6 +273,8 @@ def test_no_third_party_code_or_cdn_in_the_repository() -> None:
 # -- the store has one face: no SQL on its tables outside gateway/store/ ----------------------------------------
 SQL_ON_TABLE = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+\"?(\w+)")
 STORE_CONNECTIONS = {"conn", "durable_conn", "reader"}
+# names only a Store has: reaching for them on any object is reaching into the store (``s = store(); s.reader``)
+STORE_ONLY = {"durable_conn", "reader", "_query"}
 
 
 def store_tables() -> set[str]:
@@ -296,10 +298,10 @@ def sql_on_store_tables(path: Path, tables: set[str], root: Path = REPO) -> list
             named = {m.group(1) for m in SQL_ON_TABLE.finditer(node.value)} & tables
             if named:
                 found.append(f"{path.relative_to(root)}:{node.lineno} SQL on {sorted(named)}")
-        elif isinstance(node, ast.Attribute) and node.attr in STORE_CONNECTIONS:
+        elif isinstance(node, ast.Attribute) and node.attr in STORE_CONNECTIONS | STORE_ONLY:
             owner = node.value.func if isinstance(node.value, ast.Call) else node.value
             name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
-            if name.endswith("store"):
+            if name.endswith("store") or (node.attr in STORE_ONLY and name != "readonly"):
                 found.append(f"{path.relative_to(root)}:{node.lineno} reaches for {ast.unparse(node)}")
     return found
 
@@ -310,12 +312,17 @@ def test_the_detector_sees_sql_on_the_store_tables(tmp_path: Path) -> None:
         'rows = store.conn.execute("SELECT seq FROM dead_letters WHERE stream = ?", ("x",))\n'
         'top = self.store.reader.execute(f"SELECT seq FROM sqlite_sequence WHERE name = {name!r}")\n'
         'print("the data from content is fine in prose")\n'
+        "s = store()\n"
+        "n = s.reader.execute(QUERY)\n"
+        "rows = s._query(QUERY)\n"
+        "conn = readonly.reader(path)\n"
     )
     found = [line.split(" ", 1)[1] for line in sql_on_store_tables(sample, store_tables(), tmp_path)]
     assert "SQL on ['dead_letters']" in found
     assert "SQL on ['sqlite_sequence']" in found
     assert "reaches for store.conn" in found and "reaches for self.store.reader" in found
-    assert len(found) == 4
+    assert "reaches for s.reader" in found and "reaches for s._query" in found
+    assert len(found) == 6
 
 
 def test_no_sql_on_the_store_tables_outside_the_store() -> None:
@@ -328,4 +335,8 @@ def test_no_sql_on_the_store_tables_outside_the_store() -> None:
         for path in sorted(part.rglob("*.py")):
             if not any(path.is_relative_to(skip) for skip in outside):
                 offenders += sql_on_store_tables(path, tables)
-    assert offenders == []
+    assert not offenders, (
+        "SQL on the store's tables, or a reach into its connections, outside gateway/store/ "
+        "(docs/architecture.md, 'The store'): give the store a method in the module of its concern and call "
+        "that instead:\n  " + "\n  ".join(offenders)
+    )

@@ -161,7 +161,7 @@ class StoreBase:
         with db.snapshot(self.reader) as conn:
             yield conn
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The rows of a read on :attr:`reader` as dicts keyed by column name (sqlite-utils' ``query``): for the
         operator's pages and the command line's listings, where a readable query beats a few microseconds. The
         measured hot paths (the kiosk's public pages, the writer, the uplink) use the cursor directly.

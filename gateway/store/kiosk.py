@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.backoff import pause_after
 from gateway.store import db
 from gateway.store.base import StoreBase
 
@@ -134,7 +135,7 @@ class KioskMixin(StoreBase):
             if state["locked_until"] > now:
                 return (state["locked_until"] - now) / 1000
             failures = state["failures"] + 1
-            lock_s = 0.0 if failures <= free else min(cap_s, base_s * 2 ** (failures - free - 1))
+            lock_s = pause_after(failures - free, base_s, cap_s)  # 0 while within the free attempts
             state = {"failures": failures, "last_at": now, "locked_until": now + int(lock_s * 1000)}
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -1,5 +1,5 @@
 """Citizens' submissions: saved durably with their registration number and status code, read back without
-their personal data, and purged of it once the central has it (docs/privacy.md)."""
+their personal data, and purged of it once the central has it (docs/sync.md, "Personal data")."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gateway.errors import StoreError
 from gateway.store import backups, db
 from gateway.store.base import StoreBase
 from gateway.store.rows import Receipt, Submission, SubmissionSummary, to_json
-from gateway.vocabulary import SUBMISSION_KINDS
+from gateway.vocabulary import SUBMISSION_KINDS, SubmissionStatus
 
 _SUBMISSION_COLUMNS = (
     "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public, due_kind, "
@@ -101,10 +101,10 @@ class SubmissionsMixin(StoreBase):
         number = regno.make(gateway_id, day, int(ordinal[0]) + 1)
         conn.execute(
             "INSERT INTO submissions (uuid, number, kind, day, at, offset, due_date, public, personal, status, "
-            "access_hash, idempotency_key, notify_sms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+            "access_hash, idempotency_key, notify_sms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(uuid_mod.uuid4()), number, kind, day.isoformat(), self.clock.now_ms(), self.clock_offset(),
              due_date.isoformat() if due_date else None, to_json(dict(public)),
-             to_json(dict(personal)) if personal is not None else None,
+             to_json(dict(personal)) if personal is not None else None, SubmissionStatus.RECEIVED,
              statuscode.access_hash(number, code), key, int(notify_sms)),
         )  # fmt: skip
         return number
@@ -155,7 +155,7 @@ class SubmissionsMixin(StoreBase):
 
     def recent_submissions(self, limit: int = 100) -> list[SubmissionSummary]:
         """The newest submissions for the operator: number, kind, day, status, due date — no personal data."""
-        rows = self.query(
+        rows = self._query(
             "SELECT number, kind, day, status, due_date, answered_at, personal IS NOT NULL AS holds_personal "
             "FROM submissions ORDER BY seq DESC LIMIT ?",
             (limit,),

@@ -12,7 +12,6 @@ from http import HTTPStatus
 from typing import Any
 
 from gateway.errors import AnjunganError
-from sync import protocol
 
 
 class CentralError(AnjunganError):
@@ -55,7 +54,7 @@ class Unavailable(AnjunganError):
         return {"reason": self.reason, "detail": str(self)}
 
 
-# The API's word for an error whose class names none, by its status (docs/protocol.md): sync/protocol.py's
+# The API's word for an error whose class names none, by its status (docs/protocol.md): sync/protocol's
 # ProtocolError (400) and BodyTooLargeError (413) carry their status but no word yet, and an error without a
 # status is a fault of ours (500 "internal"). Any other status: its HTTP reason phrase in lower case.
 WORDS = {400: "malformed", 413: "too large", 500: "internal"}
@@ -74,6 +73,4 @@ def answer(err: AnjunganError) -> tuple[dict[str, Any], int]:
     status = status_of(err)
     word = err.error or WORDS.get(status) or HTTPStatus(status).phrase.lower()
     body: dict[str, Any] = {"error": word, **err.fields()}
-    if isinstance(err, protocol.SkewError):  # sync/protocol.py's SkewError does not list its fields yet
-        body["server_time"] = err.server_time
     return body, status

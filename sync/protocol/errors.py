@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.errors import AnjunganError
 
 
@@ -34,3 +36,8 @@ class SkewError(SignatureError):
     def __init__(self, message: str, server_time: int):
         super().__init__(message)
         self.server_time = server_time
+
+    def fields(self) -> dict[str, Any]:
+        """``{"detail", "server_time"}``: the message and the receiver's clock (ms since the epoch), for the
+        sender to learn its offset from (docs/protocol.md, "Signing")."""
+        return {"detail": str(self), "server_time": self.server_time}

@@ -156,7 +156,7 @@ def as_request(row: Any, status: tuple[dict[str, Any], int] | None, zone: timezo
     """One complaint as a GeoReport v2 request (every field of :data:`REQUEST_FIELDS`, in that order)."""
     public = json.loads(row.public)
     data, changed_ms = status or ({}, None)
-    state = data.get("status", "received")
+    state = data.get("status", SubmissionStatus.RECEIVED)
     code = str(public.get("kategori") or "lainnya")
     title, text = str(public.get("judul") or "").strip(), str(public.get("isi") or "").strip()
     return {

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.vocabulary import SubmissionStatus
 from sync.central import db
 from sync.central.db import STREAM_TABLES, content, submissions
 from sync.central.service.formats import iso_utc
@@ -79,7 +80,7 @@ def export_submissions(engine: Engine, include_personal: bool = False) -> Iterat
                 "kind": sub["kind"],
                 "submitted_at": iso_utc(sub["true_ms"] if sub["clock_ok"] else sub["at_ms"]),
                 "due_date": state.get("due_date") or sub["due_date"],
-                "status": state.get("status", "received"),
+                "status": state.get("status", SubmissionStatus.RECEIVED),
                 "answer": state.get("answer"),
                 "public": json.loads(sub["public"]),
             }

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from gateway.vocabulary import DUE_KINDS
+from gateway.vocabulary import DUE_KINDS, SubmissionStatus
 from sync import protocol
 from sync.central import db
 from sync.central.db import content, submissions
@@ -89,7 +89,11 @@ def status_lookup(engine: Engine, number: str, code: str | None) -> dict[str, An
             )
         ).scalar()  # fmt: skip
     status = json.loads(data) if data else {}
-    out: dict[str, Any] = {"number": number, "status": status.get("status", "received"), "full": False}
+    out: dict[str, Any] = {
+        "number": number,
+        "status": status.get("status", SubmissionStatus.RECEIVED),
+        "full": False,
+    }
     if protocol.code_matches(number, code, row.access_hash):
         out.update(
             full=True,
