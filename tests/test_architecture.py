@@ -155,7 +155,18 @@ def imported_modules(path: Path) -> set[str]:
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.add(sub if is_module(sub) else base)
+        elif isinstance(node, ast.Call) and _dynamic_import(node.func) and node.args:
+            # importlib.import_module("kiosk.app") / __import__("kiosk.app"): an import all the same
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.add(first.value)
     return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def _dynamic_import(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Name) and func.id in {"__import__", "import_module"}) or (
+        isinstance(func, ast.Attribute) and func.attr == "import_module"
+    )
 
 
 def our_modules() -> list[Path]:
@@ -166,6 +177,15 @@ def test_every_module_belongs_to_a_part() -> None:
     unclaimed = [module_name(p) for p in our_modules() if part_of(module_name(p)) is None]
     assert our_modules()
     assert unclaimed == []
+
+
+def test_every_python_package_of_the_repository_is_a_part_of_the_layers() -> None:
+    """A new top-level package (``gateway_common/``) would escape the layer order: the repository's packages
+    are the layers' three and the firmware (which runs on the nodes), and what only runs beside the code
+    (tests, benchmarks, scripts, the demo's and the hardware's files)."""
+    beside = {"tests", "bench", "scripts", "firmware", "hardware", "docs", "build", "dist"}
+    folders = {path.parent.name for path in REPO.glob("*/*.py") if not path.parent.name.startswith(".")}
+    assert folders - beside == set(PACKAGES)
 
 
 def test_every_part_excludes_only_parts_below_it() -> None:
@@ -271,7 +291,16 @@ def test_no_third_party_code_or_cdn_in_the_repository() -> None:
 
 
 # -- the store has one face: no SQL on its tables outside gateway/store/ ----------------------------------------
-SQL_ON_TABLE = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+\"?(\w+)")
+# a table named after FROM/JOIN/INTO/UPDATE/TABLE/ON, maybe as main.x, "x", [x] or `x`: in upper case anywhere,
+# in any case in a text that starts as a statement does (prose such as "readings from the nodes" is not SQL)
+TABLE_AFTER = r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|ON)\s+(?:\w+\.)?[\"\[`']?(\w+)"
+SQL_ON_TABLE = re.compile(TABLE_AFTER)
+SQL_ON_TABLE_ANY_CASE = re.compile(TABLE_AFTER, re.IGNORECASE)
+STATEMENT = re.compile(
+    r"\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|REPLACE|WITH|PRAGMA)\b", re.IGNORECASE
+)
+# opening SQLite or reaching into a Store's per-thread connections is the store's own business
+STORE_OPENERS = {"connect", "_local"}
 STORE_CONNECTIONS = {"conn", "durable_conn", "reader"}
 # names only a Store has: reaching for them on any object is reaching into the store (``s = store(); s.reader``)
 STORE_ONLY = {"durable_conn", "reader", "_query"}
@@ -295,7 +324,8 @@ def sql_on_store_tables(path: Path, tables: set[str], root: Path = REPO) -> list
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            named = {m.group(1) for m in SQL_ON_TABLE.finditer(node.value)} & tables
+            pattern = SQL_ON_TABLE_ANY_CASE if STATEMENT.match(node.value) else SQL_ON_TABLE
+            named = {m.group(1) for m in pattern.finditer(node.value)} & tables
             if named:
                 found.append(f"{path.relative_to(root)}:{node.lineno} SQL on {sorted(named)}")
         elif isinstance(node, ast.Attribute) and node.attr in STORE_CONNECTIONS | STORE_ONLY:
@@ -303,6 +333,12 @@ def sql_on_store_tables(path: Path, tables: set[str], root: Path = REPO) -> list
             name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
             if name.endswith("store") or (node.attr in STORE_ONLY and name != "readonly"):
                 found.append(f"{path.relative_to(root)}:{node.lineno} reaches for {ast.unparse(node)}")
+        elif isinstance(node, ast.Attribute) and node.attr in STORE_OPENERS:
+            owner_name = getattr(node.value, "id", "") or getattr(node.value, "attr", "")
+            if node.attr == "_local" or owner_name == "sqlite3":
+                found.append(
+                    f"{path.relative_to(root)}:{node.lineno} opens SQLite itself: {ast.unparse(node)}"
+                )
     return found
 
 
@@ -316,20 +352,27 @@ def test_the_detector_sees_sql_on_the_store_tables(tmp_path: Path) -> None:
         "n = s.reader.execute(QUERY)\n"
         "rows = s._query(QUERY)\n"
         "conn = readonly.reader(path)\n"
+        "store.x.execute('delete from main.[dead_letters]')\n"
+        "sqlite3.connect(path).execute('PRAGMA journal_mode = DELETE')\n"
+        "store._local.conn.execute(QUERY)\n"
+        "sql = 'create index x on submissions (status)'\n"
     )
     found = [line.split(" ", 1)[1] for line in sql_on_store_tables(sample, store_tables(), tmp_path)]
     assert "SQL on ['dead_letters']" in found
     assert "SQL on ['sqlite_sequence']" in found
     assert "reaches for store.conn" in found and "reaches for self.store.reader" in found
     assert "reaches for s.reader" in found and "reaches for s._query" in found
-    assert len(found) == 6
+    assert "SQL on ['dead_letters']" in found and "SQL on ['submissions']" in found
+    assert "opens SQLite itself: sqlite3.connect" in found and "opens SQLite itself: store._local" in found
+    assert len(found) == 10, found
 
 
 def test_no_sql_on_the_store_tables_outside_the_store() -> None:
     tables = store_tables()
     assert {"readings", "submissions", "dead_letters", "meta"} <= tables
     parts = [REPO / "gateway", REPO / "kiosk", REPO / "sync", REPO / "scripts"]
-    outside = [REPO / "gateway" / "store", REPO / "sync" / "central"]  # the central has tables of its own
+    # the central has tables of its own; gateway/upgrade.py (the store's layer) copies the store into backups
+    outside = [REPO / "gateway" / "store", REPO / "sync" / "central", REPO / "gateway" / "upgrade.py"]
     offenders = []
     for part in parts:
         for path in sorted(part.rglob("*.py")):
