@@ -209,3 +209,12 @@ def test_the_words_are_strings_with_their_values() -> None:
     assert all(type(word) is str for word in vocabulary.SUBMISSION_KINDS)
     assert vocabulary.READING_KEYS == ("seq", "node", "boot", "q", "name", "value", "at", "offset")
     assert set(vocabulary.UNIT_SYMBOLS) == set(vocabulary.UNIT_SUFFIXES)
+
+
+def test_the_stored_reading_row_has_the_export_keys_in_their_order() -> None:
+    """gateway/store/rows.py's ``Reading`` is the contract row of ``anjungan export``: its keys are the
+    vocabulary's READING_EXPORT_KEYS, not a second list that may drift."""
+    from gateway.store.rows import Reading
+    from gateway.vocabulary import READING_EXPORT_KEYS
+
+    assert tuple(Reading.__annotations__) == READING_EXPORT_KEYS
