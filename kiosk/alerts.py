@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TLRUCache
 
+from gateway.store import Store
 from gateway.store.health import age_s
 
 WATER = "water_cm"
@@ -57,7 +59,7 @@ def _parse_moment(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def active_announcements(store: Any, now: datetime | None = None) -> list[dict[str, Any]]:
+def active_announcements(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
     """Announcements whose window contains now, urgent ones first, newest first."""
     now = now or datetime.now(UTC)
     items = []
@@ -70,7 +72,7 @@ def active_announcements(store: Any, now: datetime | None = None) -> list[dict[s
     return items
 
 
-def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds, now_ms: int) -> bool | None:
+def _wanted(reading: Mapping[str, Any], was_active: bool, limits: Thresholds, now_ms: int) -> bool | None:
     """Whether the alert of this reading should be on; None when the reading says nothing (stale, or of an
     unknown age)."""
     age = age_s(reading["at"], now_ms)
@@ -82,7 +84,7 @@ def _wanted(reading: dict[str, Any], was_active: bool, limits: Thresholds, now_m
     return bool(reading["value"] < limits.mains_min_v)
 
 
-def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
+def evaluate(store: Store, limits: Thresholds) -> list[Alert]:
     """Update the sensor alerts' states from the latest readings (recording events) and return the active ones."""
     states = store.alert_states()
     now = store.clock.now_ms()
@@ -106,7 +108,7 @@ def evaluate(store: Any, limits: Thresholds) -> list[Alert]:
     return alerts
 
 
-def current(store: Any, limits: Thresholds) -> list[Alert]:
+def current(store: Store, limits: Thresholds) -> list[Alert]:
     """Urgent announcements and active sensor alerts, sensor alerts first."""
     alerts = evaluate(store, limits)
     for item in active_announcements(store):
@@ -134,7 +136,7 @@ class AlertCache:
             1, _alerts_until, time.monotonic
         )
 
-    def get(self, store: Any, limits: Thresholds, ttl: float) -> list[Alert]:
+    def get(self, store: Store, limits: Thresholds, ttl: float) -> list[Alert]:
         """The current alerts, at most ``ttl`` seconds old."""
         with self._lock:
             entry = self._cache.get("alerts")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
+from gateway.store import Store
 from gateway.store.health import age_s
 from gateway.vocabulary import UNIT_SYMBOLS, UnitSuffix
 
@@ -123,7 +124,7 @@ def order_key(name: str) -> tuple[int, str]:
     return (names.index(name) if name in names else len(names), name)
 
 
-def node_labels(store: Any, configured: Mapping[str, Any] | None) -> dict[str, str]:
+def node_labels(store: Store, configured: Mapping[str, Any] | None) -> dict[str, str]:
     """Place of each node: the gateway's ``[kiosk] node_labels``, then the central's ``kiosk.node_labels``."""
     labels = {str(k): str(v) for k, v in (configured or {}).items() if isinstance(v, str) and v.strip()}
     sent = store.config_overrides().get("kiosk", {}).get("node_labels")
@@ -142,7 +143,7 @@ def age_text(age_ms: int | None) -> str:
     return str(format_timedelta(timedelta(milliseconds=-age_ms), threshold=1.5, add_direction=True))
 
 
-def node_groups(store: Any, stale_ms: int, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def node_groups(store: Store, stale_ms: int, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Per node: id, place (or a name from its kind), freshness, age of its newest value, described readings.
 
     ``last_at`` is when the node's last frame arrived (its ``last_seen``; the newest of its readings' stamps
@@ -155,14 +156,15 @@ def node_groups(store: Any, stale_ms: int, labels: Mapping[str, str] | None = No
     groups: dict[str, dict[str, Any]] = {}
     for reading in store.latest():
         node = reading["node"]
-        kind = (nodes.get(node) or {}).get("kind")
+        row = nodes.get(node)
+        kind = row["kind"] if row else None
         group = groups.setdefault(node, {"node": node, "kind": kind, "readings": [], "last_at": 0,
                                          "place": labels.get(node) or KIND_NAMES.get(kind or "")})  # fmt: skip
         measure = describe(reading["name"])
         group["readings"].append({**reading, "label": measure.label, "unit": measure.unit,
                                   "decimals": measure.decimals, "chart": measure.chart,
                                   "on_off": measure.on_off})  # fmt: skip
-        last_seen = (nodes.get(node) or {}).get("last_seen")  # the arrival of its last frame
+        last_seen = row["last_seen"] if row else None  # the arrival of its last frame
         group["last_at"] = last_seen if last_seen is not None else max(group["last_at"], reading["at"])
     for group in groups.values():
         group["readings"].sort(key=lambda r: order_key(r["name"]))
@@ -182,7 +184,7 @@ def newest_age(groups: list[dict[str, Any]]) -> str | None:
     return age_text(min(known) if known else None)
 
 
-def _hourly(points: list[dict[str, Any]]) -> list[tuple[int, float]]:
+def _hourly(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, float]]:
     """Hourly means of 5-minute aggregates (a 7-day chart needs no more)."""
     buckets: dict[int, tuple[float, int]] = {}
     for p in points:
@@ -192,7 +194,7 @@ def _hourly(points: list[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(hour, total / count) for hour, (total, count) in sorted(buckets.items()) if count]
 
 
-def chart_spec(store: Any, node: str, name: str, span: str, limit: float | None, tz: str) -> dict[str, Any]:
+def chart_spec(store: Store, node: str, name: str, span: str, limit: float | None, tz: str) -> dict[str, Any]:
     """The plain data of one chart (for :func:`kiosk.charts.render_svg`): series, names, range, limit."""
     until = store.clock.now_ms()
     since = until - RANGES[span]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import private
+from gateway.store import Store
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 PAGE_WIDTH_PX = 1100
@@ -123,7 +124,7 @@ def page_image(data_dir: Path, sha256: str, number: int, worker: Any) -> Path:
     return target
 
 
-def prerender(store: Any, data_dir: Path, worker: Any) -> int:
+def prerender(store: Store, data_dir: Path, worker: Any) -> int:
     """Render every missing page of every document whose file is here; returns how many pages were made.
 
     A document that cannot be read or rendered is logged and skipped (tried again on the next call).

@@ -14,7 +14,7 @@ Metrics (``anjungan_gateway_*``): ``readings_stored_total`` (every reading the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.scrape import refusal
+from gateway.store import Store
 
 bp = Blueprint("metrics", __name__)
 PREFIX = "anjungan_gateway_"
@@ -32,7 +33,7 @@ RATE_WINDOW_MS = 600_000
 class GatewayCollector(Collector):
     """A prometheus_client collector over the gateway's store."""
 
-    def __init__(self, store: Any, offline_after: float = 3):
+    def __init__(self, store: Store, offline_after: float = 3):
         self.store = store
         self.offline_after = offline_after
 
@@ -55,7 +56,7 @@ class GatewayCollector(Collector):
             )
         yield from self._streams(backlog, now)
 
-    def _nodes(self, nodes: list[dict[str, Any]]) -> Iterator[Metric]:
+    def _nodes(self, nodes: Sequence[Mapping[str, Any]]) -> Iterator[Metric]:
         frames = CounterMetricFamily(PREFIX + "node_frames", "Valid frames received", labels=["node"])
         bad = CounterMetricFamily(
             PREFIX + "node_bad_frames", "Lines that were not valid frames", labels=["node"]
@@ -70,7 +71,7 @@ class GatewayCollector(Collector):
             seen.add_metric([node["node"]], node["last_seen"] / 1000)
         yield from (frames, bad, up, seen)
 
-    def _streams(self, backlog: dict[str, dict[str, Any]], now: int) -> Iterator[Metric]:
+    def _streams(self, backlog: Mapping[str, Mapping[str, Any]], now: int) -> Iterator[Metric]:
         pending = GaugeMetricFamily(
             PREFIX + "backlog_records", "Records not yet at the central", labels=["stream"]
         )

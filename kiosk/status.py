@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.store import Store
 from gateway.vocabulary import SubmissionStatus
 
 POLL_S = 0.05
@@ -58,7 +59,7 @@ class Relay:
         self.slots = threading.BoundedSemaphore(max(1, self.waiters))
 
 
-def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Relay | None) -> StatusView:
+def look_up(store: Store, number: str, code: str | None, *, own: bool, relay: Relay | None) -> StatusView:
     """The view of ``number`` for someone holding ``code`` (as typed, or None).
 
     ``own``: the number was made in this session (its receipt is here); ``relay``: a central is configured, so
@@ -86,7 +87,7 @@ def look_up(store: Any, number: str, code: str | None, *, own: bool, relay: Rela
         relay.slots.release()
 
 
-def _relayed(store: Any, number: str, code: str | None, wait_s: float) -> StatusView:
+def _relayed(store: Store, number: str, code: str | None, wait_s: float) -> StatusView:
     lookup_id = store.ask_status_lookup(number, code)
     deadline = time.monotonic() + wait_s
     answer = None

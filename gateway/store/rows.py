@@ -83,7 +83,7 @@ class Event(TypedDict):
 
 class Submission(TypedDict):
     """A citizen's submission as the kiosk shows it, never its personal data: ``day`` and ``due_date`` are ISO
-    dates, ``at``/``answered_at``/``updated_at`` ms, ``public`` the fields anyone may see, ``attachments`` the
+    dates, ``at``/``updated_at`` ms, ``answered_at`` as the central sent it (ISO 8601), ``public`` the fields anyone may see, ``attachments`` the
     documents of an answer (``{"name", "sha256", "size"}``)."""
 
     seq: int
@@ -95,7 +95,7 @@ class Submission(TypedDict):
     due_date: str | None
     status: str
     answer: str | None
-    answered_at: int | None
+    answered_at: str | None
     updated_at: int | None
     public: dict[str, Any]
     due_kind: str | None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from gateway.store import Store
 from kiosk.alerts import Alert, AlertCache, Thresholds
 
 
@@ -23,8 +23,10 @@ def kiosk_today() -> date:
     return datetime.fromtimestamp(store().clock.now_ms() / 1000, kiosk_tz()).date()
 
 
-def store() -> Any:
-    return current_app.extensions["anjungan_store"]
+def store() -> Store:
+    """The app's :class:`~gateway.store.Store` (opened by :func:`kiosk.app.create_app`)."""
+    found: Store = current_app.extensions["anjungan_store"]
+    return found
 
 
 def thresholds() -> Thresholds:

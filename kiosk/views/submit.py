@@ -7,6 +7,7 @@ the receipt shows only the number, dates and the status URL. Personal data is ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def _save(kind: str, form: Any) -> Any:
     return redirect(url_for("submit.receipt", number=number))
 
 
-def _print(kind: str, record: dict[str, Any]) -> str:
+def _print(kind: str, record: Mapping[str, Any]) -> str:
     """Print the slip when a printer is configured: "printed", "none" or "failed"."""
     printer = current_app.config["KIOSK_PRINTER"]
     if not printer:
@@ -291,7 +292,7 @@ def status_attachment(number: str, sha256: str) -> Response:
     if number not in session.get("receipts", []) and number not in session.get("opened", []):
         abort(404)
     record = store().submission(number)
-    chosen = [a for a in (record or {}).get("attachments", []) if a["sha256"] == sha256]
+    chosen = [a for a in (record["attachments"] if record else []) if a["sha256"] == sha256]
     if not chosen or not store().file_fetched(sha256):
         abort(404)
     path = files.file_path(Path(current_app.config["KIOSK_DATA_DIR"]), sha256)
