@@ -56,9 +56,28 @@ def test_every_survey_target_fits_a_finger(server: LiveServer, touch_page: Any, 
 
 
 def test_the_survey_can_be_skipped(server: LiveServer, kiosk_store: Store, touch_page: Any) -> None:
+    """Skipping saves nothing and ends the visit as "Selesai" does (the language and the session go)."""
     page = touch_page
-    page.goto(f"{server.url}/survei/permohonan")
+    page.goto(f"{server.url}/bahasa/en?kembali=/survei/permohonan")
+    page.wait_for_selector("#q-u1")
     page.tap("#q-u1 .answer-3")
     page.tap("#survey-skip")
     page.wait_for_url(f"{server.url}/")
+    assert page.locator("html").get_attribute("lang") == "id"
     assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
+
+
+def test_every_question_is_readable_in_high_contrast(server: LiveServer, touch_page: Any) -> None:
+    """The questions' text differs from their card's background in the high-contrast mode too."""
+    page = touch_page
+    page.goto(f"{server.url}/tampilan/kontras/nyala?kembali=/survei/pengaduan")
+    page.wait_for_selector("#q-u9")
+    assert "mode-kontras" in (page.locator("html").get_attribute("class") or "")
+    colours = page.evaluate(
+        """() => [...document.querySelectorAll('.survey-item')].map(item => {
+             const legend = getComputedStyle(item.querySelector('legend'));
+             return [legend.color, getComputedStyle(item).backgroundColor];
+           })"""
+    )
+    assert len(colours) == 9
+    assert all(text != background for text, background in colours), colours
