@@ -395,8 +395,23 @@ def section_mismatches() -> list[str]:
         declared = [(f.name, _runtime_type(hints[f.name]), _field_default(f)) for f in fields(cls)]
         table = [(st.key, st.type, st.default) for st in settings_of(name)]
         if declared != table:
-            problems.append(f"[{name}]: the class declares {declared}, the table says {table}")
+            problems.append(f"[{name}]: {_difference(declared, table)}")
     return problems
+
+
+def _difference(declared: list[tuple[str, type, Any]], table: list[tuple[str, type, Any]]) -> str:
+    """The first difference between a section class's fields and the table's settings, in words."""
+    keys, wanted = [d[0] for d in declared], [t[0] for t in table]
+    if missing := [k for k in wanted if k not in keys]:
+        return f"the table has {', '.join(missing)}, which the section class lacks (add the field, in table order)"
+    if extra := [k for k in keys if k not in wanted]:
+        return f"the section class has {', '.join(extra)}, which the table lacks (add a Setting)"
+    if keys != wanted:
+        return f"the section class's fields are in the order {keys}, the table's {wanted}"
+    for mine, theirs in zip(declared, table, strict=True):
+        if mine != theirs:
+            return f"{mine[0]}: the class says {mine[1].__name__} = {mine[2]!r}, the table {theirs[1].__name__} = {theirs[2]!r}"
+    return "they differ"
 
 
 _MISMATCHES = section_mismatches()

@@ -134,7 +134,7 @@ def test_every_back_office_string_has_an_english_translation() -> None:
     po = root / "sync/central/backoffice/translations/en/LC_MESSAGES/messages.po"
     with po.open("rb") as fh:
         catalog = read_po(fh)
-    translated = {m.id for m in catalog if m.id and m.string}
+    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}  # a fuzzy guess is not compiled
     assert found - translated == set()
     from babel.messages.mofile import read_mo
 

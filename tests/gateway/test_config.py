@@ -233,3 +233,13 @@ def test_the_sync_bounds_follow_the_sync_units_watchdog() -> None:
     in two places, must agree."""
     unit = (REPO / "hardware" / "systemd" / "anjungan-sync.service").read_text()
     assert f"\nWatchdogSec={config.SYNC_WATCHDOG_S}\n" in unit
+
+
+def test_a_setting_without_its_field_is_named_in_words() -> None:
+    """Adding a Setting to the table but not to its section class fails at import with the key's name."""
+    table = [("port", int, 8080), ("timezone", str, "Asia/Jakarta")]
+    assert "the table has timezone, which the section class lacks" in config._difference(table[:1], table)
+    assert "the section class has timezone, which the table lacks" in config._difference(table, table[:1])
+    assert "port: the class says int = 8081, the table int = 8080" in config._difference(
+        [("port", int, 8081), table[1]], table
+    )

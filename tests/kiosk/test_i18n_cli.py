@@ -32,7 +32,7 @@ def test_every_string_has_an_english_translation() -> None:
 
     with (i18n.TRANSLATIONS / "en/LC_MESSAGES/messages.po").open("rb") as fh:
         catalog = read_po(fh)
-    translated = {m.id for m in catalog if m.id and m.string}
+    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}  # a fuzzy guess is not compiled
     missing = extracted_messages() - translated
     assert not missing, f"untranslated: {sorted(missing)}"
 
