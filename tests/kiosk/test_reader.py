@@ -47,3 +47,24 @@ def test_the_conditions_page_reads_on_the_reader_and_sees_new_readings(
     assert any("FROM latest" in sql for sql in on_reader)
     assert any("FROM series" in sql for sql in on_reader)
     assert not any("FROM latest" in sql or "FROM series" in sql for sql in on_writer)
+
+
+def test_the_public_pages_read_only_on_the_reader(app: Flask, feed: Callable[..., None]) -> None:
+    """Every public page a citizen opens reads on the read-only connection: no SELECT of a GET runs on the
+    store's writable connections (a read there would hold the write lock's snapshot and could, by mistake,
+    write)."""
+    from tests.kiosk.helpers import number_on, post, request_data
+
+    store: Store = app.extensions["anjungan_store"]
+    client = app.test_client()
+    feed("dmk-wl-01", {"water_cm": 131.5}, history_hours=1)
+    number = number_on(post(client, "/permohonan", request_data()))
+    on_writers: list[str] = []
+    store.conn.set_trace_callback(on_writers.append)
+    store.durable_conn.set_trace_callback(on_writers.append)
+    paths = ["/", "/informasi", "/informasi/berkala", "/kondisi", "/pengumuman", "/api/alerts", "/status",
+             f"/tanda-terima/{number}", f"/status/{number}", "/kondisi/grafik/dmk-wl-01/water_cm/24j.svg"]  # fmt: skip
+    answered = {path: client.get(path).status_code for path in paths}
+    assert set(answered.values()) == {200}, answered
+    reads = [sql for sql in on_writers if sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert reads == []
