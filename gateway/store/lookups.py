@@ -9,21 +9,26 @@ database file, and every transaction that clears a code or deletes a lookup (who
 words) records that a TRUNCATE checkpoint is owed (:func:`gateway.store.db.owe_checkpoint`), which the sync
 process pays as soon as no reader is in the way, so the old pages leave the ``-wal`` file too.
 
-The sync process's relay records a heartbeat in meta (:func:`beat`) while it runs; the kiosk waits for a
-relayed answer only while the heartbeat is fresh (:func:`relay_running`), and answers at once otherwise.
+The sync process's relay holds a lock (:func:`hold_relay`: a shared ``flock`` on ``<data_dir>/run/lookup-relay``)
+while it runs; the kiosk waits for a relayed answer only while someone holds it (:func:`relay_running`), and
+answers at once otherwise. The kernel drops the lock when the relay lets go of it or its process ends, however
+it ends, and holding it writes nothing (a heartbeat in meta, renewed every 10 s, wrote a page to the SD card
+each time).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from pathlib import Path
 from typing import Any
 
+from gateway import private
 from gateway.store import db
 
 STALE_MS = 60_000  # a lookup nobody answered or read within a minute is dropped
-HEARTBEAT_KEY = "sync.lookup_relay"  # meta: when the sync process's relay last said it is running (ms)
-HEARTBEAT_MS = 10_000  # how often the relay renews it
-HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_MS  # a heartbeat older (or further in the future) than this: not running
+RELAY_LOCK = "lookup-relay"  # under <data_dir>/run: held (shared flock) by every running relay
 
 
 def ask(store: Any, number: str, code: str | None) -> int:
@@ -79,20 +84,41 @@ def drop(store: Any, lookup_id: int) -> None:
             db.owe_checkpoint(store.conn)
 
 
-def beat(store: Any) -> None:
-    """The relay is running (the sync process calls this at least every :data:`HEARTBEAT_MS`)."""
-    store.set_meta(HEARTBEAT_KEY, str(db.now_ms()))
+def relay_lock_path(store: Any) -> Path:
+    """The relay's lock file, beside the store: ``<data_dir>/run/lookup-relay``."""
+    return Path(store.path).parent / "run" / RELAY_LOCK
 
 
-def stopped(store: Any) -> None:
+def hold_relay(store: Any) -> int:
+    """Say that a relay runs, for as long as the returned file descriptor is open (close it with
+    :func:`release_relay`; the kernel closes it when the process ends). Several relays may hold it at once.
+    Writes nothing to the store. Raises OSError when the lock file cannot be made (0600, its folder 0700)."""
+    path = relay_lock_path(store)
+    private.create_file(path)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a kiosk is looking (an instant)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_relay(fd: int) -> None:
     """The relay has stopped: the kiosk no longer waits for it."""
-    store.set_meta(HEARTBEAT_KEY, None)
+    os.close(fd)  # drops the flock
 
 
 def relay_running(store: Any) -> bool:
-    """Whether the sync process's relay said within :data:`HEARTBEAT_FRESH_MS` that it is running."""
-    value = store.get_meta(HEARTBEAT_KEY)
+    """Whether a relay holds the lock (:func:`hold_relay`) now. Creates nothing; an instant's exclusive try."""
     try:
-        return value is not None and abs(db.now_ms() - int(value)) <= HEARTBEAT_FRESH_MS
-    except ValueError:
+        fd = os.open(relay_lock_path(store), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock just taken
+    return False

@@ -3,15 +3,14 @@
 The kiosk writes a lookup into the store (:mod:`gateway.store.lookups`) when a citizen checks a number this
 gateway does not hold; :class:`LookupRelay` (a thread of ``anjungan sync run``) sends it, signed, and writes
 the central's answer back. When the central cannot be reached the answer is ``{"error": "offline"}``, and the
-kiosk says so. While it runs it keeps a heartbeat in meta, so that the kiosk does not wait for a relay that is
-not there (the sync process stopped).
+kiosk says so. While it runs it holds a lock (:func:`gateway.store.lookups.hold_relay`), so that the kiosk does
+not wait for a relay that is not there (the sync process stopped).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from gateway.store import Store
@@ -53,22 +52,15 @@ class LookupRelay:
         return done
 
     def run(self) -> None:
-        """Poll the store for lookups every :data:`POLL_S` seconds until stopped, renewing the heartbeat in meta
-        every :data:`gateway.store.lookups.HEARTBEAT_MS` (the kiosk waits for relayed answers only while it is
-        fresh) and removing it when stopped."""
-        next_beat = 0.0
+        """Poll the store for lookups every :data:`POLL_S` seconds until stopped, holding the relay's lock
+        meanwhile (the kiosk waits for relayed answers only while it is held)."""
+        held = store_lookups.hold_relay(self.store)
         try:
             while not self.stop.is_set():
                 try:
-                    if time.monotonic() >= next_beat:
-                        store_lookups.beat(self.store)
-                        next_beat = time.monotonic() + store_lookups.HEARTBEAT_MS / 1000
                     self.relay_pending()
                 except Exception:  # the store may be briefly busy: keep relaying, say what happened
                     log.exception("status lookup relay")
                 self.stop.wait(POLL_S)
         finally:
-            try:
-                store_lookups.stopped(self.store)
-            except Exception:  # the kiosk stops waiting anyway once the heartbeat is stale
-                log.exception("status lookup relay: heartbeat not removed")
+            store_lookups.release_relay(held)
