@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 CHUNK = 64 << 10
 MAX_FILE_BYTES = 1 << 30  # a file whose document announces no size
 MIN_FILE_RATE = 2048  # bytes/s: a download slower than this on average is stopped (and resumed next round)
+SUCCESS_EVERY_S = 300  # downlink_last_success is renewed at most this often (the doctor looks for 15 min)
 MAX_PAGES = (
     200  # pages of one round at most (100,000 changes at the central's 500 a page): the rest next round
 )
@@ -97,10 +98,21 @@ def pull_changes(
         log.warning("changes: %d pages in one round, the rest comes with the next round", MAX_PAGES)
         return applied
     if not should_stop():  # the feed answered to its end: the downlink works now, whether or not it had news
-        store.set_meta("downlink_last_success", str(_now_ms()))
-        if store.get_meta("downlink_last_error") is not None:
-            store.set_meta("downlink_last_error", None)
+        _note_success(store)
     return applied
+
+
+def _note_success(store: Store) -> None:
+    """Record that the changes feed answered to its end: ``downlink_last_success`` (ms), renewed at most every
+    :data:`SUCCESS_EVERY_S` while it keeps working (each write is a page on the SD card: a round a minute
+    rewrote it 1,440 times a day), at once after an error (which it clears) or a stamp not in the past."""
+    now = _now_ms()
+    last = store.get_meta("downlink_last_success")
+    failed = store.get_meta("downlink_last_error") is not None
+    if failed or not last or not last.isdigit() or not 0 <= now - int(last) < SUCCESS_EVERY_S * 1000:
+        store.set_meta("downlink_last_success", str(now))
+    if failed:
+        store.set_meta("downlink_last_error", None)
 
 
 def fetch_files(
