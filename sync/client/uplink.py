@@ -176,8 +176,7 @@ class Uplink:
             self._rejected(stream, records, err)
             return 0
         except TransientError as err:
-            self.store.record_sync_error(stream, str(err))
-            if self.store.note_failure(stream, records[0]["seq"]) < NARROW_AFTER:
+            if self.store.note_failure(stream, records[0]["seq"], str(err)) < NARROW_AFTER:  # one commit
                 self._shrink(stream)
                 raise
             return self._narrow(stream, records, err)
