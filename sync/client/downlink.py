@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import requests
 import urllib3
 
 from gateway import faults, private
@@ -42,7 +41,7 @@ from sync.client.errors import (
     TransientError,
     UnreachableError,
 )
-from sync.client.transport import CentralLink
+from sync.client.transport import CentralLink, release
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +189,9 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
         headers["Range"] = f"bytes={have}-"
     limit = MAX_FILE_BYTES if size is None else size
     response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers)
+    complete = False
     try:
-        resumed = response.status_code == 206
+        resumed = response.status == 206
         start = have if resumed else 0  # a 200 is the whole file again
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
@@ -203,7 +203,7 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
         with part.open("ab" if resumed else "wb") as out:
             try:
                 # read1: whatever has arrived, so that a cut keeps every byte received before it
-                while chunk := response.raw.read1(CHUNK, decode_content=False):
+                while chunk := response.read1(CHUNK, decode_content=False):
                     if out.tell() + len(chunk) > limit:
                         raise OversizeError(_too_large(sha256, out.tell() + len(chunk), limit))
                     out.write(chunk)
@@ -212,10 +212,11 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
                             f"file {sha256[:12]}… arrives too slowly ({out.tell()} of {limit} bytes so far): "
                             "stopped, the rest next round"
                         )
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                complete = True
+            except (urllib3.exceptions.HTTPError, OSError) as err:
                 raise TransientError(f"file {sha256[:12]}… cut after {out.tell()} bytes: {err}") from err
     finally:
-        response.close()
+        release(response, complete)
 
 
 def _allowed_s(timeout_s: float, remaining: int) -> float:
