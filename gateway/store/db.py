@@ -20,6 +20,9 @@ BUSY_TIMEOUT_MS = 10_000
 # latest values, node rows, AUTOINCREMENT's sequence): with 1 KiB pages those WAL frames are a quarter as
 # large, and so are the bytes written to the SD card (bench/field.py). A store made with 4 KiB pages keeps them.
 PAGE_SIZE = 1024
+# The WAL is checkpointed into the database file once it holds this much (SQLite's default is 1000 pages,
+# 4 MiB of 4 KiB pages; kept in bytes with smaller pages: each checkpoint writes every page the WAL changed).
+WAL_CHECKPOINT_BYTES = 4 << 20
 CHECKPOINT_WAIT_MS = 500  # how long a TRUNCATE checkpoint waits for readers (holding the write lock)
 # meta key: a TRUNCATE checkpoint must still complete (purged data is in the WAL)
 CHECKPOINT_OWED = "checkpoint_owed"
@@ -58,6 +61,8 @@ def connect(
             if not Path(path).stat().st_size:  # a new store: small pages (ignored once the file has any)
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+            conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_CHECKPOINT_BYTES // int(page_size))}")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
     except sqlite3.Error as err:
         raise translate(err, f"cannot open the store {path}") from err
