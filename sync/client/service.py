@@ -36,16 +36,13 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import STREAMS, Progress, Uplink
+from sync.client.uplink import ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, STREAMS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often an idle loop looks for new backlog (at most; a thirtieth of a shorter interval)
 CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
-# events that wait for the next round instead of starting one: a node's periodic hello (every 15 minutes from
-# every node) and its first frame carry nothing the central must learn within seconds
-ROUTINE_EVENTS = ("hello", "node_new")
 
 
 @dataclass
@@ -219,6 +216,8 @@ class SyncClient:
         first round that succeeds says so in one line (how many failed, for how long).
         """
         self.wait_for_central()
+        # routine events ride along with other events, or go once ROUTINE_HOLD_ROUNDS intervals old
+        self.uplink.hold_routine_s = ROUTINE_HOLD_ROUNDS * self.settings.interval_s
         failed, since = 0, 0.0
         while not self.stop.is_set():
             self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
