@@ -180,7 +180,7 @@ class Uplink:
         """The prefetched batch is still the right next one: all acked, nothing of higher priority waiting."""
         if self.store.acked("readings") != top:
             return False
-        return not any(self.store.outbox(stream, 1) for stream in STREAMS if stream != "readings")
+        return self.next_batch(skip=("readings",)) is None  # (routine events held do not count)
 
     def _post(self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]) -> int:
         """Send one encoded batch; answers records acknowledged. A transient failure is counted against the
