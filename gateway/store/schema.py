@@ -200,7 +200,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "1100-series-time-order",
+        "1300-series-time-order",
         # The 5-minute aggregates keyed by time first (bucket, node, name): a commit's aggregates all go to
         # the newest rows, one or two pages at the table's end, instead of one place per node and measurement
         # scattered over the table (each a page written to the SD card at every commit: bench/field.py).
