@@ -141,8 +141,7 @@ def released(data_dir: Path, port: str, timeout_s: float = RELEASE_WAIT_S) -> It
     request = request_path(data_dir, port)
     try:
         if not claim.acquire():
-            private.ensure_dir(request.parent)
-            request.write_text(f"{os.getpid()}\n")
+            private.write_text(request, f"{os.getpid()}\n")  # 0600 whatever the umask
             deadline = time.monotonic() + timeout_s
             while not claim.acquire():
                 if time.monotonic() > deadline:

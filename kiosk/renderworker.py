@@ -25,6 +25,7 @@ from typing import IO, Any
 from gateway.errors import AnjunganError
 
 START_TIMEOUT_S = 30.0
+IDLE_STOP_S = 120.0  # a child without a call this long is stopped (its memory given back; started on use)
 
 
 class RenderError(AnjunganError):
@@ -38,11 +39,17 @@ class RenderTimeout(RenderError):
 class BoundedWorker:
     """One child process running one call at a time, each bounded by ``timeout_s`` seconds."""
 
-    def __init__(self, timeout_s: float):
+    def __init__(self, timeout_s: float, idle_stop_s: float = IDLE_STOP_S):
+        """``timeout_s``: the bound of one call; ``idle_stop_s``: the child is stopped after this long without a
+        call (the next call starts a fresh one), so that an idle kiosk does not keep its memory."""
         self.timeout_s = timeout_s
+        self.idle_stop_s = idle_stop_s
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self._last_call = 0.0  # monotonic s
+        self._idle_watch: threading.Thread | None = None
+        self._closing = threading.Event()  # wakes the idle watch to end
 
     def call(self, target: str, arg: Any, timeout_s: float | None = None) -> Any:
         """``target(arg)`` ("module:function") in the child; its JSON-able result.
@@ -71,12 +78,17 @@ class BoundedWorker:
                 raise RenderError(f"{target}: {answer.get('error')}")
             return answer.get("result")
         finally:
+            self._last_call = time.monotonic()
             self._lock.release()
 
     def close(self) -> None:
         """Stop the child (idempotent)."""
+        self._closing.set()
         with self._lock:
             self._kill()
+        if self._idle_watch is not None:
+            self._idle_watch.join(10)
+        self._closing.clear()
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
@@ -91,7 +103,26 @@ class BoundedWorker:
         if self._read_line(proc.stdout, time.monotonic() + START_TIMEOUT_S) is None:  # the child's "ready"
             self._kill()
             raise RenderError("the render worker did not start")
+        self._last_call = time.monotonic()
+        if self._idle_watch is None or not self._idle_watch.is_alive():
+            self._idle_watch = threading.Thread(target=self._stop_when_idle, name="render-idle", daemon=True)
+            self._idle_watch.start()
         return proc
+
+    def _stop_when_idle(self) -> None:
+        """Stop the child once no call came for ``idle_stop_s``; ends with the child."""
+        while not self._closing.wait(max(0.05, self._last_call + self.idle_stop_s - time.monotonic())):
+            if time.monotonic() - self._last_call < self.idle_stop_s:
+                continue  # a call came meanwhile
+            if not self._lock.acquire(blocking=False):
+                continue  # one is running
+            try:
+                if time.monotonic() - self._last_call >= self.idle_stop_s:
+                    self._kill()
+                if self._proc is None:
+                    return
+            finally:
+                self._lock.release()
 
     def _read_line(self, stream: IO[bytes], deadline: float) -> bytes | None:
         """One line from the child before ``deadline`` (monotonic s), or None."""

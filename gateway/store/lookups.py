@@ -9,23 +9,28 @@ database file, and every transaction that clears a code or deletes a lookup (who
 words) records that a TRUNCATE checkpoint is owed (:func:`gateway.store.db.owe_checkpoint`), which the sync
 process pays as soon as no reader is in the way, so the old pages leave the ``-wal`` file too.
 
-The sync process's relay records a heartbeat in meta (:meth:`~LookupsMixin.beat_lookup_relay`) while it runs; the kiosk waits for a
-relayed answer only while the heartbeat is fresh (:meth:`~LookupsMixin.lookup_relay_running`), and answers at once otherwise.
+The sync process's relay holds a lock (:meth:`~LookupsMixin.hold_lookup_relay`: a shared ``flock`` on
+``<data_dir>/run/lookup-relay``) while it runs; the kiosk waits for a relayed answer only while someone holds it
+(:meth:`~LookupsMixin.lookup_relay_running`), and answers at once otherwise. The kernel drops the lock when the
+relay lets go of it or its process ends, however it ends, and holding it writes nothing (a heartbeat in meta,
+renewed every 10 s, wrote a page to the SD card each time: bench/field.py).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from pathlib import Path
 from typing import Any
 
+from gateway import private
 from gateway.store import db
 from gateway.store.base import StoreBase
 from gateway.store.rows import Lookup
 
 STALE_MS = 60_000  # a lookup nobody answered or read within a minute is dropped
-HEARTBEAT_KEY = "sync.lookup_relay"  # meta: when the sync process's relay last said it is running (ms)
-HEARTBEAT_MS = 10_000  # how often the relay renews it
-HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_MS  # a heartbeat older (or further in the future) than this: not running
+RELAY_LOCK = "lookup-relay"  # under <data_dir>/run: held (shared flock) by every running relay
 
 
 class LookupsMixin(StoreBase):
@@ -80,18 +85,41 @@ class LookupsMixin(StoreBase):
             if self.conn.execute("DELETE FROM status_lookups WHERE id = ?", (lookup_id,)).rowcount:
                 db.owe_checkpoint(self.conn)
 
-    def beat_lookup_relay(self) -> None:
-        """The relay is running (the sync process calls this at least every :data:`HEARTBEAT_MS`)."""
-        self.set_meta(HEARTBEAT_KEY, str(db.now_ms()))
+    def lookup_relay_lock(self) -> Path:
+        """The relay's lock file, beside the store: ``<data_dir>/run/lookup-relay``."""
+        return Path(self.path).parent / "run" / RELAY_LOCK
 
-    def stop_lookup_relay(self) -> None:
+    def hold_lookup_relay(self) -> int:
+        """Say that a relay runs, for as long as the returned file descriptor is open (close it with
+        :meth:`release_lookup_relay`; the kernel closes it when the process ends). Several relays may hold it
+        at once. Writes nothing to the store. Raises OSError when the lock file cannot be made (0600, its
+        folder 0700)."""
+        path = self.lookup_relay_lock()
+        private.create_file(path)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a kiosk is looking (an instant)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def release_lookup_relay(fd: int) -> None:
         """The relay has stopped: the kiosk no longer waits for it."""
-        self.set_meta(HEARTBEAT_KEY, None)
+        os.close(fd)  # drops the flock
 
     def lookup_relay_running(self) -> bool:
-        """Whether the sync process's relay said within :data:`HEARTBEAT_FRESH_MS` that it is running."""
-        value = self.get_meta(HEARTBEAT_KEY)
+        """Whether a relay holds the lock (:meth:`hold_lookup_relay`) now. Creates nothing; an instant's
+        exclusive try."""
         try:
-            return value is not None and abs(db.now_ms() - int(value)) <= HEARTBEAT_FRESH_MS
-        except ValueError:
+            fd = os.open(self.lookup_relay_lock(), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
             return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also drops the lock just taken
+        return False

@@ -97,9 +97,10 @@ class OutboxMixin(StoreBase):
                 (seq, db.now_ms(), stream),
             )
 
-    def note_failure(self, stream: str, first_seq: int) -> int:
+    def note_failure(self, stream: str, first_seq: int, message: str | None = None) -> int:
         """A batch of ``stream`` starting at ``first_seq`` failed; answer how many times in a row a batch
-        starting there has failed (kept in the store, so that restarts do not forget it)."""
+        starting there has failed (kept in the store, so that restarts do not forget it). ``message``, when
+        given, becomes the stream's last error in the same transaction (as :meth:`record_sync_error`)."""
         with db.transaction(self.conn, "recording a sync failure"):
             self._stream_state(stream)
             self.conn.execute(
@@ -107,6 +108,11 @@ class OutboxMixin(StoreBase):
                 "failing_seq = ? WHERE stream = ?",
                 (first_seq, first_seq, stream),
             )
+            if message is not None:
+                self.conn.execute(
+                    "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE stream = ?",
+                    (safe_text(message), db.now_ms(), stream),
+                )
             row = self.conn.execute("SELECT failures FROM sync_state WHERE stream = ?", (stream,)).fetchone()
         return int(row[0])
 

@@ -236,4 +236,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "1300-series-time-order",
+        # The 5-minute aggregates keyed by time first (bucket, node, name): a commit's aggregates all go to
+        # the newest rows, one or two pages at the table's end, instead of one place per node and measurement
+        # scattered over the table (each a page written to the SD card at every commit: bench/field.py).
+        """
+        CREATE TABLE series_by_time (
+            node_id INTEGER NOT NULL,
+            name_id INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            total REAL NOT NULL,
+            low REAL NOT NULL,
+            high REAL NOT NULL,
+            PRIMARY KEY (bucket, node_id, name_id)
+        ) WITHOUT ROWID;
+        INSERT INTO series_by_time (node_id, name_id, bucket, n, total, low, high)
+            SELECT node_id, name_id, bucket, n, total, low, high FROM series ORDER BY bucket, node_id, name_id;
+        DROP TABLE series;
+        ALTER TABLE series_by_time RENAME TO series;
+        """,
+    ),
 ]

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import requests
 import urllib3
 
 from gateway import faults, private
@@ -42,13 +41,14 @@ from sync.client.errors import (
     TransientError,
     UnreachableError,
 )
-from sync.client.transport import CentralLink
+from sync.client.transport import CentralLink, release
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 << 10
 MAX_FILE_BYTES = 1 << 30  # a file whose document announces no size
 MIN_FILE_RATE = 2048  # bytes/s: a download slower than this on average is stopped (and resumed next round)
+SUCCESS_EVERY_S = 300  # downlink_last_success is renewed at most this often (the doctor looks for 15 min)
 MAX_PAGES = (
     200  # pages of one round at most (100,000 changes at the central's 500 a page): the rest next round
 )
@@ -100,10 +100,21 @@ def pull_changes(
         log.warning("changes: %d pages in one round, the rest comes with the next round", MAX_PAGES)
         return applied
     if not should_stop():  # the feed answered to its end: the downlink works now, whether or not it had news
-        store.set_meta("downlink_last_success", str(_now_ms()))
-        if store.get_meta("downlink_last_error") is not None:
-            store.set_meta("downlink_last_error", None)
+        _note_success(store)
     return applied
+
+
+def _note_success(store: Store) -> None:
+    """Record that the changes feed answered to its end: ``downlink_last_success`` (ms), renewed at most every
+    :data:`SUCCESS_EVERY_S` while it keeps working (each write is a page on the SD card: a round a minute
+    rewrote it 1,440 times a day), at once after an error (which it clears) or a stamp not in the past."""
+    now = _now_ms()
+    last = store.get_meta("downlink_last_success")
+    failed = store.get_meta("downlink_last_error") is not None
+    if failed or not last or not last.isdigit() or not 0 <= now - int(last) < SUCCESS_EVERY_S * 1000:
+        store.set_meta("downlink_last_success", str(now))
+    if failed:
+        store.set_meta("downlink_last_error", None)
 
 
 def fetch_files(
@@ -181,8 +192,9 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
         headers["Range"] = f"bytes={have}-"
     limit = MAX_FILE_BYTES if size is None else size
     response = central.request("GET", f"/api/v1/files/{sha256}", headers=headers)
+    complete = False
     try:
-        resumed = response.status_code == 206
+        resumed = response.status == 206
         start = have if resumed else 0  # a 200 is the whole file again
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
@@ -194,7 +206,7 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
         with part.open("ab" if resumed else "wb") as out:
             try:
                 # read1: whatever has arrived, so that a cut keeps every byte received before it
-                while chunk := response.raw.read1(CHUNK, decode_content=False):
+                while chunk := response.read1(CHUNK, decode_content=False):
                     if out.tell() + len(chunk) > limit:
                         raise OversizeError(_too_large(sha256, out.tell() + len(chunk), limit))
                     out.write(chunk)
@@ -203,10 +215,11 @@ def _download(central: CentralLink, sha256: str, part: Path, have: int, size: in
                             f"file {sha256[:12]}… arrives too slowly ({out.tell()} of {limit} bytes so far): "
                             "stopped, the rest next round"
                         )
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                complete = True
+            except (urllib3.exceptions.HTTPError, OSError) as err:
                 raise TransientError(f"file {sha256[:12]}… cut after {out.tell()} bytes: {err}") from err
     finally:
-        response.close()
+        release(response, complete)
 
 
 def _allowed_s(timeout_s: float, remaining: int) -> float:

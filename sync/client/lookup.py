@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from gateway.store import Store
-from gateway.store import lookups as store_lookups
 from sync import protocol
 from sync.client.errors import SyncError
 from sync.client.transport import CentralLink
@@ -53,22 +51,15 @@ class LookupRelay:
         return done
 
     def run(self) -> None:
-        """Poll the store for lookups every :data:`POLL_S` seconds until stopped, renewing the heartbeat in meta
-        every :data:`gateway.store.lookups.HEARTBEAT_MS` (the kiosk waits for relayed answers only while it is
-        fresh) and removing it when stopped."""
-        next_beat = 0.0
+        """Poll the store for lookups every :data:`POLL_S` seconds until stopped, holding the relay's lock
+        meanwhile (the kiosk waits for relayed answers only while it is held)."""
+        held = self.store.hold_lookup_relay()
         try:
             while not self.stop.is_set():
                 try:
-                    if time.monotonic() >= next_beat:
-                        self.store.beat_lookup_relay()
-                        next_beat = time.monotonic() + store_lookups.HEARTBEAT_MS / 1000
                     self.relay_pending()
                 except Exception:  # the store may be briefly busy: keep relaying, say what happened
                     log.exception("status lookup relay")
                 self.stop.wait(POLL_S)
         finally:
-            try:
-                self.store.stop_lookup_relay()
-            except Exception:  # the kiosk stops waiting anyway once the heartbeat is stale
-                log.exception("status lookup relay: heartbeat not removed")
+            self.store.release_lookup_relay(held)

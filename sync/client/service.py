@@ -10,6 +10,8 @@ once. Transient failures are retried with full-jitter exponential backoff (:mod:
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import threading
 import time
@@ -35,16 +37,13 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import Progress, Uplink
+from sync.client.uplink import ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often an idle loop looks for new backlog (at most; a thirtieth of a shorter interval)
 CREDENTIALS_REFUSED = "credentials_refused"  # meta key: when and why the central last refused our credentials
 READINGS_WAKE = 1000  # readings pending that start a round before the interval is over
-# events that wait for the next round instead of starting one: a node's periodic hello (every 15 minutes from
-# every node) and its first frame carry nothing the central must learn within seconds
-ROUTINE_EVENTS = ("hello", "node_new")
 
 
 @dataclass
@@ -218,6 +217,8 @@ class SyncClient:
         first round that succeeds says so in one line (how many failed, for how long).
         """
         self.wait_for_central()
+        # routine events ride along with other events, or go once ROUTINE_HOLD_ROUNDS intervals old
+        self.uplink.hold_routine_s = ROUTINE_HOLD_ROUNDS * self.settings.interval_s
         failed, since = 0, 0.0
         while not self.stop.is_set():
             self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
@@ -235,6 +236,7 @@ class SyncClient:
                 log.error("%s", err)
                 self._sleep(max(delay, min(self.settings.interval_s, self.settings.backoff_cap_s)))
                 continue
+            give_back_memory()  # a round's batches are garbage now
             if failed:
                 log.info(
                     "sync works again after %d failed round(s) in %.0f s", failed, time.monotonic() - since
@@ -311,6 +313,23 @@ class SyncClient:
         if pending["events"] and self.store.has_events_except(self.store.acked("events"), ROUTINE_EVENTS):
             return True
         return self.store.dead_letter_retry_wanted()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def give_back_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing elsewhere): the memory of
+    a round's batches (up to ``batch_max`` records, their JSON and its compression) is freed by Python but
+    stays in the process's resident set until then, between rounds a minute apart."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _stamp() -> str:

@@ -20,7 +20,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import urllib3
 
 from sync import protocol
@@ -74,14 +73,14 @@ class CentralLink:
         self.secret = secret
         self.now = now
         self.timeout_s = timeout_s
-        self.timeout = (CONNECT_TIMEOUT_S, timeout_s)
+        self.timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=timeout_s)
         self.max_answer_bytes = max_answer_bytes
-        self.session = requests.Session()
-        self.session.headers["Accept-Encoding"] = "gzip"  # the encodings we inflate ourselves, bounded
+        # urllib3 itself, not requests on top of it (7 MB more in the sync process's memory, for nothing)
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=2, retries=False)
         self.body_bytes = 0  # request body bytes sent (what the bench counts as "on the wire")
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
 
     def __enter__(self) -> CentralLink:
         return self
@@ -98,14 +97,13 @@ class CentralLink:
         headers: Mapping[str, str] | None = None,
         *,
         signed: bool = True,
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
         """Send one request; return the response if it is a success (2xx), else raise the matching error.
 
-        The response's body is not read yet (read it with :func:`read_bounded`, or from ``response.raw``
-        with bounds of your own, and close the response); a refusal's body is read to
-        :data:`MAX_ERROR_BYTES` at most.
+        The response's body is not read yet (read it with :func:`read_bounded`, or with ``read1`` and bounds
+        of your own, then :func:`release` it); a refusal's body is read to :data:`MAX_ERROR_BYTES` at most.
         """
-        sent = dict(headers or {})
+        sent = {"Accept-Encoding": "gzip", **(headers or {})}  # gzip: we inflate it ourselves, bounded
         if signed:
             sent.update(
                 protocol.signed_headers(
@@ -113,23 +111,25 @@ class CentralLink:
                 )
             )
         try:
-            response = self.session.request(
+            response = self.pool.request(
                 method,
                 self.base + target,
-                data=body or None,
+                body=body or None,
                 headers=sent,
                 timeout=self.timeout,
-                stream=True,  # never let requests read a body whole: we read it with bounds
-                allow_redirects=False,
+                preload_content=False,  # never read a body whole: we read it with bounds
+                decode_content=False,
+                redirect=False,
+                retries=False,
             )
-        except requests.RequestException as err:
+        except (urllib3.exceptions.HTTPError, OSError) as err:
             raise UnreachableError(f"cannot reach the central at {self.base}: {_short(err)}") from err
         self.body_bytes += len(body)
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status < 300:
             try:
                 raise classify(response, self.base + target, _error_body(response, self.timeout_s))
             finally:
-                response.close()
+                release(response, complete=False)
         return response
 
     def get_json(
@@ -142,7 +142,7 @@ class CentralLink:
         response = self.request("POST", target, body, headers)
         return self._json_object(response, f"POST {target}")
 
-    def _json_object(self, response: requests.Response, what: str) -> dict[str, Any]:
+    def _json_object(self, response: urllib3.BaseHTTPResponse, what: str) -> dict[str, Any]:
         body = read_bounded(
             response, self.max_answer_bytes, self.timeout_s, f"the central's answer to {what}"
         )
@@ -155,21 +155,33 @@ class CentralLink:
         return payload
 
 
-def read_bounded(response: requests.Response, max_bytes: int, max_seconds: float, what: str) -> bytes:
-    """The body of ``response`` with its Content-Encoding undone, read in chunks; the response is closed.
+def read_bounded(response: urllib3.BaseHTTPResponse, max_bytes: int, max_seconds: float, what: str) -> bytes:
+    """The body of ``response`` with its Content-Encoding undone, read in chunks; the response is released
+    (its connection kept for the next request when the body was read to its end, else closed).
 
     ``max_bytes`` bounds the body once inflated and ``max_seconds`` the time its bytes take to arrive (a read
     that blocks is bounded by the socket timeout on top). ``what`` names the answer in the errors. Raises
     :class:`TransientError` for a body that is too large, too slow, cut, or in an encoding we do not inflate;
     at most ``max_bytes + 1`` bytes are ever held inflated.
     """
+    complete = False
     try:
-        return _read_bounded(response, max_bytes, max_seconds, what)
+        body = _read_bounded(response, max_bytes, max_seconds, what)
+        complete = True
+        return body
     finally:
+        release(response, complete)
+
+
+def release(response: urllib3.BaseHTTPResponse, complete: bool) -> None:
+    """Give ``response``'s connection back: kept alive for the next request when its body was read to the end
+    (``complete``), closed otherwise (what is left of the body must never be read as the next answer)."""
+    if not complete:
         response.close()
+    response.release_conn()
 
 
-def _read_bounded(response: requests.Response, max_bytes: int, max_seconds: float, what: str) -> bytes:
+def _read_bounded(response: urllib3.BaseHTTPResponse, max_bytes: int, max_seconds: float, what: str) -> bytes:
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding not in ENCODINGS:
         raise TransientError(f"{what} is encoded as {encoding!r}, which the gateway does not accept")
@@ -185,7 +197,7 @@ def _read_bounded(response: requests.Response, max_bytes: int, max_seconds: floa
     out = bytearray()
     received = 0
     try:
-        while chunk := response.raw.read1(CHUNK, decode_content=False):
+        while chunk := response.read1(CHUNK, decode_content=False):
             received += len(chunk)
             inflater.feed(chunk, out, max_bytes - len(out) + 1)
             if len(out) > max_bytes:
@@ -195,7 +207,7 @@ def _read_bounded(response: requests.Response, max_bytes: int, max_seconds: floa
                     f"{what} took longer than {max_seconds:.0f} s to arrive ({received} bytes by then): "
                     "stopped (a very slow or stalled link)"
                 )
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+    except (urllib3.exceptions.HTTPError, OSError) as err:
         raise TransientError(f"{what} was cut after {received} bytes: {_short(err)}") from err
     except zlib.error as err:
         raise TransientError(f"{what} is not valid {encoding}: {err}") from err
@@ -235,7 +247,7 @@ class _Inflater:
                 self.inflater = zlib.decompressobj(wbits=self.wbits)
 
 
-def _error_body(response: requests.Response, max_seconds: float) -> bytes:
+def _error_body(response: urllib3.BaseHTTPResponse, max_seconds: float) -> bytes:
     """A refusal's body, bounded; empty when it is too large, too slow or unreadable (the status decides)."""
     try:
         return _read_bounded(response, MAX_ERROR_BYTES, max_seconds, "the central's refusal")
@@ -247,9 +259,9 @@ def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else f"{count} bytes"
 
 
-def classify(response: requests.Response, url: str, body: bytes = b"") -> Exception:
+def classify(response: urllib3.BaseHTTPResponse, url: str, body: bytes = b"") -> Exception:
     """The client's error for a response that is not a success (``body``: its body, already read)."""
-    status = response.status_code
+    status = response.status
     payload = _error_payload(body)
     message = str(payload.get("error") or response.reason or status)
     if status == 401:
@@ -304,7 +316,7 @@ def _error_payload(body: bytes) -> dict[str, Any]:
 
 
 def _short(err: BaseException) -> str:
-    """The innermost reason of a requests error, without urllib3's object reprs."""
+    """The innermost reason of an HTTP error, without urllib3's object reprs."""
     reason: BaseException = err
     while reason.__context__ is not None and len(str(reason.__context__)) < len(str(reason)):
         reason = reason.__context__

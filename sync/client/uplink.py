@@ -51,6 +51,13 @@ STREAMS: tuple[str, ...] = tuple(protocol.STREAMS)
 FIRST_BATCH = 100
 RECORDS_MAX = 1000  # submissions and events per batch at most (a reading column packs far denser)
 BATCHES_PATH = "/api/v1/batches"
+# events that carry nothing the central must learn soon: a node's periodic hello (every 15 minutes from every
+# node) and its first frame. In the loop's rounds (:attr:`Uplink.hold_routine_s`: ROUTINE_HOLD_ROUNDS sync
+# intervals, 15 minutes at the default minute) a batch of nothing but these waits until its oldest is that old,
+# or until another event joins it: each batch acknowledged is a transaction written to the SD card, and hellos
+# made one nearly every round.
+ROUTINE_EVENTS = ("hello", "node_new")
+ROUTINE_HOLD_ROUNDS = 15
 NARROW_AFTER = 3  # failures in a row of a stream's head batch before it is narrowed down to what fails
 RECORD_TRIES = 3  # failures of one record sent alone (the central healthy) before it is set aside
 
@@ -78,6 +85,7 @@ class Uplink:
         self.on_acked = on_acked
         self.sent_records = 0
         self.dead_lettered = 0
+        self.hold_routine_s = 0.0  # see ROUTINE_HOLD_ROUNDS; 0: every event goes with the next batch
 
     def drain(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Send until every stream is empty (or ``should_stop``); returns records acknowledged.
@@ -145,9 +153,17 @@ class Uplink:
             if stream in skip:
                 continue
             records = self.store.outbox(stream, self.sizes[stream])
-            if records:
+            if records and not (stream == "events" and self._routine_only(records)):
                 return stream, records
         return None
+
+    def _routine_only(self, records: list[dict[str, Any]]) -> bool:
+        """A batch of events that may wait (see ROUTINE_HOLD_ROUNDS): routine only, the oldest younger than
+        :attr:`hold_routine_s` (by the wall clock: a stamp in the future, after a step, does not hold it)."""
+        if self.hold_routine_s <= 0 or any(r["kind"] not in ROUTINE_EVENTS for r in records):
+            return False
+        age_s = (self.store.clock.now_ms() - records[0]["at"]) / 1000
+        return 0 <= age_s < self.hold_routine_s
 
     def send(self, stream: str, records: list[dict[str, Any]]) -> int:
         """Send one batch; returns how many records became acknowledged."""
@@ -168,7 +184,7 @@ class Uplink:
         """The prefetched batch is still the right next one: all acked, nothing of higher priority waiting."""
         if self.store.acked("readings") != top:
             return False
-        return not any(self.store.outbox(stream, 1) for stream in STREAMS if stream != "readings")
+        return self.next_batch(skip=("readings",)) is None  # (routine events held do not count)
 
     def _post(self, stream: str, records: list[dict[str, Any]], encoded: tuple[bytes, dict[str, str]]) -> int:
         """Send one encoded batch; answers records acknowledged. A transient failure is counted against the
@@ -180,8 +196,7 @@ class Uplink:
             self._rejected(stream, records, err)
             return 0
         except TransientError as err:
-            self.store.record_sync_error(stream, str(err))
-            if self.store.note_failure(stream, records[0]["seq"]) < NARROW_AFTER:
+            if self.store.note_failure(stream, records[0]["seq"], str(err)) < NARROW_AFTER:  # one commit
                 self._shrink(stream)
                 raise
             return self._narrow(stream, records, err)

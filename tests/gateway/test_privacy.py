@@ -249,3 +249,39 @@ def test_loose_describes_what_is_wrong(tmp_path: Path) -> None:
     path.chmod(0o604)
     assert "others can read it" in (private.loose(path) or "")
     assert private.loose(tmp_path / "missing") is None
+
+
+def test_port_release_request_is_private(tmp_path: Path, umask_022: None) -> None:
+    """The request a tool leaves for the ingest to let go of a port is 0600 under umask 022 (it was 0644)."""
+    import threading
+
+    from gateway import portlock
+
+    data = tmp_path / "data"
+    private.ensure_dir(data)
+    reader = portlock.PortClaim(data, "loop://")
+    assert reader.acquire()  # the ingest reads the port
+    taken = threading.Event()
+    failures: list[BaseException] = []
+
+    def tool() -> None:
+        try:
+            with portlock.released(data, "loop://", timeout_s=60):
+                taken.set()
+        except BaseException as err:  # reported by the assertion below
+            failures.append(err)
+            taken.set()
+
+    thread = threading.Thread(target=tool)
+    thread.start()
+    try:
+        request = portlock.request_path(data, "loop://")
+        while not portlock.is_release_requested(data, "loop://") and not taken.is_set():
+            threading.Event().wait(0.01)
+        assert _mode(request) == "0600"
+        assert not taken.is_set()  # the tool still waits for the reader
+    finally:
+        reader.release()
+        thread.join(60)
+    assert taken.is_set() and not failures
+    assert not request.exists()

@@ -186,3 +186,18 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_an_idle_render_worker_is_stopped_and_started_again_on_use() -> None:
+    """The child gives its memory back after ``idle_stop_s`` without a call; the next call starts a fresh one."""
+    w = BoundedWorker(BOUND_S, idle_stop_s=0.5)
+    try:
+        assert "<svg" in w.call("kiosk.charts:render_svg", spec([1.0, 2.0]))
+        child = w._proc
+        assert child is not None
+        child.wait(60)  # stopped by the worker itself once idle (a child that stays would time out here)
+        assert w._proc is None
+        assert "<svg" in w.call("kiosk.charts:render_svg", spec([3.0, 4.0]))
+        assert w._proc is not None and w._proc.pid != child.pid
+    finally:
+        w.close()

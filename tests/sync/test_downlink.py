@@ -103,14 +103,14 @@ def test_the_gateway_reports_its_backlog_to_the_overview(store, central, make_cl
     client = make_client()
     downlink.pull_changes(store, client.central)  # before any upload: everything still waits
     (row,) = [g for g in service.overview(central.state.engine) if g["gateway_id"] == central.gateway_id]
-    assert row["backlog"] == {"submissions": 2, "events": 3, "readings": 0}
+    assert row["backlog"] == {"submissions": 2, "events": 3, "ratings": 0, "readings": 0}
     client.round()
     (row,) = [g for g in service.overview(central.state.engine) if g["gateway_id"] == central.gateway_id]
-    assert row["backlog"] == {"submissions": 0, "events": 0, "readings": 0}
+    assert row["backlog"] == {"submissions": 0, "events": 0, "ratings": 0, "readings": 0}
     with requests.Session() as session:
         http_login(session, central.url, central.app, "teknisi1", "teknisi")
         page = session.get(central.url + "/armada", timeout=10).text
-    assert "pengajuan 0, peristiwa 0, bacaan 0" in page
+    assert "pengajuan 0, peristiwa 0, penilaian SKM 0, bacaan 0" in page
 
 
 def test_the_files_folder_is_private_whatever_the_umask(store, central, make_client, gateway_config):

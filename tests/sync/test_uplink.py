@@ -115,3 +115,28 @@ def test_routine_events_wait_for_the_round_of_the_interval(store, central, make_
     assert not client.wants_round()
     store.add_event("offline", {"node": "node-9"})
     assert client.wants_round()
+
+
+def test_the_loop_holds_routine_events_until_they_are_old_or_joined(store, central, make_client):
+    """In the loop's rounds a batch of nothing but hellos (and first frames) waits up to ROUTINE_HOLD_ROUNDS
+    intervals, so that a hello every few minutes is not a transaction of its own each round; any other event
+    takes them along at once, and a round outside the loop (``sync now``) sends them."""
+    from gateway.frame import Frame
+    from sync.client.uplink import ROUTINE_HOLD_ROUNDS
+
+    client = make_client()
+    client.uplink.hold_routine_s = ROUTINE_HOLD_ROUNDS * 3600.0  # as run_forever sets it, an interval of 1 h
+    client.round()
+    sent = central.seqs("events")
+    store.writer().write([Frame("h", "node-9", 1, 0, {}, {"fw": "1.4.0", "up_s": 5, "mem_free": 60000})])
+    client.round()
+    assert central.seqs("events") == sent  # node_new and hello wait
+    store.add_event("offline", {"node": "node-7"})
+    client.round()
+    assert central.seqs("events") == store_seqs(store, "events")  # taken along with the offline event
+    store.writer().write([Frame("h", "node-9", 1, 1, {}, {"fw": "1.4.0", "up_s": 65, "mem_free": 60000})])
+    client.round()
+    assert central.seqs("events") != store_seqs(store, "events")
+    client.uplink.hold_routine_s = 0.0  # a round outside the loop
+    client.round()
+    assert central.seqs("events") == store_seqs(store, "events")
