@@ -198,9 +198,31 @@ def _phone(required: bool = True) -> StringField:
     return StringField(_l("Nomor telepon / HP"), checks, filters=[digits_only])
 
 
+_MOBILE_RE = re.compile(r"(?:\+62|62|0)8[0-9]{7,12}")  # the numbers an SMS reaches (the central's rule too)
+
+
 def _sms() -> BooleanField:
     """The opt-in to be told by SMS (docs/sms.md): the central texts the phone number given on the form."""
-    return BooleanField(_l("Kabari saya lewat SMS bila ada jawaban atau perubahan (ke nomor di atas)"))
+    return BooleanField(
+        _l("Kabari saya lewat SMS bila ada jawaban atau perubahan (ke nomor di atas)"),
+        description=_l("Hanya ke nomor HP (08… atau +628…). Pengaduan anonim tidak mendapat SMS."),
+    )
+
+
+def check_sms(form: Any) -> bool:
+    """Whether the SMS opt-in of ``form`` (fields ``kabari_sms``, ``telepon``, maybe ``anonim``) can be kept: an
+    SMS needs a mobile number (``08…``, ``628…``, ``+628…``; a landline gets none) and an anonymous complaint
+    gets none (its identity is not kept: SP4N-LAPOR!). Adds the reason, in the citizen's language, to the
+    checkbox's errors and answers False when it cannot; True otherwise (also when SMS is not asked for)."""
+    if not form.kabari_sms.data:
+        return True
+    if getattr(form, "anonim", None) is not None and form.anonim.data:
+        return _fail(form.kabari_sms, _l("Pengaduan anonim tidak mendapat SMS. Hapus centang SMS, atau jangan "
+                                         "pilih Anonim."))  # fmt: skip
+    if not _MOBILE_RE.fullmatch(form.telepon.data or ""):
+        return _fail(form.kabari_sms, _l("SMS hanya dapat dikirim ke nomor HP (08… atau +628…). Isi nomor HP, "
+                                         "atau hapus centang SMS."))  # fmt: skip
+    return True
 
 
 def _email() -> StringField:
@@ -244,6 +266,7 @@ class PermohonanForm(IdentityMixin, OnceMixin, FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
+        valid = check_sms(self) and valid
         if self.cara_memperoleh.data == "salinan":
             if not self.format_salinan.data:
                 valid = _fail(self.format_salinan, _l("Pilih bentuk salinan."))
@@ -304,7 +327,7 @@ class PengaduanForm(OnceMixin, FlaskForm):
                     self.telepon,
                     _l("Isi nomor telepon agar petugas dapat menghubungi Anda, atau pilih Anonim."),
                 )
-        return valid
+        return check_sms(self) and valid
 
     def public(self) -> dict[str, Any]:
         when = self.tanggal_kejadian.data
@@ -336,6 +359,10 @@ class KeberatanForm(IdentityMixin, OnceMixin, FlaskForm):
     alasan = MultiCheckboxField(_l("Alasan keberatan (boleh lebih dari satu)"), choices=_choices(GROUNDS),
                                 validators=[_required(_l("Pilih paling sedikit satu alasan."))])  # fmt: skip
     uraian = TextAreaField(_l("Uraian keberatan"), [_required(), _cap(2000)], filters=[clean_text])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        return check_sms(self) and valid
 
     def public(self) -> dict[str, Any]:
         return {"nomor_permohonan": self.nomor_permohonan.data, "alasan": list(self.alasan.data or []),

@@ -275,9 +275,17 @@ def _check_submission(record: Mapping[str, Any]) -> None:
         isinstance(record["access"], str) and statuscode.HASH_RE.match(record["access"])
     ):
         raise _Bad("'access' is not a status-code hash (64 lowercase hex digits) or null")
-    # optional since the SMS opt-in (docs/protocol.md): older gateways leave it out
-    if record.get("sms") is not None and not isinstance(record["sms"], bool):
-        raise _Bad("'sms' is not true, false or null")
+    # the optional SMS opt-in (docs/protocol.md) is never a reason to refuse a citizen's submission: any value
+    # is read by sms_opt_in (anything but true or 1 means no SMS)
+
+
+def sms_opt_in(value: Any) -> bool:
+    """Whether a submission record's optional ``sms`` field asks for SMS (docs/protocol.md, "submissions"):
+    True for ``true`` or the number ``1``; False for ``false``, ``0``, null, absent, and any other value (a
+    string, another number, an object), which never makes the record refused."""
+    if isinstance(value, bool):
+        return value
+    return type(value) in (int, float) and value == 1
 
 
 def _is_rating(value: Any) -> bool:

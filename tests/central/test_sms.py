@@ -119,7 +119,7 @@ def test_an_answer_texts_the_citizen_once_through_the_modem(
     assert 'id="case-sms"' not in ppid.get(f"/berkas/dmk-wonosalam/{number(2)}").get_data(as_text=True)
     # again, and after a restart (a new worker recovers first): nothing is sent twice
     assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
-    assert worker.recover(central_of(app).engine, AT + 120_000) == []
+    assert worker.recover(central_of(app).engine, AT + 120_000, worker.lease_ms(settings)) == []
     assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 120_000).sent == []
     # closing is told too (its own key), still once
     assert step(ppid, number(1), "selesai").status_code == 302
@@ -178,9 +178,12 @@ def test_an_interrupted_send_is_never_repeated_by_itself_and_an_officer_may_retr
         send(app, CrashAfterSending(ModemSender(modem.path, timeout_s=10)), settings, AT)
     assert len(modem.sent) == 1 and "diperpanjang sampai 10-12-2026" in modem.sent[0][1]
     assert rows(app)[0]["state"] == "sending"
-    # the next worker: the message may have gone out, so it is not sent again but listed for an officer
-    (message_id,) = worker.recover(central_of(app).engine, AT + 60_000)
-    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
+    # the next worker, once the claim's lease ran out: the message may have gone out, so it is not sent again
+    # but listed for an officer
+    lease = worker.lease_ms(settings)
+    assert worker.recover(central_of(app).engine, AT + lease - 1, lease) == []  # still held
+    (message_id,) = worker.recover(central_of(app).engine, AT + lease, lease)
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + lease).sent == []
     assert len(modem.sent) == 1 and rows(app)[0]["state"] == "failed"
     page = ppid.get("/sms").get_data(as_text=True)
     assert f'id="sms-{message_id}"' in page and "+62812*****890" in page and number(1) in page
@@ -188,7 +191,7 @@ def test_an_interrupted_send_is_never_repeated_by_itself_and_an_officer_may_retr
     assert logged_in(app, "tek1", "teknisi").get("/sms").status_code == 403
     assert post(ppid, f"/sms/{message_id}/ulang", page="/sms").status_code == 302
     assert post(ppid, f"/sms/{message_id}/ulang", page="/sms").status_code == 404  # no longer failed
-    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 120_000).sent == [message_id]
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + lease + 1).sent == [message_id]
     assert len(modem.sent) == 2 and rows(app)[0]["state"] == "sent"
     with central_of(app).engine.connect() as conn:
         entry = conn.execute(sa.select(audit).where(audit.c.action == "sms-retry")).mappings().one()
@@ -320,13 +323,14 @@ def test_the_worker_command_sends_the_queue_once(
     assert refused.exit_code == 1 and "SMS_SENDER" in refused.output
 
 
-def test_the_opt_in_is_checked_and_optional(gateway: Gateway, app: Flask) -> None:
-    bad = opted_in(1, "request", 1, sms="ya")
-    response = gateway.send("submissions", [bad])
-    assert response.status_code == 422 and "'sms'" in response.json["rejected"][0]["reason"]
-    assert gateway.send("submissions", [opted_in(1, "request", 1, sms=None)]).json["acked"] == 1
+def test_the_opt_in_is_optional_and_never_gets_a_submission_refused(gateway: Gateway, app: Flask) -> None:
+    flags: list[Any] = [True, 1, 0, False, None, "ya", 2, {"x": 1}, 1.0]
+    records = [opted_in(seq, "request", seq, sms=flag) for seq, flag in enumerate(flags, 1)]
+    response = gateway.send("submissions", records)
+    assert response.status_code == 200 and response.json["acked"] == len(flags), response.json
     with central_of(app).engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT notify_sms FROM submissions")).scalar() in (False, 0)
+        stored = conn.execute(sa.text("SELECT notify_sms FROM submissions ORDER BY seq")).scalars().all()
+    assert [bool(v) for v in stored] == [True, True, False, False, False, False, False, False, True]
 
 
 def test_texts_are_one_gsm7_sms_and_never_hold_the_number() -> None:
@@ -336,6 +340,8 @@ def test_texts_are_one_gsm7_sms_and_never_hold_the_number() -> None:
             text = queue.text_for(kind, longest, event, "2026-12-10")
             assert len(text) <= 160 and queue.GSM7_SAFE.fullmatch(text), text
     assert queue.normalise_phone("0812-3456-7890") == E164 == queue.normalise_phone("+62 812 3456 7890")
+    fullwidth = "\uff10\uff18\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff10"  # ０８１２...
+    assert queue.normalise_phone(fullwidth) == E164 == queue.normalise_phone("\u0660\u0668" + PHONE[2:])
     assert queue.normalise_phone("0243551234") is None and queue.normalise_phone("+15551234567") is None
     assert queue.scrub(f"ERROR for {PHONE} / 6281234567890 / {E164}", E164).count("+62812*****890") == 3
     assert json.loads(DEFAULT_BODY) == {"to": "{to}", "text": "{text}"}
@@ -400,3 +406,110 @@ def test_a_complaint_that_closes_by_itself_is_told_too(
         ("closed", "auto"),
     ]
     assert rows(app)[1]["text"] == f"Pengaduan {number(1)} sudah selesai. Baca di anjungan: bawa struk Anda."
+
+
+def test_a_modem_that_confirms_late_is_never_asked_again_and_counts_toward_the_cap(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem, logs: pytest.LogCaptureFixture
+) -> None:
+    """The text and Ctrl-Z were written, the ``+CMGS`` came after the timeout: the message may have gone out, so
+    it is listed for an officer and never sent again by itself, and it uses up the number's day."""
+    gateway.send("submissions", [opted_in(1, "request", 1), opted_in(2, "request", 2)])
+    answer(ppid, number(1))
+    settings = cfg(sms_modem_port=modem.path, sms_daily_cap=1)
+    modem.late_confirm_next = 1
+    report = send(app, ModemSender(modem.path, timeout_s=1), settings, AT)
+    (first,) = rows(app)
+    assert report.interrupted == [first["id"]] and report.retrying == [] and len(modem.sent) == 1
+    assert first["state"] == "failed" and "may have been sent" in first["last_error"]
+    for later in (AT + 300_000, AT + 900_000):  # no retry by itself, whatever the backoff
+        assert send(app, ModemSender(modem.path, timeout_s=10), settings, later).sent == []
+    assert len(modem.sent) == 1 and "interrupted" in ppid.get("/sms").get_data(as_text=True)
+    answer(ppid, number(2))  # a second message to the same number that day waits for the next one
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 1_000_000).capped
+    assert len(modem.sent) == 1 and PHONE[1:] not in logs.text
+
+
+def test_a_late_prompt_is_cancelled_and_the_modem_answers_again(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    """No ``>`` within the timeout: ESC cancels the text the modem still waits for, so it does not swallow the
+    next commands, and the message is sent on the next attempt."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    settings = cfg(sms_modem_port=modem.path)
+    modem.late_prompt_next = 1
+    sender = ModemSender(modem.path, timeout_s=1)
+    assert send(app, sender, settings, AT).retrying
+    assert modem.cancelled == 1 and modem.sent == [] and "prompt" in rows(app)[0]["last_error"]
+    assert send(app, ModemSender(modem.path, timeout_s=10), settings, rows(app)[0]["next_ms"]).sent
+    text = f"Permohonan {number(1)} sudah dijawab. Baca di anjungan: bawa struk Anda."
+    assert modem.sent == [(E164, text)] and rows(app)[0]["state"] == "sent"
+
+
+def test_an_error_to_the_send_command_is_told_with_its_code(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    """``+CMS ERROR: 304`` in answer to ``AT+CMGS`` fails the message at once (not as a timeout of the prompt),
+    with its code and meaning on the officer's page."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    modem.refuse_next = 1
+    report = send(app, ModemSender(modem.path, timeout_s=60), cfg(sms_modem_port=modem.path), AT)
+    error = rows(app)[0]["last_error"]
+    assert (
+        report.retrying and "+CMS ERROR: 304 (invalid PDU mode parameter)" in error and "prompt" not in error
+    )
+    assert modem.cancelled == 0 and "+CMS ERROR: 304" in ppid.get("/sms").get_data(as_text=True)
+
+
+def test_a_starting_worker_leaves_alone_what_another_live_worker_is_sending(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    """``central serve``'s thread and an ``sms-worker --once`` at once: a claim within its lease, by a live
+    worker, is not interrupted; one past the lease, or of a worker gone from this host, is."""
+    import os
+    import socket
+    import subprocess
+
+    gateway.send("submissions", [opted_in(seq, "request", seq) for seq in (1, 2)])
+    for ordinal in (1, 2):
+        answer(ppid, number(ordinal))
+    settings = cfg(sms_modem_port=modem.path)
+    lease = worker.lease_ms(settings)
+    assert lease > 3 * settings.sms_modem_timeout_s * 1000
+    dead = subprocess.Popen(["true"])  # a worker that has ended: its pid is free
+    dead.wait()
+    first, second = (r["id"] for r in rows(app))
+    claims = {first: f"{socket.gethostname()}:{os.getppid()}", second: f"{socket.gethostname()}:{dead.pid}"}
+    with central_of(app).engine.begin() as conn:
+        for message_id, owner in claims.items():
+            conn.execute(outbox.update().where(outbox.c.id == message_id)
+                         .values(state="sending", claimed_ms=AT, claimed_by=owner))  # fmt: skip
+    report = send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000)
+    assert report.interrupted == [second] and report.sent == [] and modem.sent == []
+    assert [r["state"] for r in rows(app)] == ["sending", "failed"]
+    assert worker.recover(central_of(app).engine, AT + lease - 1, lease) == []
+    assert worker.recover(central_of(app).engine, AT + lease, lease) == [first]
+
+
+def test_an_http_gateway_answer_is_checked_when_configured(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, receiver: dict[str, Any]
+) -> None:
+    """With ``SMS_HTTP_OK_FIELD``/``_VALUE`` a 2xx answer must say so; the receiver answers ``{"id": "msg-7"}``."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    settings = cfg(sms_sender="http", sms_http_url=receiver["url"], sms_http_ok_field="status",
+                   sms_http_ok_value="success")  # fmt: skip
+    from sync.central.sms.senders import make_sender
+
+    sender = make_sender(settings)
+    assert send(app, sender, settings, AT).retrying
+    assert 'without status=success: {"id": "msg-7"}' in rows(app)[0]["last_error"]
+    checks = HttpSender(receiver["url"], "", DEFAULT_BODY, ok_field="data.ok", ok_value="true")
+    assert checks.succeeded('{"data": {"ok": true}}') and not checks.succeeded('{"data": {"ok": false}}')
+    assert not checks.succeeded("OK") and not checks.succeeded('{"data": []}')
+    assert HttpSender(receiver["url"], "", DEFAULT_BODY).succeeded("anything")
+    ok = cfg(
+        sms_sender="http", sms_http_url=receiver["url"], sms_http_ok_field="id", sms_http_ok_value="msg-7"
+    )
+    assert send(app, make_sender(ok), ok, rows(app)[0]["next_ms"]).sent

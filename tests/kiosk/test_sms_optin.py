@@ -42,10 +42,34 @@ def test_the_opt_in_travels_with_the_record_and_the_phone_is_purged_after_sync(
 
 
 def test_an_anonymous_complaint_never_asks_for_sms(client: FlaskClient, kiosk_store: Store) -> None:
-    data = complaint_data(anonim="y", nama="", telepon="", kabari_sms="y")
-    number = number_on(post(client, "/pengaduan", data))
+    refused = post(client, "/pengaduan", complaint_data(anonim="y", nama="", telepon="", kabari_sms="y"))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Pengaduan anonim tidak mendapat SMS" in page
+    assert kiosk_store.outbox("submissions") == []  # nothing kept: the citizen chooses
+    number = number_on(post(client, "/pengaduan", complaint_data(anonim="y", nama="", telepon="")))
     record = outbox_record(kiosk_store, number)
     assert record["personal"] is None and "sms" not in record
     named = number_on(post(client, "/pengaduan", complaint_data(kabari_sms="y", judul="Lampu jalan mati")))
     assert outbox_record(kiosk_store, named)["sms"] is True
     assert json.dumps(outbox_record(kiosk_store, number)).count("085712345678") == 0
+
+
+def test_sms_needs_a_mobile_number_and_the_hint_says_so(client: FlaskClient, kiosk_store: Store) -> None:
+    """A landline gets no SMS: the form refuses the opt-in with it, in the citizen's language."""
+    form = client.get("/permohonan").get_data(as_text=True)
+    assert "Hanya ke nomor HP (08… atau +628…). Pengaduan anonim tidak mendapat SMS." in form
+    for path, data in (("/permohonan", request_data(telepon="0243551234", kabari_sms="y")),
+                       ("/pengaduan", complaint_data(telepon="0243551234", kabari_sms="y"))):  # fmt: skip
+        page = post(client, path, data).get_data(as_text=True)
+        assert "SMS hanya dapat dikirim ke nomor HP (08… atau +628…)" in page, path
+    assert kiosk_store.outbox("submissions") == []
+    client.get("/bahasa/en")
+    english = post(client, "/permohonan", request_data(telepon="0243551234", kabari_sms="y")).get_data(
+        as_text=True
+    )
+    assert "An SMS can only go to a mobile number (08… or +628…)" in english
+    assert "Anonymous complaints get no SMS." in english and "Kabari" not in english
+    landline = number_on(post(client, "/permohonan", request_data(telepon="0243551234")))  # without SMS: fine
+    assert "sms" not in outbox_record(kiosk_store, landline)
+    mobile = number_on(post(client, "/permohonan", request_data(telepon="+6281234567890", kabari_sms="y")))
+    assert outbox_record(kiosk_store, mobile)["sms"] is True

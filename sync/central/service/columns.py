@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from gateway.vocabulary import SKM_ELEMENTS, Stream
 from sync import protocol
 from sync.central.service.formats import json_text
+from sync.protocol.validation import sms_opt_in
 
 
 def stream_columns(gateway_id: str, batch: protocol.Batch) -> dict[str, list[Any]]:
@@ -131,7 +132,7 @@ def _submission_columns(records: list[dict]) -> dict[str, list[Any]]:
         **_record_time_columns(records),
         "access_hash": [r.get("access") for r in records],
         "notify_sms": [
-            r.get("sms") is True and not _anonymous(r) and r["personal"] is not None for r in records
+            sms_opt_in(r.get("sms")) and not _anonymous(r) and r["personal"] is not None for r in records
         ],
     }
 

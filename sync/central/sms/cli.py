@@ -22,7 +22,8 @@ def sms_worker(ctx: click.Context, once: bool) -> None:
     """Send the SMS to citizens that are due: each once, retried with backoff, at most the daily cap per number.
 
     The sender and its settings are ANJUNGAN_CENTRAL_SERVER_SMS_* (docs/sms.md). A message left half-sent by a
-    stopped worker is listed as failed in the back office, never sent again by itself. One line per round.
+    stopped worker (once its claim's lease ran out), or taken by the modem but never confirmed, is listed as failed
+    in the back office, never sent again by itself. One line per round.
     """
     try:
         cfg = SmsSettings.from_env()
@@ -36,9 +37,6 @@ def sms_worker(ctx: click.Context, once: bool) -> None:
     sender = make_sender(cfg)
     assert sender is not None
     key = worker.hash_key(state.master_key, cfg)
-    recovered = worker.recover(state.engine, int(time.time() * 1000))
-    if recovered:
-        click.echo(f"sms: {len(recovered)} interrupted while sending, listed as failed", err=True)
 
     def round_() -> None:
         click.echo(worker.send_due(state.engine, sender, cfg, key, int(time.time() * 1000)).line())

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import re
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -38,13 +39,24 @@ GSM7_SAFE = re.compile(r"[A-Za-z0-9 .,:;()/'\-]*")
 # the kinds' names in the texts (Bahasa Indonesia, the citizens' language)
 KIND_NAMES: dict[str, str] = {SubmissionKind.REQUEST: "Permohonan", SubmissionKind.COMPLAINT: "Pengaduan",
               SubmissionKind.OBJECTION: "Keberatan"}  # fmt: skip
-_PHONE = re.compile(r"(?:\+?62|0)(8\d{7,12})")
+_PHONE = re.compile(r"(?:\+?62|0)(8[0-9]{7,12})", re.ASCII)
+
+
+def _ascii_digits(text: str) -> str:
+    """``text`` in Unicode NFKC (fullwidth ``０８`` -> ``08``) with every other decimal digit (e.g. Arabic-Indic
+    ``٠٨``) written as its ASCII digit."""
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and unicodedata.decimal(ch, None) is not None else ch
+        for ch in unicodedata.normalize("NFKC", text)
+    )
 
 
 def normalise_phone(text: str) -> str | None:
-    """An Indonesian mobile number as ``+628...`` (E.164), from ``08...``, ``628...`` or ``+628...`` with any
-    spaces or dashes; None for anything else (a landline, a foreign number, text)."""
-    digits = re.sub(r"[\s\-.()]", "", text or "")
+    """An Indonesian mobile number as ``+628...`` (E.164, ASCII digits only), from ``08...``, ``628...`` or
+    ``+628...`` with any spaces or dashes, written in any Unicode decimal digits (fullwidth ones included: one
+    number has one form, so the daily cap counts it once); None for anything else (a landline, a foreign
+    number, text)."""
+    digits = re.sub(r"[\s\-.()]", "", _ascii_digits(text or ""))
     match = _PHONE.fullmatch(digits)
     return "+62" + match.group(1) if match else None
 

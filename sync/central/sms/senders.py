@@ -19,12 +19,30 @@ import serial
 from sync.central.sms.settings import SmsSettings
 
 CTRL_Z = b"\x1a"
+ESC = b"\x1b"  # cancels a message being typed after the ">" prompt (3GPP TS 27.005, 3.5.1)
 _FINAL = re.compile(rb"\r\n(OK|ERROR|\+CMS ERROR: ?\d+|\+CME ERROR: ?[^\r\n]+)\r\n")
+_ERROR = re.compile(rb"\r\n(ERROR|\+CMS ERROR: ?\d+|\+CME ERROR: ?[^\r\n]+)\r\n")
+_PROMPT_OR_ERROR = re.compile(rb">|\r\n(ERROR|\+CMS ERROR: ?\d+|\+CME ERROR: ?[^\r\n]+)\r\n")
 _REFERENCE = re.compile(rb"\+CMGS: ?(\d+)")
+_CMS_CODE = re.compile(r"\+CMS ERROR: ?(\d+)")
+# what the common "+CMS ERROR: <n>" codes mean, for the officer (3GPP TS 27.005, 3.2.5)
+CMS_ERRORS: dict[int, str] = {
+    300: "ME failure", 301: "SMS service of ME reserved", 302: "operation not allowed",
+    303: "operation not supported", 304: "invalid PDU mode parameter", 305: "invalid text mode parameter",
+    310: "SIM not inserted", 311: "SIM PIN required", 312: "PH-SIM PIN required", 313: "SIM failure",
+    314: "SIM busy", 315: "SIM wrong", 320: "memory failure", 322: "memory full", 330: "SMSC address unknown",
+    331: "no network service", 332: "network timeout", 500: "unknown error",
+}  # fmt: skip
 
 
 class SendError(Exception):
     """One SMS could not be sent (it is tried again later, with backoff). The text never holds the number."""
+
+
+class MaybeSent(SendError):
+    """The message was handed over (the modem got its text and Ctrl-Z) but its confirmation never came: it may
+    have gone out. Never sent again by itself: the worker lists it for an officer, like an interrupted send,
+    and counts it toward the number's daily cap."""
 
 
 class Sender(Protocol):
@@ -33,11 +51,27 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+def modem_error(final: bytes) -> str:
+    """A modem's final error answer as the officer reads it: ``+CMS ERROR: 304 (invalid PDU mode
+    parameter)``, ``ERROR``, ``+CME ERROR: ...``."""
+    said = final.decode(errors="replace").strip()
+    code = _CMS_CODE.fullmatch(said)
+    if code and int(code.group(1)) in CMS_ERRORS:
+        return f"{said} ({CMS_ERRORS[int(code.group(1))]})"
+    return said
+
+
 class ModemSender:
     """A GSM modem driven by AT commands over a serial port (pyserial): ``AT``, ``AT+CMGF=1`` (text mode), then
     ``AT+CMGS="<number>"``, the text after the ``>`` prompt and Ctrl-Z; the modem answers ``+CMGS: <ref>`` and
     ``OK``, or ``ERROR`` / ``+CMS ERROR: <n>``. The port is opened for each round of the worker and closed
-    after it (another program may use the modem between rounds)."""
+    after it (another program may use the modem between rounds).
+
+    Faults (docs/sms.md, "What the worker does when the modem misbehaves"): an error answer to ``AT+CMGS``
+    fails the message at once, with the modem's code; no ``>`` prompt within ``timeout_s``: ESC cancels the
+    message the modem may still be waiting for, the port is drained, and ``AT`` must answer ``OK`` before
+    another message is tried; no confirmation within ``timeout_s`` once the text and Ctrl-Z were written:
+    :class:`MaybeSent` (never tried again by itself)."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 30.0):
         self.port, self.baud, self.timeout_s = port, baud, timeout_s
@@ -49,6 +83,7 @@ class ModemSender:
                 self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s)
             except (serial.SerialException, OSError) as err:
                 raise SendError(f"the modem's port {self.port} cannot be opened: {err}") from None
+            self._drain()  # a late answer to the last round's message
             self._command(b"AT\r", "AT")
             self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
         return self._serial
@@ -69,28 +104,62 @@ class ModemSender:
         final = _FINAL.search(answer)
         assert final is not None
         if final.group(1) != b"OK":
-            raise SendError(f"the modem answered {what} with {final.group(1).decode(errors='replace')}")
+            raise SendError(f"the modem answered {what} with {modem_error(final.group(1))}")
         return answer
 
+    def _drain(self) -> None:
+        """Read and drop what the modem still says, until it is quiet for one read (0.2 s) or ``timeout_s``."""
+        port = self._serial
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline and port.read(port.in_waiting or 1):
+            pass
+
+    def _cancel(self) -> None:
+        """After no ``>`` prompt: ESC (the modem may be waiting for a text and would swallow the next
+        commands), drain, and check the modem answers ``AT``; SendError when it does not."""
+        self._serial.write(ESC)
+        self._drain()
+        self._command(b"AT\r", "AT after cancelling a message")
+
     def send(self, phone: str, text: str, key: str) -> str:
-        """Send ``text`` (GSM-7, at most 160 characters) to ``phone`` (+62...); answer the ``+CMGS`` reference."""
+        """Send ``text`` (GSM-7, at most 160 characters) to ``phone`` (+62...); answer the ``+CMGS`` reference.
+
+        Raises SendError when the message did not go out (the modem refused it, with its code, or gave no
+        prompt), MaybeSent when it was handed over but not confirmed."""
+        handed_over = False
         try:
             port = self._open()
             port.reset_input_buffer()
             port.write(f'AT+CMGS="{phone}"\r'.encode())
-            self._read_until(re.compile(rb">"), "AT+CMGS")
+            try:
+                prompt = self._read_until(_PROMPT_OR_ERROR, "AT+CMGS")
+            except SendError:
+                self._cancel()
+                raise SendError(
+                    f"the modem gave no '>' prompt within {self.timeout_s:g} s (cancelled)"
+                ) from None
+            refused = _ERROR.search(prompt)
+            if refused and b">" not in prompt[: refused.start()]:
+                raise SendError(f"the modem refused the number: {modem_error(refused.group(1))}")
             port.write(text.encode("ascii") + CTRL_Z)
+            handed_over = True
             answer = self._read_until(_FINAL, "the message")
         except (serial.SerialException, OSError) as err:
             self.close()
+            if handed_over:
+                raise MaybeSent(
+                    f"may have been sent: the modem's port failed after the text ({type(err).__name__})"
+                ) from None
             raise SendError(f"the modem's port failed: {type(err).__name__}") from None
-        except SendError:
+        except SendError as err:
             self.close()
+            if handed_over:
+                raise MaybeSent(f"may have been sent: {err}, after the text and Ctrl-Z") from None
             raise
         final = _FINAL.search(answer)
         assert final is not None
         if final.group(1) != b"OK":
-            raise SendError(f"the modem refused the message: {final.group(1).decode(errors='replace')}")
+            raise SendError(f"the modem refused the message: {modem_error(final.group(1))}")
         reference = _REFERENCE.search(answer)
         return reference.group(1).decode() if reference else ""
 
@@ -105,11 +174,32 @@ class ModemSender:
 class HttpSender:
     """An SMS gateway's HTTP API: one POST per message with the JSON body of ``sms_http_body`` (its string
     values' ``{to}``, ``{text}``, ``{key}`` and ``{token}`` replaced), ``Authorization: Bearer <token>`` when a
-    token is set; any 2xx answer is a success, its body (cut to 64 characters) the reference."""
+    token is set. A 2xx answer is a success when ``ok_field`` is empty; otherwise the answer must also be a JSON
+    object whose field ``ok_field`` (dots name nested fields: ``data.status``) holds ``ok_value`` (compared as
+    text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (cut to 64
+    characters) is the reference."""
 
-    def __init__(self, url: str, token: str, body: str, timeout_s: float = 30.0):
+    def __init__(self, url: str, token: str, body: str, timeout_s: float = 30.0, ok_field: str = "",
+                 ok_value: str = ""):  # fmt: skip
         self.url, self.token, self.template, self.timeout_s = url, token, json.loads(body), timeout_s
+        self.ok_field, self.ok_value = ok_field, ok_value
         self._session = requests.Session()
+
+    def succeeded(self, body: str) -> bool:
+        """Whether a 2xx answer's ``body`` says the message was taken (always True without ``ok_field``)."""
+        if not self.ok_field:
+            return True
+        try:
+            value: Any = json.loads(body)
+        except ValueError:
+            return False
+        for name in self.ok_field.split("."):
+            if not isinstance(value, dict) or name not in value:
+                return False
+            value = value[name]
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        return isinstance(value, str | int | float) and str(value) == self.ok_value
 
     def body(self, phone: str, text: str, key: str) -> Any:
         """The JSON document posted for one message."""
@@ -139,6 +229,10 @@ class HttpSender:
             raise SendError(f"the SMS gateway cannot be reached: {type(err).__name__}") from None
         if not 200 <= answer.status_code < 300:
             raise SendError(f"the SMS gateway answered HTTP {answer.status_code}")
+        if not self.succeeded(answer.text):
+            said = answer.text.strip()[:120]
+            raise SendError(f"the SMS gateway answered HTTP {answer.status_code} without {self.ok_field}="
+                            f"{self.ok_value}: {said}")  # fmt: skip
         return answer.text.strip()[:64]
 
     def close(self) -> None:
@@ -150,5 +244,6 @@ def make_sender(cfg: SmsSettings) -> Sender | None:
     if cfg.sms_sender == "modem":
         return ModemSender(cfg.sms_modem_port, cfg.sms_modem_baud, cfg.sms_modem_timeout_s)
     if cfg.sms_sender == "http":
-        return HttpSender(cfg.sms_http_url, cfg.sms_http_token, cfg.sms_http_body)
+        return HttpSender(cfg.sms_http_url, cfg.sms_http_token, cfg.sms_http_body,
+                          ok_field=cfg.sms_http_ok_field, ok_value=cfg.sms_http_ok_value)  # fmt: skip
     return None

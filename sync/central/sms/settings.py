@@ -32,6 +32,9 @@ HELP: dict[str, str] = {
     "sms_http_token": "Sent as `Authorization: Bearer <token>`; may also appear in the body as `{token}`.",
     "sms_http_body": "The JSON body posted per message; the strings `{to}` (+62...), `{text}`, `{key}` (one per "
     "message: the gateway may de-duplicate on it) and `{token}` are replaced in its values.",
+    "sms_http_ok_field": "A field of the gateway's JSON answer that tells a message was taken (dots for nested "
+    "fields, e.g. `status` or `data.ok`); empty: any 2xx answer means sent. Any other answer is a failure.",
+    "sms_http_ok_value": "The value of `SMS_HTTP_OK_FIELD` that means sent, as text (e.g. `success`, `true`, `1`).",
     "sms_hash_key": "Key of the hash that stands for a phone number in the queue (the daily cap); empty: derived "
     "from the central's master key.",
 }
@@ -53,6 +56,8 @@ class SmsSettings:
     sms_http_url: str = ""
     sms_http_token: str = ""
     sms_http_body: str = DEFAULT_BODY
+    sms_http_ok_field: str = ""
+    sms_http_ok_value: str = ""
     sms_hash_key: str = ""
 
     @classmethod

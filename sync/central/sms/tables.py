@@ -1,4 +1,4 @@
-"""The SMS queue's table (migration ``sms01``).
+"""The SMS queue's table (migrations ``sms01``, ``sms02``).
 
 The citizen's phone number is not copied here: the worker reads it from the submission's personal data when it
 sends (so that it is kept in one place, and purged with it). The queue keeps a keyed hash of the number (for the
@@ -32,6 +32,7 @@ outbox = sa.Table(
     sa.Column("next_ms", sa.BigInteger, nullable=False),  # not before this moment (backoff, daily cap)
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("claimed_ms", sa.BigInteger),  # when the current attempt began
+    sa.Column("claimed_by", sa.String(128)),  # the worker sending it, "<host>:<pid>" (migration sms02)
     sa.Column("sent_ms", sa.BigInteger),
     sa.Column("sent_day", sa.String(10)),  # the office's day (WIB) it was sent: the daily cap counts these
     sa.Column("reference", sa.String(64)),  # the modem's +CMGS reference or the gateway's answer

@@ -6,14 +6,17 @@ One round (:func:`send_due`) takes the due messages oldest first. Each is claime
 pause (:func:`gateway.backoff.pause_after`: ``sms_backoff_base_s`` doubling up to ``sms_backoff_cap_s``); after
 ``sms_max_attempts`` it is ``failed`` and listed in the back office, whose retry button queues it again.
 
-Sent at most once: a message found ``sending`` by a later round (the worker was stopped or crashed between the
+Sent at most once: a message found ``sending`` by a later round, once its claim's lease ran out
+(:func:`lease_ms`, longer than a whole send can take; or at once when its worker, on this host, is gone) (the worker was stopped or crashed between the
 claim and the result, so the modem or gateway may have sent it) is never sent again by itself: it becomes
 ``failed`` with the error "interrupted", and an officer decides (a retry from the back office sends it again).
-A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
+A message the modem took (text and Ctrl-Z written) but never confirmed
+(:class:`~sync.central.sms.senders.MaybeSent`) is treated the same way: ``failed``, "may have been sent", never
+retried by itself, and counted toward the daily cap. A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
 ``{key}``) so a gateway that de-duplicates on it drops a repeat.
 
-The daily cap counts the messages sent to the same number (its keyed hash) on the office's day (WIB), and one
-being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
+The daily cap counts the messages sent, or that may have been sent, to the same number (its keyed hash) on the
+office's day (WIB), and one being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
 or an advisory lock per number (PostgreSQL), so workers running at once never pass the cap together. The phone number is read from the submission when the message is sent, and
 never reaches a log or an error (errors are scrubbed of it).
 """
@@ -24,6 +27,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ from gateway.backoff import pause_after
 from sync.central.backoffice.intake import OFFICE_TZ, office_date
 from sync.central.db import submissions
 from sync.central.sms import queue
-from sync.central.sms.senders import Sender, SendError
+from sync.central.sms.senders import MaybeSent, Sender, SendError
 from sync.central.sms.settings import SmsSettings
 from sync.central.sms.tables import outbox
 
@@ -55,10 +60,12 @@ class RoundReport:
     failed: list[int] = field(default_factory=list)
     capped: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
+    interrupted: list[int] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"sms: {len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed, "
-                f"{len(self.capped)} held by the daily cap, {len(self.dropped)} without a number")  # fmt: skip
+                f"{len(self.capped)} held by the daily cap, {len(self.dropped)} without a number"
+                + (f", {len(self.interrupted)} interrupted or unconfirmed" if self.interrupted else ""))  # fmt: skip
 
 
 def hash_key(master_key: bytes, cfg: SmsSettings) -> bytes:
@@ -74,14 +81,46 @@ def next_day_ms(now_ms: int) -> int:
     return int(datetime.combine(tomorrow, time(0), OFFICE_TZ).astimezone(UTC).timestamp() * 1000)
 
 
-def recover(engine: Engine, now_ms: int) -> list[int]:
+def owner() -> str:
+    """Who claims a message: ``<host>:<pid>`` of this worker (kept in ``claimed_by``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_ms(cfg: SmsSettings) -> int:
+    """How long a claim holds, in ms: longer than one whole send can take (a modem's send waits up to four
+    times ``sms_modem_timeout_s``: the prompt, the cancelling ``AT``, the confirmation, opening the port; an HTTP
+    POST 30 s), plus a minute. Only a claim older than this (or of a gone worker) is interrupted by another."""
+    return int((4 * max(cfg.sms_modem_timeout_s, 30.0) + 60) * 1000)
+
+
+def _gone(claimed_by: str | None) -> bool:
+    """Whether the worker ``<host>:<pid>`` is known to have stopped: on this host, with no such process."""
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists
+        return False
+    return False
+
+
+def recover(engine: Engine, now_ms: int, lease: int) -> list[int]:
     """Messages left ``sending`` by a worker that stopped: ``failed`` (:data:`INTERRUPTED`), never resent by
-    themselves. Run at the start of every worker, before its first round. Answers their ids."""
+    themselves, and counted toward the number's daily cap on the day they were claimed. Only claims older than
+    ``lease`` ms (:func:`lease_ms`), or whose worker on this host is gone, are taken: another live worker may be
+    sending the others right now. Runs before every round. Answers their ids."""
     with engine.begin() as conn:
-        ids = [r[0] for r in conn.execute(sa.select(outbox.c.id).where(outbox.c.state == "sending"))]
-        if ids:
-            conn.execute(outbox.update().where(outbox.c.id.in_(ids), outbox.c.state == "sending")
-                         .values(state="failed", last_error=INTERRUPTED, next_ms=now_ms))  # fmt: skip
+        found = conn.execute(sa.select(outbox.c.id, outbox.c.claimed_ms, outbox.c.claimed_by)
+                             .where(outbox.c.state == "sending")).all()  # fmt: skip
+        stale = [r for r in found if (r.claimed_ms or 0) + lease <= now_ms or _gone(r.claimed_by)]
+        for row in stale:
+            conn.execute(outbox.update().where(outbox.c.id == row.id, outbox.c.state == "sending")
+                         .values(state="failed", last_error=INTERRUPTED, next_ms=now_ms,
+                                 sent_day=office_date(row.claimed_ms or now_ms).isoformat()))  # fmt: skip
+    ids = [row.id for row in stale]
     for message_id in ids:
         log.warning("sms %d was interrupted while sending; listed as failed", message_id)
     return ids
@@ -89,7 +128,7 @@ def recover(engine: Engine, now_ms: int) -> list[int]:
 
 def send_due(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, now_ms: int) -> RoundReport:
     """One round: send every due message (``pending`` with ``next_ms`` <= ``now_ms``), oldest first."""
-    report = RoundReport()
+    report = RoundReport(interrupted=recover(engine, now_ms, lease_ms(cfg)))
     with engine.connect() as conn:
         due = [r[0] for r in conn.execute(
             sa.select(outbox.c.id).where(outbox.c.state == "pending", outbox.c.next_ms <= now_ms)
@@ -131,12 +170,11 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:digest))"),
                          {"lock": _LOCK, "digest": digest})  # fmt: skip
         today = office_date(now_ms).isoformat()
-        sent_today = conn.execute(  # those sent today, and one another worker is sending now
+        sent_today = conn.execute(  # those sent (or maybe sent) today, and one another worker is sending now
             sa.select(sa.func.count()).where(
                 outbox.c.phone_hash == digest,
-                sa.or_(
-                    sa.and_(outbox.c.state == "sent", outbox.c.sent_day == today), outbox.c.state == "sending"
-                ),
+                outbox.c.id != message_id,
+                sa.or_(outbox.c.sent_day == today, outbox.c.state == "sending"),
             )
         ).scalar_one()
         if sent_today >= cfg.sms_daily_cap:
@@ -147,13 +185,23 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
             return
         claimed = conn.execute(
             outbox.update().where(outbox.c.id == message_id, outbox.c.state == "pending")
-            .values(state="sending", claimed_ms=now_ms, attempts=outbox.c.attempts + 1, phone_hash=digest)
+            .values(state="sending", claimed_ms=now_ms, claimed_by=owner(), attempts=outbox.c.attempts + 1,
+                    phone_hash=digest)
         ).rowcount  # fmt: skip
     if not claimed:
         return  # another worker took it
     attempts = int(row.attempts) + 1
     try:
         reference = sender.send(phone, row.text, row.key)
+    except MaybeSent as err:  # handed over, not confirmed: like an interrupted send, never repeated by itself
+        error = queue.scrub(f"{INTERRUPTED} ({err})", phone)[:500]
+        with engine.begin() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == message_id)
+                         .values(state="failed", last_error=error, next_ms=now_ms,
+                                 sent_day=office_date(now_ms).isoformat()))  # fmt: skip
+        report.interrupted.append(message_id)
+        log.warning("sms %d may have been sent (attempt %d): %s", message_id, attempts, error)
+        return
     except SendError as err:
         error = queue.scrub(str(err), phone)[:500]
         _failed(engine, cfg, message_id, attempts, error, now_ms, report)
@@ -227,8 +275,8 @@ def counts(conn: sa.Connection) -> dict[str, int]:
 
 
 class Worker:
-    """Runs :func:`send_due` every ``cfg.sms_every_s`` seconds in a named thread until :meth:`close`; it first
-    :func:`recover`\\ s what an earlier worker left half-sent."""
+    """Runs :func:`send_due` every ``cfg.sms_every_s`` seconds in a named thread until :meth:`close`; each round
+    first :func:`recover`\\ s what a stopped worker left half-sent (claims whose lease ran out)."""
 
     def __init__(
         self, engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, clock: Callable[[], float]
@@ -242,12 +290,8 @@ class Worker:
         return self
 
     def _loop(self) -> None:
-        recovered = False
         while not self._stop.is_set():
             try:
-                if not recovered:
-                    recover(self.engine, int(self.clock() * 1000))
-                    recovered = True
                 send_due(self.engine, self.sender, self.cfg, self.key, int(self.clock() * 1000))
             except Exception:  # a database outage must not end the thread: try again next round
                 log.exception("sms round failed")
