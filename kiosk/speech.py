@@ -271,7 +271,13 @@ class _Reader(HTMLParser):
             or "hidden" in names
             or names.get("aria-hidden") == "true"
             or "data-read-skip" in names
+            or "data-read-secret" in names
         )
+        instead = names.get("data-read-secret")
+        if instead and not self._skipping():  # a secret's own words are never read; its notice is
+            self._flush()
+            self.current.append(instead)
+            self._flush()
         if tag == "img" and not skip and not self._skipping() and names.get("alt"):
             self._flush()
             self.current.append(names["alt"] or "")
@@ -312,7 +318,10 @@ def readable_text(html: str) -> str:
     """The text a citizen sees in the HTML fragment ``html``, as sentences to be read aloud.
 
     Left out: scripts, styles, forms and their controls, buttons, SVG, and elements marked
-    ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. Each block ends a
+    ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. An element marked
+    ``data-read-secret`` (a status code: anyone near the kiosk would hear it) is never read, whatever it
+    holds; the attribute's value, when given, is read in its place (``data-read-secret="the status code is
+    printed on your slip"``). Each block ends a
     sentence, and so does each link (a full stop is added when it has none; a ``<dt>`` ends with a colon); an element marked
     ``data-read-spell`` is read character by character. Symbols (Unicode So, Sm, Sk: arrows, check marks,
     icons) are dropped.

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from gateway.config import Config
 from gateway.store import Store
 from kiosk.speech import Speech, passage_key, readable_text, spell
-from tests.kiosk.helpers import complaint_data, number_on, post
+from tests.kiosk.helpers import GOOD_NIK, complaint_data, csrf, number_on, post, request_data
 
 LISTEN_RE = re.compile(r'id="listen" data-src="([^"]+)"')
 
@@ -94,7 +94,7 @@ def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
     spelled = spell(number)
     assert spelled in passage.text  # the number is read character by character
     code = re.search(r'id="receipt-code">([^<]+)<', page)
-    assert code and spell(code.group(1)) in passage.text
+    assert code and spell(code.group(1)) not in passage.text  # a secret is never read aloud
 
     audio = client.get(src)
     assert audio.status_code == 200 and audio.data[:4] == b"RIFF"
@@ -106,6 +106,41 @@ def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
     client.post("/selesai")
     assert client.get(src).status_code == 404  # forgotten at the idle reset
     assert speech_of(app).passage(key_of(src)) is None
+
+
+def _spoken(app: Flask) -> str:
+    """Every passage the kiosk may read now, as one text."""
+    return " ".join(p.text for p in speech_of(app)._passages.values())
+
+
+def test_no_secret_and_no_personal_data_is_read_aloud(app: Flask, client: FlaskClient) -> None:
+    data = request_data(telepon="081298765432")
+    number = number_on(post(client, "/permohonan", data))
+    receipt = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    code = re.search(r'id="receipt-code">([^<]+)<', receipt)
+    assert code
+    secret = code.group(1).strip()
+    passage = speech_of(app).passage(key_of(listen_src(receipt)))
+    assert passage is not None and spell(number) in passage.text
+    assert "Kode status tercetak di struk." in passage.text  # said instead of the code
+
+    status = client.post("/status", data={"csrf_token": csrf(client, "/status"), "nomor": number,
+                                          "kode": secret})  # fmt: skip
+    page = status.get_data(as_text=True)
+    assert status.status_code == 200 and 'id="status-label"' in page
+    assert speech_of(app).passage(key_of(listen_src(page))) is not None
+    spoken = _spoken(app)
+    compact = re.sub(r"[\s,.-]", "", spoken)
+    for private in (secret, GOOD_NIK, "081298765432"):
+        plain = re.sub(r"[\s-]", "", private)
+        assert plain not in compact and spell(private) not in spoken, private
+        assert spell(plain) not in spoken, private
+
+    client.get("/bahasa/en")
+    english = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(english)))
+    assert passage is not None and "The status code is printed on your slip." in passage.text
+    assert spell(secret) not in passage.text
 
 
 def test_form_fields_carry_their_label_hint_and_error(app: Flask, client: FlaskClient) -> None:
@@ -139,6 +174,9 @@ def test_the_page_text_leaves_out_controls_and_spells_codes() -> None:
         '<p data-read-spell>7KQ2M-9XD4H</p><img src="x" alt="Grafik air"><script>x()</script>'
     )
     assert text == "Judul. Isi satu. Status: Diterima. 7 K Q 2 M, 9 X D 4 H. Grafik air."
+    secret = readable_text('<p>Kode</p><div data-read-secret="Kode tercetak di struk."><p data-read-spell>7KQ2M</p>'
+                           "<p>rahasia</p></div><p data-read-secret>ABC</p><p>Akhir</p>")  # fmt: skip
+    assert secret == "Kode. Kode tercetak di struk. Akhir."
 
 
 def test_the_wav_cache_keeps_within_its_bound(tmp_path: Path) -> None:
