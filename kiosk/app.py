@@ -45,6 +45,7 @@ RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
     "operator.login": ("KIOSK_LIMIT_LOGIN", "login", ["POST"]),
     "operator.printer_test": ("KIOSK_LIMIT_SUBMIT", "printer", ["POST"]),
     "survey.survey": ("KIOSK_LIMIT_SUBMIT", "survey", ["POST"]),
+    "public.listen": ("KIOSK_LIMIT_LISTEN", "listen", None),
 }
 
 
@@ -81,6 +82,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_ALERT_POLL_SECONDS": 5,
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
         "KIOSK_LIMIT_STATUS": "30 per minute",
+        "KIOSK_LIMIT_LISTEN": "60 per minute",  # readings asked ("Dengarkan", a field read aloud)
         "KIOSK_LIMIT_LOGIN": "5 per minute",
         "KIOSK_OPERATOR_IDLE_SECONDS": 15 * 60,  # an operator session unused this long ends
         "KIOSK_OPERATOR_MAX_AGE_SECONDS": 8 * 3600,  # and any ends this long after its login
@@ -95,6 +97,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_SPEECH_CACHE_BYTES": 64
         * 1024
         * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
+        "KIOSK_SPEECH_PRIVATE_BYTES": 32 * 1024 * 1024,  # in memory: private readings' audio, all sessions
         "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
         "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
@@ -156,6 +159,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         int(app.config["KIOSK_SPEECH_CACHE_BYTES"]),
         float(app.config["KIOSK_SPEECH_SECONDS"]),
         str(app.config["KIOSK_ESPEAK"]),
+        private_bytes=int(app.config["KIOSK_SPEECH_PRIVATE_BYTES"]),
     )
 
     Babel(app, locale_selector=i18n.current_language)
