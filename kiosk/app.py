@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -49,9 +49,23 @@ RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
 }
 
 
+def _session_key() -> str:
+    """The rate limit's key of this browser session (a random token kept in the session): the survey is rated
+    at the kiosk's own screen, where every citizen has the same address, so its budget is per session."""
+    return "session:" + str(session.setdefault("client", secrets.token_urlsafe(16)))
+
+
+# Routes whose budget is per session rather than per address (the default, ``get_remote_address``). The
+# survey needs no more: a rating is also spent from the session's allowance (kiosk/views/survey.py).
+PER_SESSION = {"survey.survey"}
+
+
 def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
     for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
-        limit = limiter.shared_limit(_config_value(app, setting), scope=scope, methods=methods)
+        key_func = _session_key if endpoint in PER_SESSION else None
+        limit = limiter.shared_limit(
+            _config_value(app, setting), scope=scope, methods=methods, key_func=key_func
+        )
         app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
 
 
