@@ -6,7 +6,8 @@ nine questions, one per element of the Permen (U1-U9), each answered by one tap 
 anonymous: what is stored (``Store.add_rating``) is the service, the day and the ratings, never the
 submission's number, the citizen's NIK, the session or the time of day; the survey's URL names only the kind
 of service. The rating is held until the kiosk's day is over; then the day's ratings join the sync stream
-in random order. The form's random key (its ``uuid``) makes a double tap store one rating.
+in random order, in groups of at least five of one service (else later, under their week or month:
+``gateway.store.ratings.k_anonymous``). The form's random key (its ``uuid``) makes a double tap store one rating.
 
 A rating follows a finished service: showing a receipt or a status page grants the session one rating of that
 service (:func:`allow`, once per submission shown), and a stored rating spends it; a rating sent without one

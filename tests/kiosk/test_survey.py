@@ -50,11 +50,14 @@ def test_a_rating_is_stored_once_with_no_identity(client: FlaskClient, kiosk_sto
     day_ends = datetime.combine(day + timedelta(days=1), time(), ZoneInfo("Asia/Jakarta"))
     assert held[0][1] == int(day_ends.timestamp() * 1000)
     assert kiosk_store.outbox("ratings") == [] and kiosk_store.release_ratings(held[0][1] - 1) == 0
-    assert kiosk_store.release_ratings(held[0][1]) == 1 and kiosk_store.release_ratings(held[0][1]) == 0
+    assert kiosk_store.release_ratings(held[0][1]) == 0  # alone on its day: held (k-anonymity)
+    for i in range(4):  # four other citizens' requests rated that day
+        kiosk_store.add_rating("request", {"u5": 3}, day=day, uuid=f"other-{i}", release_ms=held[0][1])
+    assert kiosk_store.release_ratings(held[0][1]) == 5 and kiosk_store.release_ratings(held[0][1]) == 0
     assert client.post("/survei/permohonan", data=answers).status_code == 200  # a resend after the release
     assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
-    rows = kiosk_store.conn.execute("SELECT * FROM ratings").fetchall()
-    assert len(rows) == 1
+    rows = kiosk_store.conn.execute("SELECT * FROM ratings WHERE uuid = ?", (answers["kunci"],)).fetchall()
+    assert len(rows) == 1 and kiosk_store.conn.execute("SELECT count(*) FROM ratings").fetchone()[0] == 5
     for table in ("ratings", "ratings_held"):
         columns = [d[1] for d in kiosk_store.conn.execute(f"PRAGMA table_info({table})")]
         assert not IDENTITY_COLUMNS & set(columns), table
@@ -64,7 +67,7 @@ def test_a_rating_is_stored_once_with_no_identity(client: FlaskClient, kiosk_sto
     assert (row["u1"], row["u2"], row["u3"], row["u7"], row["u9"]) == (4, None, 2, 3, None)
     submission = kiosk_store.conn.execute("SELECT uuid, number, idempotency_key FROM submissions").fetchone()
     assert not set(submission) & {str(v) for v in row.values()}  # nothing of the submission in the rating
-    outbox = kiosk_store.outbox("ratings")
+    outbox = [r for r in kiosk_store.outbox("ratings") if r["uuid"] == answers["kunci"]]
     assert outbox[0]["ratings"] == {"u1": 4, "u3": 2, "u7": 3} and set(outbox[0]) == {
         "seq", "uuid", "service", "day", "ratings"}  # fmt: skip
 
