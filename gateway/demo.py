@@ -212,16 +212,18 @@ DEMO_RATINGS: tuple[tuple[int | None, ...], ...] = (
 
 def _seed_ratings(store: Store) -> None:
     """Ratings of the last days (their days are over, so the first sync round sends them and the back
-    office's report shows a satisfaction index at once)."""
+    office's report shows a satisfaction index at once): five requests rated yesterday and five status checks
+    the day before, since a (service, day) goes only with at least five ratings (docs/skm.md, k-anonymity)."""
     from datetime import date, timedelta
 
     from gateway.vocabulary import SKM_ELEMENTS, SKM_SERVICES
 
     today = date.today()
     for i, values in enumerate(DEMO_RATINGS * 2):
-        day = today - timedelta(days=1 + i % 7)
+        day = today - timedelta(days=1 + i // len(DEMO_RATINGS))
+        service = SKM_SERVICES[0] if i < len(DEMO_RATINGS) else SKM_SERVICES[-1]
         ratings = {e: v for e, v in zip(SKM_ELEMENTS, values, strict=True) if v is not None}
-        store.add_rating(SKM_SERVICES[i % len(SKM_SERVICES)], ratings, day=day, uuid=f"demo-rating-{i}")
+        store.add_rating(service, ratings, day=day, uuid=f"demo-rating-{i}")
 
 
 def _link(demo_dir: Path, node_id: str) -> Path:

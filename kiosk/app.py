@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -45,12 +45,27 @@ RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
     "operator.login": ("KIOSK_LIMIT_LOGIN", "login", ["POST"]),
     "operator.printer_test": ("KIOSK_LIMIT_SUBMIT", "printer", ["POST"]),
     "survey.survey": ("KIOSK_LIMIT_SUBMIT", "survey", ["POST"]),
+    "public.listen": ("KIOSK_LIMIT_LISTEN", "listen", None),
 }
+
+
+def _session_key() -> str:
+    """The rate limit's key of this browser session (a random token kept in the session): the survey is rated
+    at the kiosk's own screen, where every citizen has the same address, so its budget is per session."""
+    return "session:" + str(session.setdefault("client", secrets.token_urlsafe(16)))
+
+
+# Routes whose budget is per session rather than per address (the default, ``get_remote_address``). The
+# survey needs no more: a rating is also spent from the session's allowance (kiosk/views/survey.py).
+PER_SESSION = {"survey.survey"}
 
 
 def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
     for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
-        limit = limiter.shared_limit(_config_value(app, setting), scope=scope, methods=methods)
+        key_func = _session_key if endpoint in PER_SESSION else None
+        limit = limiter.shared_limit(
+            _config_value(app, setting), scope=scope, methods=methods, key_func=key_func
+        )
         app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
 
 
@@ -81,6 +96,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_ALERT_POLL_SECONDS": 5,
         "KIOSK_LIMIT_SUBMIT": "10 per minute",
         "KIOSK_LIMIT_STATUS": "30 per minute",
+        "KIOSK_LIMIT_LISTEN": "60 per minute",  # readings asked ("Dengarkan", a field read aloud)
         "KIOSK_LIMIT_LOGIN": "5 per minute",
         "KIOSK_OPERATOR_IDLE_SECONDS": 15 * 60,  # an operator session unused this long ends
         "KIOSK_OPERATOR_MAX_AGE_SECONDS": 8 * 3600,  # and any ends this long after its login
@@ -95,6 +111,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_SPEECH_CACHE_BYTES": 64
         * 1024
         * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
+        "KIOSK_SPEECH_PRIVATE_BYTES": 32 * 1024 * 1024,  # in memory: private readings' audio, all sessions
         "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
         "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
@@ -156,6 +173,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         int(app.config["KIOSK_SPEECH_CACHE_BYTES"]),
         float(app.config["KIOSK_SPEECH_SECONDS"]),
         str(app.config["KIOSK_ESPEAK"]),
+        private_bytes=int(app.config["KIOSK_SPEECH_PRIVATE_BYTES"]),
     )
 
     Babel(app, locale_selector=i18n.current_language)

@@ -8,7 +8,10 @@ choosing.
 
 Passages of pages that are not public (a receipt, a status with its answer: they may hold personal data) are
 *private*: registered with the session's owner token, spoken only to that session, never written to disk, and
-forgotten at the idle reset (:meth:`Speech.forget`). Public passages are cached as WAV files under
+forgotten at the idle reset (:meth:`Speech.forget`). Their audio is kept in memory for that session (within
+``private_bytes`` in all, the least recently used dropped first, and forgotten at the idle reset too), so that
+a session asking again is served without a new synthesis; a session has at most one synthesis running: a
+second request while it runs is refused (:class:`SpeechBusy`), never queued. Public passages are cached as WAV files under
 ``<data_dir>/speech/`` (folder 0700), named by language and key, within a size bound: the least recently used
 files are deleted first.
 
@@ -38,12 +41,18 @@ log = logging.getLogger(__name__)
 
 VOICES = {"id": "id", "en": "en"}  # kiosk language -> espeak-ng voice
 KEY_RE = re.compile(r"[0-9a-f]{64}")
-MAX_CHARS = 12_000  # a passage longer than this is cut at a sentence (about ten minutes of speech)
+MAX_CHARS = 4_000  # a passage longer than this is cut (at a sentence or a word) and ends with "..."
+# 4,000 characters are about six minutes of speech, a WAV of about 16 MiB: a huge page cannot make more
+ELLIPSIS = " ..."
 WORDS_PER_MINUTE = 150  # a little slower than espeak-ng's 175: easier to follow at a public screen
 
 
 class SpeechUnavailable(Exception):
     """espeak-ng is missing, failed, or took longer than the bound."""
+
+
+class SpeechBusy(Exception):
+    """The session asking already has a synthesis running (one at a time per session); ask again later."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,8 @@ def passage_key(lang: str, text: str) -> str:
 class Speech:
     """The kiosk's reader: registered passages (in memory, at most ``max_passages``), the WAV cache in
     ``cache_dir`` (at most ``max_bytes`` in all) and the espeak-ng runner (``espeak``, a command name or path;
-    each run bounded by ``timeout`` seconds). Thread-safe."""
+    each run bounded by ``timeout`` seconds); the audio of private passages is kept in memory per session, at
+    most ``private_bytes`` in all. Thread-safe."""
 
     def __init__(
         self,
@@ -73,6 +83,7 @@ class Speech:
         timeout: float = 30.0,
         espeak: str = "espeak-ng",
         max_passages: int = 4096,
+        private_bytes: int = 32 * 1024 * 1024,
     ):
         self.cache_dir = Path(cache_dir)
         self.max_bytes = max_bytes
@@ -81,6 +92,10 @@ class Speech:
         self._passages: LRUCache[str, Passage] = LRUCache(max_passages)
         self._lock = threading.Lock()  # around _passages
         self._synth = threading.Lock()  # one espeak-ng at a time: the Pi has few cores to spare
+        # (owner, lang, key) -> WAV bytes of a private passage; bounded by their size in bytes
+        self._private: LRUCache[tuple[str, str, str], bytes] = LRUCache(private_bytes, getsizeof=len)
+        self._public = threading.Lock()  # a public passage is made once, then read from its file
+        self._running: set[str] = set()  # the owners with a synthesis running now
 
     def register(self, text: str, lang: str, owner: str | None = None) -> str:
         """Remember ``text`` (normalized, cut to :data:`MAX_CHARS`) as speakable in ``lang``; returns its key.
@@ -102,12 +117,20 @@ class Speech:
             return self._passages.get(key)
 
     def forget(self, owner: str) -> int:
-        """Drop every passage private to session token ``owner`` (the idle reset); returns how many."""
+        """Drop every passage private to session token ``owner`` (the idle reset), and their audio kept in
+        memory; returns how many passages."""
         with self._lock:
             keys = [k for k, p in self._passages.items() if p.owner == owner]
             for key in keys:
                 del self._passages[key]
+            for held in [h for h in self._private if h[0] == owner]:
+                del self._private[held]
         return len(keys)
+
+    def private_bytes(self) -> int:
+        """The bytes of private audio kept in memory now."""
+        with self._lock:
+            return int(self._private.currsize)
 
     def cached(self, lang: str, key: str) -> Path | None:
         """The cached WAV file of public passage ``key`` in ``lang`` (its use noted, so that the trim keeps it),
@@ -128,7 +151,9 @@ class Speech:
     def audio(self, lang: str, key: str, owner: str | None) -> tuple[bytes, bool] | None:
         """The WAV bytes of passage ``key`` in ``lang`` and whether it is public (cacheable), or None when the
         kiosk does not know that passage for this caller (never registered, forgotten, or private to another
-        session). Raises :class:`SpeechUnavailable` when espeak-ng cannot speak it."""
+        session). A private passage is synthesized once per session and then served from memory. Raises
+        :class:`SpeechUnavailable` when espeak-ng cannot speak it, :class:`SpeechBusy` when the passage is
+        private and its session has a synthesis running already."""
         if lang not in VOICES or not KEY_RE.fullmatch(key):
             return None
         with self._lock:
@@ -140,12 +165,39 @@ class Speech:
                 return cached, True
         if passage is None or passage.lang != lang:
             return None
-        if passage.owner is not None and passage.owner != owner:
-            return None
-        wav = self.synthesize(passage.text, lang)
         if passage.owner is None:
-            self._store(path, wav)
-        return wav, passage.owner is None
+            with self._public:  # made meanwhile by a request that came first: served from its file
+                cached = _read(path)
+                if cached is not None:
+                    return cached, True
+                wav = self.synthesize(passage.text, lang)
+                self._store(path, wav)
+            return wav, True
+        if passage.owner != owner:
+            return None
+        return self._private_audio(passage, lang, key), False
+
+    def _private_audio(self, passage: Passage, lang: str, key: str) -> bytes:
+        owner = passage.owner
+        assert owner is not None
+        held = (owner, lang, key)
+        with self._lock:
+            wav = self._private.get(held)
+            if wav is not None:
+                return wav
+            if owner in self._running:
+                raise SpeechBusy("this session's reading is being made")
+            self._running.add(owner)
+        try:
+            wav = self.synthesize(passage.text, lang)
+        finally:
+            with self._lock:
+                self._running.discard(owner)
+        with self._lock:
+            if self._passages.get(key) == passage:  # not forgotten meanwhile (the idle reset)
+                with contextlib.suppress(ValueError):  # larger than the whole bound: not kept
+                    self._private[held] = wav
+        return wav
 
     def synthesize(self, text: str, lang: str) -> bytes:
         """``text`` spoken in ``lang`` as a WAV file (espeak-ng's 22050 Hz mono 16-bit). Raises
@@ -220,12 +272,17 @@ def _read(path: Path) -> bytes | None:
 
 
 def _cut(text: str) -> str:
+    """``text`` with its spaces normalized, at most :data:`MAX_CHARS` characters plus :data:`ELLIPSIS`: a
+    longer one is cut at its last sentence (or else word) within the bound, and ends with the ellipsis."""
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) <= MAX_CHARS:
         return text
     head = text[:MAX_CHARS]
     end = head.rfind(". ")
-    return head[: end + 1] if end > 0 else head
+    if end > MAX_CHARS // 2:
+        return head[: end + 1] + ELLIPSIS
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head) + ELLIPSIS
 
 
 # -- the text of a page -----------------------------------------------------------------------------------------
@@ -271,7 +328,13 @@ class _Reader(HTMLParser):
             or "hidden" in names
             or names.get("aria-hidden") == "true"
             or "data-read-skip" in names
+            or "data-read-secret" in names
         )
+        instead = names.get("data-read-secret")
+        if instead and not self._skipping():  # a secret's own words are never read; its notice is
+            self._flush()
+            self.current.append(instead)
+            self._flush()
         if tag == "img" and not skip and not self._skipping() and names.get("alt"):
             self._flush()
             self.current.append(names["alt"] or "")
@@ -312,7 +375,10 @@ def readable_text(html: str) -> str:
     """The text a citizen sees in the HTML fragment ``html``, as sentences to be read aloud.
 
     Left out: scripts, styles, forms and their controls, buttons, SVG, and elements marked
-    ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. Each block ends a
+    ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. An element marked
+    ``data-read-secret`` (a status code: anyone near the kiosk would hear it) is never read, whatever it
+    holds; the attribute's value, when given, is read in its place (``data-read-secret="the status code is
+    printed on your slip"``). Each block ends a
     sentence, and so does each link (a full stop is added when it has none; a ``<dt>`` ends with a colon); an element marked
     ``data-read-spell`` is read character by character. Symbols (Unicode So, Sm, Sk: arrows, check marks,
     icons) are dropped.

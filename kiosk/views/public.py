@@ -29,7 +29,7 @@ from gateway.vocabulary import DipCategory
 from kiosk import charts, conditions, display, documents, i18n
 from kiosk.pagecache import MARKER
 from kiosk.renderworker import BoundedWorker, RenderError
-from kiosk.speech import Speech, SpeechUnavailable, readable_text
+from kiosk.speech import Speech, SpeechBusy, SpeechUnavailable, readable_text
 from kiosk.views import current_alerts, kiosk_tz, store, thresholds
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,9 @@ def _sentence(text: str) -> str:
 @bp.get("/dengarkan/<lang>/<key>.wav")
 def listen(lang: str, key: str) -> Response:
     """The spoken audio (WAV) of a text the kiosk registered when it rendered a page (kiosk/speech.py); 404 for
-    any other key, and for a private passage asked by another session; 503 when espeak-ng cannot speak."""
+    any other key, and for a private passage asked by another session; 503 when espeak-ng cannot speak; 429
+    (with Retry-After) when this session's reading is still being made, or when the client asked too often
+    (``KIOSK_LIMIT_LISTEN``). A private reading is made once per session and then served from memory."""
     path = speech().cached(lang, key)
     if path is not None:  # streamed from the file (a page's reading can be megabytes), with Range requests
         return send_file(path, mimetype="audio/wav", conditional=True, max_age=86400)
@@ -272,6 +274,10 @@ def listen(lang: str, key: str) -> Response:
     except SpeechUnavailable as err:
         log.warning("reading aloud failed: %s", err)
         abort(503)
+    except SpeechBusy:  # this session's reading is being made: one at a time, never queued
+        busy = Response("", status=429, mimetype="text/plain")
+        busy.headers["Retry-After"] = "2"
+        return busy
     if found is None:
         abort(404)
     wav, public = found

@@ -30,11 +30,11 @@ from limits import parse as parse_limit
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
 from gateway.store import files
-from gateway.vocabulary import DueKind, LaporStage, SubmissionKind, SubmissionStatus
+from gateway.vocabulary import DueKind, LaporStage, SkmService, SubmissionKind, SubmissionStatus
 from kiosk import forms
 from kiosk import status as status_mod
 from kiosk.printing import PrinterError, Slip, print_slip
-from kiosk.views import kiosk_today, kiosk_tz, store
+from kiosk.views import kiosk_today, kiosk_tz, store, survey
 
 log = logging.getLogger(__name__)
 bp = Blueprint("submit", __name__)
@@ -212,6 +212,7 @@ def receipt(number: str) -> Any:
     qr = segno.make(status_url(number, code), error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", omitsize=True
     )
+    survey.allow(record["kind"], number)  # a service given: the session may rate it once
     return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
                            code=statuscode.grouped(code) if code else None,
                            printed=session.get("printed", "none"), status_url=status_url(number, code))  # fmt: skip
@@ -265,6 +266,7 @@ def _status_page(number: str, code: str | None) -> Any:
         return page, 503
     if not view.found:
         return render_template("status_unknown.html", number=number, offline=view.offline), 404
+    survey.allow(SkmService.STATUS_CHECK, number)  # a status checked: the session may rate the check once
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})

@@ -6,7 +6,13 @@ nine questions, one per element of the Permen (U1-U9), each answered by one tap 
 anonymous: what is stored (``Store.add_rating``) is the service, the day and the ratings, never the
 submission's number, the citizen's NIK, the session or the time of day; the survey's URL names only the kind
 of service. The rating is held until the kiosk's day is over; then the day's ratings join the sync stream
-in random order. The form's random key (its ``uuid``) makes a double tap store one rating.
+in random order, in groups of at least five of one service (else later, under their week or month:
+``gateway.store.ratings.k_anonymous``). The form's random key (its ``uuid``) makes a double tap store one rating.
+
+A rating follows a finished service: showing a receipt or a status page grants the session one rating of that
+service (:func:`allow`, once per submission shown), and a stored rating spends it; a rating sent without one
+is refused politely (403) and nothing is stored. So one session rates each service it was given at most once,
+and a client cannot stuff the survey by sending the form again and again.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, render_template, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField
@@ -81,6 +87,39 @@ def _service(slug: str) -> SkmService:
     return service
 
 
+ALLOWED = "survey_allowed"  # session: slug -> ratings this session may still give
+GRANTED = "survey_granted"  # session: "<slug>:<number>" already granted (a page shown again grants nothing)
+SENT = "survey_sent"  # session: the keys of the forms stored (a double tap is thanked, not refused)
+KEPT = 8  # the most granted and sent keys a session remembers (the session is a cookie: small)
+
+
+def allow(service: str, number: str) -> None:
+    """Grant this session one rating of ``service`` (a submission kind, or ``status-check``) after the service
+    of submission ``number`` was given: its receipt or its status was shown. A second showing of the same
+    submission grants nothing more. Called by kiosk/views/submit.py."""
+    slug = SERVICE_SLUGS.get(service)
+    if slug is None:
+        return
+    granted = list(session.get(GRANTED, []))
+    token = f"{slug}:{number}"
+    if token in granted:
+        return
+    session[GRANTED] = [*granted, token][-KEPT:]
+    allowed = dict(session.get(ALLOWED, {}))
+    allowed[slug] = min(int(allowed.get(slug, 0)) + 1, KEPT)
+    session[ALLOWED] = allowed
+
+
+def _spend(slug: str) -> bool:
+    """Spend one of this session's ratings of ``slug``; False when it has none."""
+    allowed = dict(session.get(ALLOWED, {}))
+    if int(allowed.get(slug, 0)) < 1:
+        return False
+    allowed[slug] = int(allowed[slug]) - 1
+    session[ALLOWED] = {k: v for k, v in allowed.items() if v > 0}
+    return True
+
+
 def _key(text: str | None) -> str:
     """The form's key as a canonical UUID; a fresh one when it is not one (nothing else is stored)."""
     try:
@@ -92,7 +131,8 @@ def _key(text: str | None) -> str:
 @bp.route("/survei/<slug>", methods=["GET", "POST"])
 def survey(slug: str) -> Any:
     """The survey about service ``slug`` (permohonan, pengaduan, keberatan, cek-status); a POST saves the
-    answers given (none: nothing is saved) and thanks the citizen; 503 when the store fails."""
+    answers given (none: nothing is saved) and thanks the citizen; 403 (a polite page, nothing saved) when this
+    session has no rating of this service left to give (see the module's text); 503 when the store fails."""
     service = _service(slug)
     form = SurveyForm()
     if not form.validate_on_submit():
@@ -101,14 +141,23 @@ def survey(slug: str) -> Any:
                                elements=SKM_ELEMENTS), status  # fmt: skip
     ratings = {e: int(getattr(form, e).data) for e in SKM_ELEMENTS if getattr(form, e).data}
     if ratings:
+        key = _key(form.kunci.data)
+        if key in session.get(SENT, []):  # a double tap or a resend: stored once already
+            return render_template("survey_thanks.html", rated=True)
+        if not _spend(slug):
+            return render_template("survey_thanks.html", rated=False, refused=True), 403
         day = kiosk_today()
         day_ends = datetime.combine(day + timedelta(days=1), time(), kiosk_tz())  # held until the day is over
         try:
-            store().add_rating(service, ratings, day=day, uuid=_key(form.kunci.data),
+            store().add_rating(service, ratings, day=day, uuid=key,
                                release_ms=int(day_ends.timestamp() * 1000))  # fmt: skip
         except StoreError as err:
             log.error("a rating could not be saved: %s", err)
+            allow_again = dict(session.get(ALLOWED, {}))
+            allow_again[slug] = int(allow_again.get(slug, 0)) + 1  # not spent: the citizen may send again
+            session[ALLOWED] = allow_again
             return Response(render_template("error.html", code=503), status=503)
+        session[SENT] = [*session.get(SENT, []), key][-KEPT:]
     return render_template("survey_thanks.html", rated=bool(ratings))
 
 

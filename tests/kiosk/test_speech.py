@@ -10,14 +10,15 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.config import Config
 from gateway.store import Store
-from kiosk.speech import Speech, passage_key, readable_text, spell
-from tests.kiosk.helpers import complaint_data, number_on, post
+from kiosk.speech import MAX_CHARS, Speech, SpeechBusy, passage_key, readable_text, spell
+from tests.kiosk.helpers import GOOD_NIK, complaint_data, csrf, number_on, post, request_data
 
 LISTEN_RE = re.compile(r'id="listen" data-src="([^"]+)"')
 
@@ -94,7 +95,7 @@ def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
     spelled = spell(number)
     assert spelled in passage.text  # the number is read character by character
     code = re.search(r'id="receipt-code">([^<]+)<', page)
-    assert code and spell(code.group(1)) in passage.text
+    assert code and spell(code.group(1)) not in passage.text  # a secret is never read aloud
 
     audio = client.get(src)
     assert audio.status_code == 200 and audio.data[:4] == b"RIFF"
@@ -106,6 +107,41 @@ def test_a_receipt_is_read_only_to_its_own_session_and_never_kept(
     client.post("/selesai")
     assert client.get(src).status_code == 404  # forgotten at the idle reset
     assert speech_of(app).passage(key_of(src)) is None
+
+
+def _spoken(app: Flask) -> str:
+    """Every passage the kiosk may read now, as one text."""
+    return " ".join(p.text for p in speech_of(app)._passages.values())
+
+
+def test_no_secret_and_no_personal_data_is_read_aloud(app: Flask, client: FlaskClient) -> None:
+    data = request_data(telepon="081298765432")
+    number = number_on(post(client, "/permohonan", data))
+    receipt = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    code = re.search(r'id="receipt-code">([^<]+)<', receipt)
+    assert code
+    secret = code.group(1).strip()
+    passage = speech_of(app).passage(key_of(listen_src(receipt)))
+    assert passage is not None and spell(number) in passage.text
+    assert "Kode status tercetak di struk." in passage.text  # said instead of the code
+
+    status = client.post("/status", data={"csrf_token": csrf(client, "/status"), "nomor": number,
+                                          "kode": secret})  # fmt: skip
+    page = status.get_data(as_text=True)
+    assert status.status_code == 200 and 'id="status-label"' in page
+    assert speech_of(app).passage(key_of(listen_src(page))) is not None
+    spoken = _spoken(app)
+    compact = re.sub(r"[\s,.-]", "", spoken)
+    for private in (secret, GOOD_NIK, "081298765432"):
+        plain = re.sub(r"[\s-]", "", private)
+        assert plain not in compact and spell(private) not in spoken, private
+        assert spell(plain) not in spoken, private
+
+    client.get("/bahasa/en")
+    english = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(english)))
+    assert passage is not None and "The status code is printed on your slip." in passage.text
+    assert spell(secret) not in passage.text
 
 
 def test_form_fields_carry_their_label_hint_and_error(app: Flask, client: FlaskClient) -> None:
@@ -139,6 +175,9 @@ def test_the_page_text_leaves_out_controls_and_spells_codes() -> None:
         '<p data-read-spell>7KQ2M-9XD4H</p><img src="x" alt="Grafik air"><script>x()</script>'
     )
     assert text == "Judul. Isi satu. Status: Diterima. 7 K Q 2 M, 9 X D 4 H. Grafik air."
+    secret = readable_text('<p>Kode</p><div data-read-secret="Kode tercetak di struk."><p data-read-spell>7KQ2M</p>'
+                           "<p>rahasia</p></div><p data-read-secret>ABC</p><p>Akhir</p>")  # fmt: skip
+    assert secret == "Kode. Kode tercetak di struk. Akhir."
 
 
 def test_the_wav_cache_keeps_within_its_bound(tmp_path: Path) -> None:
@@ -221,3 +260,95 @@ def test_a_status_with_its_answer_is_read_to_whoever_holds_the_code_only(
     page = stranger.get(f"/status/{number}").get_data(as_text=True)
     passage = speech_of(app).passage(key_of(listen_src(page)))
     assert passage is not None and answer not in passage.text and "Sudah dijawab" in passage.text
+
+
+def _counting_espeak(folder: Path) -> Path:
+    """An espeak-ng that notes each run in ``runs``, says ``started``, and waits for ``go`` when ``hold``
+    exists, then runs the real espeak-ng."""
+    script = folder / "espeak-ng"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo run >> "{folder}/runs"\n'
+        f'touch "{folder}/started"\n'
+        f'while [ -e "{folder}/hold" ] && [ ! -e "{folder}/go" ]; do sleep 0.05; done\n'
+        'exec espeak-ng "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def _runs(folder: Path) -> int:
+    runs = folder / "runs"
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def test_a_private_reading_is_made_once_per_session_one_at_a_time(tmp_path: Path) -> None:
+    import threading
+
+    tool = tmp_path / "tool"
+    tool.mkdir()
+    (tool / "hold").touch()
+    speech = Speech(tmp_path / "speech", max_bytes=1_000_000, espeak=str(_counting_espeak(tool)))
+    key = speech.register("Nomor pendaftaran Anda tersimpan.", "id", owner="sesi-a")
+    first: list[tuple[bytes, bool] | None] = []
+    worker = threading.Thread(target=lambda: first.append(speech.audio("id", key, "sesi-a")))
+    worker.start()
+    started = tool / "started"
+    for _ in range(6000):  # espeak-ng has started (bounded: a broken tool must not hang the suite)
+        if started.exists():
+            break
+        threading.Event().wait(0.01)
+    assert started.exists()
+    try:
+        speech.audio("id", key, "sesi-a")
+        raise AssertionError("a second synthesis of one session ran")
+    except SpeechBusy:
+        pass
+    (tool / "go").touch()
+    worker.join(timeout=120)
+    assert first and first[0] is not None and first[0][0][:4] == b"RIFF" and not first[0][1]
+    again = speech.audio("id", key, "sesi-a")
+    assert again is not None and again[0] == first[0][0]  # from memory
+    assert _runs(tool) == 1
+    assert speech.private_bytes() == len(first[0][0])
+    assert not (tmp_path / "speech").exists()  # never on disk
+    assert speech.forget("sesi-a") == 1 and speech.private_bytes() == 0
+    assert speech.audio("id", key, "sesi-a") is None
+
+
+def test_the_private_audio_in_memory_keeps_within_its_bound(tmp_path: Path) -> None:
+    speech = Speech(tmp_path / "speech", max_bytes=1_000_000, private_bytes=300_000)
+    keys = [speech.register(f"Status nomor {n}. Diterima, menunggu diproses.", "id", owner=f"s{n}")
+            for n in range(4)]  # fmt: skip
+    for n, key in enumerate(keys):
+        found = speech.audio("id", key, f"s{n}")
+        assert found is not None
+        assert speech.private_bytes() <= 300_000
+    assert speech.private_bytes() > 0
+
+
+def test_a_huge_page_is_read_only_to_a_bound(tmp_path: Path) -> None:
+    speech = Speech(tmp_path / "speech", max_bytes=1_000_000)
+    text = " ".join(f"Kalimat nomor {n} dari halaman yang sangat panjang." for n in range(2000))
+    passage = speech.passage(speech.register(text, "id"))
+    assert passage is not None and len(text) > 50_000
+    assert passage.text.endswith(" ...") and len(passage.text) <= MAX_CHARS + len(" ...")
+    assert passage.text.startswith("Kalimat nomor 0 dari")
+    words = speech.passage(speech.register("kata " * 5000, "id"))
+    assert words is not None and words.text.endswith("kata ...") and len(words.text) <= MAX_CHARS + 4
+
+
+def test_the_reading_route_is_rate_limited_per_client(make_app, kiosk_store: Store, cfg: Config) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(KIOSK_LIMIT_LISTEN="3 per minute")
+    client = app.test_client()
+    src = listen_src(client.get("/").get_data(as_text=True))
+
+    def status(reply: Any) -> int:
+        with reply:  # a cached reading is streamed from its file
+            return int(reply.status_code)
+
+    assert [status(client.get(src)) for _ in range(3)] == [200, 200, 200]
+    with client.get(src) as refused:
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+    other = {"REMOTE_ADDR": "10.0.0.9"}  # another client has its own budget
+    assert status(app.test_client().get(src, environ_base=other)) == 200

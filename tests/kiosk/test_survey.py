@@ -50,11 +50,14 @@ def test_a_rating_is_stored_once_with_no_identity(client: FlaskClient, kiosk_sto
     day_ends = datetime.combine(day + timedelta(days=1), time(), ZoneInfo("Asia/Jakarta"))
     assert held[0][1] == int(day_ends.timestamp() * 1000)
     assert kiosk_store.outbox("ratings") == [] and kiosk_store.release_ratings(held[0][1] - 1) == 0
-    assert kiosk_store.release_ratings(held[0][1]) == 1 and kiosk_store.release_ratings(held[0][1]) == 0
+    assert kiosk_store.release_ratings(held[0][1]) == 0  # alone on its day: held (k-anonymity)
+    for i in range(4):  # four other citizens' requests rated that day
+        kiosk_store.add_rating("request", {"u5": 3}, day=day, uuid=f"other-{i}", release_ms=held[0][1])
+    assert kiosk_store.release_ratings(held[0][1]) == 5 and kiosk_store.release_ratings(held[0][1]) == 0
     assert client.post("/survei/permohonan", data=answers).status_code == 200  # a resend after the release
     assert kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0] == 0
-    rows = kiosk_store.conn.execute("SELECT * FROM ratings").fetchall()
-    assert len(rows) == 1
+    rows = kiosk_store.conn.execute("SELECT * FROM ratings WHERE uuid = ?", (answers["kunci"],)).fetchall()
+    assert len(rows) == 1 and kiosk_store.conn.execute("SELECT count(*) FROM ratings").fetchone()[0] == 5
     for table in ("ratings", "ratings_held"):
         columns = [d[1] for d in kiosk_store.conn.execute(f"PRAGMA table_info({table})")]
         assert not IDENTITY_COLUMNS & set(columns), table
@@ -64,7 +67,7 @@ def test_a_rating_is_stored_once_with_no_identity(client: FlaskClient, kiosk_sto
     assert (row["u1"], row["u2"], row["u3"], row["u7"], row["u9"]) == (4, None, 2, 3, None)
     submission = kiosk_store.conn.execute("SELECT uuid, number, idempotency_key FROM submissions").fetchone()
     assert not set(submission) & {str(v) for v in row.values()}  # nothing of the submission in the rating
-    outbox = kiosk_store.outbox("ratings")
+    outbox = [r for r in kiosk_store.outbox("ratings") if r["uuid"] == answers["kunci"]]
     assert outbox[0]["ratings"] == {"u1": 4, "u3": 2, "u7": 3} and set(outbox[0]) == {
         "seq", "uuid", "service", "day", "ratings"}  # fmt: skip
 
@@ -107,3 +110,57 @@ def test_the_store_refuses_what_is_not_a_rating(kiosk_store: Store) -> None:
             kiosk_store.add_rating(service, ratings, day=date(2026, 11, 30), uuid="k")
     with pytest.raises(sqlite3.IntegrityError):  # the schema itself keeps a rating's row small
         kiosk_store.conn.execute("INSERT INTO ratings (uuid, service) VALUES ('x', 'request')")
+
+
+def _held(kiosk_store: Store) -> int:
+    return int(kiosk_store.conn.execute("SELECT count(*) FROM ratings_held").fetchone()[0])
+
+
+def _rate(client: FlaskClient, slug: str, key: str | None = "new") -> tuple[int, str]:
+    """Send the survey of ``slug`` with one rating; ``key``: "new" (a fresh form), None (none) or a key."""
+    page = client.get(f"/survei/{slug}").get_data(as_text=True)
+    data = {"csrf_token": csrf(client, f"/survei/{slug}"), "u2": "4"}
+    if key == "new":
+        data["kunci"] = _key(page)
+    elif key is not None:
+        data["kunci"] = key
+    reply = client.post(f"/survei/{slug}", data=data)
+    return reply.status_code, reply.get_data(as_text=True)
+
+
+def test_a_rating_needs_a_service_given_in_this_session(client: FlaskClient, kiosk_store: Store) -> None:
+    status, page = _rate(client, "permohonan")
+    assert status == 403 and 'id="survey-refused"' in page  # refused politely: nothing stored
+    assert _held(kiosk_store) == 0
+
+    number = number_on(post(client, "/permohonan", request_data()))
+    client.get(f"/tanda-terima/{number}")
+    client.get(f"/tanda-terima/{number}")  # shown again: still one rating
+    assert _rate(client, "pengaduan")[0] == 403  # another service than the one given
+    status, page = _rate(client, "permohonan")
+    assert status == 200 and 'id="survey-done"' in page and _held(kiosk_store) == 1
+    for key in ("new", None, "9b2f4c1e-0000-4000-8000-000000000000"):  # stuffing: the same token, new keys
+        assert _rate(client, "permohonan", key)[0] == 403
+    assert _held(kiosk_store) == 1
+
+    client.get(f"/status/{number}")  # a status checked: the check may be rated once
+    assert _rate(client, "cek-status")[0] == 200 and _rate(client, "cek-status")[0] == 403
+    assert _held(kiosk_store) == 2
+
+    second = number_on(post(client, "/permohonan", request_data()))  # a second request: a second rating
+    client.get(f"/tanda-terima/{second}")
+    assert _rate(client, "permohonan")[0] == 200 and _rate(client, "permohonan")[0] == 403
+    assert _held(kiosk_store) == 3
+
+    client.post("/selesai")  # the next citizen starts with nothing to rate
+    assert _rate(client, "permohonan")[0] == 403 and _held(kiosk_store) == 3
+
+
+def test_the_survey_limit_is_per_session_not_per_address(make_app, kiosk_store: Store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(KIOSK_LIMIT_SUBMIT="2 per minute")
+    first = app.test_client()
+    assert [_rate(first, "cek-status")[0] for _ in range(3)] == [403, 403, 429]
+    honest = app.test_client()  # the next citizen at the same screen (same address)
+    number = number_on(post(honest, "/permohonan", request_data()))
+    honest.get(f"/tanda-terima/{number}")
+    assert _rate(honest, "permohonan")[0] == 200 and _held(kiosk_store) == 1

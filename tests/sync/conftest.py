@@ -151,7 +151,7 @@ def fill(
         store.add_rating(
             "status-check",
             {"u1": 1 + (start + i) % 4, "u3": 4, "u9": 2},
-            day=date(2026, 11, 1 + i % 28),
+            day=date(2026, 11, 2),  # one day: its ratings go once there are K of them (docs/skm.md)
             uuid=f"00000000-0000-4000-8000-{start + i:012d}",
         )
 

@@ -54,7 +54,7 @@ def test_sigkill_at_chosen_points_loses_and_duplicates_nothing(
     store: Store, central: CentralHandle, tmp_path: Path, make_client
 ) -> None:
     config = write_config(tmp_path, central.url, central.gateway_id, central.secret, batch_max=400)
-    fill(store, frames=6000, ratings=3)  # every stream has records to lose or duplicate
+    fill(store, frames=6000, ratings=5)  # every stream has records to lose or duplicate (5: K, docs/skm.md)
     for trial, (command, point, n, frames, events, submissions, documents) in enumerate(TRIALS):
         fill(store, frames=frames, events=events, submissions=submissions, start=10_000 * (trial + 1))
         for i in range(documents):
