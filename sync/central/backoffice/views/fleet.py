@@ -227,6 +227,8 @@ def _place_error(err: places.PlaceError, node: str) -> BackofficeError:
         "unknown-node": _("Node %(node)s belum pernah terdengar di anjungan ini.", node=node),
         "node-needed": _("Isi id node."),
         "interval": _("Interval 1 sampai 86400 detik (0: seperti dilaporkan anjungan)."),
+        "unknown-gateway": _("Anjungan tidak dikenal."),
+        "node-heard": _("Node %(node)s sudah melapor atau memiliki bacaan: tidak dihapus.", node=node),
     }
     return BackofficeError(words.get(err.code, str(err)))
 
