@@ -156,7 +156,11 @@ def _map(kiosks: list[dict[str, Any]], cfg: FleetSettings) -> Markup | None:
     """The SVG map of the placed ones of ``kiosks`` and their shown nodes, for the page as it is (every text in
     it escaped); None when none is placed."""
     spots = mapsvg.points(kiosks)
-    return Markup(mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))) if spots else None
+    return (
+        Markup(mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg), current_language()))
+        if spots
+        else None
+    )
 
 
 def _query() -> tuple[overview.Query, dict[str, str]]:
@@ -213,7 +217,7 @@ def map_svg() -> Response:
     with reading_snapshot(central().engine) as conn:
         kiosks = overview.placed(conn, now_ms(), cfg)
     spots = mapsvg.points(kiosks, lambda gw: url_for(".kiosk_page", gateway_id=gw))
-    body = mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))
+    body = mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg), current_language())
     return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
