@@ -386,4 +386,4 @@ def sensor_chart(gateway_id: str, node: str, name: str) -> str:
     )  # fmt: skip
     return render_template("backoffice/sensor.html", rows=rows, chart=chart, gateway_id=gateway_id, node=node,
                            name=name, period=period, periods=list(charts.PERIODS),
-                           measure_decimals=measures.decimals_of(name))  # fmt: skip
+                           measure_decimals=measures.decimals_of(name), summed=measures.summed(name))  # fmt: skip
