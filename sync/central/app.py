@@ -264,7 +264,7 @@ def create_app(
     lookup.init_app(app)
     opendata.init_app(app, state.engine)
     app.register_error_handler(AnjunganError, _anjungan_error)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(errors.Unavailable, _unavailable)
     app.register_error_handler(sa.exc.DBAPIError, _database_error)
     app.register_error_handler(sa.exc.TimeoutError, _database_error)
@@ -309,7 +309,8 @@ def _json_answer(err: AnjunganError) -> tuple[Response, int]:
     return jsonify(body), status
 
 
-def _http_error(err: HTTPException) -> tuple[Response, int]:
+def http_error(err: HTTPException) -> tuple[Response, int]:
+    """An HTTP error as the machine interfaces answer it: JSON ``{"error": words, "detail": text}``."""
     code = err.code or 500
     names = {413: "too large", 404: "not found", 405: "method not allowed", 416: "range not satisfiable"}
     return jsonify({"error": names.get(code, (err.name or "error").lower()), "detail": err.description}), code

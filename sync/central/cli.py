@@ -158,6 +158,17 @@ def add_gateway(ctx: click.Context, name: str) -> None:
     click.echo(json.dumps(service.add_gateway(state.engine, state.master_key, name)))
 
 
+@central_group.command("list-gateways")
+@click.pass_context
+@plain_errors
+def list_gateways(ctx: click.Context) -> None:
+    """Print every registered gateway (kiosk), one JSON object per line: {"gateway_id", "name", "last_seen",
+    "removed"} (times ISO 8601 UTC, null when never/not)."""
+    state = _open(ctx)
+    for row in service.overview(state.engine):
+        click.echo(json.dumps({k: row[k] for k in ("gateway_id", "name", "last_seen", "removed")}))
+
+
 @central_group.command("rotate-secret")
 @click.argument("gateway_id")
 @click.pass_context

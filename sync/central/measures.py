@@ -97,6 +97,16 @@ def unit_of(name: str) -> str:
 DEFAULT_DECIMALS = 3  # frame.py's rounding of any float a node sends
 
 
+# the measurements whose readings add up (each reading is what fell since the one before: firmware/rain.py's
+# tips of the rain gauge), so that a period's sum is its figure, not its mean
+SUMMED = ("rain_mm",)
+
+
+def summed(name: str) -> bool:
+    """Whether the readings of measurement ``name`` add up over a period (:data:`SUMMED`)."""
+    return name in SUMMED
+
+
 def decimals_of(name: str) -> int:
     """The precision of measurement ``name`` in decimals (its entry's; :data:`DEFAULT_DECIMALS` otherwise)."""
     known = MEASURES.get(name)

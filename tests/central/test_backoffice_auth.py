@@ -202,12 +202,32 @@ def test_huge_numbers_in_addresses_are_bounded_not_a_server_error(app: Flask) ->
     assert ppid.get(f"/berkas/dmk-wonosalam/DMK-X-261123-00011/lampiran/{huge}").status_code == 404
 
 
+def test_an_unknown_address_is_the_back_office_page_and_json_only_for_machines(app: Flask) -> None:
+    """An address no page answers, or a kiosk/node/measurement the central does not know, is the back office's
+    own 404 page in the officer's language; the machine interfaces (sync API, Open311, open data) keep JSON."""
+    teknisi = logged_in(app, "tek1", "teknisi")
+    for path in ("/armada/anjungan/nosuch", "/grafik/nosuch/node/water_cm", "/nope-404-page"):
+        answer = teknisi.get(path)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 404 and answer.mimetype == "text/html", path
+        assert "<h1>Tidak ditemukan</h1>" in page and "Alamat ini tidak ada" in page and '"error"' not in page
+    teknisi.get("/bahasa/en")
+    english = teknisi.get("/armada/anjungan/nosuch").get_data(as_text=True)
+    assert "<h1>Not found</h1>" in english
+    anonymous = app.test_client().get("/nope-404-page")
+    assert anonymous.status_code == 404 and "Tidak ditemukan" in anonymous.get_data(as_text=True)
+    for path in ("/api/v1/nosuch", "/opendata/v1/nosuch", "/open311/v2/nosuch"):
+        answer = app.test_client().get(path)
+        assert answer.status_code == 404 and answer.mimetype == "application/json", path
+        assert answer.get_json()["error"] == "not found"
+    assert app.test_client().post("/metrics").mimetype == "application/json"  # 405 of a machine path
+
+
 def test_back_office_pages_carry_the_security_headers(app: Flask, db_url: str, tmp_path: Path) -> None:
     client = logged_in(app, "ppid1", "ppid")
     for path in ("/", "/kotak-masuk", "/nope-404-page", "/laporan"):
         answer = client.get(path)
-        if answer.status_code == 404 and path.startswith("/nope"):
-            continue  # not a back-office route
+        assert answer.status_code == 404 if path.startswith("/nope") else answer.status_code < 400, path
         headers = answer.headers
         assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
         policy = headers["Content-Security-Policy"]

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from sync import protocol
-from sync.central.fleet import alerts
+from sync.central.fleet import alerts, texts
 from sync.central.fleet.settings import FleetSettings
 from tests.central.conftest import Clock, Gateway, central_of
 from tests.central.officers import logged_in
@@ -87,6 +87,15 @@ def test_power_lost_at_a_power_node_with_start_end_and_kiosks(
     assert gateway.send("readings", [back]).status_code == 200
     contact(gateway, clock, t0 + 301, "sync_s=60,mains_min_v=150", "dmk-pw-01,every=60,seen=0")
     assert run(app, t0 + 302).resolved == [power["id"]]
+    with central_of(app).engine.connect() as conn:
+        (done,) = alerts.listing(conn, "resolved")
+    assert done["detail"]["resolved"] == {"mains_v": 219.0} and done["detail"]["peak"] == {"mains_v": 0.0}
+    shown = dict(texts.detail_items(done["detail"], "id"))
+    assert (
+        shown["Tegangan listrik (V), saat selesai"] == "219"
+        and shown["Tegangan listrik (V), terendah"] == "0"
+    )
+    assert "Tegangan listrik (V)" not in shown  # not the 0 V of the last evaluation while it held
 
 
 def test_a_power_node_that_does_not_answer_is_an_outage(app: Flask, gateway: Gateway, clock: Clock) -> None:
@@ -130,7 +139,14 @@ def test_the_other_rules(app: Flask, gateway: Gateway, clock: Clock) -> None:
         f"dead-letters:{gw}", f"store-full:{gw}", f"node-silent:{gw}/dmk-aq-01",
     }  # fmt: skip
     found = open_kinds(app)
-    assert found[f"rain:{gw}/dmk-wx-01"]["detail"]["rain_mm"] == 60.0
+    rain = found[f"rain:{gw}/dmk-wx-01"]
+    assert rain["detail"]["rain_mm"] == 60.0
+    assert rain["started_ms"] == at - 9 * 300 * S  # its first reading of rain, not the start of an hour
+    since = rain["detail"]["since_ms"]
+    assert since % 3_600_000 == 0 and (t0 + 11) * S - 2 * 3_600_000 < since <= at - 9 * 300 * S
+    shown = dict(texts.detail_items(rain["detail"], "id"))
+    assert shown["Curah hujan terkumpul (mm)"] == "60" and shown["Dihitung sejak"] == texts.local_time(since)
+    assert "Rain collected (mm)" in dict(texts.detail_items(rain["detail"], "en"))
     assert found[f"node-reboots:{gw}/dmk-wx-01"]["detail"] == {"reboots_24h": 5, "peak": {"reboots_24h": 5}}
     contact(
         gateway,

@@ -4,6 +4,7 @@ measurement, per kiosk and per producer, per day, week and month, with the zones
 from __future__ import annotations
 
 import random
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from sync.central.backoffice.audit import SYSTEM
 from sync.central.fleet import completeness, places, rollup
 from sync.central.fleet.tables import daily, hourly, marks, nodes, series
 from tests.central.conftest import Gateway, central_of
+from tests.central.officers import logged_in
 from tests.fleet.conftest import reading
 
 DAY = date(2026, 11, 23)
@@ -81,8 +83,8 @@ def test_completeness_per_node_kiosk_and_producer(app: Flask, gateway: Gateway) 
         "most": (1440.0, 1000, 69.4, "yellow"),
         "few": (1440.0, 300, 20.8, "red"),
     }
-    assert by_kiosk == [{"gateway": gateway.id, "series": 3, "expected": 4320.0, "received": 2740, "pct": 63.4,
-                         "zone": "yellow"}]  # fmt: skip
+    assert by_kiosk == [{"gateway": gateway.id, "series": 3, "expected": 4320.0, "received": 2740, "counted": 2740.0,
+                         "extra": 0.0, "pct": 63.4, "zone": "yellow"}]  # fmt: skip
     assert (by_producer["bpbd"]["pct"], by_producer["dinkes"]["zone"]) == (84.7, "red")
     # the week: counted from the hour of each node's first reading until now (the day after, one hour in)
     assert week["full"]["expected"] == 1440.0 + 60 and week["full"]["pct"] == 96.0
@@ -108,6 +110,31 @@ def test_an_interval_set_at_the_central_wins_and_caps_received(app: Flask, gatew
             r for r in completeness.report(conn, completeness.window("day", DAY), now) if r["node"] == "few"
         )
     assert (few["expected"], few["received"], few["pct"], few["zone"]) == (288.0, 300, 100.0, "green")
+    assert (few["counted"], few["extra"]) == (288.0, 12.0)  # never shown above expected; the rest named apart
+    tek = logged_in(app, "tek-sari", "teknisi")
+    page = tek.get(f"/kelengkapan?periode=day&kelompok=node&tanggal={DAY.isoformat()}").get_data(as_text=True)
+    row = re.search(
+        r'<td>few</td>.*?<td>([^<]*)</td><td class="received">([^<]*) <small[^>]*>\(\+([^ ]+) lebih, '
+        r'tidak dihitung\)</small></td>\s*<td><span class="zone zone-green">100,0 %</span>',
+        page,
+        re.S,
+    )
+    assert row and row.group(1) == row.group(2) and row.group(3) != "0", (
+        page
+    )  # received shown = expected, extra apart
+    assert "Kelengkapan = Diterima ÷ Diharapkan, dari angka yang tertera" in page
+
+
+def test_the_percentage_is_the_division_of_the_figures_shown() -> None:
+    """Expected and received are shown to one decimal and the percentage is computed from them as shown, so a
+    reader's own division gives it (25.17 expected, 18 received: 25,2 and 18, so 71,4 %, not 71,5 %)."""
+    figures = completeness._figures(25.17, 18.0, 18.0)
+    assert (figures["counted"], figures["extra"], figures["pct"]) == (18.0, 0.0, round(100 * 18 / 25.2, 1))
+    assert figures["pct"] == 71.4
+    over = completeness._figures(
+        25.17, 25.17, 27.0
+    )  # more frames than the interval gives: capped, the rest apart
+    assert (over["counted"], over["extra"], over["pct"]) == (25.2, 1.8, 100.0)
 
 
 def test_a_stored_zero_or_negative_interval_falls_back_to_the_default(app: Flask, gateway: Gateway) -> None:

@@ -124,3 +124,23 @@ def test_open_data_titles_use_labels_and_the_columns_keep_the_names(
         "Data sensor anjungan: Curah hujan (mm), Kelembapan relatif (%), Suhu udara (°C) dan 2 pengukuran lain "
         "(harian)"
     )
+
+
+def test_the_rain_chart_sums_millimetres_and_counts_readings_apart(
+    app: Flask, gateway: Gateway, clock: Clock
+) -> None:
+    """Rain adds up: its chart's table shows each period's millimetres under their own label, and the number of
+    readings under its own (not "Jumlah" for a count beside millimetres)."""
+    now = int(clock() * 1000)
+    hour = now // 3_600_000 * 3_600_000
+    records = [reading(i + 1, hour + i * 60_000, node="dmk-wx-01", name="rain_mm", value=v)
+               for i, v in enumerate([0.2, 1.4, 2.6, 0.0])]  # fmt: skip
+    assert gateway.send("readings", records).status_code == 200
+    tek = logged_in(app, "tek-rina", "teknisi")
+    chart = tek.get(f"/grafik/{gateway.id}/dmk-wx-01/rain_mm?periode=hour").get_data(as_text=True)
+    assert "<th>Curah hujan (mm), jumlah</th><th>Jumlah bacaan</th>" in chart
+    assert '<td class="sum">4,2</td><td class="count">4</td>' in chart
+    level = [reading(5, now - 60_000, node="dmk-wl-01", name="water_cm", value=162.0)]
+    assert gateway.send("readings", level).status_code == 200
+    other = tek.get(f"/grafik/{gateway.id}/dmk-wl-01/water_cm?periode=hour").get_data(as_text=True)
+    assert "<th>Jumlah bacaan</th>" in other and 'class="sum"' not in other  # a level is not summed

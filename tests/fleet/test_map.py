@@ -55,6 +55,10 @@ def test_no_tile_and_no_outside_address_without_the_setting() -> None:
     assert "<image" not in svg and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
     assert 'class="graticule"' in svg
     ET.fromstring(svg)  # well-formed
+    labels = re.findall(r">(-?[\d.,]+)°</text>", svg)  # the latitudes as the page's language writes them
+    assert labels and all("," in label and "." not in label for label in labels), labels
+    english = re.findall(r">(-?[\d.,]+)°</text>", mapsvg.render(_spots(), "Map", lang="en"))
+    assert english == [label.replace(",", ".") for label in labels]
 
 
 def test_tiles_under_the_points_at_their_web_mercator_places() -> None:

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from gateway.errors import ConfigError
 from sync.central.cli import central_group
 from sync.central.fleet.settings import FleetSettings, env_names
+from sync.central.fleet.tables import places, series
 from sync.central.settings import CentralSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "central.md"
@@ -104,3 +106,72 @@ def test_publish_ckan_takes_its_portal_from_options_or_the_environment(tmp_path:
     assert missing.exit_code == 2
     assert "missing: --api-key or ANJUNGAN_CENTRAL_SERVER_CKAN_API_KEY" in missing.output
     assert "resource" not in missing.output.split("Error:")[1]
+
+
+def test_an_unknown_kiosk_is_refused_a_node_placed_in_advance_says_so_and_can_be_forgotten(
+    tmp_path: Path,
+) -> None:
+    """The kiosk must be registered (one line saying how to list them); a node not yet heard of may be placed
+    before its first report, which the output says, and forgotten again (audited); one with readings may not;
+    an empty --producer is refused rather than clearing the producer silently."""
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(central_group, ["--db", db, *args])
+        return result.exit_code, result.output
+
+    gateway = json.loads(run("add-gateway", "dmk-wonosalam")[1])["gateway_id"]
+    run("add-user", "tek", "--role", "teknisi")
+    run("add-opd", "bpbd", "BPBD Kabupaten Demak")
+    for command in (("fleet", "place", "dmk-nosuch", "--label", "x"), ("fleet", "node", "dmk-nosuch", "dmk-wl-01",
+                    "--interval", "30"), ("set-place", "dmk-nosuch", "--node", "dmk-wl-01", "--region-code", "33"),
+                    ("fleet", "forget-node", "dmk-nosuch", "dmk-wl-01")):  # fmt: skip
+        code, out = run(*command, "--by", "tek")
+        assert code == 1, command
+        assert out.strip() == ("Error: no kiosk 'dmk-nosuch' is registered at the central; list the known ones "
+                               "with: anjungan central list-gateways")  # fmt: skip
+    code, out = run("list-gateways")
+    assert code == 0 and [json.loads(line)["gateway_id"] for line in out.splitlines()] == [gateway]
+    code, out = run("fleet", "place", gateway, "--node", "dmk-wl-09", "--label", "Jembatan", "--by", "tek")
+    assert code == 0 and "node dmk-wl-09 has not reported yet; placed in advance" in out
+    assert f"anjungan central fleet forget-node {gateway} dmk-wl-09 --by OFFICER" in out
+    code, out = run("fleet", "place", gateway, "--label", "Balai Desa", "--by", "tek")
+    assert code == 0 and "placed in advance" not in out  # the kiosk itself
+    code, out = run("fleet", "node", gateway, "dmk-wl-09", "--producer", "bpbd", "--by", "tek")
+    assert code == 0 and "has not reported yet" in out
+    for command in (("fleet", "node", gateway, "dmk-wl-09"), ("set-place", gateway, "--node", "dmk-wl-09")):
+        code, out = run(*command, "--producer", "", "--by", "tek")
+        assert (
+            code == 2 and "--producer needs an OPD code; to remove the producer, give --clear-producer" in out
+        )
+    from sync.central.app import open_central
+    from sync.central.backoffice.audit import entries
+    from sync.central.fleet.tables import nodes
+
+    engine = open_central(db).engine
+    with engine.connect() as conn:  # the refused empty value left the producer as it was
+        assert conn.execute(sa.select(nodes.c.producer).where(nodes.c.node == "dmk-wl-09")).scalar() == "bpbd"
+    code, out = run("fleet", "node", gateway, "dmk-wl-09", "--clear-producer", "--by", "tek")
+    assert code == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(nodes.c.producer).where(nodes.c.node == "dmk-wl-09")).scalar() is None
+    code, out = run("fleet", "forget-node", gateway, "dmk-wl-09", "--by", "tek")
+    assert code == 0 and out.strip() == f"{gateway}/dmk-wl-09 forgotten (place, node removed)"
+    code, out = run("fleet", "forget-node", gateway, "dmk-wl-09", "--by", "tek")
+    assert code == 1 and f"nothing is set for node 'dmk-wl-09' at {gateway}" in out
+    forgotten, count = entries(engine, action="fleet-forget-node")
+    assert (
+        count == 1 and forgotten[0]["username"] == "tek" and '"label": "Jembatan"' in forgotten[0]["before"]
+    )
+    with engine.begin() as conn:  # a node with readings (its series) is not forgotten
+        conn.execute(series.insert().values(gateway_id=gateway, node="dmk-wl-01", name="water_cm", first_ms=1,
+                                            last_ms=2, last_value=3.0))  # fmt: skip
+    run("fleet", "place", gateway, "--node", "dmk-wl-01", "--label", "Sungai", "--by", "tek")
+    code, out = run("fleet", "forget-node", gateway, "dmk-wl-01", "--by", "tek")
+    assert code == 1 and "has reported or has readings" in out
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(places.c.label).where(places.c.node == "dmk-wl-01")).scalar() == "Sungai"
+        )
+    engine.dispose()

@@ -56,7 +56,8 @@ def test_the_ppid_withholds_a_complaint_with_the_button(app: Flask, gateway: Gat
         _login(admin, server.url, "admin-ani")
         admin.goto(server.url + "/audit")
         trail = admin.text_content("table.grid") or ""
-        assert "open311-hide" in trail and "open311-show" in trail and "Menyebut nama warga" in trail
+        assert "Pengaduan ditahan dari data terbuka" in trail and "Pengaduan ditampilkan lagi" in trail
+        assert "Menyebut nama warga" in trail and record["number"] in trail and record["uuid"] not in trail
         assert admin.locator("tr.audit-opendata").count() == 2
     finally:
         context.close()
@@ -79,4 +80,12 @@ def test_withholding_needs_the_role_and_the_csrf_token(app: Flask, gateway: Gate
     done = ppid.post(path + "/data-terbuka", data={"tindakan": "tahan", "reason": "Menyebut nama",
                                                    "csrf_token": token(ppid, path)})  # fmt: skip
     assert done.status_code == 302
-    assert "Ditahan dari data terbuka oleh ppid-sari" in ppid.get(path).get_data(as_text=True)
+    case_page = ppid.get(path).get_data(as_text=True)
+    assert "Ditahan dari data terbuka oleh ppid-sari" in case_page
+    when = re.search(r"Ditahan dari data terbuka oleh ppid-sari pada ([^:]+:[^:]+:\S+ \S+):", case_page)
+    assert when and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WIB", when.group(1))  # local, not ISO UTC
+    admin = logged_in(app, "admin-dewi", "admin")
+    trail = admin.get("/audit?action=open311-hide").get_data(as_text=True)
+    row = re.search(r'<td data-action="open311-hide">([^<]*)</td><td>([^<]*)</td>', trail)
+    assert row and row.groups() == ("Pengaduan ditahan dari data terbuka", record["number"])  # not its uuid
+    assert record["uuid"] not in trail and re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WIB<", trail)

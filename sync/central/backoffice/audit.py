@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sync.central.backoffice.models import audit
+from sync.central.db import submissions
 from sync.central.opendata.tables import audit as opendata_audit
 
 PAGE = 100
@@ -97,7 +98,9 @@ def _filtered(query: Any, rows: Any, username: str = "", action: str = "", targe
 
 
 def entries(engine: Engine, page: int = 1, **filters: str) -> tuple[list[dict[str, Any]], int]:
-    """One page of entries of the whole :func:`trail`, newest first, and the count of all that match."""
+    """One page of entries of the whole :func:`trail`, newest first (each also with ``shown_target``: the
+    target as officers name it, a complaint's registration number instead of its Open311 uuid), and the count
+    of all that match."""
     rows = trail()
     with engine.connect() as conn:
         total = conn.execute(
@@ -108,7 +111,30 @@ def entries(engine: Engine, page: int = 1, **filters: str) -> tuple[list[dict[st
             .order_by(rows.c.at_ms.desc(), rows.c.source.desc(), rows.c.id.desc())
             .limit(PAGE).offset((page - 1) * PAGE)
         ).mappings().all()  # fmt: skip
-    return [dict(r) for r in found], int(total)
+        rows_found = [dict(r) for r in found]
+        _name_complaints(conn, rows_found)
+    return rows_found, int(total)
+
+
+# open data's actions whose target is a complaint's Open311 uuid
+WITHHOLDING = ("open311-hide", "open311-show")
+
+
+def _name_complaints(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Give each entry a ``shown_target``: for withholding or showing a complaint (whose target is its Open311
+    uuid), the complaint's registration number the officers know it by; otherwise the target as it is."""
+    uuids = {r["target"] for r in rows if r["source"] == "opendata" and r["action"] in WITHHOLDING}
+    numbers: dict[str, str] = {}
+    if uuids:
+        numbers = {
+            str(uuid): str(number)
+            for uuid, number in conn.execute(
+                sa.select(submissions.c.uuid, submissions.c.number).where(submissions.c.uuid.in_(uuids))
+            )
+        }
+    for row in rows:
+        named = row["action"] in WITHHOLDING
+        row["shown_target"] = numbers.get(row["target"], row["target"]) if named else row["target"]
 
 
 def export_csv(engine: Engine, iso: Any, **filters: str) -> Iterator[str]:

@@ -103,6 +103,55 @@ HISTORY: dict[str, Any] = {
     "selesai": _l("Ditutup"),
 }
 
+# the actions the audit trail records (audit.record and opendata.audit.record calls), as the audit page shows them
+ACTIONS: dict[str, Any] = {
+    "login": _l("Masuk"),
+    "login-refused": _l("Masuk ditolak"),
+    "logout": _l("Keluar"),
+    "user-add": _l("Pengguna ditambahkan"),
+    "user-reset-password": _l("Kata sandi diatur ulang"),
+    "user-unlock": _l("Kunci akun dibuka"),
+    "user-aktif": _l("Akun diaktifkan"),
+    "user-nonaktif": _l("Akun dinonaktifkan"),
+    "audit-export": _l("Jejak audit diunduh"),
+    "export-personal": _l("Data pribadi diekspor"),
+    "opd-save": _l("OPD disimpan"),
+    "day-off-add": _l("Hari libur ditambahkan"),
+    "day-off-remove": _l("Hari libur dihapus"),
+    "template-add": _l("Templat ditambahkan"),
+    "template-remove": _l("Templat dihapus"),
+    "view-personal": _l("Data pribadi dilihat"),
+    "view-attachment": _l("Lampiran dibuka"),
+    "attach": _l("Lampiran ditambahkan"),
+    "verify": _l("Berkas diverifikasi"),
+    "assign": _l("Disposisi ke OPD"),
+    "extend": _l("Jangka waktu diperpanjang"),
+    "answer": _l("Pemberitahuan tertulis dikirim"),
+    "respond": _l("Tanggapan dikirim"),
+    "refuse": _l("Laporan ditolak"),
+    "defer": _l("Berkas ditunda"),
+    "resume": _l("Berkas dilanjutkan"),
+    "decide": _l("Keberatan diputus"),
+    "close": _l("Berkas ditutup"),
+    "auto-close": _l("Berkas ditutup otomatis"),
+    "deadline-recompute": _l("Tenggat dihitung ulang"),
+    "sms-retry": _l("SMS dikirim ulang"),
+    "publish-dip": _l("DIP dipublikasikan"),
+    "publish-announcement": _l("Pengumuman dipublikasikan"),
+    "publish-document": _l("Dokumen dipublikasikan"),
+    "withdraw-dip": _l("DIP ditarik"),
+    "withdraw-announcement": _l("Pengumuman ditarik"),
+    "withdraw-document": _l("Dokumen ditarik"),
+    "alert-ack": _l("Peringatan diakui"),
+    "fleet-place": _l("Tempat anjungan/node diatur"),
+    "fleet-node": _l("Node diatur"),
+    "fleet-forget-node": _l("Node dihapus"),
+    "open311-hide": _l("Pengaduan ditahan dari data terbuka"),
+    "open311-show": _l("Pengaduan ditampilkan lagi di data terbuka"),
+    "set-place": _l("Tempat data terbuka diatur"),
+    "publish-ckan": _l("Data dipublikasikan ke CKAN"),
+}
+
 # the roles (roles.py ROLES), as the users page offers them
 ROLES: dict[str, Any] = {
     "admin": _l("admin — pengelola sistem (pengguna, anjungan, pengaturan)"),
@@ -158,4 +207,11 @@ def dip_category(code: str) -> str:
 def role(code: str) -> str:
     """A role as words, with what it is for."""
     label = ROLES.get(code)
+    return code if label is None else str(label)
+
+
+def action(code: str) -> str:
+    """An audit entry's action as words (``open311-hide`` -> "Pengaduan ditahan dari data terbuka"); an unknown
+    code as it is."""
+    label = ACTIONS.get(code)
     return code if label is None else str(label)

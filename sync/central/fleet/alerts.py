@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sync.central.fleet import notify, rules
 from sync.central.fleet.settings import FleetSettings
-from sync.central.fleet.tables import alerts
+from sync.central.fleet.tables import alerts, series
 
 log = logging.getLogger(__name__)
 STATES = ("open", "acknowledged", "resolved")
@@ -47,6 +47,28 @@ def with_peak(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, A
         if isinstance(value, int | float) and not isinstance(value, bool):
             peak[key] = pick(peak[key], value) if isinstance(peak.get(key), int | float) else value
     return {**now, "peak": peak} if peak else dict(now)
+
+
+# The measurements of an alert's detail whose value when the alert resolves is kept (``detail["resolved"]``):
+# a power alert then shows the voltage back, not the 0 V of its last evaluation, beside the episode's lowest.
+AT_RESOLUTION = ("mains_v", "water_cm")
+
+
+def at_resolution(conn: Connection, row: Any, detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` of the alert ``row`` as it resolves, with ``resolved``: for each measurement of
+    :data:`AT_RESOLUTION` in it, the node's latest value (``fleet_series.last_value``) now."""
+    names = [name for name in AT_RESOLUTION if name in detail]
+    if not names or row.node is None:
+        return detail
+    latest = {
+        name: value
+        for name, value in conn.execute(
+            sa.select(series.c.name, series.c.last_value).where(
+                series.c.gateway_id == row.gateway_id, series.c.node == row.node, series.c.name.in_(names)
+            )
+        )
+    }
+    return {**detail, "resolved": latest} if latest else detail
 
 
 class AlertError(Exception):
@@ -84,9 +106,11 @@ def run(engine: Engine, now_ms: int, cfg: FleetSettings) -> RunReport:
                 conn.execute(alerts.update().where(alerts.c.id == row.id).values(detail=rules.dumps(detail)))
         for key, row in unresolved.items():
             if key not in holding:
+                detail = at_resolution(conn, row, json.loads(row.detail))
                 conn.execute(
-                    alerts.update().where(alerts.c.id == row.id).values(state="resolved", resolved_ms=now_ms)
-                )
+                    alerts.update().where(alerts.c.id == row.id).values(state="resolved", resolved_ms=now_ms,
+                                                                        detail=rules.dumps(detail))
+                )  # fmt: skip
                 report.resolved.append(row.id)
     report.sent = notify.send_due(engine, now_ms, cfg)
     return report

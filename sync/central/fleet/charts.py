@@ -21,7 +21,8 @@ PERIODS = {"hour": 48, "day": 60, "month": 24}  # how many of each the chart sho
 def aggregates(
     conn: Connection, gateway_id: str, node: str, name: str, period: str, now_ms: int
 ) -> list[dict[str, Any]]:
-    """``[{"start_ms", "label", "count", "mean", "min", "max"}]`` of one measurement, oldest first: the last 48
+    """``[{"start_ms", "label", "count", "sum", "mean", "min", "max"}]`` of one measurement, oldest first
+    (``count``: the number of readings; ``sum``: their total, in the measurement's unit): the last 48
     hours (UTC hours, labelled in local time), 60 local days or 24 local months up to ``now_ms``. KeyError for
     another period."""
     count = PERIODS[period]
@@ -52,8 +53,8 @@ def aggregates(
         b["total"] += total
         b["min"], b["max"] = min(b["min"], low), max(b["max"], high)
     return [
-        {"start_ms": b["start_ms"], "label": b["label"], "count": b["count"], "mean": round(b["total"] / b["count"], 3),
-         "min": b["min"], "max": b["max"]}
+        {"start_ms": b["start_ms"], "label": b["label"], "count": b["count"], "sum": round(b["total"], 3),
+         "mean": round(b["total"] / b["count"], 3), "min": b["min"], "max": b["max"]}
         for b in buckets.values()
     ]  # fmt: skip
 

@@ -132,29 +132,69 @@ def fleet_group() -> None:
 @_plain
 def fleet_place(ctx: click.Context, gateway_id: str, node: str, label: str, lat: float | None, lon: float | None,
                 actor: str) -> None:  # fmt: skip
-    """Set the place of a kiosk or node (shown on the fleet's map); audited."""
+    """Set the place of a kiosk or node (shown on the fleet's map); audited. The kiosk must be registered; a node
+    may be placed before its first report (the output says so)."""
     state = _open(ctx)
-    places.set_place(state.engine, gateway_id, node, label, lat, lon, _officer(state, actor), _now_ms())
+    heard = places.set_place(
+        state.engine, gateway_id, node, label, lat, lon, _officer(state, actor), _now_ms()
+    )
     click.echo(f"{gateway_id}{'/' + node if node else ''}: {label}")
+    if not heard:
+        click.echo(in_advance(gateway_id, node))
+
+
+def in_advance(gateway_id: str, node: str) -> str:
+    """The line the commands print after setting something for a node that has not reported yet."""
+    return (f"node {node} has not reported yet; placed in advance (if it is a mistake: "
+            f"anjungan central fleet forget-node {gateway_id} {node} --by OFFICER)")  # fmt: skip
+
+
+def producer_value(producer: str | None, clear: bool) -> str | None:
+    """The producer a command sets: ``--producer``'s OPD code, "" with ``--clear-producer``, None for neither.
+    Raises click.UsageError for an empty ``--producer`` (it would clear silently) or both options."""
+    if clear and producer is not None:
+        raise click.UsageError("give --producer or --clear-producer, not both")
+    if producer is not None and not producer.strip():
+        raise click.UsageError("--producer needs an OPD code; to remove the producer, give --clear-producer")
+    return "" if clear else producer
 
 
 @fleet_group.command("node")
 @click.argument("gateway_id")
 @click.argument("node")
-@click.option("--producer", help="The OPD that owns the node's data: a known OPD's code ('' clears it).")
+@click.option("--producer", help="The OPD that owns the node's data: a known OPD's code.")
+@click.option("--clear-producer", is_flag=True, help="Remove the node's producer (instead of --producer).")
 @click.option(
     "--interval", "interval_s", type=int, help="Seconds between its readings (0: as its kiosk reports)."
 )
 @_by
 @click.pass_context
 @_plain
-def fleet_node(ctx: click.Context, gateway_id: str, node: str, producer: str | None, interval_s: int | None,
-               actor: str) -> None:  # fmt: skip
-    """Set a node's producer and/or reading interval (completeness counts from them); audited."""
+def fleet_node(ctx: click.Context, gateway_id: str, node: str, producer: str | None, clear_producer: bool,
+               interval_s: int | None, actor: str) -> None:  # fmt: skip
+    """Set a node's producer and/or reading interval (completeness counts from them); audited. The kiosk must
+    be registered; a node may be set before its first report (the output says so)."""
+    producer = producer_value(producer, clear_producer)
     state = _open(ctx)
-    places.set_node(state.engine, gateway_id, node, _officer(state, actor), _now_ms(), producer=producer,
-                    interval_s=interval_s)  # fmt: skip
+    heard = places.set_node(state.engine, gateway_id, node, _officer(state, actor), _now_ms(), producer=producer,
+                            interval_s=interval_s)  # fmt: skip
     click.echo(f"{gateway_id}/{node} updated")
+    if not heard:
+        click.echo(in_advance(gateway_id, node))
+
+
+@fleet_group.command("forget-node")
+@click.argument("gateway_id")
+@click.argument("node")
+@_by
+@click.pass_context
+@_plain
+def fleet_forget_node(ctx: click.Context, gateway_id: str, node: str, actor: str) -> None:
+    """Remove a node placed by mistake (its place, producer and interval); audited. Refused for a node that has
+    reported or has readings."""
+    state = _open(ctx)
+    removed = places.forget_node(state.engine, gateway_id, node, _officer(state, actor), _now_ms())
+    click.echo(f"{gateway_id}/{node} forgotten ({', '.join(k for k, v in removed.items() if v)} removed)")
 
 
 @fleet_group.command("rollup")

@@ -159,17 +159,20 @@ def report(
 ) -> list[dict[str, Any]]:
     """Completeness over ``win`` grouped by ``group`` (:data:`GROUPS`), worst first.
 
-    Rows: ``{"gateway", "node", "name", "producer", "interval_s", "expected", "received", "pct", "zone"}``
-    for ``node`` (one per node and measurement); ``{"gateway"|"producer", "series", "expected", "received",
-    "pct", "zone"}`` otherwise. ``pct`` is None when nothing was expected. ValueError for an unknown group.
+    Rows: ``{"gateway", "node", "name", "producer", "interval_s", "expected", "received", "counted", "extra",
+    "pct", "zone"}`` for ``node`` (one per node and measurement); ``{"gateway"|"producer", "series",
+    "expected", "received", "counted", "extra", "pct", "zone"}`` otherwise. ``received`` is every reading
+    stored; ``counted`` those that count (capped at the expected number per series), ``extra`` the rest
+    (duplicates or more frames than the interval gives, never counted), both to one decimal like ``expected``;
+    ``pct`` is ``counted`` over ``expected`` as the page shows them (:func:`_pct`), None when nothing was
+    expected. ValueError for an unknown group.
     """
     rows = _series_rows(win, now_ms, default_interval_s, gateway_id, producer).subquery("s")
     if group == "node":
         query = sa.select(rows).order_by(rows.c.gateway_id, rows.c.node, rows.c.name)
         out = [
             {"gateway": r.gateway_id, "node": r.node, "name": r.name, "producer": r.producer,
-             "interval_s": r.interval_s, "expected": r.expected, "received": r.count,
-             **_pct(r.received, r.expected)}
+             "interval_s": r.interval_s, **_figures(r.expected, r.received, r._mapping["count"])}
             for r in conn.execute(query)
         ]  # fmt: skip
     elif group in ("kiosk", "producer"):
@@ -181,8 +184,7 @@ def report(
         ).group_by(key).order_by(key)  # fmt: skip
         name = "gateway" if group == "kiosk" else "producer"
         out = [
-            {name: r.key, "series": r.series, "expected": r.expected, "received": r.count,
-             **_pct(r.received, r.expected)}
+            {name: r.key, "series": r.series, **_figures(r.expected, r.received, r._mapping["count"])}
             for r in conn.execute(query)
         ]  # fmt: skip
     else:
@@ -191,8 +193,19 @@ def report(
     return out
 
 
+def _figures(expected: float | None, counted: float | None, received: float | None) -> dict[str, Any]:
+    """A row's figures: ``expected``, ``received`` (every reading), ``counted`` (capped), ``extra`` (received
+    beyond what counts) and the percentage with its zone, from the figures as shown (:func:`_pct`)."""
+    shown = round(float(counted or 0), 1)
+    return {"expected": expected, "received": received, "counted": shown,
+            "extra": max(0.0, round(float(received or 0) - shown, 1)), **_pct(counted, expected)}  # fmt: skip
+
+
 def _pct(received: float | None, expected: float | None) -> dict[str, Any]:
-    pct = None if not expected else round(100.0 * float(received or 0) / float(expected), 1)
+    """The completeness percentage (one decimal) and its zone, computed from received and expected rounded to
+    one decimal, as the page shows them, so that a reader checking the division gets the shown percentage."""
+    shown = None if expected is None else round(float(expected), 1)
+    pct = None if not shown else round(100.0 * round(float(received or 0), 1) / shown, 1)
     return {"pct": pct, "zone": zone(pct)}
 
 

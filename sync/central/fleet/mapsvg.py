@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+from sync.central import numbers
+
 WIDTH, HEIGHT, PAD = 720, 480, 40
 COLOURS = {"ok": "#2e7d32", "alert": "#c62828", "silent": "#757575"}
 TILE = 256  # pixels of a slippy-map tile
@@ -148,9 +150,10 @@ def _node_state(node: dict[str, Any]) -> str:
     return "silent" if node["silent"] else "alert" if node.get("alerts") else "ok"
 
 
-def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None) -> str:
+def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None, lang: str = "id") -> str:
     """The SVG element of ``spots`` (:func:`points`), with ``title`` as its accessible name; with ``tiles``,
-    the slippy-map tiles under the points and their attribution. Kiosks are labelled, nodes too on a map of at
+    the slippy-map tiles under the points and their attribution, else a graticule whose latitudes are written
+    as ``lang`` writes numbers (``-6,89°`` in Bahasa Indonesia, like the page's tables). Kiosks are labelled, nodes too on a map of at
     most :data:`LABELLED_NODES` points; every point names itself on hover. Every text is XML-escaped (the
     element may be placed in an HTML page as it is)."""
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
@@ -167,7 +170,7 @@ def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None) 
                          f'width="{TILE}" height="{TILE}"/>')  # fmt: skip
         parts.append("</g>")
     else:
-        parts.append(_graticule(spots, view))
+        parts.append(_graticule(spots, view, lang))
     for spot in sorted(spots, key=lambda s: s["kind"] == "kiosk"):
         x, y = view.xy(spot["lat"], spot["lon"])
         colour = COLOURS[spot["state"]]
@@ -189,7 +192,7 @@ def render(spots: list[dict[str, Any]], title: str, tiles: Tiles | None = None) 
     return "".join(parts)
 
 
-def _graticule(spots: list[dict[str, Any]], view: View) -> str:
+def _graticule(spots: list[dict[str, Any]], view: View, lang: str) -> str:
     """Lines of latitude and longitude at a round step (0.01°, 0.1°, 1°, ...) across the map, latitudes labelled."""
     lats, lons = [s["lat"] for s in spots], [s["lon"] for s in spots]
     mid_lat, mid_lon = (max(lats) + min(lats)) / 2, (max(lons) + min(lons)) / 2
@@ -200,7 +203,8 @@ def _graticule(spots: list[dict[str, Any]], view: View) -> str:
     while lat <= mid_lat + span:
         (x0, y), (x1, _y) = view.xy(lat, mid_lon - 2 * span), view.xy(lat, mid_lon + 2 * span)
         lines.append(f'<line x1="{x0:.1f}" y1="{y:.1f}" x2="{x1:.1f}" y2="{y:.1f}"/>'
-                     f'<text x="4" y="{y - 2:.1f}" fill="#90a4ae" stroke="none">{lat:.{_digits(step)}f}°</text>')  # fmt: skip
+                     f'<text x="4" y="{y - 2:.1f}" fill="#90a4ae" stroke="none">'
+                     f'{numbers.number(lat, lang, _digits(step), fixed=True)}°</text>')  # fmt: skip
         lat += step
     lon = math.floor((mid_lon - 2 * span) / step) * step
     while lon <= mid_lon + 2 * span:

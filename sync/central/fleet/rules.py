@@ -10,8 +10,9 @@ alerts with a lifecycle. The rules (docs/central.md, "Alerts"):
 - ``power``: a power node's latest ``mains_v`` below the kiosk's ``mains_min_v`` (0 V: the PZEM sees no mains),
   its ``mains_ok`` 0, or the power node silent while its kiosk talks (no answer); with the outage's start and
   the kiosks affected (this one, and those that fell silent within ``OUTAGE_NEARBY_MS`` of its start).
-- ``water`` / ``rain``: the latest ``water_cm`` at or above the kiosk's serta-merta threshold; rain in the last
-  hour (sum of ``rain_mm``) at or above ``rain_alert_mm``.
+- ``water`` / ``rain``: the latest ``water_cm`` at or above the kiosk's serta-merta threshold; the rain since
+  the start of the previous clock hour (one to two hours: the sum of ``rain_mm``, with that start as
+  ``since_ms``) at or above ``rain_alert_mm``, starting at the first reading of rain (above 0 mm) in it.
 - ``store-full``: the store at ``store_full_pct`` % of its budget, or the disk that full.
 - ``clock``: the kiosk reports its clock not known good.
 - ``dead-letters``: the kiosk reports records the central refused, waiting.
@@ -209,9 +210,22 @@ def _water_and_rain(
     )
     for gw, node, total, first in conn.execute(query):
         if gw in kiosks and total is not None and total >= cfg.rain_alert_mm:
-            out.append(Condition(f"rain:{gw}/{node}", "rain", gw, node, first,
-                                 {"rain_mm": round(total, 1), "limit_mm": cfg.rain_alert_mm}))  # fmt: skip
+            began = _rain_start(conn, gw, node, since, now_ms) or first
+            out.append(Condition(f"rain:{gw}/{node}", "rain", gw, node, began,
+                                 {"rain_mm": round(total, 1), "limit_mm": cfg.rain_alert_mm,
+                                  "since_ms": since}))  # fmt: skip
     return out
+
+
+def _rain_start(conn: Connection, gw: str, node: str, since: int, now_ms: int) -> int | None:
+    """When the rain summed since ``since`` began: the time of its first reading above 0 mm (None if none is
+    stored, e.g. readings older than the roll-ups)."""
+    at = reading_time()
+    return conn.execute(
+        sa.select(sa.func.min(at)).where(readings.c.gateway_id == gw, readings.c.node == node,
+                                         readings.c.name == "rain_mm", readings.c.value > 0, at >= since,
+                                         at <= now_ms)
+    ).scalar()  # fmt: skip
 
 
 def _reboots(conn: Connection, kiosks: set[str], now_ms: int, cfg: FleetSettings) -> list[Condition]:

@@ -32,7 +32,7 @@ class FleetSettings:
     store_full_pct: int = 90  # a gateway's store this full (of its budget, or its disk) raises an alert
     water_alert_cm: float = 150.0  # when the kiosk has not reported its own thresholds
     mains_min_v: float = 150.0
-    rain_alert_mm: float = 50.0  # rain in the last hour at or above this raises an alert
+    rain_alert_mm: float = 50.0  # rain since the previous clock hour began at or above this raises an alert
     quiet_s: int = 3600  # after a notification for a condition, no other for it within this time
     smtp_host: str = ""
     smtp_port: int = 25

@@ -46,7 +46,12 @@ DETAILS: dict[str, tuple[str, str]] = {
     "budget_b": ("Batas penyimpanan (bita)", "Store budget (bytes)"),
     "disk_free_b": ("Disk bebas (bita)", "Free disk (bytes)"),
     "disk_total_b": ("Disk total (bita)", "Disk size (bytes)"),
+    "since_ms": ("Dihitung sejak", "Summed since"),
 }  # fmt: skip
+# a measurement an alert sums over its window rather than reads (rules.py ``rain``: ``rain_mm`` since ``since_ms``)
+SUMMED: dict[str, tuple[str, str]] = {"rain_mm": ("Curah hujan terkumpul (mm)", "Rain collected (mm)")}
+# the words after a measurement's label for its value when the alert resolved (alerts.AT_RESOLUTION)
+RESOLVED_WORDS = ("saat selesai", "when resolved")
 # the words after a measurement's label for its extreme over an alert's episode (alerts.PEAKS)
 PEAK_WORDS: dict[str, tuple[str, str]] = {"min": ("terendah", "lowest"), "max": ("tertinggi", "highest")}
 LOWEST = ("mains_v",)
@@ -63,23 +68,34 @@ def detail_items(detail: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     """An alert's ``detail`` as ``(label, value)`` pairs in ``lang`` (``id`` or ``en``), sorted by key: a
     measurement name by :func:`measures.label`, another key by :data:`DETAILS` (else as it is); a time in ms in
     the regency's local time (:func:`local_time`), a list joined by commas, a cause in words, the episode's extreme of
-    a figure (``peak``, :data:`alerts.PEAKS`) after it (``Tinggi muka air (cm), tertinggi``), a number as the
+    a figure (``peak``, :data:`alerts.PEAKS`) after it (``Tinggi muka air (cm), tertinggi``), a resolved alert's
+    figure as it was when it resolved (``resolved``: ``Tegangan listrik (V), saat selesai``), rain summed over
+    the alert's window named so (:data:`SUMMED`, with ``since_ms``), a number as the
     language writes it at the measurement's precision (``3,91`` in Bahasa Indonesia: :mod:`sync.central.numbers`),
     None as "-"."""
     pick = 0 if lang != "en" else 1
     words = "en" if pick else "id"
-    found = detail.get("peak")
+    found, done = detail.get("peak"), detail.get("resolved")
     peak: dict[str, Any] = found if isinstance(found, dict) else {}
+    resolved: dict[str, Any] = done if isinstance(done, dict) else {}
     out = []
     for key, value in sorted(detail.items()):
-        if key == "peak":
+        if key in ("peak", "resolved"):
             continue
-        name = DETAILS[key][pick] if key in DETAILS else measures.label(key, words)
+        if key in DETAILS:
+            name = DETAILS[key][pick]
+        elif key in SUMMED and "since_ms" in detail:
+            name = SUMMED[key][pick]
+        else:
+            name = measures.label(key, words)
         volts = detail.get("mains_v")
         if key == "cause" and value == "no-mains" and isinstance(volts, int | float):
             out.append((name, NO_MAINS[volts <= 0][pick]))
             continue
-        out.append((name, _text(key, value, words, pick)))
+        if key in resolved:  # resolved: its value then, not the one of the last evaluation while it held
+            out.append((f"{name}, {RESOLVED_WORDS[pick]}", _text(key, resolved[key], words, pick)))
+        else:
+            out.append((name, _text(key, value, words, pick)))
         if key in peak:  # the extreme of the episode, after the figure of the last evaluation
             extreme = PEAK_WORDS["min" if key in LOWEST else "max"][pick]
             out.append((f"{name}, {extreme}", _text(key, peak[key], words, pick)))

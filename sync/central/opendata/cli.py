@@ -105,8 +105,9 @@ def opendata_audit(ctx: click.Context, limit: int) -> None:
 @click.argument("gateway_id")
 @click.option("--node", help="One node of the kiosk (default: the kiosk itself, for all its nodes).")
 @click.option("--region-code", help="Kemendagri code of the desa/kecamatan, e.g. 33.21.01.2001.")
-@click.option("--producer", help="The producer (produsen data) of the data: a known OPD's code, e.g. bpbd "
-              "('' clears it). A node's producer is the fleet's (fleet node --producer).")  # fmt: skip
+@click.option("--producer", help="The producer (produsen data) of the data: a known OPD's code, e.g. bpbd. "
+              "A node's producer is the fleet's (fleet node --producer).")  # fmt: skip
+@click.option("--clear-producer", is_flag=True, help="Remove the producer (instead of --producer).")
 @_by
 @click.pass_context
 @_plain
@@ -116,17 +117,24 @@ def set_place(
     node: str | None,
     region_code: str | None,
     producer: str | None,
+    clear_producer: bool,
     actor: str,
 ) -> None:
-    """Set the Satu Data reference code and producer of a kiosk's (or one node's) data; audited."""
+    """Set the Satu Data reference code and producer of a kiosk's (or one node's) data; audited. The kiosk must
+    be registered; a node may be set before its first report (the output says so)."""
+    from sync.central.fleet.cli import in_advance, producer_value
+
+    producer = producer_value(producer, clear_producer)
     state = _open(ctx)
-    satudata.set_place(
+    heard = satudata.set_place(
         state.engine, gateway_id, node, region_code=region_code, producer=producer,
         actor=_officer(state, actor),
     )  # fmt: skip
     click.echo(
         f"{gateway_id}{'/' + node if node else ''}: region {region_code or '-'}, producer {producer or '-'}"
     )
+    if node and not heard:
+        click.echo(in_advance(gateway_id, node))
 
 
 @click.command("export-aggregates")

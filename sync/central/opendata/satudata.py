@@ -76,14 +76,19 @@ def set_place(
     region_code: str | None,
     producer: str | None,
     actor: str,
-) -> None:
-    """Set the region code and/or producer of a kiosk (``node`` None) or of one of its nodes; audited.
+) -> bool:
+    """Set the region code and/or producer of a kiosk (``node`` None) or of one of its nodes; audited. Answers
+    whether the node has reported itself (True for a kiosk; False: set before the node's first report).
 
     The producer is a known OPD's code (accounts.check_opd; raises accounts.UnknownOpd otherwise). A node has
     one producer, the fleet's (``fleet_nodes.producer``, also set by ``fleet node --producer`` and the back
     office): a node's producer is written there; a kiosk's is the default of its nodes that have none. A node's
-    own region code wins over its kiosk's. Raises :class:`CentralError` for a malformed code or node id.
+    own region code wins over its kiosk's. Raises :class:`CentralError` for a kiosk not registered at the
+    central, a malformed code or node id. An empty ``producer`` clears it (the command line asks for
+    ``--clear-producer`` to say so).
     """
+    from sync.central.fleet import places as fleet_places
+
     if region_code is not None:
         check_region_code(region_code)
     if node is not None and not _NODE_RE.match(node):
@@ -91,6 +96,11 @@ def set_place(
     key = {"gateway_id": gateway_id, "node": node or ""}
     values = {k: v for k, v in (("region_code", region_code), ("producer", producer)) if v is not None}
     with engine.begin() as conn:
+        try:
+            fleet_places.check_gateway(conn, gateway_id)
+        except fleet_places.PlaceError as err:
+            raise CentralError(str(err)) from err
+        heard = not node or fleet_places.heard_from(conn, gateway_id, node)
         if producer:  # "" clears it
             accounts.check_opd(conn, producer)
         own = dict(values)
@@ -105,6 +115,7 @@ def set_place(
             conn.execute(places.insert().values(**key, **own))
         target = f"{gateway_id}/{node}" if node else gateway_id
         audit.record(conn, actor, "set-place", target, values)
+    return heard
 
 
 def _set_node_producer(conn: Connection, gateway_id: str, node: str, producer: str | None) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden, RequestEntityTooLarge, TooManyRequests
+from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound, RequestEntityTooLarge, TooManyRequests
 
 from sync.central import service
 from sync.central.backoffice import csrf, labels, login_manager, roles
@@ -126,6 +126,30 @@ def _too_large_page(_err: RequestEntityTooLarge) -> tuple[str, int]:
     return render_template("backoffice/error.html", message=message, status=413), 413
 
 
+# the paths machines read (the kiosks' sync API, Open311, the open-data downloads, Prometheus): their errors stay
+# JSON; every other path is the back office's, whose errors are pages in the officer's language
+MACHINE_PATHS = ("/api/", "/open311/", "/opendata/", "/metrics")
+
+
+def _machine_path(path: str) -> bool:
+    return any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in MACHINE_PATHS)
+
+
+def _unknown_page(err: NotFound | MethodNotAllowed) -> Any:
+    """An unknown address (404) or a method a page does not take (405): the back office's error page in the
+    officer's language; under :data:`MACHINE_PATHS` the JSON answer the machine interfaces give."""
+    from sync.central.app import http_error
+
+    if _machine_path(request.path):
+        return http_error(err)
+    status = err.code or 404
+    message = (
+        _("Alamat ini tidak ada. Periksa tautannya atau kembali ke halaman awal.") if status == 404 else None
+    )
+    return _security_headers(make_response(render_template("backoffice/error.html", message=message,
+                                                             status=status), status))  # fmt: skip
+
+
 def register(app: Flask) -> None:
     from sync.central.backoffice.views import admin, auth, cases, fleet, inbox, publish, reports, sms
 
@@ -133,6 +157,8 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     app.add_template_filter(service.iso_utc, "iso")
+    app.register_error_handler(NotFound, _unknown_page)
+    app.register_error_handler(MethodNotAllowed, _unknown_page)
 
 
 def _template_globals() -> dict[str, Any]:

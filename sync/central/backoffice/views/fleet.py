@@ -156,7 +156,11 @@ def _map(kiosks: list[dict[str, Any]], cfg: FleetSettings) -> Markup | None:
     """The SVG map of the placed ones of ``kiosks`` and their shown nodes, for the page as it is (every text in
     it escaped); None when none is placed."""
     spots = mapsvg.points(kiosks)
-    return Markup(mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))) if spots else None
+    return (
+        Markup(mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg), current_language()))
+        if spots
+        else None
+    )
 
 
 def _query() -> tuple[overview.Query, dict[str, str]]:
@@ -213,7 +217,7 @@ def map_svg() -> Response:
     with reading_snapshot(central().engine) as conn:
         kiosks = overview.placed(conn, now_ms(), cfg)
     spots = mapsvg.points(kiosks, lambda gw: url_for(".kiosk_page", gateway_id=gw))
-    body = mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg))
+    body = mapsvg.render(spots, _("Peta anjungan dan node"), _tiles(cfg), current_language())
     return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -227,6 +231,8 @@ def _place_error(err: places.PlaceError, node: str) -> BackofficeError:
         "unknown-node": _("Node %(node)s belum pernah terdengar di anjungan ini.", node=node),
         "node-needed": _("Isi id node."),
         "interval": _("Interval 1 sampai 86400 detik (0: seperti dilaporkan anjungan)."),
+        "unknown-gateway": _("Anjungan tidak dikenal."),
+        "node-heard": _("Node %(node)s sudah melapor atau memiliki bacaan: tidak dihapus.", node=node),
     }
     return BackofficeError(words.get(err.code, str(err)))
 
@@ -380,4 +386,4 @@ def sensor_chart(gateway_id: str, node: str, name: str) -> str:
     )  # fmt: skip
     return render_template("backoffice/sensor.html", rows=rows, chart=chart, gateway_id=gateway_id, node=node,
                            name=name, period=period, periods=list(charts.PERIODS),
-                           measure_decimals=measures.decimals_of(name))  # fmt: skip
+                           measure_decimals=measures.decimals_of(name), summed=measures.summed(name))  # fmt: skip
