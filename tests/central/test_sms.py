@@ -513,3 +513,18 @@ def test_an_http_gateway_answer_is_checked_when_configured(
         sms_sender="http", sms_http_url=receiver["url"], sms_http_ok_field="id", sms_http_ok_value="msg-7"
     )
     assert send(app, make_sender(ok), ok, rows(app)[0]["next_ms"]).sent
+
+
+def test_the_officer_is_told_when_nothing_sends_the_queue(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    """With no worker sending (none runs, or no SMS_SENDER where it runs), messages stay pending: once one is 15
+    minutes past its time the SMS page says so and where to look, instead of "nothing failed"."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    assert 'id="sms-overdue"' not in ppid.get("/sms").get_data(as_text=True)  # just queued: not late yet
+    with central_of(app).engine.begin() as conn:
+        conn.execute(outbox.update().values(next_ms=outbox.c.next_ms - worker.OVERDUE_MS - 1000))
+    page = ppid.get("/sms").get_data(as_text=True)
+    assert 'id="sms-overdue"' in page and "1 SMS menunggu lebih dari 15 menit" in page
+    assert "ANJUNGAN_CENTRAL_SERVER_SMS_SENDER" in page

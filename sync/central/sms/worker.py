@@ -266,6 +266,18 @@ def for_case(conn: sa.Connection, gateway_id: str, number: str) -> list[dict[str
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+OVERDUE_MS = 15 * 60_000  # a message due this long ago and still pending: no worker seems to be sending
+
+
+def overdue(conn: sa.Connection, now_ms: int, grace_ms: int = OVERDUE_MS) -> int:
+    """How many messages are still pending ``grace_ms`` after they were due (``now_ms``: ms since the epoch):
+    more than none means no worker sends (none runs, or ``SMS_SENDER`` is not set where it runs)."""
+    query = sa.select(sa.func.count()).where(
+        outbox.c.state == "pending", outbox.c.next_ms <= now_ms - grace_ms
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def counts(conn: sa.Connection) -> dict[str, int]:
     """How many messages are in each state."""
     found: dict[str, int] = dict(

@@ -25,8 +25,9 @@ bp = blueprint("sms")
 def failures() -> str:
     """The SMS that failed or are being retried, newest first, and how many are in each state."""
     with reading_snapshot(central().engine) as conn:
-        rows, counts = worker.troubles(conn), worker.counts(conn)
-    return render_template("backoffice/sms.html", rows=rows, counts=counts, action_form=forms.EmptyForm())
+        rows, counts, overdue = worker.troubles(conn), worker.counts(conn), worker.overdue(conn, now_ms())
+    return render_template("backoffice/sms.html", rows=rows, counts=counts, overdue=overdue,
+                           action_form=forms.EmptyForm())  # fmt: skip
 
 
 @bp.post("/sms/<int:message_id>/ulang")
