@@ -45,7 +45,10 @@ def test_home_is_read_aloud_from_its_own_text_and_cached_on_disk(
     assert src.startswith("/dengarkan/id/")
     passage = speech_of(app).passage(key_of(src))
     assert passage is not None and passage.owner is None
-    assert passage.text.startswith("Selamat datang. Silakan sentuh layanan yang Anda perlukan.")
+    # the urgent announcement shown above every page is read first, then the page's own text
+    assert passage.text.startswith(
+        "Pemadaman listrik terencana. Baca selengkapnya. Selamat datang. Silakan sentuh"
+    )
     assert "Informasi publik." in passage.text  # the tiles are read
     announcement = next(a for a in kiosk_store.content("announcement") if not a.get("urgent"))
     assert announcement["title"] in passage.text
@@ -69,7 +72,9 @@ def test_english_pages_are_read_in_english(app: Flask, client: FlaskClient) -> N
     src = listen_src(client.get("/pengumuman").get_data(as_text=True))
     assert src.startswith("/dengarkan/en/")
     passage = speech_of(app).passage(key_of(src))
-    assert passage is not None and passage.lang == "en" and passage.text.startswith("Announcements.")
+    assert passage is not None and passage.lang == "en"
+    # the urgent announcement shown above every page first, then the page's own heading
+    assert passage.text.startswith("Pemadaman listrik terencana. Read more. Announcements.")
     assert client.get(src).data[:4] == b"RIFF"
 
 
@@ -352,3 +357,13 @@ def test_the_reading_route_is_rate_limited_per_client(make_app, kiosk_store: Sto
         assert refused.status_code == 429 and "Retry-After" in refused.headers
     other = {"REMOTE_ADDR": "10.0.0.9"}  # another client has its own budget
     assert status(app.test_client().get(src, environ_base=other)) == 200
+
+
+def test_a_warning_shown_above_the_page_is_read_first(app: Flask, client: FlaskClient, feed: Any) -> None:
+    """A flood warning sits above every page: Dengarkan reads it before the page's own text."""
+    feed("dmk-wl-01", {"water_cm": 180.0})
+    page = client.get("/").get_data(as_text=True)
+    assert "PERINGATAN BANJIR" in page
+    passage = speech_of(app).passage(key_of(listen_src(page)))
+    assert passage is not None
+    assert passage.text.index("PERINGATAN BANJIR") < passage.text.index("Selamat datang")
