@@ -4,6 +4,9 @@ back office's report."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -104,6 +107,11 @@ def test_ratings_over_the_api_and_in_the_report(app: Flask, gateway: Gateway) ->
         logged_in(app, "ppid2", "ppid").get("/laporan?tahun=2026&triwulan=1").get_data(as_text=True)
     )
     assert "100.00 (A, Sangat Baik)" in quarter_page
+    # the page's exports carry the quarter shown, and export that quarter's index
+    csv_link = re.search(r'id="report-csv" href="([^"]+)"', quarter_page)
+    assert csv_link and "triwulan=1" in html.unescape(csv_link.group(1))
+    quarter_csv = logged_in(app, "ppid4", "ppid").get(html.unescape(csv_link.group(1))).get_data(as_text=True)
+    assert "skm,index,100.00" in quarter_csv and "skm,respondents,1" in quarter_csv
 
 
 @pytest.mark.parametrize(
