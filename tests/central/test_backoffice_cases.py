@@ -81,6 +81,13 @@ def test_inbox_lists_every_submission_without_personal_data(filed: Gateway, ppid
     assert "2026-11-26" in page  # the complaint: verified within 3 working days
 
 
+def test_a_new_case_opens_from_its_link_before_anyone_opened_the_inbox(
+    filed: Gateway, ppid: FlaskClient
+) -> None:
+    page = ppid.get(f"/berkas/dmk-wonosalam/{REQ}")
+    assert page.status_code == 200 and REQ in page.get_data(as_text=True)
+
+
 def test_request_verify_assign_extend_answer_close(app: Flask, filed: Gateway, ppid: FlaskClient) -> None:
     add_opd(app, "dinkes")
     pelaksana = logged_in(app, "pel1", "pelaksana", "dinkes")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from sync.central import service
 from sync.central.app import central
-from sync.central.backoffice import accounts, audit, cases, forms
+from sync.central.backoffice import accounts, audit, cases, forms, intake
 from sync.central.backoffice.errors import BackofficeError, NotFoundError
 from sync.central.backoffice.intake import office_date
 from sync.central.backoffice.models import templates
@@ -75,7 +75,9 @@ def _sms_of(gateway_id: str, number: str) -> list[dict[str, Any]]:
 @requires("inbox")
 def case(gateway_id: str, number: str) -> Any:
     """A case: its public text, status, deadline, history, linked request/objection and the allowed steps;
-    404 when the officer may not see it (so that its existence is not disclosed either)."""
+    404 when the officer may not see it (so that its existence is not disclosed either). A submission that
+    arrived since the inbox was last opened gets its case first, so that a link to it works at once."""
+    intake.sync_cases(central().engine)
     return _page(gateway_id, number)
 
 
