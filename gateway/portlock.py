@@ -112,7 +112,12 @@ class PortClaim:
 
 def is_claimed(data_dir: Path, port: str) -> bool:
     """Whether a process (the ingest, as a rule) reads ``port`` now. Creates nothing when no claim file exists."""
-    path = claim_path(data_dir, port)
+    return is_held(claim_path(data_dir, port))
+
+
+def is_held(path: Path) -> bool:
+    """Whether some process holds an ``flock`` (shared or exclusive) on the file at ``path`` now: an instant's
+    exclusive try, let go at once. False when the file does not exist (nothing is created)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -122,7 +127,7 @@ def is_claimed(data_dir: Path, port: str) -> bool:
     except BlockingIOError:
         return True
     finally:
-        os.close(fd)
+        os.close(fd)  # also drops the lock just taken
     return False
 
 

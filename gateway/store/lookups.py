@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gateway import private
+from gateway import portlock, private
 from gateway.store import db
 from gateway.store.base import StoreBase
 from gateway.store.rows import Lookup
@@ -112,14 +112,4 @@ class LookupsMixin(StoreBase):
     def lookup_relay_running(self) -> bool:
         """Whether a relay holds the lock (:meth:`hold_lookup_relay`) now. Creates nothing; an instant's
         exclusive try."""
-        try:
-            fd = os.open(self.lookup_relay_lock(), os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # also drops the lock just taken
-        return False
+        return portlock.is_held(self.lookup_relay_lock())
