@@ -84,3 +84,16 @@ def feed(kiosk_store: Store) -> Iterator[Callable[..., None]]:
 def live_server(app: Flask) -> Iterator[LiveServer]:
     with LiveServer(app, name="kiosk-test-server") as server:
         yield server
+
+
+@pytest.fixture
+def seeded_server(
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config, feed: Callable[..., None]
+) -> Iterator[LiveServer]:
+    """A live kiosk over the sample content, with a flood alert and a power reading: every kind of page and the
+    serta-merta and alert banners on each of them."""
+    seed(kiosk_store, cfg)  # its urgent announcement puts the serta-merta banner on every page
+    feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=2)  # and a flood alert
+    feed("dmk-pw-01", {"mains_v": 221.0, "power_factor": 0.92})
+    with LiveServer(make_app()) as running:
+        yield running

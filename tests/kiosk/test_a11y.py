@@ -6,16 +6,12 @@ in. axe-core comes inside the ``axe-playwright-python`` wheel: nothing is downlo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from flask import Flask
 
 from gateway import regno
-from gateway.sample_content import seed
-from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.helpers import office_today
 from tests.kiosk.test_browser import shot
@@ -25,17 +21,6 @@ PAGES = ["/", "/informasi", "/informasi/berkala", "/informasi/serta-merta", "/in
          "/halaman-yang-tidak-ada"]  # fmt: skip
 MODES = ["", "besar", "kontras"]
 BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture
-def server(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Any, feed: Callable[..., None]
-) -> Iterator[LiveServer]:
-    seed(kiosk_store, cfg)  # its urgent announcement puts the serta-merta banner on every page
-    feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=2)  # and a flood alert
-    feed("dmk-pw-01", {"mains_v": 221.0, "power_factor": 0.92})
-    with LiveServer(make_app()) as running:
-        yield running
 
 
 def blocking_violations(page: Any, label: str) -> list[str]:
@@ -78,9 +63,9 @@ def submit_complaint(page: Any, base: str) -> str:
     return str(reply.url)
 
 
-def test_the_check_finds_what_it_looks_for(server: LiveServer, touch_page: Any) -> None:
+def test_the_check_finds_what_it_looks_for(seeded_server: LiveServer, touch_page: Any) -> None:
     page = touch_page
-    page.goto(server.url + "/")
+    page.goto(seeded_server.url + "/")
     page.evaluate("""() => {
       const main = document.getElementById('main');
       main.appendChild(document.createElement('button'));  // a button without a name
@@ -95,8 +80,8 @@ def test_the_check_finds_what_it_looks_for(server: LiveServer, touch_page: Any) 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("lang", ["id", "en"])
-def test_every_page_passes_axe(server: LiveServer, touch_page: Any, lang: str, mode: str) -> None:
-    page, base = touch_page, server.url
+def test_every_page_passes_axe(seeded_server: LiveServer, touch_page: Any, lang: str, mode: str) -> None:
+    page, base = touch_page, seeded_server.url
     choose(page, base, lang, mode)
     found: list[str] = []
     for path in PAGES:
@@ -123,8 +108,8 @@ def test_every_page_passes_axe(server: LiveServer, touch_page: Any, lang: str, m
     assert found == [], f"{len(found)} serious or critical axe-core violations:\n" + "\n".join(found)
 
 
-def test_listen_plays_the_page_and_stops(server: LiveServer, touch_page: Any) -> None:
-    page, base = touch_page, server.url
+def test_listen_plays_the_page_and_stops(seeded_server: LiveServer, touch_page: Any) -> None:
+    page, base = touch_page, seeded_server.url
     page.goto(base + "/pengumuman")
     button = page.locator("#listen")
     box = button.bounding_box()
@@ -143,8 +128,8 @@ def test_listen_plays_the_page_and_stops(server: LiveServer, touch_page: Any) ->
     assert page.evaluate("() => window.anjunganReader.playing()") is None
 
 
-def test_fields_are_read_when_touched_once_reading_is_on(server: LiveServer, touch_page: Any) -> None:
-    page, base = touch_page, server.url
+def test_fields_are_read_when_touched_once_reading_is_on(seeded_server: LiveServer, touch_page: Any) -> None:
+    page, base = touch_page, seeded_server.url
     page.goto(base + "/permohonan")
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/dengarkan/" in r.url else None)
@@ -176,8 +161,8 @@ FIELDS_ABOVE_KEYBOARD = """(id) => {
 
 
 @pytest.mark.parametrize("mode", ["", "besar"])
-def test_the_keyboard_never_covers_the_field(server: LiveServer, touch_page: Any, mode: str) -> None:
-    page, base = touch_page, server.url
+def test_the_keyboard_never_covers_the_field(seeded_server: LiveServer, touch_page: Any, mode: str) -> None:
+    page, base = touch_page, seeded_server.url
     choose(page, base, "id", mode)
     for path, fields in (
         ("/permohonan", ["nama", "nik", "alamat", "pekerjaan", "telepon", "email", "rincian", "tujuan"]),

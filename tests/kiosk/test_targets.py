@@ -3,16 +3,11 @@ measures every link, button and label (an input counts by its label) — at leas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from flask import Flask
 
-from gateway.config import Config
-from gateway.sample_content import seed
-from gateway.store import Store
 from tests.fixtures.wsgi import LiveServer
 from tests.kiosk.test_browser import shot
 
@@ -42,17 +37,6 @@ TARGETS_JS = """() => {
 LINKS_JS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
 
 
-@pytest.fixture
-def server(
-    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config, feed: Callable[..., None]
-) -> Iterator[LiveServer]:
-    seed(kiosk_store, cfg)  # its urgent announcement puts the serta-merta banner on every page
-    feed("dmk-wl-01", {"water_cm": 171.0}, history_hours=2)  # and a flood alert
-    feed("dmk-pw-01", {"mains_v": 221.0, "power_factor": 0.92})
-    with LiveServer(make_app()) as running:
-        yield running
-
-
 def walk(page: Any, base: str) -> tuple[list[str], list[str]]:
     """(pages visited, targets too small) of a breadth-first walk of same-origin links from home."""
     queue, visited, small = [base + "/"], [], []
@@ -73,15 +57,15 @@ def walk(page: Any, base: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
-def test_every_target_fits_a_finger(server: LiveServer, touch_page: Any, lang: str) -> None:
+def test_every_target_fits_a_finger(seeded_server: LiveServer, touch_page: Any, lang: str) -> None:
     page = touch_page
-    page.goto(f"{server.url}/bahasa/{lang}?kembali=/")
-    visited, small = walk(page, server.url)
+    page.goto(f"{seeded_server.url}/bahasa/{lang}?kembali=/")
+    visited, small = walk(page, seeded_server.url)
     paths = {urlsplit(u).path for u in visited}
     assert {"/", "/informasi", "/informasi/berkala", "/pengumuman", "/kondisi", "/permohonan", "/pengaduan",
             "/keberatan", "/status"} <= paths  # fmt: skip
     assert any(p.startswith("/dokumen/") for p in paths)
-    page.goto(server.url + "/pengaduan")
+    page.goto(seeded_server.url + "/pengaduan")
     page.tap("#judul")
     page.wait_for_selector("#kb:not([hidden])")
     small += page.evaluate(TARGETS_JS)
