@@ -248,18 +248,26 @@ def _check_event(record: Mapping[str, Any]) -> None:
     _need(record, "data", lambda v: isinstance(v, dict), "an object")
 
 
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TOKEN_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def _is_iso_date(value: Any) -> bool:
-    if not isinstance(value, str):
+    """Whether ``value`` is a calendar date written ``YYYY-MM-DD`` (ISO 8601's extended calendar form, ASCII
+    digits): the only form the central compares as text. Python 3.11's ``date.fromisoformat`` also reads week
+    dates (``2026-W01-1``) and other digits, which sort outside every period and would never be counted."""
+    if not isinstance(value, str) or _ISO_DATE_RE.fullmatch(value) is None:
         return False
     try:
         date.fromisoformat(value)
     except ValueError:
         return False
-    return len(value) == 10
+    return True
 
 
 def _check_submission(record: Mapping[str, Any]) -> None:
-    _check_text(record)
+    # the optional "sms" is read as a flag and never stored as text: whatever it holds is no reason to refuse
+    _check_text({key: value for key, value in record.items() if key != "sms"})
     _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
     _need(record, "number", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a registration number")
     try:  # one way of writing each number: the central's ownership checks are keyed on it
@@ -295,7 +303,8 @@ def _is_rating(value: Any) -> bool:
 def _check_rating(record: Mapping[str, Any]) -> None:
     """A satisfaction rating (docs/protocol.md, "Ratings"; PermenPANRB 14/2017: nine elements rated 1-4)."""
     _check_text(record)
-    _need(record, "uuid", lambda v: isinstance(v, str) and 0 < len(v) <= 64, "a UUID")
+    _need(record, "uuid", lambda v: isinstance(v, str) and _TOKEN_RE.fullmatch(v) is not None,
+          "a UUID (letters, digits, '-' or '_', 1-64)")  # fmt: skip
     _need(record, "service", lambda v: v in SKM_SERVICES, "one of " + ", ".join(SKM_SERVICES))
     _need(record, "day", _is_iso_date, "an ISO date")
     _need(record, "ratings", lambda v: isinstance(v, dict), "an object")

@@ -118,7 +118,10 @@ def test_ratings_over_the_api_and_in_the_report(app: Flask, gateway: Gateway) ->
     ("change", "reason"),
     [({"ratings": {"u1": 5}}, "not an integer 1-4"), ({"ratings": {"u10": 3}}, "unknown element"),
      ({"ratings": {}}, "rates no element"), ({"service": "x"}, "'service' is not one of"),
-     ({"day": "23-11-2026"}, "'day' is not an ISO date")],
+     ({"day": "23-11-2026"}, "'day' is not an ISO date"),
+     ({"day": "2026-W47-1"}, "'day' is not an ISO date"),  # a week date Python reads, sorted into no period
+     ({"day": "\u0662\u0660\u0662\u0666-11-23"}, "'day' is not an ISO date"),  # Arabic-Indic digits
+     ({"uuid": " "}, "'uuid' is not a UUID")],
 )  # fmt: skip
 def test_a_malformed_rating_is_refused_by_itself(gateway: Gateway, change: dict, reason: str) -> None:
     answer = gateway.send("ratings", [{**rating(1, (4,) * 9), **change}])
