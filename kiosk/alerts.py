@@ -85,14 +85,19 @@ def _wanted(reading: Mapping[str, Any], was_active: bool, limits: Thresholds, no
 
 
 def evaluate(store: Store, limits: Thresholds) -> list[Alert]:
-    """Update the sensor alerts' states from the latest readings (recording events) and return the active ones."""
+    """Update the sensor alerts' states from the latest readings (recording events) and return the active ones.
+
+    An active alert shows the latest value (a rising or falling river, not the level at the crossing); the
+    event recorded at the crossing keeps the value that crossed."""
     states = store.alert_states()
     now = store.clock.now_ms()
+    latest: dict[str, float] = {}
     for reading in store.latest():
         if reading["name"] not in (WATER, MAINS):
             continue
         kind = "water" if reading["name"] == WATER else "power"
         key = f"{kind}:{reading['node']}"
+        latest[key] = reading["value"]
         was_active = bool(states.get(key, {}).get("active"))
         wanted = _wanted(reading, was_active, limits, now)
         if wanted is None or wanted == was_active:
@@ -104,7 +109,8 @@ def evaluate(store: Store, limits: Thresholds) -> list[Alert]:
     for key, state in sorted(store.alert_states().items()):
         if state.get("active"):
             kind, _, node = key.partition(":")
-            alerts.append(Alert(key, kind, node, state.get("value"), state.get("limit"), state.get("since")))
+            value = latest.get(key, state.get("value"))
+            alerts.append(Alert(key, kind, node, value, state.get("limit"), state.get("since")))
     return alerts
 
 
