@@ -212,7 +212,7 @@ def receipt(number: str) -> Any:
     qr = segno.make(status_url(number, code), error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", omitsize=True
     )
-    survey.allow(record["kind"], number)  # a service given: the session may rate it once
+    survey.allow(record["kind"])  # a service given: the session may rate it (once per session)
     return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
                            code=statuscode.grouped(code) if code else None,
                            printed=session.get("printed", "none"), status_url=status_url(number, code))  # fmt: skip
@@ -266,7 +266,7 @@ def _status_page(number: str, code: str | None) -> Any:
         return page, 503
     if not view.found:
         return render_template("status_unknown.html", number=number, offline=view.offline), 404
-    survey.allow(SkmService.STATUS_CHECK, number)  # a status checked: the session may rate the check once
+    survey.allow(SkmService.STATUS_CHECK)  # a status checked: the session may rate checks once
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})
