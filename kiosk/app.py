@@ -112,6 +112,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         * 1024
         * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
         "KIOSK_SPEECH_PRIVATE_BYTES": 32 * 1024 * 1024,  # in memory: private readings' audio, all sessions
+        "KIOSK_SPEECH_VOLATILE_BYTES": 8 * 1024 * 1024,  # in memory: the audio of pages of live values
         "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
         "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
@@ -174,6 +175,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         float(app.config["KIOSK_SPEECH_SECONDS"]),
         str(app.config["KIOSK_ESPEAK"]),
         private_bytes=int(app.config["KIOSK_SPEECH_PRIVATE_BYTES"]),
+        volatile_bytes=int(app.config["KIOSK_SPEECH_VOLATILE_BYTES"]),
     )
 
     Babel(app, locale_selector=i18n.current_language)
