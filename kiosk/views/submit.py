@@ -7,6 +7,7 @@ the receipt shows only the number, dates and the status URL. Personal data is ne
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -249,7 +250,15 @@ def status_show(number: str) -> Any:
     if canonical != number:
         extra: dict[str, Any] = {"kode": code} if code else {}
         return redirect(url_for("submit.status_show", number=canonical, **extra))
-    return _status_page(canonical, code)
+    return _status_page(canonical, code or shown().code_for(session.get(SHOWN), canonical))
+
+
+SHOWN = "shown"  # session: the token under which the server keeps the status result opened (kiosk/status.py)
+
+
+def shown() -> status_mod.ShownStatus:
+    """The app's memory of the status results opened with a code (kiosk/status.py, ``ShownStatus``)."""
+    return current_app.extensions["anjungan_shown_status"]  # type: ignore[no-any-return]
 
 
 def _status_page(number: str, code: str | None) -> Any:
@@ -270,6 +279,8 @@ def _status_page(number: str, code: str | None) -> Any:
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})
+    if view.full and code:  # shown again by /status/<number> (the language switch) without the code in it
+        shown().remember(session.setdefault(SHOWN, secrets.token_urlsafe(16)), number, code)
     if view.full:  # this session may open the answer's documents (until the session is cleared)
         session["opened"] = [
             *[n for n in session.get("opened", []) if n != number][-(MAX_RECEIPTS - 1) :],
@@ -277,7 +288,8 @@ def _status_page(number: str, code: str | None) -> Any:
         ]
     here = {a["sha256"] for a in view.attachments if store().file_fetched(a["sha256"])}
     return render_template("status.html", view=view, kind=kind, status_label=label, form=form,
-                           due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here)  # fmt: skip
+                           due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here,
+                           return_path=url_for("submit.status_show", number=number))  # fmt: skip
 
 
 def _first_due_kind(kind: str | None) -> str:
