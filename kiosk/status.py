@@ -46,6 +46,7 @@ class StatusView:
     busy: bool = False  # another lookup is waiting for the central: try again in a few seconds
     code_refused: bool = False
     attachments: list[dict[str, Any]] = field(default_factory=list)  # the answer's documents (full view only)
+    sms: bool = False  # the citizen asked to be told by SMS (full view only; a flag, never the number)
 
 
 @dataclass
@@ -76,6 +77,7 @@ def look_up(store: Store, number: str, code: str | None, *, own: bool, relay: Re
             view.kind, view.at_ms, view.due_date = record["kind"], record["at"], record["due_date"]
             view.answer, view.answered_at = record["answer"], record["answered_at"]
             view.due_kind, view.attachments = record.get("due_kind"), list(record.get("attachments") or [])
+            view.sms = bool(record.get("notify_sms"))
         return view
     if relay is None:
         return StatusView(number, False)
