@@ -25,7 +25,7 @@ from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
 from kiosk.renderworker import BoundedWorker
 from kiosk.speech import Speech
-from kiosk.status import Relay
+from kiosk.status import Relay, ShownStatus
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -112,6 +112,7 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         * 1024
         * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
         "KIOSK_SPEECH_PRIVATE_BYTES": 32 * 1024 * 1024,  # in memory: private readings' audio, all sessions
+        "KIOSK_SPEECH_VOLATILE_BYTES": 8 * 1024 * 1024,  # in memory: the audio of pages of live values
         "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
         "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
@@ -167,6 +168,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.extensions["anjungan_lookup_relay"] = Relay(
         float(app.config["KIOSK_LOOKUP_WAIT_SECONDS"]), int(app.config["KIOSK_LOOKUP_WAITERS"])
     )
+    app.extensions["anjungan_shown_status"] = ShownStatus()
 
     app.extensions["anjungan_speech"] = Speech(
         Path(app.config["KIOSK_DATA_DIR"]) / "speech",
@@ -174,6 +176,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         float(app.config["KIOSK_SPEECH_SECONDS"]),
         str(app.config["KIOSK_ESPEAK"]),
         private_bytes=int(app.config["KIOSK_SPEECH_PRIVATE_BYTES"]),
+        volatile_bytes=int(app.config["KIOSK_SPEECH_VOLATILE_BYTES"]),
     )
 
     Babel(app, locale_selector=i18n.current_language)

@@ -84,7 +84,7 @@ class Event(TypedDict):
 class Submission(TypedDict):
     """A citizen's submission as the kiosk shows it, never its personal data: ``day`` and ``due_date`` are ISO
     dates, ``at``/``updated_at`` ms, ``answered_at`` as the central sent it (ISO 8601), ``public`` the fields anyone may see, ``attachments`` the
-    documents of an answer (``{"name", "sha256", "size"}``)."""
+    documents of an answer (``{"name", "sha256", "size"}``), ``notify_sms`` whether SMS were asked for."""
 
     seq: int
     uuid: str
@@ -100,6 +100,7 @@ class Submission(TypedDict):
     public: dict[str, Any]
     due_kind: str | None
     attachments: list[dict[str, Any]]
+    notify_sms: bool  # the citizen asked to be told by SMS (kept after the purge; never the number)
 
 
 class Receipt(Submission):
