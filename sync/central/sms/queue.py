@@ -97,6 +97,36 @@ def text_for(kind: str, number: str, event: str, due_date: str | None = None) ->
     return text
 
 
+OPT_INS = ("asked", "not-asked", "anonymous", "landline", "no-number")
+
+
+def opt_in(conn: Connection, gateway_id: str, number: str) -> dict[str, str | None]:
+    """Whether the citizen of submission ``number`` asked for SMS and can get them, as the case page shows it
+    from the moment the submission arrived: ``{"state": one of OPT_INS, "masked": the number's mask or None}``.
+    ``asked`` (ticked "Kabari saya lewat SMS" with a mobile number), ``not-asked``, ``anonymous`` (an anonymous
+    complaint is never texted), ``landline`` (asked, but the number is no Indonesian mobile number), and
+    ``no-number`` (asked, with no number, or the personal data was purged). Never the number in the clear."""
+    row = conn.execute(
+        sa.select(submissions.c.personal, submissions.c.notify_sms, submissions.c.public)
+        .where(submissions.c.gateway_id == gateway_id, submissions.c.number == number)
+        .order_by(submissions.c.seq)
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"state": "no-number", "masked": None}
+    if json.loads(row.public or "{}").get("anonim"):
+        return {"state": "anonymous", "masked": None}
+    if not row.notify_sms:
+        return {"state": "not-asked", "masked": None}
+    written = str(json.loads(row.personal or "{}").get("telepon") or "")
+    if not written.strip():
+        return {"state": "no-number", "masked": None}
+    phone = normalise_phone(written)
+    if phone is None:
+        return {"state": "landline", "masked": None}
+    return {"state": "asked", "masked": mask(phone)}
+
+
 def enqueue(conn: Connection, case: dict[str, Any], event: str, step: str, now_ms: int) -> bool:
     """Queue the SMS of ``event`` for ``case`` (a back-office case: gateway_id, number, kind, anonymous,
     due_date) in the caller's transaction; ``step`` tells this status change from another of the same event

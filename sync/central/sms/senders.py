@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import requests
 import serial
+import urllib3.exceptions
 
 from sync.central.sms.settings import SmsSettings
 
@@ -35,14 +36,39 @@ CMS_ERRORS: dict[int, str] = {
 }  # fmt: skip
 
 
+# the kinds of failure (``SendError.kind``, kept in ``sms_outbox.error_kind``): the back office tells each in
+# the officer's language (sync/central/backoffice/smswords.py) beside the raw text
+PORT = "port"  # the modem's port cannot be opened (no modem, wrong path, another program holds it)
+MODEM_SILENT = "modem-silent"  # the modem did not answer a command, or gave no ">" prompt, in time
+MODEM_REFUSED = "modem-refused"  # the modem answered ERROR / +CME ERROR
+NETWORK = "network"  # +CMS ERROR <n>: the SIM or the network refused the message
+GATEWAY_UNREACHABLE = "gateway-unreachable"  # connection refused or timed out, DNS: the request never left
+GATEWAY_REFUSED = "gateway-refused"  # the SMS gateway answered that it did not take the message
+MAYBE_SENT = "maybe-sent"  # handed over, never confirmed (late modem answer, HTTP read timeout or cut)
+INTERRUPTED = "interrupted"  # the worker stopped between the claim and the result
+CAPPED = "capped"  # the number's daily cap is reached: waits for the next day
+NO_NUMBER = "no-number"  # the submission holds no number any more (purged)
+OTHER = "other"  # any other failure of a sender
+KINDS = (PORT, MODEM_SILENT, MODEM_REFUSED, NETWORK, GATEWAY_UNREACHABLE, GATEWAY_REFUSED, MAYBE_SENT,
+         INTERRUPTED, CAPPED, NO_NUMBER, OTHER)  # fmt: skip
+
+
 class SendError(Exception):
-    """One SMS could not be sent (it is tried again later, with backoff). The text never holds the number."""
+    """One SMS could not be sent, known not to have gone out (it is tried again later, with backoff). The text
+    never holds the number; ``kind`` is one of :data:`KINDS` (what the officer is told)."""
+
+    def __init__(self, text: str, kind: str = OTHER):
+        super().__init__(text)
+        self.kind = kind
 
 
 class MaybeSent(SendError):
-    """The message was handed over (the modem got its text and Ctrl-Z) but its confirmation never came: it may
-    have gone out. Never sent again by itself: the worker lists it for an officer, like an interrupted send,
-    and counts it toward the number's daily cap."""
+    """The message was handed over (the modem got its text and Ctrl-Z; the HTTP request was sent) but its
+    confirmation never came: it may have gone out. Never sent again by itself: the worker lists it for an
+    officer, like an interrupted send, and counts it toward the number's daily cap."""
+
+    def __init__(self, text: str):
+        super().__init__(text, MAYBE_SENT)
 
 
 class Sender(Protocol):
@@ -59,6 +85,27 @@ def modem_error(final: bytes) -> str:
     if code and int(code.group(1)) in CMS_ERRORS:
         return f"{said} ({CMS_ERRORS[int(code.group(1))]})"
     return said
+
+
+def refusal_kind(final: bytes) -> str:
+    """The kind of a modem's final error answer: :data:`NETWORK` for ``+CMS ERROR: <n>`` (the SIM or the
+    network refused, 3GPP TS 27.005, 3.2.5), :data:`MODEM_REFUSED` for ``ERROR`` and ``+CME ERROR``."""
+    return NETWORK if final.startswith(b"+CMS ERROR") else MODEM_REFUSED
+
+
+def before_sending(err: requests.RequestException) -> bool:
+    """Whether an HTTP failure is known to have happened before the request was sent: the connection could not
+    be made (refused, timed out, the name not resolved) or the URL is unusable. Anything else (a read timeout,
+    the connection cut while waiting for the answer, a broken answer) happened after the request may have
+    reached the gateway, which may have sent the SMS."""
+    if isinstance(err, requests.ConnectTimeout | requests.exceptions.InvalidURL
+                  | requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):  # fmt: skip
+        return True
+    if isinstance(err, requests.ConnectionError) and not isinstance(err, requests.Timeout):
+        reason = err.args[0] if err.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError names the cause
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)  # refused, unreachable, DNS
+    return False
 
 
 class ModemSender:
@@ -82,7 +129,7 @@ class ModemSender:
             try:
                 self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s)
             except (serial.SerialException, OSError) as err:
-                raise SendError(f"the modem's port {self.port} cannot be opened: {err}") from None
+                raise SendError(f"the modem's port {self.port} cannot be opened: {err}", PORT) from None
             self._drain()  # a late answer to the last round's message
             self._command(b"AT\r", "AT")
             self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
@@ -95,7 +142,7 @@ class ModemSender:
             seen += port.read(port.in_waiting or 1)
             if pattern.search(seen):
                 return seen
-        raise SendError(f"the modem did not answer {what} within {self.timeout_s:g} s")
+        raise SendError(f"the modem did not answer {what} within {self.timeout_s:g} s", MODEM_SILENT)
 
     def _command(self, line: bytes, what: str) -> bytes:
         self._serial.reset_input_buffer()
@@ -104,7 +151,8 @@ class ModemSender:
         final = _FINAL.search(answer)
         assert final is not None
         if final.group(1) != b"OK":
-            raise SendError(f"the modem answered {what} with {modem_error(final.group(1))}")
+            raise SendError(f"the modem answered {what} with {modem_error(final.group(1))}",
+                            refusal_kind(final.group(1)))  # fmt: skip
         return answer
 
     def _drain(self) -> None:
@@ -136,11 +184,12 @@ class ModemSender:
             except SendError:
                 self._cancel()
                 raise SendError(
-                    f"the modem gave no '>' prompt within {self.timeout_s:g} s (cancelled)"
+                    f"the modem gave no '>' prompt within {self.timeout_s:g} s (cancelled)", MODEM_SILENT
                 ) from None
             refused = _ERROR.search(prompt)
             if refused and b">" not in prompt[: refused.start()]:
-                raise SendError(f"the modem refused the number: {modem_error(refused.group(1))}")
+                raise SendError(f"the modem refused the number: {modem_error(refused.group(1))}",
+                                refusal_kind(refused.group(1)))  # fmt: skip
             port.write(text.encode("ascii") + CTRL_Z)
             handed_over = True
             answer = self._read_until(_FINAL, "the message")
@@ -150,7 +199,7 @@ class ModemSender:
                 raise MaybeSent(
                     f"may have been sent: the modem's port failed after the text ({type(err).__name__})"
                 ) from None
-            raise SendError(f"the modem's port failed: {type(err).__name__}") from None
+            raise SendError(f"the modem's port failed: {type(err).__name__}", PORT) from None
         except SendError as err:
             self.close()
             if handed_over:
@@ -159,7 +208,8 @@ class ModemSender:
         final = _FINAL.search(answer)
         assert final is not None
         if final.group(1) != b"OK":
-            raise SendError(f"the modem refused the message: {modem_error(final.group(1))}")
+            raise SendError(f"the modem refused the message: {modem_error(final.group(1))}",
+                            refusal_kind(final.group(1)))  # fmt: skip
         reference = _REFERENCE.search(answer)
         return reference.group(1).decode() if reference else ""
 
@@ -177,7 +227,14 @@ class HttpSender:
     token is set. A 2xx answer is a success when ``ok_field`` is empty; otherwise the answer must also be a JSON
     object whose field ``ok_field`` (dots name nested fields: ``data.status``) holds ``ok_value`` (compared as
     text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (cut to 64
-    characters) is the reference."""
+    characters) is the reference.
+
+    Sent once (docs/sms.md, "Sent once over HTTP too"): a failure known to be before sending (see
+    :func:`before_sending`) or an answer that says the message was not taken is a :class:`SendError` (retried
+    with backoff); once the request was sent and no answer came (read timeout, the connection cut) it is
+    :class:`MaybeSent`: most gateways ignore ``Idempotency-Key``, so it is never sent again by itself. Each
+    request goes on a connection of its own (``Connection: close``), so a kept-alive connection the gateway
+    closed never turns a message that never left into one that may have been sent."""
 
     def __init__(self, url: str, token: str, body: str, timeout_s: float = 30.0, ok_field: str = "",
                  ok_value: str = ""):  # fmt: skip
@@ -219,20 +276,26 @@ class HttpSender:
         return fill(self.template)
 
     def send(self, phone: str, text: str, key: str) -> str:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+        """POST one message; answer the gateway's answer (cut to 64 characters). Raises SendError (known not
+        sent: retried) or MaybeSent (the request went out, no answer came: never repeated by itself)."""
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Connection": "close"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(self.body(phone, text, key), ensure_ascii=False).encode()
         try:
             answer = self._session.post(self.url, data=data, headers=headers, timeout=self.timeout_s)
         except requests.RequestException as err:
-            raise SendError(f"the SMS gateway cannot be reached: {type(err).__name__}") from None
+            if before_sending(err):
+                raise SendError(f"the SMS gateway cannot be reached: {type(err).__name__}",
+                                GATEWAY_UNREACHABLE) from None  # fmt: skip
+            raise MaybeSent(f"may have been sent: the SMS gateway took the request but gave no answer "
+                            f"({type(err).__name__})") from None  # fmt: skip
         if not 200 <= answer.status_code < 300:
-            raise SendError(f"the SMS gateway answered HTTP {answer.status_code}")
+            raise SendError(f"the SMS gateway answered HTTP {answer.status_code}", GATEWAY_REFUSED)
         if not self.succeeded(answer.text):
             said = answer.text.strip()[:120]
             raise SendError(f"the SMS gateway answered HTTP {answer.status_code} without {self.ok_field}="
-                            f"{self.ok_value}: {said}")  # fmt: skip
+                            f"{self.ok_value}: {said}", GATEWAY_REFUSED)  # fmt: skip
         return answer.text.strip()[:64]
 
     def close(self) -> None:

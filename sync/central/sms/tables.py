@@ -1,4 +1,4 @@
-"""The SMS queue's table (migrations ``sms01``, ``sms02``).
+"""The SMS queue's table (migrations ``sms01``, ``sms02``, ``sms03``).
 
 The citizen's phone number is not copied here: the worker reads it from the submission's personal data when it
 sends (so that it is kept in one place, and purged with it). The queue keeps a keyed hash of the number (for the
@@ -37,6 +37,8 @@ outbox = sa.Table(
     sa.Column("sent_day", sa.String(10)),  # the office's day (WIB) it was sent: the daily cap counts these
     sa.Column("reference", sa.String(64)),  # the modem's +CMGS reference or the gateway's answer
     sa.Column("last_error", sa.Text),  # never holds the number (scrubbed)
+    # what kind of failure last_error is (sync/central/sms/senders.py KINDS; migration sms03)
+    sa.Column("error_kind", sa.String(24)),
     sa.Index("sms_outbox_due", "state", "next_ms"),
     sa.Index("sms_outbox_cap", "phone_hash", "sent_day"),
 )

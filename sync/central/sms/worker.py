@@ -10,10 +10,12 @@ Sent at most once: a message found ``sending`` by a later round, once its claim'
 (:func:`lease_ms`, longer than a whole send can take; or at once when its worker, on this host, is gone) (the worker was stopped or crashed between the
 claim and the result, so the modem or gateway may have sent it) is never sent again by itself: it becomes
 ``failed`` with the error "interrupted", and an officer decides (a retry from the back office sends it again).
-A message the modem took (text and Ctrl-Z written) but never confirmed
-(:class:`~sync.central.sms.senders.MaybeSent`) is treated the same way: ``failed``, "may have been sent", never
-retried by itself, and counted toward the daily cap. A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
-``{key}``) so a gateway that de-duplicates on it drops a repeat.
+A message the modem took (text and Ctrl-Z written) but never confirmed, or whose HTTP request went out with
+no answer (read timeout, connection cut) (:class:`~sync.central.sms.senders.MaybeSent`), is treated the same
+way: ``failed``, "may have been sent", never retried by itself, and counted toward the daily cap; only failures
+known to be before sending are retried. A restart therefore sends nothing twice. The HTTP sender also passes
+the message's key (``Idempotency-Key``, ``{key}``), which few gateways honour: nothing relies on it. Every
+failure keeps its kind (``error_kind``, :data:`~sync.central.sms.senders.KINDS`) beside its raw text.
 
 The daily cap counts the messages sent, or that may have been sent, to the same number (its keyed hash) on the
 office's day (WIB), and one being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
@@ -40,7 +42,7 @@ from sqlalchemy.engine import Engine
 from gateway.backoff import pause_after
 from sync.central.backoffice.intake import OFFICE_TZ, office_date
 from sync.central.db import submissions
-from sync.central.sms import queue
+from sync.central.sms import queue, senders
 from sync.central.sms.senders import MaybeSent, Sender, SendError
 from sync.central.sms.settings import SmsSettings
 from sync.central.sms.tables import outbox
@@ -118,7 +120,8 @@ def recover(engine: Engine, now_ms: int, lease: int) -> list[int]:
         stale = [r for r in found if (r.claimed_ms or 0) + lease <= now_ms or _gone(r.claimed_by)]
         for row in stale:
             conn.execute(outbox.update().where(outbox.c.id == row.id, outbox.c.state == "sending")
-                         .values(state="failed", last_error=INTERRUPTED, next_ms=now_ms,
+                         .values(state="failed", last_error=INTERRUPTED, error_kind=senders.INTERRUPTED,
+                                 next_ms=now_ms,
                                  sent_day=office_date(row.claimed_ms or now_ms).isoformat()))  # fmt: skip
     ids = [row.id for row in stale]
     for message_id in ids:
@@ -162,7 +165,8 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
         phone = _phone_of(conn, row.gateway_id, row.number)
         if phone is None:  # the personal data is gone (purged): nothing to send to
             conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(state="dropped", last_error="no phone number any more"))  # fmt: skip
+                         .values(state="dropped", last_error="no phone number any more",
+                                 error_kind=senders.NO_NUMBER))  # fmt: skip
             report.dropped.append(message_id)
             return
         digest = queue.phone_hash(key, phone)
@@ -178,8 +182,16 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
             )
         ).scalar_one()
         if sent_today >= cfg.sms_daily_cap:
-            conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(phone_hash=digest, next_ms=next_day_ms(now_ms)))  # fmt: skip
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(
+                    phone_hash=digest,
+                    next_ms=next_day_ms(now_ms),
+                    error_kind=senders.CAPPED,
+                    last_error="the number's daily cap is reached: waits for the next day",
+                )
+            )
             report.capped.append(message_id)
             log.info("sms %d waits for tomorrow: the number's daily cap is reached", message_id)
             return
@@ -197,35 +209,41 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
         error = queue.scrub(f"{INTERRUPTED} ({err})", phone)[:500]
         with engine.begin() as conn:
             conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(state="failed", last_error=error, next_ms=now_ms,
+                         .values(state="failed", last_error=error, error_kind=err.kind, next_ms=now_ms,
                                  sent_day=office_date(now_ms).isoformat()))  # fmt: skip
         report.interrupted.append(message_id)
         log.warning("sms %d may have been sent (attempt %d): %s", message_id, attempts, error)
         return
     except SendError as err:
         error = queue.scrub(str(err), phone)[:500]
-        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        _failed(engine, cfg, message_id, attempts, error, err.kind, now_ms, report)
         return
     except Exception as err:  # noqa: BLE001 - any other failure of a sender is the message's failure too
         error = queue.scrub(f"{type(err).__name__}: {err}", phone)[:500]
-        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        _failed(engine, cfg, message_id, attempts, error, senders.OTHER, now_ms, report)
         return
     with engine.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.id == message_id)
                      .values(state="sent", sent_ms=now_ms, sent_day=office_date(now_ms).isoformat(),
-                             reference=queue.scrub(reference, phone)[:64], last_error=None))  # fmt: skip
+                             reference=queue.scrub(reference, phone)[:64], last_error=None,
+                             error_kind=None))  # fmt: skip
     report.sent.append(message_id)
     log.info("sms %d sent (%s %s, attempt %d)", message_id, row.number, row.event, attempts)
 
 
-def _failed(engine: Engine, cfg: SmsSettings, message_id: int, attempts: int, error: str, now_ms: int,
-            report: RoundReport) -> None:  # fmt: skip
+def _failed(engine: Engine, cfg: SmsSettings, message_id: int, attempts: int, error: str, kind: str,
+            now_ms: int, report: RoundReport) -> None:  # fmt: skip
     if attempts >= cfg.sms_max_attempts:
-        values = {"state": "failed", "last_error": error, "next_ms": now_ms}
+        values = {"state": "failed", "last_error": error, "error_kind": kind, "next_ms": now_ms}
         report.failed.append(message_id)
     else:
         pause_s = pause_after(attempts, cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s)
-        values = {"state": "pending", "last_error": error, "next_ms": now_ms + int(pause_s * 1000)}
+        values = {
+            "state": "pending",
+            "last_error": error,
+            "error_kind": kind,
+            "next_ms": now_ms + int(pause_s * 1000),
+        }
         report.retrying.append(message_id)
     with engine.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
@@ -248,7 +266,8 @@ def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
     at least once (being retried). Never the number, only its mask."""
     query = (
         sa.select(outbox.c.id, outbox.c.gateway_id, outbox.c.number, outbox.c.event, outbox.c.phone_masked,
-                  outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.next_ms, outbox.c.created_ms)
+                  outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.error_kind, outbox.c.next_ms,
+                  outbox.c.created_ms)
         .where(sa.or_(outbox.c.state == "failed",
                       sa.and_(outbox.c.state == "pending", outbox.c.last_error.is_not(None))))
         .order_by(outbox.c.created_ms.desc(), outbox.c.id.desc()).limit(limit)
@@ -257,10 +276,11 @@ def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
 
 
 def for_case(conn: sa.Connection, gateway_id: str, number: str) -> list[dict[str, object]]:
-    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error (no number)."""
+    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error, error_kind and
+    phone_masked (never the number)."""
     query = (
         sa.select(outbox.c.id, outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.sent_ms,
-                  outbox.c.last_error)
+                  outbox.c.last_error, outbox.c.error_kind, outbox.c.phone_masked)
         .where(outbox.c.gateway_id == gateway_id, outbox.c.number == number).order_by(outbox.c.id)
     )  # fmt: skip
     return [dict(r._mapping) for r in conn.execute(query)]
