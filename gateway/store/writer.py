@@ -136,6 +136,10 @@ def _describe(frame: Frame) -> str:
     return _text(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=repr))[:1000]
 
 
+def _urgent(item: _Frames | _Console) -> bool:
+    return isinstance(item, _Frames) and item.urgent
+
+
 def _weight(item: _Frames | _Console) -> int:
     return len(item.frames) if isinstance(item, _Frames) else 1
 
@@ -166,6 +170,7 @@ class _Frames:
     source: str | None
     base: int  # the clock epoch (wall - monotonic, ms) when ``at`` was taken
     future: Future[int] = field(default_factory=Future)
+    urgent: bool = False  # commit without gathering (its only safe place is the store)
 
 
 @dataclass
@@ -286,17 +291,32 @@ class ReadingWriter:
 
     # -- producers -------------------------------------------------------------------------------------------
     def submit(
-        self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
+        self,
+        frames: Sequence[Frame],
+        at: int | None = None,
+        source: str | None = None,
+        *,
+        base: int | None = None,
+        urgent: bool = False,
     ) -> Future[int]:
         """Queue frames received together (``at``: arrival time, ms since the epoch, default now on
-        :attr:`clock`; ``source``: the port or broker they came from).
+        :attr:`clock`; ``source``: the port or broker they came from; ``base``: the clock epoch, ms, when
+        ``at`` was taken, default now on :attr:`clock`; ``urgent``: commit the group they join at once
+        instead of gathering for ``commit_interval_s``, for frames kept nowhere else, e.g. those the ingest
+        could not journal).
 
         The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
         some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
         Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
         not running.
         """
-        item = _Frames(frames, self.clock.now_ms() if at is None else at, source, self.clock.base_ms())
+        item = _Frames(
+            frames,
+            self.clock.now_ms() if at is None else at,
+            source,
+            self.clock.base_ms() if base is None else base,
+            urgent=urgent,
+        )
         self._put(item)
         return item.future
 
@@ -357,7 +377,7 @@ class ReadingWriter:
                 return
             group: list[_Frames | _Console] = [first]
             stop = self._drain(group)
-            if not stop and self.commit_interval_s > 0:
+            if not stop and self.commit_interval_s > 0 and not any(map(_urgent, group)):
                 stop = self._gather(group, time.monotonic() + self.commit_interval_s)
             self._taken(group)
             self._commit(group)
@@ -393,6 +413,8 @@ class ReadingWriter:
                 return True
             group.append(item)
             count += _weight(item)
+            if _urgent(item):
+                break
         return False
 
     def _commit(self, group: list[_Frames | _Console]) -> None:
