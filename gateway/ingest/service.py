@@ -172,7 +172,8 @@ class Ingest:
                     self.writer.console(entry.source, line)
             if valid:
                 frames += len(valid)
-                submit_journaled(self.writer, journal, entry_id, entry, valid)
+                # committed at once: an ingest that keeps being killed must not keep them waiting
+                submit_journaled(self.writer, journal, entry_id, entry, valid, urgent=True)
             elif entry_id is not None:
                 journal.forget(entry_id)
         if taken or journal.torn:

@@ -96,11 +96,17 @@ class FrameSink:
 
 
 def submit_journaled(
-    writer: ReadingWriter, journal: Journal, entry_id: int | None, entry: Entry, frames: Sequence[Frame]
+    writer: ReadingWriter,
+    journal: Journal,
+    entry_id: int | None,
+    entry: Entry,
+    frames: Sequence[Frame],
+    urgent: bool = False,
 ) -> Future[int]:
     """Submit the ``frames`` of journal entry ``entry_id`` (None: it could not be journaled, so they are
-    committed at once) and let the journal forget it once they are committed; the frames' Future."""
-    future = writer.submit(frames, entry.at, entry.source, base=entry.base, urgent=entry_id is None)
+    committed at once, as with ``urgent``) and let the journal forget it once they are committed; the frames'
+    Future."""
+    future = writer.submit(frames, entry.at, entry.source, base=entry.base, urgent=urgent or entry_id is None)
     if entry_id is not None:
         journal.track(entry_id, future)
     return future
