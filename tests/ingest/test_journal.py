@@ -16,8 +16,9 @@ from gateway import config as config_mod
 from gateway.cli import cli
 from gateway.frame import encode, parse_line, reading_line
 from gateway.ingest.journal import Entry, read_entries, store_tag
-from gateway.ingest.service import Ingest
+from gateway.ingest.service import Ingest, SerialPort
 from gateway.store import Store
+from tests.fixtures.disk import fill
 from tests.ingest.helpers import anjungan, count, frame_keys, stop, wait_for, write_all
 
 NODE = "dmk-wl-01"
@@ -134,3 +135,28 @@ def test_a_torn_or_damaged_journal_line_is_skipped_and_counted_and_the_rest_is_s
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [live.name, live.with_suffix(".lock").name, other_store.name, "ingest-000000000000-3-c.lock"]
     )
+
+
+def test_a_full_journal_disk_makes_the_serial_frames_commit_at_once(
+    tiny_disk: Path, store: Store, pty_pair: tuple[int, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the journal cannot be written (its tmpfs is full), no frame waits for the interval: it is
+    committed at once; once there is room again, frames are journaled and gathered as before."""
+    master, port = pty_pair
+    folder = tiny_disk / "journal"
+    ingest = Ingest(store, serial_ports=[SerialPort(port)], journal_dir=folder, commit_interval_s=600)
+    with caplog.at_level(logging.WARNING), ingest:
+        journal = ingest.journal
+        assert journal is not None
+        wait_for(ingest.serial_readers[0].is_open.is_set, what="the port open")
+        filler = fill(tiny_disk)
+        write_all(master, reading_line(NODE, 4, 1, {"water_cm": 101}))
+        wait_for(lambda: frame_keys(store) == [(NODE, 4, 1)], what="the frame committed at once")
+        assert journal.failed == 1 and "serial frames are saved at once" in caplog.text
+        filler.unlink()
+        write_all(master, reading_line(NODE, 4, 2, {"water_cm": 102}))
+        wait_for(lambda: _journaled_qs(folder) == [2], what="the next frame journaled")
+        assert frame_keys(store) == [(NODE, 4, 1)] and journal.waiting == 1  # it waits in the open group
+        assert "written again" in caplog.text
+    assert frame_keys(store) == [(NODE, 4, 1), (NODE, 4, 2)]  # closing commits the open group
+    assert list(folder.iterdir()) == []
