@@ -203,8 +203,8 @@ SETTINGS: list[Setting] = [
         "journal_dir",
         "",
         "Folder (best on tmpfs: it is written at every serial frame) of the ingest's journal of serial frames "
-        "not yet committed, saved at the next start after a crash (hardware/install-pi.sh: /run/anjungan, "
-        "systemd's RuntimeDirectory). Empty = $XDG_RUNTIME_DIR/anjungan, else /dev/shm/anjungan-<uid>, else "
+        "not yet committed, saved at the next start after a crash (the ingest's systemd unit sets "
+        "/run/anjungan, its RuntimeDirectory). Empty = $XDG_RUNTIME_DIR/anjungan, else /dev/shm/anjungan-<uid>, else "
         "<data_dir>/journal.",
     ),
     Setting(

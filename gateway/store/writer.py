@@ -8,7 +8,9 @@ idle one commits at once: a batch is committed well within 100 ms of its arrival
 long after the first one of a group, or until ``GATHER_FRAMES`` are waiting, and commits them together: each
 commit writes every page it touches (the frames, readings, latest values, 5-minute aggregates and node rows)
 to the WAL whatever it holds, so ten frames a minute committed one by one write ten times the bytes of the
-same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit.
+same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit. Frames
+submitted ``urgent`` (kept nowhere else: the ingest could not journal them, or it saves what a dead ingest
+journaled) end the gathering: their group commits at once.
 
 Faults are told apart by their cause:
 
