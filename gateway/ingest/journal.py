@@ -231,8 +231,31 @@ class Journal:
                 lock_path.unlink()
             finally:
                 os.close(fd)
+        self._sweep()
         self.replayed += len(taken)
         return taken
+
+    def _sweep(self) -> None:
+        """Remove the empty journals that dead ingests of other stores left (a store that is never started
+        again, such as a test's); one that holds entries waits for its own store's ingest."""
+        for lock_path in self.folder.glob("ingest-*.lock"):
+            if lock_path.name.startswith(f"ingest-{self.tag}-"):
+                continue
+            journal = lock_path.with_suffix(".journal")
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if lock_path.exists() and (not journal.exists() or journal.stat().st_size == 0):
+                    with contextlib.suppress(FileNotFoundError):
+                        journal.unlink()
+                    lock_path.unlink()
+            except OSError:
+                pass  # its ingest runs, or it went meanwhile
+            finally:
+                os.close(fd)
 
     # -- while running ---------------------------------------------------------------------------------------
     def add(self, entry: Entry) -> int | None:

@@ -118,6 +118,8 @@ def test_a_torn_or_damaged_journal_line_is_skipped_and_counted_and_the_rest_is_s
     other_store = folder / "ingest-000000000000-3-c.journal"  # another store's: not this one's to replay
     other_store.write_bytes(Entry("/dev/ttyUSB1", 1, 0, (frames[2],)).encode())
     (folder / "ingest-000000000000-3-c.lock").touch()
+    (folder / "ingest-000000000000-4-d.lock").touch()  # another store's dead ingest left nothing: swept
+    (folder / "ingest-000000000000-4-d.journal").touch()
     try:
         with (
             caplog.at_level(logging.WARNING),
