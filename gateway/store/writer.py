@@ -8,7 +8,9 @@ idle one commits at once: a batch is committed well within 100 ms of its arrival
 long after the first one of a group, or until ``GATHER_FRAMES`` are waiting, and commits them together: each
 commit writes every page it touches (the frames, readings, latest values, 5-minute aggregates and node rows)
 to the WAL whatever it holds, so ten frames a minute committed one by one write ten times the bytes of the
-same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit.
+same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit. Frames
+submitted ``urgent`` (kept nowhere else: the ingest could not journal them, or it saves what a dead ingest
+journaled) end the gathering: their group commits at once.
 
 Faults are told apart by their cause:
 
@@ -136,6 +138,10 @@ def _describe(frame: Frame) -> str:
     return _text(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=repr))[:1000]
 
 
+def _urgent(item: _Frames | _Console) -> bool:
+    return isinstance(item, _Frames) and item.urgent
+
+
 def _weight(item: _Frames | _Console) -> int:
     return len(item.frames) if isinstance(item, _Frames) else 1
 
@@ -166,6 +172,7 @@ class _Frames:
     source: str | None
     base: int  # the clock epoch (wall - monotonic, ms) when ``at`` was taken
     future: Future[int] = field(default_factory=Future)
+    urgent: bool = False  # commit without gathering (its only safe place is the store)
 
 
 @dataclass
@@ -286,17 +293,32 @@ class ReadingWriter:
 
     # -- producers -------------------------------------------------------------------------------------------
     def submit(
-        self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
+        self,
+        frames: Sequence[Frame],
+        at: int | None = None,
+        source: str | None = None,
+        *,
+        base: int | None = None,
+        urgent: bool = False,
     ) -> Future[int]:
         """Queue frames received together (``at``: arrival time, ms since the epoch, default now on
-        :attr:`clock`; ``source``: the port or broker they came from).
+        :attr:`clock`; ``source``: the port or broker they came from; ``base``: the clock epoch, ms, when
+        ``at`` was taken, default now on :attr:`clock`; ``urgent``: commit the group they join at once
+        instead of gathering for ``commit_interval_s``, for frames kept nowhere else, e.g. those the ingest
+        could not journal).
 
         The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
         some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
         Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
         not running.
         """
-        item = _Frames(frames, self.clock.now_ms() if at is None else at, source, self.clock.base_ms())
+        item = _Frames(
+            frames,
+            self.clock.now_ms() if at is None else at,
+            source,
+            self.clock.base_ms() if base is None else base,
+            urgent=urgent,
+        )
         self._put(item)
         return item.future
 
@@ -357,7 +379,7 @@ class ReadingWriter:
                 return
             group: list[_Frames | _Console] = [first]
             stop = self._drain(group)
-            if not stop and self.commit_interval_s > 0:
+            if not stop and self.commit_interval_s > 0 and not any(map(_urgent, group)):
                 stop = self._gather(group, time.monotonic() + self.commit_interval_s)
             self._taken(group)
             self._commit(group)
@@ -393,6 +415,8 @@ class ReadingWriter:
                 return True
             group.append(item)
             count += _weight(item)
+            if _urgent(item):
+                break
         return False
 
     def _commit(self, group: list[_Frames | _Console]) -> None:

@@ -340,6 +340,28 @@ def test_commit_interval_gathers_frames_into_one_commit_and_acknowledges_after_i
         assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == GATHER_FRAMES + 1
 
 
+def test_an_urgent_frame_ends_the_gathering_and_commits_its_group_at_once(tmp_path: Path) -> None:
+    """Frames kept nowhere else (the ingest could not journal them) are submitted ``urgent``: the open group
+    commits with them at once, whatever the interval; its other frames are acknowledged with it."""
+    from gateway.frame import Frame
+    from gateway.store.writer import ReadingWriter
+
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with ReadingWriter(path, commit_interval_s=300) as writer:
+        gathered = writer.submit([Frame("r", "n1", 1, 1, {"water_cm": 1.0})])
+        assert not gathered.done() and writer.commits == 0
+        urgent = writer.submit(
+            [Frame("r", "n1", 1, 2, {"water_cm": 2.0})], at=1_780_000_000_000, base=5, urgent=True
+        )
+        assert urgent.result(30) == 1 and gathered.result(0) == 1
+        assert writer.commits == 1
+        alone = writer.submit([Frame("r", "n1", 1, 3, {"water_cm": 3.0})], urgent=True)  # first of its group
+        assert alone.result(30) == 1 and writer.commits == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT q, at FROM frames ORDER BY q").fetchall()[1] == (2, 1_780_000_000_000)
+
+
 def test_the_row_types_name_every_column(store: Store) -> None:
     """A column added to ``nodes`` or ``submissions`` shows in the rows that leave the store, or fails here."""
     from gateway.store.rows import NodeRow, Submission
