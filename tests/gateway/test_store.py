@@ -137,6 +137,31 @@ def test_readings_seq_strictly_increasing_and_never_reused(store: Store) -> None
     assert min(new) > top
 
 
+def test_a_held_acknowledgement_is_answered_at_once_and_written_later_or_on_close(store: Store) -> None:
+    def written(stream: str) -> int:
+        with sqlite3.connect(store.path) as other:  # what another process sees
+            return int(
+                other.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()[0]
+            )
+
+    store.mark_acked("readings", 10, hold_ms=600_000)  # never written yet: written at once
+    assert written("readings") == 10
+    store.mark_acked("readings", 20, hold_ms=600_000)  # written just now: held
+    assert (store.acked("readings"), written("readings")) == (20, 10)
+    store.mark_acked("readings", 15, hold_ms=600_000)  # never backwards
+    assert store.acked("readings") == 20
+    store.note_failure("readings", 21)
+    store.mark_acked("readings", 30, hold_ms=600_000)  # a failure to clear: written at once
+    assert (written("readings"), store.acked("readings")) == (30, 30)
+    assert store.conn.execute("SELECT failures FROM sync_state WHERE stream = 'readings'").fetchone()[0] == 0
+    store.mark_acked("readings", 40, hold_ms=600_000)
+    store.mark_acked("events", 1, hold_ms=600_000)
+    store.mark_acked("events", 2, hold_ms=600_000)
+    assert (written("readings"), written("events")) == (30, 1)
+    store.close()
+    assert (written("readings"), written("events")) == (40, 2)
+
+
 def test_event_and_submission_seqs_never_reused(store: Store) -> None:
     first = store.add_event("test", {"i": 1})
     with db.transaction(store.conn):
