@@ -32,6 +32,7 @@ order (boot, q), and last seen is the arrival time of its last frame.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import queue
@@ -570,22 +571,17 @@ class ReadingWriter:
         return results
 
     def _known_keys(self, items: list[_Frames]) -> set[tuple[int, int, int]]:
-        """The (node id, boot, q) keys of this group's frames that the store already holds: one query per
-        (node, boot) over the range of q in the group."""
-        ranges: dict[tuple[int, int], list[int]] = {}
+        """The (node id, boot, q) keys of this group's frames that the store already holds: the node's newest
+        interval, and one query per (node, boot) for the intervals of ``frames_seen`` over the group's q."""
+        wanted: dict[tuple[int, int], list[int]] = {}
         for item in items:
             for frame in item.frames:
                 state = self._node(frame.node, item.at)
-                span = ranges.get((state.id, frame.boot))
-                if span is None:
-                    ranges[(state.id, frame.boot)] = [frame.seq, frame.seq]
-                elif frame.seq < span[0]:
-                    span[0] = frame.seq
-                elif frame.seq > span[1]:
-                    span[1] = frame.seq
+                wanted.setdefault((state.id, frame.boot), []).append(frame.seq)
         open_intervals = {state.id: state.seen for state in self._nodes.values() if state.seen is not None}
         known: set[tuple[int, int, int]] = set()
-        for (node_id, boot), (low, high) in ranges.items():
+        for (node_id, boot), qs in wanted.items():
+            low, high = min(qs), max(qs)
             spans = []
             newest = open_intervals.get(node_id)
             if newest is not None and newest[0] == boot:
@@ -598,8 +594,12 @@ class ReadingWriter:
                 if last < low:
                     break
                 spans.append((first, last))
-            for first, last in spans:
-                known.update((node_id, boot, q) for q in range(max(low, first), min(high, last) + 1))
+            spans.sort()
+            lows = [first for first, _last in spans]
+            for q in qs:
+                at = bisect.bisect_right(lows, q) - 1
+                if at >= 0 and spans[at][1] >= q:
+                    known.add((node_id, boot, q))
         return known
 
     def _remember(self, new: list[tuple[_NodeState, int, int]]) -> None:
@@ -634,9 +634,11 @@ class ReadingWriter:
         """Put [low, high] of (node, boot) into ``frames_seen``, joined with an interval ending at low - 1 and
         one starting at high + 1 (none overlaps it: its keys were not known)."""
         before = self._conn.execute(
-            "SELECT low FROM frames_seen WHERE node_id = ? AND boot = ? AND low < ? AND high = ?",
-            (node_id, boot, low, low - 1),
+            "SELECT low, high FROM frames_seen WHERE node_id = ? AND boot = ? AND low < ? ORDER BY low DESC LIMIT 1",
+            (node_id, boot, low),
         ).fetchone()
+        if before is not None and before[1] != low - 1:
+            before = None
         after = self._conn.execute(
             "DELETE FROM frames_seen WHERE node_id = ? AND boot = ? AND low = ? RETURNING high",
             (node_id, boot, high + 1),
