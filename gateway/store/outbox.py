@@ -199,7 +199,8 @@ class OutboxMixin(StoreBase):
             missing = [
                 (s, 0, None, None, None) for s in STREAMS if s not in states
             ]  # no state yet: nothing acked
-            for stream, acked, last_success, last_error, last_error_at in [*states.values(), *missing]:
+            for stream, written, last_success, last_error, last_error_at in [*states.values(), *missing]:
+                acked = max(written, self._acks_held.get(stream, 0))  # held by this process: mark_acked
                 source, seq_col, at_col = table[stream]
                 count, oldest = conn.execute(
                     f"SELECT count(*), min({at_col}) FROM {source} WHERE {seq_col} > ? "

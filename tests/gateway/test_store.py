@@ -148,6 +148,7 @@ def test_a_held_acknowledgement_is_answered_at_once_and_written_later_or_on_clos
     assert written("readings") == 10
     store.mark_acked("readings", 20, hold_ms=600_000)  # written just now: held
     assert (store.acked("readings"), written("readings")) == (20, 10)
+    assert store.backlog()["readings"]["acked"] == 20  # this process's own figures count what it holds
     store.mark_acked("readings", 15, hold_ms=600_000)  # never backwards
     assert store.acked("readings") == 20
     store.note_failure("readings", 21)
