@@ -115,7 +115,9 @@ class Receipt(Submission):
 class NodeRow(TypedDict):
     """A row of ``nodes`` (gateway/store/schema.py): ``first_seen``/``last_seen`` ms, the hello fields as the
     node last sent them (None until it has), ``online`` 1/0 as the ingest's watch marked it, ``interval_s``
-    the reporting interval the watch learned (None until it has)."""
+    the reporting interval the watch learned (None until it has); ``seen_boot``, ``seen_low``, ``seen_high``
+    the node's newest interval of frame keys stored (boot, first and last q; the others are in
+    ``frames_seen``), None before its first frame."""
 
     id: int
     node: str
@@ -133,6 +135,9 @@ class NodeRow(TypedDict):
     bad_lines: int
     online: int
     interval_s: int | None
+    seen_boot: int | None
+    seen_low: int | None
+    seen_high: int | None
 
 
 class SubmissionSummary(TypedDict):

@@ -37,7 +37,7 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, Progress, Uplink
+from sync.client.uplink import ACK_HOLD_ROUNDS, ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,13 @@ class SyncClient:
         self.wait_for_central()
         # routine events ride along with other events, or go once ROUTINE_HOLD_ROUNDS intervals old
         self.uplink.hold_routine_s = ROUTINE_HOLD_ROUNDS * self.settings.interval_s
+        self.uplink.hold_acks_s = ACK_HOLD_ROUNDS * self.settings.interval_s  # see ACK_HOLD_ROUNDS
+        try:
+            self._loop()
+        finally:
+            self.store.write_held_acks()
+
+    def _loop(self) -> None:
         failed, since = 0, 0.0
         while not self.stop.is_set():
             self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings
