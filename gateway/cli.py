@@ -14,7 +14,6 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,9 @@ class RootGroup(LazyGroup):
     """Adds the commands other parts contribute through the ``anjungan.commands`` entry points."""
 
     def _plugins(self) -> dict[str, Any]:
+        # imported here: importlib.metadata brings the email package (about 2 MB), which the ingest never needs
+        from importlib.metadata import entry_points
+
         return {ep.name: ep for ep in entry_points(group="anjungan.commands")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
