@@ -9,7 +9,8 @@ value that cannot be read is left out, never a reason to fail the round.
 :class:`Reporter` sends them only when they say something new (docs/protocol.md, "Changes"): when what they
 report changed beyond the values that move on their own (uptime, ages, seconds since a node's frame, the
 counters and a hello's readings, which the events stream carries anyway), or when the last report is
-:data:`REPORT_EVERY_ROUNDS` sync intervals old.
+:data:`REPORT_EVERY_ROUNDS` rounds old (5 minutes at a round a minute), or :data:`REPORT_MAX_INTERVALS` sync
+intervals old when rounds are rarer than that.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def headers(
     }
 
 
-REPORT_EVERY_ROUNDS = 5  # a report is sent at least every this many sync intervals, changed or not
+REPORT_EVERY_ROUNDS = 5  # a report goes at least every this many rounds (changes requests), changed or not
+REPORT_MAX_INTERVALS = 15  # and at least every this many sync intervals, however rare the rounds
 LATE_INTERVALS = 2  # a node is late (a change worth a report) once this many of its intervals passed silent
 
 
@@ -131,18 +133,21 @@ def steady(report: Mapping[str, Any], node_reports: Sequence[Mapping[str, Any]])
 
 class Reporter:
     """Which changes requests carry the health headers: the first of a process, then one whose report differs
-    from the last one sent in its :func:`steady` part, or once the last sent is ``every_s`` old (seconds of
-    ``monotonic()``, default :data:`REPORT_EVERY_ROUNDS` sync intervals). A report counts as sent only once
-    its request was answered (:meth:`sent`), so a report lost with its request goes again the next round.
+    from the last one sent in its :func:`steady` part, or once the last sent is ``every_rounds`` rounds old (the
+    calls of :meth:`headers` since), or ``max_age_s`` old (seconds of ``monotonic()``; the service passes
+    :data:`REPORT_EVERY_ROUNDS` and :data:`REPORT_MAX_INTERVALS` sync intervals). A report counts as sent
+    only once its request was answered (:meth:`sent`), so a report lost with its request goes the next round.
 
     The central keeps the last report and when it came (its ``reported_ms``); a node's last frame is also told
     by its readings, which every round sends, so the report need not be renewed each round (docs/protocol.md).
     """
 
-    def __init__(self, every_s: float, monotonic: Callable[[], float] = time.monotonic):
-        self.every_s = every_s
+    def __init__(self, every_rounds: int, max_age_s: float, monotonic: Callable[[], float] = time.monotonic):
+        self.every_rounds = every_rounds
+        self.max_age_s = max_age_s
         self._monotonic = monotonic
         self._last: tuple[tuple[Any, ...], float] | None = None  # (steady part, monotonic s) of the last sent
+        self._rounds = 0  # calls of headers() since the last report sent
         self._pending: tuple[Any, ...] | None = None
 
     def headers(
@@ -152,8 +157,14 @@ class Reporter:
         values, node_values = health(store, backlog, extra), nodes(store)
         key = steady(values, node_values)
         self._pending = None
+        self._rounds += 1
         last = self._last
-        if last is not None and last[0] == key and self._monotonic() - last[1] < self.every_s:
+        if (
+            last is not None
+            and last[0] == key
+            and self._rounds < self.every_rounds
+            and self._monotonic() - last[1] < self.max_age_s
+        ):
             return {}
         self._pending = key
         return {
@@ -165,4 +176,5 @@ class Reporter:
         """The request that carried the headers of the last :meth:`headers` was answered."""
         if self._pending is not None:
             self._last = (self._pending, self._monotonic())
+            self._rounds = 0
             self._pending = None

@@ -130,8 +130,10 @@ class SyncClient:
         self._monotonic = monotonic
         self.notifier = notifier or sdnotify.notifier()
         self._purge_mark: tuple[int, int | None] | None = None  # the store's purges at the last backup scrub
-        # the health headers: when they changed, at least every REPORT_EVERY_ROUNDS intervals (sync/client/report.py)
-        self.reporter = report.Reporter(report.REPORT_EVERY_ROUNDS * settings.interval_s, monotonic)
+        # the health headers: when they changed, else every few rounds (sync/client/report.py)
+        self.reporter = report.Reporter(
+            report.REPORT_EVERY_ROUNDS, report.REPORT_MAX_INTERVALS * settings.interval_s, monotonic
+        )
 
     def close(self) -> None:
         self.central.close()

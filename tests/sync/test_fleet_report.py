@@ -33,10 +33,12 @@ def test_a_sync_round_reports_health_and_rolls_up_readings(store, central, make_
 
 
 def test_the_health_report_goes_when_it_changed_or_is_old(store, central, make_client):
-    """A round whose report says nothing new but the time sends no health headers; a change, or a report
-    ``every_s`` old, sends them again (sync/client/report.py, docs/protocol.md)."""
+    """A round whose report says nothing new but the time sends no health headers; a change sends them again,
+    and so does the 5th round since the last report, or a report 15 intervals old (sync/client/report.py,
+    docs/protocol.md)."""
     now = [1000.0]
     client = make_client(monotonic=lambda: now[0])
+    assert (client.reporter.every_rounds, client.reporter.max_age_s) == (5, 15 * client.settings.interval_s)
 
     def reported() -> list[dict[str, object]]:
         with central.state.engine.connect() as conn:
@@ -49,14 +51,18 @@ def test_the_health_report_goes_when_it_changed_or_is_old(store, central, make_c
     client.run_once()
     assert len(reported()) == 1  # the first round of a process reports
     forget()
-    now[0] += client.reporter.every_s / 2
     client.run_once()
     assert reported() == []  # nothing new: no report
     client.settings.water_alert_cm = 120.0
     client.run_once()
     assert [row["water_alert_cm"] for row in reported()] == [120.0]  # a threshold changed
     forget()
-    now[0] += client.reporter.every_s
+    for _ in range(4):
+        client.run_once()
+    assert reported() == []  # four rounds since the last report
     client.run_once()
-    assert len(reported()) == 1  # nothing new, but the last report is every_s old
-    assert client.reporter.every_s == 5 * client.settings.interval_s
+    assert len(reported()) == 1  # the fifth
+    forget()
+    now[0] += client.reporter.max_age_s
+    client.run_once()
+    assert len(reported()) == 1  # rounds are rare: the last report is 15 intervals old
