@@ -14,8 +14,6 @@ from typing import Any
 
 from flask import Flask, Response, request, session
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from gateway import private
@@ -23,6 +21,7 @@ from gateway.config import Config
 from gateway.store import Store
 from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
+from kiosk.ratelimit import RateLimiter, Rule
 from kiosk.renderworker import BoundedWorker
 from kiosk.speech import Speech
 from kiosk.status import Relay, ShownStatus
@@ -34,7 +33,7 @@ CSP = (
 # The charts are SVG documents loaded as images; pygal styles them with an inline <style>.
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-# Rate limits (Flask-Limiter syntax, from the app settings named here): endpoint -> (setting, scope, methods).
+# Rate limits (Flask-Limiter's syntax, kiosk/ratelimit.py; from the app settings named here): endpoint -> (setting, scope, methods).
 # The three submission forms share one budget; lookups and the operator login have their own.
 RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
     "submit.permohonan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
@@ -60,13 +59,13 @@ def _session_key() -> str:
 PER_SESSION = {"survey.survey"}
 
 
-def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
+def _apply_rate_limits(app: Flask, limiter: RateLimiter) -> None:
     for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
-        key_func = _session_key if endpoint in PER_SESSION else None
-        limit = limiter.shared_limit(
-            _config_value(app, setting), scope=scope, methods=methods, key_func=key_func
-        )
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
+        if endpoint not in app.view_functions:
+            raise KeyError(f"a rate limit names no endpoint: {endpoint}")
+        key = _session_key if endpoint in PER_SESSION else None
+        only = None if methods is None else frozenset(methods)
+        limiter.limit(endpoint, Rule(_config_value(app, setting), scope, only, key))
 
 
 def _config_value(app: Flask, setting: str) -> Callable[[], str]:
@@ -181,7 +180,8 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
 
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    limiter = RateLimiter()
+    limiter.init_app(app)
     app.extensions["anjungan_limiter"] = limiter
 
     from kiosk.views import operator, public, submit, survey

@@ -7,16 +7,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
 from gateway.errors import FrameError
 from gateway.frame import Frame, parse_line
 from gateway.ingest.journal import Journal
-from gateway.ingest.mqtt_reader import MqttReader
 from gateway.ingest.serial_reader import SerialReader
 from gateway.ingest.sink import FrameSink, submit_journaled
 from gateway.ingest.watch import IntervalLearner, NodeWatch
 from gateway.store import Store
+
+if TYPE_CHECKING:
+    from gateway.ingest.mqtt_reader import MqttReader
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,12 @@ class Ingest:
             SerialReader(p.port, sink, baud=p.baud, data_dir=data_dir)
             for p, sink in zip(serial_ports, self.sinks, strict=True)
         ]
-        self.mqtt_reader = (
-            MqttReader(
+        self.mqtt_reader: MqttReader | None = None
+        if mqtt:
+            # imported only when there is a broker: paho brings ssl, http and email with it (about 7 MB of RSS)
+            from gateway.ingest.mqtt_reader import MqttReader
+
+            self.mqtt_reader = MqttReader(
                 self.writer,
                 mqtt[0],
                 mqtt[1],
@@ -72,9 +79,6 @@ class Ingest:
                 password=mqtt_login[1],
                 on_frames=self.learner.saw,
             )
-            if mqtt
-            else None
-        )
         self.watch = NodeWatch(store, self.learner, offline_after=offline_after, every_s=watch_every_s)
         self._lock = threading.Lock()
         self._state = "new"

@@ -26,7 +26,6 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from limits import parse as parse_limit
 
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
@@ -340,6 +339,5 @@ def status_attachment(number: str, sha256: str) -> Response:
 def _spend_number(number: str) -> None:
     """Count one lookup of ``number`` (per number, whichever device asks); 429 when its budget is spent."""
     limiter = current_app.extensions["anjungan_limiter"]
-    limit = parse_limit(str(current_app.config["KIOSK_LIMIT_STATUS_NUMBER"]))
-    if not limiter.limiter.hit(limit, "status-number", number):
+    if not limiter.hit(str(current_app.config["KIOSK_LIMIT_STATUS_NUMBER"]), "status-number", number):
         abort(429)

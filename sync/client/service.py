@@ -26,7 +26,7 @@ from gateway.config import Config
 from gateway.errors import StoreError
 from gateway.store import Store
 from gateway.store.clock import SystemClock
-from sync.client import downlink
+from sync.client import downlink, report
 from sync.client.clock import Clock
 from sync.client.errors import (
     ClockSkewRefused,
@@ -130,6 +130,10 @@ class SyncClient:
         self._monotonic = monotonic
         self.notifier = notifier or sdnotify.notifier()
         self._purge_mark: tuple[int, int | None] | None = None  # the store's purges at the last backup scrub
+        # the health headers: when they changed, else every few rounds (sync/client/report.py)
+        self.reporter = report.Reporter(
+            report.REPORT_EVERY_ROUNDS, report.REPORT_MAX_INTERVALS * settings.interval_s, monotonic
+        )
 
     def close(self) -> None:
         self.central.close()
@@ -184,7 +188,9 @@ class SyncClient:
         if not stopping():  # everything was sent: an earlier error is history, not the state of a stream
             self.store.clear_sync_errors()
         try:
-            result.changes = downlink.pull_changes(self.store, self.central, stopping, self.settings.health())
+            result.changes = downlink.pull_changes(
+                self.store, self.central, stopping, self.settings.health(), self.reporter
+            )
             result.files = downlink.fetch_files(self.store, self.central, self.settings.data_dir, stopping)
         except SyncError as err:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
