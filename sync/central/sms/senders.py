@@ -2,12 +2,15 @@
 27.005) and an SMS gateway's HTTP API (one JSON POST per message).
 
 A sender's ``send(phone, text, key)`` answers the reference of the sent message (the modem's ``+CMGS``
-reference, the gateway's answer) or raises :class:`SendError`. Errors never hold the phone number: the worker
-scrubs them too (:func:`sync.central.sms.queue.scrub`), and these texts are made without it.
+reference, the gateway's answer) or raises :class:`SendError` (that message failed), :class:`ChannelError` (the
+channel itself failed: no message's fault) or :class:`PortBusy` (another worker holds the modem). Errors never
+hold the phone number: what a gateway or modem says is scrubbed (:func:`sync.central.sms.queue.scrub`) before it
+is cut to a length, the worker scrubs again, and these texts are made without it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import time
@@ -15,7 +18,9 @@ from typing import Any, Protocol
 
 import requests
 import serial
+from urllib3.exceptions import NewConnectionError
 
+from sync.central.sms.queue import scrub
 from sync.central.sms.settings import SmsSettings
 
 CTRL_Z = b"\x1a"
@@ -45,6 +50,16 @@ class MaybeSent(SendError):
     and counts it toward the number's daily cap."""
 
 
+class ChannelError(SendError):
+    """The channel failed, not a message: the modem's port cannot be opened, the modem does not answer ``AT`` or
+    ``AT+CMGF=1``, the HTTP gateway cannot be connected to (refused, DNS). Nothing was sent; the worker stops
+    the round and backs off as a whole, and the messages keep their attempts (docs/sms.md)."""
+
+
+class PortBusy(ChannelError):
+    """Another worker holds the modem's port (opened exclusively): this round waits, no attempt is used."""
+
+
 class Sender(Protocol):
     def send(self, phone: str, text: str, key: str) -> str: ...
 
@@ -71,7 +86,10 @@ class ModemSender:
     fails the message at once, with the modem's code; no ``>`` prompt within ``timeout_s``: ESC cancels the
     message the modem may still be waiting for, the port is drained, and ``AT`` must answer ``OK`` before
     another message is tried; no confirmation within ``timeout_s`` once the text and Ctrl-Z were written:
-    :class:`MaybeSent` (never tried again by itself)."""
+    :class:`MaybeSent` (never tried again by itself). The port is opened exclusively (pyserial's
+    ``exclusive=True``: a ``flock`` on the device), so two workers never talk to the modem at once: held by
+    another, :class:`PortBusy`; a port that cannot be opened, or a modem that does not answer ``AT`` /
+    ``AT+CMGF=1``, :class:`ChannelError`."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 30.0):
         self.port, self.baud, self.timeout_s = port, baud, timeout_s
@@ -80,12 +98,21 @@ class ModemSender:
     def _open(self) -> Any:
         if self._serial is None:
             try:
-                self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s)
+                # exclusive: a flock on the device, so that two workers never talk to the modem at once
+                self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s,
+                                             exclusive=True)  # fmt: skip
             except (serial.SerialException, OSError) as err:
-                raise SendError(f"the modem's port {self.port} cannot be opened: {err}") from None
-            self._drain()  # a late answer to the last round's message
-            self._command(b"AT\r", "AT")
-            self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
+                if err.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    raise PortBusy(f"the modem's port {self.port} is held by another SMS worker") from None
+                raise ChannelError(f"the modem's port {self.port} cannot be opened: {err}") from None
+            try:
+                self._drain()  # a late answer to the last round's message
+                self._command(b"AT\r", "AT")
+                self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
+            except (SendError, serial.SerialException, OSError) as err:
+                self.close()
+                raise ChannelError(str(err) if isinstance(err, SendError) else
+                                   f"the modem's port {self.port} failed: {type(err).__name__}") from None  # fmt: skip
         return self._serial
 
     def _read_until(self, pattern: re.Pattern[bytes], what: str) -> bytes:
@@ -176,8 +203,9 @@ class HttpSender:
     values' ``{to}``, ``{text}``, ``{key}`` and ``{token}`` replaced), ``Authorization: Bearer <token>`` when a
     token is set. A 2xx answer is a success when ``ok_field`` is empty; otherwise the answer must also be a JSON
     object whose field ``ok_field`` (dots name nested fields: ``data.status``) holds ``ok_value`` (compared as
-    text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (cut to 64
-    characters) is the reference."""
+    text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (scrubbed of
+    numbers, then cut to 64 characters) is the reference. A connection that cannot be made (refused, timed
+    out connecting, a name that does not resolve) is :class:`ChannelError`: nothing was sent."""
 
     def __init__(self, url: str, token: str, body: str, timeout_s: float = 30.0, ok_field: str = "",
                  ok_value: str = ""):  # fmt: skip
@@ -226,17 +254,37 @@ class HttpSender:
         try:
             answer = self._session.post(self.url, data=data, headers=headers, timeout=self.timeout_s)
         except requests.RequestException as err:
+            if _not_connected(err):
+                raise ChannelError(f"the SMS gateway cannot be connected to: {type(err).__name__}") from None
             raise SendError(f"the SMS gateway cannot be reached: {type(err).__name__}") from None
         if not 200 <= answer.status_code < 300:
             raise SendError(f"the SMS gateway answered HTTP {answer.status_code}")
         if not self.succeeded(answer.text):
-            said = answer.text.strip()[:120]
+            said = scrub(answer.text.strip())[:120]
             raise SendError(f"the SMS gateway answered HTTP {answer.status_code} without {self.ok_field}="
                             f"{self.ok_value}: {said}")  # fmt: skip
-        return answer.text.strip()[:64]
+        return scrub(answer.text.strip())[:64]
 
     def close(self) -> None:
         self._session.close()
+
+
+def _not_connected(err: requests.RequestException) -> bool:
+    """Whether ``err`` happened before any byte of the request left: a connection refused or timed out, a
+    name that does not resolve (urllib3's NewConnectionError, NameResolutionError included), not a failure
+    after the request was sent (which may have taken the message)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    seen: BaseException | None = err
+    for _ in range(8):  # requests wraps urllib3's MaxRetryError, whose reason is the connection's error
+        if seen is None:
+            return False
+        if isinstance(seen, NewConnectionError):
+            return True
+        reason = getattr(seen, "reason", None)
+        nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = reason if isinstance(reason, BaseException) else nested or seen.__cause__ or seen.__context__
+    return False
 
 
 def make_sender(cfg: SmsSettings) -> Sender | None:
