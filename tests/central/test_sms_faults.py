@@ -280,8 +280,9 @@ def test_a_mute_modem_and_an_unreachable_gateway_are_the_channels_failures(
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/send"
     http = cfg(sms_sender="http", sms_http_url=closed)
-    with pytest.raises(ChannelError):
-        HttpSender(closed, "", http.sms_http_body).send(E164, "x", "k")
+    for unreachable in (closed, "http://sms-gateway.invalid/send"):  # refused; a name that never resolves
+        with pytest.raises(ChannelError, match="cannot be connected to"):
+            HttpSender(unreachable, "", http.sms_http_body).send(E164, "x", "k")
     report = send(app, HttpSender(closed, "", http.sms_http_body), http, AT)
     assert "http channel is down" in report.channel and rows(app)[0]["attempts"] == 0
     assert {r["name"]: r["state"] for r in channel_rows(app)} == {"modem": "down", "http": "down"}
