@@ -71,13 +71,25 @@ def phone_hash(key: bytes, phone: str) -> str:
     return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
 
 
-def scrub(text: str, phone: str) -> str:
-    """``text`` with every writing of ``phone`` (``+628...``, ``628...``, ``08...``) replaced by its mask:
-    for errors and logs, which never hold a number."""
-    national = "0" + phone[3:]
-    for form in (phone, phone[1:], national):
-        text = text.replace(form, mask(phone))
-    return text
+# a run of digits that could be a phone number: 7 or more, with at most two separators (spaces, dashes, dots,
+# slashes, parentheses) between two of them, after an optional "+" (run on ASCII digits: see _ascii_digits)
+_DIGIT_RUN = re.compile(r"\+?[0-9](?:[\s.\-/()]{0,2}[0-9]){6,}", re.ASCII)
+HIDDEN = "[digits hidden]"
+
+
+def scrub(text: str, phone: str | None = None) -> str:
+    """``text`` without any phone number, for errors, references and logs, which never hold one: Unicode digits
+    are written as ASCII ones (``_ascii_digits``), then each run of 7 or more digits (with spaces, dashes,
+    dots, slashes or parentheses between them, any prefix: ``+62``, ``62``, ``0`` or none) is replaced: by
+    ``phone``'s mask (``+62812*****890``) when it is a writing of ``phone`` (E.164), else by :data:`HIDDEN`.
+    Scrub before cutting a text to a length, so that no part of a number survives at the edge."""
+
+    def hide(match: re.Match[str]) -> str:
+        if phone is not None and normalise_phone(match.group(0)) == phone:
+            return mask(phone)
+        return HIDDEN
+
+    return _DIGIT_RUN.sub(hide, _ascii_digits(text))
 
 
 def text_for(kind: str, number: str, event: str, due_date: str | None = None) -> str:

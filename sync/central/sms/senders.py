@@ -2,12 +2,15 @@
 27.005) and an SMS gateway's HTTP API (one JSON POST per message).
 
 A sender's ``send(phone, text, key)`` answers the reference of the sent message (the modem's ``+CMGS``
-reference, the gateway's answer) or raises :class:`SendError`. Errors never hold the phone number: the worker
-scrubs them too (:func:`sync.central.sms.queue.scrub`), and these texts are made without it.
+reference, the gateway's answer) or raises :class:`SendError` (that message failed), :class:`ChannelError` (the
+channel itself failed: no message's fault) or :class:`PortBusy` (another worker holds the modem). Errors never
+hold the phone number: what a gateway or modem says is scrubbed (:func:`sync.central.sms.queue.scrub`) before it
+is cut to a length, the worker scrubs again, and these texts are made without it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import time
@@ -17,6 +20,7 @@ import requests
 import serial
 import urllib3.exceptions
 
+from sync.central.sms.queue import scrub
 from sync.central.sms.settings import SmsSettings
 
 CTRL_Z = b"\x1a"
@@ -71,6 +75,16 @@ class MaybeSent(SendError):
         super().__init__(text, MAYBE_SENT)
 
 
+class ChannelError(SendError):
+    """The channel failed, not a message: the modem's port cannot be opened, the modem does not answer ``AT`` or
+    ``AT+CMGF=1``, the HTTP gateway cannot be connected to (refused, DNS). Nothing was sent; the worker stops
+    the round and backs off as a whole, and the messages keep their attempts (docs/sms.md)."""
+
+
+class PortBusy(ChannelError):
+    """Another worker holds the modem's port (opened exclusively): this round waits, no attempt is used."""
+
+
 class Sender(Protocol):
     def send(self, phone: str, text: str, key: str) -> str: ...
 
@@ -94,17 +108,25 @@ def refusal_kind(final: bytes) -> str:
 
 
 def before_sending(err: requests.RequestException) -> bool:
-    """Whether an HTTP failure is known to have happened before the request was sent: the connection could not
-    be made (refused, timed out, the name not resolved) or the URL is unusable. Anything else (a read timeout,
+    """Whether an HTTP failure is known to have happened before any byte of the request left: the connection
+    could not be made (refused, timed out connecting, a name that does not resolve: urllib3's
+    NewConnectionError, NameResolutionError included) or the URL is unusable. Anything else (a read timeout,
     the connection cut while waiting for the answer, a broken answer) happened after the request may have
     reached the gateway, which may have sent the SMS."""
     if isinstance(err, requests.ConnectTimeout | requests.exceptions.InvalidURL
                   | requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):  # fmt: skip
         return True
-    if isinstance(err, requests.ConnectionError) and not isinstance(err, requests.Timeout):
-        reason = err.args[0] if err.args else None
-        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError names the cause
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)  # refused, unreachable, DNS
+    if isinstance(err, requests.Timeout):  # a read timeout: the request was sent
+        return False
+    seen: BaseException | None = err
+    for _ in range(8):  # requests wraps urllib3's MaxRetryError, whose reason is the connection's error
+        if seen is None:
+            return False
+        if isinstance(seen, urllib3.exceptions.NewConnectionError):
+            return True
+        reason = getattr(seen, "reason", None)
+        nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = reason if isinstance(reason, BaseException) else nested or seen.__cause__ or seen.__context__
     return False
 
 
@@ -118,7 +140,10 @@ class ModemSender:
     fails the message at once, with the modem's code; no ``>`` prompt within ``timeout_s``: ESC cancels the
     message the modem may still be waiting for, the port is drained, and ``AT`` must answer ``OK`` before
     another message is tried; no confirmation within ``timeout_s`` once the text and Ctrl-Z were written:
-    :class:`MaybeSent` (never tried again by itself)."""
+    :class:`MaybeSent` (never tried again by itself). The port is opened exclusively (pyserial's
+    ``exclusive=True``: a ``flock`` on the device), so two workers never talk to the modem at once: held by
+    another, :class:`PortBusy`; a port that cannot be opened, or a modem that does not answer ``AT`` /
+    ``AT+CMGF=1``, :class:`ChannelError`."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 30.0):
         self.port, self.baud, self.timeout_s = port, baud, timeout_s
@@ -127,12 +152,24 @@ class ModemSender:
     def _open(self) -> Any:
         if self._serial is None:
             try:
-                self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s)
+                # exclusive: a flock on the device, so that two workers never talk to the modem at once
+                self._serial = serial.Serial(self.port, self.baud, timeout=0.2, write_timeout=self.timeout_s,
+                                             exclusive=True)  # fmt: skip
             except (serial.SerialException, OSError) as err:
-                raise SendError(f"the modem's port {self.port} cannot be opened: {err}", PORT) from None
-            self._drain()  # a late answer to the last round's message
-            self._command(b"AT\r", "AT")
-            self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
+                if err.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    raise PortBusy(f"the modem's port {self.port} is held by another SMS worker") from None
+                raise ChannelError(f"the modem's port {self.port} cannot be opened: {err}", PORT) from None
+            try:
+                self._drain()  # a late answer to the last round's message
+                self._command(b"AT\r", "AT")
+                self._command(b"AT+CMGF=1\r", "AT+CMGF=1")
+            except (SendError, serial.SerialException, OSError) as err:
+                self.close()
+                if isinstance(err, SendError):
+                    raise ChannelError(str(err), err.kind) from None
+                raise ChannelError(
+                    f"the modem's port {self.port} failed: {type(err).__name__}", PORT
+                ) from None
         return self._serial
 
     def _read_until(self, pattern: re.Pattern[bytes], what: str) -> bytes:
@@ -226,11 +263,12 @@ class HttpSender:
     values' ``{to}``, ``{text}``, ``{key}`` and ``{token}`` replaced), ``Authorization: Bearer <token>`` when a
     token is set. A 2xx answer is a success when ``ok_field`` is empty; otherwise the answer must also be a JSON
     object whose field ``ok_field`` (dots name nested fields: ``data.status``) holds ``ok_value`` (compared as
-    text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (cut to 64
-    characters) is the reference.
+    text: ``true``, ``1``, ``success``), and any other 2xx answer is a failure (retried). The body (scrubbed of
+    numbers, then cut to 64 characters) is the reference.
 
-    Sent once (docs/sms.md, "Sent once over HTTP too"): a failure known to be before sending (see
-    :func:`before_sending`) or an answer that says the message was not taken is a :class:`SendError` (retried
+    Sent once (docs/sms.md, "Sent once over HTTP too"): a connection that cannot be made (refused, timed out connecting, a name
+    that does not resolve: :func:`before_sending`) is :class:`ChannelError` (nothing was sent; the round backs
+    off as a whole); or an answer that says the message was not taken is a :class:`SendError` (retried
     with backoff); once the request was sent and no answer came (read timeout, the connection cut) it is
     :class:`MaybeSent`: most gateways ignore ``Idempotency-Key``, so it is never sent again by itself. Each
     request goes on a connection of its own (``Connection: close``), so a kept-alive connection the gateway
@@ -286,17 +324,27 @@ class HttpSender:
             answer = self._session.post(self.url, data=data, headers=headers, timeout=self.timeout_s)
         except requests.RequestException as err:
             if before_sending(err):
-                raise SendError(f"the SMS gateway cannot be reached: {type(err).__name__}",
-                                GATEWAY_UNREACHABLE) from None  # fmt: skip
+                raise ChannelError(f"the SMS gateway cannot be reached: {type(err).__name__}",
+                                   GATEWAY_UNREACHABLE) from None  # fmt: skip
             raise MaybeSent(f"may have been sent: the SMS gateway took the request but gave no answer "
                             f"({type(err).__name__})") from None  # fmt: skip
         if not 200 <= answer.status_code < 300:
-            raise SendError(f"the SMS gateway answered HTTP {answer.status_code}", GATEWAY_REFUSED)
+            said = self.hide(answer.text.strip())[:120]
+            raise SendError(f"the SMS gateway answered HTTP {answer.status_code}" + (f": {said}" if said else ""),
+                            GATEWAY_REFUSED)  # fmt: skip
         if not self.succeeded(answer.text):
-            said = answer.text.strip()[:120]
+            said = self.hide(answer.text.strip())[:120]
             raise SendError(f"the SMS gateway answered HTTP {answer.status_code} without {self.ok_field}="
                             f"{self.ok_value}: {said}", GATEWAY_REFUSED)  # fmt: skip
-        return answer.text.strip()[:64]
+        return self.hide(answer.text.strip())[:64]
+
+    def hide(self, said: str) -> str:
+        """What the gateway said, fit to keep and show: every number scrubbed (:func:`scrub`) and the gateway's
+        token (which a gateway may echo, e.g. "bad key <token>") replaced by ``[token]``; before any cut, so that
+        no part of either survives at an edge."""
+        if self.token:
+            said = said.replace(self.token, "[token]")
+        return scrub(said)
 
     def close(self) -> None:
         self._session.close()
