@@ -281,7 +281,7 @@ def test_a_mute_modem_and_an_unreachable_gateway_are_the_channels_failures(
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/send"
     http = cfg(sms_sender="http", sms_http_url=closed)
     for unreachable in (closed, "http://sms-gateway.invalid/send"):  # refused; a name that never resolves
-        with pytest.raises(ChannelError, match="cannot be connected to"):
+        with pytest.raises(ChannelError, match="cannot be reached"):
             HttpSender(unreachable, "", http.sms_http_body).send(E164, "x", "k")
     report = send(app, HttpSender(closed, "", http.sms_http_body), http, AT)
     assert "http channel is down" in report.channel and rows(app)[0]["attempts"] == 0
@@ -292,3 +292,12 @@ def test_a_mute_modem_and_an_unreachable_gateway_are_the_channels_failures(
     assert report.retrying and rows(app)[0]["attempts"] == 1 and "HTTP 400" in rows(app)[0]["last_error"]
     assert {r["name"]: r["state"] for r in channel_rows(app)} == {"modem": "down", "http": "up"}
     assert "cannot be connected" not in json.dumps(channel_rows(app), default=str)  # up: its error is gone
+
+
+def test_a_gateways_answer_is_kept_without_its_token_or_any_number() -> None:
+    """A gateway that echoes its API key and the number ("bad key <token> for <to>") has both hidden before the
+    answer is cut, whatever the cut leaves."""
+    sender = HttpSender("http://127.0.0.1:9/send", "tok-SECRET-123", '{"to": "{to}", "text": "{text}"}')
+    said = sender.hide('{"status": "failed", "msg": "bad key tok-SECRET-123 for 0812 3456 7890"}')
+    assert "tok-SECRET" not in said and "[token]" in said and "3456" not in said
+    assert "SECRET" not in sender.hide("x" * 110 + "tok-SECRET-123")[:120]
