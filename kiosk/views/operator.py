@@ -25,7 +25,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
-from kiosk import forms
+from kiosk import forms, sessions
 from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import store
 
@@ -88,6 +88,7 @@ def login() -> Any:
             end_session()
             session.clear()
             session["operator"] = store().operator_session_start(_ms("KIOSK_OPERATOR_MAX_AGE_SECONDS"))
+            sessions.new_id(session)  # a copy of the cookie taken before the login is worth nothing
             return redirect(url_for("operator.health"))
         lock = store().login_locked_for(ACCOUNT)  # the attempt was counted before the check
         log.warning("operator login refused%s", f"; the account is locked for {lock:.0f} s" if lock else "")
