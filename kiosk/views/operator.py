@@ -4,7 +4,7 @@ Health (store size, backlog per stream, last sync, nodes, alerts), recent submis
 the submissions the central refused (with its reason; they can be sent again after a fix), and a printer
 test. With no hash configured the operator pages are off (404).
 
-Sessions live on the server (in the store): the signed cookie only names one, so logging out, the idle reset
+Sessions live on the server (in the store): the kiosk's session only names one, so logging out, the idle reset
 (``/selesai``), ``KIOSK_OPERATOR_IDLE_SECONDS`` without use or ``KIOSK_OPERATOR_MAX_AGE_SECONDS`` since login
 end it for good, whoever kept a copy of the cookie. Failed logins are counted per account (the kiosk has one,
 ``operator``), whatever address they come from: after ``KIOSK_LOGIN_FREE_FAILURES`` the account is locked for
