@@ -5,7 +5,9 @@ session; nothing of it reaches the data folder; the store keeps a bound and drop
 from __future__ import annotations
 
 import base64
+import html
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,3 +149,30 @@ def test_an_operator_login_gets_a_new_session_id(make_app: Callable[..., Flask])
     copy = app.test_client()  # a copy of the cookie taken before the login
     copy.set_cookie("anjungan", before)
     assert copy.get("/operator/").status_code == 302
+
+
+def test_a_reading_still_running_after_selesai_does_not_bring_the_session_back(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A request that changed nothing never writes its copy back: a private reading aloud (espeak-ng, seconds
+    on a Pi) that ends after the idle reset leaves no session in memory."""
+    number = number_on(post(client, "/permohonan", request_data()))
+    page = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    src = html.unescape(re.search(r'id="listen" data-src="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    value = _cookie(client)
+    speech = app.extensions["anjungan_speech"]
+    listener = app.test_client()  # the same browser, another connection
+    listener.set_cookie("anjungan", value)
+    answers: list[int] = []
+    with speech._synth:  # espeak-ng is held until the idle reset is done
+        reading = threading.Thread(target=lambda: answers.append(listener.get(src).status_code))
+        reading.start()
+        deadline = time.monotonic() + 30
+        while not speech._running and time.monotonic() < deadline:  # the reading has its session open
+            time.sleep(0.01)
+        assert speech._running, "the reading never started"
+        assert client.post("/selesai").status_code == 302
+        assert _store(app).get("s:" + value) is None
+    reading.join(60)
+    assert answers == [200]
+    assert _store(app).get("s:" + value) is None and _store(app).sessions() == 0
