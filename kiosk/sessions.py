@@ -12,7 +12,8 @@ of ``anjungan kiosk``: nothing is ever written to the SD card, and a restart for
 - A session lives :func:`lifetime` seconds after its last request (the idle reset's ``idle_seconds`` +
   ``idle_warning_seconds`` + :data:`MARGIN_S`): every page polls the alert banner every few seconds, so an open
   page keeps its session; a browser gone away without the idle reset loses it soon after. Expired sessions
-  are dropped from memory at the next store of any session, not only when the bound is reached.
+  are dropped from memory at the next request of any client (the home screen polls the banner too), not
+  only when the bound is reached.
 - At most ``KIOSK_SESSIONS_MAX`` sessions are kept; past that the ones closest to expiry (the least recently
   used) go first.
 - ``/selesai`` (``session.clear()``, the idle reset) deletes the stored session and the cookie.
@@ -49,6 +50,11 @@ class SessionStore(SimpleCache):
         self._remove_expired(time.time())
         super()._prune()
 
+    def sweep(self) -> None:
+        """Drop the expired sessions from memory now (every request does: the home screen polls the banner)."""
+        with self._lock:
+            self._remove_expired(time.time())
+
     def sessions(self) -> int:
         """How many sessions are held now (expired ones not yet dropped included)."""
         with self._lock:
@@ -77,6 +83,7 @@ class KioskSessionInterface(CacheLibSessionInterface):
             super()._delete_session(store_id)
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        self.store.sweep()
         if session and not session.modified:
             store_id = self._get_store_id(session.sid)
             with self._lock:  # renew what is stored now, never this request's copy
