@@ -157,7 +157,7 @@ SETTINGS: list[Setting] = [
         "kiosk",
         "secret_key",
         "",
-        "Key signing the kiosk's session cookies. Empty = a random key kept in <data_dir>/kiosk.key.",
+        "Key of the kiosk's form tokens (CSRF) and status codes. Empty = a random key kept in <data_dir>/kiosk.key.",
     ),
     Setting(
         "kiosk",

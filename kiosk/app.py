@@ -118,7 +118,8 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         "KIOSK_METRICS_ALLOW": kiosk.metrics_allow,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
-        "SESSION_COOKIE_NAME": "anjungan",
+        "KIOSK_SESSIONS_MAX": 1000,  # sessions kept in memory at most (kiosk/sessions.py)
+        "SESSION_COOKIE_NAME": "anjungan",  # holds a random session id only
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
         "WTF_CSRF_TIME_LIMIT": None,  # the idle reset ends sessions; a token must not expire mid-form
@@ -178,6 +179,9 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         volatile_bytes=int(app.config["KIOSK_SPEECH_VOLATILE_BYTES"]),
     )
 
+    from kiosk import sessions
+
+    sessions.install(app)  # in memory on the server; the cookie names a session, holding none of it
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)
     limiter = RateLimiter()
