@@ -24,7 +24,7 @@ from kiosk.pagecache import PageCache
 from kiosk.ratelimit import RateLimiter, Rule
 from kiosk.renderworker import BoundedWorker
 from kiosk.speech import Speech
-from kiosk.status import Relay, ShownStatus
+from kiosk.status import Relay
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -168,7 +168,6 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.extensions["anjungan_lookup_relay"] = Relay(
         float(app.config["KIOSK_LOOKUP_WAIT_SECONDS"]), int(app.config["KIOSK_LOOKUP_WAITERS"])
     )
-    app.extensions["anjungan_shown_status"] = ShownStatus()
 
     app.extensions["anjungan_speech"] = Speech(
         Path(app.config["KIOSK_DATA_DIR"]) / "speech",

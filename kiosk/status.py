@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cachetools import TTLCache
-
 from gateway.store import Store
 from gateway.vocabulary import SubmissionStatus
 
@@ -123,34 +121,3 @@ def _ms(text: Any) -> int | None:
         return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
-
-
-class ShownStatus:
-    """The status results opened with their code, per kiosk session, kept on the server only: session token ->
-    (registration number, status code as typed). So the same result can be shown again (in the other language,
-    with a display mode) without the code ever being put in an address, a cookie or the browser's history.
-
-    At most ``max_sessions`` sessions are held, each for ``ttl_s`` seconds at most after its last lookup; the idle
-    reset ("Selesai") forgets a session's result at once (:meth:`forget`). Thread-safe."""
-
-    def __init__(self, max_sessions: int = 256, ttl_s: float = 3600.0):
-        self._held: TTLCache[str, tuple[str, str]] = TTLCache(max_sessions, ttl_s)
-        self._lock = threading.Lock()
-
-    def remember(self, token: str, number: str, code: str) -> None:
-        """Keep ``code`` as the one that opened ``number`` in session ``token`` (the latest result only)."""
-        with self._lock:
-            self._held[token] = (number, code)
-
-    def code_for(self, token: str | None, number: str) -> str | None:
-        """The code that opened ``number`` in session ``token``, or None (another number, none, forgotten)."""
-        if not token:
-            return None
-        with self._lock:
-            held = self._held.get(token)
-        return held[1] if held is not None and held[0] == number else None
-
-    def forget(self, token: str) -> None:
-        """Drop what session ``token`` opened (the idle reset)."""
-        with self._lock:
-            self._held.pop(token, None)

@@ -306,8 +306,6 @@ def finish() -> Any:
     end_session()  # an operator's session ends on the server too, not only in this browser
     if session.get("reader"):
         speech().forget(session["reader"])  # what a receipt or an answer read aloud is forgotten too
-    if session.get("shown"):
-        current_app.extensions["anjungan_shown_status"].forget(session["shown"])  # and the status opened
     session.clear()
     response = redirect(url_for("public.home"))
     response.delete_cookie("lang", samesite="Strict", httponly=True)

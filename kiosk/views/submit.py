@@ -7,7 +7,6 @@ the receipt shows only the number, dates and the status URL. Personal data is ne
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -267,15 +266,13 @@ def status_show(number: str) -> Any:
     if canonical != number:
         extra: dict[str, Any] = {"kode": code} if code else {}
         return redirect(url_for("submit.status_show", number=canonical, **extra))
-    return _status_page(canonical, code or shown().code_for(session.get(SHOWN), canonical))
+    held = session.get(SHOWN)
+    return _status_page(canonical, code or (held[1] if held and held[0] == canonical else None))
 
 
-SHOWN = "shown"  # session: the token under which the server keeps the status result opened (kiosk/status.py)
-
-
-def shown() -> status_mod.ShownStatus:
-    """The app's memory of the status results opened with a code (kiosk/status.py, ``ShownStatus``)."""
-    return current_app.extensions["anjungan_shown_status"]  # type: ignore[no-any-return]
+# session (kept on the server, kiosk/sessions.py): [number, code] of the last status result opened with its code,
+# so the language switch shows it again without the code in an address or a cookie
+SHOWN = "shown"
 
 
 def _status_page(number: str, code: str | None) -> Any:
@@ -297,7 +294,7 @@ def _status_page(number: str, code: str | None) -> Any:
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})
     if view.full and code:  # shown again by /status/<number> (the language switch) without the code in it
-        shown().remember(session.setdefault(SHOWN, secrets.token_urlsafe(16)), number, code)
+        session[SHOWN] = [number, code]
     if view.full:  # this session may open the answer's documents (until the session is cleared)
         session["opened"] = [
             *[n for n in session.get("opened", []) if n != number][-(MAX_RECEIPTS - 1) :],

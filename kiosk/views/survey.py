@@ -93,7 +93,7 @@ def _service(slug: str) -> SkmService:
 ALLOWED = "survey_allowed"  # session: the service slugs this session may still rate (one rating each)
 RATED = "survey_rated"  # session: the service slugs this session has rated (never granted again)
 SENT = "survey_sent"  # session: the keys of the forms stored (a double tap is thanked, not refused)
-KEPT = 8  # the most sent keys a session remembers (the session is a cookie: small)
+KEPT = 8  # the most sent keys a session remembers (a session is kept in memory: small)
 
 
 def allow(service: str) -> None:
