@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import importlib
 import json
 import os
 import sys
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +22,38 @@ import click
 from gateway import __version__, private
 from gateway import config as config_mod
 from gateway.clicontext import AppContext, app_context, pass_config
-from gateway.clockset import clock_group
 from gateway.errors import AnjunganError, ConfigError
-from gateway.flash import flash_command
-from gateway.health import node_list_command
-from gateway.ingest.cli import ingest_command
-from gateway.monitor import monitor_command
-from gateway.simulator.cli import simulate_command
 from gateway.vocabulary import READING_EXPORT_KEYS
 
 
-class RootGroup(click.Group):
+class LazyGroup(click.Group):
+    """A group whose ``lazy`` commands (name -> ``"module:attribute"``) are imported only when asked for, so
+    that a long-running service (``anjungan ingest``) does not carry the modules of the others in its memory
+    (the doctor's, the flasher's: several MB of RSS each)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in self.lazy:
+            module, _, attribute = self.lazy[name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command), self.lazy[name]
+        return command
+
+
+class RootGroup(LazyGroup):
     """Adds the commands other parts contribute through the ``anjungan.commands`` entry points."""
 
     def _plugins(self) -> dict[str, Any]:
+        # imported here: importlib.metadata brings the email package (about 2 MB), which the ingest never needs
+        from importlib.metadata import entry_points
+
         return {ep.name: ep for ep in entry_points(group="anjungan.commands")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -48,7 +66,11 @@ class RootGroup(click.Group):
         return command
 
 
-@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=RootGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={"ingest": "gateway.ingest.cli:ingest_command", "clock": "gateway.clockset:clock_group"},
+)
 @click.option(
     "--config",
     "config_path",
@@ -138,17 +160,13 @@ def readings(cfg: config_mod.Config, node: str | None, since: str | None, fmt: s
                 out.write(json.dumps(row, separators=(",", ":")) + "\n")
 
 
-@cli.group()
+@cli.group(
+    cls=LazyGroup,
+    lazy={"list": "gateway.health:node_list_command", "flash": "gateway.flash:flash_command",
+          "monitor": "gateway.monitor:monitor_command", "simulate": "gateway.simulator.cli:simulate_command"},
+)  # fmt: skip
 def node() -> None:
     """Sensor nodes: list them, flash one, watch one, simulate one."""
-
-
-node.add_command(node_list_command, "list")
-node.add_command(flash_command, "flash")
-node.add_command(monitor_command, "monitor")
-node.add_command(simulate_command, "simulate")
-cli.add_command(ingest_command, "ingest")
-cli.add_command(clock_group, "clock")
 
 
 @cli.command()

@@ -157,7 +157,7 @@ SETTINGS: list[Setting] = [
         "kiosk",
         "secret_key",
         "",
-        "Key signing the kiosk's session cookies. Empty = a random key kept in <data_dir>/kiosk.key.",
+        "Key of the kiosk's form tokens (CSRF) and status codes. Empty = a random key kept in <data_dir>/kiosk.key.",
     ),
     Setting(
         "kiosk",
@@ -190,12 +190,22 @@ SETTINGS: list[Setting] = [
     Setting(
         "gateway",
         "commit_interval_s",
-        0.0,
+        60.0,
         "Seconds the ingest may gather frames before committing them together (at most 16 frames; each is "
-        "acknowledged after its commit). Every commit writes whole pages to the SD card whatever it holds (60 "
-        "cuts the writes to a third, docs/deploy.md), but serial frames still gathering when the ingest dies "
-        "are lost (MQTT ones come again); 0 = each frame at once, safe against a crash of any process.",
+        "acknowledged after its commit). Every commit writes whole pages to the SD card whatever it holds, so 60 "
+        "writes a fraction of what 0 does (docs/deploy.md). Serial frames still gathering are kept in the journal "
+        "(journal_dir) and saved at the next start if the ingest dies; MQTT ones come again. 0 = each frame "
+        "at once.",
         float,
+    ),
+    Setting(
+        "gateway",
+        "journal_dir",
+        "",
+        "Folder (best on tmpfs: it is written at every serial frame) of the ingest's journal of serial frames "
+        "not yet committed, saved at the next start after a crash (the ingest's systemd unit sets "
+        "/run/anjungan, its RuntimeDirectory). Empty = $XDG_RUNTIME_DIR/anjungan, else /dev/shm/anjungan-<uid>, else "
+        "<data_dir>/journal.",
     ),
     Setting(
         "gateway",
@@ -289,7 +299,8 @@ class GatewaySection:
     name: str = "Kecamatan Wonosalam"
     data_dir: str = "./data"  # as written; Config.data_dir resolves it against the file's folder
     store_budget_mb: int = 1024
-    commit_interval_s: float = 0.0
+    commit_interval_s: float = 60.0
+    journal_dir: str = ""  # as written; Config.journal_dir resolves it (empty: a tmpfs folder of this user)
     offline_after_intervals: int = 3
 
 
@@ -451,6 +462,23 @@ class Config:
         if not data_dir.is_absolute() and self.path is not None:
             data_dir = self.path.parent / data_dir
         return data_dir
+
+    @property
+    def journal_dir(self) -> Path:
+        """``[gateway] journal_dir`` (a relative one is relative to the configuration file's folder); when
+        empty, ``$XDG_RUNTIME_DIR/anjungan`` if that variable names a folder, else ``/dev/shm/anjungan-<uid>``
+        if /dev/shm is a folder, else ``<data_dir>/journal``."""
+        if self.gateway.journal_dir:
+            folder = Path(self.gateway.journal_dir)
+            if not folder.is_absolute() and self.path is not None:
+                folder = self.path.parent / folder
+            return folder
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        if runtime and Path(runtime).is_dir():
+            return Path(runtime) / "anjungan"
+        if Path("/dev/shm").is_dir():
+            return Path("/dev/shm") / f"anjungan-{os.getuid()}"
+        return self.data_dir / "journal"
 
     @property
     def store_path(self) -> Path:

@@ -8,7 +8,8 @@
 #   hardware/install-pi.sh --gateway-id ID --name NAME [--mqtt-interface IFACE] [--wheelhouse DIR]
 #     --gateway-id ID       this kiosk's id (a-z, 0-9, -): the prefix of its registration numbers, one per kiosk;
 #                           register it at the central under the same id (docs/deploy.md). Needed for a new
-#                           configuration only (an existing /etc/anjungan/gateway.toml is kept as it is).
+#                           configuration only (an existing /etc/anjungan/gateway.toml is kept, but for an
+#                           earlier release's commit_interval_s = 0.0, made 60.0).
 #     --name NAME           the office's name shown on the kiosk (a new configuration only)
 #     --mqtt-interface IF   the network interface the WiFi nodes reach the broker on (default wlan0; see
 #                           `ip -br addr`): the broker answers it and this machine only
@@ -318,6 +319,13 @@ configuration() {
     changed "$CONFIG is 0640 root:$SERVICE_USER"
   else
     unchanged "$CONFIG mode"
+  fi
+  # an earlier release's `anjungan init` wrote commit_interval_s = 0.0 (each frame at once): now that the ingest
+  # journals the serial frames waiting for their commit, a minute loses nothing and spares the SD card
+  # (docs/deploy.md); a value a technician wrote in another form (0, 10.0) is kept
+  if grep -q '^commit_interval_s = 0\.0$' "$CONFIG"; then
+    sed -i 's/^commit_interval_s = 0\.0$/commit_interval_s = 60.0/' "$CONFIG"
+    changed "$CONFIG: [gateway] commit_interval_s = 60.0 (an earlier release wrote 0.0)"
   fi
 }
 

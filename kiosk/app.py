@@ -14,8 +14,6 @@ from typing import Any
 
 from flask import Flask, Response, request, session
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from gateway import private
@@ -23,9 +21,10 @@ from gateway.config import Config
 from gateway.store import Store
 from kiosk import errors, i18n, metrics
 from kiosk.pagecache import PageCache
+from kiosk.ratelimit import RateLimiter, Rule
 from kiosk.renderworker import BoundedWorker
 from kiosk.speech import Speech
-from kiosk.status import Relay
+from kiosk.status import Relay, ShownStatus
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -34,7 +33,7 @@ CSP = (
 # The charts are SVG documents loaded as images; pygal styles them with an inline <style>.
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-# Rate limits (Flask-Limiter syntax, from the app settings named here): endpoint -> (setting, scope, methods).
+# Rate limits (Flask-Limiter's syntax, kiosk/ratelimit.py; from the app settings named here): endpoint -> (setting, scope, methods).
 # The three submission forms share one budget; lookups and the operator login have their own.
 RATE_LIMITS: dict[str, tuple[str, str, list[str] | None]] = {
     "submit.permohonan": ("KIOSK_LIMIT_SUBMIT", "submit", ["POST"]),
@@ -60,13 +59,13 @@ def _session_key() -> str:
 PER_SESSION = {"survey.survey"}
 
 
-def _apply_rate_limits(app: Flask, limiter: Limiter) -> None:
+def _apply_rate_limits(app: Flask, limiter: RateLimiter) -> None:
     for endpoint, (setting, scope, methods) in RATE_LIMITS.items():
-        key_func = _session_key if endpoint in PER_SESSION else None
-        limit = limiter.shared_limit(
-            _config_value(app, setting), scope=scope, methods=methods, key_func=key_func
-        )
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
+        if endpoint not in app.view_functions:
+            raise KeyError(f"a rate limit names no endpoint: {endpoint}")
+        key = _session_key if endpoint in PER_SESSION else None
+        only = None if methods is None else frozenset(methods)
+        limiter.limit(endpoint, Rule(_config_value(app, setting), scope, only, key))
 
 
 def _config_value(app: Flask, setting: str) -> Callable[[], str]:
@@ -112,13 +111,15 @@ def _defaults(cfg: Config) -> dict[str, Any]:
         * 1024
         * 1024,  # the WAV files of public pages read aloud (kiosk/speech.py)
         "KIOSK_SPEECH_PRIVATE_BYTES": 32 * 1024 * 1024,  # in memory: private readings' audio, all sessions
+        "KIOSK_SPEECH_VOLATILE_BYTES": 8 * 1024 * 1024,  # in memory: the audio of pages of live values
         "KIOSK_SPEECH_SECONDS": 30.0,  # the bound of one espeak-ng run
         "KIOSK_ESPEAK": "espeak-ng",
         "KIOSK_METRICS_TOKEN": kiosk.metrics_token,
         "KIOSK_METRICS_ALLOW": kiosk.metrics_allow,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
-        "SESSION_COOKIE_NAME": "anjungan",
+        "KIOSK_SESSIONS_MAX": 1000,  # sessions kept in memory at most (kiosk/sessions.py)
+        "SESSION_COOKIE_NAME": "anjungan",  # holds a random session id only
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
         "WTF_CSRF_TIME_LIMIT": None,  # the idle reset ends sessions; a token must not expire mid-form
@@ -167,6 +168,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.extensions["anjungan_lookup_relay"] = Relay(
         float(app.config["KIOSK_LOOKUP_WAIT_SECONDS"]), int(app.config["KIOSK_LOOKUP_WAITERS"])
     )
+    app.extensions["anjungan_shown_status"] = ShownStatus()
 
     app.extensions["anjungan_speech"] = Speech(
         Path(app.config["KIOSK_DATA_DIR"]) / "speech",
@@ -174,11 +176,16 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
         float(app.config["KIOSK_SPEECH_SECONDS"]),
         str(app.config["KIOSK_ESPEAK"]),
         private_bytes=int(app.config["KIOSK_SPEECH_PRIVATE_BYTES"]),
+        volatile_bytes=int(app.config["KIOSK_SPEECH_VOLATILE_BYTES"]),
     )
 
+    from kiosk import sessions
+
+    sessions.install(app)  # in memory on the server; the cookie names a session, holding none of it
     Babel(app, locale_selector=i18n.current_language)
     CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    limiter = RateLimiter()
+    limiter.init_app(app)
     app.extensions["anjungan_limiter"] = limiter
 
     from kiosk.views import operator, public, submit, survey

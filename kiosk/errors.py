@@ -60,7 +60,7 @@ def _http_error(err: HTTPException) -> Response:
     allow = getattr(err, "valid_methods", None)
     if code == 405 and allow:
         response.headers["Allow"] = ", ".join(allow)
-    return response  # a 429's Retry-After and X-RateLimit headers are added by Flask-Limiter
+    return response  # a 429's Retry-After and X-RateLimit headers are added by the rate limiter (kiosk/ratelimit.py)
 
 
 def _unexpected(err: Exception) -> Response:

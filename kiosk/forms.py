@@ -225,6 +225,34 @@ def check_sms(form: Any) -> bool:
     return True
 
 
+def masked_phone(phone: str) -> str:
+    """A mobile number as the receipt shows it: national form (``62…``/``+62…`` -> ``0…``), its first four and
+    last four digits kept, the others as ``*``: ``081234567890`` -> ``0812****7890``."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if digits.startswith("62"):
+        digits = "0" + digits[2:]
+    if len(digits) <= 8:
+        return "*" * len(digits)
+    return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
+
+
+def sms_outcome(form: Any) -> dict[str, str]:
+    """What the receipt says about SMS for the submitted ``form`` (kiosk/templates/receipt.html):
+    ``{"state": "yes", "to": "0812****7890"}`` (asked, and a mobile number: the central will text it),
+    ``{"state": "anonymous"}`` (an anonymous complaint: no SMS, SP4N-LAPOR!), ``{"state": "landline"}`` (a
+    number an SMS cannot reach) or ``{"state": "none"}`` (not asked). Only the masked number is kept."""
+    if getattr(form, "anonim", None) is not None and form.anonim.data:
+        return {"state": "anonymous"}
+    phone = getattr(form, "telepon", None)
+    number = (phone.data or "") if phone is not None else ""
+    asked = getattr(form, "kabari_sms", None) is not None and bool(form.kabari_sms.data)
+    if asked and _MOBILE_RE.fullmatch(number):
+        return {"state": "yes", "to": masked_phone(number)}
+    if number and not _MOBILE_RE.fullmatch(number):
+        return {"state": "landline"}
+    return {"state": "none"}
+
+
 def _email() -> StringField:
     return StringField(_l("E-mail (tidak wajib)"), [Optional(), _cap(120), check_email], filters=[clean_line])
 

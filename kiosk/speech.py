@@ -13,7 +13,13 @@ forgotten at the idle reset (:meth:`Speech.forget`). Their audio is kept in memo
 a session asking again is served without a new synthesis; a session has at most one synthesis running: a
 second request while it runs is refused (:class:`SpeechBusy`), never queued. Public passages are cached as WAV files under
 ``<data_dir>/speech/`` (folder 0700), named by language and key, within a size bound: the least recently used
-files are deleted first.
+files are deleted first. Passages of pages that show live values (the conditions page, a flood warning's water
+level) are *volatile*: their text changes with every new reading, so each would be a new file; their audio is
+kept in memory only (within ``volatile_bytes``, the least recently used dropped first), never on the SD card.
+
+The audio is made smaller than espeak-ng's own (22050 Hz, 16-bit): 11025 Hz, 8-bit unsigned PCM WAV
+(:func:`compact_wav`, standard library only), a quarter of the bytes; every browser plays it, and espeak-ng's
+voice has little above 5 kHz.
 
 espeak-ng (Debian's package ``espeak-ng``) is run as ``espeak-ng -v <voice> --stdout --stdin`` with the text
 on its standard input (never on its command line), one synthesis at a time, each within a time bound.
@@ -23,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import re
 import subprocess
 import threading
 import unicodedata
+import wave
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,7 +50,9 @@ log = logging.getLogger(__name__)
 VOICES = {"id": "id", "en": "en"}  # kiosk language -> espeak-ng voice
 KEY_RE = re.compile(r"[0-9a-f]{64}")
 MAX_CHARS = 4_000  # a passage longer than this is cut (at a sentence or a word) and ends with "..."
-# 4,000 characters are about six minutes of speech, a WAV of about 16 MiB: a huge page cannot make more
+# 4,000 characters are about six minutes of speech, a WAV of 4-5 MiB (compact_wav; numbers read as words make
+# it longer): a huge page cannot make more
+RATE_HZ = 11_025  # the audio the kiosk sends: espeak-ng's 22050 Hz halved, 8-bit (compact_wav)
 ELLIPSIS = " ..."
 WORDS_PER_MINUTE = 150  # a little slower than espeak-ng's 175: easier to follow at a public screen
 
@@ -58,11 +68,13 @@ class SpeechBusy(Exception):
 @dataclass(frozen=True)
 class Passage:
     """A registered text: ``text`` to speak in ``lang`` (``id``/``en``); ``owner`` is the session token a
-    private passage belongs to (None for a public one)."""
+    private passage belongs to (None for a public one); ``volatile``: a public passage of live values (kept in
+    memory only)."""
 
     text: str
     lang: str
     owner: str | None
+    volatile: bool = False  # a page of live values: its audio is kept in memory only, never on disk
 
 
 def passage_key(lang: str, text: str) -> str:
@@ -74,7 +86,7 @@ class Speech:
     """The kiosk's reader: registered passages (in memory, at most ``max_passages``), the WAV cache in
     ``cache_dir`` (at most ``max_bytes`` in all) and the espeak-ng runner (``espeak``, a command name or path;
     each run bounded by ``timeout`` seconds); the audio of private passages is kept in memory per session, at
-    most ``private_bytes`` in all. Thread-safe."""
+    most ``private_bytes`` in all, and that of volatile passages at most ``volatile_bytes``. Thread-safe."""
 
     def __init__(
         self,
@@ -84,6 +96,7 @@ class Speech:
         espeak: str = "espeak-ng",
         max_passages: int = 4096,
         private_bytes: int = 32 * 1024 * 1024,
+        volatile_bytes: int = 8 * 1024 * 1024,
     ):
         self.cache_dir = Path(cache_dir)
         self.max_bytes = max_bytes
@@ -94,12 +107,15 @@ class Speech:
         self._synth = threading.Lock()  # one espeak-ng at a time: the Pi has few cores to spare
         # (owner, lang, key) -> WAV bytes of a private passage; bounded by their size in bytes
         self._private: LRUCache[tuple[str, str, str], bytes] = LRUCache(private_bytes, getsizeof=len)
-        self._public = threading.Lock()  # a public passage is made once, then read from its file
+        # (lang, key) -> WAV bytes of a volatile passage; bounded by their size in bytes
+        self._volatile: LRUCache[tuple[str, str], bytes] = LRUCache(volatile_bytes, getsizeof=len)
+        self._public = threading.Lock()  # a public passage is made once, then read from its file (or memory)
         self._running: set[str] = set()  # the owners with a synthesis running now
 
-    def register(self, text: str, lang: str, owner: str | None = None) -> str:
+    def register(self, text: str, lang: str, owner: str | None = None, volatile: bool = False) -> str:
         """Remember ``text`` (normalized, cut to :data:`MAX_CHARS`) as speakable in ``lang``; returns its key.
-        ``owner`` makes it private to that session token. Raises ValueError for a language without a voice."""
+        ``owner`` makes it private to that session token; ``volatile`` (a page of live values) keeps a public
+        passage's audio in memory only. Raises ValueError for a language without a voice."""
         if lang not in VOICES:
             raise ValueError(f"no voice for language {lang!r}")
         text = _cut(text)
@@ -108,7 +124,9 @@ class Speech:
             known = self._passages.get(key)
             # a text that is also public stays public; a private one is the latest session's that showed it
             if known is None or (known.owner is not None and known.owner != owner):
-                self._passages[key] = Passage(text, lang, owner)
+                self._passages[key] = Passage(text, lang, owner, volatile and owner is None)
+            elif known.owner is None and known.volatile and not volatile:  # also shown on a stable page
+                self._passages[key] = Passage(text, lang, None)
         return key
 
     def passage(self, key: str) -> Passage | None:
@@ -132,14 +150,19 @@ class Speech:
         with self._lock:
             return int(self._private.currsize)
 
+    def volatile_bytes(self) -> int:
+        """The bytes of volatile audio kept in memory now."""
+        with self._lock:
+            return int(self._volatile.currsize)
+
     def cached(self, lang: str, key: str) -> Path | None:
         """The cached WAV file of public passage ``key`` in ``lang`` (its use noted, so that the trim keeps it),
-        or None when there is none (not made yet, private, or not a well-formed key)."""
+        or None when there is none (not made yet, private, volatile, or not a well-formed key)."""
         if lang not in VOICES or not KEY_RE.fullmatch(key):
             return None
         with self._lock:
             passage = self._passages.get(key)
-        if passage is not None and passage.owner is not None:
+        if passage is not None and (passage.owner is not None or passage.volatile):
             return None
         path = self.cache_dir / f"{lang}-{key}.wav"
         try:
@@ -149,9 +172,10 @@ class Speech:
         return path
 
     def audio(self, lang: str, key: str, owner: str | None) -> tuple[bytes, bool] | None:
-        """The WAV bytes of passage ``key`` in ``lang`` and whether it is public (cacheable), or None when the
-        kiosk does not know that passage for this caller (never registered, forgotten, or private to another
-        session). A private passage is synthesized once per session and then served from memory. Raises
+        """The WAV bytes of passage ``key`` in ``lang`` and whether it may be kept (public and not volatile: the
+        browser may cache it), or None when the kiosk does not know that passage for this caller (never
+        registered, forgotten, or private to another session). A private passage is synthesized once per
+        session and then served from memory; a volatile one once, then served from memory. Raises
         :class:`SpeechUnavailable` when espeak-ng cannot speak it, :class:`SpeechBusy` when the passage is
         private and its session has a synthesis running already."""
         if lang not in VOICES or not KEY_RE.fullmatch(key):
@@ -159,12 +183,14 @@ class Speech:
         with self._lock:
             passage = self._passages.get(key)
         path = self.cache_dir / f"{lang}-{key}.wav"
-        if passage is None or passage.owner is None:
+        if passage is None or (passage.owner is None and not passage.volatile):
             cached = _read(path)
             if cached is not None:
                 return cached, True
         if passage is None or passage.lang != lang:
             return None
+        if passage.owner is None and passage.volatile:
+            return self._volatile_audio(passage, lang, key), False
         if passage.owner is None:
             with self._public:  # made meanwhile by a request that came first: served from its file
                 cached = _read(path)
@@ -176,6 +202,17 @@ class Speech:
         if passage.owner != owner:
             return None
         return self._private_audio(passage, lang, key), False
+
+    def _volatile_audio(self, passage: Passage, lang: str, key: str) -> bytes:
+        with self._public:  # made meanwhile by a request that came first: served from memory
+            with self._lock:
+                wav = self._volatile.get((lang, key))
+            if wav is not None:
+                return wav
+            wav = self.synthesize(passage.text, lang)
+            with self._lock, contextlib.suppress(ValueError):  # larger than the whole bound: not kept
+                self._volatile[(lang, key)] = wav
+        return wav
 
     def _private_audio(self, passage: Passage, lang: str, key: str) -> bytes:
         owner = passage.owner
@@ -200,8 +237,8 @@ class Speech:
         return wav
 
     def synthesize(self, text: str, lang: str) -> bytes:
-        """``text`` spoken in ``lang`` as a WAV file (espeak-ng's 22050 Hz mono 16-bit). Raises
-        :class:`SpeechUnavailable`."""
+        """``text`` spoken in ``lang`` as a WAV file (mono, :data:`RATE_HZ` Hz, 8-bit: :func:`compact_wav` of
+        espeak-ng's 22050 Hz 16-bit). Raises :class:`SpeechUnavailable`."""
         command = [
             self.espeak,
             "-v",
@@ -222,7 +259,10 @@ class Speech:
                 raise SpeechUnavailable(f"espeak-ng: {err}") from err
         if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
             raise SpeechUnavailable(f"espeak-ng exited {done.returncode}: {done.stderr[:200]!r}")
-        return done.stdout
+        try:
+            return compact_wav(done.stdout)
+        except ValueError as err:
+            raise SpeechUnavailable(f"espeak-ng's audio: {err}") from err
 
     def _store(self, path: Path, wav: bytes) -> None:
         """Keep ``wav`` at ``path`` (written whole, then renamed), then trim the cache to its bound."""
@@ -259,6 +299,46 @@ class Speech:
         if not self.cache_dir.is_dir():
             return 0
         return sum(e.stat().st_size for e in os.scandir(self.cache_dir) if e.name.endswith(".wav"))
+
+
+def compact_wav(wav: bytes) -> bytes:
+    """A mono 16-bit PCM WAV (espeak-ng's ``--stdout``: its sizes may be placeholders, the data runs to the end)
+    as a WAV of half its rate, 8-bit unsigned PCM: a quarter of the bytes. Each output sample is the mean of two
+    input samples (a simple low-pass before halving the rate), to 8 bits by its high byte; done on whole byte
+    strings (slices, ``bytes.translate``, one big-integer sum), not sample by sample. Raises ValueError when
+    ``wav`` is not a mono 16-bit PCM WAV."""
+    if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise ValueError("not a WAV file")
+    pos, rate, data = 12, 0, b""
+    while pos + 8 <= len(wav):
+        chunk, size = wav[pos : pos + 4], int.from_bytes(wav[pos + 4 : pos + 8], "little")
+        body = wav[pos + 8 : pos + 8 + size]
+        if chunk == b"fmt ":
+            fmt, channels = int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
+            rate, bits = int.from_bytes(body[4:8], "little"), int.from_bytes(body[14:16], "little")
+            if (fmt, channels, bits) != (1, 1, 16):
+                raise ValueError(f"not mono 16-bit PCM (format {fmt}, {channels} channels, {bits} bits)")
+        elif chunk == b"data":
+            data = body  # a placeholder size (a stream) reads to the end
+            break
+        pos += 8 + size + (size & 1)
+    if not rate:
+        raise ValueError("no format chunk before the data")
+    high = data[1 : len(data) - len(data) % 4 : 2].translate(_SIGN_FLIP)  # each sample's high byte, 0..255
+    first, second = high[0::2], high[1::2]
+    a, b = int.from_bytes(first, "little"), int.from_bytes(second, "little")
+    # the bytewise mean floor((a + b) / 2) = (a & b) + ((a ^ b) >> 1), the shifted-in bits masked off
+    mean = (a & b) + (((a ^ b) >> 1) & int.from_bytes(b"\x7f" * len(first), "little"))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(rate // 2)
+        w.writeframes(mean.to_bytes(len(first), "little"))
+    return out.getvalue()
+
+
+_SIGN_FLIP = bytes(i ^ 0x80 for i in range(256))  # a signed byte to 8-bit WAV's unsigned (offset 128)
 
 
 def _read(path: Path) -> bytes | None:

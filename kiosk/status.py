@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
+
 from gateway.store import Store
 from gateway.vocabulary import SubmissionStatus
 
@@ -44,6 +46,7 @@ class StatusView:
     busy: bool = False  # another lookup is waiting for the central: try again in a few seconds
     code_refused: bool = False
     attachments: list[dict[str, Any]] = field(default_factory=list)  # the answer's documents (full view only)
+    sms: bool = False  # the citizen asked to be told by SMS (full view only; a flag, never the number)
 
 
 @dataclass
@@ -74,6 +77,7 @@ def look_up(store: Store, number: str, code: str | None, *, own: bool, relay: Re
             view.kind, view.at_ms, view.due_date = record["kind"], record["at"], record["due_date"]
             view.answer, view.answered_at = record["answer"], record["answered_at"]
             view.due_kind, view.attachments = record.get("due_kind"), list(record.get("attachments") or [])
+            view.sms = bool(record.get("notify_sms"))
         return view
     if relay is None:
         return StatusView(number, False)
@@ -119,3 +123,34 @@ def _ms(text: Any) -> int | None:
         return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
+
+
+class ShownStatus:
+    """The status results opened with their code, per kiosk session, kept on the server only: session token ->
+    (registration number, status code as typed). So the same result can be shown again (in the other language,
+    with a display mode) without the code ever being put in an address, a cookie or the browser's history.
+
+    At most ``max_sessions`` sessions are held, each for ``ttl_s`` seconds at most after its last lookup; the idle
+    reset ("Selesai") forgets a session's result at once (:meth:`forget`). Thread-safe."""
+
+    def __init__(self, max_sessions: int = 256, ttl_s: float = 3600.0):
+        self._held: TTLCache[str, tuple[str, str]] = TTLCache(max_sessions, ttl_s)
+        self._lock = threading.Lock()
+
+    def remember(self, token: str, number: str, code: str) -> None:
+        """Keep ``code`` as the one that opened ``number`` in session ``token`` (the latest result only)."""
+        with self._lock:
+            self._held[token] = (number, code)
+
+    def code_for(self, token: str | None, number: str) -> str | None:
+        """The code that opened ``number`` in session ``token``, or None (another number, none, forgotten)."""
+        if not token:
+            return None
+        with self._lock:
+            held = self._held.get(token)
+        return held[1] if held is not None and held[0] == number else None
+
+    def forget(self, token: str) -> None:
+        """Drop what session ``token`` opened (the idle reset)."""
+        with self._lock:
+            self._held.pop(token, None)

@@ -70,9 +70,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
-    """A configuration file in tmp_path (data in tmp_path/data, no MQTT, no central)."""
+    """A configuration file in tmp_path (data in tmp_path/data, the ingest's journal in tmp_path/run, each frame
+    committed at once, no MQTT, no central)."""
     path = tmp_path / "anjungan.toml"
-    overrides = {"gateway": {"id": "test-kiosk", "data_dir": str(tmp_path / "data")}, "mqtt": {"host": ""}}
+    gateway = {"id": "test-kiosk", "data_dir": str(tmp_path / "data"), "journal_dir": str(tmp_path / "run"),
+               "commit_interval_s": 0}  # fmt: skip
+    overrides = {"gateway": gateway, "mqtt": {"host": ""}}
     path.write_text(config_mod.commented_toml(overrides))
     return path
 

@@ -7,13 +7,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
-from gateway.ingest.mqtt_reader import MqttReader
+from gateway.errors import FrameError
+from gateway.frame import Frame, parse_line
+from gateway.ingest.journal import Journal
 from gateway.ingest.serial_reader import SerialReader
-from gateway.ingest.sink import FrameSink
+from gateway.ingest.sink import FrameSink, submit_journaled
 from gateway.ingest.watch import IntervalLearner, NodeWatch
 from gateway.store import Store
+
+if TYPE_CHECKING:
+    from gateway.ingest.mqtt_reader import MqttReader
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +51,26 @@ class Ingest:
         offline_after: float = 3,
         watch_every_s: float = 1.0,
         commit_interval_s: float = 0.0,
+        journal_dir: Path | None = None,
     ):
         self.store = store
         self.writer = store.writer(commit_interval_s)
         self.learner = IntervalLearner()
-        self.sinks = [FrameSink(self.writer, p.port, on_frames=self.learner.saw) for p in serial_ports]
+        self.journal = Journal(journal_dir, store.path) if journal_dir is not None else None
+        self.sinks = [
+            FrameSink(self.writer, p.port, on_frames=self.learner.saw, journal=self.journal)
+            for p in serial_ports
+        ]
         self.serial_readers = [
             SerialReader(p.port, sink, baud=p.baud, data_dir=data_dir)
             for p, sink in zip(serial_ports, self.sinks, strict=True)
         ]
-        self.mqtt_reader = (
-            MqttReader(
+        self.mqtt_reader: MqttReader | None = None
+        if mqtt:
+            # imported only when there is a broker: paho brings ssl, http and email with it (about 7 MB of RSS)
+            from gateway.ingest.mqtt_reader import MqttReader
+
+            self.mqtt_reader = MqttReader(
                 self.writer,
                 mqtt[0],
                 mqtt[1],
@@ -64,9 +79,6 @@ class Ingest:
                 password=mqtt_login[1],
                 on_frames=self.learner.saw,
             )
-            if mqtt
-            else None
-        )
         self.watch = NodeWatch(store, self.learner, offline_after=offline_after, every_s=watch_every_s)
         self._lock = threading.Lock()
         self._state = "new"
@@ -95,6 +107,7 @@ class Ingest:
             data_dir=cfg.data_dir,
             offline_after=cfg.gateway.offline_after_intervals,
             commit_interval_s=cfg.gateway.commit_interval_s,
+            journal_dir=cfg.journal_dir,
         )
 
     def describe(self) -> str:
@@ -110,6 +123,8 @@ class Ingest:
             if self._state != "new":
                 return self
             self._state = "running"
+        if self.journal is not None:
+            self._open_journal(self.journal)
         for reader in self.serial_readers:
             reader.start()
         if self.mqtt_reader:
@@ -134,6 +149,43 @@ class Ingest:
         self.writer.close()
         for reader in self.serial_readers:  # ... or once the closed writer refused what it was handing over
             reader.close()
+        if self.journal is not None:  # removed when all was saved, else kept for the next start
+            self.journal.close()
+
+    def _open_journal(self, journal: Journal) -> None:
+        """Open this process's journal and submit the frames that dead ingests left in theirs (before any port
+        is read). A journal that cannot be opened leaves the serial frames to be committed at once."""
+        try:
+            journal.open()
+            taken = journal.take_over()
+        except OSError as err:
+            log.error("journal in %s: %s; serial frames are saved at once", journal.folder, err)
+            journal.close()
+            self.journal = None
+            for sink in self.sinks:
+                sink.journal = None
+                sink.urgent = True
+            return
+        frames = 0
+        for entry_id, entry in taken:
+            valid: list[Frame] = []
+            for line in entry.lines:
+                try:
+                    valid.append(parse_line(line))
+                except FrameError:  # not a frame after all (journaled by another version): keep it as a line
+                    self.writer.console(entry.source, line)
+            if valid:
+                frames += len(valid)
+                # committed at once: an ingest that keeps being killed must not keep them waiting
+                submit_journaled(self.writer, journal, entry_id, entry, valid, urgent=True)
+            elif entry_id is not None:
+                journal.forget(entry_id)
+        if taken or journal.torn:
+            log.warning(
+                "journal: %d serial frames submitted again (the store keeps each once), %d torn lines skipped",
+                frames,
+                journal.torn,
+            )
 
     def __enter__(self) -> Ingest:
         return self.start()

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from gateway.errors import FrameError, StoreRefusedError
 from gateway.frame import Frame, parse_line
+from gateway.ingest.journal import Entry, Journal
 from gateway.store.writer import ReadingWriter
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ class FrameSink:
 
     Valid frames of one batch of lines are submitted together; an invalid line is kept in the console log of
     the source and counted against the node last seen on it. ``on_frames`` (if given) sees every valid frame,
-    e.g. to learn the nodes' intervals.
+    e.g. to learn the nodes' intervals. With a ``journal`` (:mod:`gateway.ingest.journal`), the valid lines of
+    a batch are journaled before their frames are submitted, and committed at once when they cannot be.
     """
 
     def __init__(
@@ -42,8 +44,11 @@ class FrameSink:
         writer: ReadingWriter,
         source: str,
         on_frames: Callable[[Sequence[Frame]], None] | None = None,
+        journal: Journal | None = None,
     ):
         self.writer = writer
+        self.journal = journal
+        self.urgent = False  # commit each batch at once (the journal could not be opened)
         self.source = source
         self.on_frames = on_frames
         self.last_node: str | None = None
@@ -53,6 +58,7 @@ class FrameSink:
 
     def handle(self, lines: Sequence[bytes]) -> None:
         frames: list[Frame] = []
+        valid: list[bytes] = []
         for line in lines:
             if is_blank(line):
                 continue
@@ -63,10 +69,16 @@ class FrameSink:
                 self.writer.console(self.source, line, node=self.last_node).add_done_callback(_log_failure)
                 continue
             frames.append(frame)
+            valid.append(line)
             self.last_node = frame.node
         if frames:
             self.frames += len(frames)
-            future = self.writer.submit(frames, source=self.source)
+            if self.journal is None:
+                future = self.writer.submit(frames, source=self.source, urgent=self.urgent)
+            else:
+                clock = self.writer.clock
+                entry = Entry(self.source, clock.now_ms(), clock.base_ms(), tuple(valid))
+                future = submit_journaled(self.writer, self.journal, self.journal.add(entry), entry, frames)
             future.add_done_callback(_log_failure)
             self._pending.append(future)
             self._limit_pending()
@@ -81,6 +93,23 @@ class FrameSink:
             oldest = self._pending.popleft()
             with contextlib.suppress(Exception):  # a failure is logged by the callback; the reader goes on
                 oldest.result(timeout=60)
+
+
+def submit_journaled(
+    writer: ReadingWriter,
+    journal: Journal,
+    entry_id: int | None,
+    entry: Entry,
+    frames: Sequence[Frame],
+    urgent: bool = False,
+) -> Future[int]:
+    """Submit the ``frames`` of journal entry ``entry_id`` (None: it could not be journaled, so they are
+    committed at once, as with ``urgent``) and let the journal forget it once they are committed; the frames'
+    Future."""
+    future = writer.submit(frames, entry.at, entry.source, base=entry.base, urgent=urgent or entry_id is None)
+    if entry_id is not None:
+        journal.track(entry_id, future)
+    return future
 
 
 def _log_failure(future: Future[int]) -> None:

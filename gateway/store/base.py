@@ -62,6 +62,7 @@ class StoreBase:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer: ReadingWriter | None = None
+        self._acks_held: dict[str, int] = {}  # acknowledgements not written yet (OutboxMixin.mark_acked)
 
     @classmethod
     def open(

@@ -36,22 +36,47 @@ class HealthMixin(NodesMixin):
     """The nodes' health of :class:`~gateway.store.Store`."""
 
     def frames_per_minute(self, node_id: int, now_ms: int) -> float:
-        """Frames per minute of one node over the last 10 minutes (index walk over its latest frames)."""
-        ats: list[int] = [
+        """Frames per minute of one node over the last 10 minutes (a walk over the newest frames by id)."""
+        # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
+        recent: list[int] = [
             row[0]
             for row in self.reader.execute(
-                "SELECT at FROM frames WHERE node_id = ? ORDER BY boot DESC, q DESC LIMIT ?",
-                (node_id, FPM_SAMPLE),
+                "SELECT at FROM frames WHERE id >= ? AND node_id = ? AND at BETWEEN ? AND ? ORDER BY id DESC "
+                "LIMIT ?",
+                (
+                    self._first_frame_since(now_ms - FPM_WINDOW_MS),
+                    node_id,
+                    now_ms - FPM_WINDOW_MS,
+                    now_ms + STEP_TOLERANCE_MS,
+                    FPM_SAMPLE,
+                ),
             )
         ]
-        # frames stamped in the future (the clock was stepped back since) are of unknown age: not counted
-        recent = [at for at in ats if now_ms - FPM_WINDOW_MS <= at <= now_ms + STEP_TOLERANCE_MS]
         if not recent:
             return 0.0
         if len(recent) == FPM_SAMPLE:  # a fast node: the sample spans less than the window
             span_ms = max(now_ms - min(recent), 1000)
             return len(recent) * 60_000 / span_ms
         return len(recent) * 60_000 / FPM_WINDOW_MS
+
+    def _first_frame_since(self, since_ms: int) -> int:
+        """The lowest frame id from which on frames arrived at or after ``since_ms`` (ms since the epoch), by
+        bisection over the ids (a frame's id rises with its arrival; a step of the wall clock only blurs the
+        edge, and frames out of the window are filtered by their ``at`` anyway). 0 when there are no frames."""
+        low, high = self.reader.execute("SELECT min(id), max(id) FROM frames").fetchone()
+        if low is None:
+            return 0
+        high += 1
+        while low < high:
+            middle = (low + high) // 2
+            row = self.reader.execute(
+                "SELECT id, at FROM frames WHERE id >= ? ORDER BY id LIMIT 1", (middle,)
+            ).fetchone()
+            if row is None or row[1] >= since_ms:
+                high = middle
+            else:
+                low = row[0] + 1
+        return int(low)
 
     def node_health(self, offline_after: float = 3, now_ms: int | None = None) -> list[NodeHealth]:
         """Every known node with its health; ``status`` is ``OFFLINE`` when marked so or overdue right now."""

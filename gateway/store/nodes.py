@@ -42,11 +42,12 @@ class NodesMixin(StoreBase):
             )
 
     def highest_boot(self, node: str) -> int | None:
-        """The highest boot the store holds for ``node`` (its frames or the nodes table), None when it does not
+        """The highest boot the store holds for ``node`` (the frame keys it has seen, which retention never
+        forgets, or the nodes table), None when it does not
         know the node (docs/flashing.md: a replacement board must boot above it)."""
         row = self.conn.execute(
-            "SELECT max(coalesce(n.boot, 0), coalesce((SELECT max(boot) FROM frames f WHERE f.node_id = n.id), 0)) "
-            "FROM nodes n WHERE n.node = ?",
+            "SELECT max(coalesce(n.boot, 0), coalesce(n.seen_boot, 0), "
+            "coalesce((SELECT max(boot) FROM frames_seen s WHERE s.node_id = n.id), 0)) FROM nodes n WHERE n.node = ?",
             (node,),
         ).fetchone()
         return int(row[0]) if row and row[0] else None

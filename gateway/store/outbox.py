@@ -4,6 +4,7 @@ acknowledgements, failures and errors of sending it (``sync_state``)."""
 from __future__ import annotations
 
 import json
+import logging
 
 from gateway.errors import StoreError
 from gateway.store import db
@@ -11,6 +12,8 @@ from gateway.store.base import StoreBase
 from gateway.store.readings import READINGS_SQL
 from gateway.store.rows import Backlog, Record, safe_text
 from gateway.vocabulary import SKM_ELEMENTS, STREAMS, Stream
+
+log = logging.getLogger(__name__)
 
 
 class OutboxMixin(StoreBase):
@@ -21,9 +24,9 @@ class OutboxMixin(StoreBase):
         row = self.conn.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()
         if row is None:
             if stream in STREAMS:  # a stream added by a later release: no state until its first sync
-                return 0
+                return self._acks_held.get(stream, 0)
             raise StoreError(f"unknown stream {stream!r}")
-        return int(row[0])
+        return max(int(row[0]), self._acks_held.get(stream, 0))
 
     def highest_seq(self, stream: str) -> int:
         """The highest seq this store ever gave a record of ``stream`` (0 when none): AUTOINCREMENT's counter,
@@ -86,16 +89,50 @@ class OutboxMixin(StoreBase):
                 ]  # fmt: skip
         raise StoreError(f"unknown stream {stream!r}")
 
-    def mark_acked(self, stream: str, seq: int) -> None:
+    def mark_acked(self, stream: str, seq: int, hold_ms: int = 0) -> None:
         """The central has committed ``stream`` through ``seq``; never moves backwards. The stream's count of
-        failures in a row starts again (its head has moved)."""
+        failures in a row starts again (its head has moved). Raises StoreError when it cannot be written.
+
+        ``hold_ms`` > 0: when the stream's state was written less than ``hold_ms`` ms ago and counts no
+        failures, the acknowledgement is only held in this Store object (:meth:`acked` answers it) and
+        written with a later one, at the latest ``hold_ms`` after the last write, or by :meth:`close`. Each
+        write is a transaction of its own (pages of the WAL and its index written to the SD card: the sync
+        acknowledged readings once a round, bench/field.py); what a crash loses is sent again, which the
+        central takes as already stored (it stores each (gateway, stream, seq) once: DESIGN.md). Other
+        processes see the written value; never use it for a stream whose acknowledgement purges data.
+        """
+        now = db.now_ms()
+        if hold_ms > 0:
+            row = self.conn.execute(
+                "SELECT last_success, failures FROM sync_state WHERE stream = ?", (stream,)
+            ).fetchone()
+            if row is not None and row[0] is not None and not row[1] and 0 <= now - int(row[0]) < hold_ms:
+                self._acks_held[stream] = max(seq, self._acks_held.get(stream, 0))
+                return
+        seq = max(seq, self._acks_held.get(stream, 0))
         with db.transaction(self.conn, "recording the sync"):
             self._stream_state(stream)
             self.conn.execute(
                 "UPDATE sync_state SET acked = max(acked, ?), last_success = ?, failures = 0, failing_seq = NULL "
                 "WHERE stream = ?",
-                (seq, db.now_ms(), stream),
+                (seq, now, stream),
             )
+        if self._acks_held.get(stream, 0) <= seq:
+            self._acks_held.pop(stream, None)
+
+    def write_held_acks(self) -> None:
+        """Write the acknowledgements held by :meth:`mark_acked`; one that cannot be written is logged and
+        left (its records are sent again)."""
+        for stream, seq in sorted(self._acks_held.items()):
+            try:
+                self.mark_acked(stream, seq)
+            except StoreError as err:
+                log.warning("cannot record the acknowledgement of %s through %d: %s", stream, seq, err)
+
+    def close(self) -> None:
+        """:meth:`write_held_acks`, then close as :meth:`StoreBase.close`."""
+        self.write_held_acks()
+        super().close()
 
     def note_failure(self, stream: str, first_seq: int, message: str | None = None) -> int:
         """A batch of ``stream`` starting at ``first_seq`` failed; answer how many times in a row a batch
@@ -162,7 +199,8 @@ class OutboxMixin(StoreBase):
             missing = [
                 (s, 0, None, None, None) for s in STREAMS if s not in states
             ]  # no state yet: nothing acked
-            for stream, acked, last_success, last_error, last_error_at in [*states.values(), *missing]:
+            for stream, written, last_success, last_error, last_error_at in [*states.values(), *missing]:
+                acked = max(written, self._acks_held.get(stream, 0))  # held by this process: mark_acked
                 source, seq_col, at_col = table[stream]
                 count, oldest = conn.execute(
                     f"SELECT count(*), min({at_col}) FROM {source} WHERE {seq_col} > ? "

@@ -84,7 +84,7 @@ class Event(TypedDict):
 class Submission(TypedDict):
     """A citizen's submission as the kiosk shows it, never its personal data: ``day`` and ``due_date`` are ISO
     dates, ``at``/``updated_at`` ms, ``answered_at`` as the central sent it (ISO 8601), ``public`` the fields anyone may see, ``attachments`` the
-    documents of an answer (``{"name", "sha256", "size"}``)."""
+    documents of an answer (``{"name", "sha256", "size"}``), ``notify_sms`` whether SMS were asked for."""
 
     seq: int
     uuid: str
@@ -100,6 +100,7 @@ class Submission(TypedDict):
     public: dict[str, Any]
     due_kind: str | None
     attachments: list[dict[str, Any]]
+    notify_sms: bool  # the citizen asked to be told by SMS (kept after the purge; never the number)
 
 
 class Receipt(Submission):
@@ -114,7 +115,9 @@ class Receipt(Submission):
 class NodeRow(TypedDict):
     """A row of ``nodes`` (gateway/store/schema.py): ``first_seen``/``last_seen`` ms, the hello fields as the
     node last sent them (None until it has), ``online`` 1/0 as the ingest's watch marked it, ``interval_s``
-    the reporting interval the watch learned (None until it has)."""
+    the reporting interval the watch learned (None until it has); ``seen_boot``, ``seen_low``, ``seen_high``
+    the node's newest interval of frame keys stored (boot, first and last q; the others are in
+    ``frames_seen``), None before its first frame."""
 
     id: int
     node: str
@@ -132,6 +135,9 @@ class NodeRow(TypedDict):
     bad_lines: int
     online: int
     interval_s: int | None
+    seen_boot: int | None
+    seen_low: int | None
+    seen_high: int | None
 
 
 class SubmissionSummary(TypedDict):

@@ -258,4 +258,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE series_by_time RENAME TO series;
         """,
     ),
+    (
+        "1400-frames-seen",
+        # The frame keys (node, boot, q) seen, as exact intervals of q per (node, boot), instead of a unique
+        # index over every frame: that index put each node's newest key on a page of its own, so a commit of a
+        # minute's frames wrote one index page per node (bench/pages.py). A node's newest interval (the one
+        # its frames extend) is kept in its row of ``nodes`` (``seen_boot``, ``seen_low``, ``seen_high``),
+        # which every commit rewrites anyway; the others (a gap, an earlier boot, a late frame) are rows of
+        # ``frames_seen``, which retention never deletes: a frame is stored at most once however late it
+        # comes again. A node's frames of the last minutes are found by their ids, which rise with arrival.
+        """
+        CREATE TABLE frames_seen (
+            node_id INTEGER NOT NULL,
+            boot INTEGER NOT NULL,
+            low INTEGER NOT NULL,
+            high INTEGER NOT NULL,
+            PRIMARY KEY (node_id, boot, low)
+        ) WITHOUT ROWID;
+        INSERT INTO frames_seen (node_id, boot, low, high)
+            SELECT node_id, boot, min(q), max(q) FROM (
+                SELECT node_id, boot, q, q - row_number() OVER (PARTITION BY node_id, boot ORDER BY q) AS run
+                FROM frames
+            ) GROUP BY node_id, boot, run ORDER BY node_id, boot, min(q);
+        ALTER TABLE nodes ADD COLUMN seen_boot INTEGER;
+        ALTER TABLE nodes ADD COLUMN seen_low INTEGER;
+        ALTER TABLE nodes ADD COLUMN seen_high INTEGER;
+        DROP INDEX frames_key;
+        """,
+    ),
 ]

@@ -20,7 +20,7 @@ from gateway.vocabulary import SUBMISSION_KINDS, SubmissionStatus
 
 _SUBMISSION_COLUMNS = (
     "seq, uuid, number, kind, day, at, due_date, status, answer, answered_at, updated_at, public, due_kind, "
-    "attachments"
+    "attachments, notify_sms"
 )
 
 
@@ -110,7 +110,8 @@ class SubmissionsMixin(StoreBase):
         return number
 
     def submission(self, number: str) -> Submission | None:
-        """A submission by its registration number — never its personal data."""
+        """A submission by its registration number — never its personal data. ``notify_sms`` (the citizen asked
+        for SMS, with a mobile number) outlives the purge of the personal data: a flag, never the number."""
         cur = self.reader.execute(
             f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE number = ?", (number,)
         )
@@ -120,6 +121,7 @@ class SubmissionsMixin(StoreBase):
         record: dict[str, Any] = dict(zip(_SUBMISSION_COLUMNS.split(", "), row, strict=True))
         record["public"] = json.loads(record["public"])
         record["attachments"] = json.loads(record["attachments"]) if record["attachments"] else []
+        record["notify_sms"] = bool(record["notify_sms"])
         return record  # type: ignore[return-value]
 
     def status_code_matches(self, number: str, code: str | None) -> bool:

@@ -8,7 +8,9 @@ idle one commits at once: a batch is committed well within 100 ms of its arrival
 long after the first one of a group, or until ``GATHER_FRAMES`` are waiting, and commits them together: each
 commit writes every page it touches (the frames, readings, latest values, 5-minute aggregates and node rows)
 to the WAL whatever it holds, so ten frames a minute committed one by one write ten times the bytes of the
-same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit.
+same frames committed once a minute (bench/field.py). Acknowledgements still follow the commit. Frames
+submitted ``urgent`` (kept nowhere else: the ingest could not journal them, or it saves what a dead ingest
+journaled) end the gathering: their group commits at once.
 
 Faults are told apart by their cause:
 
@@ -32,6 +34,7 @@ order (boot, q), and last seen is the arrival time of its last frame.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import queue
@@ -136,6 +139,10 @@ def _describe(frame: Frame) -> str:
     return _text(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=repr))[:1000]
 
 
+def _urgent(item: _Frames | _Console) -> bool:
+    return isinstance(item, _Frames) and item.urgent
+
+
 def _weight(item: _Frames | _Console) -> int:
     return len(item.frames) if isinstance(item, _Frames) else 1
 
@@ -166,6 +173,7 @@ class _Frames:
     source: str | None
     base: int  # the clock epoch (wall - monotonic, ms) when ``at`` was taken
     future: Future[int] = field(default_factory=Future)
+    urgent: bool = False  # commit without gathering (its only safe place is the store)
 
 
 @dataclass
@@ -183,6 +191,7 @@ class _Batch:
 
     next_frame_id: int
     frame_rows: list[Any] = field(default_factory=list)
+    new_keys: list[tuple[_NodeState, int, int]] = field(default_factory=list)  # (node, boot, q) of new frames
     # measurement names -> (frame id, *values) of the frames that carry exactly these names, concatenated
     readings: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     # (node id, 5-minute bucket, measurement names) -> [latest arrival, the frames' values in order]
@@ -200,6 +209,8 @@ class _NodeState:
     bad_lines: int = 0
     port: str | None = None
     hello: dict[str, object] | None = None
+    # the node's newest interval of frame keys seen: [boot, low q, high q] (the rest are in frames_seen)
+    seen: list[int] | None = None
 
 
 class ReadingWriter:
@@ -286,17 +297,32 @@ class ReadingWriter:
 
     # -- producers -------------------------------------------------------------------------------------------
     def submit(
-        self, frames: Sequence[Frame], at: int | None = None, source: str | None = None
+        self,
+        frames: Sequence[Frame],
+        at: int | None = None,
+        source: str | None = None,
+        *,
+        base: int | None = None,
+        urgent: bool = False,
     ) -> Future[int]:
         """Queue frames received together (``at``: arrival time, ms since the epoch, default now on
-        :attr:`clock`; ``source``: the port or broker they came from).
+        :attr:`clock`; ``source``: the port or broker they came from; ``base``: the clock epoch, ms, when
+        ``at`` was taken, default now on :attr:`clock`; ``urgent``: commit the group they join at once
+        instead of gathering for ``commit_interval_s``, for frames kept nowhere else, e.g. those the ingest
+        could not journal).
 
         The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
         some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
         Blocks while ``max_queued`` frames already wait (back-pressure); raises StoreError if the writer is
         not running.
         """
-        item = _Frames(frames, self.clock.now_ms() if at is None else at, source, self.clock.base_ms())
+        item = _Frames(
+            frames,
+            self.clock.now_ms() if at is None else at,
+            source,
+            self.clock.base_ms() if base is None else base,
+            urgent=urgent,
+        )
         self._put(item)
         return item.future
 
@@ -357,7 +383,7 @@ class ReadingWriter:
                 return
             group: list[_Frames | _Console] = [first]
             stop = self._drain(group)
-            if not stop and self.commit_interval_s > 0:
+            if not stop and self.commit_interval_s > 0 and not any(map(_urgent, group)):
                 stop = self._gather(group, time.monotonic() + self.commit_interval_s)
             self._taken(group)
             self._commit(group)
@@ -393,6 +419,8 @@ class ReadingWriter:
                 return True
             group.append(item)
             count += _weight(item)
+            if _urgent(item):
+                break
         return False
 
     def _commit(self, group: list[_Frames | _Console]) -> None:
@@ -556,6 +584,8 @@ class ReadingWriter:
                 results.append(self._collect_frames(item, known, batch))
             else:
                 results.append(self._store_console(item))
+        if batch.new_keys:
+            self._remember(batch.new_keys)
         if batch.frame_rows:
             self._insert_rows(_FRAMES_INTO, 6, batch.frame_rows)
         for names, flat in batch.readings.items():
@@ -565,27 +595,90 @@ class ReadingWriter:
         return results
 
     def _known_keys(self, items: list[_Frames]) -> set[tuple[int, int, int]]:
-        """The (node id, boot, q) keys of this group's frames that the store already holds: one query per
-        (node, boot) over the range of q in the group."""
-        ranges: dict[tuple[int, int], list[int]] = {}
+        """The (node id, boot, q) keys of this group's frames that the store already holds: the node's newest
+        interval, and one query per (node, boot) for the intervals of ``frames_seen`` over the group's q."""
+        wanted: dict[tuple[int, int], list[int]] = {}
         for item in items:
             for frame in item.frames:
                 state = self._node(frame.node, item.at)
-                span = ranges.get((state.id, frame.boot))
-                if span is None:
-                    ranges[(state.id, frame.boot)] = [frame.seq, frame.seq]
-                elif frame.seq < span[0]:
-                    span[0] = frame.seq
-                elif frame.seq > span[1]:
-                    span[1] = frame.seq
+                wanted.setdefault((state.id, frame.boot), []).append(frame.seq)
+        open_intervals = {state.id: state.seen for state in self._nodes.values() if state.seen is not None}
         known: set[tuple[int, int, int]] = set()
-        for (node_id, boot), (low, high) in ranges.items():
-            rows = self._conn.execute(
-                "SELECT q FROM frames WHERE node_id = ? AND boot = ? AND q BETWEEN ? AND ?",
+        for (node_id, boot), qs in wanted.items():
+            low, high = min(qs), max(qs)
+            spans = []
+            newest = open_intervals.get(node_id)
+            if newest is not None and newest[0] == boot:
+                spans.append((newest[1], newest[2]))
+            # the intervals are disjoint: by low descending, their highs descend too
+            for first, last in self._conn.execute(
+                "SELECT low, high FROM frames_seen WHERE node_id = ? AND boot = ? AND low <= ? ORDER BY low DESC",
+                (node_id, boot, high),
+            ):
+                if last < low:
+                    break
+                spans.append((first, last))
+            spans.sort()
+            lows = [first for first, _last in spans]
+            for q in qs:
+                at = bisect.bisect_right(lows, q) - 1
+                if at >= 0 and spans[at][1] >= q:
+                    known.add((node_id, boot, q))
+        return known
+
+    def _remember(self, new: list[tuple[_NodeState, int, int]]) -> None:
+        """Add the keys (node, boot, q) of this group's new frames to the intervals seen (exact, disjoint).
+
+        A run of consecutive q that extends the node's newest interval only changes the node's row (written
+        by :meth:`_flush_nodes` anyway); a run ahead of it (a gap, a new boot) makes it the newest and keeps
+        the old one in ``frames_seen``; a run behind it (a late frame, an earlier boot) goes to
+        ``frames_seen``, joined with the intervals it touches.
+        """
+        new.sort(key=lambda key: (key[0].id, key[1], key[2]))
+        runs: list[list[Any]] = []
+        for state, boot, q in new:
+            if runs and runs[-1][0] is state and runs[-1][1] == boot and runs[-1][3] == q - 1:
+                runs[-1][3] = q
+            else:
+                runs.append([state, boot, q, q])
+        for state, boot, low, high in runs:
+            seen = state.seen
+            if seen is not None and seen[0] == boot and low == seen[2] + 1:
+                seen[2] = high
+            elif seen is not None and seen[0] == boot and high == seen[1] - 1:
+                seen[1] = low
+            elif seen is None or (boot, low) > (seen[0], seen[2]):
+                if seen is not None:
+                    self._keep_interval(state.id, *seen)
+                state.seen = [boot, low, high]
+            else:
+                self._keep_interval(state.id, boot, low, high)
+
+    def _keep_interval(self, node_id: int, boot: int, low: int, high: int) -> None:
+        """Put [low, high] of (node, boot) into ``frames_seen``, joined with an interval ending at low - 1 and
+        one starting at high + 1 (none overlaps it: its keys were not known)."""
+        before = self._conn.execute(
+            "SELECT low, high FROM frames_seen WHERE node_id = ? AND boot = ? AND low < ? ORDER BY low DESC LIMIT 1",
+            (node_id, boot, low),
+        ).fetchone()
+        if before is not None and before[1] != low - 1:
+            before = None
+        after = self._conn.execute(
+            "DELETE FROM frames_seen WHERE node_id = ? AND boot = ? AND low = ? RETURNING high",
+            (node_id, boot, high + 1),
+        ).fetchall()
+        if after:
+            high = after[0][0]
+        if before is not None:
+            self._conn.execute(
+                "UPDATE frames_seen SET high = ? WHERE node_id = ? AND boot = ? AND low = ?",
+                (high, node_id, boot, before[0]),
+            )
+        else:
+            self._conn.execute(
+                "INSERT INTO frames_seen (node_id, boot, low, high) VALUES (?, ?, ?, ?)",
                 (node_id, boot, low, high),
             )
-            known.update((node_id, boot, q) for (q,) in rows)
-        return known
 
     def _next_frame_id(self) -> int:
         return int(self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM frames").fetchone()[0])
@@ -603,6 +696,7 @@ class ReadingWriter:
             if key in known:
                 continue  # seen before: stored once however often it arrives
             known.add(key)
+            batch.new_keys.append((state, frame.boot, frame.seq))
             new += 1
             frame_id = batch.next_frame_id
             batch.next_frame_id += 1
@@ -673,7 +767,9 @@ class ReadingWriter:
         state = self._nodes.get(node)
         if state is None:
             row = self._conn.execute(
-                "SELECT id, boot, frames, last_seen, bad_lines, port FROM nodes WHERE node = ?", (node,)
+                "SELECT id, boot, frames, last_seen, bad_lines, port, seen_boot, seen_low, seen_high "
+                "FROM nodes WHERE node = ?",
+                (node,),
             ).fetchone()
             if row is None:
                 cur = self._conn.execute(
@@ -682,7 +778,8 @@ class ReadingWriter:
                 state = _NodeState(int(cur.lastrowid or 0), None, 0, at)
                 self._event(at, node, "node_new", {})
             else:
-                state = _NodeState(row[0], row[1], row[2], row[3], row[4], row[5])
+                seen = None if row[6] is None else [row[6], row[7], row[8]]
+                state = _NodeState(row[0], row[1], row[2], row[3], row[4], row[5], seen=seen)
             self._nodes[node] = state
         return state
 
@@ -780,7 +877,8 @@ class ReadingWriter:
             self._conn.execute(
                 "UPDATE nodes SET boot = ?, frames = ?, last_seen = ?, bad_lines = ?, port = ?, "
                 "fw = coalesce(?, fw), up_s = coalesce(?, up_s), mem_free = coalesce(?, mem_free), "
-                "rssi = coalesce(?, rssi), bat_v = coalesce(?, bat_v) WHERE id = ?",
+                "rssi = coalesce(?, rssi), bat_v = coalesce(?, bat_v), seen_boot = ?, seen_low = ?, seen_high = ? "
+                "WHERE id = ?",
                 (
                     state.boot,
                     state.frames,
@@ -792,6 +890,7 @@ class ReadingWriter:
                     hello.get("mem_free"),
                     hello.get("rssi"),
                     hello.get("bat_v"),
+                    *(state.seen or (None, None, None)),
                     state.id,
                 ),
             )

@@ -4,7 +4,7 @@ Health (store size, backlog per stream, last sync, nodes, alerts), recent submis
 the submissions the central refused (with its reason; they can be sent again after a fix), and a printer
 test. With no hash configured the operator pages are off (404).
 
-Sessions live on the server (in the store): the signed cookie only names one, so logging out, the idle reset
+Sessions live on the server (in the store): the kiosk's session only names one, so logging out, the idle reset
 (``/selesai``), ``KIOSK_OPERATOR_IDLE_SECONDS`` without use or ``KIOSK_OPERATOR_MAX_AGE_SECONDS`` since login
 end it for good, whoever kept a copy of the cookie. Failed logins are counted per account (the kiosk has one,
 ``operator``), whatever address they come from: after ``KIOSK_LOGIN_FREE_FAILURES`` the account is locked for
@@ -25,7 +25,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
-from kiosk import forms
+from kiosk import forms, sessions
 from kiosk.printing import PrinterError, Slip, print_slip
 from kiosk.views import store
 
@@ -88,6 +88,7 @@ def login() -> Any:
             end_session()
             session.clear()
             session["operator"] = store().operator_session_start(_ms("KIOSK_OPERATOR_MAX_AGE_SECONDS"))
+            sessions.new_id(session)  # a copy of the cookie taken before the login is worth nothing
             return redirect(url_for("operator.health"))
         lock = store().login_locked_for(ACCOUNT)  # the attempt was counted before the check
         log.warning("operator login refused%s", f"; the account is locked for {lock:.0f} s" if lock else "")

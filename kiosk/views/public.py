@@ -246,9 +246,16 @@ def speech() -> Speech:
     return current_app.extensions["anjungan_speech"]  # type: ignore[no-any-return]
 
 
-def listen_url(*parts: Any) -> str:
+# Pages that show live values (sensor readings): their text changes with every reading, so what they read aloud
+# is volatile, its audio kept in memory only, never written to the SD card (kiosk/speech.py).
+LIVE_ENDPOINTS = {"public.conditions_page"}
+
+
+def listen_url(*parts: Any, live: bool = False) -> str:
     """The address of the audio of ``parts`` (texts, joined as sentences) in the page's language, registering
-    them with the reader; "" when there is nothing to read. Private to this session on a private page."""
+    them with the reader; "" when there is nothing to read. Private to this session on a private page;
+    volatile (audio in memory only) on a page of live values, or when ``live`` (the texts hold live values: a
+    flood warning's water level)."""
     text = " ".join(_sentence(str(p)) for p in parts if p and str(p).strip())
     if not text:
         return ""
@@ -256,7 +263,7 @@ def listen_url(*parts: Any) -> str:
     if request.endpoint in PRIVATE_ENDPOINTS:
         owner = session.setdefault("reader", secrets.token_urlsafe(16))
     lang = i18n.current_language()
-    key = speech().register(text, lang, owner)
+    key = speech().register(text, lang, owner, volatile=live or request.endpoint in LIVE_ENDPOINTS)
     return url_for("public.listen", lang=lang, key=key)
 
 
@@ -270,7 +277,8 @@ def listen(lang: str, key: str) -> Response:
     """The spoken audio (WAV) of a text the kiosk registered when it rendered a page (kiosk/speech.py); 404 for
     any other key, and for a private passage asked by another session; 503 when espeak-ng cannot speak; 429
     (with Retry-After) when this session's reading is still being made, or when the client asked too often
-    (``KIOSK_LIMIT_LISTEN``). A private reading is made once per session and then served from memory."""
+    (``KIOSK_LIMIT_LISTEN``). A private reading is made once per session and then served from memory; a
+    volatile one (a page of live values) once, then from memory, never from or to the disk."""
     path = speech().cached(lang, key)
     if path is not None:  # streamed from the file (a page's reading can be megabytes), with Range requests
         return send_file(path, mimetype="audio/wav", conditional=True, max_age=86400)
@@ -285,9 +293,9 @@ def listen(lang: str, key: str) -> Response:
         return busy
     if found is None:
         abort(404)
-    wav, public = found
-    response = Response(wav, mimetype="audio/wav")
-    response.headers["Cache-Control"] = "max-age=86400" if public else "private, no-store"
+    wav, keep = found
+    response = Response(wav, mimetype="audio/wav")  # private or volatile: not kept by the browser either
+    response.headers["Cache-Control"] = "max-age=86400" if keep else "private, no-store"
     return response
 
 
@@ -303,6 +311,8 @@ def finish() -> Any:
     end_session()  # an operator's session ends on the server too, not only in this browser
     if session.get("reader"):
         speech().forget(session["reader"])  # what a receipt or an answer read aloud is forgotten too
+    if session.get("shown"):
+        current_app.extensions["anjungan_shown_status"].forget(session["shown"])  # and the status opened
     session.clear()
     response = redirect(url_for("public.home"))
     response.delete_cookie("lang", samesite="Strict", httponly=True)

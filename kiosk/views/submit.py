@@ -7,6 +7,7 @@ the receipt shows only the number, dates and the status URL. Personal data is ne
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,6 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from limits import parse as parse_limit
 
 from gateway import dates, regno, statuscode
 from gateway.errors import StoreError
@@ -125,17 +125,28 @@ def _save(kind: str, form: Any) -> Any:
     # the status code, in the clear only in this citizen's session until the receipt is done with
     codes = {n: c for n, c in session.get("codes", {}).items() if n in receipts}
     session["codes"] = codes | ({number: record["code"]} if record["code"] else {})
+    # what the receipt says of SMS: the masked mobile number only (docs/sms.md), for this session's receipts
+    sms = {n: o for n, o in session.get("sms", {}).items() if n in receipts}
+    session["sms"] = sms | {number: forms.sms_outcome(form)}
     if record["repeat"]:
         session["printed"] = session.get("printed", "none") if known else "none"
         log.info("repeat of %s %s: its receipt again", kind, number)
     else:
-        session["printed"] = _print(kind, record)
+        session["printed"] = _print(kind, record, session["sms"][number])
         log.info("saved %s %s", kind, number)
     return redirect(url_for("submit.receipt", number=number))
 
 
-def _print(kind: str, record: Mapping[str, Any]) -> str:
-    """Print the slip when a printer is configured: "printed", "none" or "failed"."""
+SMS_SLIP_LINES: dict[str, str] = {  # the slip's line on SMS (the slip is printed in Indonesian only)
+    "yes": "SMS ke {to} bila status berubah.",
+    "anonymous": "Pengaduan anonim tidak mendapat SMS.",
+    "landline": "Tidak ada SMS: nomor telepon bukan nomor HP.",
+}
+
+
+def _print(kind: str, record: Mapping[str, Any], sms: Mapping[str, str] | None = None) -> str:
+    """Print the slip when a printer is configured: "printed", "none" or "failed". ``sms``: what
+    :func:`kiosk.forms.sms_outcome` said of SMS (its line is printed, the number masked)."""
     printer = current_app.config["KIOSK_PRINTER"]
     if not printer:
         return "none"
@@ -143,13 +154,19 @@ def _print(kind: str, record: Mapping[str, Any]) -> str:
     slip = Slip(current_app.config["KIOSK_OFFICE"], KINDS[kind][1], record["number"],
                 datetime.fromtimestamp(record["at"] / 1000, kiosk_tz()), due, status_url(record["number"], record["code"]),
                 (f"Kode status: {statuscode.grouped(record['code'])}",
-                 "Simpan tanda terima ini. Nomor dan kode status diperlukan untuk melihat jawaban."))  # fmt: skip
+                 "Simpan tanda terima ini. Nomor dan kode status diperlukan untuk melihat jawaban.",
+                 *_sms_line(sms)))  # fmt: skip
     try:
         print_slip(printer, slip)
     except PrinterError as err:
         log.warning("receipt printer: %s", err)
         return "failed"
     return "printed"
+
+
+def _sms_line(sms: Mapping[str, str] | None) -> tuple[str, ...]:
+    line = SMS_SLIP_LINES.get((sms or {}).get("state", ""))
+    return (line.format(to=(sms or {}).get("to", "")),) if line else ()
 
 
 def _form_page(kind: str, form: Any, template: str, **extra: Any) -> tuple[str, int] | str:
@@ -212,9 +229,10 @@ def receipt(number: str) -> Any:
     qr = segno.make(status_url(number, code), error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", omitsize=True
     )
-    survey.allow(record["kind"], number)  # a service given: the session may rate it once
+    survey.allow(record["kind"])  # a service given: the session may rate it (once per session)
+    sms = session.get("sms", {}).get(number) or {"state": "yes" if record.get("notify_sms") else "none"}
     return render_template("receipt.html", record=record, kind=KINDS[record["kind"]][0], qr=qr,
-                           code=statuscode.grouped(code) if code else None,
+                           code=statuscode.grouped(code) if code else None, sms=sms,
                            printed=session.get("printed", "none"), status_url=status_url(number, code))  # fmt: skip
 
 
@@ -249,7 +267,15 @@ def status_show(number: str) -> Any:
     if canonical != number:
         extra: dict[str, Any] = {"kode": code} if code else {}
         return redirect(url_for("submit.status_show", number=canonical, **extra))
-    return _status_page(canonical, code)
+    return _status_page(canonical, code or shown().code_for(session.get(SHOWN), canonical))
+
+
+SHOWN = "shown"  # session: the token under which the server keeps the status result opened (kiosk/status.py)
+
+
+def shown() -> status_mod.ShownStatus:
+    """The app's memory of the status results opened with a code (kiosk/status.py, ``ShownStatus``)."""
+    return current_app.extensions["anjungan_shown_status"]  # type: ignore[no-any-return]
 
 
 def _status_page(number: str, code: str | None) -> Any:
@@ -266,10 +292,12 @@ def _status_page(number: str, code: str | None) -> Any:
         return page, 503
     if not view.found:
         return render_template("status_unknown.html", number=number, offline=view.offline), 404
-    survey.allow(SkmService.STATUS_CHECK, number)  # a status checked: the session may rate the check once
+    survey.allow(SkmService.STATUS_CHECK)  # a status checked: the session may rate checks once
     kind = KINDS.get(view.kind or "", (view.kind, ""))[0] if view.kind else None
     label = STATUSES.get(view.status or "", view.status)
     form = forms.StatusForm(data={"nomor": number})
+    if view.full and code:  # shown again by /status/<number> (the language switch) without the code in it
+        shown().remember(session.setdefault(SHOWN, secrets.token_urlsafe(16)), number, code)
     if view.full:  # this session may open the answer's documents (until the session is cleared)
         session["opened"] = [
             *[n for n in session.get("opened", []) if n != number][-(MAX_RECEIPTS - 1) :],
@@ -277,7 +305,9 @@ def _status_page(number: str, code: str | None) -> Any:
         ]
     here = {a["sha256"] for a in view.attachments if store().file_fetched(a["sha256"])}
     return render_template("status.html", view=view, kind=kind, status_label=label, form=form,
-                           due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here)  # fmt: skip
+                           due_label=DUE_LABELS.get(view.due_kind or _first_due_kind(view.kind)), here=here,
+                           return_path=url_for("submit.status_show", number=number),
+                           sms_to=session.get("sms", {}).get(number, {}).get("to"))  # fmt: skip
 
 
 def _first_due_kind(kind: str | None) -> str:
@@ -309,6 +339,5 @@ def status_attachment(number: str, sha256: str) -> Response:
 def _spend_number(number: str) -> None:
     """Count one lookup of ``number`` (per number, whichever device asks); 429 when its budget is spent."""
     limiter = current_app.extensions["anjungan_limiter"]
-    limit = parse_limit(str(current_app.config["KIOSK_LIMIT_STATUS_NUMBER"]))
-    if not limiter.limiter.hit(limit, "status-number", number):
+    if not limiter.hit(str(current_app.config["KIOSK_LIMIT_STATUS_NUMBER"]), "status-number", number):
         abort(429)

@@ -10,9 +10,12 @@ in random order, in groups of at least five of one service (else later, under th
 ``gateway.store.ratings.k_anonymous``). The form's random key (its ``uuid``) makes a double tap store one rating.
 
 A rating follows a finished service: showing a receipt or a status page grants the session one rating of that
-service (:func:`allow`, once per submission shown), and a stored rating spends it; a rating sent without one
-is refused politely (403) and nothing is stored. So one session rates each service it was given at most once,
-and a client cannot stuff the survey by sending the form again and again.
+kind of service (:func:`allow`), and a stored rating spends it for good. So one kiosk session (from the first
+page to "Selesai" or the idle reset, which clear the session) gives at most one rating per kind of service,
+however many submissions it files or numbers it looks up: PermenPANRB 14/2017 asks for one response per
+service user, and looking up other people's numbers must not buy more ratings. A rating sent without an
+allowance is refused politely (403) and nothing is stored, so a client cannot stuff the survey by sending the
+form again and again.
 """
 
 from __future__ import annotations
@@ -87,37 +90,38 @@ def _service(slug: str) -> SkmService:
     return service
 
 
-ALLOWED = "survey_allowed"  # session: slug -> ratings this session may still give
-GRANTED = "survey_granted"  # session: "<slug>:<number>" already granted (a page shown again grants nothing)
+ALLOWED = "survey_allowed"  # session: the service slugs this session may still rate (one rating each)
+RATED = "survey_rated"  # session: the service slugs this session has rated (never granted again)
 SENT = "survey_sent"  # session: the keys of the forms stored (a double tap is thanked, not refused)
-KEPT = 8  # the most granted and sent keys a session remembers (the session is a cookie: small)
+KEPT = 8  # the most sent keys a session remembers (the session is a cookie: small)
 
 
-def allow(service: str, number: str) -> None:
-    """Grant this session one rating of ``service`` (a submission kind, or ``status-check``) after the service
-    of submission ``number`` was given: its receipt or its status was shown. A second showing of the same
-    submission grants nothing more. Called by kiosk/views/submit.py."""
+def allow(service: str) -> None:
+    """Grant this session its one rating of ``service`` (a submission kind, or ``status-check``) once that
+    service was given (a receipt or a status shown), unless the session holds it already or has rated that
+    service: one rating per kind of service per kiosk session (PermenPANRB 14/2017: one response per service
+    user; docs/skm.md). Called by kiosk/views/submit.py."""
     slug = SERVICE_SLUGS.get(service)
-    if slug is None:
+    if slug is None or slug in session.get(RATED, []) or slug in session.get(ALLOWED, []):
         return
-    granted = list(session.get(GRANTED, []))
-    token = f"{slug}:{number}"
-    if token in granted:
-        return
-    session[GRANTED] = [*granted, token][-KEPT:]
-    allowed = dict(session.get(ALLOWED, {}))
-    allowed[slug] = min(int(allowed.get(slug, 0)) + 1, KEPT)
-    session[ALLOWED] = allowed
+    session[ALLOWED] = [*session.get(ALLOWED, []), slug]
 
 
 def _spend(slug: str) -> bool:
-    """Spend one of this session's ratings of ``slug``; False when it has none."""
-    allowed = dict(session.get(ALLOWED, {}))
-    if int(allowed.get(slug, 0)) < 1:
+    """Spend this session's rating of ``slug`` for good; False when it has none."""
+    allowed = list(session.get(ALLOWED, []))
+    if slug not in allowed:
         return False
-    allowed[slug] = int(allowed[slug]) - 1
-    session[ALLOWED] = {k: v for k, v in allowed.items() if v > 0}
+    session[ALLOWED] = [s for s in allowed if s != slug]
+    session[RATED] = [*session.get(RATED, []), slug]
     return True
+
+
+def _unspend(slug: str) -> None:
+    """Give back the rating of ``slug`` spent by a rating the store could not save."""
+    session[RATED] = [s for s in session.get(RATED, []) if s != slug]
+    if slug not in session.get(ALLOWED, []):
+        session[ALLOWED] = [*session.get(ALLOWED, []), slug]
 
 
 def _key(text: str | None) -> str:
@@ -153,9 +157,7 @@ def survey(slug: str) -> Any:
                                release_ms=int(day_ends.timestamp() * 1000))  # fmt: skip
         except StoreError as err:
             log.error("a rating could not be saved: %s", err)
-            allow_again = dict(session.get(ALLOWED, {}))
-            allow_again[slug] = int(allow_again.get(slug, 0)) + 1  # not spent: the citizen may send again
-            session[ALLOWED] = allow_again
+            _unspend(slug)  # not spent: the citizen may send again
             return Response(render_template("error.html", code=503), status=503)
         session[SENT] = [*session.get(SENT, []), key][-KEPT:]
     return render_template("survey_thanks.html", rated=bool(ratings))

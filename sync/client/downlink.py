@@ -13,8 +13,9 @@
 - A file that fails (the central answers 404, the bytes do not match, the download is cut) is recorded per
   file and tried again on its own schedule (:func:`gateway.store.files.retry_delay_s`); it never fails the
   round, so the uplink and the other changes go on. Only refused credentials or clock stop the lot.
-- Each changes request reports the gateway's backlog, its missing and failing files, its health and its nodes'
-  health to the central (:mod:`sync.client.report`).
+- Each changes request reports the gateway's backlog and its missing and failing files to the central; the
+  first of a round also its health and its nodes' health (:mod:`sync.client.report`), when a ``reporter``
+  says they are due (without one, always).
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def pull_changes(
     central: CentralLink,
     should_stop: Callable[[], bool] = lambda: False,
     health: Mapping[str, Any] | None = None,
+    reporter: report.Reporter | None = None,
 ) -> int:
     """Apply the central's changes since the stored cursor; returns how many were applied.
 
-    The requests report the backlog, the documents' files, and (:mod:`sync.client.report`) the gateway's and
-    its nodes' health; ``health`` adds values from the configuration (``sync_s``, the alert thresholds).
+    The requests report the backlog, the documents' files, and the first of them (:mod:`sync.client.report`)
+    the gateway's and its nodes' health when ``reporter`` says they are due (every round without one);
+    ``health`` adds values from the configuration (``sync_s``, the alert thresholds).
     """
     applied = 0
     backlog_info = store.backlog()
@@ -74,13 +77,23 @@ def pull_changes(
         protocol.HEADER_FILES: protocol.format_files(
             {"missing": summary["missing"], "failing": summary["failing"]}
         ),
-        **report.headers(store, backlog_info, health or {}),
     }
+    health_headers = (
+        reporter.headers(store, backlog_info, health or {})
+        if reporter is not None
+        else report.headers(store, backlog_info, health or {})
+    )
     for _ in range(MAX_PAGES):
         if should_stop():
             break
         cursor = store.get_meta("changes_cursor") or ""
-        answer = central.get_json(f"/api/v1/changes?since={quote(cursor, safe='')}", headers=report_headers)
+        answer = central.get_json(
+            f"/api/v1/changes?since={quote(cursor, safe='')}", headers={**report_headers, **health_headers}
+        )
+        if health_headers:  # told once a round: the next pages need not repeat it
+            health_headers = {}
+            if reporter is not None:
+                reporter.sent()
         changes, new_cursor = answer.get("changes"), answer.get("cursor")
         if not isinstance(changes, list) or not isinstance(new_cursor, str | int):
             raise TransientError("the central's changes answer is not understood")

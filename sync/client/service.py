@@ -26,7 +26,7 @@ from gateway.config import Config
 from gateway.errors import StoreError
 from gateway.store import Store
 from gateway.store.clock import SystemClock
-from sync.client import downlink
+from sync.client import downlink, report
 from sync.client.clock import Clock
 from sync.client.errors import (
     ClockSkewRefused,
@@ -37,7 +37,7 @@ from sync.client.errors import (
     UnreachableError,
 )
 from sync.client.transport import CentralLink
-from sync.client.uplink import ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, Progress, Uplink
+from sync.client.uplink import ACK_HOLD_ROUNDS, ROUTINE_EVENTS, ROUTINE_HOLD_ROUNDS, Progress, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,10 @@ class SyncClient:
         self._monotonic = monotonic
         self.notifier = notifier or sdnotify.notifier()
         self._purge_mark: tuple[int, int | None] | None = None  # the store's purges at the last backup scrub
+        # the health headers: when they changed, else every few rounds (sync/client/report.py)
+        self.reporter = report.Reporter(
+            report.REPORT_EVERY_ROUNDS, report.REPORT_MAX_INTERVALS * settings.interval_s, monotonic
+        )
 
     def close(self) -> None:
         self.central.close()
@@ -184,7 +188,9 @@ class SyncClient:
         if not stopping():  # everything was sent: an earlier error is history, not the state of a stream
             self.store.clear_sync_errors()
         try:
-            result.changes = downlink.pull_changes(self.store, self.central, stopping, self.settings.health())
+            result.changes = downlink.pull_changes(
+                self.store, self.central, stopping, self.settings.health(), self.reporter
+            )
             result.files = downlink.fetch_files(self.store, self.central, self.settings.data_dir, stopping)
         except SyncError as err:
             self.store.set_meta("downlink_last_error", f"{_stamp()} {err}")
@@ -219,6 +225,13 @@ class SyncClient:
         self.wait_for_central()
         # routine events ride along with other events, or go once ROUTINE_HOLD_ROUNDS intervals old
         self.uplink.hold_routine_s = ROUTINE_HOLD_ROUNDS * self.settings.interval_s
+        self.uplink.hold_acks_s = ACK_HOLD_ROUNDS * self.settings.interval_s  # see ACK_HOLD_ROUNDS
+        try:
+            self._loop()
+        finally:
+            self.store.write_held_acks()
+
+    def _loop(self) -> None:
         failed, since = 0, 0.0
         while not self.stop.is_set():
             self.notifier.ping()  # systemd's watchdog: a round stuck longer than WatchdogSec stops the pings

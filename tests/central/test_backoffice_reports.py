@@ -89,7 +89,7 @@ def test_zero_days_average_and_indonesian_words_everywhere(app: Flask, gateway: 
         ppid.get("/laporan.csv?tahun=2026&bulan=11").get_data(as_text=True)))}  # fmt: skip
     assert rows[("requests", "average_working_days_to_answer")] == "0.0"
     page = ppid.get("/laporan?tahun=2026&bulan=11").get_data(as_text=True)
-    assert "<td>0.0</td>" in page
+    assert "<td>0,0</td>" in page  # Bahasa Indonesia writes a decimal comma
     empty = ppid.get("/laporan?tahun=2025").get_data(as_text=True)  # no cases: charts say so in Indonesian
     for text in (page, empty):
         shown = text + "".join(

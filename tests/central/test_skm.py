@@ -4,9 +4,13 @@ back office's report."""
 
 from __future__ import annotations
 
+import base64
+import csv
 import html
+import io
 import re
 
+import pypdfium2
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -14,7 +18,8 @@ from flask import Flask
 from sync.central import skm
 from sync.central.db import skm_ratings
 from tests.central.conftest import Gateway, central_of
-from tests.central.officers import logged_in
+from tests.central.officers import citizen, logged_in
+from tests.central.test_backoffice_cases import AT, REQ, step
 
 # Four questionnaires (U1..U9; None = skipped at the kiosk)
 WORKED = [
@@ -99,19 +104,77 @@ def test_ratings_over_the_api_and_in_the_report(app: Flask, gateway: Gateway) ->
     assert q4["overall"].responses == 4 and (q4["start"].month, q4["end"].month) == (10, 12)
 
     page = logged_in(app, "ppid1", "ppid").get("/laporan?tahun=2026&bulan=11").get_data(as_text=True)
-    assert "82.18 (B, Baik)" in page and 'id="skm"' in page
+    assert "82,18 (B, Baik)" in page and 'id="skm"' in page  # Bahasa Indonesia: a decimal comma
     csv_text = logged_in(app, "ppid3", "ppid").get("/laporan.csv?tahun=2026&bulan=11").get_data(as_text=True)
     assert "skm,index,82.18" in csv_text and "skm,mutu,B" in csv_text and "skm,u9,3.33" in csv_text
     assert f"skm-kiosk,{gateway.id},82.18 B" in csv_text and "skm,respondents,4" in csv_text
     quarter_page = (
         logged_in(app, "ppid2", "ppid").get("/laporan?tahun=2026&triwulan=1").get_data(as_text=True)
     )
-    assert "100.00 (A, Sangat Baik)" in quarter_page
+    assert "100,00 (A, Sangat Baik)" in quarter_page
     # the page's exports carry the quarter shown, and export that quarter's index
     csv_link = re.search(r'id="report-csv" href="([^"]+)"', quarter_page)
     assert csv_link and "triwulan=1" in html.unescape(csv_link.group(1))
     quarter_csv = logged_in(app, "ppid4", "ppid").get(html.unescape(csv_link.group(1))).get_data(as_text=True)
     assert "skm,index,100.00" in quarter_csv and "skm,respondents,1" in quarter_csv
+
+
+def _shown(page: str) -> str:
+    """A report page's text with its charts' SVG (tooltips and legends) decoded."""
+    charts = re.findall(r"base64,([A-Za-z0-9+/=]+)", page)
+    return html.unescape(page + "".join(base64.b64decode(uri).decode() for uri in charts))
+
+
+def _pdf_text(data: bytes) -> str:
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    finally:
+        document.close()
+
+
+def test_the_report_writes_figures_and_words_in_the_officers_language(app: Flask, gateway: Gateway) -> None:
+    """Bahasa Indonesia: decimal commas (``82,18``, ``3,33``) on the page and in the PDF; English: points and
+    every word translated, a request's decision ``penuh`` and a case's stage included (page, charts, PDF); the
+    CSV keeps points and codes whatever the language (docs/skm.md, "The CSV")."""
+    gateway.send("ratings", [rating(i + 1, row) for i, row in enumerate(WORKED)])
+    gateway.send("submissions", [citizen(1, "request", REQ, AT)])
+    ppid = logged_in(app, "ppid1", "ppid")
+    ppid.get("/kotak-masuk")
+    assert step(ppid, REQ, "verifikasi").status_code == 302
+    full = {
+        "held": "ya",
+        "decision": "penuh",
+        "form_of": "softcopy",
+        "medium": "email",
+        "cost": "0",
+        "text": "Ok",
+    }
+    assert step(ppid, REQ, "jawab", **full).status_code == 302
+    url = "/laporan?tahun=2026&bulan=11"
+    indonesian = _shown(ppid.get(url).get_data(as_text=True))
+    assert "82,18 (B, Baik)" in indonesian and "3,33 (B; n=3)" in indonesian and "82.18" not in indonesian
+    assert "Keputusan: Diberikan seluruhnya" in indonesian and "<td>0,0</td>" in indonesian
+    pdf_id = _pdf_text(ppid.get(url.replace("/laporan", "/laporan.pdf")).data)
+    assert "82,18 (B, Baik)" in pdf_id and "82.18" not in pdf_id
+    csv_id = ppid.get(url.replace("/laporan", "/laporan.csv")).get_data(as_text=True)
+
+    assert ppid.get("/bahasa/en?next=/laporan").status_code == 302
+    english = _shown(ppid.get(url).get_data(as_text=True))
+    assert "82.18 (B, Good)" in english and "3.33 (B; n=3)" in english and "82,18" not in english
+    assert "Decision: Granted in full" in english and "<td>0.0</td>" in english
+    for word in ("penuh", "Baik", "Diberikan", "permohonan", "Dijawab", "Tidak ada data"):
+        assert word not in english, word
+    pdf_en = _pdf_text(ppid.get(url.replace("/laporan", "/laporan.pdf")).data)
+    assert "82.18 (B, Good)" in pdf_en and "penuh" not in pdf_en and "82,18" not in pdf_en
+    csv_en = ppid.get(url.replace("/laporan", "/laporan.csv")).get_data(as_text=True)
+    assert csv_en == csv_id  # machine-readable whatever the language
+    rows = {(r["section"], r["item"]): r["value"] for r in csv.DictReader(io.StringIO(csv_en))}
+    assert (
+        rows[("skm", "index")] == "82.18"
+        and rows[("skm", "u9")] == "3.33"
+        and rows[("decisions", "penuh")] == "1"
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,11 @@ failures listed in the back office with a retry button, and the number never in 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -116,7 +119,8 @@ def test_an_answer_texts_the_citizen_once_through_the_modem(
     assert rows(app)[0]["state"] == "sent" and rows(app)[0]["reference"] == "1"
     page = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
     assert 'id="case-sms"' in page and "dijawab:\n    terkirim" in page and PHONE[1:] not in page
-    assert 'id="case-sms"' not in ppid.get(f"/berkas/dmk-wonosalam/{number(2)}").get_data(as_text=True)
+    not_asked = ppid.get(f"/berkas/dmk-wonosalam/{number(2)}").get_data(as_text=True)
+    assert "Warga tidak meminta SMS" in not_asked and not re.search(r'id="case-sms-\d', not_asked)
     # again, and after a restart (a new worker recovers first): nothing is sent twice
     assert send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 60_000).sent == []
     assert worker.recover(central_of(app).engine, AT + 120_000, worker.lease_ms(settings)) == []
@@ -542,3 +546,199 @@ def test_the_officer_is_told_when_nothing_sends_the_queue(
     page = ppid.get("/sms").get_data(as_text=True)
     assert 'id="sms-overdue"' in page and "1 SMS menunggu lebih dari 15 menit" in page
     assert "ANJUNGAN_CENTRAL_SERVER_SMS_SENDER" in page
+
+
+class SilentGateway:
+    """A local HTTP SMS gateway on a raw socket that reads each request whole and then never answers (or, with
+    ``cut``, closes the connection without a word): what a gateway that sent the SMS and then hung looks like."""
+
+    def __init__(self, cut: bool = False) -> None:
+        self.cut, self.bodies, self.held = cut, [], []  # type: list[Any]
+        self.arrived = threading.Condition()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/send"
+        self.thread = threading.Thread(target=self._serve, name="silent-sms-gateway", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", head)
+            while length and len(body) < int(length.group(1)) and (chunk := conn.recv(65536)):
+                body += chunk
+            with self.arrived:
+                self.bodies.append(json.loads(body))
+                self.arrived.notify_all()
+            if self.cut:
+                conn.close()
+            else:
+                self.held.append(conn)  # read, never answered
+
+    def wait_for(self, count: int) -> None:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.bodies) >= count, timeout=30)
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
+        self.sock.close()
+        self.thread.join(10)
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["no-answer", "connection-cut"])
+def test_an_http_request_without_an_answer_is_never_repeated_by_itself(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, logs: pytest.LogCaptureFixture, cut: bool
+) -> None:
+    """The request reached the gateway, no answer came (read timeout, or the connection cut): the gateway may
+    have sent the SMS and most ignore Idempotency-Key, so the message is "may have been sent" exactly as a late
+    modem confirmation: listed for an officer with the choice to send again, never sent again by itself, and
+    counted toward the number's day. The receiver sees exactly one request over several rounds."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    silent = SilentGateway(cut=cut)
+    try:
+        settings = cfg(sms_sender="http", sms_http_url=silent.url, sms_backoff_base_s=60)
+        sender = HttpSender(silent.url, "", DEFAULT_BODY, timeout_s=1)
+        report = send(app, sender, settings, AT)
+        silent.wait_for(1)
+        (first,) = rows(app)
+        assert report.interrupted == [first["id"]] and report.retrying == [] and report.sent == []
+        assert (first["state"], first["error_kind"]) == ("failed", "maybe-sent")
+        assert "may have been sent" in first["last_error"]
+        for later in (AT + 60_000, AT + 600_000, AT + 3_600_000, AT + DAY_MS):  # several rounds, no resend
+            assert send(app, sender, settings, later).sent == []
+        assert len(silent.bodies) == 1 and silent.bodies[0]["to"] == E164
+        page = ppid.get("/sms").get_data(as_text=True)
+        assert "mungkin sudah terkirim" in page and "Kirim ulang" in page and "may have been sent" in page
+        assert PHONE[1:] not in page and E164 not in page
+        assert (
+            post(ppid, f"/sms/{first['id']}/ulang", {}, page="/sms").status_code == 302
+        )  # the officer's choice
+        send(app, sender, settings, AT + DAY_MS + 1)
+        silent.wait_for(2)
+        assert len(silent.bodies) == 2 and PHONE[1:] not in logs.text
+    finally:
+        silent.close()
+
+
+def test_an_http_gateway_that_cannot_be_reached_is_retried_with_backoff(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    """Connection refused: the request never left, so the message is retried with backoff (not "may have been
+    sent"), and the SMS page tells the officer the gateway cannot be reached."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    closed = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}/send"
+    closed.close()  # nothing listens there any more: refused
+    settings = cfg(sms_sender="http", sms_http_url=url, sms_backoff_base_s=60)
+    report = send(app, HttpSender(url, "", DEFAULT_BODY, timeout_s=5), settings, AT)
+    (first,) = rows(app)
+    assert report.retrying == [] and report.interrupted == [] and "cannot be reached" in report.channel
+    # the channel failed, not the message: it waits with its attempt, and the whole round backs off
+    assert (first["state"], first["attempts"], first["error_kind"]) == ("pending", 0, None)
+    assert "Gateway SMS tidak dapat dihubungi" in ppid.get("/sms").get_data(as_text=True)
+
+
+def test_the_sms_page_tells_each_failure_in_the_officers_language(
+    app: Flask, gateway: Gateway, ppid: FlaskClient, modem: Modem
+) -> None:
+    """No modem, a SIM/network refusal (``+CMS ERROR``), a gateway refusal and the daily cap are each told in
+    Bahasa Indonesia (English when chosen), with the raw text beside it and never the number."""
+    gateway.send("submissions", [opted_in(i, "request", i) for i in range(1, 5)])
+    for i in range(1, 5):
+        answer(ppid, number(i))
+    nowhere = cfg(sms_modem_port="/dev/anjungan-no-such-modem")
+    send(app, ModemSender("/dev/anjungan-no-such-modem", timeout_s=10), nowhere, AT)
+    # no modem is the channel's failure, not a message's: every message waits with its attempts
+    assert [(r["state"], r["attempts"], r["error_kind"]) for r in rows(app)] == [("pending", 0, None)] * 4
+    page = html.unescape(ppid.get("/sms").get_data(as_text=True))
+    assert (
+        "Modem tidak ditemukan atau portnya sedang dipakai program lain" in page
+        and "cannot be opened" in page
+    )
+    assert ppid.get("/bahasa/en?next=/sms").status_code == 302
+    english = html.unescape(ppid.get("/sms").get_data(as_text=True))
+    assert "The modem was not found or its port is in use by another program" in english
+    assert ppid.get("/bahasa/id?next=/sms").status_code == 302
+    settings = cfg(sms_modem_port=modem.path, sms_daily_cap=1)
+    modem.fail_next = 1  # the network refuses the first message (+CMS ERROR: 500)
+    report = send(app, ModemSender(modem.path, timeout_s=10), settings, AT + 3_600_000)
+    assert len(report.retrying) == 1 and len(report.sent) == 1 and len(report.capped) == 2
+    kinds = {r["id"]: r["error_kind"] for r in rows(app)}
+    assert sorted(k for k in kinds.values() if k) == ["capped", "capped", "network"]
+    page = ppid.get("/sms").get_data(as_text=True)
+    assert "Modem tidak ditemukan" not in page  # the channel is up again
+    assert "Kartu SIM atau jaringan operator menolak SMS ini. Kode 500." in page
+    assert "Batas SMS harian untuk nomor ini tercapai" in page and "menunggu besok" in page
+    assert "Rincian teknis:" in page and "+CMS ERROR: 500" in page
+    assert PHONE not in page and E164 not in page and PHONE[1:] not in page
+    assert ppid.get("/bahasa/en?next=/sms").status_code == 302
+    english = html.unescape(ppid.get("/sms").get_data(as_text=True))
+    assert "The SIM card or the operator's network refused this SMS. Code 500." in english
+    assert "daily SMS limit" in english and "Kartu SIM" not in english
+
+
+def test_failure_words_for_every_kind_and_for_older_rows(app: Flask) -> None:
+    """Every kind a sender gives has its words; a row that failed before the kinds were kept is told from its
+    raw text; a known ``+CMS ERROR`` code says what it means."""
+    from sync.central.backoffice import labels
+    from sync.central.sms import senders
+
+    assert set(senders.KINDS) == set(labels.SMS_FAILURES)
+    assert labels.sms_kind(None, worker.INTERRUPTED) == "interrupted"
+    assert labels.sms_kind(None, "the SMS gateway answered HTTP 503") == "gateway-refused"
+    assert labels.sms_kind(None, "the modem refused the message: +CMS ERROR: 331 (no network)") == "network"
+    assert labels.sms_kind(None, "something new") == "other"
+    with app.test_request_context():
+        said = labels.sms_failure("network", "the modem refused the message: +CMS ERROR: 331")
+        assert said.endswith("Kode 331: tidak ada layanan jaringan (sinyal).")
+
+
+@pytest.mark.parametrize(
+    ("sms", "public", "telepon", "shown"),
+    [(True, {}, PHONE, "Warga meminta SMS ke +62812*****890"),
+     (None, {}, PHONE, "Warga tidak meminta SMS"),
+     (True, {}, "024 3551234", "SMS tidak mungkin: nomornya bukan nomor HP"),
+     (True, {"anonim": True}, PHONE, "SMS tidak mungkin: pengaduan anonim")],
+    ids=["asked", "not-asked", "landline", "anonymous"],
+)  # fmt: skip
+def test_the_case_page_shows_the_sms_choice_from_the_start(
+    app: Flask,
+    gateway: Gateway,
+    ppid: FlaskClient,
+    sms: Any,
+    public: dict[str, Any],
+    telepon: str,
+    shown: str,
+) -> None:
+    """From the moment the submission arrives (no step taken, nothing queued) the case page says whether the
+    citizen asked for SMS, to which masked number, or why none is possible; then each SMS with its state."""
+    record = opted_in(1, "complaint", 1, sms=sms, **public)
+    if record["personal"] is not None:
+        record["personal"]["telepon"] = telepon
+    gateway.send("submissions", [record])
+    page = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
+    assert shown in page and rows(app) == [] and PHONE not in page and PHONE[1:] not in page
+    if sms and not public and telepon == PHONE:
+        assert step(ppid, number(1), "verifikasi").status_code == 302
+        assert step(ppid, number(1), "tunda", text="Menunggu foto lokasi").status_code == 302
+        modem = Modem()  # the network refuses it: a failure of that message, told on the case page
+        try:
+            modem.fail_next = 1
+            send(app, ModemSender(modem.path, timeout_s=10), cfg(sms_modem_port=modem.path), AT)
+        finally:
+            modem.close()
+        page = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
+        assert "ditunda:" in page and "Kartu SIM atau jaringan operator menolak" in page and shown in page
+        assert ppid.get("/bahasa/en?next=/").status_code == 302
+        english = ppid.get(f"/berkas/dmk-wonosalam/{number(1)}").get_data(as_text=True)
+        assert "The citizen asked for SMS to +62812*****890" in english

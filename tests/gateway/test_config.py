@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -162,8 +163,9 @@ def test_anjungan_init_writes_a_commented_file_that_loads_back(tmp_path: Path) -
     assert path.read_text().startswith("# anjungan configuration")
     cfg = config.load(path, env={})
     assert cfg.gateway.id == "desa-y"
-    # each frame is committed at once unless a technician trades crash safety for fewer SD-card writes
-    assert cfg.gateway.commit_interval_s == 0 == config._BY_NAME[("gateway", "commit_interval_s")].default
+    # frames are gathered for a minute (the journal keeps the serial ones safe from a crash of the ingest)
+    assert cfg.gateway.commit_interval_s == 60 == config._BY_NAME[("gateway", "commit_interval_s")].default
+    assert cfg.gateway.journal_dir == ""
     assert cfg.store_path.exists()
     again = CliRunner().invoke(cli, ["--config", str(path), "init"])
     assert again.exit_code == 0 and "keeping it" in again.output
@@ -242,4 +244,20 @@ def test_a_setting_without_its_field_is_named_in_words() -> None:
     assert "the section class has timezone, which the table lacks" in config._difference(table, table[:1])
     assert "port: the class says int = 8081, the table int = 8080" in config._difference(
         [("port", int, 8081), table[1]], table
+    )
+
+
+def test_the_journal_folder_is_on_tmpfs_unless_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "anjungan.toml"
+    path.write_text('[gateway]\ndata_dir = "data"\n')
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert config.load(path, env={}).journal_dir == runtime / "anjungan"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "missing"))
+    assert config.load(path, env={}).journal_dir == Path("/dev/shm") / f"anjungan-{os.getuid()}"
+    path.write_text('[gateway]\ndata_dir = "data"\njournal_dir = "run"\n')
+    assert config.load(path, env={}).journal_dir == tmp_path / "run"
+    assert config.load(path, env={"ANJUNGAN_GATEWAY_JOURNAL_DIR": "/run/anjungan"}).journal_dir == Path(
+        "/run/anjungan"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -58,6 +59,62 @@ def test_dedup_by_node_boot_q(store: Store) -> None:
     assert len(list(store.readings())) == 18 * 2 + 5
 
 
+def _seen_keys(store: Store) -> list[tuple[int, int, int]]:
+    """Every (node id, boot, q) the store's intervals say it has seen, checking that they are disjoint."""
+    spans = store.conn.execute(
+        "SELECT id, seen_boot, seen_low, seen_high FROM nodes WHERE seen_boot IS NOT NULL "
+        "UNION ALL SELECT node_id, boot, low, high FROM frames_seen ORDER BY 1, 2, 3"
+    ).fetchall()
+    keys = [(node_id, boot, q) for node_id, boot, low, high in spans for q in range(low, high + 1)]
+    assert len(keys) == len(set(keys)), spans  # disjoint
+    return sorted(keys)
+
+
+def test_dedup_remembers_every_key_however_late_and_after_retention(store: Store) -> None:
+    writer = store.writer()
+    assert writer.write(readings(10)) == 10
+    assert writer.write(readings(5, start=15)) == 5  # a gap: 10..14 never arrived (yet)
+    assert writer.write(readings(3, boot=2)) == 3  # a reboot
+    assert writer.write([reading(seq=12)]) == 1  # late, into the gap of the earlier boot
+    assert writer.write(readings(20)) == 4  # all of boot 1 again: only the rest of the gap is new
+    assert writer.write([reading(boot=2, seq=1), reading(boot=2, seq=3)]) == 1
+    stored = store.conn.execute("SELECT node_id, boot, q FROM frames ORDER BY 1, 2, 3").fetchall()
+    assert len(stored) == 24 and _seen_keys(store) == stored
+    # the intervals are compact: boot 1's gap closed into one interval
+    assert store.conn.execute("SELECT boot, low, high FROM frames_seen").fetchall() == [(1, 0, 19)]
+    # retention deletes frames and readings: their keys are still known
+    with store.conn:
+        store.conn.execute("DELETE FROM readings")
+        store.conn.execute("DELETE FROM frames")
+    store.close()
+    with Store.open(store.path) as again:
+        writer = again.writer()
+        assert writer.write(readings(20)) == 0
+        assert writer.write(readings(5, boot=2)) == 1  # only q 4 of boot 2 is new
+        assert again.conn.execute("SELECT boot, q FROM frames").fetchall() == [(2, 4)]
+        assert again.highest_boot("dmk-wl-01") == 2
+
+
+def test_dedup_matches_a_set_of_keys_for_frames_in_any_order(store: Store) -> None:
+    rng = random.Random(7)
+    writer = store.writer()
+    model: set[tuple[str, int, int]] = set()
+    for _ in range(60):
+        batch = [
+            reading(rng.choice(["dmk-wl-01", "dmk-wx-01"]), rng.choice([1, 1, 1, 2, 3]), rng.randrange(40))
+            for _ in range(rng.randrange(1, 8))
+        ]
+        new = {f.key for f in batch} - model
+        assert writer.write(batch) == len(new)
+        model |= new
+    stored = store.conn.execute(
+        "SELECT n.node, f.boot, f.q FROM frames f JOIN nodes n ON n.id = f.node_id"
+    ).fetchall()
+    assert sorted(stored) == sorted(model)
+    ids = dict(store.conn.execute("SELECT node, id FROM nodes"))
+    assert _seen_keys(store) == sorted((ids[node], boot, q) for node, boot, q in model)
+
+
 def test_dedup_within_one_commit_group(store: Store) -> None:
     writer = store.writer()
     with _write_lock(store.path):
@@ -78,6 +135,32 @@ def test_readings_seq_strictly_increasing_and_never_reused(store: Store) -> None
     writer.write(readings(5, start=1000))
     new = [r["seq"] for r in store.outbox("readings", limit=10_000) if r["q"] >= 1000]
     assert min(new) > top
+
+
+def test_a_held_acknowledgement_is_answered_at_once_and_written_later_or_on_close(store: Store) -> None:
+    def written(stream: str) -> int:
+        with sqlite3.connect(store.path) as other:  # what another process sees
+            return int(
+                other.execute("SELECT acked FROM sync_state WHERE stream = ?", (stream,)).fetchone()[0]
+            )
+
+    store.mark_acked("readings", 10, hold_ms=600_000)  # never written yet: written at once
+    assert written("readings") == 10
+    store.mark_acked("readings", 20, hold_ms=600_000)  # written just now: held
+    assert (store.acked("readings"), written("readings")) == (20, 10)
+    assert store.backlog()["readings"]["acked"] == 20  # this process's own figures count what it holds
+    store.mark_acked("readings", 15, hold_ms=600_000)  # never backwards
+    assert store.acked("readings") == 20
+    store.note_failure("readings", 21)
+    store.mark_acked("readings", 30, hold_ms=600_000)  # a failure to clear: written at once
+    assert (written("readings"), store.acked("readings")) == (30, 30)
+    assert store.conn.execute("SELECT failures FROM sync_state WHERE stream = 'readings'").fetchone()[0] == 0
+    store.mark_acked("readings", 40, hold_ms=600_000)
+    store.mark_acked("events", 1, hold_ms=600_000)
+    store.mark_acked("events", 2, hold_ms=600_000)
+    assert (written("readings"), written("events")) == (30, 1)
+    store.close()
+    assert (written("readings"), written("events")) == (40, 2)
 
 
 def test_event_and_submission_seqs_never_reused(store: Store) -> None:
@@ -340,6 +423,28 @@ def test_commit_interval_gathers_frames_into_one_commit_and_acknowledges_after_i
         assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == GATHER_FRAMES + 1
 
 
+def test_an_urgent_frame_ends_the_gathering_and_commits_its_group_at_once(tmp_path: Path) -> None:
+    """Frames kept nowhere else (the ingest could not journal them) are submitted ``urgent``: the open group
+    commits with them at once, whatever the interval; its other frames are acknowledged with it."""
+    from gateway.frame import Frame
+    from gateway.store.writer import ReadingWriter
+
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with ReadingWriter(path, commit_interval_s=300) as writer:
+        gathered = writer.submit([Frame("r", "n1", 1, 1, {"water_cm": 1.0})])
+        assert not gathered.done() and writer.commits == 0
+        urgent = writer.submit(
+            [Frame("r", "n1", 1, 2, {"water_cm": 2.0})], at=1_780_000_000_000, base=5, urgent=True
+        )
+        assert urgent.result(30) == 1 and gathered.result(0) == 1
+        assert writer.commits == 1
+        alone = writer.submit([Frame("r", "n1", 1, 3, {"water_cm": 3.0})], urgent=True)  # first of its group
+        assert alone.result(30) == 1 and writer.commits == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT q, at FROM frames ORDER BY q").fetchall()[1] == (2, 1_780_000_000_000)
+
+
 def test_the_row_types_name_every_column(store: Store) -> None:
     """A column added to ``nodes`` or ``submissions`` shows in the rows that leave the store, or fails here."""
     from gateway.store.rows import NodeRow, Submission
@@ -354,6 +459,5 @@ def test_the_row_types_name_every_column(store: Store) -> None:
         "access_hash",
         "idempotency_key",
         "purged_at",
-        "notify_sms",
-    }  # the outbox's
+    }  # the outbox's (notify_sms leaves the store too: the status page says SMS were asked for)
     assert set(Submission.__annotations__) == columns("submissions") - kept_in

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.store import Store
 from gateway.store.schema import MIGRATIONS
+from tests.gateway.helpers import reading
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS_RELEASE = "a5f1614"
@@ -88,9 +90,16 @@ def test_upgrade_keeps_every_row_and_backs_up_first(old_code: Path, tmp_path: Pa
             assert conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == count, table
     applied = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
     assert applied == [name for name, _ in MIGRATIONS]
+    # the frame keys the old store held (q 0..5 of boot 1) became one interval; the unique index is gone
+    assert conn.execute("SELECT boot, low, high FROM frames_seen").fetchall() == [(1, 0, 5)]
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'frames_key'").fetchone()[0] == 0
     conn.close()
     rows = _anjungan(config, "readings", "--node", "dmk-wl-01").stdout.splitlines()
     assert len(rows) == 10 and json.loads(rows[0])["name"] in ("water_cm", "temp_c")
+    with Store.open(store) as upgraded:  # a frame of the old store sent again is not stored twice
+        writer = upgraded.writer()
+        assert writer.write([reading(seq=3), reading(seq=6)]) == 1
+        assert upgraded.conn.execute("SELECT count(*) FROM frames").fetchone()[0] == counts["frames"] + 1
 
     again = _anjungan(config, "upgrade")
     assert again.returncode == 0 and "is up to date" in again.stdout

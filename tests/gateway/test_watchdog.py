@@ -38,7 +38,9 @@ def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
 
 def _service(tmp_path: Path, notify_path: str, *argv: str, fault: str = "") -> subprocess.Popen[bytes]:
     config = tmp_path / "anjungan.toml"
-    config.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n[mqtt]\nhost = ""\n')
+    config.write_text(
+        f'[gateway]\ndata_dir = "{tmp_path / "data"}"\njournal_dir = "{tmp_path / "run"}"\n[mqtt]\nhost = ""\n'
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANJUNGAN_", "WATCHDOG_", "NOTIFY_"))}
     env.update(NOTIFY_SOCKET=notify_path, WATCHDOG_USEC=str(int(WATCHDOG_S * 1e6)))
     if fault:

@@ -3,8 +3,13 @@ as the record's optional ``sms`` field; never for an anonymous complaint; the ph
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from collections.abc import Callable
 
+from escpos.printer import Dummy
+from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store
@@ -73,3 +78,77 @@ def test_sms_needs_a_mobile_number_and_the_hint_says_so(client: FlaskClient, kio
     assert "sms" not in outbox_record(kiosk_store, landline)
     mobile = number_on(post(client, "/permohonan", request_data(telepon="+6281234567890", kabari_sms="y")))
     assert outbox_record(kiosk_store, mobile)["sms"] is True
+
+
+def _receipt(client: FlaskClient, path: str, data: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    number = number_on(post(client, path, data))
+    return number, client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+
+
+def _slip_text(printer: Dummy) -> str:
+    """The printed slips' words, their lines joined (the slip wraps at its width)."""
+    return " ".join(printer.output.decode("latin-1").split())
+
+
+def _reading_of(app: Flask, page: str) -> str:
+    src = html.unescape(re.search(r'id="listen" data-src="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    passage = app.extensions["anjungan_speech"].passage(src.rsplit("/", 1)[1].removesuffix(".wav"))
+    assert passage is not None
+    return str(passage.text)
+
+
+def test_the_receipt_says_where_the_sms_goes_on_screen_on_the_slip_and_aloud(
+    app: Flask, client: FlaskClient, printer: Dummy
+) -> None:
+    number, page = _receipt(client, "/permohonan", request_data(kabari_sms="y"))
+    assert "Anda akan mendapat SMS ke 0812****7890 setiap kali status berubah." in page
+    assert "081234567890" not in page  # masked: the first and last four digits only
+    assert "SMS ke 0812****7890 bila status berubah." in _slip_text(printer)
+    spoken = _reading_of(app, page)
+    assert "Anda akan mendapat SMS ke nomor HP Anda setiap kali status berubah." in spoken
+    assert "7890" not in spoken  # read aloud at a public screen: no digits of the phone
+    client.get("/bahasa/en")
+    english = client.get(f"/tanda-terima/{number}").get_data(as_text=True)
+    assert "You will get an SMS at 0812****7890 whenever the status changes." in english
+    _, plus = _receipt(client, "/keberatan", {**request_data(telepon="+6285712345678", kabari_sms="y"),
+                                              "nomor_permohonan": number, "alasan": ["c"], "uraian": "Belum dijawab."})  # fmt: skip
+    assert "You will get an SMS at 0857****5678" in plus
+
+
+def test_a_receipt_without_sms_says_why_when_the_citizen_could_not_have_one(
+    client: FlaskClient, printer: Dummy
+) -> None:
+    _, anonymous = _receipt(client, "/pengaduan", complaint_data(anonim="y", nama="", telepon=""))
+    assert "Pengaduan anonim tidak mendapat SMS, karena nomor Anda tidak disimpan." in anonymous
+    _, landline = _receipt(client, "/permohonan", request_data(telepon="0243551234"))
+    assert "Tidak ada SMS: nomor telepon yang Anda isi bukan nomor HP." in landline
+    assert "Tidak ada SMS: nomor telepon bukan nomor HP." in _slip_text(printer)
+    _, not_asked = _receipt(client, "/permohonan", request_data())  # a mobile number, no SMS asked: no line
+    assert 'id="receipt-sms"' not in not_asked and "SMS ke" not in not_asked
+    client.get("/bahasa/en")
+    _, english = _receipt(
+        client, "/pengaduan", complaint_data(anonim="y", nama="", telepon="", judul="Lampu")
+    )
+    assert "An anonymous complaint gets no SMS, because your number is not kept." in english
+
+
+def test_the_status_page_says_sms_will_come_also_after_the_phone_is_purged(
+    make_app: Callable[..., Flask], kiosk_store: Store
+) -> None:
+    app = make_app()
+    citizen, later = app.test_client(), app.test_client()
+    asked, receipt = _receipt(citizen, "/permohonan", request_data(kabari_sms="y"))
+    code = re.search(r'id="receipt-code">([0-9A-Z-]+)<', receipt).group(1)  # type: ignore[union-attr]
+    silent = number_on(post(citizen, "/permohonan", request_data(rincian="Data stunting 2025")))
+    own = citizen.get(f"/status/{asked}").get_data(as_text=True)
+    assert "Dikirim ke 0812****7890 setiap kali status berubah." in own  # the session that filed it
+    assert 'id="status-sms"' not in citizen.get(f"/status/{silent}").get_data(as_text=True)
+
+    kiosk_store.mark_acked("submissions", max(r["seq"] for r in kiosk_store.outbox("submissions")))
+    assert kiosk_store.purge_personal(kiosk_store.acked("submissions")) == 2
+    assert 'id="status-sms"' not in later.get(f"/status/{asked}").get_data(as_text=True)  # no code: no line
+    page = post(later, "/status", {"nomor": asked, "kode": code}).get_data(as_text=True)
+    assert "Dikirim ke nomor HP Anda setiap kali status berubah." in page and "7890" not in page
+    later.get("/bahasa/en")
+    english = post(later, "/status", {"nomor": asked, "kode": code}).get_data(as_text=True)
+    assert "Sent to your mobile number whenever the status changes." in english

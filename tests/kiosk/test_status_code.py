@@ -74,6 +74,10 @@ def test_the_code_opens_the_answer_anywhere_and_a_wrong_code_does_not(
     assert response.status_code == 200 and ANSWER in response.get_data(as_text=True)
     qr = stranger.get(f"/status/{number}?kode={code.replace('-', '')}")  # as the QR code carries it
     assert qr.status_code == 200 and ANSWER in qr.get_data(as_text=True)
+    # the session that opened it sees it again (the language switch) until the idle reset; no other one does
+    assert ANSWER in stranger.get(f"/status/{number}").get_data(as_text=True)
+    assert ANSWER not in app.test_client().get(f"/status/{number}").get_data(as_text=True)
+    stranger.post("/selesai")
     assert ANSWER not in stranger.get(f"/status/{number}").get_data(as_text=True)  # nothing remembered
     bad = post(stranger, "/status", {"nomor": number, "kode": "12345"})
     assert bad.status_code == 400 and "Kode status tidak dikenali" in bad.get_data(as_text=True)

@@ -147,13 +147,32 @@ def test_a_rating_needs_a_service_given_in_this_session(client: FlaskClient, kio
     assert _rate(client, "cek-status")[0] == 200 and _rate(client, "cek-status")[0] == 403
     assert _held(kiosk_store) == 2
 
-    second = number_on(post(client, "/permohonan", request_data()))  # a second request: a second rating
+    second = number_on(post(client, "/permohonan", request_data()))  # a second request: no second rating
     client.get(f"/tanda-terima/{second}")
-    assert _rate(client, "permohonan")[0] == 200 and _rate(client, "permohonan")[0] == 403
-    assert _held(kiosk_store) == 3
+    assert _rate(client, "permohonan")[0] == 403 and _held(kiosk_store) == 2
 
-    client.post("/selesai")  # the next citizen starts with nothing to rate
-    assert _rate(client, "permohonan")[0] == 403 and _held(kiosk_store) == 3
+    client.post("/selesai")  # the next citizen starts with nothing to rate, then rates what they were given
+    assert _rate(client, "permohonan")[0] == 403 and _held(kiosk_store) == 2
+    third = number_on(post(client, "/permohonan", request_data()))
+    client.get(f"/tanda-terima/{third}")
+    assert _rate(client, "permohonan")[0] == 200 and _held(kiosk_store) == 3
+
+
+def test_looking_up_many_numbers_gives_one_rating_per_session(make_app, kiosk_store: Store) -> None:  # type: ignore[no-untyped-def]
+    """PermenPANRB 14/2017: one response per service user. Real numbers looked up one after the other (with or
+    without their codes) give the session one rating of the status check, not one per number."""
+    app = make_app()
+    filer, farmer = app.test_client(), app.test_client()
+    numbers = [number_on(post(filer, "/permohonan", request_data())) for _ in range(3)]
+    for number in numbers:
+        assert farmer.get(f"/status/{number}").status_code == 200
+        if number == numbers[0]:
+            assert _rate(farmer, "cek-status")[0] == 200
+    assert _rate(farmer, "cek-status")[0] == 403 and _held(kiosk_store) == 1
+    assert _rate(farmer, "permohonan")[0] == 403  # a status check rates the check, not the request
+    farmer.post("/selesai")  # a new kiosk session: a new citizen may rate their check
+    farmer.get(f"/status/{numbers[1]}")
+    assert _rate(farmer, "cek-status")[0] == 200 and _held(kiosk_store) == 2
 
 
 def test_the_survey_limit_is_per_session_not_per_address(make_app, kiosk_store: Store) -> None:  # type: ignore[no-untyped-def]

@@ -92,7 +92,12 @@ def central(central_db: str, tmp_path: Path) -> Iterator[CentralHandle]:
 def write_config(tmp_path: Path, url: str, gateway_id: str, secret: str, **sync: Any) -> Path:
     path = tmp_path / "gateway.toml"
     overrides = {
-        "gateway": {"id": "test-kiosk", "data_dir": str(tmp_path / "data")},
+        "gateway": {
+            "id": "test-kiosk",
+            "data_dir": str(tmp_path / "data"),
+            "commit_interval_s": 0,
+            "journal_dir": str(tmp_path / "run"),
+        },
         "mqtt": {"host": ""},
         "central": {"url": url, "gateway_id": gateway_id, "secret": secret},
         "sync": {"backoff_cap_s": 0.2, "interval_s": 1, **sync},

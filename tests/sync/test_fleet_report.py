@@ -30,3 +30,39 @@ def test_a_sync_round_reports_health_and_rolls_up_readings(store, central, make_
     assert node["last_seen_ms"] is not None and node["bad_frames"] == 0
     assert counted == 30 * 5  # every reading of every frame, once
     assert names == {"water_cm", "temp_c", "rh_pct", "rain_mm", "bat_v"}
+
+
+def test_the_health_report_goes_when_it_changed_or_is_old(store, central, make_client):
+    """A round whose report says nothing new but the time sends no health headers; a change sends them again,
+    and so does the 5th round since the last report, or a report 15 intervals old (sync/client/report.py,
+    docs/protocol.md)."""
+    now = [1000.0]
+    client = make_client(monotonic=lambda: now[0])
+    assert (client.reporter.every_rounds, client.reporter.max_age_s) == (5, 15 * client.settings.interval_s)
+
+    def reported() -> list[dict[str, object]]:
+        with central.state.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(sa.select(health)).mappings()]
+
+    def forget() -> None:
+        with central.state.engine.begin() as conn:
+            conn.execute(health.delete())
+
+    client.run_once()
+    assert len(reported()) == 1  # the first round of a process reports
+    forget()
+    client.run_once()
+    assert reported() == []  # nothing new: no report
+    client.settings.water_alert_cm = 120.0
+    client.run_once()
+    assert [row["water_alert_cm"] for row in reported()] == [120.0]  # a threshold changed
+    forget()
+    for _ in range(4):
+        client.run_once()
+    assert reported() == []  # four rounds since the last report
+    client.run_once()
+    assert len(reported()) == 1  # the fifth
+    forget()
+    now[0] += client.reporter.max_age_s
+    client.run_once()
+    assert len(reported()) == 1  # rounds are rare: the last report is 15 intervals old

@@ -9,8 +9,10 @@ unknown code is shown as it is. The templates reach these functions as ``labels`
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from gateway.vocabulary import DipCategory
@@ -215,3 +217,79 @@ def action(code: str) -> str:
     code as it is."""
     label = ACTIONS.get(code)
     return code if label is None else str(label)
+
+
+# What an SMS failure means for the officer, by its kind (sync/central/sms/senders.py KINDS; docs/sms.md,
+# "When an SMS does not go out"); the raw text is shown beside it for the technician.
+SMS_FAILURES: dict[str, Any] = {
+    "port": _l(
+        "Modem tidak ditemukan atau portnya sedang dipakai program lain: periksa kabel USB modem dan "
+        "pengaturan SMS_MODEM_PORT."
+    ),
+    "modem-silent": _l(
+        "Modem tidak menjawab tepat waktu: cabut lalu pasang lagi modem, atau nyalakan ulang."
+    ),
+    "modem-refused": _l("Modem menolak perintah: periksa modem dan kartu SIM-nya."),
+    "network": _l("Kartu SIM atau jaringan operator menolak SMS ini."),
+    "gateway-unreachable": _l(
+        "Gateway SMS tidak dapat dihubungi (alamat salah, server mati atau tidak ada "
+        "jaringan): SMS belum terkirim dan akan dicoba lagi."
+    ),
+    "gateway-refused": _l(
+        "Gateway SMS menolak pesan ini (periksa token, pulsa/kuota dan pengaturannya): SMS belum terkirim."
+    ),
+    "maybe-sent": _l(
+        "SMS mungkin sudah terkirim: pesan sudah diserahkan tetapi tidak ada konfirmasi. Tidak "
+        "dikirim ulang otomatis; kirim ulang hanya jika warga belum menerimanya."
+    ),
+    "interrupted": _l(
+        "Pengiriman terputus (pengirim SMS berhenti): SMS mungkin sudah terkirim. Kirim ulang "
+        "hanya jika warga belum menerimanya."
+    ),
+    "capped": _l("Batas SMS harian untuk nomor ini tercapai: SMS dikirim besok."),
+    "no-number": _l("Nomor HP warga sudah tidak ada (data pribadi dihapus)."),
+    "other": _l("Pengiriman gagal karena kesalahan lain: lihat rincian teknis."),
+}
+# the "+CMS ERROR: <n>" codes an officer can act on (3GPP TS 27.005, 3.2.5)
+CMS_CODES: dict[int, Any] = {
+    310: _l("kartu SIM tidak terpasang"),
+    311: _l("kartu SIM meminta PIN"),
+    313: _l("kartu SIM rusak"),
+    314: _l("kartu SIM sibuk"),
+    315: _l("kartu SIM salah"),
+    322: _l("memori SMS penuh"),
+    330: _l("nomor pusat SMS (SMSC) tidak dikenal"),
+    331: _l("tidak ada layanan jaringan (sinyal)"),
+    332: _l("jaringan tidak menjawab tepat waktu"),
+}
+_CMS = re.compile(r"\+CMS ERROR: ?(\d+)")
+
+
+def sms_kind(kind: str | None, detail: str | None) -> str:
+    """The kind of an SMS failure: ``kind`` as the worker stored it, else (a message that failed before the
+    kinds were kept) guessed from the raw text ``detail``; ``"other"`` when nothing fits."""
+    if kind in SMS_FAILURES:
+        return str(kind)
+    text = detail or ""
+    for word, guessed in (("interrupted", "interrupted"), ("may have been sent", "maybe-sent"),
+                          ("+CMS ERROR", "network"), ("cannot be opened", "port"), ("port failed", "port"),
+                          ("did not answer", "modem-silent"), ("no '>' prompt", "modem-silent"),
+                          ("modem", "modem-refused"), ("cannot be reached", "gateway-unreachable"),
+                          ("SMS gateway answered", "gateway-refused"), ("daily cap", "capped"),
+                          ("no phone number", "no-number")):  # fmt: skip
+        if word in text:
+            return guessed
+    return "other"
+
+
+def sms_failure(kind: str | None, detail: str | None) -> str:
+    """What an SMS failure of ``kind`` (raw text ``detail``, already free of the number) means, in the page's
+    language; a ``+CMS ERROR: <n>`` adds the code and, when known, what it means."""
+    found = sms_kind(kind, detail)
+    said = str(SMS_FAILURES[found])
+    code = _CMS.search(detail or "") if found == "network" else None
+    if code:
+        meaning = CMS_CODES.get(int(code.group(1)))
+        said += " " + (_("Kode %(code)s: %(meaning)s.", code=code.group(1), meaning=meaning) if meaning
+                       else _("Kode %(code)s.", code=code.group(1)))  # fmt: skip
+    return said

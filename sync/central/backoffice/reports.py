@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy.engine import Engine
 
@@ -77,7 +78,11 @@ def figures(engine: Engine, year: int, month: int | None) -> dict[str, Any]:
 def csv_text(report: dict[str, Any], skm_report: dict[str, Any] | None = None) -> str:
     """The figures as CSV rows ``section,item,value``; with ``skm_report`` (:func:`sync.central.skm.report`)
     also the satisfaction index: ``skm`` rows (respondents, index 25-100 to two decimals, mutu, each
-    element's mean to two decimals), ``skm-kiosk`` and ``skm-service`` rows (index and mutu of each)."""
+    element's mean to two decimals), ``skm-kiosk`` and ``skm-service`` rows (index and mutu of each).
+
+    The CSV is for machines (spreadsheets, scripts) whatever the officer's language: its keys are codes
+    (``penuh``, ``u1``) and its numbers are written with a decimal point (``82.50``), never a comma
+    (docs/skm.md, "The CSV")."""
     out = io.StringIO()
     writer = _SafeWriter(csv.writer(out))
     writer.writerow(["section", "item", "value"])
@@ -123,6 +128,29 @@ class _SafeWriter:
         self._writer.writerow([csv_cell(cell) for cell in row])
 
 
+def decimal(value: float | None, places: int = 2) -> str:
+    """``value`` with ``places`` decimals as the officer's language writes it (Babel's ``format_decimal`` with
+    the page's locale): ``82,50`` in Bahasa Indonesia, ``82.50`` in English; ``—`` for None. The page and the
+    PDF use it; the CSV keeps points (machine-readable, docs/skm.md)."""
+    if value is None:
+        return "—"
+    return str(format_decimal(round(value, places), format="0." + "0" * places if places else "0"))
+
+
+def decision_labels() -> dict[str, str]:
+    """The report's words for an information request's decision (``figures()["decisions"]`` keys: the answer
+    form's ``penuh``, ``sebagian``, ``ditolak``), in the page's language; an unknown one is shown as it is."""
+    return {"penuh": _("Diberikan seluruhnya"), "sebagian": _("Diberikan sebagian"), "ditolak": _("Ditolak"),
+            "?": _("tidak tercatat")}  # fmt: skip
+
+
+def stage_labels() -> dict[str, str]:
+    """The report's words for a case's stage (:data:`gateway.vocabulary.CASE_STATUSES`), in the page's language
+    (the case pages' own words, backoffice/_labels.html)."""
+    return {"baru": _("Baru"), "diverifikasi": _("Diverifikasi"), "didisposisi": _("Didisposisi"),
+            "ditunda": _("Ditunda"), "dijawab": _("Dijawab"), "ditolak": _("Ditolak"), "selesai": _("Selesai")}  # fmt: skip
+
+
 def objection_labels() -> dict[str, str]:
     """The report's words for the objection figures (``figures()["objections"]`` keys), in the page's language."""
     return {"received": _("diterima"), "diterima": _("keberatan diterima"), "ditolak": _("keberatan ditolak"),
@@ -139,17 +167,19 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
     bar = pygal.Bar(style=style, width=640, height=320, show_legend=False, **empty)
     bar.x_labels = [_("diterima"), _("tepat waktu"), _("terlambat"), _("belum dijawab")]
     req = report["requests"]
-    bar.add("permohonan", [req["received"], req["on_time"], req["late"], req["open"]])
+    bar.add(_("Permohonan informasi"), [req["received"], req["on_time"], req["late"], req["open"]])
     made["requests"] = bar
     pie = pygal.Pie(style=style, width=640, height=320, **empty)
+    decisions = decision_labels()
     for decision, count in report["decisions"].items():
-        pie.add(decision, count)
+        pie.add(decisions.get(decision, decision), count)
     made["decisions"] = pie
     stacked = pygal.StackedBar(style=style, width=640, height=320, x_label_rotation=30, **empty)
     categories = list(report["complaints"])
     stacked.x_labels = categories
+    stages = stage_labels()
     for stage in CASE_STATUSES:
-        stacked.add(stage, [report["complaints"][c].get(stage, 0) for c in categories])
+        stacked.add(stages.get(stage, stage), [report["complaints"][c].get(stage, 0) for c in categories])
     made["complaints"] = stacked
     return {name: "data:image/svg+xml;base64," + base64.b64encode(chart.render()).decode() for name, chart in
             made.items()}  # fmt: skip
@@ -189,6 +219,7 @@ def skm_chart(skm_report: dict[str, Any]) -> str:
     chart = pygal.Line(style=style, width=640, height=320, range=(25, 100), include_x_axis=False,
                        no_data_text=_("Tidak ada data"), allow_interruptions=True)  # fmt: skip
     chart.x_labels = [str(m) for m in range(1, 13)]
+    chart.value_formatter = decimal  # the tooltips, in the page's language
     chart.add(_("Indeks SKM"), [None if r is None else round(r.converted, 2) for r in skm_report["months"]])
     for lowest, mutu, _kinerja in skm.CATEGORIES[:3]:
         chart.add(mutu, [float(lowest)] * 12, show_dots=False, stroke_style={"dasharray": "4, 4"})

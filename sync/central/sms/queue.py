@@ -71,13 +71,25 @@ def phone_hash(key: bytes, phone: str) -> str:
     return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
 
 
-def scrub(text: str, phone: str) -> str:
-    """``text`` with every writing of ``phone`` (``+628...``, ``628...``, ``08...``) replaced by its mask:
-    for errors and logs, which never hold a number."""
-    national = "0" + phone[3:]
-    for form in (phone, phone[1:], national):
-        text = text.replace(form, mask(phone))
-    return text
+# a run of digits that could be a phone number: 7 or more, with at most two separators (spaces, dashes, dots,
+# slashes, parentheses) between two of them, after an optional "+" (run on ASCII digits: see _ascii_digits)
+_DIGIT_RUN = re.compile(r"\+?[0-9](?:[\s.\-/()]{0,2}[0-9]){6,}", re.ASCII)
+HIDDEN = "[digits hidden]"
+
+
+def scrub(text: str, phone: str | None = None) -> str:
+    """``text`` without any phone number, for errors, references and logs, which never hold one: Unicode digits
+    are written as ASCII ones (``_ascii_digits``), then each run of 7 or more digits (with spaces, dashes,
+    dots, slashes or parentheses between them, any prefix: ``+62``, ``62``, ``0`` or none) is replaced: by
+    ``phone``'s mask (``+62812*****890``) when it is a writing of ``phone`` (E.164), else by :data:`HIDDEN`.
+    Scrub before cutting a text to a length, so that no part of a number survives at the edge."""
+
+    def hide(match: re.Match[str]) -> str:
+        if phone is not None and normalise_phone(match.group(0)) == phone:
+            return mask(phone)
+        return HIDDEN
+
+    return _DIGIT_RUN.sub(hide, _ascii_digits(text))
 
 
 def text_for(kind: str, number: str, event: str, due_date: str | None = None) -> str:
@@ -95,6 +107,36 @@ def text_for(kind: str, number: str, event: str, due_date: str | None = None) ->
     if len(text) > MAX_LENGTH or not GSM7_SAFE.fullmatch(text):
         raise ValueError(f"not one GSM-7 SMS: {text!r}")
     return text
+
+
+OPT_INS = ("asked", "not-asked", "anonymous", "landline", "no-number")
+
+
+def opt_in(conn: Connection, gateway_id: str, number: str) -> dict[str, str | None]:
+    """Whether the citizen of submission ``number`` asked for SMS and can get them, as the case page shows it
+    from the moment the submission arrived: ``{"state": one of OPT_INS, "masked": the number's mask or None}``.
+    ``asked`` (ticked "Kabari saya lewat SMS" with a mobile number), ``not-asked``, ``anonymous`` (an anonymous
+    complaint is never texted), ``landline`` (asked, but the number is no Indonesian mobile number), and
+    ``no-number`` (asked, with no number, or the personal data was purged). Never the number in the clear."""
+    row = conn.execute(
+        sa.select(submissions.c.personal, submissions.c.notify_sms, submissions.c.public)
+        .where(submissions.c.gateway_id == gateway_id, submissions.c.number == number)
+        .order_by(submissions.c.seq)
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"state": "no-number", "masked": None}
+    if json.loads(row.public or "{}").get("anonim"):
+        return {"state": "anonymous", "masked": None}
+    if not row.notify_sms:
+        return {"state": "not-asked", "masked": None}
+    written = str(json.loads(row.personal or "{}").get("telepon") or "")
+    if not written.strip():
+        return {"state": "no-number", "masked": None}
+    phone = normalise_phone(written)
+    if phone is None:
+        return {"state": "landline", "masked": None}
+    return {"state": "asked", "masked": mask(phone)}
 
 
 def enqueue(conn: Connection, case: dict[str, Any], event: str, step: str, now_ms: int) -> bool:

@@ -1,4 +1,4 @@
-"""The SMS queue's table (migrations ``sms01``, ``sms02``).
+"""The SMS queue's table (migrations ``sms01``, ``sms02``, ``sms03``) and its channels' state (``sms04``).
 
 The citizen's phone number is not copied here: the worker reads it from the submission's personal data when it
 sends (so that it is kept in one place, and purged with it). The queue keeps a keyed hash of the number (for the
@@ -37,6 +37,23 @@ outbox = sa.Table(
     sa.Column("sent_day", sa.String(10)),  # the office's day (WIB) it was sent: the daily cap counts these
     sa.Column("reference", sa.String(64)),  # the modem's +CMGS reference or the gateway's answer
     sa.Column("last_error", sa.Text),  # never holds the number (scrubbed)
+    # what kind of failure last_error is (sync/central/sms/senders.py KINDS; migration sms03)
+    sa.Column("error_kind", sa.String(24)),
     sa.Index("sms_outbox_due", "state", "next_ms"),
     sa.Index("sms_outbox_cap", "phone_hash", "sent_day"),
+)
+
+# the state of each way out (the sender of ANJUNGAN_CENTRAL_SERVER_SMS_SENDER: modem or http), shown on the back
+# office's SMS page: "down" while the channel itself fails (the port cannot be opened, the modem does not answer,
+# the gateway cannot be reached), "up" again once a message got through to the modem or gateway (migration sms04)
+channels = sa.Table(
+    "sms_channel",
+    metadata,
+    sa.Column("name", sa.String(16), primary_key=True),  # modem, http
+    sa.Column("state", sa.String(8), nullable=False),  # up, down
+    sa.Column("error", sa.Text),  # why it is down (never holds a number: scrubbed)
+    sa.Column("since_ms", sa.BigInteger),  # when it went down
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),  # rounds it failed, in a row
+    sa.Column("next_ms", sa.BigInteger),  # no round tries it before this moment (backoff)
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
 )

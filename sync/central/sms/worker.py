@@ -10,10 +10,12 @@ Sent at most once: a message found ``sending`` by a later round, once its claim'
 (:func:`lease_ms`, longer than a whole send can take; or at once when its worker, on this host, is gone) (the worker was stopped or crashed between the
 claim and the result, so the modem or gateway may have sent it) is never sent again by itself: it becomes
 ``failed`` with the error "interrupted", and an officer decides (a retry from the back office sends it again).
-A message the modem took (text and Ctrl-Z written) but never confirmed
-(:class:`~sync.central.sms.senders.MaybeSent`) is treated the same way: ``failed``, "may have been sent", never
-retried by itself, and counted toward the daily cap. A restart therefore sends nothing twice; the HTTP sender also passes the message's key (``Idempotency-Key``,
-``{key}``) so a gateway that de-duplicates on it drops a repeat.
+A message the modem took (text and Ctrl-Z written) but never confirmed, or whose HTTP request went out with
+no answer (read timeout, connection cut) (:class:`~sync.central.sms.senders.MaybeSent`), is treated the same
+way: ``failed``, "may have been sent", never retried by itself, and counted toward the daily cap; only failures
+known to be before sending are retried. A restart therefore sends nothing twice. The HTTP sender also passes
+the message's key (``Idempotency-Key``, ``{key}``), which few gateways honour: nothing relies on it. Every
+failure keeps its kind (``error_kind``, :data:`~sync.central.sms.senders.KINDS`) beside its raw text.
 
 The daily cap counts the messages sent, or that may have been sent, to the same number (its keyed hash) on the
 office's day (WIB), and one being sent; one over the cap waits until the next day. Counting and claiming run under the write lock (SQLite)
@@ -35,17 +37,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from gateway.backoff import pause_after
 from sync.central.backoffice.intake import OFFICE_TZ, office_date
 from sync.central.db import submissions
-from sync.central.sms import queue
-from sync.central.sms.senders import MaybeSent, Sender, SendError
+from sync.central.sms import queue, senders
+from sync.central.sms.senders import ChannelError, MaybeSent, PortBusy, Sender, SendError
 from sync.central.sms.settings import SmsSettings
-from sync.central.sms.tables import outbox
+from sync.central.sms.tables import channels, outbox
+
+
+class _Scrubbed(logging.Filter):
+    """Every line this module logs, its traceback included, without a phone number (:func:`queue.scrub`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = queue.scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = queue.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
 
 log = logging.getLogger(__name__)
+log.addFilter(_Scrubbed())
 INTERRUPTED = "interrupted while sending: it may have been sent; retry only if the citizen did not get it"
 BATCH = 100
 _LOCK = 7020515  # PostgreSQL advisory lock class of the daily cap (the fleet's alerts use 7020514)
@@ -61,11 +77,14 @@ class RoundReport:
     capped: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
     interrupted: list[int] = field(default_factory=list)
+    # why the round stopped or did not start: the channel is down, or another worker holds the modem
+    channel: str = ""
 
     def line(self) -> str:
         return (f"sms: {len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed, "
                 f"{len(self.capped)} held by the daily cap, {len(self.dropped)} without a number"
-                + (f", {len(self.interrupted)} interrupted or unconfirmed" if self.interrupted else ""))  # fmt: skip
+                + (f", {len(self.interrupted)} interrupted or unconfirmed" if self.interrupted else "")
+                + (f"; {self.channel}" if self.channel else ""))  # fmt: skip
 
 
 def hash_key(master_key: bytes, cfg: SmsSettings) -> bytes:
@@ -118,7 +137,8 @@ def recover(engine: Engine, now_ms: int, lease: int) -> list[int]:
         stale = [r for r in found if (r.claimed_ms or 0) + lease <= now_ms or _gone(r.claimed_by)]
         for row in stale:
             conn.execute(outbox.update().where(outbox.c.id == row.id, outbox.c.state == "sending")
-                         .values(state="failed", last_error=INTERRUPTED, next_ms=now_ms,
+                         .values(state="failed", last_error=INTERRUPTED, error_kind=senders.INTERRUPTED,
+                                 next_ms=now_ms,
                                  sent_day=office_date(row.claimed_ms or now_ms).isoformat()))  # fmt: skip
     ids = [row.id for row in stale]
     for message_id in ids:
@@ -126,19 +146,76 @@ def recover(engine: Engine, now_ms: int, lease: int) -> list[int]:
     return ids
 
 
-def send_due(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, now_ms: int) -> RoundReport:
-    """One round: send every due message (``pending`` with ``next_ms`` <= ``now_ms``), oldest first."""
+def send_due(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, now_ms: int,
+             clock: Callable[[], int] | None = None) -> RoundReport:  # fmt: skip
+    """One round: send every due message (``pending`` with ``next_ms`` <= ``now_ms``, ms since the epoch), oldest
+    first. ``clock`` answers the time now (ms since the epoch), read at each claim and outcome, so that a claim
+    holds from when it was made, not from the round's start (the workers pass the wall clock); without it,
+    every claim is at ``now_ms``.
+
+    When the channel itself fails (:class:`ChannelError`) the round stops, the message keeps its attempt, and
+    the channel is marked down (:func:`channel_states`): the next rounds wait for it with backoff
+    (``sms_backoff_base_s`` doubled to ``sms_backoff_cap_s``). When another worker holds the modem
+    (:class:`PortBusy`) the round just waits for the next one."""
+    now = clock or (lambda: now_ms)
     report = RoundReport(interrupted=recover(engine, now_ms, lease_ms(cfg)))
+    name = cfg.sms_sender or "sender"
     with engine.connect() as conn:
+        down = conn.execute(sa.select(channels).where(channels.c.name == name)).first()
         due = [r[0] for r in conn.execute(
             sa.select(outbox.c.id).where(outbox.c.state == "pending", outbox.c.next_ms <= now_ms)
             .order_by(outbox.c.next_ms, outbox.c.id).limit(BATCH))]  # fmt: skip
+    if due and down is not None and down.state == "down" and (down.next_ms or 0) > now_ms:
+        report.channel = f"the {name} channel is down, tried again in {(down.next_ms - now_ms) // 1000} s"
+        log.info("sms: %s (%s)", report.channel, down.error)
+        return report
     try:
         for message_id in due:
-            _one(engine, sender, cfg, key, message_id, now_ms, report)
+            _one(engine, sender, cfg, key, message_id, now, report)
+    except PortBusy as err:
+        report.channel = f"{err}: this round waits"
+        log.info("sms: %s (no attempt used)", report.channel)
+    except ChannelError as err:
+        report.channel = _channel_down(engine, cfg, name, queue.scrub(str(err))[:500], now())
+        log.warning("sms: %s", report.channel)
     finally:
         sender.close()
     return report
+
+
+def _channel_down(engine: Engine, cfg: SmsSettings, name: str, error: str, now_ms: int) -> str:
+    """Mark the channel ``name`` down (one more failed round, backoff from its failures); answers the line
+    that says so."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(channels).where(channels.c.name == name)).first()
+        was_down = row is not None and row.state == "down"
+        failures = (int(row.failures) if was_down and row is not None else 0) + 1
+        pause_ms = int(pause_after(failures, cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s) * 1000)
+        values = {"state": "down", "error": error, "failures": failures, "next_ms": now_ms + pause_ms,
+                  "since_ms": row.since_ms if was_down and row is not None else now_ms, "updated_ms": now_ms}  # fmt: skip
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(channels).values(name=name, **values)
+                     .on_conflict_do_update(index_elements=["name"], set_=values))  # fmt: skip
+    return (
+        f"the {name} channel is down ({error}); no message used an attempt, the next round tries it in "
+        f"{pause_ms // 1000} s"
+    )
+
+
+def _channel_up(engine: Engine, name: str, now_ms: int) -> None:
+    """The channel ``name`` took a message to the modem or gateway: up again (when it was down)."""
+    with engine.begin() as conn:
+        changed = conn.execute(channels.update().where(channels.c.name == name, channels.c.state != "up")
+                               .values(state="up", error=None, failures=0, next_ms=None, updated_ms=now_ms))  # fmt: skip
+    if changed.rowcount:
+        log.info("sms: the %s channel works again", name)
+
+
+def channel_states(conn: sa.Connection) -> list[dict[str, object]]:
+    """The channels that are down now (the back office's SMS page): name, error, since_ms, failures, next_ms."""
+    query = sa.select(channels.c.name, channels.c.error, channels.c.since_ms, channels.c.failures,
+                      channels.c.next_ms).where(channels.c.state == "down").order_by(channels.c.name)  # fmt: skip
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def _phone_of(conn: sa.Connection, gateway_id: str, number: str) -> str | None:
@@ -153,8 +230,11 @@ def _phone_of(conn: sa.Connection, gateway_id: str, number: str) -> str | None:
     return queue.normalise_phone(str(json.loads(personal).get("telepon") or ""))
 
 
-def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_id: int, now_ms: int,
+def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_id: int, now: Callable[[], int],
          report: RoundReport) -> None:  # fmt: skip
+    """Claim, send and record one message; raises ChannelError (after giving the claim back, its attempt
+    unused) when the channel failed rather than the message."""
+    now_ms, me = now(), owner()
     with engine.begin() as conn:
         row = conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()
         if row is None or row.state != "pending":
@@ -162,7 +242,8 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
         phone = _phone_of(conn, row.gateway_id, row.number)
         if phone is None:  # the personal data is gone (purged): nothing to send to
             conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(state="dropped", last_error="no phone number any more"))  # fmt: skip
+                         .values(state="dropped", last_error="no phone number any more",
+                                 error_kind=senders.NO_NUMBER))  # fmt: skip
             report.dropped.append(message_id)
             return
         digest = queue.phone_hash(key, phone)
@@ -178,58 +259,94 @@ def _one(engine: Engine, sender: Sender, cfg: SmsSettings, key: bytes, message_i
             )
         ).scalar_one()
         if sent_today >= cfg.sms_daily_cap:
-            conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(phone_hash=digest, next_ms=next_day_ms(now_ms)))  # fmt: skip
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(
+                    phone_hash=digest,
+                    next_ms=next_day_ms(now_ms),
+                    error_kind=senders.CAPPED,
+                    last_error="the number's daily cap is reached: waits for the next day",
+                )
+            )
             report.capped.append(message_id)
             log.info("sms %d waits for tomorrow: the number's daily cap is reached", message_id)
             return
         claimed = conn.execute(
             outbox.update().where(outbox.c.id == message_id, outbox.c.state == "pending")
-            .values(state="sending", claimed_ms=now_ms, claimed_by=owner(), attempts=outbox.c.attempts + 1,
+            .values(state="sending", claimed_ms=now_ms, claimed_by=me, attempts=outbox.c.attempts + 1,
                     phone_hash=digest)
         ).rowcount  # fmt: skip
     if not claimed:
         return  # another worker took it
-    attempts = int(row.attempts) + 1
+    attempts, claim = int(row.attempts) + 1, (me, now_ms)
     try:
         reference = sender.send(phone, row.text, row.key)
+    except ChannelError:  # nothing was sent: the claim is given back with its attempt, the round stops
+        _finish(engine, message_id, claim, {"state": "pending", "attempts": outbox.c.attempts - 1,
+                                            "claimed_ms": None, "claimed_by": None})  # fmt: skip
+        raise
     except MaybeSent as err:  # handed over, not confirmed: like an interrupted send, never repeated by itself
         error = queue.scrub(f"{INTERRUPTED} ({err})", phone)[:500]
-        with engine.begin() as conn:
-            conn.execute(outbox.update().where(outbox.c.id == message_id)
-                         .values(state="failed", last_error=error, next_ms=now_ms,
-                                 sent_day=office_date(now_ms).isoformat()))  # fmt: skip
-        report.interrupted.append(message_id)
-        log.warning("sms %d may have been sent (attempt %d): %s", message_id, attempts, error)
+        at = now()
+        if _finish(engine, message_id, claim, {"state": "failed", "last_error": error, "error_kind": err.kind,
+                                               "next_ms": at, "sent_day": office_date(now_ms).isoformat()}):  # fmt: skip
+            report.interrupted.append(message_id)
+            log.warning("sms %d may have been sent (attempt %d): %s", message_id, attempts, error)
+        _channel_up(engine, cfg.sms_sender or "sender", at)
         return
     except SendError as err:
         error = queue.scrub(str(err), phone)[:500]
-        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        _failed(engine, cfg, message_id, claim, attempts, error, err.kind, now(), report)
         return
     except Exception as err:  # noqa: BLE001 - any other failure of a sender is the message's failure too
         error = queue.scrub(f"{type(err).__name__}: {err}", phone)[:500]
-        _failed(engine, cfg, message_id, attempts, error, now_ms, report)
+        _failed(engine, cfg, message_id, claim, attempts, error, senders.OTHER, now(), report)
         return
+    at = now()
+    if _finish(engine, message_id, claim, {"state": "sent", "sent_ms": at, "sent_day": office_date(at).isoformat(),
+                                           "reference": queue.scrub(reference, phone)[:64], "last_error": None,
+                                           "error_kind": None}):  # fmt: skip
+        report.sent.append(message_id)
+        log.info("sms %d sent (%s, attempt %d)", message_id, row.event, attempts)
+    _channel_up(engine, cfg.sms_sender or "sender", at)
+
+
+def _finish(engine: Engine, message_id: int, claim: tuple[str, int], values: dict[str, object]) -> bool:
+    """Record the outcome of a send, only while the message is still ``sending`` under this worker's claim
+    (``claim``: claimed_by, claimed_ms); answers whether it was. A claim that changed meanwhile (another worker
+    listed it as interrupted once its lease ran out, an officer's retry) is logged and left as it is."""
+    by, at = claim
     with engine.begin() as conn:
-        conn.execute(outbox.update().where(outbox.c.id == message_id)
-                     .values(state="sent", sent_ms=now_ms, sent_day=office_date(now_ms).isoformat(),
-                             reference=queue.scrub(reference, phone)[:64], last_error=None))  # fmt: skip
-    report.sent.append(message_id)
-    log.info("sms %d sent (%s %s, attempt %d)", message_id, row.number, row.event, attempts)
+        changed = conn.execute(
+            outbox.update().where(outbox.c.id == message_id, outbox.c.state == "sending",
+                                  outbox.c.claimed_by == by, outbox.c.claimed_ms == at).values(**values)
+        ).rowcount  # fmt: skip
+    if not changed:
+        log.warning("sms %d changed while this worker sent it (no longer its claim): left as it is, %s not "
+                    "recorded", message_id, values.get("state"))  # fmt: skip
+    return bool(changed)
 
 
-def _failed(engine: Engine, cfg: SmsSettings, message_id: int, attempts: int, error: str, now_ms: int,
-            report: RoundReport) -> None:  # fmt: skip
+def _failed(engine: Engine, cfg: SmsSettings, message_id: int, claim: tuple[str, int], attempts: int, error: str,
+            kind: str, now_ms: int, report: RoundReport) -> None:  # fmt: skip
     if attempts >= cfg.sms_max_attempts:
-        values = {"state": "failed", "last_error": error, "next_ms": now_ms}
-        report.failed.append(message_id)
+        values: dict[str, object] = {
+            "state": "failed",
+            "last_error": error,
+            "error_kind": kind,
+            "next_ms": now_ms,
+        }
+        outcome = report.failed
     else:
         pause_s = pause_after(attempts, cfg.sms_backoff_base_s, cfg.sms_backoff_cap_s)
-        values = {"state": "pending", "last_error": error, "next_ms": now_ms + int(pause_s * 1000)}
-        report.retrying.append(message_id)
-    with engine.begin() as conn:
-        conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
-    log.warning("sms %d failed (attempt %d): %s", message_id, attempts, error)
+        values = {"state": "pending", "last_error": error, "error_kind": kind,
+                  "next_ms": now_ms + int(pause_s * 1000)}  # fmt: skip
+        outcome = report.retrying
+    if _finish(engine, message_id, claim, values):
+        outcome.append(message_id)
+        log.warning("sms %d failed (attempt %d): %s", message_id, attempts, error)
+    _channel_up(engine, cfg.sms_sender or "sender", now_ms)
 
 
 def retry(conn: sa.Connection, message_id: int, now_ms: int) -> dict[str, object] | None:
@@ -248,7 +365,8 @@ def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
     at least once (being retried). Never the number, only its mask."""
     query = (
         sa.select(outbox.c.id, outbox.c.gateway_id, outbox.c.number, outbox.c.event, outbox.c.phone_masked,
-                  outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.next_ms, outbox.c.created_ms)
+                  outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.error_kind, outbox.c.next_ms,
+                  outbox.c.created_ms)
         .where(sa.or_(outbox.c.state == "failed",
                       sa.and_(outbox.c.state == "pending", outbox.c.last_error.is_not(None))))
         .order_by(outbox.c.created_ms.desc(), outbox.c.id.desc()).limit(limit)
@@ -257,10 +375,11 @@ def troubles(conn: sa.Connection, limit: int = 200) -> list[dict[str, object]]:
 
 
 def for_case(conn: sa.Connection, gateway_id: str, number: str) -> list[dict[str, object]]:
-    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error (no number)."""
+    """The SMS of one submission, oldest first: id, event, state, attempts, sent_ms, last_error, error_kind and
+    phone_masked (never the number)."""
     query = (
         sa.select(outbox.c.id, outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.sent_ms,
-                  outbox.c.last_error)
+                  outbox.c.last_error, outbox.c.error_kind, outbox.c.phone_masked)
         .where(outbox.c.gateway_id == gateway_id, outbox.c.number == number).order_by(outbox.c.id)
     )  # fmt: skip
     return [dict(r._mapping) for r in conn.execute(query)]
@@ -301,10 +420,13 @@ class Worker:
         self._thread.start()
         return self
 
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                send_due(self.engine, self.sender, self.cfg, self.key, int(self.clock() * 1000))
+                send_due(self.engine, self.sender, self.cfg, self.key, self._now_ms(), clock=self._now_ms)
             except Exception:  # a database outage must not end the thread: try again next round
                 log.exception("sms round failed")
             self._stop.wait(max(1, self.cfg.sms_every_s))

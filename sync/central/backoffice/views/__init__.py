@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound, RequestEn
 from sync.central import service
 from sync.central.backoffice import csrf, labels, login_manager, roles
 from sync.central.backoffice.errors import BackofficeError
+from sync.central.backoffice.reports import decimal as _decimal
 from sync.central.errors import status_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -157,6 +158,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     app.add_template_filter(service.iso_utc, "iso")
+    app.add_template_filter(_decimal, "decimal")
     app.register_error_handler(NotFound, _unknown_page)
     app.register_error_handler(MethodNotAllowed, _unknown_page)
 

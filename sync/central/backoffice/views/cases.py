@@ -63,12 +63,15 @@ def _page(gateway_id: str, number: str, personal: dict[str, Any] | None = None, 
     return page, status
 
 
-def _sms_of(gateway_id: str, number: str) -> list[dict[str, Any]]:
-    """The SMS the case's citizen was (or is to be) sent, oldest first (docs/sms.md); never the number."""
-    from sync.central.sms import worker
+def _sms_of(gateway_id: str, number: str) -> dict[str, Any]:
+    """The case's SMS (docs/sms.md): ``{"opt_in": {"state", "masked"}`` (:func:`sync.central.sms.queue.opt_in`,
+    shown from the moment the submission arrived), ``"messages"``: those the citizen was (or is to be) sent,
+    oldest first}``; never the number in the clear."""
+    from sync.central.sms import queue, worker
 
     with central().engine.connect() as conn:
-        return worker.for_case(conn, gateway_id, number)
+        return {"opt_in": queue.opt_in(conn, gateway_id, number),
+                "messages": worker.for_case(conn, gateway_id, number)}  # fmt: skip
 
 
 @bp.get("/berkas/<gateway_id>/<number>")

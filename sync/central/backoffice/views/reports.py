@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, render_template, request
+from flask_babel import gettext as _
 
 from sync.central import skm
 from sync.central.app import central
@@ -22,7 +23,7 @@ def _period() -> tuple[int, int | None]:
     month_text = request.args.get("bulan", "")
     month = int(month_text) if month_text.isdigit() else None
     if not 2000 <= year <= 2100 or (month is not None and not 1 <= month <= 12):
-        raise BackofficeError("tahun 2000-2100, bulan 1-12")
+        raise BackofficeError(_("Tahun 2000-2100, bulan 1-12."))
     return year, month
 
 
@@ -37,10 +38,16 @@ def _skm(year: int, month: int | None) -> dict[str, Any]:
     quarter_text = request.args.get("triwulan", "")
     quarter = int(quarter_text) if quarter_text.isdigit() else None
     if quarter is not None and not 1 <= quarter <= 4:
-        raise BackofficeError("triwulan 1-4")
+        raise BackofficeError(_("Triwulan 1-4."))
     figures = skm.report(central().engine, year, month, None if month else quarter)
     return {**figures, "quarter": quarter, "chart": reports.skm_chart(figures),
             "labels": reports.skm_labels()}  # fmt: skip
+
+
+def _words() -> dict[str, Any]:
+    """The report's words for the codes in its figures, in the page's language."""
+    return {"objection_labels": reports.objection_labels(), "decision_labels": reports.decision_labels(),
+            "stage_labels": reports.stage_labels()}  # fmt: skip
 
 
 @bp.get("/laporan")
@@ -51,7 +58,7 @@ def report() -> str:
     figures, year, month = _figures()
     return render_template("backoffice/report.html", r=figures, year=year, month=month,
                            charts=reports.charts(figures), printable=False, skm=_skm(year, month),
-                           objection_labels=reports.objection_labels())  # fmt: skip
+                           **_words())  # fmt: skip
 
 
 @bp.get("/laporan.csv")
@@ -70,7 +77,7 @@ def report_pdf() -> Response:
     figures, year, month = _figures()
     html = render_template("backoffice/report.html", r=figures, year=year, month=month,
                            charts=reports.charts(figures), printable=True, skm=_skm(year, month),
-                           objection_labels=reports.objection_labels())  # fmt: skip
+                           **_words())  # fmt: skip
     name = f"laporan-ppid-{year}{f'-{month:02d}' if month else ''}.pdf"
     return Response(reports.pdf(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip

@@ -1,6 +1,6 @@
 """The SMS to citizens that did not go out (docs/sms.md): failed ones and those being retried, with the masked
 number, the registration number, the attempts and the last error; a retry button queues a failed one again
-(audited). Never a phone number in the clear."""
+(audited); a modem or gateway that is down, since when and why. Never a phone number in the clear."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def failures() -> str:
     """The SMS that failed or are being retried, newest first, and how many are in each state."""
     with reading_snapshot(central().engine) as conn:
         rows, counts, overdue = worker.troubles(conn), worker.counts(conn), worker.overdue(conn, now_ms())
+        channels = worker.channel_states(conn)  # a modem or gateway that is down
     return render_template("backoffice/sms.html", rows=rows, counts=counts, overdue=overdue,
-                           action_form=forms.EmptyForm())  # fmt: skip
+                           channels=channels, action_form=forms.EmptyForm())  # fmt: skip
 
 
 @bp.post("/sms/<int:message_id>/ulang")
