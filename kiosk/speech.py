@@ -377,7 +377,10 @@ _BLOCK = {
 
 
 # inline elements the kiosk's style shows as lines of their own (a tile's title and text, a reading's parts)
-_LINE_CLASSES = {"tile-title", "tile-sub", "tile-count", "reading-label", "reading-value", "reading-state"}
+_LINE_CLASSES = {
+    "tile-title", "tile-sub", "tile-count", "reading-label", "reading-value", "reading-state", "survey-name",
+    "survey-answer",
+}  # fmt: skip
 _SYMBOLS = ("So", "Sm", "Sk")
 
 
@@ -404,7 +407,7 @@ class _Reader(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = dict(attrs)
         skip = (
-            tag in _SKIP
+            (tag in _SKIP and not (tag == "form" and "data-read" in names))
             or "hidden" in names
             or names.get("aria-hidden") == "true"
             or "data-read-skip" in names
@@ -454,7 +457,8 @@ def spell(text: str) -> str:
 def readable_text(html: str) -> str:
     """The text a citizen sees in the HTML fragment ``html``, as sentences to be read aloud.
 
-    Left out: scripts, styles, forms and their controls, buttons, SVG, and elements marked
+    Left out: scripts, styles, forms (but for the words of one marked ``data-read``, a questionnaire) and their
+    controls, buttons, SVG, and elements marked
     ``hidden``, ``aria-hidden="true"`` or ``data-read-skip``; an image counts by its ``alt``. An element marked
     ``data-read-secret`` (a status code: anyone near the kiosk would hear it) is never read, whatever it
     holds; the attribute's value, when given, is read in its place (``data-read-secret="the status code is

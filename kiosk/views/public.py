@@ -98,7 +98,8 @@ def _document(sha256: str) -> dict[str, Any]:
 
 @bp.get("/dokumen/<sha256>")
 def document(sha256: str) -> Response | str:
-    """One page of a document, as an image; 404 for an unknown document; a notice while it is not here yet."""
+    """One page of a document, as an image, with its text layer for reading aloud (kiosk/documents.py); 404 for
+    an unknown document; a notice while it is not here yet."""
     item = _document(sha256)
     data_dir = current_app.config["KIOSK_DATA_DIR"]
     try:
@@ -108,7 +109,11 @@ def document(sha256: str) -> Response | str:
     number = request.args.get("halaman", 1, type=int) or 1
     number = min(max(1, number), max(1, pages))
     back = _same_origin(request.args.get("kembali")) or url_for("public.information")
-    return render_template("document.html", document=item, page=number, pages=pages, back=back)
+    try:  # read aloud with the page ("" for a scan; None when it cannot be had now: only the title is read)
+        text = documents.page_text(data_dir, sha256, number, renderer())
+    except documents.DocumentMissing:
+        text = None
+    return render_template("document.html", document=item, page=number, pages=pages, back=back, text=text)
 
 
 @bp.get("/dokumen/<sha256>/halaman/<int:number>.png")

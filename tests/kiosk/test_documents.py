@@ -4,6 +4,8 @@ and below the page, large enough for a finger; a 40-page document stays responsi
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,3 +102,88 @@ def test_page_controls_below_the_page(doc_server: tuple[LiveServer, str], touch_
     page.tap(".pager-bottom .btn-page")
     page.wait_for_url("**halaman=2**")
     assert "Halaman 2 dari 3" in (page.text_content(".pager-top .pager-pos") or "")
+
+
+def _scan_pdf() -> bytes:
+    """A one-page PDF holding only a picture, as a scanner makes it: no text layer."""
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (595, 842), "white")
+    ImageDraw.Draw(picture).text((60, 80), "MAKLUMAT PELAYANAN", fill="black")
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(595, 842)
+    image = pdfium.PdfImage.new(pdf)
+    image.set_bitmap(pdfium.PdfBitmap.from_pil(picture))
+    image.set_matrix(pdfium.PdfMatrix().scale(595, 842))
+    page.insert_obj(image)
+    page.gen_content()
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _spoken_on(app: Flask, page: str) -> str:
+    src = html.unescape(re.search(r'id="listen" data-src="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    passage = app.extensions["anjungan_speech"].passage(src.rsplit("/", 1)[1].removesuffix(".wav"))
+    assert passage is not None and passage.owner is None  # a public document: cached on disk like any page
+    return str(passage.text)
+
+
+def test_a_page_is_read_aloud_from_its_text_layer(
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config, worker: BoundedWorker
+) -> None:
+    data_dir = Path(cfg.data_dir)
+    sha = add_document(kiosk_store, data_dir, 3, "Maklumat Pelayanan")
+    assert documents.prerender(kiosk_store, data_dir, worker) == 3
+    stored = documents.text_path(data_dir, sha, 2)  # extracted once, beside the page's image
+    assert (
+        stored.read_text()
+        == "Maklumat Pelayanan\nHalaman 2 dari 3\nIsi dokumen.\nMaklumat Pelayanan - halaman 2"
+    )
+    stamp = stored.stat().st_mtime_ns
+    app = make_app()
+    client = app.test_client()
+    page = client.get(f"/dokumen/{sha}?halaman=2").get_data(as_text=True)
+    spoken = _spoken_on(app, page)
+    assert spoken.startswith("Maklumat Pelayanan. ")
+    assert "Halaman 2 dari 3. Isi dokumen. Maklumat Pelayanan - halaman 2." in spoken
+    assert "Halaman 1 dari 3" not in spoken and "Halaman berikutnya" not in spoken
+    assert stored.stat().st_mtime_ns == stamp  # read from its file, not extracted again
+    documents.text_path(data_dir, sha, 3).unlink()  # a page not extracted yet: extracted on the request
+    assert "Halaman 3 dari 3. Isi dokumen." in _spoken_on(
+        app, client.get(f"/dokumen/{sha}?halaman=3").get_data(as_text=True)
+    )
+    assert documents.text_path(data_dir, sha, 3).is_file()
+
+
+def test_a_scanned_page_says_it_is_a_picture(
+    make_app: Callable[..., Flask], kiosk_store: Store, cfg: Config
+) -> None:
+    data_dir = Path(cfg.data_dir)
+    pdf = _scan_pdf()
+    sha = hashlib.sha256(pdf).hexdigest()
+    (data_dir / "files").mkdir(parents=True, exist_ok=True)
+    (data_dir / "files" / sha).write_bytes(pdf)
+    kiosk_store.apply_changes([{"kind": "document", "id": sha, "op": "upsert",
+                                "data": {"title": "Maklumat", "sha256": sha, "size": len(pdf)}}], "d1")  # fmt: skip
+    app = make_app()
+    client = app.test_client()
+    spoken = _spoken_on(app, client.get(f"/dokumen/{sha}").get_data(as_text=True))
+    assert "Halaman ini berupa gambar; mintalah bantuan petugas." in spoken
+    assert documents.text_path(data_dir, sha, 1).read_text() == ""
+    assert client.get(f"/dokumen/{sha}/halaman/1.png").status_code == 200  # the picture itself is shown
+    client.get("/bahasa/en")
+    spoken = _spoken_on(app, client.get(f"/dokumen/{sha}").get_data(as_text=True))
+    assert "This page is a picture; please ask an officer for help." in spoken
+
+
+def test_page_words_joins_wrapped_sentences_and_keeps_headings() -> None:
+    raw = "PASAL 1\r\nPelayanan diberikan tanpa\r\nbiaya kepada warga.\r\nJam buka: 08.00\r\npela\x02\r\nyanan anak-\r\nanak\r\n\f"
+    assert (
+        documents.page_words(raw)
+        == "PASAL 1\nPelayanan diberikan tanpa biaya kepada warga.\nJam buka: 08.00 pelayanan anak-anak"
+    )
+    assert documents.page_words(" \r\n \r\n") == ""

@@ -172,6 +172,43 @@ def test_form_fields_carry_their_label_hint_and_error(app: Flask, client: FlaskC
     assert len(radios) == 2 and radios[0] != radios[1]
 
 
+def test_the_survey_is_read_with_its_questions_and_answers(app: Flask, client: FlaskClient) -> None:
+    """Someone who cannot read hears the nine questions with the four answer words, and each face's own
+    question and word when touched in read-fields mode; the buttons are not read."""
+    page = client.get("/survei/permohonan").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(page)))
+    assert passage is not None and passage.owner is None
+    text = passage.text
+    assert "Bagaimana layanan kami? Sentuh satu wajah untuk tiap pertanyaan." in text
+    assert "Persyaratan. Apakah persyaratan layanan ini sesuai dan jelas? Tidak baik. Kurang baik. Baik. " \
+        "Sangat baik." in text  # fmt: skip
+    assert text.endswith("Sarana dan prasarana. Apakah anjungan dan tempat layanan ini nyaman? Tidak baik. "
+                         "Kurang baik. Baik. Sangat baik.")  # fmt: skip
+    assert text.count("Sangat baik.") == 9
+    assert "Lewati" not in text and "Kirim penilaian" not in text
+    faces = re.findall(r'<input[^>]*data-listen="([^"]+)"[^>]*name="u3"', page) or re.findall(
+        r'<input[^>]*name="u3"[^>]*data-listen="([^"]+)"', page
+    )
+    assert len(faces) == 4
+    face = speech_of(app).passage(key_of(html.unescape(faces[3])))
+    assert face is not None and face.text == "Waktu penyelesaian. Apakah layanan ini cepat? Sangat baik."
+    assert client.get(html.unescape(faces[3])).data[:4] == b"RIFF"
+
+    client.get("/bahasa/en")
+    english = client.get("/survei/permohonan").get_data(as_text=True)
+    passage = speech_of(app).passage(key_of(listen_src(english)))
+    assert passage is not None and passage.lang == "en" and passage.text.count("Very good.") == 9
+
+
+def test_a_form_marked_for_reading_is_read_without_its_controls() -> None:
+    text = readable_text(
+        '<form data-read><button>Lewati</button><fieldset><legend><span class="survey-name">U1</span> Jelas?'
+        '</legend><label class="survey-answer"><input type="radio" value="1"><svg><title>x</title></svg>'
+        "<span>Baik</span></label></fieldset></form><form><label>Nama</label></form>"
+    )
+    assert text == "U1. Jelas? Baik."
+
+
 def test_the_page_text_leaves_out_controls_and_spells_codes() -> None:
     text = readable_text(
         '<h1>✔ Judul</h1><p class="lead">Isi satu</p><p data-read-skip>lewati</p>'

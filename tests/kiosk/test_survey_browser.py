@@ -56,11 +56,13 @@ def test_every_survey_target_fits_a_finger(server: LiveServer, touch_page: Any, 
 
 
 def test_the_survey_can_be_skipped(server: LiveServer, kiosk_store: Store, touch_page: Any) -> None:
-    """Skipping saves nothing and ends the visit as "Selesai" does (the language and the session go)."""
+    """Skipping saves nothing and ends the visit as "Selesai" does (the language and the session go), as its
+    button says."""
     page = touch_page
     page.goto(f"{server.url}/bahasa/en?kembali=/survei/permohonan")
     page.wait_for_selector("#q-u1")
     page.tap("#q-u1 .answer-3")
+    assert page.inner_text("#survey-skip").strip() == "Skip and finish"  # it says what it does
     page.tap("#survey-skip")
     page.wait_for_url(f"{server.url}/")
     assert page.locator("html").get_attribute("lang") == "id"
@@ -81,3 +83,30 @@ def test_every_question_is_readable_in_high_contrast(server: LiveServer, touch_p
     )
     assert len(colours) == 9
     assert all(text != background for text, background in colours), colours
+
+
+def test_each_face_is_read_when_touched_once_reading_is_on(server: LiveServer, touch_page: Any) -> None:
+    """In read-fields mode, touching a face reads its question and its word, as a form's choices are read;
+    "Dengarkan" reads the whole questionnaire."""
+    page = touch_page
+    page.goto(f"{server.url}/survei/pengaduan")
+    page.wait_for_selector("#q-u1")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/dengarkan/" in r.url else None)
+    page.tap("#q-u2 .answer-2")
+    assert page.is_checked("#q-u2 .answer-2 input")
+    assert asked == []  # reading is off: nothing is spoken
+    page.goto(f"{server.url}/tampilan/baca/nyala?kembali=/survei/pengaduan")
+    page.wait_for_selector("#q-u1")
+    assert "mode-baca" in (page.locator("html").get_attribute("class") or "")
+    sources = page.eval_on_selector_all("#q-u5 input[type=radio]", "els => els.map(e => e.dataset.listen)")
+    assert len(set(sources)) == 4 and all(s.startswith("/dengarkan/id/") for s in sources)
+    with page.expect_response(lambda r: r.url.endswith(sources[3])) as audio:
+        page.tap("#q-u5 .answer-4")
+    assert audio.value.status == 200 and audio.value.headers["content-type"] == "audio/wav"
+    assert page.is_checked("#q-u5 .answer-4 input")
+    src = page.get_attribute("#listen", "data-src")
+    assert src and src not in sources
+    with page.expect_response(lambda r: r.url.endswith(src)) as whole:
+        page.tap("#listen")
+    assert whole.value.status == 200
