@@ -106,7 +106,14 @@ def submit_journaled(
     """Submit the ``frames`` of journal entry ``entry_id`` (None: it could not be journaled, so they are
     committed at once, as with ``urgent``) and let the journal forget it once they are committed; the frames'
     Future."""
-    future = writer.submit(frames, entry.at, entry.source, base=entry.base, urgent=urgent or entry_id is None)
+    future = writer.submit(
+        frames,
+        entry.at,
+        entry.source,
+        base=entry.base,
+        urgent=urgent or entry_id is None,
+        awaited=entry_id is None,
+    )  # journaled: kept there until committed, no sender waits
     if entry_id is not None:
         journal.track(entry_id, future)
     return future

@@ -42,6 +42,7 @@ class _Learner:
     seq: int = -1
     at_ms: int = 0
     t_ms: int | None = None
+    heard_ms: int = 0  # arrival of the node's latest frame of any kind, in this process
     hello_interval: float | None = None
     gaps: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT))
 
@@ -68,6 +69,7 @@ class IntervalLearner:
 
     def _saw(self, frame: Frame, at_ms: int) -> None:
         state = self._nodes.setdefault(frame.node, _Learner())
+        state.heard_ms = max(state.heard_ms, at_ms)
         hello_interval = frame.extra.get("interval_s") if frame.kind == "h" else None
         if hello_interval is not None:
             declared = _declared_interval(hello_interval)
@@ -85,6 +87,13 @@ class IntervalLearner:
                 state.gaps.append((at_ms - state.at_ms) / 1000 / steps)
         if frame.boot != state.boot or frame.seq > state.seq:
             state.boot, state.seq, state.at_ms, state.t_ms = frame.boot, frame.seq, at_ms, t_ms
+
+    def heard_ms(self, node: str) -> int:
+        """When this process last received a frame of ``node`` (ms since the epoch; 0: not yet). The store's
+        ``last_seen`` follows only at the frame's commit, up to ``[gateway] commit_interval_s`` later."""
+        with self._lock:
+            state = self._nodes.get(node)
+            return state.heard_ms if state else 0
 
     def interval(self, node: str) -> int | None:
         """The node's interval in whole seconds (at least 1), None while not known."""
@@ -163,6 +172,8 @@ class NodeWatch:
         if interval is not None and interval != stored_interval:
             self.store.set_node_interval(node, interval)
         interval = interval or stored_interval
+        # heard but not yet committed (the writer gathers frames for up to commit_interval_s): alive all the same
+        last_seen = max(last_seen, self.learner.heard_ms(node))
         # a node cannot be heard while the ingest is down: count its silence from our start at the earliest
         silent_since = max(last_seen, self.started_ms)
         overdue = store_health.is_overdue(silent_since, interval, self.offline_after, now_ms)

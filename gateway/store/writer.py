@@ -61,8 +61,9 @@ log = logging.getLogger(__name__)
 SERIES_BUCKET_MS = 300_000  # charts are drawn from 5-minute aggregates
 CONSOLE_KEEP = 200  # console lines kept per source
 MAX_GROUP = 20_000  # frames per transaction at most
-GATHER_FRAMES = 16  # with a commit interval: a group this large commits at once (an MQTT broker's in-flight
-# window is 20 messages by default: its PUBACKs must not wait out the interval)
+GATHER_FRAMES = 16  # with a commit interval: a group with this many awaited frames commits at once (an MQTT
+# broker's in-flight window is 20 messages by default: its PUBACKs must not wait out the interval)
+GATHER_MAX = 512  # ... and one this large whatever it holds (frames kept in the ingest's journal meanwhile)
 MAX_QUEUED = 50_000  # frames (and console lines) waiting for the writer before producers wait
 RETRY_FIRST_S = 0.1  # pause after a failed attempt to commit, doubled each time ...
 RETRY_MAX_S = 2.0  # ... up to this: a store that can be written again is used within seconds
@@ -147,6 +148,10 @@ def _weight(item: _Frames | _Console) -> int:
     return len(item.frames) if isinstance(item, _Frames) else 1
 
 
+def _awaited(item: _Frames | _Console) -> int:
+    return len(item.frames) if isinstance(item, _Frames) and item.awaited else 0
+
+
 @lru_cache(maxsize=64)
 def _insert_sql(into: str, width: int, rows: int) -> str:
     row = "(" + ",".join("?" * width) + ")"
@@ -174,6 +179,7 @@ class _Frames:
     base: int  # the clock epoch (wall - monotonic, ms) when ``at`` was taken
     future: Future[int] = field(default_factory=Future)
     urgent: bool = False  # commit without gathering (its only safe place is the store)
+    awaited: bool = True  # a sender waits for the commit to acknowledge them (an MQTT PUBACK)
 
 
 @dataclass
@@ -304,12 +310,15 @@ class ReadingWriter:
         *,
         base: int | None = None,
         urgent: bool = False,
+        awaited: bool = True,
     ) -> Future[int]:
         """Queue frames received together (``at``: arrival time, ms since the epoch, default now on
         :attr:`clock`; ``source``: the port or broker they came from; ``base``: the clock epoch, ms, when
         ``at`` was taken, default now on :attr:`clock`; ``urgent``: commit the group they join at once
         instead of gathering for ``commit_interval_s``, for frames kept nowhere else, e.g. those the ingest
-        could not journal).
+        could not journal); ``awaited``: a sender acknowledges them only after their commit (an MQTT PUBACK),
+        so GATHER_FRAMES of them end the gathering; False for frames kept elsewhere until then (the ingest's
+        journal), which only GATHER_MAX bounds.
 
         The Future gives how many of them were new, after their commit; it fails with StoreRefusedError when
         some of them can never be stored (the rest are saved), with StoreError when the writer closes first.
@@ -322,6 +331,7 @@ class ReadingWriter:
             source,
             self.clock.base_ms() if base is None else base,
             urgent=urgent,
+            awaited=awaited,
         )
         self._put(item)
         return item.future
@@ -405,9 +415,11 @@ class ReadingWriter:
         return False
 
     def _gather(self, group: list[_Frames | _Console], deadline: float) -> bool:
-        """Add what arrives until ``deadline`` (monotonic) or until GATHER_FRAMES wait; True when closing."""
+        """Add what arrives until ``deadline`` (monotonic), until GATHER_FRAMES awaited frames or GATHER_MAX frames
+        in all wait; True when closing."""
         count = sum(_weight(item) for item in group)
-        while count < GATHER_FRAMES and not self._closed.is_set():
+        awaited = sum(_awaited(item) for item in group)
+        while awaited < GATHER_FRAMES and count < GATHER_MAX and not self._closed.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -419,6 +431,7 @@ class ReadingWriter:
                 return True
             group.append(item)
             count += _weight(item)
+            awaited += _awaited(item)
             if _urgent(item):
                 break
         return False
@@ -434,6 +447,10 @@ class ReadingWriter:
                 return
             try:
                 with db.transaction(self._conn, "saving readings"):
+                    # the nodes' rows are read again under this transaction's write lock: another writer of the
+                    # store (`node flash`, a monitor storing what it reads, a second ingest) may have changed
+                    # them since, and a row is written back only by the transaction that read it
+                    self._nodes.clear()
                     if isolate:
                         results = self._store_isolated(group)
                     else:

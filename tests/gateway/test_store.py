@@ -423,6 +423,58 @@ def test_commit_interval_gathers_frames_into_one_commit_and_acknowledges_after_i
         assert conn.execute("SELECT count(*) FROM frames").fetchone()[0] == GATHER_FRAMES + 1
 
 
+def test_journaled_frames_gather_past_the_in_flight_window_until_awaited_ones_fill_it(tmp_path: Path) -> None:
+    """Frames kept in the ingest's journal until their commit (``awaited=False``: no sender waits to acknowledge
+    them) do not count toward GATHER_FRAMES, so a low rate of serial frames gathers for the whole interval; an
+    MQTT broker's frames (awaited) still end the gathering at GATHER_FRAMES, and GATHER_MAX bounds any group."""
+    from gateway.frame import Frame
+    from gateway.store.writer import GATHER_FRAMES, GATHER_MAX, ReadingWriter
+
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with ReadingWriter(path, commit_interval_s=300) as writer:
+        journaled = [writer.submit([Frame("r", "s1", 1, q, {"water_cm": 1.0})], awaited=False)
+                     for q in range(GATHER_FRAMES * 2)]  # fmt: skip
+        awaited = [writer.submit([Frame("r", "m1", 1, q, {"water_cm": 1.0})]) for q in range(GATHER_FRAMES)]
+        assert [f.result(30) for f in awaited + journaled] == [1] * GATHER_FRAMES * 3
+        assert writer.commits == 1  # the journaled ones waited for the awaited ones, then went with them
+        many = [writer.submit([Frame("r", "s2", 1, q, {"water_cm": 1.0})], awaited=False)
+                for q in range(GATHER_MAX)]  # fmt: skip
+        assert [f.result(30) for f in many] == [1] * GATHER_MAX and writer.commits == 2
+
+
+def test_two_writers_of_one_store_keep_each_others_frames_and_node_rows(tmp_path: Path) -> None:
+    """Another writer of the store (``node flash`` storing the board's first frames, a monitor, a second ingest)
+    commits between this writer's commits: each commit reads the node rows it changes again, so neither writer
+    writes back a stale row (its newest interval of frame keys, its frame count) and no frame is refused or
+    stored twice."""
+    from gateway.frame import Frame
+    from gateway.store.writer import ReadingWriter
+
+    def reading(node: str, boot: int, q: int) -> list[Frame]:
+        return [Frame("r", node, boot, q, {"water_cm": 1.0 + q})]
+
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with ReadingWriter(path) as ingest:
+        assert [ingest.submit(reading("wl", 4, q)).result(30) for q in range(10)] == [1] * 10
+        assert ingest.submit(reading("wx", 1, 0)).result(30) == 1
+        with ReadingWriter(path) as flash:  # the board flashed: boot 5 begins, stored by the flasher
+            assert [flash.submit(reading("wl", 5, q)).result(30) for q in range(2)] == [1, 1]
+        assert ingest.submit(reading("wx", 1, 1)).result(30) == 1  # a commit of another node between
+        assert [ingest.submit(reading("wl", 5, q)).result(30) for q in (2, 3, 1)] == [1, 1, 0]
+        assert ingest.submit(reading("wl", 4, 9)).result(30) == 0  # an old frame again: stored once
+    with ReadingWriter(path) as restarted:
+        assert restarted.submit(reading("wl", 6, 0)).result(30) == 1
+    with sqlite3.connect(path) as conn:
+        keys = conn.execute(
+            "SELECT n.node, f.boot, f.q FROM frames f JOIN nodes n ON n.id = f.node_id"
+        ).fetchall()
+        frames = dict(conn.execute("SELECT node, frames FROM nodes").fetchall())
+    assert len(keys) == len(set(keys)) == 10 + 2 + 4 + 1
+    assert frames == {"wl": 15, "wx": 2}
+
+
 def test_an_urgent_frame_ends_the_gathering_and_commits_its_group_at_once(tmp_path: Path) -> None:
     """Frames kept nowhere else (the ingest could not journal them) are submitted ``urgent``: the open group
     commits with them at once, whatever the interval; its other frames are acknowledged with it."""

@@ -63,9 +63,20 @@ def test_frames_of_the_open_group_are_saved_once_after_the_ingest_is_killed(
     try:
         wait_for(lambda: f"serial {port}: open" in log.read_text(), timeout=30, what="the port to open")
         write_all(master, encode(HELLO))
-        for q in range(1, 16):  # with the hello, 16 frames fill a group: committed at once
+        for q in range(
+            1, 16
+        ):  # journaled serial frames gather for the whole interval (no sender awaits them)
             write_all(master, reading_line(NODE, 4, q, {"water_cm": 100 + q, "temp_c": 27.5}))
-        wait_for(lambda: len(frame_keys(store)) == 16, timeout=30, what="the first group's commit")
+        wait_for(lambda: set(range(1, 16)) <= set(_journaled_qs(journal_dir)), what="the journaled frames")
+    finally:
+        stop(proc, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL and frame_keys(store) == []  # nothing committed yet
+
+    proc = anjungan("--config", str(config), "ingest", "--serial", port, log=log)
+    try:
+        wait_for(lambda: len(frame_keys(store)) == 16, timeout=30, what="the first journal saved")
+        wait_for(lambda: f"serial {port}: open" in log.read_text().split("submitted again")[-1], timeout=30,
+                 what="the port open after the replay")  # fmt: skip
         for q in range(16, 21):  # these wait in the open group for up to 60 s
             write_all(master, reading_line(NODE, 4, q, {"water_cm": 100 + q, "temp_c": 27.5}))
         wait_for(lambda: set(range(16, 21)) <= set(_journaled_qs(journal_dir)), what="the journaled frames")

@@ -106,3 +106,22 @@ def test_one_nodes_failure_never_stops_the_watch_of_the_others(store: Store, cap
     assert [e["node"] for e in store.events(kind="offline")] == ["b-fine"]
     failures = [r for r in caplog.records if "a-broken" in r.getMessage() and "failed" in r.getMessage()]
     assert len(failures) == 1  # logged once, not every second
+
+
+def test_a_node_heard_but_not_yet_committed_is_not_offline(store: Store) -> None:
+    """With ``[gateway] commit_interval_s`` the store's ``last_seen`` follows a frame only at its commit; a node
+    heard since (its frames gathering in the writer) is alive: no offline/online flapping between commits."""
+    writer = store.writer()
+    learner = IntervalLearner()
+    watch = NodeWatch(store, learner, offline_after=3)
+    watch.started_ms = T0
+    for seq in range(5):  # committed: every 5 s
+        frames = [reading("wl", 1, seq)]
+        writer.write(frames, at=T0 + seq * 5_000)
+        learner.saw(frames, T0 + seq * 5_000)
+    for seq in range(5, 12):  # heard, still gathering for the next commit
+        learner.saw([reading("wl", 1, seq)], T0 + seq * 5_000)
+    watch.check(now_ms=T0 + 11 * 5_000 + 1_000)  # 36 s after the last commit: 7 intervals of 5 s
+    assert store.events(kind="offline") == [] and store.nodes()[0]["online"] == 1
+    watch.check(now_ms=T0 + 11 * 5_000 + 16_000)  # and silent for real: more than 3 intervals since heard
+    assert [e["node"] for e in store.events(kind="offline")] == ["wl"]
