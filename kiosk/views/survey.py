@@ -139,6 +139,8 @@ def survey(slug: str) -> Any:
     session has no rating of this service left to give (see the module's text); 503 when the store fails."""
     service = _service(slug)
     form = SurveyForm()
+    if not form.is_submitted() and slug in session.get(RATED, []):  # said at once, not after nine questions
+        return render_template("survey_thanks.html", rated=False, refused=True), 403
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("survey.html", form=form, slug=slug, questions=QUESTIONS,
@@ -165,5 +167,11 @@ def survey(slug: str) -> Any:
 
 @bp.app_context_processor
 def survey_globals() -> dict[str, Any]:
-    """``survey_slugs``: a submission kind -> the survey's URL word, for the receipt's link to the survey."""
-    return {"survey_slugs": SERVICE_SLUGS}
+    """``survey_slugs``: a submission kind -> the survey's URL word, for the receipt's link to the survey;
+    ``may_rate(slug)``: whether this session still holds its rating of that service (the link is shown only
+    then)."""
+
+    def may_rate(slug: str) -> bool:
+        return slug in session.get(ALLOWED, [])
+
+    return {"survey_slugs": SERVICE_SLUGS, "may_rate": may_rate}

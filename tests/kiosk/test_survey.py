@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -118,10 +119,15 @@ def _held(kiosk_store: Store) -> int:
 
 def _rate(client: FlaskClient, slug: str, key: str | None = "new") -> tuple[int, str]:
     """Send the survey of ``slug`` with one rating; ``key``: "new" (a fresh form), None (none) or a key."""
-    page = client.get(f"/survei/{slug}").get_data(as_text=True)
-    data = {"csrf_token": csrf(client, f"/survei/{slug}"), "u2": "4"}
+    shown = client.get(f"/survei/{slug}")
+    page = shown.get_data(as_text=True)
+    if shown.status_code == 403:  # rated already in this session: said before the questions; a POST anyway
+        assert 'id="survey-refused"' in page
+        data = {"csrf_token": csrf(client, "/status"), "u2": "4"}  # the session's token, from another form
+    else:
+        data = {"csrf_token": csrf(client, f"/survei/{slug}"), "u2": "4"}
     if key == "new":
-        data["kunci"] = _key(page)
+        data["kunci"] = _key(page) if shown.status_code == 200 else str(uuid.uuid4())
     elif key is not None:
         data["kunci"] = key
     reply = client.post(f"/survei/{slug}", data=data)
@@ -170,6 +176,10 @@ def test_looking_up_many_numbers_gives_one_rating_per_session(make_app, kiosk_st
             assert _rate(farmer, "cek-status")[0] == 200
     assert _rate(farmer, "cek-status")[0] == 403 and _held(kiosk_store) == 1
     assert _rate(farmer, "permohonan")[0] == 403  # a status check rates the check, not the request
+    # once rated, the link is no longer offered, and the survey says so before its nine questions
+    assert 'id="survey-link"' not in farmer.get(f"/status/{numbers[2]}").get_data(as_text=True)
+    again = farmer.get("/survei/cek-status")
+    assert again.status_code == 403 and 'id="survey-refused"' in again.get_data(as_text=True)
     farmer.post("/selesai")  # a new kiosk session: a new citizen may rate their check
     farmer.get(f"/status/{numbers[1]}")
     assert _rate(farmer, "cek-status")[0] == 200 and _held(kiosk_store) == 2
