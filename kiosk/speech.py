@@ -376,10 +376,11 @@ _BLOCK = {
 }  # fmt: skip
 
 
-# inline elements the kiosk's style shows as lines of their own (a tile's title and text, a reading's parts)
+# inline elements the kiosk's style shows as lines of their own (a tile's title and text, a reading's parts, a
+# warning's heading)
 _LINE_CLASSES = {
     "tile-title", "tile-sub", "tile-count", "reading-label", "reading-value", "reading-state", "survey-name",
-    "survey-answer",
+    "survey-answer", "alert-title",
 }  # fmt: skip
 _SYMBOLS = ("So", "Sm", "Sk")
 

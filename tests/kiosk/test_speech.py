@@ -404,6 +404,7 @@ def test_a_warning_shown_above_the_page_is_read_first(app: Flask, client: FlaskC
     passage = speech_of(app).passage(key_of(listen_src(page)))
     assert passage is not None
     assert passage.text.index("PERINGATAN BANJIR") < passage.text.index("Selamat datang")
+    assert "PERINGATAN BANJIR. Tinggi air 180 cm" in passage.text  # its heading a sentence of its own
 
 
 def test_the_receipt_read_aloud_says_whether_the_code_was_printed(make_app, kiosk_store: Store) -> None:  # type: ignore[no-untyped-def]
