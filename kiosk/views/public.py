@@ -372,6 +372,15 @@ def install_template_globals(app: Flask) -> None:
     def localtime(ms: int | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
         return datetime.fromtimestamp(ms / 1000, kiosk_tz()).strftime(fmt) if ms else "—"
 
+    @app.template_filter("decimal")
+    def decimal(value: float, decimals: int = 0) -> str:
+        """``value`` with ``decimals`` digits after the page language's decimal sign (CLDR through Babel:
+        ``27,9`` in Bahasa Indonesia, ``27.9`` in English), so a reading is shown and read aloud as the
+        language writes it."""
+        from flask_babel import format_decimal
+
+        return str(format_decimal(value, format="0" + ("." + "0" * decimals if decimals > 0 else "")))
+
     @app.template_filter("number_size")
     def number_size(number: str) -> str:
         """The size class that keeps a registration number (up to 46 characters) on one line at 1280 px."""

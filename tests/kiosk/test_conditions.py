@@ -33,7 +33,11 @@ def test_conditions_page_shows_readings_freshness_and_charts(
     feed("dmk-pw-01", {"mains_v": 221.0}, at=db.now_ms() - 60 * 60_000)  # an hour old: stale
     page = client.get("/kondisi").get_data(as_text=True)
     assert "Tinggi muka air" in page and "132" in page  # 131.5 shown without decimals
-    assert "Curah hujan" in page and "2.4" in page and "27.9" in page and "81" in page
+    assert "Curah hujan" in page and "2,4" in page and "27,9" in page and "81" in page  # decimal commas
+    client.get("/bahasa/en")
+    english = client.get("/kondisi").get_data(as_text=True)
+    assert "27.9" in english and "27,9" not in english
+    client.get("/bahasa/id")
     assert "Listrik menyala" in page
     assert "data lama: 60 menit lalu" in page
     assert page.index("dmk-wl-01") < page.index("dmk-wx-01") < page.index("dmk-pw-01")  # water first
