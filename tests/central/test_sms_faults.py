@@ -301,3 +301,21 @@ def test_a_gateways_answer_is_kept_without_its_token_or_any_number() -> None:
     said = sender.hide('{"status": "failed", "msg": "bad key tok-SECRET-123 for 0812 3456 7890"}')
     assert "tok-SECRET" not in said and "[token]" in said and "3456" not in said
     assert "SECRET" not in sender.hide("x" * 110 + "tok-SECRET-123")[:120]
+
+
+def test_a_modem_unplugged_while_a_message_is_begun_keeps_its_attempt(
+    app: Flask, gateway: Gateway, ppid: FlaskClient
+) -> None:
+    """The port fails after it was opened but before the text was handed over (the modem pulled mid-round):
+    nothing was sent, so it is the channel's failure: the message keeps its attempt and the round backs off."""
+    gateway.send("submissions", [opted_in(1, "request", 1)])
+    answer(ppid, number(1))
+    modem = Modem()
+    try:
+        modem.vanish_on_send = True
+        report = send(app, ModemSender(modem.path, timeout_s=5), cfg(sms_modem_port=modem.path), AT)
+    finally:
+        modem.close()
+    (message,) = rows(app)
+    assert (message["state"], message["attempts"]) == ("pending", 0) and modem.sent == []
+    assert "port failed" in report.channel and report.retrying == [] and report.failed == []

@@ -210,7 +210,8 @@ class ModemSender:
         """Send ``text`` (GSM-7, at most 160 characters) to ``phone`` (+62...); answer the ``+CMGS`` reference.
 
         Raises SendError when the message did not go out (the modem refused it, with its code, or gave no
-        prompt), MaybeSent when it was handed over but not confirmed."""
+        prompt), ChannelError when the port failed before the text was handed over (the message keeps its
+        attempt), MaybeSent when it was handed over but not confirmed."""
         handed_over = False
         try:
             port = self._open()
@@ -236,7 +237,8 @@ class ModemSender:
                 raise MaybeSent(
                     f"may have been sent: the modem's port failed after the text ({type(err).__name__})"
                 ) from None
-            raise SendError(f"the modem's port failed: {type(err).__name__}", PORT) from None
+            # nothing was handed over: the channel failed (a modem unplugged mid-round), not this message
+            raise ChannelError(f"the modem's port failed: {type(err).__name__}", PORT) from None
         except SendError as err:
             self.close()
             if handed_over:
