@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from cachelib import SimpleCache
+from cachetools import TTLCache
 from flask import Flask, current_app
 from flask_session.cachelib import CacheLibSessionInterface
 
@@ -70,16 +71,23 @@ class KioskSessionInterface(CacheLibSessionInterface):
         super().__init__(app, client=store, key_prefix="s:", permanent=False, sid_length=32)
         self.store = store
         self._lock = threading.Lock()  # one store, delete or renewal of a session at a time
+        # sessions ended (/selesai, the idle reset, a new id at login): a request that was still running then
+        # must not write its copy back, status codes and all (kept as long as such a request could run)
+        self._ended: TTLCache[str, bool] = TTLCache(maxsize=4 * int(app.config["KIOSK_SESSIONS_MAX"]),
+                                                    ttl=app.permanent_session_lifetime.total_seconds())  # fmt: skip
 
     def should_set_storage(self, app: Flask, session: Any) -> bool:
         return bool(session.modified)
 
     def _upsert_session(self, session_lifetime: timedelta, session: Any, store_id: str) -> None:
         with self._lock:
+            if store_id in self._ended:
+                return  # ended while this request ran: its copy stays ended
             super()._upsert_session(session_lifetime, session, store_id)
 
     def _delete_session(self, store_id: str) -> None:
         with self._lock:
+            self._ended[store_id] = True
             super()._delete_session(store_id)
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:

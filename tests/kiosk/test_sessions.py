@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
@@ -81,7 +81,7 @@ def test_the_receipt_status_and_survey_still_work_with_the_session_on_the_server
     status = client.get(f"/status/{number}").get_data(as_text=True)
     assert 'id="status-label"' in status and number in status
     _rate(client, "pengaduan")
-    again = client.post("/survei/pengaduan", data={"csrf_token": csrf(client, "/survei/pengaduan"),
+    again = client.post("/survei/pengaduan", data={"csrf_token": csrf(client, "/status"),
                                                    "kunci": "another-form", "u1": "1"})  # fmt: skip
     assert again.status_code == 403  # the one rating this service granted is spent
 
@@ -175,4 +175,23 @@ def test_a_reading_still_running_after_selesai_does_not_bring_the_session_back(
         assert _store(app).get("s:" + value) is None
     reading.join(60)
     assert answers == [200]
+    assert _store(app).get("s:" + value) is None and _store(app).sessions() == 0
+
+
+def test_a_request_that_changed_its_session_after_selesai_does_not_bring_it_back(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A request still running when the session ended (a status lookup waiting for the central) that changed
+    its copy of the session (a survey grant, the results opened) never writes that copy back: the ended
+    session, status codes and all, stays gone."""
+    number_on(post(client, "/permohonan", request_data()))
+    value = _cookie(client)
+    interface = app.session_interface
+    with app.test_request_context("/status", headers={"Cookie": f"anjungan={value}"}):
+        late = interface.open_session(app, request)  # the slow request's copy
+        assert late is not None and late.get("codes")
+        late["opened"] = ["changed while the lookup waited"]
+        assert client.post("/selesai").status_code == 302  # the idle reset ends the session meanwhile
+        assert _store(app).get("s:" + value) is None
+        interface.save_session(app, late, app.response_class())
     assert _store(app).get("s:" + value) is None and _store(app).sessions() == 0
