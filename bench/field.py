@@ -505,7 +505,7 @@ def main() -> None:  # noqa: C901, PLR0915
             f"{work} is on {kind}: nothing is written back there; use a folder on a disk (--keep)"
         )
     # as measured in docs/deploy.md: a commit a minute at most (not the default; --config to compare)
-    settings = {"gateway.commit_interval_s": 60.0, "sync.interval_s": 60.0, "sync.backoff_base_s": 1.0,
+    settings = {"gateway.commit_interval_s": 120.0, "sync.interval_s": 60.0, "sync.backoff_base_s": 1.0,
                 "sync.backoff_cap_s": 900.0}  # fmt: skip
     for item in args.config:
         key, _, value = item.partition("=")

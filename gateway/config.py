@@ -190,10 +190,11 @@ SETTINGS: list[Setting] = [
     Setting(
         "gateway",
         "commit_interval_s",
-        60.0,
-        "Seconds the ingest may gather frames before committing them together (at most 16 frames; each is "
-        "acknowledged after its commit). Every commit writes whole pages to the SD card whatever it holds, so 60 "
-        "writes a fraction of what 0 does (docs/deploy.md). Serial frames still gathering are kept in the journal "
+        120.0,
+        "Seconds the ingest may gather frames before committing them together (at most 16 MQTT frames, which "
+        "are acknowledged after their commit; 512 in all). Every commit writes whole pages to the SD card "
+        "whatever it holds, so 120 writes a fraction of what 0 does (docs/deploy.md), and readings reach the "
+        "kiosk's pages and the sync up to that much later. Serial frames still gathering are kept in the journal "
         "(journal_dir) and saved at the next start if the ingest dies; MQTT ones come again. 0 = each frame "
         "at once.",
         float,
@@ -299,7 +300,7 @@ class GatewaySection:
     name: str = "Kecamatan Wonosalam"
     data_dir: str = "./data"  # as written; Config.data_dir resolves it against the file's folder
     store_budget_mb: int = 1024
-    commit_interval_s: float = 60.0
+    commit_interval_s: float = 120.0
     journal_dir: str = ""  # as written; Config.journal_dir resolves it (empty: a tmpfs folder of this user)
     offline_after_intervals: int = 3
 

@@ -251,9 +251,9 @@ def wear_finding(per_day: float) -> Finding:
     if per_day <= WEAR_TARGET_BYTES_PER_DAY:
         return good(line_id, line_en)
     return bad(line_id, line_en,
-               f"penulis terbesar: `{TOP_WRITERS}`; [gateway] commit_interval_s = 60 (bawaan) mengurangi tulisan ingest "
+               f"penulis terbesar: `{TOP_WRITERS}`; [gateway] commit_interval_s = 120 (bawaan) mengurangi tulisan ingest "
                "(docs/deploy.md); pemasangan/pembaruan menulis banyak sekali: ulangi sehari kemudian",
-               f"the biggest writers: `{TOP_WRITERS}`; [gateway] commit_interval_s = 60 (the default) cuts the ingest's writes "
+               f"the biggest writers: `{TOP_WRITERS}`; [gateway] commit_interval_s = 120 (the default) cuts the ingest's writes "
                "(docs/deploy.md); an install or upgrade writes a lot once: look again a day later")  # fmt: skip
 
 

@@ -9,7 +9,7 @@
 #     --gateway-id ID       this kiosk's id (a-z, 0-9, -): the prefix of its registration numbers, one per kiosk;
 #                           register it at the central under the same id (docs/deploy.md). Needed for a new
 #                           configuration only (an existing /etc/anjungan/gateway.toml is kept, but for an
-#                           earlier release's commit_interval_s = 0.0, made 60.0).
+#                           earlier release's commit_interval_s = 0.0, made 120.0).
 #     --name NAME           the office's name shown on the kiosk (a new configuration only)
 #     --mqtt-interface IF   the network interface the WiFi nodes reach the broker on (default wlan0; see
 #                           `ip -br addr`): the broker answers it and this machine only
@@ -321,11 +321,11 @@ configuration() {
     unchanged "$CONFIG mode"
   fi
   # an earlier release's `anjungan init` wrote commit_interval_s = 0.0 (each frame at once): now that the ingest
-  # journals the serial frames waiting for their commit, a minute loses nothing and spares the SD card
+  # journals the serial frames waiting for their commit, gathering two minutes loses nothing and spares the SD card
   # (docs/deploy.md); a value a technician wrote in another form (0, 10.0) is kept
   if grep -q '^commit_interval_s = 0\.0$' "$CONFIG"; then
-    sed -i 's/^commit_interval_s = 0\.0$/commit_interval_s = 60.0/' "$CONFIG"
-    changed "$CONFIG: [gateway] commit_interval_s = 60.0 (an earlier release wrote 0.0)"
+    sed -i 's/^commit_interval_s = 0\.0$/commit_interval_s = 120.0/' "$CONFIG"
+    changed "$CONFIG: [gateway] commit_interval_s = 120.0 (an earlier release wrote 0.0)"
   fi
 }
 

@@ -164,7 +164,7 @@ def test_anjungan_init_writes_a_commented_file_that_loads_back(tmp_path: Path) -
     cfg = config.load(path, env={})
     assert cfg.gateway.id == "desa-y"
     # frames are gathered for a minute (the journal keeps the serial ones safe from a crash of the ingest)
-    assert cfg.gateway.commit_interval_s == 60 == config._BY_NAME[("gateway", "commit_interval_s")].default
+    assert cfg.gateway.commit_interval_s == 120 == config._BY_NAME[("gateway", "commit_interval_s")].default
     assert cfg.gateway.journal_dir == ""
     assert cfg.store_path.exists()
     again = CliRunner().invoke(cli, ["--config", str(path), "init"])

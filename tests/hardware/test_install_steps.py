@@ -114,21 +114,23 @@ def test_the_first_releases_layout_is_moved_into_place(tmp_path: Path) -> None:
     assert again.returncode == 0 and "changed:" not in again.stdout
 
 
-def test_an_earlier_default_commit_interval_becomes_a_minute_and_a_chosen_one_is_kept(tmp_path: Path) -> None:
-    """An earlier release's init wrote ``commit_interval_s = 0.0``; with the ingest's journal a minute loses
-    nothing, so the configuration is moved to 60 once. A value written another way is a technician's: kept."""
+def test_an_earlier_default_commit_interval_becomes_two_minutes_and_a_chosen_one_is_kept(
+    tmp_path: Path,
+) -> None:
+    """An earlier release's init wrote ``commit_interval_s = 0.0``; with the ingest's journal gathering loses
+    nothing, so the configuration is moved to 120 once. A value written another way is a technician's: kept."""
     config = tmp_path / "root" / "etc" / "anjungan" / "gateway.toml"
     config.parent.mkdir(parents=True)
     text = config_mod.commented_toml({"gateway": {"id": "dmk-lama", "data_dir": "/var/lib/anjungan"}})
-    config.write_text(text.replace("commit_interval_s = 60.0", "commit_interval_s = 0.0"))
+    config.write_text(text.replace("commit_interval_s = 120.0", "commit_interval_s = 0.0"))
     done = _steps(tmp_path, "NEW_RELEASE=/nowhere\nconfiguration")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"changed: {config}: [gateway] commit_interval_s = 60.0" in done.stdout
+    assert f"changed: {config}: [gateway] commit_interval_s = 120.0" in done.stdout
     cfg = config_mod.load(config, env={})
-    assert cfg.gateway.commit_interval_s == 60 and cfg.gateway.id == "dmk-lama"
+    assert cfg.gateway.commit_interval_s == 120 and cfg.gateway.id == "dmk-lama"
     again = _steps(tmp_path, "NEW_RELEASE=/nowhere\nconfiguration")
     assert again.returncode == 0 and "changed:" not in again.stdout
-    config.write_text(text.replace("commit_interval_s = 60.0", "commit_interval_s = 0"))
+    config.write_text(text.replace("commit_interval_s = 120.0", "commit_interval_s = 0"))
     chosen = _steps(tmp_path, "NEW_RELEASE=/nowhere\nconfiguration")
     assert chosen.returncode == 0 and "commit_interval_s" not in chosen.stdout
     assert config_mod.load(config, env={}).gateway.commit_interval_s == 0
