@@ -71,6 +71,7 @@ def _open(uri: str, path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute(f"PRAGMA cache_size = -{db.CACHE_KIB}")
         conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as err:
         raise db.translate(err, f"cannot open the store {path}") from err

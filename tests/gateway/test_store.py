@@ -513,3 +513,20 @@ def test_the_row_types_name_every_column(store: Store) -> None:
         "purged_at",
     }  # the outbox's (notify_sms leaves the store too: the status page says SMS were asked for)
     assert set(Submission.__annotations__) == columns("submissions") - kept_in
+
+
+def test_every_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
+    """Each thread of a process has its own connections (the kiosk's request threads, the sync's relay): each
+    keeps at most db.CACHE_KIB of pages (SQLite's default, 2,000 KiB each, grew with the store into the
+    processes' RSS)."""
+    from gateway.store import readonly
+
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        conns = [store.conn, store.durable_conn, readonly.connect(path)]
+        with store.writer() as writer:
+            conns.append(writer._conn)
+            for conn in conns:
+                assert conn.execute("PRAGMA cache_size").fetchone()[0] == -db.CACHE_KIB < 0
+        conns[2].close()
+    assert db.CACHE_KIB <= 512
