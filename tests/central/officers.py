@@ -14,6 +14,9 @@ from sync.central.backoffice import accounts
 _TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 PASSWORD = "kata-sandi-uji-coba-panjang"
 CONFIRM = {"konfirmasi": "ya"}  # what a confirmation page's button sends (deactivating, withdrawing)
+# the answer step's form for information given in full (softcopy by e-mail, free of charge)
+FULL_ANSWER = {"held": "ya", "decision": "penuh", "form_of": "softcopy", "medium": "email", "cost": "0",
+               "text": "Ok"}  # fmt: skip
 
 
 def add_officer(app: Flask, name: str, role: str, opd: str | None = None) -> str:

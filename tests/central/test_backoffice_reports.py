@@ -13,7 +13,7 @@ from flask import Flask
 
 from gateway import regno
 from tests.central.conftest import Clock, Gateway
-from tests.central.officers import citizen, logged_in
+from tests.central.officers import FULL_ANSWER, citizen, logged_in
 from tests.central.test_backoffice_cases import AT, DAY, step
 
 
@@ -26,14 +26,7 @@ def test_month_report_page_csv_and_pdf(app: Flask, gateway: Gateway, clock: Cloc
     app.config["BACKOFFICE_IDLE_SECONDS"] = 90 * DAY
     ppid, atasan = logged_in(app, "ppid1", "ppid"), logged_in(app, "atasan1", "atasan")
     ppid.get("/kotak-masuk")
-    full = {
-        "held": "ya",
-        "decision": "penuh",
-        "form_of": "softcopy",
-        "medium": "email",
-        "cost": "0",
-        "text": "Ok",
-    }
+    full = dict(FULL_ANSWER)
     refused = {**full, "decision": "ditolak", "exemption": "h", "consequence": "Data pribadi warga."}
     for number in numbers[:3]:
         step(ppid, number, "verifikasi")

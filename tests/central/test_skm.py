@@ -18,7 +18,7 @@ from flask import Flask
 from sync.central import skm
 from sync.central.db import skm_ratings
 from tests.central.conftest import Gateway, central_of
-from tests.central.officers import citizen, logged_in
+from tests.central.officers import FULL_ANSWER, citizen, logged_in
 from tests.central.test_backoffice_cases import AT, REQ, step
 
 # Four questionnaires (U1..U9; None = skipped at the kiosk)
@@ -142,14 +142,7 @@ def test_the_report_writes_figures_and_words_in_the_officers_language(app: Flask
     ppid = logged_in(app, "ppid1", "ppid")
     ppid.get("/kotak-masuk")
     assert step(ppid, REQ, "verifikasi").status_code == 302
-    full = {
-        "held": "ya",
-        "decision": "penuh",
-        "form_of": "softcopy",
-        "medium": "email",
-        "cost": "0",
-        "text": "Ok",
-    }
+    full = dict(FULL_ANSWER)
     assert step(ppid, REQ, "jawab", **full).status_code == 302
     url = "/laporan?tahun=2026&bulan=11"
     indonesian = _shown(ppid.get(url).get_data(as_text=True))
