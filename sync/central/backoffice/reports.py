@@ -17,7 +17,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy.engine import Engine
 
-from gateway.vocabulary import CASE_STATUSES, SkmElement, SkmService
+from gateway.vocabulary import CASE_STATUSES, CaseStatus, SkmElement, SkmService
 from sync.central import skm
 from sync.central.backoffice import calendar
 from sync.central.backoffice.audit import csv_cell
@@ -147,8 +147,16 @@ def decision_labels() -> dict[str, str]:
 def stage_labels() -> dict[str, str]:
     """The report's words for a case's stage (:data:`gateway.vocabulary.CASE_STATUSES`), in the page's language
     (the case pages' own words, backoffice/_labels.html)."""
-    return {"baru": _("Baru"), "diverifikasi": _("Diverifikasi"), "didisposisi": _("Didisposisi"),
-            "ditunda": _("Ditunda"), "dijawab": _("Dijawab"), "ditolak": _("Ditolak"), "selesai": _("Selesai")}  # fmt: skip
+    words = {
+        CaseStatus.BARU: _("Baru"),
+        CaseStatus.DIVERIFIKASI: _("Diverifikasi"),
+        CaseStatus.DIDISPOSISI: _("Didisposisi"),
+        CaseStatus.DITUNDA: _("Ditunda"),
+        CaseStatus.DIJAWAB: _("Dijawab"),
+        CaseStatus.DITOLAK: _("Ditolak"),
+        CaseStatus.SELESAI: _("Selesai"),
+    }
+    return {str(status): words[CaseStatus(status)] for status in CASE_STATUSES}
 
 
 def objection_labels() -> dict[str, str]:
