@@ -23,6 +23,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from gateway.vocabulary import DipCategory
@@ -377,8 +378,6 @@ def install_template_globals(app: Flask) -> None:
         """``value`` with ``decimals`` digits after the page language's decimal sign (CLDR through Babel:
         ``27,9`` in Bahasa Indonesia, ``27.9`` in English), so a reading is shown and read aloud as the
         language writes it."""
-        from flask_babel import format_decimal
-
         return str(format_decimal(value, format="0" + ("." + "0" * decimals if decimals > 0 else "")))
 
     @app.template_filter("number_size")
