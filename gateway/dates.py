@@ -10,9 +10,14 @@ deadline is the N-th working day after it. The sync side and the central reuse t
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import holidays
 
@@ -28,9 +33,41 @@ COMPLAINT_FOLLOW_UP_DAYS = 5  # SP4N-LAPOR!: the agency's follow-up after verifi
 COMPLAINT_CLOSE_DAYS = 10  # SP4N-LAPOR!: a report is closed 10 working days after a reply with no answer
 
 
+INDONESIA_MODULE = "holidays.countries.indonesia"
+_LOADING = threading.Lock()
+
+
+def _indonesia() -> Callable[..., Any]:
+    """``holidays``' Indonesia calendar class (called with ``years=`` and ``categories=``), its module loaded from
+    its own file.
+
+    ``holidays.country_holidays("ID")`` imports the package ``holidays.countries``, whose ``__init__`` imports
+    every country's module: about 7 MB of code and classes that stay in each process that counts a deadline
+    (the kiosk, from its first receipt), of which one country is used. Loading the one module from its file
+    (importlib's recipe "Importing a source file directly") keeps the others out; it is registered under its
+    own name, so a later ``import holidays.countries`` reuses it. Should a release of ``holidays`` lay its files
+    out otherwise, the package's own way is taken.
+    """
+    with _LOADING:
+        module = sys.modules.get(INDONESIA_MODULE)
+        if module is None:
+            path = Path(holidays.__file__).parent / "countries" / "indonesia.py"
+            spec = importlib.util.spec_from_file_location(INDONESIA_MODULE, path)
+            if not path.is_file() or spec is None or spec.loader is None:
+                return functools.partial(holidays.country_holidays, "ID")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[INDONESIA_MODULE] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[INDONESIA_MODULE]
+                raise
+    return module.Indonesia  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=32)
 def _holidays(year: int) -> frozenset[date]:
-    calendar = holidays.country_holidays("ID", years=year, categories=("public", "government"))
+    calendar = _indonesia()(years=year, categories=("public", "government"))
     return frozenset(calendar.keys())
 
 

@@ -42,3 +42,29 @@ def test_extension_objection_complaint() -> None:
     assert dates.due_for("objection", date(2025, 2, 3)) == dates.objection_due(date(2025, 2, 3))
     with pytest.raises(ValueError):
         dates.add_working_days(due, -1)
+
+
+def test_the_calendar_loads_indonesia_alone_and_agrees_with_the_package() -> None:
+    """Counting a deadline loads holidays' Indonesia module only, not every country's (about 7 MB kept in the
+    kiosk's process), and the days off are those of ``holidays.country_holidays("ID")``."""
+    import json
+    import subprocess
+    import sys
+
+    import holidays
+
+    script = (
+        "import json, sys\n"
+        "from datetime import date\n"
+        "from gateway import dates\n"
+        "dates.request_due(date(2025, 12, 19))\n"
+        "days = {y: sorted(d.isoformat() for d in dates._holidays(y)) for y in (2024, 2025, 2026, 2027)}\n"
+        "countries = sorted(m for m in sys.modules if m.startswith('holidays.countries'))\n"
+        "print(json.dumps({'days': days, 'countries': countries}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seen = json.loads(out.stdout)
+    assert seen["countries"] == ["holidays.countries.indonesia"]
+    for year, days in seen["days"].items():
+        calendar = holidays.country_holidays("ID", years=int(year), categories=("public", "government"))
+        assert days == sorted(d.isoformat() for d in calendar), year
