@@ -59,7 +59,7 @@ class StoreBase:
         self.budget_bytes = budget_bytes
         self.clock = clock
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []  # (the thread that opened it, it)
         self._lock = threading.Lock()
         self._writer: ReadingWriter | None = None
         self._acks_held: dict[str, int] = {}  # acknowledgements not written yet (OutboxMixin.mark_acked)
@@ -151,8 +151,19 @@ class StoreBase:
         return conn
 
     def _track(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """Keep ``conn``, this thread's, for :meth:`close`; close the connections of threads that have ended.
+
+        A thread's connections would otherwise stay open as long as the store, each with its page cache,
+        schema and prepared statements, while nothing can use them any more: a process that uses the store
+        from short-lived threads (the sync's prefetch thread is new in every round that sends a full batch)
+        grew by a connection per thread, to hundreds in a day (bench/field.py)."""
+        this = threading.current_thread()
         with self._lock:
-            self._conns.append(conn)
+            ended = [old for thread, old in self._conns if not thread.is_alive()]
+            self._conns = [(thread, old) for thread, old in self._conns if thread.is_alive()]
+            self._conns.append((this, conn))
+        for old in ended:
+            old.close()
         return conn
 
     @contextmanager
@@ -194,7 +205,7 @@ class StoreBase:
             conns, self._conns = self._conns, []
         if writer is not None:
             writer.close()
-        for conn in conns:
+        for _thread, conn in conns:
             conn.close()
         self._local = threading.local()
 

@@ -530,3 +530,33 @@ def test_every_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
                 assert conn.execute("PRAGMA cache_size").fetchone()[0] == -db.CACHE_KIB < 0
         conns[2].close()
     assert db.CACHE_KIB <= 512
+
+
+def _open_files(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (each connection has one)."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            if Path(fd.readlink()) == path:
+                count += 1
+        except OSError:  # (the descriptor of the listing itself, gone by now)
+            pass
+    return count
+
+
+def test_the_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    """A store used from many short-lived threads (the sync's prefetch thread is new in each round) keeps the
+    connections of the living threads only, not one more set per thread that ever used it."""
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        store.set_meta("probe", "0")
+        for n in range(30):
+            thread = threading.Thread(target=store.set_meta, args=("probe", str(n + 1)))
+            thread.start()
+            thread.join()
+            assert store.reader.execute("SELECT 1").fetchone() == (1,)
+        assert store.get_meta("probe") == "30"  # the main thread's connections work on
+        # the main thread's conn and reader, and at most the last ended thread's (closed at the next open)
+        assert _open_files(path) <= 4
+    assert _open_files(path) == 0
