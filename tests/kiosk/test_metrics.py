@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
@@ -60,3 +61,21 @@ def test_kiosk_metrics_may_be_restricted(make_app: Callable[..., Flask], kiosk_s
         client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}, environ_base=far).status_code
         == 403
     )
+
+
+def test_prometheus_client_is_imported_at_the_first_scrape_only(config_file: Path) -> None:
+    """A kiosk nobody scrapes does not carry prometheus_client (about 1.2 MB of its memory)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from gateway.config import load\n"
+        "from kiosk.app import create_app\n"
+        f"app = create_app(load({str(config_file)!r}, env={{}}))\n"
+        "before = 'prometheus_client' in sys.modules\n"
+        "answer = app.test_client().get('/metrics')\n"
+        "print(before, answer.status_code, 'prometheus_client' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "200", "True"]
