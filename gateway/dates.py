@@ -33,7 +33,7 @@ COMPLAINT_FOLLOW_UP_DAYS = 5  # SP4N-LAPOR!: the agency's follow-up after verifi
 COMPLAINT_CLOSE_DAYS = 10  # SP4N-LAPOR!: a report is closed 10 working days after a reply with no answer
 
 
-INDONESIA_MODULE = "holidays.countries.indonesia"
+INDONESIA_MODULE = "anjungan_holidays_indonesia"  # holidays' countries/indonesia.py, loaded on its own
 _LOADING = threading.Lock()
 
 
@@ -43,10 +43,11 @@ def _indonesia() -> Callable[..., Any]:
 
     ``holidays.country_holidays("ID")`` imports the package ``holidays.countries``, whose ``__init__`` imports
     every country's module: about 7 MB of code and classes that stay in each process that counts a deadline
-    (the kiosk, from its first receipt), of which one country is used. Loading the one module from its file
-    (importlib's recipe "Importing a source file directly") keeps the others out; it is registered under its
-    own name, so a later ``import holidays.countries`` reuses it. Should a release of ``holidays`` lay its files
-    out otherwise, the package's own way is taken.
+    (the kiosk, from its first receipt), of which one country is used. Loading the one file (importlib's recipe
+    "Importing a source file directly") keeps the others out. It is loaded under a name of its own, not
+    ``holidays.countries.indonesia``: the package's own import, in another thread or later, never meets a
+    module half loaded or a package without its parent, and loads its own copy. Should a release of
+    ``holidays`` lay its files out otherwise, the package's own way is taken.
     """
     with _LOADING:
         module = sys.modules.get(INDONESIA_MODULE)

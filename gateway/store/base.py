@@ -12,6 +12,7 @@ migrations) where rows as dicts make the code simpler and a few microseconds do 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -59,7 +60,7 @@ class StoreBase:
         self.budget_bytes = budget_bytes
         self.clock = clock
         self._local = threading.local()
-        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []  # (the thread that opened it, it)
+        self._conns: list[tuple[threading.Thread, int, sqlite3.Connection]] = []  # (its thread, its pid, it)
         self._lock = threading.Lock()
         self._writer: ReadingWriter | None = None
         self._acks_held: dict[str, int] = {}  # acknowledgements not written yet (OutboxMixin.mark_acked)
@@ -156,12 +157,17 @@ class StoreBase:
         A thread's connections would otherwise stay open as long as the store, each with its page cache,
         schema and prepared statements, while nothing can use them any more: a process that uses the store
         from short-lived threads (the sync's prefetch thread is new in every round that sends a full batch)
-        grew by a connection per thread, to hundreds in a day (bench/field.py)."""
-        this = threading.current_thread()
+        grew by a connection per thread, to hundreds in a day (bench/field.py). A thread counts as ended when
+        it is no longer among :func:`threading.enumerate`'s (never this thread, never the main thread, which
+        Python marks stopped before its ``atexit`` handlers run); connections another process opened (before
+        a fork) are left alone. As ever, a thread's connections, and cursors on them, serve that thread only.
+        """
+        this, pid = threading.current_thread(), os.getpid()
         with self._lock:
-            ended = [old for thread, old in self._conns if not thread.is_alive()]
-            self._conns = [(thread, old) for thread, old in self._conns if thread.is_alive()]
-            self._conns.append((this, conn))
+            living = {*threading.enumerate(), this, threading.main_thread()}
+            ended = [old for thread, opener, old in self._conns if opener == pid and thread not in living]
+            self._conns = [entry for entry in self._conns if entry[1] != pid or entry[0] in living]
+            self._conns.append((this, pid, conn))
         for old in ended:
             old.close()
         return conn
@@ -205,7 +211,7 @@ class StoreBase:
             conns, self._conns = self._conns, []
         if writer is not None:
             writer.close()
-        for _thread, conn in conns:
+        for _thread, _pid, conn in conns:
             conn.close()
         self._local = threading.local()
 

@@ -560,3 +560,21 @@ def test_the_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
         # the main thread's conn and reader, and at most the last ended thread's (closed at the next open)
         assert _open_files(path) <= 4
     assert _open_files(path) == 0
+
+
+def test_the_main_threads_connections_stay_open_in_its_atexit_handlers(tmp_path: Path) -> None:
+    """Python marks the main thread stopped before its atexit handlers run: a connection opened there (a
+    reader) must not close the main thread's others, still in use."""
+    script = (
+        "import atexit, sys\n"
+        "from gateway.store import Store\n"
+        f"store = Store.open({str(tmp_path / 'store.db')!r})\n"
+        "store.set_meta('k', '1')\n"
+        "def last():\n"
+        "    store.reader.execute('SELECT 1')\n"
+        "    store.set_meta('k', '2')\n"
+        "    print(store.get_meta('k'))\n"
+        "atexit.register(last)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2", out.stderr
