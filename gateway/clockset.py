@@ -30,7 +30,7 @@ from gateway import RELEASE_DATE
 from gateway.clicontext import pass_config
 from gateway.config import Config
 from gateway.deadline import within
-from gateway.doctor import NET_DEADLINE_S, NET_TIMEOUT_S, kernel_clock_synchronized
+from gateway.doctor import NET_DEADLINE_S, NET_TIMEOUT_S, kernel_clock_synchronized, network_reason
 from gateway.errors import AnjunganError
 
 # the most the central's time may lead the clock (and the time last saved) without --allow-large-step
@@ -64,7 +64,7 @@ def central_time(
         body = within(deadline_s, ask)
         central = _time_of(body)
     except (requests.RequestException, ValueError, OSError) as err:  # TimeoutError is an OSError
-        raise AnjunganError(f"cannot read the central's time from {url}: {err}") from err
+        raise AnjunganError(f"cannot read the central's time from {url}: {network_reason(err)[1]}") from err
     return central, (started + time.time()) / 2
 
 

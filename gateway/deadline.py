@@ -14,8 +14,16 @@ from typing import Any, TypeVar
 _T = TypeVar("_T")
 
 
+class DeadlineExceeded(TimeoutError):
+    """The work of :func:`within` had not finished within ``seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no whole answer within {seconds:.0f} s (an answer that arrives too slowly)")
+        self.seconds = seconds
+
+
 def within(seconds: float, work: Callable[[], _T]) -> _T:
-    """``work()``'s result, or TimeoutError when it has not finished within ``seconds`` (it is then left to
+    """``work()``'s result, or DeadlineExceeded (a TimeoutError) when it has not finished within ``seconds`` (it is then left to
     end in a daemon thread: the command goes on and exits without waiting for it). Errors of ``work`` are
     raised here."""
     outcome: list[Any] = []
@@ -30,7 +38,7 @@ def within(seconds: float, work: Callable[[], _T]) -> _T:
     thread.start()
     thread.join(seconds)
     if not outcome:
-        raise TimeoutError(f"no whole answer within {seconds:.0f} s (an answer that arrives too slowly)")
+        raise DeadlineExceeded(seconds)
     ok, value = outcome[0]
     if not ok:
         raise value

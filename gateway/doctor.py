@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Config
+from gateway.deadline import DeadlineExceeded
 from gateway.deadline import within as _within  # one deadline for a whole network check
 from gateway.errors import AnjunganError
 
@@ -126,7 +128,9 @@ def _store(cfg: Config) -> Generator[Finding, None, bool]:
                       "run `anjungan upgrade` (it makes a backup first)")  # fmt: skip
             return False
         used, budget = store.used_bytes(), cfg.gateway.store_budget_mb << 20
-        text = f"{used / 1e6:.1f} MB / {budget / 1e6:.0f} MB"
+        text = (
+            f"{used / (1 << 20):.1f} MB / {cfg.gateway.store_budget_mb} MB"  # (MB as store_budget_mb counts)
+        )
         if used < budget * 0.9:
             yield good(f"penyimpanan {path}: {text} terpakai", f"store {path}: {text} used")
         else:
@@ -532,15 +536,15 @@ def kernel_clock_synchronized() -> bool | None:
 
 def _clock(cfg: Config) -> Iterator[Finding]:
     from gateway.store import readonly
-    from gateway.store.clock import learned_offset
+    from gateway.store.clock import learned_offset, read_learned
 
     synced = kernel_clock_synchronized()
-    offset = None
+    offset = checked_at = None
     if Path(cfg.store_path).exists():
         try:
             conn = readonly.connect(Path(cfg.store_path))
             try:
-                offset = learned_offset(conn)
+                offset, checked_at = learned_offset(conn), read_learned(conn).checked_at
             finally:
                 conn.close()
         except (AnjunganError, sqlite3.Error):
@@ -548,9 +552,13 @@ def _clock(cfg: Config) -> Iterator[Finding]:
     if synced:
         yield good("jam: tersinkron NTP", "clock: synchronized by NTP")
     elif offset is not None and abs(offset) < 60_000:
+        # when the sync last compared it: the central may be out of reach now (its own finding says so)
+        minutes = None if checked_at is None else max(0, round((time.time() * 1000 - checked_at) / 60_000))
+        ago_id = "" if minutes is None else f", diperiksa {minutes} menit lalu"
+        ago_en = "" if minutes is None else f", checked {minutes} min ago"
         yield good(
-            f"jam: sesuai jam pusat ({offset / 1000:+.0f} s)",
-            f"clock: agrees with the central's ({offset / 1000:+.0f} s)",
+            f"jam: sesuai jam pusat ({offset / 1000:+.0f} s{ago_id})",
+            f"clock: agrees with the central's ({offset / 1000:+.0f} s{ago_en})",
         )
     else:
         detail = "tidak diketahui" if offset is None else f"{offset / 1000:+.0f} s dari pusat"
@@ -562,6 +570,60 @@ def _clock(cfg: Config) -> Iterator[Finding]:
 
 NET_TIMEOUT_S = 5  # each connect and read of a network check
 NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what it wraps (``__cause__``, ``__context__``, urllib3's ``reason``, exceptions among
+    ``args``), breadth first, each once."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo += [e for e in inner if isinstance(e, BaseException)]
+
+
+def network_reason(err: BaseException) -> tuple[str, str]:
+    """Why a request to the central failed, in plain words: (Bahasa Indonesia, English), one line each.
+
+    requests and urllib3 wrap the cause several times and name their connection pool ("HTTPConnectionPool(
+    host=..., port=...): Max retries exceeded with url: ... (Caused by NewConnectionError(...))"); the
+    technician needs the cause: refused, no name, no route, no answer in time, cut, TLS, an HTTP status.
+    Anything else is its own message's first line (at most 200 characters).
+    """
+    import ssl
+
+    import requests
+
+    for cause in _causes(err):
+        if isinstance(cause, requests.HTTPError) and cause.response is not None:
+            status = f"{cause.response.status_code} {cause.response.reason or ''}".strip()
+            return f"pusat menjawab HTTP {status}", f"it answered HTTP {status}"
+        if isinstance(cause, ConnectionRefusedError):
+            return ("sambungan ditolak (tidak ada yang mendengarkan di port itu, atau firewall menolak)",
+                    "the connection was refused (nothing listens on that port, or a firewall refuses it)")  # fmt: skip
+        if isinstance(cause, socket.gaierror):
+            return ("nama host tidak dapat diterjemahkan (DNS: periksa koneksi modem dan url)",
+                    "the host name does not resolve (DNS: check the modem's link and the url)")  # fmt: skip
+        if isinstance(cause, DeadlineExceeded):
+            return (f"tidak ada jawaban utuh dalam {cause.seconds:.0f} s (jawaban datang terlalu lambat)",
+                    str(cause))  # fmt: skip
+        if isinstance(cause, (TimeoutError, requests.Timeout)):
+            return "tidak ada jawaban tepat waktu", "no answer in time"
+        if isinstance(cause, ssl.SSLError):
+            detail = cause.reason or cause.strerror or type(cause).__name__
+            return f"TLS gagal ({detail})", f"TLS failed ({detail})"
+        if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return "sambungan terputus di tengah jalan", "the connection was cut"
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return ("jaringan tidak terjangkau (tidak ada rute: periksa modem/SIM)",
+                    "the network is unreachable (no route: check the modem/SIM)")  # fmt: skip
+    first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+    return first, first
 
 
 def _central(cfg: Config) -> Iterator[Finding]:
@@ -592,7 +654,8 @@ def _central(cfg: Config) -> Iterator[Finding]:
     try:
         _within(NET_DEADLINE_S, ask_time)
     except (requests.RequestException, ValueError, KeyError, TypeError, OSError) as err:
-        yield bad(f"pusat {base} tidak terjangkau: {err}", f"central {base} cannot be reached: {err}",
+        why_id, why_en = network_reason(err)
+        yield bad(f"pusat {base} tidak terjangkau: {why_id}", f"central {base} cannot be reached: {why_en}",
                   "periksa modem/SIM dan [central] url", "check the modem/SIM and [central] url")  # fmt: skip
         return
     yield good(f"pusat {base} menjawab", f"central {base} answers")
@@ -616,7 +679,8 @@ def _central(cfg: Config) -> Iterator[Finding]:
     try:
         status, body = _within(NET_DEADLINE_S, ask_signed)
     except (requests.RequestException, OSError) as err:
-        yield bad(f"pusat tidak menjawab permintaan bertanda: {err}", f"the central did not answer a signed request: {err}",
+        why_id, why_en = network_reason(err)
+        yield bad(f"pusat tidak menjawab permintaan bertanda: {why_id}", f"the central did not answer a signed request: {why_en}",
                   "coba lagi nanti", "try again later")  # fmt: skip
         return
     if status == 401:

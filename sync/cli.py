@@ -92,6 +92,7 @@ def status_command(cfg: Config, fmt: str) -> None:
 
     with Store.existing_from_config(cfg) as store:  # never created, never migrated here
         report = status.collect(store)
+    report["central"] = {"url": cfg.central.url or None, "gateway_id": cfg.central.gateway_id or None}
     click.echo(json.dumps(report, indent=2) if fmt == "json" else status.render(report))
 
 

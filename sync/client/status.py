@@ -39,7 +39,13 @@ def collect(store: Store, *, now_ms: int | None = None) -> dict[str, Any]:
 
 
 def render(status: dict[str, Any]) -> str:
+    """:func:`collect`'s report as the lines of ``anjungan sync status``; a ``central`` entry (``url``: None when
+    ``[central] url`` is empty) puts first that nothing can be sent."""
     lines = []
+    central = status.get("central")
+    if central is not None and not central.get("url"):
+        lines.append("NO CENTRAL CONFIGURED ([central] url is empty): nothing is sent until it is set")
+        lines.append("  fill in [central] url, gateway_id and secret (docs/deploy.md, step 5)")
     refused = status.get("credentials", {}).get("refused")
     if refused:
         lines.append(f"CREDENTIALS REFUSED by the central (since {refused})")

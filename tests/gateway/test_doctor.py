@@ -104,6 +104,12 @@ class _BadCentral:
                     else:
                         conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                     return
+                if self.how == "503":
+                    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                    return
+                if self.how == "silent":  # the request is read, and nothing comes back until the end
+                    self.stop.wait(30)
+                    return
                 if self.how == "gzip":
                     body = gzip.compress(b'{"time": 1800000000.0}')
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -263,3 +269,54 @@ def test_the_printer_is_checked_by_opening_it_and_the_operator_pages_by_their_pa
         "the kiosk cannot use the printer setting: printer setting 'usb:0416:5011'",
     )
     assert not usb.ok and "file:/dev/usb/lp0" in usb.fix_en
+
+
+@pytest.mark.parametrize(
+    ("how", "english", "indonesian"),
+    [
+        ("refused", "the connection was refused", "sambungan ditolak"),
+        ("503", "it answered HTTP 503 Service Unavailable", "pusat menjawab HTTP 503"),
+        ("silent", "no answer in time", "tidak ada jawaban tepat waktu"),
+    ],
+)
+def test_a_central_out_of_reach_is_said_in_plain_words(how: str, english: str, indonesian: str) -> None:
+    """The cause, in both languages, not requests' wrapping of it ("HTTPConnectionPool(host=...): Max retries
+    exceeded ... (Caused by NewConnectionError(...))"): in the doctor's finding and in `clock`'s error."""
+    from gateway import clockset
+    from gateway.doctor import network_reason
+    from gateway.errors import AnjunganError
+    from tests.fixtures.mosquitto import free_port
+
+    central = None if how == "refused" else _BadCentral(how)
+    url = f"http://127.0.0.1:{free_port() if central is None else central.port}"
+    try:
+        with pytest.raises(AnjunganError) as caught:
+            clockset.central_time(url, timeout_s=0.5, deadline_s=10)
+    finally:
+        if central is not None:
+            central.close()
+    message = str(caught.value)
+    assert message.startswith(f"cannot read the central's time from {url}: {english}")
+    assert "Pool(" not in message and "Caused by" not in message
+    why_id, why_en = network_reason(caught.value.__cause__)  # type: ignore[arg-type]
+    assert why_en.startswith(english) and why_id.startswith(indonesian)
+
+
+def test_the_clock_finding_says_when_the_central_last_agreed(tmp_path: Path, monkeypatch) -> None:
+    """ "Agrees with the central's" is what the sync last compared, and when, not a check made now (the central
+    may be out of reach); the store's size reads in the unit of store_budget_mb."""
+    from gateway import doctor
+    from gateway.store.clock import SYSTEM_CLOCK
+
+    config = _init(tmp_path)
+    cfg = config_mod.load(config, env={})
+    with Store.open(cfg.store_path) as store:
+        store.save_clock_offset({"clock_offset_ms": "400", "clock_checked_at": str(SYSTEM_CLOCK.now_ms() - 180_000),
+                                 "clock_base_ms": str(SYSTEM_CLOCK.base_ms()), "clock_boot": SYSTEM_CLOCK.boot_id()})  # fmt: skip
+    monkeypatch.setattr(doctor, "kernel_clock_synchronized", lambda: False)  # (as on a Pi without NTP)
+    found = _findings(config)
+    clock = _one(found, "clock: agrees with the central's")
+    assert clock.ok and clock.en == "clock: agrees with the central's (+0 s, checked 3 min ago)"
+    assert clock.id == "jam: sesuai jam pusat (+0 s, diperiksa 3 menit lalu)"
+    store_line = _one(found, f"store {cfg.store_path}: ")
+    assert store_line.en.endswith(f" MB / {cfg.gateway.store_budget_mb} MB used")

@@ -42,6 +42,15 @@ def test_status_shows_backlog_and_age(store, tmp_path):
     report = json.loads(anjungan(config, "sync", "status", "--format", "json").stdout)
     assert report["streams"]["events"]["pending"] == 3
     assert report["streams"]["events"]["oldest_age_s"] >= 0
+    assert report["central"]["url"] is None
+    text = anjungan(config, "sync", "status").stdout.splitlines()
+    assert text[0] == "NO CENTRAL CONFIGURED ([central] url is empty): nothing is sent until it is set"
+
+
+def test_status_with_a_central_does_not_say_none_is_configured(store, central, tmp_path):
+    config = write_config(tmp_path, central.url, central.gateway_id, central.secret)
+    out = anjungan(config, "sync", "status").stdout
+    assert "NO CENTRAL" not in out and out.startswith("stream ")
 
 
 def test_now_fails_with_one_plain_line(store, central, tmp_path):
