@@ -81,6 +81,10 @@ class BoardSession:
         from mpremote.transport_serial import SerialTransport
 
         self._errors: tuple[type[BaseException], ...] = (TransportError, OSError)
+        if not Path(port).exists():
+            from gateway.monitor import missing_port_message
+
+            raise FlashError(missing_port_message(port))
         try:
             self.transport = SerialTransport(port, baudrate=115200)
             self.transport.enter_raw_repl(soft_reset=True)
@@ -231,7 +235,7 @@ def flash_command(cfg: Config, port: str, node_id: str, kind: str, interval_s: f
     if note:
         click.echo(note, err=True)
     skipped = total - len(copied)
-    click.echo(f"copied {len(copied)} files, skipped {skipped} unchanged (sha256 verified)")
+    click.echo(f"copied {_files(len(copied))}, skipped {skipped} unchanged (sha256 verified)")
     if "bootcount.txt" in copied:
         click.echo(f"boot counter set above boot {known}, the highest this gateway holds for {node_id}")
     click.echo(f"{node_id} is alive: boot {hello.boot}, firmware {hello.extra.get('fw')}")
@@ -267,3 +271,7 @@ def store_lines(cfg: Config, port: str, lines: list[bytes]) -> str:
     except AnjunganError as err:  # the store needs an upgrade, or cannot be written now
         return f"the node's hello is not stored: {err}"
     return ""
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"

@@ -91,7 +91,7 @@ def open_pty_link(link: Path) -> tuple[int, int]:
 @click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to put the device symlink [default: beside the board directory, ttySIM-<node id>].")  # fmt: skip
 @click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default=None,
-              help="Scripted events in the first minutes (demo: a flood crossing at 30 s, a mains outage at 90 s).")  # fmt: skip
+              help="Scripted events in the first minutes (demo: a cloudburst from 30 s that takes the river over the flood threshold after about 5 minutes, a mains outage from 90 s to 240 s).")  # fmt: skip
 @pass_config
 def simulate_command(
     cfg: config_mod.Config,

@@ -45,7 +45,7 @@ def test_flash_a_blank_board_then_skip_unchanged_files(start_board, config_env):
 
     (board.fs / "rain.py").write_text("# damaged\n")
     third = runner.invoke(flash_command, args, env=config_env)
-    assert f"copied 1 files, skipped {n_files - 1} unchanged" in third.output
+    assert f"copied 1 file, skipped {n_files - 1} unchanged" in third.output
     assert (board.fs / "rain.py").read_bytes() == (FIRMWARE / "rain.py").read_bytes()
     data_dir = Path(config_env["ANJUNGAN_CONFIG"]).parent / "data"
     assert not portlock.is_claimed(data_dir, str(board.link))  # the port was handed back to the ingest
@@ -60,7 +60,12 @@ def test_flash_errors_are_plain(config_env, tmp_path):
         env=config_env,
     )
     assert result.exit_code == 1 and isinstance(result.exception, AnjunganError)
-    assert "no MicroPython board answers" in str(result.exception)
+    assert str(result.exception).startswith(f"no device {tmp_path / 'nothing'}")  # as `node monitor` says it
+    existing = tmp_path / "not-a-board"
+    existing.write_text("")
+    silent = runner.invoke(flash_command, ["--port", str(existing), "--node-id", "n1", "--kind", "weather"],
+                           env=config_env)  # fmt: skip
+    assert "no MicroPython board answers" in str(silent.exception)
     bad = runner.invoke(
         flash_command, ["--port", "x", "--node-id", "Bad", "--kind", "weather"], env=config_env
     )
