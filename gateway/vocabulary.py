@@ -204,6 +204,10 @@ UNIT_SYMBOLS: dict[str, str] = {  # the symbol of each unit, as pages and open d
     UnitSuffix.UGM3: "µg/m³",
 }
 
+# the measurements whose readings add up (each reading is what fell since the one before: firmware/rain.py's
+# tips of the rain gauge), so that a period's sum is its figure, not its mean or its latest reading
+SUMMED_MEASUREMENTS = ("rain_mm",)
+
 
 class SkmElement(StrEnum):
     """The nine elements of the Survei Kepuasan Masyarakat (PermenPANRB 14/2017, Lampiran, "Ruang lingkup"),

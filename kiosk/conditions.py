@@ -31,7 +31,7 @@ from markupsafe import escape
 
 from gateway.store import Store
 from gateway.store.health import age_s
-from gateway.vocabulary import UNIT_SYMBOLS, UnitSuffix
+from gateway.vocabulary import SUMMED_MEASUREMENTS, UNIT_SYMBOLS, UnitSuffix
 
 RANGES = {"24j": 24 * 3600 * 1000, "7h": 7 * 24 * 3600 * 1000}
 HOUR_MS = 3600 * 1000
@@ -47,6 +47,10 @@ class Measure:
     decimals: int
     chart: bool = True
     on_off: bool = False  # 1 = on, 0 = off (e.g. mains_ok)
+    # readings that add up (SUMMED_MEASUREMENTS: rain): shown as the last hour's sum, charted as hourly sums,
+    # labelled ``summed_label`` / ``chart_label`` (a reading alone is what fell since the node's last frame)
+    summed_label: Any = None
+    chart_label: Any = None
 
 
 # unit suffix -> (the quantity it measures, decimals)
@@ -71,7 +75,13 @@ UNITS: dict[str, tuple[str, Any, int]] = {
 # The measurements of the project's nodes (firmware/); order = order on the page.
 MEASUREMENTS: dict[str, Measure] = {
     "water_cm": Measure(_l("Tinggi muka air"), "cm", 0),
-    "rain_mm": Measure(_l("Curah hujan"), "mm", 1),
+    "rain_mm": Measure(
+        _l("Curah hujan"),
+        "mm",
+        1,
+        summed_label=_l("Curah hujan 1 jam terakhir"),
+        chart_label=_l("Curah hujan per jam"),
+    ),  # fmt: skip
     "temp_c": Measure(_l("Suhu udara"), "°C", 1),
     "rh_pct": Measure(_l("Kelembapan udara"), "%", 0),
     "pressure_hpa": Measure(_l("Tekanan udara"), "hPa", 0),
@@ -161,9 +171,12 @@ def node_groups(store: Store, stale_ms: int, labels: Mapping[str, str] | None = 
         group = groups.setdefault(node, {"node": node, "kind": kind, "readings": [], "last_at": 0,
                                          "place": labels.get(node) or KIND_NAMES.get(kind or "")})  # fmt: skip
         measure = describe(reading["name"])
-        group["readings"].append({**reading, "label": measure.label, "unit": measure.unit,
-                                  "decimals": measure.decimals, "chart": measure.chart,
-                                  "on_off": measure.on_off})  # fmt: skip
+        shown = {**reading, "label": measure.label, "chart_label": measure.chart_label or measure.label}
+        if reading["name"] in SUMMED_MEASUREMENTS:  # the last hour's sum: one reading is a minute's rain
+            shown["value"] = store.total_since(node, reading["name"], now - HOUR_MS)
+            shown["label"] = measure.summed_label or measure.label
+        group["readings"].append({**shown, "unit": measure.unit, "decimals": measure.decimals,
+                                  "chart": measure.chart, "on_off": measure.on_off})  # fmt: skip
         last_seen = row["last_seen"] if row else None  # the arrival of its last frame
         group["last_at"] = last_seen if last_seen is not None else max(group["last_at"], reading["at"])
     for group in groups.values():
@@ -184,14 +197,18 @@ def newest_age(groups: list[dict[str, Any]]) -> str | None:
     return age_text(min(known) if known else None)
 
 
-def _hourly(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, float]]:
-    """Hourly means of 5-minute aggregates (a 7-day chart needs no more)."""
+def _hourly(points: Sequence[Mapping[str, Any]], *, summed: bool = False) -> list[tuple[int, float]]:
+    """Hourly means of 5-minute aggregates (a 7-day chart needs no more); hourly sums when ``summed``."""
     buckets: dict[int, tuple[float, int]] = {}
     for p in points:
         hour = p["at"] // HOUR_MS * HOUR_MS
         total, count = buckets.get(hour, (0.0, 0))
         buckets[hour] = (total + p["mean"] * p["n"], count + p["n"])
-    return [(hour, total / count) for hour, (total, count) in sorted(buckets.items()) if count]
+    return [
+        (hour, total if summed else total / count)
+        for hour, (total, count) in sorted(buckets.items())
+        if count
+    ]
 
 
 def chart_spec(store: Store, node: str, name: str, span: str, limit: float | None, tz: str) -> dict[str, Any]:
@@ -199,10 +216,16 @@ def chart_spec(store: Store, node: str, name: str, span: str, limit: float | Non
     until = store.clock.now_ms()
     since = until - RANGES[span]
     points = [p for p in store.series(node, name, since) if p["at"] <= until]  # not the future
-    values = _hourly(points) if span == "7h" else [(p["at"], p["mean"]) for p in points]
     measure = describe(name)
+    if (
+        name in SUMMED_MEASUREMENTS
+    ):  # what fell each hour (a 5-minute mean of per-frame amounts means nothing)
+        values = _hourly(points, summed=True)
+    else:
+        values = _hourly(points) if span == "7h" else [(p["at"], p["mean"]) for p in points]
     return {
-        "title": str(measure.label), "unit": measure.unit, "decimals": measure.decimals, "span": span,
+        "title": str(measure.chart_label or measure.label), "unit": measure.unit, "decimals": measure.decimals,
+        "span": span,
         "points": [[at, value] for at, value in values], "since": since, "until": until, "limit": limit,
         "limit_title": str(_l("Batas siaga")), "no_data": str(_l("Data belum tersedia")), "tz": tz,
     }  # fmt: skip

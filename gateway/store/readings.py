@@ -89,6 +89,16 @@ class ReadingsMixin(StoreBase):
             for b, mean, low, high, n in rows
         ]
 
+    def total_since(self, node: str, name: str, since_ms: int) -> float:
+        """The sum of one measurement's readings in the 5-minute aggregates from the one holding ``since_ms`` on
+        (what fell since then, for a measurement whose readings add up: rain in mm); 0.0 when there is none."""
+        row = self.reader.execute(
+            "SELECT sum(s.total) FROM series s JOIN nodes n ON n.id = s.node_id JOIN names m ON m.id = s.name_id "
+            "WHERE n.node = ? AND m.name = ? AND s.bucket >= ?",
+            (node, name, since_ms // SERIES_BUCKET_MS),
+        ).fetchone()
+        return float(row[0] or 0.0)
+
     def console(self, source: str, limit: int = 50) -> list[ConsoleLine]:
         """The last ``limit`` console lines of ``source`` (a node's port), oldest first."""
         rows = self.reader.execute(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.vocabulary import UNIT_SYMBOLS
+from gateway.vocabulary import SUMMED_MEASUREMENTS, UNIT_SYMBOLS
 
 UNITS = UNIT_SYMBOLS  # suffix -> the unit's symbol (the frame contract's vocabulary)
 
@@ -97,9 +97,7 @@ def unit_of(name: str) -> str:
 DEFAULT_DECIMALS = 3  # frame.py's rounding of any float a node sends
 
 
-# the measurements whose readings add up (each reading is what fell since the one before: firmware/rain.py's
-# tips of the rain gauge), so that a period's sum is its figure, not its mean
-SUMMED = ("rain_mm",)
+SUMMED = SUMMED_MEASUREMENTS  # gateway/vocabulary.py: readings that add up over a period
 
 
 def summed(name: str) -> bool:

@@ -243,3 +243,33 @@ def test_environment_page_in_chromium(environment_server: LiveServer, touch_page
     shot(page, f"70-environment-{lang}")
     page.locator(".node").nth(2).scroll_into_view_if_needed()
     shot(page, f"71-environment-{lang}-power")
+
+
+def test_rain_is_shown_as_the_last_hours_sum_and_charted_per_hour(
+    client: FlaskClient, kiosk_store: Store, feed: Callable[..., None]
+) -> None:
+    """A rain reading is what fell since the node's frame before (a minute, or 5 s in the demo): the page showed
+    the last one alone ("Curah hujan 0,3 mm" in a cloudburst). It shows the last hour's sum, and the charts
+    what fell each hour (a 5-minute mean of per-frame amounts is no figure of rain)."""
+    from kiosk import conditions
+
+    now = db.now_ms()
+    feed("dmk-wx-01", {"rain_mm": 10.0}, at=now - 2 * 3_600_000)  # two hours ago: not in the last hour
+    for k in range(11, -1, -1):  # 12 frames 5 minutes apart, 0.5 mm each: 6 mm in the last hour
+        feed("dmk-wx-01", {"rain_mm": 0.5, "temp_c": 25.0}, at=now - k * 300_000)
+    page = client.get("/kondisi").get_data(as_text=True)
+    block = page[page.index('data-name="rain_mm"') :][:400]
+    assert "Curah hujan 1 jam terakhir" in block and "6,0" in block
+    assert "Grafik Curah hujan per jam 24 jam terakhir" in page
+    spec = conditions.chart_spec(kiosk_store, "dmk-wx-01", "rain_mm", "24j", None, "Asia/Jakarta")
+    assert spec["title"] == "Curah hujan per jam"
+    assert sum(value for _at, value in spec["points"]) == pytest.approx(16.0)
+    assert all(at % 3_600_000 == 0 for at, _value in spec["points"])  # one point an hour
+    temp = conditions.chart_spec(kiosk_store, "dmk-wx-01", "temp_c", "24j", None, "Asia/Jakarta")
+    assert {value for _at, value in temp["points"]} == {25.0}  # other measurements: still 5-minute means
+    client.get("/bahasa/en")
+    english = client.get("/kondisi").get_data(as_text=True)
+    assert "Rainfall in the last hour" in english and "6.0" in english
+    assert "Rainfall per hour" in english  # (the charts' descriptions)
+    svg = client.get("/kondisi/grafik/dmk-wx-01/rain_mm/24j.svg")
+    assert svg.status_code == 200 and svg.headers["X-Kiosk-Chart"] == "drawn"
