@@ -504,7 +504,7 @@ def main() -> None:  # noqa: C901, PLR0915
         raise SystemExit(
             f"{work} is on {kind}: nothing is written back there; use a folder on a disk (--keep)"
         )
-    # as measured in docs/deploy.md: a commit a minute at most (not the default; --config to compare)
+    # as measured in docs/deploy.md: the default commit interval, 2 minutes (--config to compare others)
     settings = {"gateway.commit_interval_s": 120.0, "sync.interval_s": 60.0, "sync.backoff_base_s": 1.0,
                 "sync.backoff_cap_s": 900.0}  # fmt: skip
     for item in args.config:

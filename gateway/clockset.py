@@ -125,8 +125,18 @@ def check_plausible(central: float, local: float, saved: float | None, *, allow_
         raise AnjunganError(
             f"the central's time ({_utc(central)}) is {ahead / 86400:.0f} days ahead of this clock "
             f"({_utc(reference)}): refused, the clock is left as it is; if this Pi really was switched off that "
-            "long, take it as root with `anjungan clock from-central --allow-large-step`"
+            f"long, take it as root with `sudo {_program()} clock from-central --allow-large-step` (this program "
+            "itself: the `anjungan` wrapper runs as the service user, which may not set the clock)"
         )
+
+
+def _program() -> str:
+    """The ``anjungan`` program of the environment running now (beside its Python: on a Pi, the release's, not
+    the ``/usr/local/bin`` wrapper), for a command the technician must run as root; ``anjungan`` if none."""
+    import sys
+
+    program = Path(sys.executable).parent / "anjungan"
+    return str(program) if program.is_file() else "anjungan"
 
 
 @click.group("clock")

@@ -178,7 +178,8 @@ def _upgrade(store_path: Path, backup_dir: Path, pending: list[str]) -> UpgradeR
         raise AnjunganError(
             f"too little disk for a backup before the upgrade: {free / 1e6:.0f} MB free, "
             f"{(2 * size + (16 << 20)) / 1e6:.0f} MB needed; {_backups_held(backup_dir)}; free some space and "
-            "run `anjungan upgrade` again"
+            "upgrade again (`anjungan upgrade`; on a Pi, run the new release's `hardware/install-pi.sh` again: "
+            "until then the Pi keeps running the release it had)"
         )
     backup = backup_store(store_path, backup_dir, f"before-{pending[-1]}")
     conn = db.connect(store_path)

@@ -130,4 +130,5 @@ def test_too_little_disk_names_what_the_backups_hold(tiny_disk: Path) -> None:
         and f"{kept.name} (" in text
         and "(the oldest can go)" in text
     )
+    assert "run the new release's `hardware/install-pi.sh` again" in text
     assert not list(backups.glob("*.partial*"))
