@@ -66,3 +66,18 @@ def test_the_health_report_goes_when_it_changed_or_is_old(store, central, make_c
     now[0] += client.reporter.max_age_s
     client.run_once()
     assert len(reported()) == 1  # rounds are rare: the last report is 15 intervals old
+
+
+def test_which_streams_wait_is_not_news_for_the_report() -> None:
+    """Readings come and go from the backlog with each commit of the ingest: that a stream waits (its
+    ``oldest_<stream>_s``) is told on every request by X-Anjungan-Backlog, and sent the health report with
+    every other round (0.35 MB a day on the wire). A threshold or a node's boot is news."""
+    from sync.client.report import steady
+
+    base = {"version": "0.1.0", "uptime_s": 10, "clock": 1, "offset_ms": 0, "dead": 0, "water_alert_cm": 150}
+    node = {"node": "n1", "fw": "1.0", "boot": 3, "every": 60, "bad": 0, "seen": 5}
+    assert steady({**base, "oldest_readings_s": 40}, [node]) == steady(base, [node])
+    assert steady({**base, "oldest_events_s": 3, "uptime_s": 99}, [node]) == steady(base, [node])
+    assert steady({**base, "water_alert_cm": 120}, [node]) != steady(base, [node])
+    assert steady(base, [{**node, "boot": 4}]) != steady(base, [node])
+    assert steady(base, [{**node, "seen": 600}]) != steady(base, [node])  # late: silent for 10 intervals
