@@ -1,5 +1,7 @@
 # anjungan — the two commands are `make demo` and `make test`; both build on `make install`.
 PYTHON ?= python3
+# options of `anjungan demo`, e.g. make demo DEMO_ARGS="--kiosk-port 8081 --central-port 8601"
+DEMO_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -20,7 +22,7 @@ system-deps:
 
 demo: install
 	@bash scripts/system-deps.sh demo
-	$(BIN)/anjungan demo
+	$(BIN)/anjungan demo $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

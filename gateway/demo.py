@@ -6,11 +6,18 @@ page, and it reaches the kiosk through the downlink in the first sync round), th
 weather, power) on pseudo-terminals, and the gateway's ingest, kiosk and sync, each a supervised child process
 with its log in ``<demo dir>/logs/``. Ctrl-C stops everything (and a killed demo
 takes its children along: see gateway/supervise.py); running it again carries on with the same data.
+
+A demo holds its folder for its whole life: an exclusive ``flock`` on ``<demo dir>/demo.lock`` (which says its
+pid), taken before anything in the folder is written, so that a second demo on the same folder refuses instead
+of rewriting the first one's configuration, restarting its nodes and removing its device links. The kernel drops
+the lock when the demo ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -49,17 +56,57 @@ DEMO_OPDS = {
 REGION_CODE = "33.21.08"
 PLACES_BY = "admin"  # the demo officer named in the central's audit trail for the places set at the first run
 ALERTS_EVERY_S = "10"  # the demo's central evaluates alerts often, so that they show within seconds
+LOCK_NAME = "demo.lock"  # in the demo folder: locked by the demo that runs there, and holding its pid
+
+
+class DemoFolderBusyError(AnjunganError):
+    """Another demo runs in the demo folder (holds its lock)."""
+
+
+def _how_to_run(options: str) -> str:
+    """Both ways to start the demo with ``options``: ``make demo DEMO_ARGS=...`` and the command itself."""
+    return f'make demo DEMO_ARGS="{options}" or .venv/bin/anjungan demo {options}'
+
+
+def lock_folder(demo_dir: Path) -> int:
+    """Take the demo folder ``demo_dir`` (created if missing) for this process: an exclusive ``flock`` on its
+    ``demo.lock``, which then holds this process's pid. Returns the lock file's descriptor: the folder is held
+    until it is closed or the process ends (it is not inherited by children).
+
+    Raises DemoFolderBusyError naming the folder, the running demo's pid (when the file says it) and the way
+    out when another process holds it; OSError when the folder or the file cannot be made.
+    """
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(demo_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, private.FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        who = f"pid {holder}" if holder.isdigit() else "pid unknown"
+        raise DemoFolderBusyError(
+            f"another demo runs in {demo_dir} ({who}): stop it first (Ctrl-C in its terminal), or start this "
+            f"one in another folder on other ports: {_how_to_run('--dir OTHER --kiosk-port N --central-port M')}"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _central_db(demo_dir: Path) -> str:
     return f"sqlite:///{demo_dir / 'central' / 'central.db'}"
 
 
-def _credentials(demo_dir: Path) -> dict[str, str]:
-    """This gateway's id and secret at the demo's central, registered on the first run."""
+def _quiet(_line: str) -> None:
+    """An echo that prints nothing."""
+
+
+def _credentials(demo_dir: Path, echo: Callable[[str], object] = _quiet) -> dict[str, str]:
+    """This gateway's id and secret at the demo's central, registered on the first run (saying so first)."""
     path = demo_dir / "central" / "credentials.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
+    echo("  creating the demo's central and registering the kiosk there ...")
     private.ensure_dir(path.parent)  # the central's secret for this gateway
     result = subprocess.run(
         anjungan_argv("central", "--db", _central_db(demo_dir), "add-gateway", GATEWAY_ID),
@@ -87,17 +134,26 @@ def _operator(demo_dir: Path) -> tuple[str, str | None]:
 
 
 def check_ports(**ports: int) -> None:
-    """Raise AnjunganError naming the first of ``ports`` (name -> port) that something else already listens
-    on, and the option that changes it; the demo starts nothing then."""
+    """Raise AnjunganError naming every one of ``ports`` (option name -> port) that something else already
+    listens on, and how to start the demo with others (``make demo DEMO_ARGS=...`` or the command); the demo
+    starts nothing then."""
+    taken = []
     for name, port in ports.items():
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
-                option = "--" + name.replace("_", "-")
-                raise AnjunganError(f"port {port} is taken (something else listens there): choose another "
-                                    f"with {option} N") from None  # fmt: skip
+                taken.append((f"--{name.replace('_', '-')}", port))
+    if not taken:
+        return
+    options = " ".join(f"{option} {'NMK'[i]}" for i, (option, _port) in enumerate(taken))
+    if len(taken) == 1:
+        what = f"port {taken[0][1]} is taken (something else listens there): choose another"
+    else:
+        listed = " and ".join(f"{port} ({option})" for option, port in taken)
+        what = f"ports {listed} are taken (something else listens there): choose others"
+    raise AnjunganError(f"{what}: {_how_to_run(options)}")
 
 
 # The back office's demo officers: one per role (a pelaksana for the public-works OPD).
@@ -105,14 +161,18 @@ OFFICERS = (("admin", "admin", None), ("ppid", "ppid", None), ("pu", "pelaksana"
             ("atasan", "atasan", None), ("teknisi", "teknisi", None))  # fmt: skip
 
 
-def _officers(demo_dir: Path) -> list[dict[str, Any]]:
-    """Create the demo's officer accounts on the first run; answer them with their passwords (shown only now).
+def _officers(demo_dir: Path, echo: Callable[[str], object] = _quiet) -> list[dict[str, Any]]:
+    """Create the demo's officer accounts on the first run (saying so first); answer them with their passwords
+    (shown only now).
 
     Later runs answer [] (the passwords were printed once; the admin page issues new ones).
     """
     marker = demo_dir / "central" / "officers-created"
     if marker.exists():
         return []
+    echo(
+        f"  creating the back office's officers, one per role ({', '.join(name for name, *_ in OFFICERS)}) ..."
+    )
     made = []
     for name, role, opd in OFFICERS:
         argv = anjungan_argv("central", "--db", _central_db(demo_dir), "add-user", name, "--role", role,
@@ -144,13 +204,15 @@ DEMO_SUBMISSIONS: tuple[tuple[str, dict[str, Any], dict[str, Any] | None], ...] 
 )  # fmt: skip
 
 
-def _places(demo_dir: Path, gateway_id: str) -> None:
+def _places(demo_dir: Path, gateway_id: str, echo: Callable[[str], object] = _quiet) -> None:
     """Set the kiosk's and the nodes' places, producers (the demo's OPDs, added first) and the kiosk's Satu Data
     region code at the central on the first run, as the demo's admin officer (audited there); run after
-    :func:`_officers`. Each command is idempotent: a demo folder of an older version gets the ones it lacks."""
+    :func:`_officers`. Each command is idempotent: a demo folder of an older version gets the ones it lacks.
+    Says what it does first (when it does anything)."""
     marker = demo_dir / "central" / "places-set-v2"
     if marker.exists():
         return
+    echo("  setting the OPDs and the places of the kiosk and its nodes at the central ...")
     central = ("central", "--db", _central_db(demo_dir))
     label, lat, lon = KIOSK_PLACE
     for code, name in DEMO_OPDS.items():
@@ -176,10 +238,11 @@ def _places(demo_dir: Path, gateway_id: str) -> None:
     marker.write_text("places set\n")
 
 
-def _publish_sample(demo_dir: Path) -> None:
+def _publish_sample(demo_dir: Path, echo: Callable[[str], object] = _quiet) -> None:
     """Publish the sample content at the demo's central for every kiosk (audited there as ``cli``). Every start
-    runs it: it publishes only what the central never had, so nothing is added twice and an item an officer
-    edited or withdrew stays so."""
+    runs it (saying so first): it publishes only what the central never had, so nothing is added twice and an
+    item an officer edited or withdrew stays so."""
+    echo("  publishing the sample content at the central (only what it never had) ...")
     result = subprocess.run(anjungan_argv("central", "--db", _central_db(demo_dir), "publish-sample"),
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     if result.returncode != 0:
@@ -230,13 +293,16 @@ def _link(demo_dir: Path, node_id: str) -> Path:
     return demo_dir / "run" / f"ttySIM-{node_id}"
 
 
-def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
+def prepare(
+    demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callable[[str], object] = _quiet
+) -> Path:
     """Write the demo's configuration, register it at the central, publish the sample content there and file
-    the demo's submissions in the store; return the config path. (The officers, then the places, come after.)"""
+    the demo's submissions in the store, telling ``echo`` (one line each) before each slow step; return the
+    config path. (The officers, then the places, come after.)"""
     private.ensure_dir(demo_dir / "logs")
-    credentials = _credentials(demo_dir)
+    credentials = _credentials(demo_dir, echo)
     operator_hash, _password = _operator(demo_dir)
-    _publish_sample(demo_dir)
+    _publish_sample(demo_dir, echo)
     path = demo_dir / "anjungan.toml"
     overrides: dict[str, dict[str, Any]] = {
         # the demo's time runs fast (a frame every 5 s, a sync every 10 s): so does the writer's gathering, or the
@@ -267,6 +333,7 @@ def prepare(demo_dir: Path, *, kiosk_port: int, central_port: int) -> Path:
     cfg = config_mod.load(path)
     with Store.from_config(cfg) as store:
         if store.get_meta("demo_submissions") is None:
+            echo("  filing a few citizens' submissions and ratings in the kiosk's store ...")
             _seed_submissions(store)
             _seed_ratings(store)
             store.set_meta("demo_submissions", "1")
@@ -301,15 +368,35 @@ def children(demo_dir: Path, config_path: Path, *, kiosk_port: int, central_port
 
 
 def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callable[[str], object]) -> None:
-    """Prepare and run the whole demo until stopped; AnjunganError (before anything starts) when a port is
-    taken or the demo's central cannot be set up."""
-    check_ports(kiosk_port=kiosk_port, central_port=central_port)
+    """Prepare and run the whole demo until stopped, holding the demo folder all the while (:func:`lock_folder`).
+
+    Raises AnjunganError (before anything starts) when another demo runs in the folder (DemoFolderBusyError),
+    when a port is taken (every taken one named), or when the demo's central cannot be set up. Nothing is written
+    in a folder another demo holds; nothing at all when a port is taken and the folder did not exist.
+    """
     demo_dir = demo_dir.resolve()
-    demo_dir.mkdir(parents=True, exist_ok=True)
+    # another demo in an existing folder is the first thing to say; a new folder is made only once the ports are free
+    lock = lock_folder(demo_dir) if demo_dir.is_dir() else None
+    try:
+        check_ports(kiosk_port=kiosk_port, central_port=central_port)
+        if lock is None:
+            lock = lock_folder(demo_dir)
+        _run_locked(demo_dir, kiosk_port=kiosk_port, central_port=central_port, echo=echo)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _run_locked(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callable[[str], object]) -> None:
+    first = not (demo_dir / "central" / "officers-created").exists()
+    echo(
+        f"demo folder: {demo_dir}"
+        + ("  (first start: setting it up takes about half a minute)" if first else "")
+    )
     _hash, operator_password = _operator(demo_dir)
-    config_path = prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port)
-    officers = _officers(demo_dir)
-    _places(demo_dir, _credentials(demo_dir)["gateway_id"])
+    config_path = prepare(demo_dir, kiosk_port=kiosk_port, central_port=central_port, echo=echo)
+    officers = _officers(demo_dir, echo)
+    _places(demo_dir, _credentials(demo_dir)["gateway_id"], echo)
     parts = children(demo_dir, config_path, kiosk_port=kiosk_port, central_port=central_port)
     echo(f"kiosk:    http://127.0.0.1:{kiosk_port}/")
     if operator_password:
@@ -322,8 +409,25 @@ def run_demo(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Callab
         echo(f"  officer {officer['user']:<8} role {officer['role']}{opd}  password {officer['password']}")
     if officers:
         echo("  (these passwords are shown only now; an admin can issue new ones on the Pengguna page)")
+    if not officers:
+        echo(_passwords_shown_before(demo_dir, operator_too=not operator_password))
     echo(f"nodes:    {', '.join(f'{n} ({k})' for n, k in NODES)} on {demo_dir / 'run'}")
     echo(f"config:   {config_path}")
     echo(f"logs:     {demo_dir / 'logs'}")
+    echo(
+        "starting the central, the nodes, the ingest, the kiosk and the sync (the kiosk answers within seconds)"
+    )
     echo("Ctrl-C stops the demo.")
     Supervisor(parts, echo=echo).run()
+
+
+def _passwords_shown_before(demo_dir: Path, *, operator_too: bool = True) -> str:
+    """The later starts' line: where the officers' passwords (and the operator's, with ``operator_too``) were
+    shown and how to issue new ones."""
+    whose = "the officers' and the kiosk operator's were" if operator_too else "the officers' were"
+    return (
+        f"  passwords: {whose} shown at the first start; a new one for an "
+        f"officer: .venv/bin/anjungan central --db {_central_db(demo_dir)} reset-password NAME (or an admin on "
+        f"the Pengguna page); for the operator: delete {demo_dir / 'central' / 'kiosk-operator.json'} and start "
+        "the demo again"
+    )

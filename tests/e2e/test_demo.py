@@ -199,6 +199,39 @@ def test_demo_with_a_port_taken_says_which_in_one_line(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == (
-        f"anjungan: port {port} is taken (something else listens there): choose another with --central-port N"
+        f"anjungan: port {port} is taken (something else listens there): choose another: "
+        'make demo DEMO_ARGS="--central-port N" or .venv/bin/anjungan demo --central-port N'
     )
     assert not (tmp_path / "demo").exists()  # nothing was started or written
+
+
+def test_demo_with_both_ports_taken_names_both_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as kiosk, socket.socket() as central:
+        for sock in (kiosk, central):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        kiosk_port, central_port = kiosk.getsockname()[1], central.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"),
+             "--kiosk-port", str(kiosk_port), "--central-port", str(central_port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"anjungan: ports {kiosk_port} (--kiosk-port) and {central_port} (--central-port) are taken (something "
+        'else listens there): choose others: make demo DEMO_ARGS="--kiosk-port N --central-port M" or '
+        ".venv/bin/anjungan demo --kiosk-port N --central-port M"
+    ]
+    assert not (tmp_path / "demo").exists()
+
+
+def test_make_demo_passes_demo_args(tmp_path: Path) -> None:
+    """`make demo DEMO_ARGS=...` hands its options to `anjungan demo` (shown by make's dry run)."""
+    from tests.conftest import REPO
+
+    result = subprocess.run(
+        ["make", "-n", "-o", "install", "demo", "DEMO_ARGS=--dir elsewhere --kiosk-port 8081 --central-port 8601"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin/anjungan demo --dir elsewhere --kiosk-port 8081 --central-port 8601" in result.stdout
