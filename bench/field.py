@@ -2,7 +2,10 @@
 
 `anjungan ingest`, `anjungan kiosk` and `anjungan sync run` run as in the field (one process each, systemd's
 watchdog spoken to them through a notify socket of the bench), against `anjungan central serve` on loopback
-through a small TCP proxy standing for the 3G/4G link. The load of one day:
+behind an HTTPS front (TLS 1.3, a certificate chain as a public CA issues one: RSA 2048 leaf and intermediate
+under an RSA 4096 root, which the sync trusts through ``SSL_CERT_FILE``), through a small TCP proxy standing
+for the 3G/4G link that counts the bytes on the wire (``--plain-http``: no TLS, to compare). The load of one
+day:
 
 - 10 sensor nodes on pseudo-terminals (the ingest reads them as serial ports), a frame a minute each,
   staggered (4 water-level, 3 weather, 3 power nodes, as the firmware sends them), a hello every 15 minutes;
@@ -37,12 +40,13 @@ Prints a table, then as its LAST line one JSON object: ``disk_write_bytes_per_da
 ``wire_bytes_per_day``, ``cpu_s_per_day``, ``rss_total_mb`` and per-process figures. Targets: at most 50 MB
 written and 2 MB on the wire a day, at most 120 MB RSS for all gateway processes together.
 
-    .venv/bin/python bench/field.py [--minutes 10] [--idle-s 30] [--keep DIR] [--seed 15]
+    .venv/bin/python bench/field.py [--minutes 10] [--idle-s 30] [--keep DIR] [--seed 15] [--plain-http]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import heapq
 import json
@@ -53,6 +57,7 @@ import re
 import signal
 import socket
 import sqlite3
+import ssl
 import struct
 import subprocess
 import sys
@@ -174,6 +179,105 @@ class Link:
 
 def _path_kind(path: str) -> str:
     return "/api/v1/files/…" if path.startswith("/api/v1/files/") else path
+
+
+def certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A chain as a public CA issues one (an RSA 4096 root, an RSA 2048 intermediate, an RSA 2048 leaf for
+    127.0.0.1; the server sends leaf and intermediate, as a Let's Encrypt certificate is served), made with the
+    openssl command: (root to trust, chain to serve, leaf's key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def run(*argv: str) -> None:
+        subprocess.run(["openssl", *argv], cwd=folder, check=True, capture_output=True)
+
+    (folder / "int.ext").write_text("basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                                    "keyUsage=critical,keyCertSign,cRLSign\n")  # fmt: skip
+    (folder / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+                                     "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n")  # fmt: skip
+    run("req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", "root.key", "-out", "root.pem", "-days", "30",
+        "-subj", "/O=Bench Root CA/CN=Bench Root X1")  # fmt: skip
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "int.key",
+        "-out",
+        "int.csr",
+        "-subj",
+        "/O=Bench/CN=R11",
+    )
+    run("x509", "-req", "-in", "int.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-out",
+        "int.pem", "-days", "30", "-extfile", "int.ext")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj",
+        "/CN=central.kominfo.example")  # fmt: skip
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial", "-out",
+        "leaf.pem", "-days", "30", "-extfile", "leaf.ext")  # fmt: skip
+    chain = folder / "chain.pem"
+    chain.write_bytes((folder / "leaf.pem").read_bytes() + (folder / "int.pem").read_bytes())
+    return folder / "root.pem", chain, folder / "leaf.key"
+
+
+class TlsFront:
+    """The central's HTTPS front (a reverse proxy terminating TLS, as the central is served in the field):
+    TLS from the link, plain HTTP to ``anjungan central serve``, in an asyncio loop of its own thread (one
+    TLS object is never used by two threads). Counts the requests and their HTTP bytes (as sent, both ways) by
+    path; the link in front counts what TLS makes of them."""
+
+    def __init__(self, upstream: int, chain: Path, key: Path):
+        self.upstream = upstream
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(chain, key)
+        self.by_path: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), name="tls-front", daemon=True).start()
+        if not ready.wait(30):
+            raise SystemExit("the bench's TLS front did not start")
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=30)
+        )
+        self.port = int(server.sockets[0].getsockname()[1])
+        ready.set()
+        self.loop.run_forever()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            return
+        path = ["?"]
+        await asyncio.gather(
+            self._pump(reader, up_writer, True, path), self._pump(up_reader, writer, False, path)
+        )
+
+    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, outgoing: bool,
+                    path: list[str]) -> None:  # fmt: skip
+        try:
+            while chunk := await src.read(65536):
+                if outgoing:
+                    match = re.match(rb"(GET|POST|PUT|HEAD) (/[^ ?]*)", chunk)
+                    if match:
+                        path[0] = f"{match.group(1).decode()} {_path_kind(match.group(2).decode())}"
+                        self.requests[path[0]] += 1
+                self.by_path[path[0]] += len(chunk)
+                dst.write(chunk)
+                await dst.drain()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                dst.close()
 
 
 # -- processes and their figures ---------------------------------------------------------------------------------
@@ -464,7 +568,7 @@ class Writeback(threading.Thread):
 SCALED = {"gateway.commit_interval_s", "sync.interval_s", "sync.backoff_base_s", "sync.backoff_cap_s"}
 
 
-def write_config(path: Path, data: Path, ports: list[str], kiosk_port: int, link: int, creds: dict[str, str],
+def write_config(path: Path, data: Path, ports: list[str], kiosk_port: int, url: str, creds: dict[str, str],
                  settings: dict[str, float], factor: float) -> None:  # fmt: skip
     """The gateway's TOML; ``settings`` ("section.key" -> value) added, the times of SCALED divided by F."""
     sections: dict[str, list[str]] = {"gateway": [], "sync": []}
@@ -475,7 +579,7 @@ def write_config(path: Path, data: Path, ports: list[str], kiosk_port: int, link
     path.write_text(
         f'[gateway]\nid = "bench-field"\nname = "Desa Bench"\ndata_dir = "{data}"\n'
         + "".join(line + "\n" for line in sections.pop("gateway"))
-        + f'\n[central]\nurl = "http://127.0.0.1:{link}"\ngateway_id = "{creds["gateway_id"]}"\n'
+        + f'\n[central]\nurl = "{url}"\ngateway_id = "{creds["gateway_id"]}"\n'
         f'secret = "{creds["secret"]}"\n\n{serial}[mqtt]\nhost = ""\n\n'
         f'[kiosk]\nhost = "127.0.0.1"\nport = {kiosk_port}\nsecret_key = "bench-field-secret"\n\n'
         + "".join(
@@ -490,6 +594,8 @@ def main() -> None:  # noqa: C901, PLR0915
     parser.add_argument("--idle-s", type=float, default=30.0, help="real seconds measuring wall-clock work")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--keep", type=Path, help="keep the work files in this folder")
+    parser.add_argument("--plain-http", action="store_true",
+                        help="the link without TLS (the central is served over HTTPS in the field)")  # fmt: skip
     parser.add_argument("--config", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a gateway setting for this run (times in real-day seconds: scaled by F)")  # fmt: skip
     args = parser.parse_args()
@@ -532,8 +638,15 @@ def main() -> None:  # noqa: C901, PLR0915
                                    stdout=(work / "central.log").open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
         cleanup.callback(lambda: (central.terminate(), central.wait(30)))
         wait_port("127.0.0.1", central_port, 60)
-        link = Link(central_port)
+        front: TlsFront | None = None
+        trusted: Path | None = None
+        if not args.plain_http:
+            trusted, chain, key = certificates(work / "tls")
+            front = TlsFront(central_port, chain, key)
+            cleanup.callback(front.close)
+        link = Link(front.port if front is not None else central_port)
         cleanup.callback(link.close)
+        http: Link | TlsFront = front if front is not None else link  # what counts the requests by path
 
         masters, ports = [], []
         for _ in range(sum(count for _, count in NODES)):
@@ -545,8 +658,13 @@ def main() -> None:  # noqa: C901, PLR0915
             cleanup.callback(os.close, slave)
         kiosk_port = free_port()
         config = work / "gateway.toml"
-        write_config(config, data, ports, kiosk_port, link.port, creds, settings, factor)
+        scheme = "http" if front is None else "https"
+        write_config(
+            config, data, ports, kiosk_port, f"{scheme}://127.0.0.1:{link.port}", creds, settings, factor
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANJUNGAN_")}
+        if trusted is not None:  # the bench's root CA, as a public CA's root is trusted in the field
+            env["SSL_CERT_FILE"] = str(trusted)
         root = [ANJUNGAN, "--config", str(config)]
         services = [Service("ingest", [*root, "ingest"], 60), Service("kiosk", [*root, "kiosk"], 60),
                     Service("sync", [*root, "sync", "run"], 1800)]  # fmt: skip
@@ -587,8 +705,8 @@ def main() -> None:  # noqa: C901, PLR0915
         wire0 = (
             link.bytes_up,
             link.bytes_down,
-            Counter(link.by_path),
-            Counter(link.requests),
+            Counter(http.by_path),
+            Counter(http.requests),
             link.connections,
         )
         print(f"one simulated day in {args.minutes:g} min (F = {factor:.0f}) …", file=sys.stderr)
@@ -632,8 +750,8 @@ def main() -> None:  # noqa: C901, PLR0915
         for service in services:
             service.mark("day1")
         wire = (link.bytes_up - wire0[0], link.bytes_down - wire0[1])
-        by_path = link.by_path - wire0[2]
-        reqs = link.requests - wire0[3]
+        by_path = http.by_path - wire0[2]
+        reqs = http.requests - wire0[3]
         connections = link.connections - wire0[4]
         citizens.jobs.put(None)
         citizens.join(60)
@@ -643,9 +761,9 @@ def main() -> None:  # noqa: C901, PLR0915
         day = DAY_S / sim_s
         checks = store_checks(data / "anjungan.db", sum(seqs), len(citizens.receipts))
 
-        clock = (link.requests["GET /api/v1/time"], link.by_path["GET /api/v1/time"])  # the whole session
+        clock = (http.requests["GET /api/v1/time"], http.by_path["GET /api/v1/time"])  # the whole session
         report(services, idle_s, run_s, day, factor, wire, by_path, reqs, connections, lags, down_s,
-               citizens, screen, checks, settings, clock)  # fmt: skip
+               citizens, screen, checks, settings, clock, tls=front is not None)  # fmt: skip
         if args.keep is None:
             cleanup.callback(lambda: subprocess.run(["rm", "-rf", str(work)], check=False))
 
@@ -685,7 +803,7 @@ def per_day(service: Service, key: str, idle_s: float, run_s: float, day: float)
 def report(services: list[Service], idle_s: float, run_s: float, day: float, factor: float,  # noqa: PLR0913
            wire: tuple[int, int], by_path: Counter[str], reqs: Counter[str], connections: int,
            lags: list[float], down_s: float, citizens: Citizens, screen: Screen, checks: dict[str, int],
-           settings: dict[str, float], clock: tuple[int, int]) -> None:  # fmt: skip
+           settings: dict[str, float], clock: tuple[int, int], *, tls: bool) -> None:  # fmt: skip
     rows, procs = [], {}
     for s in services:
         w_wall, w_ev = per_day(s, "write_bytes", idle_s, run_s, day)
@@ -697,7 +815,11 @@ def report(services: list[Service], idle_s: float, run_s: float, day: float, fac
                          "cpu_wall_clock_part_s": round(c_wall, 1)}  # fmt: skip
         rows.append(s.name)
     # a day has 24 clock checks of up to 3 GET /api/v1/time each; the run made fewer (an hour is real time)
-    per_time = clock[1] / clock[0] if clock[0] else 0.0
+    http_bytes = sum(by_path.values())
+    framing = (
+        sum(wire) / http_bytes if tls and http_bytes else 1.0
+    )  # what TLS makes of an HTTP byte, on average
+    per_time = clock[1] / clock[0] * framing if clock[0] else 0.0
     missing_time = max(0.0, 24 * 3 - reqs.get("GET /api/v1/time", 0) * day)
     wire_day = sum(wire) * day + missing_time * per_time
     disk = sum(p["disk_write_bytes_per_day"] for p in procs.values())
@@ -719,12 +841,16 @@ def report(services: list[Service], idle_s: float, run_s: float, day: float, fac
     print(
         f"  {'total':<8} {disk / 1e6:>15.1f} {'':>13} {cpu:>10.0f} {'':>13} {rss:>7.1f} {'':>6} {pss:>7.1f}"
     )
+    how = (f"TLS 1.3 as on the wire; the HTTP within {http_bytes * day / 1e6:.2f}" if tls
+           else "HTTP as sent, no TLS")  # fmt: skip
     print(f"  wire: {sum(wire) * day / 1e6:.2f} MB/day measured ({wire[0] * day / 1e6:.2f} up, "
-          f"{wire[1] * day / 1e6:.2f} down; HTTP as sent, no TLS), {connections * day:,.0f} connections/day; "
+          f"{wire[1] * day / 1e6:.2f} down; {how}), {connections * day:,.0f} connections/day; "
           f"with the hourly clock checks a day makes ({missing_time:.0f} GET /time of {per_time:.0f} B added) "
           f"{wire_day / 1e6:.2f} MB/day")  # fmt: skip
     for path, count in reqs.most_common():
-        print(f"    {path:<28} {count * day:>8,.0f} requests/day {by_path[path] * day / 1e6:>7.2f} MB/day")
+        print(
+            f"    {path:<28} {count * day:>8,.0f} requests/day {by_path[path] * day / 1e6:>7.2f} MB/day (HTTP)"
+        )
     print(f"  store: {checks}")
     if citizens.failures:
         print(f"  citizens failed: {citizens.failures[:3]}")
@@ -735,7 +861,7 @@ def report(services: list[Service], idle_s: float, run_s: float, day: float, fac
                       "cpu_s_per_day": round(cpu, 1), "rss_total_mb": round(rss, 1), "pss_total_mb": round(pss, 1),
                       "processes": procs, "compression": round(factor, 1), "settings": settings,
                       "frames_stored": checks["frames_stored"], "submissions_stored": checks["submissions_stored"],
-                      "link_down_share": round(down_s / DAY_S, 3)}))  # fmt: skip
+                      "link_down_share": round(down_s / DAY_S, 3), "tls": tls}))  # fmt: skip
 
 
 def _pct(values: list[float], pct: float) -> float:

@@ -27,6 +27,7 @@ case "${1:-base}" in
     need nft nftables
     need debootstrap debootstrap
     need systemd-analyze systemd
+    need openssl openssl  # bench/field.py: the central's HTTPS front and its certificates
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
       want+=(postgresql)
     fi
