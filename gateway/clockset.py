@@ -52,6 +52,7 @@ def central_time(
     central cannot be reached in time or its answer is not a finite number of seconds (``{"time": <number>}``).
     """
     import requests
+    import urllib3  # (reading a body raises urllib3's own errors: a stall or a cut after the headers)
 
     def ask() -> bytes:
         with requests.get(url.rstrip("/") + "/api/v1/time", timeout=timeout_s, stream=True,
@@ -63,7 +64,12 @@ def central_time(
     try:
         body = within(deadline_s, ask)
         central = _time_of(body)
-    except (requests.RequestException, ValueError, OSError) as err:  # TimeoutError is an OSError
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        ValueError,
+        OSError,
+    ) as err:  # (TimeoutError: OSError)
         raise AnjunganError(f"cannot read the central's time from {url}: {network_reason(err)[1]}") from err
     return central, (started + time.time()) / 2
 

@@ -583,25 +583,45 @@ def _causes(err: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        try:
+            inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        except Exception:  # (an odd exception: args not a tuple, a reason property that fails)
+            inner = [current.__cause__, current.__context__]
         todo += [e for e in inner if isinstance(e, BaseException)]
 
 
 def network_reason(err: BaseException) -> tuple[str, str]:
-    """Why a request to the central failed, in plain words: (Bahasa Indonesia, English), one line each.
+    """Why a request to the central failed, in plain words: (Bahasa Indonesia, English), one line each, never
+    empty, at most about 200 characters; it never raises.
 
     requests and urllib3 wrap the cause several times and name their connection pool ("HTTPConnectionPool(
     host=..., port=...): Max retries exceeded with url: ... (Caused by NewConnectionError(...))"); the
     technician needs the cause: refused, no name, no route, no answer in time, cut, TLS, an HTTP status.
-    Anything else is its own message's first line (at most 200 characters).
+    Anything else is its own message's first line that is not blank.
     """
+    try:
+        return _network_reason(err)
+    except Exception:  # an exception whose str() or attributes fail: its kind is still something to say
+        return type(err).__name__, type(err).__name__
+
+
+def _one_line(text: object, fallback: str) -> str:
+    try:
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    except Exception:
+        lines = []
+    return (lines[0] if lines else fallback)[:200]
+
+
+def _network_reason(err: BaseException) -> tuple[str, str]:
     import ssl
+    from http.client import IncompleteRead
 
     import requests
 
     for cause in _causes(err):
         if isinstance(cause, requests.HTTPError) and cause.response is not None:
-            status = f"{cause.response.status_code} {cause.response.reason or ''}".strip()
+            status = _one_line(f"{cause.response.status_code} {cause.response.reason or ''}", "?")
             return f"pusat menjawab HTTP {status}", f"it answered HTTP {status}"
         if isinstance(cause, ConnectionRefusedError):
             return ("sambungan ditolak (tidak ada yang mendengarkan di port itu, atau firewall menolak)",
@@ -612,17 +632,22 @@ def network_reason(err: BaseException) -> tuple[str, str]:
         if isinstance(cause, DeadlineExceeded):
             return (f"tidak ada jawaban utuh dalam {cause.seconds:.0f} s (jawaban datang terlalu lambat)",
                     str(cause))  # fmt: skip
-        if isinstance(cause, (TimeoutError, requests.Timeout)):
+        if isinstance(cause, (TimeoutError, requests.Timeout)) or type(cause).__name__ == "ReadTimeoutError":
             return "tidak ada jawaban tepat waktu", "no answer in time"
         if isinstance(cause, ssl.SSLError):
-            detail = cause.reason or cause.strerror or type(cause).__name__
+            detail = _one_line(
+                getattr(cause, "reason", None) or getattr(cause, "strerror", None) or cause,
+                type(cause).__name__,
+            )
             return f"TLS gagal ({detail})", f"TLS failed ({detail})"
-        if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        if isinstance(
+            cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError | IncompleteRead
+        ):
             return "sambungan terputus di tengah jalan", "the connection was cut"
         if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             return ("jaringan tidak terjangkau (tidak ada rute: periksa modem/SIM)",
                     "the network is unreachable (no route: check the modem/SIM)")  # fmt: skip
-    first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+    first = _one_line(err, type(err).__name__)
     return first, first
 
 
@@ -634,6 +659,7 @@ def _central(cfg: Config) -> Iterator[Finding]:
                   "fill in [central] url, gateway_id and secret (docs/deploy.md step 5)")  # fmt: skip
         return
     import requests
+    import urllib3  # (reading a body raises urllib3's own errors: a stall or a cut after the headers)
 
     base = cfg.central.url.rstrip("/")
 
@@ -653,7 +679,14 @@ def _central(cfg: Config) -> Iterator[Finding]:
 
     try:
         _within(NET_DEADLINE_S, ask_time)
-    except (requests.RequestException, ValueError, KeyError, TypeError, OSError) as err:
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        ValueError,
+        KeyError,
+        TypeError,
+        OSError,
+    ) as err:
         why_id, why_en = network_reason(err)
         yield bad(f"pusat {base} tidak terjangkau: {why_id}", f"central {base} cannot be reached: {why_en}",
                   "periksa modem/SIM dan [central] url", "check the modem/SIM and [central] url")  # fmt: skip
@@ -678,7 +711,7 @@ def _central(cfg: Config) -> Iterator[Finding]:
 
     try:
         status, body = _within(NET_DEADLINE_S, ask_signed)
-    except (requests.RequestException, OSError) as err:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
         why_id, why_en = network_reason(err)
         yield bad(f"pusat tidak menjawab permintaan bertanda: {why_id}", f"the central did not answer a signed request: {why_en}",
                   "coba lagi nanti", "try again later")  # fmt: skip

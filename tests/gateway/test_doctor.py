@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -106,6 +107,19 @@ class _BadCentral:
                     return
                 if self.how == "503":
                     conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                    return
+                if self.how == "stall":  # the headers, one byte of the body, then nothing
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+                    )
+                    self.stop.wait(30)
+                    return
+                if self.how == "cut":  # the headers, a part of the body, then a reset
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+                    )
+                    time.sleep(0.2)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
                 if self.how == "silent":  # the request is read, and nothing comes back until the end
                     self.stop.wait(30)
@@ -277,6 +291,12 @@ def test_the_printer_is_checked_by_opening_it_and_the_operator_pages_by_their_pa
         ("refused", "the connection was refused", "sambungan ditolak"),
         ("503", "it answered HTTP 503 Service Unavailable", "pusat menjawab HTTP 503"),
         ("silent", "no answer in time", "tidak ada jawaban tepat waktu"),
+        (
+            "stall",
+            "no answer in time",
+            "tidak ada jawaban tepat waktu",
+        ),  # after the headers: urllib3's errors
+        ("cut", "the connection was cut", "sambungan terputus"),
     ],
 )
 def test_a_central_out_of_reach_is_said_in_plain_words(how: str, english: str, indonesian: str) -> None:
@@ -320,3 +340,35 @@ def test_the_clock_finding_says_when_the_central_last_agreed(tmp_path: Path, mon
     assert clock.id == "jam: sesuai jam pusat (+0 s, diperiksa 3 menit lalu)"
     store_line = _one(found, f"store {cfg.store_path}: ")
     assert store_line.en.endswith(f" MB / {cfg.gateway.store_budget_mb} MB used")
+
+
+def test_network_reason_never_raises_and_says_one_line() -> None:
+    """Odd exceptions (a str() that fails, args that are not a tuple, an SSLError made in Python without
+    ``reason``, blank first lines, a cycle of contexts) still give one short, non-empty line each."""
+    import ssl
+
+    import requests
+
+    from gateway.doctor import network_reason
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    class NoArgs(Exception):
+        args = None  # type: ignore[assignment]
+
+    odd = NoArgs("x")
+    looped = OSError("outer")
+    looped.__context__ = KeyError("inner")
+    looped.__context__.__context__ = looped
+    cases = [Unprintable(), odd, looped, RuntimeError("\n\n  second line"), requests.exceptions.SSLError(ssl.SSLError("read error: x")),
+             RuntimeError("")]  # fmt: skip
+    for err in cases:
+        why_id, why_en = network_reason(err)
+        for line in (why_id, why_en):
+            assert line and "\n" not in line and len(line) <= 200, (err, line)
+    assert network_reason(RuntimeError("\n\n  second line"))[1] == "second line"
+    assert network_reason(requests.exceptions.SSLError(ssl.SSLError("read error: x")))[1].startswith(
+        "TLS failed"
+    )
