@@ -74,10 +74,18 @@ def lock_folder(demo_dir: Path) -> int:
     until it is closed or the process ends (it is not inherited by children).
 
     Raises DemoFolderBusyError naming the folder, the running demo's pid (when the file says it) and the way
-    out when another process holds it; OSError when the folder or the file cannot be made.
+    out when another process holds it; AnjunganError when the folder or its lock file cannot be made or opened
+    (a lock file that is a symbolic link is never followed).
     """
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(demo_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, private.FILE_MODE)
+    try:
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        # never through a link: a demo run as root must not write its pid into a file the link points to
+        fd = os.open(demo_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, private.FILE_MODE)
+    except OSError as err:
+        raise AnjunganError(
+            f"cannot take the demo folder {demo_dir}: {demo_dir / LOCK_NAME}: {err.strerror or err} (a demo needs "
+            "a folder of its own, writable by this user: choose another with --dir)"
+        ) from err
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -137,6 +145,9 @@ def check_ports(**ports: int) -> None:
     """Raise AnjunganError naming every one of ``ports`` (option name -> port) that something else already
     listens on, and how to start the demo with others (``make demo DEMO_ARGS=...`` or the command); the demo
     starts nothing then."""
+    if len(set(ports.values())) < len(ports):
+        options = " and ".join(f"--{name.replace('_', '-')} {port}" for name, port in ports.items())
+        raise AnjunganError(f"{options}: each part of the demo needs a port of its own")
     taken = []
     for name, port in ports.items():
         with socket.socket() as sock:

@@ -196,3 +196,34 @@ def test_a_held_folder_is_refused_before_anything_is_written_and_free_once_its_h
         assert (demo_dir / "demo.lock").read_text() == f"{os.getpid()}\n"
     finally:
         os.close(fd)
+
+
+def test_a_lock_file_that_is_a_link_is_never_followed_and_a_bad_folder_is_one_line(tmp_path: Path) -> None:
+    """A demo run as root must not write its pid into what a link in the folder points to; a folder it cannot
+    use, and the same port for two parts, are said in one line before anything starts."""
+    demo_dir = tmp_path / "demo"
+    demo_dir.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (demo_dir / "demo.lock").symlink_to(victim)
+    refused = subprocess.run(demo_argv(demo_dir, free_port(), free_port()), cwd=REPO, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 1 and victim.read_text() == "precious\n"
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"anjungan: cannot take the demo folder {demo_dir}: ") and "--dir" in line
+    other = tmp_path / "other"
+    (other / "demo.lock").mkdir(parents=True)  # a lock file that is a folder
+    refused = subprocess.run(demo_argv(other, free_port(), free_port()), cwd=REPO, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert (
+        refused.returncode == 1
+        and len(refused.stderr.splitlines()) == 1
+        and "Traceback" not in refused.stderr
+    )
+    port = free_port()
+    same = subprocess.run(demo_argv(tmp_path / "third", port, port), cwd=REPO, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert same.returncode == 1 and same.stderr.strip() == (
+        f"anjungan: --kiosk-port {port} and --central-port {port}: each part of the demo needs a port of its own"
+    )
+    assert not (tmp_path / "third").exists()
