@@ -173,7 +173,8 @@ def node_groups(store: Store, stale_ms: int, labels: Mapping[str, str] | None = 
         measure = describe(reading["name"])
         shown = {**reading, "label": measure.label, "chart_label": measure.chart_label or measure.label}
         if reading["name"] in SUMMED_MEASUREMENTS:  # the last hour's sum: one reading is a minute's rain
-            shown["value"] = store.total_since(node, reading["name"], now - HOUR_MS)
+            # None ("—"): nothing heard in the last hour is not "no rain"
+            shown["value"] = store.total_since(node, reading["name"], now - HOUR_MS, now)
             shown["label"] = measure.summed_label or measure.label
         group["readings"].append({**shown, "unit": measure.unit, "decimals": measure.decimals,
                                   "chart": measure.chart, "on_off": measure.on_off})  # fmt: skip

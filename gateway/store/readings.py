@@ -89,15 +89,17 @@ class ReadingsMixin(StoreBase):
             for b, mean, low, high, n in rows
         ]
 
-    def total_since(self, node: str, name: str, since_ms: int) -> float:
-        """The sum of one measurement's readings in the 5-minute aggregates from the one holding ``since_ms`` on
-        (what fell since then, for a measurement whose readings add up: rain in mm); 0.0 when there is none."""
+    def total_since(self, node: str, name: str, since_ms: int, until_ms: int) -> float | None:
+        """The sum of one measurement's readings in the 5-minute aggregates that start at or after ``since_ms``
+        and at or before ``until_ms`` (what fell in that time, for a measurement whose readings add up: rain in
+        mm; a window of an hour counts 55 to 60 minutes, never more; stamps beyond ``until_ms``, after a step
+        of the clock, are not counted); None when no aggregate lies in the window."""
         row = self.reader.execute(
             "SELECT sum(s.total) FROM series s JOIN nodes n ON n.id = s.node_id JOIN names m ON m.id = s.name_id "
-            "WHERE n.node = ? AND m.name = ? AND s.bucket >= ?",
-            (node, name, since_ms // SERIES_BUCKET_MS),
+            "WHERE n.node = ? AND m.name = ? AND s.bucket >= ? AND s.bucket <= ?",
+            (node, name, -(-since_ms // SERIES_BUCKET_MS), until_ms // SERIES_BUCKET_MS),
         ).fetchone()
-        return float(row[0] or 0.0)
+        return None if row[0] is None else float(row[0])
 
     def console(self, source: str, limit: int = 50) -> list[ConsoleLine]:
         """The last ``limit`` console lines of ``source`` (a node's port), oldest first."""

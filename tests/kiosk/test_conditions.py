@@ -273,3 +273,19 @@ def test_rain_is_shown_as_the_last_hours_sum_and_charted_per_hour(
     assert "Rainfall per hour" in english  # (the charts' descriptions)
     svg = client.get("/kondisi/grafik/dmk-wx-01/rain_mm/24j.svg")
     assert svg.status_code == 200 and svg.headers["X-Kiosk-Chart"] == "drawn"
+
+
+def test_rain_unheard_for_an_hour_is_no_data_and_a_future_stamp_does_not_count(
+    client: FlaskClient, kiosk_store: Store, feed: Callable[..., None]
+) -> None:
+    """A rain gauge last heard 30 hours ago is not "0,0 mm in the last hour": it is no data. A reading stamped
+    in the future (the clock was stepped back since) is not counted in the last hour, as the chart leaves it out."""
+    now = db.now_ms()
+    feed("dmk-wx-01", {"rain_mm": 7.5}, at=now - 30 * 3_600_000)
+    page = client.get("/kondisi").get_data(as_text=True)
+    block = page[page.index('data-name="rain_mm"') :][:500]
+    assert "—" in block and "tidak ada data 1 jam terakhir" in block and "0,0" not in block
+    feed("dmk-wx-02", {"rain_mm": 3.0}, at=now + 5 * 3_600_000)  # the future
+    feed("dmk-wx-02", {"rain_mm": 0.2}, at=now - 60_000)
+    assert kiosk_store.total_since("dmk-wx-02", "rain_mm", now - 3_600_000, now) == pytest.approx(0.2)
+    assert kiosk_store.total_since("dmk-wx-02", "rain_mm", now - 3_600_000 - 300_000, now - 3_600_000) is None
