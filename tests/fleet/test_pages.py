@@ -130,3 +130,17 @@ def test_alerts_completeness_and_charts_pages(app: Flask, gateway: Gateway, cloc
                                                                      "/armada/peta.svg"))  # fmt: skip
     for personal in ("Siti Aminah", "3321014507800001", "081234567890", "Jalan berlubang"):
         assert personal not in everything
+
+
+def test_the_oldest_record_is_shown_only_for_a_stream_that_still_waits(
+    app: Flask, gateway: Gateway, clock: Clock
+) -> None:
+    """The health report (and its ``oldest_<stream>_s``) is renewed every few rounds; the backlog comes with
+    every request. A stream the last request said is empty shows no age of an "oldest" record."""
+    setup_fleet(app, gateway, clock)
+    tek = logged_in(app, "tek-budi", "teknisi")
+    assert "tertua bacaan: 90 detik" in tek.get("/armada").get_data(as_text=True)
+    empty = {protocol.HEADER_BACKLOG: "submissions=0,events=0,readings=0"}  # no health report this round
+    assert gateway.get("/api/v1/changes", headers=empty).status_code == 200
+    page = tek.get("/armada").get_data(as_text=True)
+    assert "bacaan 0" in page and "tertua bacaan" not in page
