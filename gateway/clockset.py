@@ -30,7 +30,13 @@ from gateway import RELEASE_DATE
 from gateway.clicontext import pass_config
 from gateway.config import Config
 from gateway.deadline import within
-from gateway.doctor import NET_DEADLINE_S, NET_TIMEOUT_S, kernel_clock_synchronized, network_reason
+from gateway.doctor import (
+    NET_DEADLINE_S,
+    NET_TIMEOUT_S,
+    kernel_clock_synchronized,
+    network_errors,
+    network_reason,
+)
 from gateway.errors import AnjunganError
 
 # the most the central's time may lead the clock (and the time last saved) without --allow-large-step
@@ -52,7 +58,6 @@ def central_time(
     central cannot be reached in time or its answer is not a finite number of seconds (``{"time": <number>}``).
     """
     import requests
-    import urllib3  # (reading a body raises urllib3's own errors: a stall or a cut after the headers)
 
     def ask() -> bytes:
         with requests.get(url.rstrip("/") + "/api/v1/time", timeout=timeout_s, stream=True,
@@ -60,16 +65,15 @@ def central_time(
             answer.raise_for_status()
             return bytes(answer.raw.read(64 << 10, decode_content=False))  # 64 KiB at most, never unpacked
 
+    failures: tuple[type[BaseException], ...] = (
+        *network_errors(),
+        ValueError,
+    )  # (TimeoutError is an OSError; ValueError: not the time)
     started = time.time()
     try:
         body = within(deadline_s, ask)
         central = _time_of(body)
-    except (
-        requests.RequestException,
-        urllib3.exceptions.HTTPError,
-        ValueError,
-        OSError,
-    ) as err:  # (TimeoutError: OSError)
+    except failures as err:
         raise AnjunganError(f"cannot read the central's time from {url}: {network_reason(err)[1]}") from err
     return central, (started + time.time()) / 2
 

@@ -420,7 +420,7 @@ def _run_locked(demo_dir: Path, *, kiosk_port: int, central_port: int, echo: Cal
         echo(f"  officer {officer['user']:<8} role {officer['role']}{opd}  password {officer['password']}")
     if officers:
         echo("  (these passwords are shown only now; an admin can issue new ones on the Pengguna page)")
-    if not officers:
+    else:
         echo(_passwords_shown_before(demo_dir, operator_too=not operator_password))
     echo(f"nodes:    {', '.join(f'{n} ({k})' for n, k in NODES)} on {demo_dir / 'run'}")
     echo(f"config:   {config_path}")

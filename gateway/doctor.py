@@ -572,6 +572,15 @@ NET_TIMEOUT_S = 5  # each connect and read of a network check
 NET_DEADLINE_S = 15  # a whole network check, however slowly the answer drips in
 
 
+def network_errors() -> tuple[type[BaseException], ...]:
+    """What a request to the central raises when it fails on the way: requests' errors, urllib3's own (reading
+    a body after the headers: a stall, a cut) and the socket's; :func:`network_reason` says why in words."""
+    import requests
+    import urllib3
+
+    return (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
 def _causes(err: BaseException) -> Iterator[BaseException]:
     """``err`` and what it wraps (``__cause__``, ``__context__``, urllib3's ``reason``, exceptions among
     ``args``), breadth first, each once."""
@@ -659,7 +668,6 @@ def _central(cfg: Config) -> Iterator[Finding]:
                   "fill in [central] url, gateway_id and secret (docs/deploy.md step 5)")  # fmt: skip
         return
     import requests
-    import urllib3  # (reading a body raises urllib3's own errors: a stall or a cut after the headers)
 
     base = cfg.central.url.rstrip("/")
 
@@ -677,16 +685,15 @@ def _central(cfg: Config) -> Iterator[Finding]:
             except (ValueError, KeyError, TypeError):
                 raise ValueError(f"the answer is not the central's time: {body[:60]!r}") from None
 
-    try:
-        _within(NET_DEADLINE_S, ask_time)
-    except (
-        requests.RequestException,
-        urllib3.exceptions.HTTPError,
+    failures: tuple[type[BaseException], ...] = (
+        *network_errors(),
         ValueError,
         KeyError,
         TypeError,
-        OSError,
-    ) as err:
+    )  # (an answer that is not the time, too)
+    try:
+        _within(NET_DEADLINE_S, ask_time)
+    except failures as err:
         why_id, why_en = network_reason(err)
         yield bad(f"pusat {base} tidak terjangkau: {why_id}", f"central {base} cannot be reached: {why_en}",
                   "periksa modem/SIM dan [central] url", "check the modem/SIM and [central] url")  # fmt: skip
@@ -711,7 +718,7 @@ def _central(cfg: Config) -> Iterator[Finding]:
 
     try:
         status, body = _within(NET_DEADLINE_S, ask_signed)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+    except network_errors() as err:
         why_id, why_en = network_reason(err)
         yield bad(f"pusat tidak menjawab permintaan bertanda: {why_id}", f"the central did not answer a signed request: {why_en}",
                   "coba lagi nanti", "try again later")  # fmt: skip

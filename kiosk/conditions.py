@@ -218,9 +218,8 @@ def chart_spec(store: Store, node: str, name: str, span: str, limit: float | Non
     since = until - RANGES[span]
     points = [p for p in store.series(node, name, since) if p["at"] <= until]  # not the future
     measure = describe(name)
-    if (
-        name in SUMMED_MEASUREMENTS
-    ):  # what fell each hour (a 5-minute mean of per-frame amounts means nothing)
+    # what fell each hour, for rain (a 5-minute mean of per-frame amounts means nothing)
+    if name in SUMMED_MEASUREMENTS:
         values = _hourly(points, summed=True)
     else:
         values = _hourly(points) if span == "7h" else [(p["at"], p["mean"]) for p in points]
