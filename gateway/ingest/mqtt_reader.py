@@ -8,6 +8,14 @@ the broker had accepted: it delivers again whatever was not acknowledged, and th
 however often it arrives. While the store cannot be written (locked, disk full) the writer holds the
 messages and commits them once it can, so their PUBACKs follow then and the broker's in-flight window opens
 again by itself.
+
+Closing waits until the broker has read the PUBACKs already sent. A broker reads a connection's packets in
+order, but it may take a new connection with the same client id (the ingest started again at once) before it
+has read the rest of the old one, and it then drops what was unread (seen with Mosquitto 2.0.11: PUBACKs 6-30
+of a closed session never read, those 25 messages delivered again). So :meth:`MqttReader.close` first sends an
+UNSUBSCRIBE of a filter it never subscribed (:data:`CLOSE_BARRIER`) and waits for its UNSUBACK, which the broker
+sends even when nothing was unsubscribed (MQTT 3.1.1 section 3.10.4, [MQTT-3.10.4-5]) and only after reading
+every packet before it; only then comes the DISCONNECT.
 """
 
 from __future__ import annotations
@@ -33,7 +41,12 @@ TOPIC = "anjungan/node/+/up"
 _TOPIC_RE = re.compile(r"anjungan/node/([^/]+)/up")
 _NODE_RE = re.compile(r"[a-z0-9-]{1,32}")
 KEEPALIVE_S = 30
-CLOSE_WAIT_S = 5.0  # how long close() lets the network thread send the PUBACKs queued before DISCONNECT
+# how long close() waits for the barrier's UNSUBACK, and then for the DISCONNECT to go: twice this stays
+# within the supervisor's grace before SIGKILL (gateway.supervise.STOP_GRACE_S)
+CLOSE_WAIT_S = 2.0
+# a topic filter nobody subscribes: unsubscribing it changes nothing, and its UNSUBACK says the broker has read
+# every packet sent before it on this connection
+CLOSE_BARRIER = "anjungan/ingest/close-barrier"
 
 
 class MqttReader:
@@ -65,6 +78,7 @@ class MqttReader:
         self.bad_messages = 0
         self.acked = 0  # PUBACKs handed to the client (sent before the DISCONNECT of a close)
         self._down = threading.Event()  # set by on_disconnect
+        self._unsubscribed = threading.Event()  # set by on_unsubscribe (only close() unsubscribes)
         self.trouble = WarnOnce(log, f"mqtt {host}:{port}")
         self._generation = 0  # counts connections; an ack is only sent on the connection its message came on
         self._lock = threading.Lock()
@@ -83,6 +97,7 @@ class MqttReader:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         self.client = client
 
@@ -95,14 +110,21 @@ class MqttReader:
         return self
 
     def close(self) -> None:
+        """Disconnect once the broker has read the PUBACKs sent so far (see the module's docstring).
+
+        Waits at most :data:`CLOSE_WAIT_S` for the barrier's UNSUBACK and as long again for the DISCONNECT to
+        be sent. A PUBACK lost all the same (a broker that does not answer) is harmless for frames, which the
+        broker delivers again and the store keeps once, but a refused message would be kept once more.
+        """
         if not self._started:
             return
         self._started = False
         self._down.clear()
+        self._unsubscribed.clear()
+        rc, _mid = self.client.unsubscribe(CLOSE_BARRIER)
+        if rc == mqtt.MQTT_ERR_SUCCESS and not self._unsubscribed.wait(CLOSE_WAIT_S):
+            log.warning("mqtt %s:%s: no UNSUBACK in %s s; closing anyway", self.host, self.port, CLOSE_WAIT_S)
         if self.client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
-            # the network thread sends what is queued (PUBACKs of committed messages), then DISCONNECT; a
-            # PUBACK lost here is harmless (the broker delivers the message again, the store keeps it once)
-            # but would make a refused message come back once more
             self._down.wait(CLOSE_WAIT_S)
         self.client.loop_stop()
 
@@ -142,6 +164,9 @@ class MqttReader:
             return
         log.info("mqtt %s:%s: subscribed to %s", self.host, self.port, TOPIC)
         self.subscribed.set()
+
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        self._unsubscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.messages += 1

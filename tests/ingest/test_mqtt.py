@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sqlite3
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.frame import reading_line
+from gateway.ingest import mqtt_reader
 from gateway.ingest.mqtt_reader import MqttReader
 from gateway.store import Store
 from tests.fixtures.disk import fill
@@ -173,10 +177,13 @@ def _frame_line(json_text: str) -> bytes:
     return b"@" + payload + b"*" + f"{zlib.crc32(payload):08x}".encode() + b"\n"
 
 
-def test_a_message_that_can_never_be_stored_is_acknowledged_once(store: Store, mosquitto: Broker) -> None:
+def test_a_message_that_can_never_be_stored_is_acknowledged_once(
+    store: Store, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """25 hellos whose fw holds a lone surrogate (more than the broker's in-flight window of 20), then good
     frames: the bad ones are kept as bad lines and acknowledged, the good ones all arrive, and nothing is
     delivered again on the next connection."""
+    monkeypatch.setattr(mqtt_reader, "CLOSE_WAIT_S", 60.0)  # close() waits for the broker, however slow
     client_id = f"poison-{uuid.uuid4().hex[:8]}"
     reader = _reader(store, mosquitto, client_id)
     publisher = Publisher(mosquitto)
@@ -201,6 +208,50 @@ def test_a_message_that_can_never_be_stored_is_acknowledged_once(store: Store, m
         assert reader.messages == 1  # the bad messages were acknowledged: not one came again
         assert count(store, "console") == 25
     finally:
+        publisher.close()
+        reader.close()
+
+
+def test_an_ingest_started_again_at_once_gets_nothing_it_had_acknowledged(
+    store: Store, own_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PUBACKs of 15 refused messages are sent while the broker is stopped (SIGSTOP), so they wait unread in
+    its socket; the reader closes and a new one with the same client id connects at once. The broker reads
+    the old connection's packets and the new connection in an order of its own: without the close barrier it
+    could take the session over first and drop the unread PUBACKs, delivering all 15 again. close() returns
+    only once the broker has read them, so the new connection gets nothing again."""
+    monkeypatch.setattr(mqtt_reader, "CLOSE_WAIT_S", 60.0)  # the barrier waits for the broker, however slow
+    client_id = f"again-{uuid.uuid4().hex[:8]}"
+    reader = _reader(store, own_broker, client_id)
+    publisher = Publisher(own_broker)
+    broker_pid = own_broker.proc.pid if own_broker.proc else 0
+    lock = sqlite3.connect(store.path, isolation_level=None)
+    resume: threading.Timer | None = None
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # the writer holds the messages: no PUBACK goes yet
+        for q in range(15):
+            publisher.publish(
+                "wl-08", _frame_line(rf'{{"v":1,"k":"h","n":"wl-08","b":1,"q":{q},"fw":"\ud800"}}')
+            )
+        assert publisher.wait_accepted() == 15
+        wait_for(lambda: reader.messages == 15, what="the 15 messages to reach the reader")
+        os.kill(broker_pid, signal.SIGSTOP)
+        lock.execute("ROLLBACK")
+        wait_for(lambda: reader.acked == 15, timeout=30, what="the 15 PUBACKs to be sent")
+        resume = threading.Timer(0.5, os.kill, (broker_pid, signal.SIGCONT))
+        resume.start()
+        reader.close()  # returns once the broker, running again, has read the PUBACKs
+        reader = _reader(store, own_broker, client_id)
+        publisher.publish("wl-08", reading_line("wl-08", 1, 15, {"water_cm": 12.0}))
+        assert publisher.wait_accepted() == 16
+        wait_for(lambda: frame_keys(store, "wl-08") == [("wl-08", 1, 15)], what="the frame after the restart")
+        assert reader.messages == 1  # not one of the 15 came again
+        assert count(store, "console") == 15
+    finally:
+        if resume is not None:
+            resume.join()
+        os.kill(broker_pid, signal.SIGCONT)
+        lock.close()
         publisher.close()
         reader.close()
 
