@@ -11,11 +11,12 @@ again by itself.
 
 Closing waits until the broker has read the PUBACKs already sent. A broker reads a connection's packets in
 order, but it may take a new connection with the same client id (the ingest started again at once) before it
-has read the rest of the old one, and it then drops what was unread (seen with Mosquitto 2.0.11: PUBACKs 6-30
-of a closed session never read, those 25 messages delivered again). So :meth:`MqttReader.close` first sends an
-UNSUBSCRIBE of a filter it never subscribed (:data:`CLOSE_BARRIER`) and waits for its UNSUBACK, which the broker
-sends even when nothing was unsubscribed (MQTT 3.1.1 section 3.10.4, [MQTT-3.10.4-5]) and only after reading
-every packet before it; only then comes the DISCONNECT.
+has read the rest of the old one, and it then drops what was unread (seen with Mosquitto 2.0.11: the PUBACKs
+of 25 messages were still unread when the new connection took the session over, and those 25 came again). So
+:meth:`MqttReader.close` first sends an UNSUBSCRIBE of a filter it never subscribed (:data:`CLOSE_BARRIER`) and
+waits for its UNSUBACK. The broker sends one even when nothing was unsubscribed (MQTT 3.1.1 section 3.10.4,
+[MQTT-3.10.4-5]), and, reading the connection's packets in order, only after every packet sent before it. Only
+then comes the DISCONNECT. A PUBACK of a commit that ends during that wait is not covered, as before.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class MqttReader:
         self.bad_messages = 0
         self.acked = 0  # PUBACKs handed to the client (sent before the DISCONNECT of a close)
         self._down = threading.Event()  # set by on_disconnect
-        self._unsubscribed = threading.Event()  # set by on_unsubscribe (only close() unsubscribes)
+        self._barrier_acked = threading.Event()  # set by on_unsubscribe: only close() unsubscribes
         self.trouble = WarnOnce(log, f"mqtt {host}:{port}")
         self._generation = 0  # counts connections; an ack is only sent on the connection its message came on
         self._lock = threading.Lock()
@@ -120,9 +121,12 @@ class MqttReader:
             return
         self._started = False
         self._down.clear()
-        self._unsubscribed.clear()
-        rc, _mid = self.client.unsubscribe(CLOSE_BARRIER)
-        if rc == mqtt.MQTT_ERR_SUCCESS and not self._unsubscribed.wait(CLOSE_WAIT_S):
+        self._barrier_acked.clear()
+        # without a CONNACK on this connection no PUBACK went on it either, so there is nothing to wait for
+        barrier = (
+            self.connected.is_set() and self.client.unsubscribe(CLOSE_BARRIER)[0] == mqtt.MQTT_ERR_SUCCESS
+        )
+        if barrier and not self._barrier_acked.wait(CLOSE_WAIT_S):
             log.warning("mqtt %s:%s: no UNSUBACK in %s s; closing anyway", self.host, self.port, CLOSE_WAIT_S)
         if self.client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
             self._down.wait(CLOSE_WAIT_S)
@@ -166,7 +170,7 @@ class MqttReader:
         self.subscribed.set()
 
     def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
-        self._unsubscribed.set()
+        self._barrier_acked.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.messages += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -253,6 +254,28 @@ def test_an_ingest_started_again_at_once_gets_nothing_it_had_acknowledged(
         os.kill(broker_pid, signal.SIGCONT)
         lock.close()
         publisher.close()
+        reader.close()
+
+
+def test_a_reader_that_never_had_a_connack_closes_without_a_barrier(
+    store: Store, own_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the broker stopped (SIGSTOP) the connection is open but never acknowledged: no PUBACK can have gone
+    on it, so close() does not wait for an UNSUBACK that cannot come, and says nothing about one."""
+    broker_pid = own_broker.proc.pid if own_broker.proc else 0
+    os.kill(broker_pid, signal.SIGSTOP)
+    reader = MqttReader(
+        store.writer(), own_broker.host, own_broker.port, client_id=f"t-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.ingest.mqtt_reader"):
+            reader.start()
+            wait_for(lambda: reader.client.socket() is not None, what="the TCP connection")
+            reader.close()
+        assert not reader.connected.is_set()
+        assert "UNSUBACK" not in caplog.text
+    finally:
+        os.kill(broker_pid, signal.SIGCONT)
         reader.close()
 
 
