@@ -153,16 +153,19 @@ def test_the_broker_starts_whatever_state_the_nodes_interface_is_in(tmp_path: Pa
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{who}")
             if login:
                 client.username_pw_set(*login)
-            client.connect("127.0.0.1", broker.port)
-            client.loop_start()
             connected = threading.Event()
+            # set before connecting: the CONNACK can be handled before the next line runs
             client.on_connect = lambda _c, _u, _f, code, _p, ev=connected, w=who: (
                 codes.update({w: code}),
                 ev.set(),
             )
-            assert connected.wait(10), who
-            client.loop_stop()
-            client.disconnect()
+            client.connect("127.0.0.1", broker.port)
+            client.loop_start()
+            try:
+                assert connected.wait(10), who
+            finally:
+                client.loop_stop()
+                client.disconnect()
         assert not codes["ingest"].is_failure and codes["anonymous"].is_failure
     finally:
         broker.stop()
