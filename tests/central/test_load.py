@@ -81,6 +81,7 @@ def pg_client_connections(admin: psycopg.Connection, database: str) -> int:
 # --- issue 9, 6. connections are bounded -----------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)  # initdb, three gunicorn workers, 150 batches and a 30,000-line export
 def test_three_workers_fit_a_small_postgresql_and_release_idle_connections(tmp_path: Path) -> None:
     with running_postgres(max_connections=20) as server:
         env = {

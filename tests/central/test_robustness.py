@@ -217,7 +217,7 @@ def test_a_locked_table_gets_503_busy_and_the_clock_still_answers(db_url: str, t
     app = create_app(settings=settings, files_dir=tmp_path / "files", key_file=tmp_path / "central.key")
     state = central_of(app)
     issued = service.add_gateway(state.engine, state.master_key, "gw-a")
-    server = LiveServer(app, threads=4)
+    server = LiveServer(app, threads=12)  # a thread for each poster and the clock: the clock never queues
     answers: list[requests.Response] = []
 
     def post(seq: int) -> None:

@@ -435,7 +435,7 @@ def test_a_modem_that_confirms_late_is_never_asked_again_and_counts_toward_the_c
     answer(ppid, number(1))
     settings = cfg(sms_modem_port=modem.path, sms_daily_cap=1)
     modem.late_confirm_next = 1
-    report = send(app, ModemSender(modem.path, timeout_s=1), settings, AT)
+    report = send(app, ModemSender(modem.path, timeout_s=3), settings, AT)
     (first,) = rows(app)
     assert report.interrupted == [first["id"]] and report.retrying == [] and len(modem.sent) == 1
     assert first["state"] == "failed" and "may have been sent" in first["last_error"]
@@ -456,7 +456,7 @@ def test_a_late_prompt_is_cancelled_and_the_modem_answers_again(
     answer(ppid, number(1))
     settings = cfg(sms_modem_port=modem.path)
     modem.late_prompt_next = 1
-    sender = ModemSender(modem.path, timeout_s=1)
+    sender = ModemSender(modem.path, timeout_s=3)
     assert send(app, sender, settings, AT).retrying
     assert modem.cancelled == 1 and modem.sent == [] and "prompt" in rows(app)[0]["last_error"]
     assert send(app, ModemSender(modem.path, timeout_s=10), settings, rows(app)[0]["next_ms"]).sent

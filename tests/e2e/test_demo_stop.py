@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import REPO
@@ -46,6 +47,7 @@ def start_demo(
     return proc, descendants(proc.pid)
 
 
+@pytest.mark.timeout(900)  # two demo starts, each allowed minutes on a loaded machine
 def test_demo_killed_then_started_again_then_stopped(tmp_path: Path) -> None:
     kiosk_port, central_port = free_port(), free_port()
     demo_dir = tmp_path / "demo"

@@ -33,6 +33,10 @@ NOT_SOURCE = shutil.ignore_patterns(
 )
 
 
+# the first test also pays for the module's wheel build, venv and pip install
+pytestmark = pytest.mark.timeout(600)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh virtual environment holding the project's wheel (and its dependencies); yields its bin/."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sdnotify import PING_SPACING, Notifier
+from gateway.sdnotify import Notifier
 
 WATCHDOG_S = 6.0
 
@@ -88,8 +88,9 @@ def test_ingest_pings_from_its_main_loop_and_stops_when_the_loop_is_stuck(
             assert len(pings) < 10, "the pings went on although the loop is stuck"
         assert len(pings) >= 3, f"only {len(pings)} pings while the loop ran"
         gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-        # no faster than the pacing, and always within WatchdogSec (systemd stays content)
-        assert all(WATCHDOG_S * PING_SPACING - 0.2 <= gap < WATCHDOG_S for gap in gaps), gaps
+        # always within WatchdogSec (systemd stays content). The pacing (no faster than WatchdogSec * PING_SPACING)
+        # is checked by the virtual clock below: here a test held up between two reads sees pings bunch up.
+        assert all(gap < WATCHDOG_S for gap in gaps), gaps
 
         # ... while the process itself is alive, its reader and writer threads too: only the loop stopped
         assert proc.poll() is None

@@ -42,8 +42,9 @@ def server(make_app: Callable[..., Flask], kiosk_store: Store, cfg) -> Iterator[
 
 @pytest.fixture
 def idle_server(make_app: Callable[..., Flask]) -> Iterator[LiveServer]:
-    """Idle after 3 s, warning for 3 s (the real settings clamp the warning to at least 20 s)."""
-    with LiveServer(make_app(KIOSK_IDLE_SECONDS=3, KIOSK_IDLE_WARNING_SECONDS=3)) as running:
+    """Idle after 3 s, warning for 10 s (the real settings clamp the warning to at least 20 s): long enough for a
+    screenshot and a tap on a loaded machine."""
+    with LiveServer(make_app(KIOSK_IDLE_SECONDS=3, KIOSK_IDLE_WARNING_SECONDS=10)) as running:
         yield running
 
 
@@ -113,7 +114,7 @@ def test_idle_warns_then_clears_everything(idle_server: LiveServer, touch_page: 
     assert page.locator("#idle").is_hidden()
     assert page.input_value("#judul") == "rahasia warga"
     page.wait_for_selector("#idle:not([hidden])", timeout=10_000)
-    page.wait_for_url(server.url + "/", timeout=15_000)  # no answer: back home
+    page.wait_for_url(server.url + "/", timeout=25_000)  # no answer: back home
     assert page.locator("html").get_attribute("lang") == "id"  # the language is back to the default
     assert "rahasia warga" not in page.content()
     page.goto(server.url + "/pengaduan")
