@@ -27,7 +27,8 @@ from tests.ingest.helpers import anjungan, count, frame_keys, stop, wait_for
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Broker]:
-    """A broker of this test alone (restarting the session's broker would disturb the others)."""
+    """A broker of this test alone: restarting the session's broker would disturb the others, and so would the
+    persistent sessions these tests leave, each queueing every later message for a reader that never comes."""
     (tmp_path / "broker").mkdir()
     broker = Broker(tmp_path / "broker")
     broker.start()
@@ -66,9 +67,9 @@ def _reader(store: Store, broker: Broker, client_id: str | None = None) -> MqttR
     return reader
 
 
-def test_frames_are_stored_and_topics_checked(store: Store, mosquitto: Broker) -> None:
-    reader = _reader(store, mosquitto)
-    publisher = Publisher(mosquitto)
+def test_frames_are_stored_and_topics_checked(store: Store, own_broker: Broker) -> None:
+    reader = _reader(store, own_broker)
+    publisher = Publisher(own_broker)
     try:
         for q in range(50):
             publisher.publish("ws-01", reading_line("ws-01", 3, q, {"rain_mm": q / 10}))
@@ -91,11 +92,11 @@ def test_frames_are_stored_and_topics_checked(store: Store, mosquitto: Broker) -
         reader.close()
 
 
-def test_each_line_of_a_message_is_read_as_serial_output_is(store: Store, mosquitto: Broker) -> None:
+def test_each_line_of_a_message_is_read_as_serial_output_is(store: Store, own_broker: Broker) -> None:
     """One message holding two frames (and a line that is not a frame) separated by newlines: both frames are
     stored once, the bad line is counted and kept."""
-    reader = _reader(store, mosquitto)
-    publisher = Publisher(mosquitto)
+    reader = _reader(store, own_broker)
+    publisher = Publisher(own_broker)
     try:
         two = reading_line("ws-03", 1, 0, {"rain_mm": 0.1}) + reading_line("ws-03", 1, 1, {"rain_mm": 0.2})
         publisher.publish("ws-03", two)
@@ -138,15 +139,15 @@ def test_a_broker_restart_loses_nothing(store: Store, own_broker: Broker) -> Non
 
 @pytest.mark.slow
 def test_sigkill_of_the_ingest_loses_nothing_the_broker_accepted(
-    tmp_path: Path, config_file: Path, store: Store, mosquitto: Broker
+    tmp_path: Path, config_file: Path, store: Store, own_broker: Broker
 ) -> None:
     """Frames are acknowledged to the broker only after their commit: a SIGKILL mid-stream loses none."""
     log = tmp_path / "ingest.log"
     env = {"ANJUNGAN_MQTT_CLIENT_ID": f"kill-{uuid.uuid4().hex[:8]}"}
-    args = ("--config", str(config_file), "ingest", "--mqtt", f"{mosquitto.host}:{mosquitto.port}")
+    args = ("--config", str(config_file), "ingest", "--mqtt", f"{own_broker.host}:{own_broker.port}")
     first = anjungan(*args, log=log, env=env)
     second = None
-    publisher = Publisher(mosquitto)
+    publisher = Publisher(own_broker)
     try:
         wait_for(lambda: "subscribed" in log.read_text(), timeout=20, what="the ingest to subscribe")
         total, killed_at = 3000, None
@@ -179,15 +180,15 @@ def _frame_line(json_text: str) -> bytes:
 
 
 def test_a_message_that_can_never_be_stored_is_acknowledged_once(
-    store: Store, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
+    store: Store, own_broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """25 hellos whose fw holds a lone surrogate (more than the broker's in-flight window of 20), then good
     frames: the bad ones are kept as bad lines and acknowledged, the good ones all arrive, and nothing is
     delivered again on the next connection."""
     monkeypatch.setattr(mqtt_reader, "CLOSE_WAIT_S", 60.0)  # close() waits for the broker, however slow
     client_id = f"poison-{uuid.uuid4().hex[:8]}"
-    reader = _reader(store, mosquitto, client_id)
-    publisher = Publisher(mosquitto)
+    reader = _reader(store, own_broker, client_id)
+    publisher = Publisher(own_broker)
     try:
         for q in range(25):
             publisher.publish(
@@ -202,7 +203,9 @@ def test_a_message_that_can_never_be_stored_is_acknowledged_once(
         assert frame_keys(store) == [("wl-07", 1, q) for q in range(25, 30)]
         assert count(store, "console") == 25 and store.nodes()[0]["bad_lines"] == 25
         reader.close()
-        reader = _reader(store, mosquitto, client_id)  # the same session: anything unacknowledged comes again
+        reader = _reader(
+            store, own_broker, client_id
+        )  # the same session: anything unacknowledged comes again
         publisher.publish("wl-07", reading_line("wl-07", 1, 30, {"water_cm": 31.0}))
         assert publisher.wait_accepted() == 31
         wait_for(lambda: len(frame_keys(store)) == 6, what="the frame after the reconnection")
@@ -280,14 +283,14 @@ def test_a_reader_that_never_had_a_connack_closes_without_a_barrier(
 
 
 def test_a_full_disk_stalls_the_mqtt_ingest_then_it_recovers_by_itself(
-    tiny_disk: Path, mosquitto: Broker
+    tiny_disk: Path, own_broker: Broker
 ) -> None:
     """QoS 1 frames arriving while the store's disk is full fill the broker's in-flight window; once space is
     freed the ingest carries on by itself and every frame the broker held is stored once."""
     with Store.open(tiny_disk / "data" / "anjungan.db") as store:
         writer = store.writer()
-        reader = _reader(store, mosquitto)
-        publisher = Publisher(mosquitto)
+        reader = _reader(store, own_broker)
+        publisher = Publisher(own_broker)
         try:
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next commit must grow the WAL
             filler = fill(tiny_disk)
