@@ -16,7 +16,7 @@ of 25 messages were still unread when the new connection took the session over, 
 :meth:`MqttReader.close` first sends an UNSUBSCRIBE of a filter it never subscribed (:data:`CLOSE_BARRIER`) and
 waits for its UNSUBACK. The broker sends one even when nothing was unsubscribed (MQTT 3.1.1 section 3.10.4,
 [MQTT-3.10.4-5]), and, reading the connection's packets in order, only after every packet sent before it. Only
-then comes the DISCONNECT. A PUBACK of a commit that ends during that wait is not covered, as before.
+then comes the DISCONNECT. A PUBACK of a commit that ends during that wait is not covered.
 """
 
 from __future__ import annotations
