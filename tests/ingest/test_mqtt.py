@@ -203,9 +203,8 @@ def test_a_message_that_can_never_be_stored_is_acknowledged_once(
         assert frame_keys(store) == [("wl-07", 1, q) for q in range(25, 30)]
         assert count(store, "console") == 25 and store.nodes()[0]["bad_lines"] == 25
         reader.close()
-        reader = _reader(
-            store, own_broker, client_id
-        )  # the same session: anything unacknowledged comes again
+        # the same session: anything unacknowledged comes again
+        reader = _reader(store, own_broker, client_id)
         publisher.publish("wl-07", reading_line("wl-07", 1, 30, {"water_cm": 31.0}))
         assert publisher.wait_accepted() == 31
         wait_for(lambda: len(frame_keys(store)) == 6, what="the frame after the reconnection")
