@@ -65,10 +65,8 @@ def central_time(
             answer.raise_for_status()
             return bytes(answer.raw.read(64 << 10, decode_content=False))  # 64 KiB at most, never unpacked
 
-    failures: tuple[type[BaseException], ...] = (
-        *network_errors(),
-        ValueError,
-    )  # (TimeoutError is an OSError; ValueError: not the time)
+    # TimeoutError is an OSError; ValueError: the answer is not the time
+    failures: tuple[type[BaseException], ...] = (*network_errors(), ValueError)
     started = time.time()
     try:
         body = within(deadline_s, ask)

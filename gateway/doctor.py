@@ -685,12 +685,8 @@ def _central(cfg: Config) -> Iterator[Finding]:
             except (ValueError, KeyError, TypeError):
                 raise ValueError(f"the answer is not the central's time: {body[:60]!r}") from None
 
-    failures: tuple[type[BaseException], ...] = (
-        *network_errors(),
-        ValueError,
-        KeyError,
-        TypeError,
-    )  # (an answer that is not the time, too)
+    # and an answer that is not the time
+    failures: tuple[type[BaseException], ...] = (*network_errors(), ValueError, KeyError, TypeError)
     try:
         _within(NET_DEADLINE_S, ask_time)
     except failures as err:

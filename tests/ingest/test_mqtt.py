@@ -227,7 +227,8 @@ def test_an_ingest_started_again_at_once_gets_nothing_it_had_acknowledged(
     client_id = f"again-{uuid.uuid4().hex[:8]}"
     reader = _reader(store, own_broker, client_id)
     publisher = Publisher(own_broker)
-    broker_pid = own_broker.proc.pid if own_broker.proc else 0
+    assert own_broker.proc is not None  # (a pid of 0 would signal this whole process group)
+    broker_pid = own_broker.proc.pid
     lock = sqlite3.connect(store.path, isolation_level=None)
     resume: threading.Timer | None = None
     try:
@@ -264,7 +265,8 @@ def test_a_reader_that_never_had_a_connack_closes_without_a_barrier(
 ) -> None:
     """With the broker stopped (SIGSTOP) the connection is open but never acknowledged: no PUBACK can have gone
     on it, so close() does not wait for an UNSUBACK that cannot come, and says nothing about one."""
-    broker_pid = own_broker.proc.pid if own_broker.proc else 0
+    assert own_broker.proc is not None  # (a pid of 0 would signal this whole process group)
+    broker_pid = own_broker.proc.pid
     os.kill(broker_pid, signal.SIGSTOP)
     reader = MqttReader(
         store.writer(), own_broker.host, own_broker.port, client_id=f"t-{uuid.uuid4().hex[:8]}"
